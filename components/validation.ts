@@ -1,0 +1,52 @@
+import { z } from "zod";
+
+/** One bad config value: the key (dotted path), the value found, and what to do about it. */
+export interface ConfigIssue {
+    key: string;
+    message: string;
+    value?: unknown;
+}
+
+/** Bad configuration, with every problem found (not just the first), so one run shows them all. */
+export class ConfigError extends Error {
+    constructor(public readonly issues: ConfigIssue[]) {
+        super(formatIssues(issues));
+        this.name = "ConfigError";
+    }
+}
+
+export function formatIssues(issues: ConfigIssue[]): string {
+    const lines = issues.map((i) => {
+        const value = i.value === undefined ? "" : ` (got ${JSON.stringify(i.value)})`;
+        return `  - ${i.key}${value}: ${i.message}`;
+    });
+    return `invalid configuration:\n${lines.join("\n")}`;
+}
+
+/** Dotted key for a zod path, rooted at `prefix` (e.g. `omni-scale:hub` + ["auth","auth0","domain"]). */
+export function keyOf(prefix: string, path: ReadonlyArray<PropertyKey>): string {
+    return path.reduce<string>((key, part) => (typeof part === "number" ? `${key}[${part}]` : `${key}.${String(part)}`), prefix);
+}
+
+/** Zod issues → ConfigIssues, keeping the offending input so the message can show it. */
+export function zodIssues(error: z.ZodError, prefix: string): ConfigIssue[] {
+    return error.issues.flatMap((issue): ConfigIssue[] => {
+        const input = (issue as { input?: unknown }).input;
+        if (issue.code === "unrecognized_keys") {
+            // One issue per unknown key, named by its own path: typos are the usual cause.
+            return issue.keys.map((k) => ({
+                key: keyOf(prefix, [...issue.path, k]),
+                message: "unknown key: check its spelling or remove it",
+                value: (input as Record<string, unknown> | undefined)?.[k],
+            }));
+        }
+        return [{ key: keyOf(prefix, issue.path), message: issue.message, value: input }];
+    });
+}
+
+/** Parse with a schema or throw a ConfigError naming every bad key under `prefix`. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix: string): z.output<S> {
+    const result = schema.safeParse(value, { reportInput: true });
+    if (!result.success) throw new ConfigError(zodIssues(result.error, prefix));
+    return result.data;
+}
