@@ -1,0 +1,173 @@
+import { ChildProcess, spawn } from "node:child_process";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import type { PolicyPackArgs } from "@pulumi/policy";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { Empty } from "google-protobuf/google/protobuf/empty_pb";
+import { CapturedResource } from "./capture";
+
+// The analyzer protocol and server code that `pulumi preview --policy-pack` drives (no .d.ts for these internals).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const analyzerproto = require("@pulumi/pulumi/proto/analyzer_pb");
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const analyzerrpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const policyServer = require("@pulumi/policy/server");
+
+export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
+const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "disabled", "remediate"]; // proto enum order
+
+export interface Violation {
+    policy: string;
+    enforcementLevel: EnforcementLevel;
+    resourceType?: string;
+    resourceName?: string;
+    urn?: string;
+    message: string;
+}
+
+/** Per-policy configuration as in a `--policy-pack-config` JSON file. */
+export type PolicyConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
+
+/** The two RPCs the engine makes per preview: one `analyze` per resource, one `analyzeStack`. */
+interface AnalyzerRpc {
+    analyze(req: any, cb: (err: any, resp: any) => void): void;
+    analyzeStack(req: any, cb: (err: any, resp: any) => void): void;
+}
+
+function options(r: CapturedResource) {
+    const opts = new analyzerproto.AnalyzerResourceOptions();
+    opts.setProtect(r.protect);
+    opts.setIgnorechangesList(r.ignoreChanges);
+    opts.setAdditionalsecretoutputsList(r.additionalSecretOutputs);
+    if (r.parent) opts.setParent(r.parent);
+    return opts;
+}
+
+/** Registrations the engine analyzes: resources the program registers (reads such as StackReferences are not). */
+const analyzable = (resources: CapturedResource[]) => resources.filter((r) => !r.read);
+
+function analyzeRequest(r: CapturedResource) {
+    const req = new analyzerproto.AnalyzeRequest();
+    req.setType(r.type);
+    req.setName(r.name);
+    req.setUrn(r.urn);
+    req.setProperties(Struct.fromJavaScript(r.inputs as any));
+    req.setOptions(options(r));
+    return req;
+}
+
+function analyzeStackRequest(resources: CapturedResource[]) {
+    const req = new analyzerproto.AnalyzeStackRequest();
+    req.setResourcesList(resources.map((r) => {
+        const ar = new analyzerproto.AnalyzerResource();
+        ar.setType(r.type);
+        ar.setName(r.name);
+        ar.setUrn(r.urn);
+        // Stack policies see outputs, as after an update.
+        ar.setProperties(Struct.fromJavaScript(r.state as any));
+        ar.setOptions(options(r));
+        if (r.parent) ar.setParent(r.parent);
+        ar.setDependenciesList(r.dependsOn);
+        return ar;
+    }));
+    return req;
+}
+
+const call = <T>(fn: (req: any, cb: (err: any, resp: T) => void) => void, req: any) =>
+    new Promise<T>((resolve, reject) => fn(req, (err, resp) => (err ? reject(err) : resolve(resp))));
+
+async function runAnalyzer(rpc: AnalyzerRpc, resources: CapturedResource[]): Promise<Violation[]> {
+    const targets = analyzable(resources);
+    const byUrn = new Map(targets.map((r) => [r.urn, r]));
+    const toViolations = (resp: any, fallback?: CapturedResource): Violation[] =>
+        resp.getDiagnosticsList().map((d: any) => {
+            const r = byUrn.get(d.getUrn()) ?? fallback;
+            return {
+                policy: d.getPolicyname(),
+                enforcementLevel: LEVELS[d.getEnforcementlevel()],
+                resourceType: r?.type,
+                resourceName: r?.name,
+                urn: d.getUrn() || r?.urn,
+                message: d.getMessage(),
+            };
+        });
+    const perResource = await Promise.all(targets.map(async (r) =>
+        toViolations(await call(rpc.analyze.bind(rpc), analyzeRequest(r)), r)));
+    const stack = toViolations(await call(rpc.analyzeStack.bind(rpc), analyzeStackRequest(targets)));
+    return [...perResource.flat(), ...stack];
+}
+
+/**
+ * Runs policies in this process through `@pulumi/policy`'s own analyzer functions (secret unwrapping,
+ * unknown handling, message format as in a real preview). Policy config cannot be injected this way.
+ */
+export function analyzeInProcess(packName: string, pack: PolicyPackArgs, resources: CapturedResource[]): Promise<Violation[]> {
+    const level = pack.enforcementLevel ?? "advisory";
+    const policies = pack.policies;
+    const analyze = policyServer.makeAnalyzeRpcFun(packName, "0.0.0", level, policies);
+    const analyzeStack = policyServer.makeAnalyzeStackRpcFun(packName, "0.0.0", level, policies);
+    return runAnalyzer({
+        analyze: (request, cb) => analyze({ request }, cb),
+        analyzeStack: (request, cb) => analyzeStack({ request }, cb),
+    }, resources);
+}
+
+/** Defaults from each policy's config schema, overlaid with the user's config (as the CLI sends to `configure`). */
+function policyConfigRequest(info: any, config: PolicyConfig) {
+    const req = new analyzerproto.ConfigureAnalyzerRequest();
+    const map = req.getPolicyconfigMap();
+    for (const p of info.getPoliciesList()) {
+        const name: string = p.getName();
+        const props: Record<string, unknown> = {};
+        const schema = p.getConfigschema()?.getProperties()?.toJavaScript() ?? {};
+        for (const [k, s] of Object.entries<any>(schema)) if (s && s.default !== undefined) props[k] = s.default;
+        const user = config[name];
+        const { enforcementLevel, ...userProps } = typeof user === "string" ? { enforcementLevel: user } : (user ?? {});
+        const pc = new analyzerproto.PolicyConfig();
+        pc.setEnforcementlevel(LEVELS.indexOf(enforcementLevel ?? LEVELS[p.getEnforcementlevel()]));
+        pc.setProperties(Struct.fromJavaScript({ ...props, ...userProps } as any));
+        map.set(name, pc);
+    }
+    return req;
+}
+
+/** Starts the real pack (`policy/index.ts`) as the CLI does and waits for the port it prints. */
+function startPack(packDir: string): Promise<{ child: ChildProcess; port: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(packDir, "index.ts")], {
+            cwd: packDir, stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stderr = "";
+        child.stderr!.on("data", (d) => { stderr += d; });
+        child.stdout!.once("data", (d) => resolve({ child, port: String(d).trim().split("\n")[0] }));
+        child.once("exit", (code) => reject(new Error(`policy pack exited with ${code}: ${stderr}`)));
+    });
+}
+
+export interface PackResult {
+    violations: Violation[];
+    /** Policies the pack declares, with the level they ran at. */
+    policies: { name: string; enforcementLevel: EnforcementLevel }[];
+}
+
+/**
+ * Runs the policy pack in `packDir` as its own process and speaks the analyzer gRPC protocol to it over
+ * loopback: getAnalyzerInfo, configure (schema defaults + `config`), analyze per resource, analyzeStack.
+ */
+export async function analyzeWithPack(packDir: string, resources: CapturedResource[], config: PolicyConfig = {}): Promise<PackResult> {
+    const { child, port } = await startPack(packDir);
+    const client = new analyzerrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+        const info = await call<any>(client.getAnalyzerInfo.bind(client), new Empty());
+        const configure = policyConfigRequest(info, config);
+        await call(client.configure.bind(client), configure);
+        const violations = await runAnalyzer(client, resources);
+        const policies = [...configure.getPolicyconfigMap().entries()].map(([name, pc]: [string, any]) =>
+            ({ name, enforcementLevel: LEVELS[pc.getEnforcementlevel()] }));
+        return { violations, policies };
+    } finally {
+        client.close();
+        child.kill();
+    }
+}

@@ -1,0 +1,156 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Mocks } from "@pulumi/pulumi/runtime";
+import { offlineMocks, StackReferenceOutputs } from "./mocks";
+
+/** Wire signature the Pulumi SDK puts on secret values (`PUL/runtime/rpc.js`). */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** One registration the program made, as the engine would have received it. */
+export interface CapturedResource {
+    type: string;
+    name: string;
+    urn: string;
+    /** Parent URN, absent for the root stack. */
+    parent?: string;
+    custom: boolean;
+    /** Inputs in wire form: secrets are still wrapped (see `isSecret`, `unwrapSecrets`, `maskSecrets`). */
+    inputs: Record<string, unknown>;
+    /** Outputs the mock returned (wire form). */
+    state: Record<string, unknown>;
+    protect: boolean;
+    retainOnDelete: boolean;
+    /** URNs of explicit and implicit dependencies, as the SDK sends them. */
+    dependsOn: string[];
+    /** Per-property dependencies (property → URNs). */
+    propertyDependencies: Record<string, string[]>;
+    ignoreChanges: string[];
+    additionalSecretOutputs: string[];
+    /** `urn::id` of the explicit provider, when one was given. */
+    provider?: string;
+    /** True for reads (StackReference), which the engine does not analyze. */
+    read: boolean;
+}
+
+export interface RunOptions {
+    project?: string;
+    stack: string;
+    /** Config as the CLI would pass it: `project:key` → string (objects JSON-encoded). */
+    config?: Record<string, string>;
+    secretKeys?: string[];
+    /** Outputs to serve for StackReferences, keyed by the referenced stack name. */
+    stackReferences?: Record<string, StackReferenceOutputs>;
+    preview?: boolean;
+    /** Replace the offline mocks (tests of the capture itself). */
+    mocks?: Mocks;
+}
+
+export interface RunResult {
+    resources: CapturedResource[];
+    outputs: Record<string, unknown>;
+}
+
+// The SDK keeps its runtime in module globals, so runs must not interleave.
+let running: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs a stack program under `pulumi.runtime.setMocks` and captures every registration with its options.
+ * The same function serves the offline plan, the stack tests and the benchmark.
+ */
+export function runProgram(program: () => Promise<Record<string, unknown> | void> | Record<string, unknown> | void,
+    opts: RunOptions): Promise<RunResult> {
+    const run = running.then(() => runExclusive(program, opts));
+    running = run.catch(() => undefined);
+    return run;
+}
+
+async function runExclusive(program: () => unknown, opts: RunOptions): Promise<RunResult> {
+    const project = opts.project ?? "omni-scale";
+    await pulumi.runtime.setMocks(opts.mocks ?? offlineMocks(opts.stackReferences ?? {}), project, opts.stack,
+        opts.preview ?? false, "organization");
+    pulumi.runtime.setAllConfig(opts.config ?? {}, opts.secretKeys ?? []);
+
+    const resources: CapturedResource[] = [];
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const capture = (method: "registerResource" | "readResource") => {
+        const original = monitor[method].bind(monitor);
+        monitor[method] = (req: any, callback: (err: unknown, resp?: any) => void) =>
+            original(req, (err: unknown, resp?: any) => {
+                if (!err && resp) resources.push(toCaptured(req, resp, method === "readResource"));
+                callback(err, resp);
+            });
+    };
+    capture("registerResource");
+    capture("readResource");
+
+    const outputs = await pulumi.runtime.runInPulumiStack(async () => program());
+    await (pulumi.runtime as any).waitForRPCs();
+    const resolved = await resolveOutputs(outputs ?? {});
+    return { resources, outputs: resolved };
+}
+
+function toCaptured(req: any, resp: any, read: boolean): CapturedResource {
+    const propDeps: Record<string, string[]> = {};
+    if (!read) {
+        req.getPropertydependenciesMap().forEach((v: any, k: string) => { propDeps[k] = v.getUrnsList(); });
+    }
+    const state = resp.getObject ? resp.getObject()?.toJavaScript() : resp.getProperties()?.toJavaScript();
+    return {
+        type: req.getType(),
+        name: req.getName(),
+        urn: resp.getUrn(),
+        parent: req.getParent() || undefined,
+        custom: read ? true : req.getCustom(),
+        inputs: (read ? req.getProperties() : req.getObject())?.toJavaScript() ?? {},
+        state: state ?? {},
+        protect: read ? false : Boolean(req.getProtect()),
+        retainOnDelete: read ? false : Boolean(req.getRetainondelete()),
+        dependsOn: req.getDependenciesList(),
+        propertyDependencies: propDeps,
+        ignoreChanges: read ? [] : req.getIgnorechangesList(),
+        additionalSecretOutputs: read ? [] : req.getAdditionalsecretoutputsList(),
+        provider: req.getProvider() || undefined,
+        read,
+    };
+}
+
+/** Stack outputs with Outputs resolved; secret ones wrapped in the wire signature so they can be masked. */
+async function resolveOutputs(outputs: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const result: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(outputs)) {
+        const out = pulumi.output(value);
+        const [plain, secret] = await Promise.all([
+            new Promise<unknown>((resolve) => out.apply((v) => resolve(v))),
+            out.isSecret,
+        ]);
+        result[key] = secret ? { [SIG_KEY]: SECRET_SIG, value: plain } : plain;
+    }
+    return result;
+}
+
+export function isSecret(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Deep copy with each secret replaced by `replace(secretValue)`. */
+function mapSecrets(value: unknown, replace: (secret: unknown) => unknown): unknown {
+    if (isSecret(value)) return replace(value.value);
+    if (Array.isArray(value)) return value.map((v) => mapSecrets(v, replace));
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapSecrets(v, replace)]));
+    }
+    return value;
+}
+
+/** Plaintext view, as a CrossGuard policy sees inputs. */
+export const unwrapSecrets = (value: unknown): any => mapSecrets(value, (v) => unwrapSecrets(v));
+
+/** Printable view: every secret becomes "[secret]". */
+export const maskSecrets = (value: unknown): any => mapSecrets(value, () => "[secret]");
+
+/** True when any part of the value is secret. */
+export function containsSecret(value: unknown): boolean {
+    let found = false;
+    mapSecrets(value, () => { found = true; });
+    return found;
+}
