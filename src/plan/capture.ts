@@ -83,10 +83,11 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
     capture("registerResource");
     capture("readResource");
 
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => program());
+    await pulumi.runtime.runInPulumiStack(async () => program());
     await (pulumi.runtime as any).waitForRPCs();
-    const resolved = await resolveOutputs(outputs ?? {});
-    return { resources, outputs: resolved };
+    // The root stack's registered outputs, in wire form: unlike the resolved values, they keep secrets marked.
+    const stack = monitor.getRegisteredResources().get(resources[0]?.urn)?.state;
+    return { resources, outputs: stack?.toJavaScript?.() ?? {} };
 }
 
 function toCaptured(req: any, resp: any, read: boolean): CapturedResource {
@@ -112,20 +113,6 @@ function toCaptured(req: any, resp: any, read: boolean): CapturedResource {
         provider: req.getProvider() || undefined,
         read,
     };
-}
-
-/** Stack outputs with Outputs resolved; secret ones wrapped in the wire signature so they can be masked. */
-async function resolveOutputs(outputs: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const result: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(outputs)) {
-        const out = pulumi.output(value);
-        const [plain, secret] = await Promise.all([
-            new Promise<unknown>((resolve) => out.apply((v) => resolve(v))),
-            out.isSecret,
-        ]);
-        result[key] = secret ? { [SIG_KEY]: SECRET_SIG, value: plain } : plain;
-    }
-    return result;
 }
 
 export function isSecret(value: unknown): value is { value: unknown } {

@@ -1,0 +1,105 @@
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { runProgram, maskSecrets, unwrapSecrets, isSecret } from "../src/plan/capture";
+import { analyzeInProcess, analyzeWithPack } from "../src/plan/analyze";
+import { miniPack } from "./fixtures/mini-pack/policies";
+
+class Box extends pulumi.ComponentResource {
+    constructor(name: string, tag: string, opts?: pulumi.ComponentResourceOptions) {
+        super("test:index:Box", name, {}, opts);
+        const image = new docker.RemoteImage(`${name}-image`, { name: `nginx:${tag}` }, { parent: this });
+        const volume = new docker.Volume(`${name}-data`, {}, { parent: this, protect: tag !== "latest", retainOnDelete: true });
+        new docker.Container(`${name}-app`, {
+            image: image.imageId,
+            envs: [pulumi.secret("PASSWORD=hunter2")],
+            volumes: [{ volumeName: volume.name, containerPath: "/data" }],
+        }, { parent: this, dependsOn: [volume] });
+        this.registerOutputs({});
+    }
+}
+
+const program = (tag: string) => () => {
+    const box = new Box("box", tag);
+    return { urn: box.urn, password: pulumi.secret("s3cret") };
+};
+
+describe("plan engine", () => {
+    describe("capture", () => {
+        it("records every registration with parent, options and dependencies", async () => {
+            const { resources, outputs } = await runProgram(program("1.27"), { stack: "test" });
+            const names = resources.map((r) => r.name);
+            assert.deepEqual(names.slice(0, 2), ["omni-scale-test", "box"]);
+            const volume = resources.find((r) => r.name === "box-data")!;
+            const app = resources.find((r) => r.name === "box-app")!;
+            const box = resources.find((r) => r.name === "box")!;
+            assert.equal(volume.protect, true);
+            assert.equal(volume.retainOnDelete, true);
+            assert.equal(app.parent, box.urn);
+            assert.ok(app.dependsOn.includes(volume.urn), "explicit dependsOn is captured");
+            const image = resources.find((r) => r.name === "box-image")!;
+            assert.ok(app.dependsOn.includes(image.urn), "implicit input dependency is captured");
+            // The mock computed a realistic image id, which flowed into the container's input.
+            assert.match(String(app.inputs.image), /^sha256:[0-9a-f]{64}$/);
+            assert.ok(isSecret(outputs.password));
+        });
+
+        it("keeps secrets wrapped, masks them for printing and unwraps them for policies", async () => {
+            const { resources } = await runProgram(program("1.27"), { stack: "test" });
+            const app = resources.find((r) => r.name === "box-app")!;
+            assert.deepEqual(maskSecrets(app.inputs).envs, ["[secret]"]);
+            assert.deepEqual(unwrapSecrets(app.inputs).envs, ["PASSWORD=hunter2"]);
+        });
+
+        it("gives each run a fresh capture", async () => {
+            const first = await runProgram(program("1.27"), { stack: "a" });
+            const second = await runProgram(program("1.27"), { stack: "b" });
+            assert.equal(first.resources.length, second.resources.length);
+            assert.ok(second.resources.every((r) => r.urn.startsWith("urn:pulumi:b::")));
+        });
+    });
+
+    describe("analyzer (in process)", () => {
+        it("reports a violating resource and stays quiet for a clean one", async () => {
+            const bad = await analyzeInProcess("mini-pack", miniPack, (await runProgram(program("latest"), { stack: "t" })).resources);
+            const noLatest = bad.filter((v) => v.policy === "no-latest");
+            assert.equal(noLatest.length, 1);
+            assert.equal(noLatest[0].enforcementLevel, "mandatory");
+            assert.equal(noLatest[0].resourceName, "box-image");
+            assert.match(noLatest[0].message, /Images must be pinned\.\nimage nginx:latest uses latest/);
+            const stack = bad.filter((v) => v.policy === "volumes-protected");
+            assert.equal(stack.length, 1);
+            assert.equal(stack[0].resourceName, "box-data");
+
+            const clean = await analyzeInProcess("mini-pack", miniPack, (await runProgram(program("1.27"), { stack: "t" })).resources);
+            assert.deepEqual(clean.filter((v) => v.enforcementLevel === "mandatory"), []);
+        });
+
+        it("hands secret inputs to policies as plaintext, as the engine does", async () => {
+            const v = await analyzeInProcess("mini-pack", miniPack, (await runProgram(program("1.27"), { stack: "t" })).resources);
+            const seen = v.find((x) => x.policy === "secret-env-visible");
+            assert.ok(seen);
+            assert.match(seen.message, /saw PASSWORD=hunter2/);
+            assert.equal(seen.enforcementLevel, "advisory");
+        });
+    });
+
+    describe("analyzer (pack process over gRPC)", () => {
+        const packDir = path.join(__dirname, "fixtures", "mini-pack");
+
+        it("runs the real pack process, applies schema defaults and the user's policy config", async () => {
+            const { resources } = await runProgram(program("latest"), { stack: "t" });
+            const defaults = await analyzeWithPack(packDir, resources);
+            assert.ok(defaults.violations.some((v) => v.policy === "no-latest" && v.enforcementLevel === "mandatory"));
+            assert.deepEqual(defaults.policies.map((p) => p.name).sort(), ["no-latest", "secret-env-visible", "volumes-protected"]);
+
+            const relaxed = await analyzeWithPack(packDir, resources, { "no-latest": { enforcementLevel: "advisory", forbiddenTag: "edge" } });
+            assert.ok(!relaxed.violations.some((v) => v.policy === "no-latest"), "config changed what the policy forbids");
+            assert.equal(relaxed.policies.find((p) => p.name === "no-latest")!.enforcementLevel, "advisory");
+
+            const disabled = await analyzeWithPack(packDir, resources, { "volumes-protected": "disabled" });
+            assert.ok(!disabled.violations.some((v) => v.policy === "volumes-protected"));
+        });
+    });
+});
