@@ -1,0 +1,135 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { ClusterSpecSchema } from "../components/cluster-render";
+import { MachineClassSpecSchema } from "../components/machine-class-render";
+import { OmniHubSettingsSchema } from "../components/omni-flags";
+import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox-host-dns";
+import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox-infra-provider";
+import { ConfigError, ConfigIssue, zodIssues } from "../components/validation";
+
+/** The Pulumi project name: config keys are `omni-scale:<key>`. */
+export const PROJECT = "omni-scale";
+const key = (k: string) => `${PROJECT}:${k}`;
+
+/** Secret config keys per role; each must be set with `pulumi config set --secret`. */
+export const secretKeys = {
+    hub: ["etcdGpgKey", "tlsCertificate", "tlsPrivateKey", "oidcClientSecret"],
+    workloads: ["proxmoxTokenSecret"],
+} as const;
+
+const HubKeys = z.object({
+    hub: OmniHubSettingsSchema,
+}).strict();
+
+const WorkloadKeys = z.object({
+    hubStack: z.string().default("organization/omni-scale/quantum").pipe(z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, "use the fully qualified name `organization/omni-scale/quantum` (a local backend's org is the literal `organization`)")),
+    hostDns: ProxmoxHostDnsSettingsSchema,
+    infraProvider: ProxmoxInfraProviderSettingsSchema,
+    proxmoxTokenId: z.string().regex(/^[^@!\s]+@[^!\s]+![\w.-]+$/, "use the form `user@realm!tokenid`").optional(),
+    machineClasses: z.array(MachineClassSpecSchema).default([]),
+    clusters: z.array(ClusterSpecSchema).default([]),
+}).strict();
+
+export type Secret = pulumi.Output<string>;
+
+export interface HubStackConfig {
+    role: "hub";
+    hub: z.output<typeof OmniHubSettingsSchema>;
+    secrets: Partial<Record<(typeof secretKeys.hub)[number], Secret>>;
+}
+
+export interface WorkloadStackConfig extends z.output<typeof WorkloadKeys> {
+    role: "workloads";
+    secrets: Partial<Record<(typeof secretKeys.workloads)[number], Secret>>;
+}
+
+export type StackConfig = HubStackConfig | WorkloadStackConfig;
+
+/** Config as the Pulumi runtime holds it: `omni-scale:key` → string (objects JSON-encoded). */
+export type RawConfig = Record<string, string>;
+
+function decode(raw: string): unknown {
+    try {
+        return JSON.parse(raw);
+    } catch {
+        return raw;
+    }
+}
+
+/**
+ * Reads and validates one stack's config. Every problem is collected and thrown at once as a ConfigError
+ * naming each key, its value and the fix, before any resource is registered.
+ */
+export function loadStackConfig(raw: RawConfig, secret: ReadonlySet<string>): StackConfig {
+    const issues: ConfigIssue[] = [];
+    const role = raw[key("role")];
+    if (role !== "hub" && role !== "workloads") {
+        throw new ConfigError([{ key: key("role"), value: role, message: "set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)" }]);
+    }
+
+    const own = Object.keys(raw).filter((k) => k.startsWith(`${PROJECT}:`)).map((k) => k.slice(PROJECT.length + 1));
+    const secrets: Record<string, Secret> = {};
+    for (const k of secretKeys[role]) {
+        if (raw[key(k)] === undefined) continue;
+        if (!secret.has(key(k))) {
+            issues.push({ key: key(k), message: `is stored in plain text; set it with \`pulumi config set --secret ${k} ...\`` });
+        }
+        secrets[k] = pulumi.secret(raw[key(k)]);
+    }
+    // hubStack has a project-wide default (Pulumi.yaml), so a hub stack sees it too and ignores it.
+    const ignored = role === "hub" ? ["role", "hubStack"] : ["role"];
+    const plain = Object.fromEntries(own
+        .filter((k) => !ignored.includes(k) && !(secretKeys[role] as readonly string[]).includes(k))
+        .map((k) => [k, decode(raw[key(k)])]));
+
+    const schema = role === "hub" ? HubKeys : WorkloadKeys;
+    const parsed = schema.safeParse(plain, { reportInput: true });
+    if (!parsed.success) {
+        // Issue paths start with the config key itself, so the prefix is just the namespace.
+        issues.push(...zodIssues(parsed.error, PROJECT).map((i) => ({ ...i, key: i.key.replace(`${PROJECT}.`, `${PROJECT}:`) })));
+    }
+    if (parsed.success && role === "workloads") {
+        issues.push(...crossCheckWorkloads(parsed.data as z.output<typeof WorkloadKeys>, secrets));
+    }
+    if (issues.length > 0) throw new ConfigError(issues);
+    return { role, ...(parsed.data as object), secrets } as StackConfig;
+}
+
+/** Rules that span keys: provider ids must match exactly, clusters must name classes this stack defines. */
+function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record<string, Secret>): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    const providerId = cfg.infraProvider.providerId;
+    cfg.machineClasses.forEach((mc, i) => {
+        if (mc.providerId !== providerId) {
+            const hint = mc.providerId.toLowerCase() === providerId.toLowerCase() ? " (ids are case-sensitive)" : "";
+            issues.push({
+                key: key(`machineClasses[${i}].providerId`), value: mc.providerId,
+                message: `must equal infraProvider.providerId "${providerId}"${hint}; Omni rejects requests for another provider id`,
+            });
+        }
+    });
+    const classes = new Set(cfg.machineClasses.map((mc) => mc.name));
+    cfg.clusters.forEach((cluster, i) => {
+        const used = [["controlPlane", cluster.controlPlane.machineClass], ...cluster.workers.map((w, j) => [`workers[${j}]`, w.machineClass])];
+        for (const [where, name] of used) {
+            if (!classes.has(name)) {
+                issues.push({
+                    key: key(`clusters[${i}].${where}.machineClass`), value: name,
+                    message: `no machine class of that name in machineClasses (known: ${[...classes].join(", ") || "none"})`,
+                });
+            }
+        }
+    });
+    if (!cfg.infraProvider.leastPrivilege.enabled) {
+        // Without a dedicated identity the provider needs an existing token.
+        if (!cfg.proxmoxTokenId) issues.push({ key: key("proxmoxTokenId"), message: "is required when infraProvider.leastPrivilege.enabled is false" });
+        if (!secrets.proxmoxTokenSecret) issues.push({ key: key("proxmoxTokenSecret"), message: "is required when infraProvider.leastPrivilege.enabled is false: `pulumi config set --secret proxmoxTokenSecret ...`" });
+    }
+    return issues;
+}
+
+/** The config of the running Pulumi stack (what `pulumi up` passes to the program). */
+export function currentStackConfig(): StackConfig {
+    const raw = pulumi.runtime.allConfig();
+    return loadStackConfig(raw, new Set(Object.keys(raw).filter((k) => pulumi.runtime.isConfigSecret(k))));
+}

@@ -1,0 +1,52 @@
+import * as pulumi from "@pulumi/pulumi";
+import { OmniCluster } from "../components/omni-cluster";
+import { OmniMachineClass } from "../components/omni-machine-class";
+import { ProxmoxHostDns } from "../components/proxmox-host-dns";
+import { ProxmoxInfraProvider } from "../components/proxmox-infra-provider";
+import { WorkloadStackConfig } from "./config";
+
+/**
+ * A workload stack: split-horizon DNS on the Proxmox nodes, the infra provider in its LXC, then the machine
+ * classes and clusters Omni provisions through it. Endpoints and keys come from the hub stack.
+ */
+export function matrixProgram(config: WorkloadStackConfig): Record<string, unknown> {
+    const hub = new pulumi.StackReference(config.hubStack);
+    const omniApiUrl = hub.requireOutput("omniApiUrl") as pulumi.Output<string>;
+    const automationKey = pulumi.secret(hub.requireOutput("automationKey") as pulumi.Output<string>);
+    const providerId = config.infraProvider.providerId;
+    const infraProviderKey = pulumi.secret(hub.requireOutput("infraProviderKeys").apply((keys: Record<string, string>) => {
+        const k = keys?.[providerId];
+        if (!k) {
+            throw new Error(`hub stack ${config.hubStack} has no infra-provider key for "${providerId}": add it to the hub's infraProviders and run \`pulumi up\` there first`);
+        }
+        return k;
+    }));
+
+    const dns = new ProxmoxHostDns("proxmox-dns", { settings: config.hostDns });
+    const provider = new ProxmoxInfraProvider("infra-provider", {
+        settings: config.infraProvider,
+        omniApiEndpoint: omniApiUrl,
+        infraProviderKey,
+        proxmoxCredentials: config.proxmoxTokenId && config.secrets.proxmoxTokenSecret
+            ? { tokenId: config.proxmoxTokenId, tokenSecret: config.secrets.proxmoxTokenSecret }
+            : undefined,
+    }, { dependsOn: [dns] });
+
+    // Classes apply in parallel; each cluster waits only for the classes it uses.
+    const classes = new Map(config.machineClasses.map((spec) => [spec.name, new OmniMachineClass(spec.name, {
+        spec, omniEndpoint: omniApiUrl, serviceAccountKey: automationKey,
+    }, { dependsOn: [provider] })]));
+    const clusters = Object.fromEntries(config.clusters.map((spec) => [spec.name, new OmniCluster(spec.name, {
+        spec, machineClasses: [...classes.values()], omniEndpoint: omniApiUrl, serviceAccountKey: automationKey,
+    })]));
+
+    return {
+        providerId,
+        lxcAddress: provider.lxcAddress,
+        tailscaleHostname: provider.tailscaleHostname,
+        machineClasses: [...classes.keys()],
+        clusters: Object.keys(clusters),
+        // Helm values for installing Cilium on each cluster (docs/guides/CILIUM.md).
+        ciliumValues: Object.fromEntries(Object.entries(clusters).map(([name, c]) => [name, c.ciliumValues])),
+    };
+}

@@ -1,0 +1,120 @@
+import * as fs from "node:fs";
+import { parseArgs } from "node:util";
+import { ConfigError } from "../../components/validation";
+import { CapturedResource, maskSecrets } from "./capture";
+import { PolicyConfig, Violation } from "./analyze";
+import { planStack, PlanResult } from "./plan";
+
+const USAGE = "usage: npm run plan -- --stack <quantum|matrix> [--config FILE] [--policy-config FILE.json] [--json]";
+
+/** The `--json` document: secrets replaced by "[secret]". */
+export function planJson(result: PlanResult) {
+    return {
+        stack: result.stack,
+        resources: result.resources.filter((r) => !r.read).map((r) => ({
+            type: r.type,
+            name: r.name,
+            parent: r.parent ?? null,
+            inputs: maskSecrets(r.inputs),
+            protect: r.protect,
+            retainOnDelete: r.retainOnDelete,
+            dependsOn: r.dependsOn,
+        })),
+        outputs: maskSecrets(result.outputs),
+        violations: result.violations.map((v) => ({
+            policy: v.policy, enforcementLevel: v.enforcementLevel, resourceType: v.resourceType ?? null,
+            resourceName: v.resourceName ?? null, message: v.message,
+        })),
+    };
+}
+
+function tree(resources: CapturedResource[]): string[] {
+    const children = new Map<string | undefined, CapturedResource[]>();
+    for (const r of resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
+    const lines: string[] = [];
+    const walk = (parent: string | undefined, indent: string) => {
+        for (const r of children.get(parent) ?? []) {
+            const flags = [r.protect && "protect", r.retainOnDelete && "retainOnDelete", r.read && "read"].filter(Boolean);
+            lines.push(`${indent}${r.type}  ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
+            walk(r.urn, indent + "  ");
+        }
+    };
+    walk(undefined, "");
+    return lines;
+}
+
+/** What the program rendered for Omni: container command lines (Omni's flags) and YAML fed to omnictl. */
+function artifacts(resources: CapturedResource[]): string[] {
+    const out: string[] = [];
+    for (const r of resources) {
+        const inputs = maskSecrets(r.inputs);
+        if (r.type === "docker:index/container:Container" && Array.isArray(inputs.command) && inputs.command.length) {
+            out.push(`# ${r.name}: command`, ...inputs.command.map((c: string) => `  ${c}`), "");
+        }
+        if (r.type === "command:local:Command" && typeof inputs.stdin === "string" && inputs.stdin.trim()) {
+            out.push(`# ${r.name}: stdin`, inputs.stdin.trimEnd(), "");
+        }
+    }
+    return out;
+}
+
+function formatViolation(v: Violation): string {
+    const where = v.resourceName ? ` (${v.resourceName}: ${v.resourceType})` : "";
+    return `  [${v.enforcementLevel}] ${v.policy}${where}\n    ${v.message.replace(/\n/g, "\n    ")}`;
+}
+
+export function renderText(result: PlanResult): string {
+    const outputs = maskSecrets(result.outputs);
+    const lines = [
+        `Offline plan of stack "${result.stack}" (role ${result.config.role}): ${result.resources.length} registrations`, "",
+        "Resources:", ...tree(result.resources).map((l) => `  ${l}`), "",
+        "Rendered:", ...artifacts(result.resources).map((l) => `  ${l}`),
+        "Outputs:", ...Object.entries(outputs).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`), "",
+        "Policies:",
+        ...(result.violations.length ? result.violations.map(formatViolation) : ["  no violations"]),
+    ];
+    return lines.join("\n");
+}
+
+export const hasMandatory = (violations: Violation[]) => violations.some((v) => v.enforcementLevel === "mandatory");
+
+export async function main(argv: string[]): Promise<number> {
+    let args;
+    try {
+        args = parseArgs({
+            args: argv, options: {
+                stack: { type: "string" }, config: { type: "string" }, "policy-config": { type: "string" }, json: { type: "boolean" },
+            },
+        }).values;
+    } catch (e) {
+        process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+        return 2;
+    }
+    if (!args.stack) {
+        process.stderr.write(`--stack is required\n${USAGE}\n`);
+        return 2;
+    }
+    try {
+        const policyConfig = args["policy-config"] ? JSON.parse(fs.readFileSync(args["policy-config"], "utf8")) as PolicyConfig : undefined;
+        const result = await planStack({ stack: args.stack, configFile: args.config, policyConfig });
+        process.stdout.write(args.json ? `${JSON.stringify(planJson(result), null, 2)}\n` : `${renderText(result)}\n`);
+        return hasMandatory(result.violations) ? 1 : 0;
+    } catch (e) {
+        if (e instanceof ConfigError || (e as Error).name === "ConfigError") {
+            process.stderr.write(`${(e as Error).message}\n`);
+            return 2;
+        }
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+            process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+            return 2;
+        }
+        throw e;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+        process.stderr.write(`plan failed: ${e?.stack ?? e}\n`);
+        process.exit(1);
+    });
+}

@@ -1,0 +1,100 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { loadStackConfig, RawConfig, StackConfig } from "../config";
+import { programFor } from "../programs";
+import { ConfigError } from "../../components/validation";
+import { CapturedResource, isSecret, runProgram } from "./capture";
+import { analyzeWithPack, PolicyConfig, Violation } from "./analyze";
+import { StackReferenceOutputs } from "./mocks";
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export const POLICY_DIR = path.join(REPO_ROOT, "policy");
+
+export interface StackFile {
+    config: RawConfig;
+    secret: Set<string>;
+}
+
+/**
+ * Reads a `Pulumi.<stack>.yaml` the way the CLI hands it to a program: scalars as strings, objects JSON-encoded.
+ * Encrypted (`secure:`) values cannot be decrypted offline, so they are reported instead of guessed.
+ */
+export function readStackFile(file: string): StackFile {
+    let doc: any;
+    try {
+        doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
+    } catch (e) {
+        throw new ConfigError([{ key: file, message: `cannot read stack file: ${(e as Error).message}` }]);
+    }
+    const config: RawConfig = {};
+    const secret = new Set<string>();
+    const encrypted: string[] = [];
+    for (const [k, v] of Object.entries<any>(doc.config ?? {})) {
+        if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && "secure" in v) {
+            encrypted.push(k);
+            continue;
+        }
+        config[k] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    if (encrypted.length > 0) {
+        throw new ConfigError(encrypted.map((k) => ({
+            key: k, message: "is encrypted; the offline plan cannot decrypt it. Plan a copy of the stack file with a fake plaintext value instead (--config FILE)",
+        })));
+    }
+    return { config, secret };
+}
+
+export interface PlanOptions {
+    stack: string;
+    configFile?: string;
+    policyConfig?: PolicyConfig;
+    /** Skip the policy pack (the hub plan a workload plan needs only for its outputs). */
+    skipPolicies?: boolean;
+}
+
+export interface PlanResult {
+    stack: string;
+    config: StackConfig;
+    resources: CapturedResource[];
+    outputs: Record<string, unknown>;
+    violations: Violation[];
+}
+
+/** Secret-marked stack outputs → what a StackReference to that stack returns. */
+function asStackReference(outputs: Record<string, unknown>): StackReferenceOutputs {
+    const plain: Record<string, unknown> = {};
+    const secretOutputNames: string[] = [];
+    for (const [k, v] of Object.entries(outputs)) {
+        if (isSecret(v)) secretOutputNames.push(k);
+        plain[k] = isSecret(v) ? v.value : v;
+    }
+    return { outputs: plain, secretOutputNames };
+}
+
+/**
+ * The offline plan: validate the stack's config with the code `pulumi up` uses, run the real program under
+ * mocks, and run the real policy pack over what it registered. A workload stack's StackReference is served
+ * with the outputs of an offline plan of the hub stack it names (from that stack's file beside this one).
+ */
+export async function planStack(opts: PlanOptions): Promise<PlanResult> {
+    const file = opts.configFile ?? path.join(REPO_ROOT, `Pulumi.${opts.stack}.yaml`);
+    const { config: raw, secret } = readStackFile(file);
+    const config = loadStackConfig(raw, secret);
+
+    const stackReferences: Record<string, StackReferenceOutputs> = {};
+    if (config.role === "workloads") {
+        const hubStack = config.hubStack.split("/").pop()!;
+        const hubFile = path.join(path.dirname(file), `Pulumi.${hubStack}.yaml`);
+        if (fs.existsSync(hubFile)) {
+            const hub = await planStack({ stack: hubStack, configFile: hubFile, skipPolicies: true });
+            stackReferences[config.hubStack] = asStackReference(hub.outputs);
+        }
+    }
+
+    const { resources, outputs } = await runProgram(() => programFor(config), {
+        stack: opts.stack, config: raw, secretKeys: [...secret], stackReferences,
+    });
+    const violations = opts.skipPolicies ? [] : (await analyzeWithPack(POLICY_DIR, resources, opts.policyConfig)).violations;
+    return { stack: opts.stack, config, resources, outputs, violations };
+}
