@@ -1,0 +1,445 @@
+import * as ipaddr from "ipaddr.js";
+import * as semver from "semver";
+import { z } from "zod";
+import { imagePinProblem, parseImageRef, tagVersion } from "./images";
+import { images, versions } from "./versions";
+
+/**
+ * Typed, non-secret settings of the Omni hub, validated once here and reused by config loading, the
+ * renderer and the policy pack. Secrets (TLS key, etcd key, OIDC client secret) never live in here.
+ */
+
+/** First Omni release with `--sqlite-storage-path`; older ones cannot run with the flags rendered here. */
+export const minOmniVersion = "1.4.0";
+
+const hostnamePattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const goDurationPattern = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
+
+function isIp(value: string): boolean {
+    return ipaddr.IPv4.isValidFourPartDecimal(value) || ipaddr.IPv6.isValid(value);
+}
+
+/** What is left of a URL-ish value once scheme, path, query and port are stripped: the fix to suggest. */
+function bareHost(value: string): string {
+    const noScheme = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+    return noScheme.split(/[/?#]/)[0].replace(/:\d*$/, "").replace(/\.$/, "");
+}
+
+/** Why a value is not a DNS host name (no scheme, path or port), or undefined. */
+export function hostnameProblem(value: string): string | undefined {
+    if (isIp(value)) return `"${value}" is an IP address; use the DNS name that the TLS certificate covers`;
+    if (hostnamePattern.test(value)) return undefined;
+    const bare = bareHost(value);
+    const fix = bare && bare !== value && hostnamePattern.test(bare) ? `use "${bare}"` : "use a name such as omni.example.com";
+    return `"${value}" is not a bare host name (no scheme, path or port); ${fix}`;
+}
+
+/**
+ * Why an Auth0 domain is not the bare tenant host Omni expects, or undefined. Omni builds the issuer as
+ * "https://" + domain + "/", so a scheme or path in the value gives "invalid jwt" at login (domain.md §4.6).
+ */
+export function auth0DomainProblem(domain: string): string | undefined {
+    if (hostnamePattern.test(domain) && !isIp(domain)) return undefined;
+    const bare = bareHost(domain);
+    const fix = hostnamePattern.test(bare) && !isIp(bare) ? `use "${bare}"` : "use the tenant host";
+    return `the Auth0 domain must be a bare host without scheme, path or port (Omni prepends https:// itself); ${fix}, e.g. dev-xyz.us.auth0.com`;
+}
+
+/** Split `host:port` / `[v6]:port`; undefined when there is no port. */
+function splitHostPort(addr: string): { host: string; port: number } | undefined {
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]*):(\d+)$/.exec(addr);
+    return m ? { host: m[1], port: Number(m[2]) } : undefined;
+}
+
+/**
+ * Why a SideroLink WireGuard advertised address is not `IP:port`, or undefined. Talos dials it before it
+ * has any DNS for Omni, and Omni's docs say it must be an IP, never a name (domain.md §4.2, §6.2).
+ */
+export function wireguardAddrProblem(addr: string): string | undefined {
+    const parts = splitHostPort(addr);
+    if (!parts || parts.port < 1 || parts.port > 65535) {
+        return `"${addr}" is not IP:port; advertise the hub's LAN IP and WireGuard port, e.g. 192.168.10.20:50180`;
+    }
+    if (!isIp(parts.host)) {
+        return `"${addr}" names a host, but the WireGuard advertised address must be an IP (Talos cannot resolve names there); use the LAN IP, e.g. 192.168.10.20:${parts.port}`;
+    }
+    return undefined;
+}
+
+/** Why a LAN IP cannot carry the hub's published ports, or undefined. */
+export function lanIpProblem(ip: string): string | undefined {
+    if (!isIp(ip)) return `"${ip}" is not an IP address; use the Docker host's LAN address, e.g. 192.168.10.20`;
+    const range = ipaddr.parse(ip).range();
+    if (range === "unspecified" || range === "loopback") {
+        return `"${ip}" is ${range}; Talos machines must reach Omni on the Docker host's LAN address, e.g. 192.168.10.20`;
+    }
+    return undefined;
+}
+
+/** The parts of a Docker daemon address (`ssh://user@host[:port]`, `unix:///path`, `tcp://host:port`). */
+export interface DockerHost {
+    scheme: "ssh" | "unix" | "tcp";
+    user?: string;
+    host?: string;
+    port?: number;
+    path?: string;
+}
+
+/** Parse a Docker daemon address, or return a message saying what is wrong with it. */
+export function parseDockerHost(value: string): DockerHost | string {
+    const usage = "use ssh://user@host, unix:///var/run/docker.sock or tcp://host:2376";
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        return `"${value}" is not a Docker host address; ${usage}`;
+    }
+    const port = url.port ? Number(url.port) : undefined;
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    switch (url.protocol) {
+        case "ssh:":
+            if (!url.username || !host || (url.pathname && url.pathname !== "/")) {
+                return `"${value}" must be ssh://user@host[:port] (the user is needed for the bootstrap commands too)`;
+            }
+            return { scheme: "ssh", user: decodeURIComponent(url.username), host, port };
+        case "unix:":
+            return url.pathname.startsWith("/") && !host ? { scheme: "unix", path: url.pathname } : `"${value}" must be unix:///absolute/path.sock`;
+        case "tcp:":
+            return host && port ? { scheme: "tcp", host, port } : `"${value}" must be tcp://host:port`;
+        default:
+            return `unsupported scheme in "${value}"; ${usage}`;
+    }
+}
+
+/** Why an Omni version cannot be deployed by this library, or undefined. */
+export function omniVersionProblem(version: string): string | undefined {
+    const clean = semver.valid(semver.clean(version) ?? "");
+    if (!clean) return `"${version}" is not an Omni release tag; use one such as ${versions.omni}`;
+    if (semver.lt(clean, minOmniVersion)) {
+        return `Omni ${version} predates v${minOmniVersion} and has no --sqlite-storage-path; upgrade through v1.4.x first (migrations were removed in v1.6.0), then to ${versions.omni}`;
+    }
+    return undefined;
+}
+
+/** Adds a zod issue for each non-empty message from a `…Problem` function. */
+function check(problem: (value: string) => string | undefined) {
+    return (value: string, ctx: z.RefinementCtx) => {
+        const message = problem(value);
+        if (message) ctx.addIssue({ code: "custom", message, input: value });
+    };
+}
+
+const hostname = z.string().superRefine(check(hostnameProblem));
+const pinnedImage = z.string().superRefine(check(imagePinProblem));
+const goDuration = z.string().regex(goDurationPattern, "must be a Go duration such as 1h or 30m");
+const port = z.number().int().min(1).max(65535);
+const absolutePath = z.string().regex(/^\/[^\0]*$/, "must be an absolute path on the Docker host, e.g. /etc/letsencrypt/live/omni.example.com/fullchain.pem");
+const email = z.email("must be an email address exactly as the identity provider reports it (case-sensitive), e.g. admin@example.com");
+
+/** Omni resource ids of infra providers: `--id` of the provider, `omnictl infraprovider create <id>` and every machine class's `providerid`. */
+export const InfraProviderIdSchema = z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be lowercase letters, digits and dashes (the id is case-sensitive and must equal the provider's --id), e.g. matrix-cluster");
+
+const AuthSchema = z
+    .strictObject({
+        auth0: z
+            .strictObject({
+                domain: z.string().superRefine(check(auth0DomainProblem)),
+                clientId: z.string().min(1, "set the Auth0 application's client id"),
+            })
+            .optional(),
+        oidc: z
+            .strictObject({
+                providerUrl: z.url({ protocol: /^https$/, error: "must be the issuer URL, e.g. https://idp.example.com/" }),
+                clientId: z.string().min(1, "set the OIDC client id"),
+                scopes: z.array(z.string().min(1)).optional(),
+                logoutUrl: z.url().optional(),
+                allowUnverifiedEmail: z.boolean().optional(),
+            })
+            .optional(),
+        saml: z
+            .strictObject({
+                url: z.url().optional(),
+                metadata: z.string().min(1).optional(),
+            })
+            .refine((s) => (s.url === undefined) !== (s.metadata === undefined), "set exactly one of url or metadata (Omni treats them as mutually exclusive)")
+            .optional(),
+    })
+    .superRefine((auth, ctx) => {
+        const methods = authMethods(auth);
+        if (methods.length !== 1) {
+            const got = methods.length ? `got ${methods.join(" and ")}` : "got none";
+            ctx.addIssue({
+                code: "custom",
+                input: auth,
+                message: `set exactly one auth method (auth0, oidc or saml); ${got}: Omni refuses to start with several and nobody can log in with none`,
+            });
+        }
+    });
+
+function authMethods(auth: object): string[] {
+    return Object.entries(auth)
+        .filter(([, v]) => v !== undefined)
+        .map(([k]) => k);
+}
+
+const TlsSchema = z.discriminatedUnion("mode", [
+    /** Cert and key PEM come from secret stack config and are uploaded into the container. */
+    z.strictObject({ mode: z.literal("config") }),
+    /** Cert and key stay on the Docker host (e.g. certbot's files), bind-mounted read-only. */
+    z.strictObject({ mode: z.literal("hostFiles"), certPath: absolutePath, keyPath: absolutePath }),
+]);
+
+const EtcdBackupSchema = z
+    .strictObject({
+        /** A directory on the Docker host (ideally another disk or a NAS mount), bind-mounted into Omni. */
+        localPath: absolutePath.optional(),
+        /** Back up to S3; the bucket and credentials are an Omni resource set with omnictl after first start. */
+        s3: z.boolean().optional(),
+        minInterval: goDuration.optional(),
+        maxInterval: goDuration.optional(),
+    })
+    .superRefine((b, ctx) => {
+        if (b.localPath !== undefined && b.s3) {
+            ctx.addIssue({ code: "custom", input: b, message: "localPath and s3 are mutually exclusive in Omni; keep one" });
+        } else if (b.localPath === undefined && !b.s3) {
+            ctx.addIssue({ code: "custom", input: b, message: "set localPath (a host directory) or s3: true, or remove etcdBackup" });
+        }
+    });
+
+export const OmniHubSettingsSchema = z
+    .strictObject({
+        omniVersion: z.string().default(versions.omni).superRefine(check(omniVersionProblem)),
+        /** Defaults to ghcr.io/siderolabs/omni:<omniVersion>. */
+        omniImage: pinnedImage.optional(),
+        tailscaleImage: pinnedImage.default(images.tailscale),
+        /** Adopt the account id of an existing Omni (e.g. the seed's OMNI_ACCOUNT_UUID); generated once when absent. */
+        accountId: z.uuid("must be the existing Omni account UUID (it can never change)").optional(),
+        accountName: z.string().min(1).default("omni"),
+        omniDomain: hostname,
+        lanIp: z.string().superRefine(check(lanIpProblem)),
+        ports: z
+            .strictObject({ api: port.default(443), machineApi: port.default(8090), k8sProxy: port.default(8100), wireguard: port.default(50180) })
+            .refine((p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3, "api, machineApi and k8sProxy must be different TCP ports")
+            .prefault({}),
+        initialUsers: z.array(email).min(1, "list at least one admin email, or nobody can log in"),
+        auth: AuthSchema,
+        tailscale: z
+            .strictObject({
+                hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a single DNS label, e.g. omni").default("omni"),
+                tags: z.array(z.string().regex(/^tag:[a-zA-Z][a-zA-Z0-9-]*$/, "must look like tag:omni")).min(1, "a tagged key needs at least one tag").default(["tag:omni"]),
+                /** The key is used once, on the sidecar's first start; the node keeps its state afterwards. */
+                keyExpirySeconds: z.number().int().min(60).max(7776000).default(86400),
+            })
+            .prefault({}),
+        tls: TlsSchema.prefault({ mode: "config" }),
+        initialServiceAccount: z
+            .strictObject({
+                enabled: z.boolean().default(true),
+                lifetime: goDuration.default("1h"),
+                role: z.enum(["Admin", "Operator", "Reader"]).default("Admin"),
+            })
+            .prefault({}),
+        etcdBackup: EtcdBackupSchema.optional(),
+        dockerHost: z.string().superRefine((value, ctx) => {
+            const parsed = parseDockerHost(value);
+            if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed, input: value });
+        }),
+        dockerSshOpts: z.array(z.string()).optional(),
+        /** Infra providers registered at bootstrap; their keys become secret outputs. */
+        infraProviders: z
+            .array(InfraProviderIdSchema)
+            .refine((ids) => new Set(ids).size === ids.length, "list each provider id once")
+            .default([]),
+        /** Bump to renew every infra provider key (`omnictl infraprovider renewkey`); never lower it. */
+        infraProviderKeyRotation: z.number().int().min(0).default(0),
+        logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
+    })
+    .superRefine((s, ctx) => {
+        const tag = s.omniImage && tagVersion(s.omniImage);
+        if (tag && semver.clean(s.omniVersion) && tag !== semver.clean(s.omniVersion)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["omniImage"],
+                input: s.omniImage,
+                message: `the image tag does not match omniVersion ${s.omniVersion}; use ghcr.io/siderolabs/omni:${s.omniVersion} or change omniVersion`,
+            });
+        }
+        if (s.infraProviders.length && !(s.initialServiceAccount.enabled && s.initialServiceAccount.role === "Admin")) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["infraProviders"],
+                input: s.infraProviders,
+                message: "registering infra providers needs initialServiceAccount.enabled: true with role Admin (or register them by hand and remove this list)",
+            });
+        }
+    })
+    .transform((s) => ({ ...s, omniImage: s.omniImage ?? `${parseImageRef(images.omni).repository}:${s.omniVersion}` }));
+
+export type OmniHubSettings = z.output<typeof OmniHubSettingsSchema>;
+/** What an operator writes (defaults may be left out). */
+export type OmniHubSettingsInput = z.input<typeof OmniHubSettingsSchema>;
+
+/** Where things live inside the Omni container. The data volume is mounted at `data`. */
+export const omniContainerPaths = {
+    gpgKey: "/omni.asc",
+    tlsCert: "/tls.crt",
+    tlsKey: "/tls.key",
+    data: "/_out",
+    etcd: "/_out/etcd/",
+    sqlite: "/_out/omni.db",
+    initialServiceAccountKey: "/_out/initial-service-account-key",
+    etcdBackup: "/etcd-backup",
+} as const;
+export type OmniContainerPaths = { [K in keyof typeof omniContainerPaths]: string };
+
+/** The URLs and address clients and Talos machines use to reach the hub. */
+export interface HubEndpoints {
+    apiUrl: string;
+    machineApiUrl: string;
+    k8sProxyUrl: string;
+    wireguardEndpoint: string;
+}
+
+export function hubEndpoints(s: Pick<OmniHubSettings, "omniDomain" | "lanIp" | "ports">): HubEndpoints {
+    const url = (port: number) => `https://${s.omniDomain}${port === 443 ? "" : `:${port}`}`;
+    const ip = s.lanIp.includes(":") ? `[${s.lanIp}]` : s.lanIp;
+    return {
+        apiUrl: url(s.ports.api),
+        machineApiUrl: url(s.ports.machineApi),
+        k8sProxyUrl: url(s.ports.k8sProxy),
+        wireguardEndpoint: `${ip}:${s.ports.wireguard}`,
+    };
+}
+
+/**
+ * Every flag the hub can render. Each must be an `x-cli-flag` of the pinned Omni's config schema
+ * (tested); none is a deprecated `--siderolink-api-*` alias or a flag removed in v1.6.
+ */
+export const renderedOmniFlags = [
+    "account-id",
+    "name",
+    "private-key-source",
+    "etcd-embedded-db-path",
+    "sqlite-storage-path",
+    "bind-addr",
+    "advertised-api-url",
+    "cert",
+    "key",
+    "machine-api-bind-addr",
+    "machine-api-advertised-url",
+    "machine-api-cert",
+    "machine-api-key",
+    "k8s-proxy-bind-addr",
+    "advertised-kubernetes-proxy-url",
+    "siderolink-wireguard-bind-addr",
+    "siderolink-wireguard-advertised-addr",
+    "metrics-bind-addr",
+    "debug-server-endpoint",
+    "initial-users",
+    "auth-auth0-enabled",
+    "auth-auth0-domain",
+    "auth-auth0-client-id",
+    "auth-oidc-enabled",
+    "auth-oidc-provider-url",
+    "auth-oidc-client-id",
+    "auth-oidc-client-secret",
+    "auth-oidc-scopes",
+    "auth-oidc-logout-url",
+    "auth-oidc-allow-unverified-email",
+    "auth-saml-enabled",
+    "auth-saml-url",
+    "auth-saml-metadata",
+    "create-initial-service-account",
+    "initial-service-account-key-path",
+    "initial-service-account-lifetime",
+    "initial-service-account-role",
+    "etcd-backup-local-path",
+    "etcd-backup-s3",
+    "etcd-backup-min-interval",
+    "etcd-backup-max-interval",
+    "log-level",
+] as const;
+export type OmniFlag = (typeof renderedOmniFlags)[number];
+
+export interface OmniFlagsInput {
+    settings: OmniHubSettings;
+    accountId: string;
+    /** Container paths; defaults to omniContainerPaths. */
+    paths?: OmniContainerPaths;
+    /** Only with OIDC; kept out of settings because it is a secret. */
+    oidcClientSecret?: string;
+}
+
+/** Omni's command line, rendered from validated settings (the container's `command`; the image's entrypoint is /omni). */
+export function renderOmniFlags(input: OmniFlagsInput): string[] {
+    const { settings: s, accountId } = input;
+    const paths = input.paths ?? omniContainerPaths;
+    // Settings normally come through the schema; the version gate is repeated because it guards the flag set itself.
+    const versionProblem = omniVersionProblem(s.omniVersion);
+    if (versionProblem) throw new Error(versionProblem);
+    const endpoints = hubEndpoints(s);
+    const flags: string[] = [];
+    const flag = (name: OmniFlag, value: string | number | boolean | undefined) => {
+        if (value !== undefined) flags.push(`--${name}=${value}`);
+    };
+
+    flag("account-id", accountId);
+    flag("name", s.accountName);
+    flag("private-key-source", `file://${paths.gpgKey}`);
+    flag("etcd-embedded-db-path", paths.etcd);
+    flag("sqlite-storage-path", paths.sqlite);
+
+    // Omni listens on the same port numbers the sidecar publishes on the LAN IP.
+    flag("bind-addr", `0.0.0.0:${s.ports.api}`);
+    flag("advertised-api-url", endpoints.apiUrl);
+    flag("cert", paths.tlsCert);
+    flag("key", paths.tlsKey);
+    flag("machine-api-bind-addr", `0.0.0.0:${s.ports.machineApi}`);
+    flag("machine-api-advertised-url", endpoints.machineApiUrl);
+    flag("machine-api-cert", paths.tlsCert);
+    flag("machine-api-key", paths.tlsKey);
+    flag("k8s-proxy-bind-addr", `0.0.0.0:${s.ports.k8sProxy}`);
+    flag("advertised-kubernetes-proxy-url", endpoints.k8sProxyUrl);
+    flag("siderolink-wireguard-bind-addr", `0.0.0.0:${s.ports.wireguard}`);
+    flag("siderolink-wireguard-advertised-addr", endpoints.wireguardEndpoint);
+    // The kernel-mode sidecar puts every 0.0.0.0 listener on the tailnet; keep the internal ones local (gotcha 20).
+    flag("metrics-bind-addr", "127.0.0.1:2122");
+    flag("debug-server-endpoint", "127.0.0.1:9988");
+
+    flag("initial-users", s.initialUsers.join(","));
+    if (s.auth.auth0) {
+        flag("auth-auth0-enabled", true);
+        flag("auth-auth0-domain", s.auth.auth0.domain);
+        flag("auth-auth0-client-id", s.auth.auth0.clientId);
+    } else if (s.auth.oidc) {
+        flag("auth-oidc-enabled", true);
+        flag("auth-oidc-provider-url", s.auth.oidc.providerUrl);
+        flag("auth-oidc-client-id", s.auth.oidc.clientId);
+        flag("auth-oidc-client-secret", input.oidcClientSecret);
+        for (const scope of s.auth.oidc.scopes ?? []) flag("auth-oidc-scopes", scope);
+        flag("auth-oidc-logout-url", s.auth.oidc.logoutUrl);
+        flag("auth-oidc-allow-unverified-email", s.auth.oidc.allowUnverifiedEmail);
+    } else if (s.auth.saml) {
+        flag("auth-saml-enabled", true);
+        flag("auth-saml-url", s.auth.saml.url);
+        flag("auth-saml-metadata", s.auth.saml.metadata);
+    }
+
+    if (s.initialServiceAccount.enabled) {
+        flag("create-initial-service-account", true);
+        flag("initial-service-account-key-path", paths.initialServiceAccountKey);
+        flag("initial-service-account-lifetime", s.initialServiceAccount.lifetime);
+        flag("initial-service-account-role", s.initialServiceAccount.role);
+    }
+
+    if (s.etcdBackup) {
+        flag("etcd-backup-local-path", s.etcdBackup.localPath === undefined ? undefined : paths.etcdBackup);
+        flag("etcd-backup-s3", s.etcdBackup.s3 || undefined);
+        flag("etcd-backup-min-interval", s.etcdBackup.minInterval);
+        flag("etcd-backup-max-interval", s.etcdBackup.maxInterval);
+    }
+    flag("log-level", s.logLevel);
+    return flags;
+}
