@@ -1,0 +1,241 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import * as YAML from "yaml";
+import { parseOrThrow, zodIssues } from "./validation";
+
+/**
+ * Omni MachineClass rendering for the Proxmox infra provider (domain.md §3.5, §3.6, §4.10).
+ * The provider parses `providerdata` leniently and drops unknown keys, so every object here is strict:
+ * a typo fails the preview instead of silently creating the wrong VM.
+ */
+
+export const MACHINE_CLASS_TYPE = "MachineClasses.omni.sidero.dev";
+
+/** Variables the provider declares for `storage_selector` (§3.6). */
+const SELECTOR_VARIABLES = ["name", "node", "storageType", "availableSpace"];
+/** CEL literals and type names that may appear bare (`type` is left out on purpose: see below). */
+const CEL_KEYWORDS = ["true", "false", "null", "in", "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "dyn"];
+
+const STRING_LITERAL = /([rRbB]?(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'))/;
+/** A whole identifier that is not a `.member` and not a `function(` call. */
+const BARE_IDENTIFIER = /(?<![.\w])([A-Za-z_]\w*)\b(?!\s*\()/g;
+
+/**
+ * Problems with a storage_selector CEL expression, each with its fix. Not a CEL parser: outside string
+ * literals, bare identifiers must be the provider's variables.
+ */
+export function storageSelectorProblems(expr: string): string[] {
+    // split() with a capturing group alternates code (even) and string literals (odd).
+    const parts = expr.split(STRING_LITERAL);
+    const code = parts.filter((_, i) => i % 2 === 0).join(" ");
+    // Comprehension macros (`list.exists(x, ...)`) bind their own variable.
+    const bound = [...code.matchAll(/\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,/g)].map((m) => m[1]);
+    const variables = [...code.matchAll(BARE_IDENTIFIER)].map((m) => m[1]).filter((id) => !CEL_KEYWORDS.includes(id) && !bound.includes(id));
+    const problems: string[] = [];
+    if (variables.includes("type")) {
+        const fixed = parts.map((p, i) => (i % 2 === 0 ? p.replace(BARE_IDENTIFIER, (id) => (id === "type" ? "storageType" : id)) : p)).join("");
+        problems.push(`"type" is CEL's built-in type, not the storage type: use storageType, i.e. ${fixed}`);
+    }
+    const unknown = [...new Set(variables.filter((v) => v !== "type" && !SELECTOR_VARIABLES.includes(v)))];
+    if (unknown.length > 0) {
+        problems.push(`unknown variable(s) ${unknown.join(", ")}: the selector can use ${SELECTOR_VARIABLES.join(", ")}`);
+    }
+    if (problems.length === 0 && !variables.some((v) => SELECTOR_VARIABLES.includes(v))) {
+        problems.push(`the selector must test a storage variable (${SELECTOR_VARIABLES.join(", ")}), e.g. name == "local-lvm"`);
+    }
+    return problems;
+}
+
+/** zod's "expected number, received undefined" does not say what to set: name it. */
+const required = (hint: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? `required: ${hint}` : undefined) });
+
+const StorageSelector = z
+    .string(required('a CEL expression that picks the disk storage, e.g. name == "local-lvm"'))
+    .trim()
+    .min(1, 'set a CEL expression that picks the VM disk storage, e.g. name == "local-lvm"')
+    .superRefine((expr, ctx) => {
+        for (const message of storageSelectorProblems(expr)) ctx.addIssue({ code: "custom", message, input: expr });
+    });
+
+const DiskCache = z.enum(["none", "writethrough", "writeback", "directsync", "unsafe"]);
+const DiskAio = z.enum(["native", "threads", "io_uring"]);
+const Vlan = z.number().int().min(0, "use 0 for an untagged NIC").max(4094, "VLAN tags go up to 4094");
+
+const ipAddress = (what: string) => z.string().refine((s) => isIP(s) !== 0, `${what} must be an IP address, e.g. 192.168.26.1`);
+const Subnet = z
+    .string()
+    .refine((s) => /^[^/]+\/\d{1,3}$/.test(s) && isIP(s.split("/")[0]) !== 0, "network_subnet must be a CIDR, e.g. 192.168.26.0/24");
+
+const AdditionalDisk = z.strictObject({
+    disk_size: z.number(required("the disk size in GB")).int().min(1, "disk_size is in GB and must be at least 1"),
+    storage_selector: StorageSelector,
+    disk_ssd: z.boolean().optional(),
+    disk_discard: z.boolean().optional(),
+    disk_iothread: z.boolean().optional(),
+    disk_cache: DiskCache.optional(),
+    disk_aio: DiskAio.optional(),
+});
+
+const AdditionalNic = z.strictObject({
+    bridge: z.string(required("the Proxmox bridge, e.g. vmbr1")).min(1, "name the Proxmox bridge, e.g. vmbr1"),
+    vlan: Vlan.optional(),
+    firewall: z.boolean().optional(),
+});
+
+const PciDevice = z.strictObject({
+    mapping: z.string(required("a Proxmox PCI resource mapping name")).min(1, "name a Proxmox PCI resource mapping (Datacenter → Resource Mappings)"),
+    pcie: z.boolean().optional(),
+    primary_gpu: z.boolean().optional(),
+    rombar: z.boolean().optional(),
+});
+
+const UsbDevice = z.strictObject({
+    mapping: z.string(required("a Proxmox USB resource mapping name")).min(1, "name a Proxmox USB resource mapping (Datacenter → Resource Mappings)"),
+    usb3: z.boolean().optional(),
+});
+
+/** Proxmox HA placement (provider v0.2.0+, PVE 9+); replaces the provider's own spreading. */
+const Ha = z.strictObject({
+    state: z.enum(["started", "stopped", "disabled", "ignored"]).optional(),
+    resource_affinity: z.enum(["positive", "negative"]).optional(),
+    node_affinity_nodes: z.array(z.string().min(1)).optional(),
+});
+
+export const ProviderDataSchema = z
+    .strictObject({
+        cores: z.number(required("vCPU cores per socket, e.g. 4")).int().min(1, "cores (per socket) must be at least 1"),
+        // The provider sends 0 sockets when omitted (§3.5), so always send 1 unless told otherwise.
+        sockets: z.number().int().min(1, "sockets must be at least 1").default(1),
+        memory: z.number(required("memory in MB, at least 2048")).int().min(2048, "memory is in MB and the provider requires at least 2048"),
+        disk_size: z.number(required("boot disk size in GB, at least 5")).int().min(5, "disk_size is in GB and the provider requires at least 5"),
+        storage_selector: StorageSelector,
+        node: z.string().min(1, "name a Proxmox node, or leave node out for automatic placement").optional(),
+        network_bridge: z.string().min(1, "name the Proxmox bridge, e.g. vmbr0").optional(),
+        vlan: Vlan.optional(),
+        network_firewall: z.boolean().optional(),
+        cpu_type: z.string().min(1, "e.g. x86-64-v2-AES (the provider default) or host").optional(),
+        machine_type: z.enum(["q35", "i440fx"]).optional(),
+        numa: z.boolean().optional(),
+        hugepages: z.enum(["2MB", "1GB"]).optional(),
+        balloon: z.boolean().optional(),
+        disk_ssd: z.boolean().optional(),
+        disk_discard: z.boolean().optional(),
+        disk_iothread: z.boolean().optional(),
+        disk_cache: DiskCache.optional(),
+        disk_aio: DiskAio.optional(),
+        additional_disks: z.array(AdditionalDisk).optional(),
+        additional_nics: z.array(AdditionalNic).optional(),
+        pci_devices: z.array(PciDevice).optional(),
+        usb_devices: z.array(UsbDevice).optional(),
+        tags: z.array(z.string().regex(/^[a-z0-9_+.-]+$/i, "Proxmox tags use letters, digits and - _ + . only")).optional(),
+        pool: z.string().min(1).optional(),
+        placement_strategy: z.enum(["spread", "fewer-vms", "round-robin", "binpack"]).optional(),
+        ha: Ha.optional(),
+        vmid_range: z
+            .string()
+            .refine((s) => /^\d+-\d+$/.test(s) && Number(s.split("-")[0]) <= Number(s.split("-")[1]), "write vmid_range as <first>-<last>, e.g. 5300-5350")
+            .optional(),
+        // Static networking (README of newer provider releases, §3.5); DHCP when network_subnet is absent.
+        network_subnet: Subnet.optional(),
+        network_ip: ipAddress("network_ip").optional(),
+        network_base_ip: ipAddress("network_base_ip").optional(),
+        network_gateway: ipAddress("network_gateway").optional(),
+        network_nameservers: z.array(ipAddress("each nameserver")).optional(),
+        network_mtu: z.number().int().min(576).max(65535).optional(),
+    })
+    .superRefine((d, ctx) => {
+        const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message, input: (d as Record<string, unknown>)[path] });
+        const statics = ["network_ip", "network_base_ip", "network_gateway", "network_nameservers", "network_mtu"] as const;
+        if (!d.network_subnet) {
+            for (const key of statics) if (d[key] !== undefined) problem(key, "static networking needs network_subnet too (e.g. 192.168.26.0/24)");
+            return;
+        }
+        if ((d.network_ip === undefined) === (d.network_base_ip === undefined)) {
+            problem("network_subnet", "static networking needs exactly one of network_ip (one machine) or network_base_ip + vmid_range (one address per VMID)");
+        }
+        if (d.network_base_ip !== undefined && d.vmid_range === undefined) problem("vmid_range", "network_base_ip needs vmid_range, e.g. 5300-5350");
+        const family = isIP(d.network_subnet.split("/")[0]);
+        for (const key of ["network_ip", "network_base_ip", "network_gateway"] as const) {
+            const ip = d[key];
+            if (ip !== undefined && isIP(ip) !== family) problem(key, `must be an IPv${family} address like network_subnet (a class is IPv4 or IPv6, not both)`);
+        }
+    });
+
+const DnsLabel = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "use lowercase letters, digits and '-', starting and ending with a letter or digit")
+    .max(63, "at most 63 characters");
+
+const GRPC_TUNNEL = { unset: 0, enabled: 1, disabled: 2 } as const;
+
+export const MachineClassSpecSchema = z.strictObject({
+    name: DnsLabel,
+    /** Must equal the provider's `--id`. */
+    providerId: DnsLabel,
+    providerData: ProviderDataSchema,
+    kernelArgs: z.array(z.string().min(1)).optional(),
+    /** Talos META entries; keys are one byte. */
+    metaValues: z.array(z.strictObject({ key: z.number().int().min(0).max(255, "META keys are 0–255"), value: z.string() })).optional(),
+    grpcTunnel: z.enum(["unset", "enabled", "disabled"]).optional(),
+});
+
+export type ProviderData = z.input<typeof ProviderDataSchema>;
+export type MachineClassSpec = z.input<typeof MachineClassSpecSchema>;
+
+export interface RenderedMachineClass {
+    id: string;
+    yaml: string;
+    warnings: string[];
+}
+
+/** The MachineClass document `omnictl apply -f` takes, plus advice that is not an error. */
+export function renderMachineClass(spec: MachineClassSpec, keyPrefix = "machineClasses"): RenderedMachineClass {
+    const s = parseOrThrow(MachineClassSpecSchema, spec, keyPrefix);
+    const warnings: string[] = [];
+    if (s.providerData.cpu_type === "host") {
+        warnings.push(
+            `${keyPrefix}.providerData.cpu_type: "host" ties VMs of class ${s.name} to the host CPU model, so live migration between different CPUs is unsafe; use x86-64-v2-AES (or another named model) if VMs must move`,
+        );
+    }
+    const doc = {
+        metadata: { namespace: "default", type: MACHINE_CLASS_TYPE, id: s.name },
+        spec: {
+            matchlabels: [],
+            autoprovision: {
+                providerid: s.providerId,
+                kernelargs: s.kernelArgs ?? [],
+                metavalues: s.metaValues ?? [],
+                providerdata: YAML.stringify(s.providerData),
+                grpctunnel: GRPC_TUNNEL[s.grpcTunnel ?? "unset"],
+            },
+        },
+    };
+    return { id: s.name, yaml: YAML.stringify(doc), warnings };
+}
+
+/**
+ * Problems in a MachineClass document as a policy sees it (rendered here or written by hand), using the same
+ * provider-data rules as the renderer.
+ */
+export function machineClassDocProblems(yamlText: string): string[] {
+    let doc: unknown;
+    try {
+        doc = YAML.parse(yamlText);
+    } catch (e) {
+        return [`not valid YAML: ${(e as Error).message}`];
+    }
+    const d = doc as { metadata?: { type?: unknown }; spec?: { autoprovision?: { providerdata?: unknown } } } | null;
+    if (d?.metadata?.type !== MACHINE_CLASS_TYPE) return [`metadata.type must be ${MACHINE_CLASS_TYPE} (got ${JSON.stringify(d?.metadata?.type)})`];
+    const auto = d.spec?.autoprovision;
+    if (!auto) return ["spec.autoprovision is missing: Omni reports 'autoprovision is disabled for the machine class' and never asks the provider for VMs"];
+    if (typeof auto.providerdata !== "string") return ["spec.autoprovision.providerdata must be a YAML string (providerdata: |)"];
+    let data: unknown;
+    try {
+        data = YAML.parse(auto.providerdata);
+    } catch (e) {
+        return [`spec.autoprovision.providerdata is not valid YAML: ${(e as Error).message}`];
+    }
+    const result = ProviderDataSchema.safeParse(data ?? {}, { reportInput: true });
+    if (result.success) return [];
+    return zodIssues(result.error, "providerdata").map((i) => `${i.key}: ${i.message}`);
+}

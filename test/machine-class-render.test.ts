@@ -1,0 +1,311 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import {
+    MachineClassSpec,
+    machineClassDocProblems,
+    ProviderData,
+    ProviderDataSchema,
+    renderMachineClass,
+    storageSelectorProblems,
+} from "../components/machine-class-render";
+import { ConfigError } from "../components/validation";
+
+// The seed's classes (domain.md §1.6).
+const tuning = { machine_type: "q35", balloon: false, disk_ssd: true, disk_discard: true, disk_iothread: true, disk_cache: "none", disk_aio: "io_uring" } as const;
+const controlPlane: MachineClassSpec = {
+    name: "matrix-control-plane",
+    providerId: "matrix-cluster",
+    providerData: { cores: 4, sockets: 1, memory: 8192, disk_size: 40, network_bridge: "vmbr0", storage_selector: 'name == "local-lvm"', cpu_type: "host", ...tuning },
+};
+const worker = (node: string): MachineClassSpec => ({
+    name: `matrix-worker-${node}`,
+    providerId: "matrix-cluster",
+    providerData: { cores: 8, sockets: 1, memory: 16384, disk_size: 100, network_bridge: "vmbr0", storage_selector: 'name == "vm_ssd"', node, ...tuning },
+});
+// The seed's examples/gpu-worker.yaml and multi-disk-worker.yaml, in spirit.
+const gpuWorker: MachineClassSpec = {
+    name: "gpu-worker",
+    providerId: "proxmox",
+    providerData: {
+        cores: 8, memory: 32768, disk_size: 100, storage_selector: 'storageType == "rbd"', machine_type: "q35", numa: true, hugepages: "1GB", balloon: false,
+        pci_devices: [{ mapping: "nvidia-gpu-1", pcie: true, primary_gpu: false, rombar: true }],
+    },
+};
+const multiDisk: MachineClassSpec = {
+    name: "multi-disk-worker",
+    providerId: "proxmox",
+    providerData: {
+        cores: 4, memory: 8192, disk_size: 40, storage_selector: 'name == "local-lvm"',
+        additional_disks: [{ disk_size: 200, storage_selector: 'storageType == "rbd" && availableSpace > 200000000000u', disk_ssd: true, disk_cache: "writeback", disk_aio: "native" }],
+        additional_nics: [{ bridge: "vmbr1", vlan: 40, firewall: false }],
+    },
+};
+
+function withData(data: Record<string, unknown>, base: MachineClassSpec = worker("foxtrot")): MachineClassSpec {
+    return { ...base, providerData: { ...base.providerData, ...data } as ProviderData };
+}
+
+/** Render expecting a ConfigError; returns its issues as "key: message" lines. */
+function problems(spec: unknown): string[] {
+    try {
+        renderMachineClass(spec as MachineClassSpec);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, String(e));
+        return e.issues.map((i) => `${i.key}: ${i.message}`);
+    }
+    assert.fail("expected a ConfigError");
+}
+
+function parsed(spec: MachineClassSpec) {
+    const out = renderMachineClass(spec);
+    const doc = YAML.parse(out.yaml);
+    return { out, doc, data: YAML.parse(doc.spec.autoprovision.providerdata) };
+}
+
+describe("renderMachineClass", () => {
+    it("renders the seed's control-plane class as the document omnictl apply takes", () => {
+        const { out, doc, data } = parsed(controlPlane);
+        assert.equal(out.id, "matrix-control-plane");
+        assert.deepEqual(doc.metadata, { namespace: "default", type: "MachineClasses.omni.sidero.dev", id: "matrix-control-plane" });
+        assert.deepEqual(doc.spec.matchlabels, []);
+        assert.deepEqual(Object.keys(doc.spec.autoprovision).sort(), ["grpctunnel", "kernelargs", "metavalues", "providerdata", "providerid"]);
+        assert.equal(doc.spec.autoprovision.providerid, "matrix-cluster");
+        assert.deepEqual(doc.spec.autoprovision.kernelargs, []);
+        assert.deepEqual(doc.spec.autoprovision.metavalues, []);
+        assert.equal(doc.spec.autoprovision.grpctunnel, 0);
+        assert.equal(typeof doc.spec.autoprovision.providerdata, "string", "providerdata is a YAML string, not a map");
+        assert.deepEqual(data, controlPlane.providerData);
+        assert.equal(data.node, undefined, "the control plane is placed by the provider");
+    });
+
+    it("renders the per-node worker classes pinned with node", () => {
+        for (const node of ["foxtrot", "golf", "hotel"]) {
+            const { out, data } = parsed(worker(node));
+            assert.equal(out.id, `matrix-worker-${node}`);
+            assert.equal(data.node, node);
+            assert.equal(data.storage_selector, 'name == "vm_ssd"');
+            assert.deepEqual(out.warnings, []);
+        }
+    });
+
+    it("warns (without failing) that cpu_type host makes migration unsafe", () => {
+        const { out } = parsed(controlPlane);
+        assert.equal(out.warnings.length, 1);
+        assert.match(out.warnings[0], /cpu_type.*host.*migration/);
+        assert.deepEqual(parsed(withData({ cpu_type: "x86-64-v2-AES" })).out.warnings, []);
+    });
+
+    it("defaults sockets to 1, because the provider sends 0 when it is omitted", () => {
+        assert.equal(parsed(gpuWorker).data.sockets, 1);
+        assert.equal(parsed(withData({ sockets: 2 })).data.sockets, 2);
+    });
+
+    it("renders PCI passthrough, NUMA/hugepages, extra disks and NICs", () => {
+        const gpu = parsed(gpuWorker).data;
+        assert.deepEqual(gpu.pci_devices, [{ mapping: "nvidia-gpu-1", pcie: true, primary_gpu: false, rombar: true }]);
+        assert.equal(gpu.hugepages, "1GB");
+        assert.equal(gpu.numa, true);
+        const disks = parsed(multiDisk).data;
+        assert.equal(disks.additional_disks[0].disk_size, 200);
+        assert.deepEqual(disks.additional_nics, [{ bridge: "vmbr1", vlan: 40, firewall: false }]);
+    });
+
+    it("renders the newer provider fields: firewall, tags, pool, placement, HA, USB", () => {
+        const data = parsed(withData({
+            network_firewall: false, tags: ["talos", "worker"], pool: "talos-workers", placement_strategy: "round-robin",
+            ha: { state: "started", resource_affinity: "negative", node_affinity_nodes: ["pve1", "pve2"] },
+            usb_devices: [{ mapping: "zigbee", usb3: true }], vmid_range: "5300-5350",
+        })).data;
+        assert.equal(data.network_firewall, false);
+        assert.deepEqual(data.tags, ["talos", "worker"]);
+        assert.equal(data.pool, "talos-workers");
+        assert.equal(data.placement_strategy, "round-robin");
+        assert.deepEqual(data.ha.node_affinity_nodes, ["pve1", "pve2"]);
+        assert.deepEqual(data.usb_devices, [{ mapping: "zigbee", usb3: true }]);
+    });
+
+    it("renders static networking, explicit or VMID-derived", () => {
+        const explicit = { network_subnet: "192.168.26.0/24", network_ip: "192.168.26.31", network_gateway: "192.168.26.1", network_nameservers: ["192.168.26.1"], network_mtu: 1500 };
+        assert.equal(parsed(withData(explicit)).data.network_ip, "192.168.26.31");
+        const derived = { network_subnet: "2001:db8::/64", network_base_ip: "2001:db8::10", vmid_range: "5300-5350", network_gateway: "2001:db8::1" };
+        assert.equal(parsed(withData(derived)).data.network_base_ip, "2001:db8::10");
+    });
+
+    it("renders kernel args, META values and the gRPC tunnel enum", () => {
+        const doc = parsed({ ...multiDisk, kernelArgs: ["console=ttyS0"], metaValues: [{ key: 12, value: "machineLabels:\n  size: standard\n" }], grpcTunnel: "enabled" }).doc;
+        assert.deepEqual(doc.spec.autoprovision.kernelargs, ["console=ttyS0"]);
+        assert.deepEqual(doc.spec.autoprovision.metavalues, [{ key: 12, value: "machineLabels:\n  size: standard\n" }]);
+        assert.equal(doc.spec.autoprovision.grpctunnel, 1);
+        assert.equal(parsed({ ...multiDisk, grpcTunnel: "disabled" }).doc.spec.autoprovision.grpctunnel, 2);
+    });
+
+    it("requires cores, memory, disk_size and storage_selector, saying what to set", () => {
+        const found = problems({ name: "x", providerId: "p", providerData: {} });
+        for (const key of ["cores", "memory", "disk_size", "storage_selector"]) {
+            assert.ok(found.some((p) => p.startsWith(`machineClasses.providerData.${key}: required:`)), `${key} in ${found.join("\n")}`);
+        }
+    });
+
+    it("enforces the provider's minimums", () => {
+        assert.match(problems(withData({ memory: 2047 })).join(), /providerData\.memory: .*at least 2048/);
+        assert.match(problems(withData({ disk_size: 4 })).join(), /providerData\.disk_size: .*at least 5/);
+        assert.match(problems(withData({ cores: 0 })).join(), /providerData\.cores: .*at least 1/);
+        assert.match(problems(withData({ sockets: 0 })).join(), /providerData\.sockets: .*at least 1/);
+        assert.match(problems(withData({ cores: 2.5 })).join(), /providerData\.cores/);
+        assert.match(problems(withData({ vlan: 4095 })).join(), /providerData\.vlan: .*4094/);
+        // The minimums themselves pass.
+        assert.equal(parsed(withData({ memory: 2048, disk_size: 5, cores: 1 })).data.memory, 2048);
+    });
+
+    it("rejects values outside the provider's enums", () => {
+        for (const [key, bad] of [["machine_type", "pc"], ["disk_cache", "writeahead"], ["disk_aio", "uring"], ["hugepages", "2M"], ["placement_strategy", "spread-out"]]) {
+            const found = problems(withData({ [key]: bad }));
+            assert.equal(found.length, 1, found.join("\n"));
+            assert.match(found[0], new RegExp(`^machineClasses\\.providerData\\.${key}: .*expected one of`));
+        }
+    });
+
+    it("rejects unknown keys, which the provider would silently ignore", () => {
+        assert.deepEqual(problems(withData({ disk_sise: 40 })), ["machineClasses.providerData.disk_sise: unknown key: check its spelling or remove it"]);
+        assert.match(problems(withData({ additional_disks: [{ disk_size: 10, storage_selector: 'name == "a"', ssd: true }] })).join(), /additional_disks\[0\]\.ssd: unknown key/);
+        assert.match(problems(withData({ ha: { state: "started", affinity: "negative" } })).join(), /ha\.affinity: unknown key/);
+        assert.match(problems({ ...worker("golf"), provider: "x" }).join(), /machineClasses\.provider: unknown key/);
+    });
+
+    it("rejects a storage_selector using `type`, giving the storageType fix, also in additional disks", () => {
+        const top = problems(withData({ storage_selector: 'type == "rbd"' }));
+        assert.equal(top.length, 1);
+        assert.match(top[0], /^machineClasses\.providerData\.storage_selector: .*storageType == "rbd"/);
+        const extra = problems(withData({ additional_disks: [{ disk_size: 10, storage_selector: "type == 'rbd'" }] }));
+        assert.match(extra.join(), /additional_disks\[0\]\.storage_selector: .*storageType == 'rbd'/);
+    });
+
+    it("rejects a storage_selector that tests no storage variable", () => {
+        assert.match(problems(withData({ storage_selector: "'local-lvm'" })).join(), /storage_selector: .*must test a storage variable/);
+        assert.match(problems(withData({ storage_selector: 'storage_type == "rbd"' })).join(), /unknown variable\(s\) storage_type/);
+        assert.match(problems(withData({ storage_selector: "  " })).join(), /storage_selector: .*CEL expression/);
+    });
+
+    it("checks static networking as a whole", () => {
+        assert.match(problems(withData({ network_ip: "10.0.0.5" })).join(), /network_ip: .*needs network_subnet/);
+        assert.match(problems(withData({ network_subnet: "10.0.0.0/24" })).join(), /exactly one of network_ip .* or network_base_ip/);
+        assert.match(problems(withData({ network_subnet: "10.0.0.0/24", network_ip: "10.0.0.5", network_base_ip: "10.0.0.10" })).join(), /exactly one of/);
+        assert.match(problems(withData({ network_subnet: "10.0.0.0/24", network_base_ip: "10.0.0.10" })).join(), /vmid_range: .*needs vmid_range/);
+        assert.match(problems(withData({ network_subnet: "10.0.0.0/24", network_ip: "2001:db8::5" })).join(), /network_ip: .*IPv4/);
+        assert.match(problems(withData({ network_subnet: "10.0.0.0", network_ip: "10.0.0.5" })).join(), /network_subnet: .*CIDR/);
+        assert.match(problems(withData({ network_subnet: "10.0.0.0/24", network_ip: "10.0.0.999" })).join(), /network_ip: .*IP address/);
+        assert.match(problems(withData({ vmid_range: "5350-5300" })).join(), /vmid_range: .*<first>-<last>/);
+    });
+
+    it("checks the class's own fields", () => {
+        assert.match(problems({ ...worker("golf"), name: "Worker_1" }).join(), /^machineClasses\.name: use lowercase/);
+        assert.match(problems({ ...worker("golf"), metaValues: [{ key: 256, value: "x" }] }).join(), /metaValues\[0\]\.key: META keys are 0–255/);
+        assert.match(problems({ ...worker("golf"), grpcTunnel: "on" }).join(), /grpcTunnel/);
+    });
+
+    it("reports every problem at once, under the given key prefix", () => {
+        try {
+            renderMachineClass({ name: "x", providerId: "p", providerData: { cores: 0, memory: 1, disk_size: 1, storage_selector: 'type == "rbd"', typo: 1 } as unknown as ProviderData }, "omni-scale:machineClasses[2]");
+            assert.fail("expected a ConfigError");
+        } catch (e) {
+            assert.ok(e instanceof ConfigError);
+            assert.deepEqual(e.issues.map((i) => i.key).sort(), [
+                "omni-scale:machineClasses[2].providerData.cores",
+                "omni-scale:machineClasses[2].providerData.disk_size",
+                "omni-scale:machineClasses[2].providerData.memory",
+                "omni-scale:machineClasses[2].providerData.storage_selector",
+                "omni-scale:machineClasses[2].providerData.typo",
+            ]);
+        }
+    });
+});
+
+describe("storageSelectorProblems", () => {
+    it("accepts the provider's variables, operators, string methods and macros", () => {
+        for (const ok of ['name == "local-lvm"', "name == 'nvme'", 'storageType == "rbd" && availableSpace > 100u', 'node == "pve1" || name.startsWith("ceph")', '["a", "b"].exists(s, s == name)']) {
+            assert.deepEqual(storageSelectorProblems(ok), [], ok);
+        }
+    });
+
+    it("only flags `type` used as a variable, not inside strings or as a member", () => {
+        assert.deepEqual(storageSelectorProblems('name == "type"'), []);
+        assert.equal(storageSelectorProblems('name.startsWith("type") && type == "rbd"').length, 1);
+        assert.match(storageSelectorProblems('name.startsWith("type") && type == "rbd"')[0], /name\.startsWith\("type"\) && storageType == "rbd"/);
+    });
+});
+
+describe("machineClassDocProblems", () => {
+    const rendered = renderMachineClass(worker("hotel")).yaml;
+
+    it("finds nothing wrong in a rendered class", () => {
+        assert.deepEqual(machineClassDocProblems(rendered), []);
+    });
+
+    it("flags a wrong type, a missing autoprovision and unparseable YAML", () => {
+        assert.match(machineClassDocProblems(rendered.replace("MachineClasses.omni.sidero.dev", "MachineClass")).join(), /metadata\.type must be MachineClasses\.omni\.sidero\.dev/);
+        assert.match(machineClassDocProblems(YAML.stringify({ metadata: { type: "MachineClasses.omni.sidero.dev", id: "x" }, spec: { matchlabels: [] } })).join(), /autoprovision is missing/);
+        assert.match(machineClassDocProblems("metadata: [").join(), /not valid YAML/);
+    });
+
+    it("applies the provider data rules to hand-written providerdata", () => {
+        const doc = YAML.parse(rendered);
+        doc.spec.autoprovision.providerdata = "cors: 4\nmemory: 8192\ndisk_size: 40\nstorage_selector: type == \"rbd\"\n";
+        const found = machineClassDocProblems(YAML.stringify(doc));
+        assert.ok(found.includes("providerdata.cors: unknown key: check its spelling or remove it"), found.join("\n"));
+        assert.ok(found.some((p) => p.startsWith("providerdata.cores: required")), found.join("\n"));
+        assert.ok(found.some((p) => p.startsWith("providerdata.storage_selector:") && p.includes('storageType == "rbd"')), found.join("\n"));
+    });
+});
+
+/** Just enough JSON Schema (type, minimum, enum, required, properties, items) to check rendered provider data. */
+type JsonSchema = { type?: string; minimum?: number; enum?: unknown[]; required?: string[]; properties?: Record<string, JsonSchema>; items?: JsonSchema };
+function schemaErrors(schema: JsonSchema, value: unknown, at = "$"): string[] {
+    const typeOk: Record<string, (v: unknown) => boolean> = {
+        object: (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+        array: Array.isArray,
+        integer: Number.isInteger,
+        string: (v) => typeof v === "string",
+        boolean: (v) => typeof v === "boolean",
+    };
+    if (schema.type && !typeOk[schema.type](value)) return [`${at}: expected ${schema.type}`];
+    const errors: string[] = [];
+    if (schema.minimum !== undefined && (value as number) < schema.minimum) errors.push(`${at}: below ${schema.minimum}`);
+    if (schema.enum && !schema.enum.includes(value)) errors.push(`${at}: not in enum`);
+    for (const key of schema.required ?? []) if ((value as Record<string, unknown>)[key] === undefined) errors.push(`${at}.${key}: required`);
+    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+        const v = (value as Record<string, unknown>)[key];
+        if (v !== undefined) errors.push(...schemaErrors(sub, v, `${at}.${key}`));
+    }
+    if (schema.items && Array.isArray(value)) value.forEach((v, i) => errors.push(...schemaErrors(schema.items!, v, `${at}[${i}]`)));
+    return errors;
+}
+
+describe("provider data against the provider's JSON schema", function () {
+    const file = path.resolve(__dirname, "../../shared/reference/provider-data.schema.json");
+    let schema: JsonSchema;
+    before(function () {
+        if (!fs.existsSync(file)) this.skip();
+        schema = JSON.parse(fs.readFileSync(file, "utf8"));
+    });
+
+    it("covers every field of the schema, with the same required fields", () => {
+        const ours = Object.keys(ProviderDataSchema.shape);
+        for (const key of Object.keys(schema.properties!)) assert.ok(ours.includes(key), `ProviderDataSchema lacks ${key}`);
+        assert.deepEqual([...schema.required!].sort(), ["cores", "disk_size", "memory", "storage_selector"]);
+        const missing = problems({ name: "x", providerId: "p", providerData: {} }).map((p) => p.split(":")[0].replace("machineClasses.providerData.", ""));
+        assert.deepEqual(missing.sort(), [...schema.required!].sort());
+    });
+
+    it("renders provider data the schema accepts", () => {
+        for (const spec of [controlPlane, worker("golf"), gpuWorker, multiDisk]) {
+            const data = parsed(spec).data;
+            assert.deepEqual(schemaErrors(schema, data), [], spec.name);
+        }
+    });
+
+    it("(the checker itself rejects what the schema rejects)", () => {
+        assert.deepEqual(schemaErrors(schema, { cores: 1, memory: 1024, disk_size: 5, storage_selector: "x", disk_cache: "fast" }), ["$.memory: below 2048", "$.disk_cache: not in enum"]);
+    });
+});
