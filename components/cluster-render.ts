@@ -1,0 +1,309 @@
+import * as semver from "semver";
+import { z } from "zod";
+import * as YAML from "yaml";
+import { parseOrThrow } from "./validation";
+import { versions } from "./versions";
+
+/**
+ * Omni cluster templates (domain.md §4.11): one Cluster, one ControlPlane, Workers, optional Machine docs,
+ * plus the Cilium preset from the seed's guide (§1.10).
+ */
+
+const NODE_ROLE_PREFIX = "node-role.kubernetes.io/";
+/** Names of the patches this module generates; user patches may not take this prefix. */
+const GENERATED_PATCH_PREFIX = "omni-scale-";
+const CNI_PATCH = `${GENERATED_PATCH_PREFIX}cilium-cni`;
+const NODE_LABELS_PATCH = `${GENERATED_PATCH_PREFIX}node-labels`;
+
+const NODE_ROLE_FIX =
+    "the kubelet may not set node-role.kubernetes.io/* labels (NodeRestriction rejects them and the node reboot-loops): use e.g. topology.kubernetes.io/zone, or label the node with kubectl after it joins";
+
+export function isPinnedVersion(v: unknown): boolean {
+    return typeof v === "string" && /^v\d+\.\d+\.\d+$/.test(v) && semver.valid(v) !== null;
+}
+
+/** node-role.kubernetes.io/* keys a machine config patch would make the kubelet set (nodeLabels or --node-labels). */
+export function nodeRoleLabelsInPatch(inline: unknown): string[] {
+    const machine = (inline as { machine?: { nodeLabels?: unknown; kubelet?: { extraArgs?: Record<string, unknown> } } } | null)?.machine;
+    const labels = Object.keys((machine?.nodeLabels as object | undefined) ?? {});
+    const flag = machine?.kubelet?.extraArgs?.["node-labels"];
+    if (typeof flag === "string") labels.push(...flag.split(",").map((l) => l.split("=")[0].trim()));
+    return labels.filter((k) => k.startsWith(NODE_ROLE_PREFIX));
+}
+
+const Name = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "use lowercase letters, digits and '-', starting and ending with a letter or digit")
+    .max(63, "at most 63 characters");
+
+const Version = (what: string, pinned: string) =>
+    z.string().refine(isPinnedVersion, `pin an exact ${what} version like ${pinned} (leading v, no ranges or "latest")`).default(pinned);
+
+const Labels = z.record(z.string(), z.string());
+
+const NodeLabels = Labels.superRefine((labels, ctx) => {
+    for (const key of Object.keys(labels).filter((k) => k.startsWith(NODE_ROLE_PREFIX))) {
+        ctx.addIssue({ code: "custom", path: [key], message: NODE_ROLE_FIX, input: key });
+    }
+});
+
+const Patch = z.strictObject({
+    name: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "name the patch with letters, digits, '.', '_' or '-'")
+        .refine((n) => !n.startsWith(GENERATED_PATCH_PREFIX), `the "${GENERATED_PATCH_PREFIX}" prefix is reserved for generated patches: rename it`),
+    inline: z.record(z.string(), z.unknown()).superRefine((inline, ctx) => {
+        if (nodeRoleLabelsInPatch(inline).length > 0) ctx.addIssue({ code: "custom", path: ["machine"], message: NODE_ROLE_FIX, input: inline.machine });
+    }),
+});
+
+const Patches = z.array(Patch).superRefine((patches, ctx) => {
+    patches.forEach((p, i) => {
+        if (patches.findIndex((q) => q.name === p.name) !== i) ctx.addIssue({ code: "custom", path: [i, "name"], message: "patch names must be unique in a list", input: p.name });
+    });
+});
+
+const SystemExtensions = z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"));
+const KernelArgs = z.array(z.string().min(1));
+
+const Strategy = z.strictObject({
+    type: z.enum(["Rolling", "Unset"]),
+    rolling: z.strictObject({ maxParallelism: z.number().int().min(1) }).optional(),
+});
+
+/** Set-level options ControlPlane and Workers share (§4.11 MachineSet). */
+const machineSetFields = (classes?: ClassCheck) => ({
+    machineClass: classes ? Name.superRefine(classes.check) : Name,
+    labels: Labels.optional(),
+    annotations: Labels.optional(),
+    patches: Patches.optional(),
+    systemExtensions: SystemExtensions.optional(),
+    kernelArgs: KernelArgs.optional(),
+    updateStrategy: Strategy.optional(),
+    deleteStrategy: Strategy.optional(),
+});
+
+interface ClassCheck {
+    check: (name: string, ctx: z.RefinementCtx) => void;
+}
+
+/** Machine classes must exist in the same stack; the message names the cluster so a multi-cluster config is easy to fix. */
+function classCheck(cluster: string, known: string[]): ClassCheck {
+    return {
+        check: (name, ctx) => {
+            if (known.includes(name)) return;
+            const list = known.length > 0 ? known.join(", ") : "none";
+            ctx.addIssue({ code: "custom", message: `cluster ${cluster} uses machine class "${name}", which this stack does not define (known: ${list}): define it or fix the name`, input: name });
+        },
+    };
+}
+
+/** The schema, optionally checking machine class names against the ones defined in the stack. */
+function clusterSpecSchema(classes?: ClassCheck) {
+    const size = z.number().int().min(0, "size is a machine count (0 or more) or \"unlimited\"");
+    return z.strictObject({
+        name: Name,
+        kubernetesVersion: Version("Kubernetes", versions.kubernetes),
+        talosVersion: Version("Talos", versions.talos),
+        labels: Labels.optional(),
+        annotations: Labels.optional(),
+        patches: Patches.optional(),
+        systemExtensions: SystemExtensions.optional(),
+        kernelArgs: KernelArgs.optional(),
+        features: z
+            .strictObject({
+                diskEncryption: z.boolean().optional(),
+                enableWorkloadProxy: z.boolean().optional(),
+                useEmbeddedDiscoveryService: z.boolean().optional(),
+                /** Etcd backup interval, a Go duration such as 1h or 30m. */
+                backupInterval: z.string().regex(/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/, "use a duration such as 1h, 6h or 30m").optional(),
+            })
+            .optional(),
+        controlPlane: z.strictObject({
+            ...machineSetFields(classes),
+            size: size.min(1, "a cluster needs at least one control-plane node (3 for HA)"),
+        }),
+        workers: z
+            .array(
+                z.strictObject({
+                    ...machineSetFields(classes),
+                    name: Name.refine((n) => n !== "control-planes", "control-planes is reserved by Omni for the control plane: pick another worker set name"),
+                    size: z.union([size, z.literal("unlimited")]),
+                    /** Rendered as a machine.nodeLabels patch on this set. */
+                    nodeLabels: NodeLabels.optional(),
+                }),
+            )
+            .default([])
+            .superRefine((workers, ctx) => {
+                workers.forEach((w, i) => {
+                    if (workers.findIndex((v) => v.name === w.name) !== i) ctx.addIssue({ code: "custom", path: [i, "name"], message: "worker set names must be unique in a cluster", input: w.name });
+                });
+            }),
+        machines: z
+            .array(
+                z.strictObject({
+                    /** The machine's UUID (Omni's machine id). */
+                    name: z.uuid("a Machine document is named by the machine's UUID"),
+                    locked: z.boolean().optional(),
+                    installDisk: z.string().min(1).optional(),
+                    patches: Patches.optional(),
+                    systemExtensions: SystemExtensions.optional(),
+                    kernelArgs: KernelArgs.optional(),
+                }),
+            )
+            .optional(),
+        cni: z.enum(["cilium", "default"]).default("cilium"),
+        cilium: z
+            .strictObject({
+                /** Helm chart version, shown in the install command. */
+                version: z.string().refine((v) => semver.valid(v) !== null, "use a Cilium chart version such as 1.18.2").optional(),
+                /** Pod MTU: the SideroLink WireGuard link is 1280, and auto-detection ended at 1280 (§1.10). */
+                mtu: z.number().int().min(1280).max(9000).default(1450),
+                hubble: z.boolean().default(false),
+                gatewayApi: z.boolean().default(false),
+            })
+            .default({ mtu: 1450, hubble: false, gatewayApi: false }),
+    });
+}
+
+export const ClusterSpecSchema = clusterSpecSchema();
+export type ClusterSpec = z.input<typeof ClusterSpecSchema>;
+type Cluster = z.output<typeof ClusterSpecSchema>;
+type MachineSet = Omit<Cluster["controlPlane"], "size"> & { name?: string; size: number | "unlimited" };
+
+export interface RenderedClusterTemplate {
+    /** The cluster name (Omni's cluster id). */
+    name: string;
+    /** Multi-document template for `omnictl cluster template sync -f`. */
+    yaml: string;
+    /** Helm values for installing Cilium, when the Cilium preset is on. */
+    ciliumValues?: string;
+    /** Machine classes this cluster uses (what it must depend on). */
+    machineClasses: string[];
+}
+
+/** Drop undefined and empty values so the template only carries what was set. */
+function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
+    return Object.fromEntries(
+        Object.entries(o).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && !(typeof v === "object" && v !== null && Object.keys(v).length === 0)),
+    ) as Partial<T>;
+}
+
+/** `patches` is passed separately because generated patches go first. */
+function machineSetDoc(kind: "ControlPlane" | "Workers", set: MachineSet, patches: Cluster["patches"]) {
+    return compact({
+        kind,
+        name: set.name,
+        labels: set.labels,
+        annotations: set.annotations,
+        machineClass: { name: set.machineClass, size: set.size },
+        updateStrategy: set.updateStrategy,
+        deleteStrategy: set.deleteStrategy,
+        patches,
+        systemExtensions: set.systemExtensions,
+        kernelArgs: set.kernelArgs,
+    });
+}
+
+function ciliumValues(c: Cluster["cilium"]): string {
+    const values = {
+        ipam: { mode: "kubernetes" },
+        kubeProxyReplacement: true,
+        MTU: c.mtu,
+        // KubePrism: the node-local API server endpoint, available before any CNI.
+        k8sServiceHost: "localhost",
+        k8sServicePort: 7445,
+        securityContext: {
+            capabilities: {
+                ciliumAgent: ["CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN", "SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
+                cleanCiliumState: ["NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"],
+            },
+        },
+        // Talos mounts cgroupv2 itself.
+        cgroup: { autoMount: { enabled: false }, hostRoot: "/sys/fs/cgroup" },
+        ...(c.hubble ? { hubble: { enabled: true, relay: { enabled: true }, ui: { enabled: true } } } : {}),
+        ...(c.gatewayApi ? { gatewayAPI: { enabled: true } } : {}),
+    };
+    const doc = new YAML.Document(values);
+    const version = c.version ? ` --version ${c.version}` : "";
+    doc.commentBefore = ` helm install cilium cilium/cilium${version} -n kube-system -f <this file>\n Pass the same values on every upgrade: a ConfigMap-only change does not survive a later install.`;
+    return doc.toString();
+}
+
+/** Render the template; every problem (including unknown machine classes) is reported at once as a ConfigError. */
+export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: string[], keyPrefix = "clusters"): RenderedClusterTemplate {
+    const cluster = String((spec as { name?: unknown } | undefined)?.name);
+    const c = parseOrThrow(clusterSpecSchema(classCheck(cluster, knownMachineClasses)), spec, keyPrefix);
+    const cilium = c.cni === "cilium";
+    const cniPatch = { name: CNI_PATCH, inline: { cluster: { network: { cni: { name: "none" } }, proxy: { disabled: true } } } };
+    const docs: object[] = [
+        compact({
+            kind: "Cluster",
+            name: c.name,
+            labels: c.labels,
+            annotations: c.annotations,
+            kubernetes: { version: c.kubernetesVersion },
+            talos: { version: c.talosVersion },
+            features: compact({
+                diskEncryption: c.features?.diskEncryption,
+                enableWorkloadProxy: c.features?.enableWorkloadProxy,
+                useEmbeddedDiscoveryService: c.features?.useEmbeddedDiscoveryService,
+                backupConfiguration: c.features?.backupInterval ? { interval: c.features.backupInterval } : undefined,
+            }),
+            patches: [...(cilium ? [cniPatch] : []), ...(c.patches ?? [])],
+            systemExtensions: c.systemExtensions,
+            kernelArgs: c.kernelArgs,
+        }),
+        machineSetDoc("ControlPlane", c.controlPlane, c.controlPlane.patches),
+        ...c.workers.map((w) => {
+            const labelsPatch = w.nodeLabels && Object.keys(w.nodeLabels).length > 0 ? [{ name: NODE_LABELS_PATCH, inline: { machine: { nodeLabels: w.nodeLabels } } }] : [];
+            return machineSetDoc("Workers", w, [...labelsPatch, ...(w.patches ?? [])]);
+        }),
+        ...(c.machines ?? []).map((m) =>
+            compact({
+                kind: "Machine",
+                name: m.name,
+                locked: m.locked,
+                install: m.installDisk ? { disk: m.installDisk } : undefined,
+                patches: m.patches,
+                systemExtensions: m.systemExtensions,
+                kernelArgs: m.kernelArgs,
+            }),
+        ),
+    ];
+    return {
+        name: c.name,
+        yaml: docs.map((d) => YAML.stringify(d)).join("---\n"),
+        ciliumValues: cilium ? ciliumValues(c.cilium) : undefined,
+        machineClasses: [...new Set([c.controlPlane.machineClass, ...c.workers.map((w) => w.machineClass)])],
+    };
+}
+
+/** Problems in a cluster template as a policy sees it (rendered here or written by hand). */
+export function clusterTemplateProblems(yamlText: string): string[] {
+    const parsed = YAML.parseAllDocuments(yamlText);
+    const broken = parsed.flatMap((d) => d.errors.map((e) => `not valid YAML: ${e.message}`));
+    if (broken.length > 0) return broken;
+    const docs = parsed.map((d) => d.toJS() as Record<string, unknown> | null).filter((d): d is Record<string, unknown> => d !== null);
+    const problems: string[] = [];
+    const count = (kind: string) => docs.filter((d) => d.kind === kind).length;
+    for (const kind of ["Cluster", "ControlPlane"]) {
+        if (count(kind) !== 1) problems.push(`a template needs exactly 1 ${kind} document, got ${count(kind)}`);
+    }
+    for (const d of docs) {
+        const where = `${String(d.kind)}${d.name ? ` ${String(d.name)}` : ""}`;
+        if (!["Cluster", "ControlPlane", "Workers", "Machine"].includes(String(d.kind))) problems.push(`${where}: unknown kind (expected Cluster, ControlPlane, Workers or Machine)`);
+        if (d.kind === "Cluster") {
+            const k = (d.kubernetes as { version?: unknown } | undefined)?.version;
+            const t = (d.talos as { version?: unknown } | undefined)?.version;
+            if (!isPinnedVersion(k)) problems.push(`${where}: kubernetes.version ${JSON.stringify(k)} is not pinned: use an exact version like ${versions.kubernetes}`);
+            if (!isPinnedVersion(t)) problems.push(`${where}: talos.version ${JSON.stringify(t)} is not pinned: use an exact version like ${versions.talos}`);
+        }
+        const patches = Array.isArray(d.patches) ? (d.patches as { name?: unknown; inline?: unknown }[]) : [];
+        for (const p of patches) {
+            const labels = nodeRoleLabelsInPatch(p?.inline);
+            if (labels.length > 0) problems.push(`${where}: patch ${String(p.name)} sets ${labels.join(", ")}: ${NODE_ROLE_FIX}`);
+        }
+    }
+    return problems;
+}

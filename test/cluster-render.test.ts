@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import * as YAML from "yaml";
+import { ClusterSpec, clusterTemplateProblems, renderClusterTemplate } from "../components/cluster-render";
+import { ConfigError } from "../components/validation";
+import { versions } from "../components/versions";
+
+const classes = ["matrix-control-plane", "matrix-worker-foxtrot", "matrix-worker-golf", "matrix-worker-hotel"];
+const longhorn = {
+    name: "longhorn",
+    inline: { machine: { kubelet: { extraMounts: [{ destination: "/var/lib/longhorn", type: "bind", source: "/var/local/longhorn", options: ["bind", "rshared", "rw"] }] } } },
+};
+// The seed's clusters/talos-prod-01.yaml (domain.md §1.7).
+const prod: ClusterSpec = {
+    name: "talos-prod-01",
+    labels: { environment: "production" },
+    kubernetesVersion: "v1.36.2",
+    talosVersion: "v1.13.6",
+    controlPlane: { machineClass: "matrix-control-plane", size: 3, systemExtensions: ["siderolabs/iscsi-tools", "siderolabs/nfsd", "siderolabs/util-linux-tools"] },
+    workers: ["foxtrot", "golf", "hotel"].map((n) => ({
+        name: `worker-${n}`, machineClass: `matrix-worker-${n}`, size: 1, nodeLabels: { "topology.kubernetes.io/zone": n }, patches: [longhorn],
+    })),
+};
+// The seed's clusters/test/test-cluster.yaml.
+const testCluster: ClusterSpec = {
+    name: "test-cluster",
+    kubernetesVersion: "v1.35.0",
+    talosVersion: "v1.12.0",
+    controlPlane: { machineClass: "matrix-control-plane", size: 1 },
+    workers: [{ name: "workers", machineClass: "matrix-worker-golf", size: 0 }],
+};
+
+function docs(yaml: string): Record<string, any>[] {
+    return YAML.parseAllDocuments(yaml).map((d) => d.toJS());
+}
+
+function problems(spec: unknown, known = classes, prefix?: string): string[] {
+    try {
+        renderClusterTemplate(spec as ClusterSpec, known, prefix);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, String(e));
+        return e.issues.map((i) => `${i.key}: ${i.message}`);
+    }
+    assert.fail("expected a ConfigError");
+}
+
+const withSpec = (over: Record<string, unknown>): ClusterSpec => ({ ...prod, ...over }) as ClusterSpec;
+
+describe("renderClusterTemplate", () => {
+    it("renders the seed's production cluster: one Cluster, one ControlPlane, three Workers", () => {
+        const out = renderClusterTemplate(prod, classes);
+        const [cluster, cp, ...workers] = docs(out.yaml);
+        assert.deepEqual([cluster.kind, cp.kind, ...workers.map((w) => w.kind)], ["Cluster", "ControlPlane", "Workers", "Workers", "Workers"]);
+        assert.equal(out.name, "talos-prod-01");
+        assert.equal(cluster.name, "talos-prod-01");
+        assert.deepEqual(cluster.labels, { environment: "production" });
+        assert.deepEqual(cluster.kubernetes, { version: "v1.36.2" });
+        assert.deepEqual(cluster.talos, { version: "v1.13.6" });
+        assert.deepEqual(cp.machineClass, { name: "matrix-control-plane", size: 3 });
+        assert.deepEqual(cp.systemExtensions, ["siderolabs/iscsi-tools", "siderolabs/nfsd", "siderolabs/util-linux-tools"]);
+        assert.deepEqual(workers.map((w) => w.name), ["worker-foxtrot", "worker-golf", "worker-hotel"]);
+        assert.deepEqual(workers[1].machineClass, { name: "matrix-worker-golf", size: 1 });
+        assert.deepEqual(out.machineClasses, classes);
+    });
+
+    it("renders worker node labels as a machine.nodeLabels patch, before the user's patches", () => {
+        const foxtrot = docs(renderClusterTemplate(prod, classes).yaml)[2];
+        assert.equal(foxtrot.patches.length, 2);
+        assert.deepEqual(foxtrot.patches[0].inline, { machine: { nodeLabels: { "topology.kubernetes.io/zone": "foxtrot" } } });
+        assert.deepEqual(foxtrot.patches[1], longhorn);
+        assert.equal(foxtrot.nodeLabels, undefined, "nodeLabels is not a template field");
+    });
+
+    it("with the Cilium preset, disables the default CNI and kube-proxy by a cluster patch", () => {
+        const cluster = docs(renderClusterTemplate(prod, classes).yaml)[0];
+        assert.equal(cluster.patches.length, 1);
+        assert.deepEqual(cluster.patches[0].inline, { cluster: { network: { cni: { name: "none" } }, proxy: { disabled: true } } });
+    });
+
+    it("renders Cilium values for the seed's install: MTU 1450, KubePrism, capabilities, cgroup", () => {
+        const values = YAML.parse(renderClusterTemplate(prod, classes).ciliumValues!);
+        assert.deepEqual(values.ipam, { mode: "kubernetes" });
+        assert.equal(values.kubeProxyReplacement, true);
+        assert.equal(values.MTU, 1450);
+        assert.equal(values.k8sServiceHost, "localhost");
+        assert.equal(values.k8sServicePort, 7445);
+        assert.deepEqual(values.securityContext.capabilities.ciliumAgent,
+            ["CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN", "SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]);
+        assert.deepEqual(values.securityContext.capabilities.cleanCiliumState, ["NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"]);
+        assert.deepEqual(values.cgroup, { autoMount: { enabled: false }, hostRoot: "/sys/fs/cgroup" });
+        assert.equal(values.hubble, undefined);
+        assert.equal(values.gatewayAPI, undefined);
+    });
+
+    it("honours Cilium options: MTU, Hubble, Gateway API and the chart version", () => {
+        const text = renderClusterTemplate(withSpec({ cilium: { version: "1.18.2", mtu: 1400, hubble: true, gatewayApi: true } }), classes).ciliumValues!;
+        const values = YAML.parse(text);
+        assert.equal(values.MTU, 1400);
+        assert.equal(values.hubble.enabled, true);
+        assert.equal(values.gatewayAPI.enabled, true);
+        assert.match(text, /--version 1\.18\.2/);
+    });
+
+    it("with cni: default, adds no CNI patch and no Cilium values", () => {
+        const out = renderClusterTemplate(withSpec({ cni: "default" }), classes);
+        assert.equal(out.ciliumValues, undefined);
+        assert.equal(docs(out.yaml)[0].patches, undefined);
+    });
+
+    it("renders the seed's test cluster, with defaults from the version pins when versions are omitted", () => {
+        const [cluster, cp, workers] = docs(renderClusterTemplate(testCluster, classes).yaml);
+        assert.equal(cluster.kubernetes.version, "v1.35.0");
+        assert.equal(cluster.talos.version, "v1.12.0");
+        assert.deepEqual(cp.machineClass, { name: "matrix-control-plane", size: 1 });
+        assert.deepEqual(workers.machineClass, { name: "matrix-worker-golf", size: 0 });
+        const pinned = docs(renderClusterTemplate({ ...testCluster, kubernetesVersion: undefined, talosVersion: undefined }, classes).yaml)[0];
+        assert.equal(pinned.kubernetes.version, versions.kubernetes);
+        assert.equal(pinned.talos.version, versions.talos);
+    });
+
+    it("renders features, cluster-level options, strategies, unlimited sets and Machine documents", () => {
+        const uuid = "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40";
+        const out = renderClusterTemplate(withSpec({
+            annotations: { owner: "platform" },
+            systemExtensions: ["siderolabs/qemu-guest-agent"],
+            kernelArgs: ["net.ifnames=0"],
+            features: { diskEncryption: true, enableWorkloadProxy: true, useEmbeddedDiscoveryService: false, backupInterval: "6h" },
+            controlPlane: { machineClass: "matrix-control-plane", size: 3, updateStrategy: { type: "Rolling", rolling: { maxParallelism: 1 } } },
+            workers: [{ name: "elastic", machineClass: "matrix-worker-golf", size: "unlimited" }],
+            machines: [{ name: uuid, locked: true, installDisk: "/dev/sda" }],
+        }), classes);
+        const [cluster, cp, workers, machine] = docs(out.yaml);
+        assert.deepEqual(cluster.features, { diskEncryption: true, enableWorkloadProxy: true, useEmbeddedDiscoveryService: false, backupConfiguration: { interval: "6h" } });
+        assert.deepEqual(cluster.annotations, { owner: "platform" });
+        assert.deepEqual(cluster.systemExtensions, ["siderolabs/qemu-guest-agent"]);
+        assert.deepEqual(cluster.kernelArgs, ["net.ifnames=0"]);
+        assert.deepEqual(cp.updateStrategy, { type: "Rolling", rolling: { maxParallelism: 1 } });
+        assert.equal(workers.machineClass.size, "unlimited");
+        assert.deepEqual(machine, { kind: "Machine", name: uuid, locked: true, install: { disk: "/dev/sda" } });
+        assert.deepEqual(out.machineClasses, ["matrix-control-plane", "matrix-worker-golf"]);
+    });
+
+    it("rejects machine classes this stack does not define, naming the cluster, the class and the known ones", () => {
+        const found = problems(prod, ["matrix-control-plane", "matrix-worker-golf"]);
+        assert.equal(found.length, 2);
+        assert.match(found[0], /^clusters\.workers\[0\]\.machineClass: cluster talos-prod-01 uses machine class "matrix-worker-foxtrot", .*known: matrix-control-plane, matrix-worker-golf/);
+        assert.match(problems(prod, []).join(), /controlPlane\.machineClass: .*known: none/);
+    });
+
+    it("rejects unpinned versions", () => {
+        for (const bad of ["1.36.2", "v1.36", "latest", "v1.36.x", "^v1.36.2", "v1.36.2-rc.0"]) {
+            assert.match(problems(withSpec({ kubernetesVersion: bad })).join(), /^clusters\.kubernetesVersion: pin an exact Kubernetes version like v\d/, bad);
+            assert.match(problems(withSpec({ talosVersion: bad })).join(), /^clusters\.talosVersion: pin an exact Talos version/, bad);
+        }
+    });
+
+    it("rejects node-role.kubernetes.io labels in nodeLabels and in any patch, with the fix", () => {
+        const worker = { name: "w", machineClass: "matrix-worker-golf", size: 1 };
+        const rolePatch = { name: "roles", inline: { machine: { nodeLabels: { "node-role.kubernetes.io/worker": "" } } } };
+        const flagPatch = { name: "flag", inline: { machine: { kubelet: { extraArgs: { "node-labels": "zone=a,node-role.kubernetes.io/storage=" } } } } };
+        const found = problems(withSpec({
+            patches: [rolePatch],
+            controlPlane: { machineClass: "matrix-control-plane", size: 1, patches: [flagPatch] },
+            workers: [{ ...worker, nodeLabels: { "node-role.kubernetes.io/worker": "" } }, { ...worker, name: "w2", patches: [rolePatch] }],
+            machines: [{ name: "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40", patches: [rolePatch] }],
+        }));
+        assert.deepEqual(found.map((p) => p.split(": ")[0]), [
+            "clusters.patches[0].inline.machine",
+            "clusters.controlPlane.patches[0].inline.machine",
+            "clusters.workers[0].nodeLabels.node-role.kubernetes.io/worker",
+            "clusters.workers[1].patches[0].inline.machine",
+            "clusters.machines[0].patches[0].inline.machine",
+        ]);
+        for (const p of found) assert.match(p, /NodeRestriction.*topology\.kubernetes\.io\/zone/);
+    });
+
+    it("rejects the reserved and duplicate worker names", () => {
+        const w = { machineClass: "matrix-worker-golf", size: 1 };
+        assert.match(problems(withSpec({ workers: [{ ...w, name: "control-planes" }] })).join(), /workers\[0\]\.name: control-planes is reserved/);
+        assert.match(problems(withSpec({ workers: [{ ...w, name: "a" }, { ...w, name: "a" }] })).join(), /workers\[1\]\.name: worker set names must be unique/);
+    });
+
+    it("rejects bad patches: duplicate names, the generated-name prefix, non-object inline", () => {
+        const p = { name: "p", inline: { machine: {} } };
+        assert.match(problems(withSpec({ patches: [p, p] })).join(), /patches\[1\]\.name: patch names must be unique/);
+        assert.match(problems(withSpec({ patches: [{ ...p, name: "omni-scale-cilium-cni" }] })).join(), /patches\[0\]\.name: .*reserved/);
+        assert.match(problems(withSpec({ patches: [{ name: "p", inline: "machine: {}" }] })).join(), /patches\[0\]\.inline/);
+        assert.match(problems(withSpec({ patches: [{ name: "p", file: "p.yaml" }] })).join(), /patches\[0\]\.file: unknown key/);
+    });
+
+    it("rejects other bad values", () => {
+        assert.match(problems(withSpec({ name: "Prod_01" })).join(), /^clusters\.name: use lowercase/);
+        assert.match(problems(withSpec({ controlPlane: { machineClass: "matrix-control-plane", size: 0 } })).join(), /controlPlane\.size: a cluster needs at least one control-plane node/);
+        assert.match(problems(withSpec({ cni: "flannel" })).join(), /^clusters\.cni/);
+        assert.match(problems(withSpec({ cilium: { mtu: 1000 } })).join(), /cilium\.mtu/);
+        assert.match(problems(withSpec({ features: { backupInterval: "daily" } })).join(), /features\.backupInterval: use a duration/);
+        assert.match(problems(withSpec({ systemExtensions: ["iscsi-tools"] })).join(), /systemExtensions\[0\]: name the extension as <org>\/<name>/);
+        assert.match(problems(withSpec({ machines: [{ name: "not-a-uuid" }] })).join(), /machines\[0\]\.name: .*UUID/);
+        assert.match(problems(withSpec({ kuberentesVersion: "v1.36.2" })).join(), /clusters\.kuberentesVersion: unknown key/);
+    });
+
+    it("reports every problem at once, under the given key prefix", () => {
+        const found = problems(withSpec({ name: "Bad", kubernetesVersion: "latest", controlPlane: { machineClass: "nope", size: 1 } }), classes, "omni-scale:clusters[1]");
+        assert.deepEqual(found.map((p) => p.split(": ")[0]).sort(), [
+            "omni-scale:clusters[1].controlPlane.machineClass",
+            "omni-scale:clusters[1].kubernetesVersion",
+            "omni-scale:clusters[1].name",
+        ]);
+    });
+});
+
+describe("clusterTemplateProblems", () => {
+    const rendered = renderClusterTemplate(prod, classes).yaml;
+    const edit = (fn: (d: Record<string, any>[]) => Record<string, any>[]) => fn(docs(rendered)).map((d) => YAML.stringify(d)).join("---\n");
+
+    it("finds nothing wrong in a rendered template", () => {
+        assert.deepEqual(clusterTemplateProblems(rendered), []);
+    });
+
+    it("needs exactly one Cluster and one ControlPlane", () => {
+        assert.deepEqual(clusterTemplateProblems(edit((d) => [...d, d[1]])), ["a template needs exactly 1 ControlPlane document, got 2"]);
+        assert.deepEqual(clusterTemplateProblems(edit((d) => d.slice(1))), ["a template needs exactly 1 Cluster document, got 0"]);
+    });
+
+    it("flags node-role labels set by any patch", () => {
+        const found = clusterTemplateProblems(edit((d) => {
+            d[3].patches[0].inline.machine.nodeLabels["node-role.kubernetes.io/worker"] = "";
+            return d;
+        }));
+        assert.equal(found.length, 1);
+        assert.match(found[0], /^Workers worker-golf: patch omni-scale-node-labels sets node-role\.kubernetes\.io\/worker: .*NodeRestriction/);
+    });
+
+    it("flags unpinned versions, unknown kinds and broken YAML", () => {
+        const found = clusterTemplateProblems(edit((d) => {
+            d[0].kubernetes.version = "1.36";
+            delete d[0].talos;
+            return [...d, { kind: "Cluster2" }];
+        }));
+        assert.equal(found.length, 3, found.join("\n"));
+        assert.match(found.join("\n"), /kubernetes\.version "1\.36" is not pinned/);
+        assert.match(found.join("\n"), /talos\.version undefined is not pinned/);
+        assert.match(found.join("\n"), /Cluster2: unknown kind/);
+        assert.match(clusterTemplateProblems("kind: Cluster\n  bad: [").join(), /not valid YAML/);
+    });
+});
