@@ -1,0 +1,146 @@
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as openpgp from "openpgp";
+import { OmniEtcdKey, etcdKeyProblems, etcdKeyProvider } from "../components/etcd-key";
+import { isSecret, runProgram } from "../src/plan/capture";
+
+/** Fast ECC keys for the cases where the algorithm does not matter. */
+async function eccKey(opts: { passphrase?: string; noSubkey?: boolean } = {}): Promise<string> {
+    const { privateKey } = await openpgp.generateKey({
+        type: "ecc",
+        userIDs: [{ name: "test", email: "test@example.com" }],
+        passphrase: opts.passphrase,
+        subkeys: opts.noSubkey ? [] : undefined,
+        format: "armored",
+    });
+    return privateKey;
+}
+
+describe("etcd-key: generation (dynamic provider) and etcdKeyProblems", () => {
+    // One RSA-4096 key (a few seconds), made the way `pulumi up` makes it: through the provider's create.
+    let rsa: { armoredPrivateKey: string; fingerprint: string };
+    let id: string;
+    before(async function () {
+        this.timeout(120000);
+        const created = await etcdKeyProvider.create({ name: "Omni test", email: "omni@example.com" });
+        rsa = created.outs;
+        id = created.id;
+    });
+
+    it("creates an unlocked RSA-4096 key with an RSA-4096 encryption subkey, id = fingerprint", async () => {
+        assert.equal(id, rsa.fingerprint);
+        const key = await openpgp.readPrivateKey({ armoredKey: rsa.armoredPrivateKey });
+        assert.equal(key.getFingerprint().toUpperCase(), rsa.fingerprint);
+        assert.deepEqual(key.getAlgorithmInfo(), { algorithm: "rsaEncryptSign", bits: 4096 });
+        assert.equal(key.getSubkeys().length, 1);
+        assert.equal(key.getSubkeys()[0].getAlgorithmInfo().bits, 4096);
+        const enc = await key.getEncryptionKey();
+        assert.notEqual(enc.getFingerprint(), key.getFingerprint(), "encryption must use the subkey");
+        assert.ok(key.isDecrypted());
+        assert.deepEqual(await etcdKeyProblems(rsa.armoredPrivateKey), []);
+    });
+
+    it("never reports a diff, so the key is never regenerated", async () => {
+        const diff = await etcdKeyProvider.diff!(id, rsa, { name: "renamed" });
+        assert.equal(diff.changes, false);
+    });
+
+    it("rejects the same RSA-4096 key once locked with a passphrase", async () => {
+        const key = await openpgp.readPrivateKey({ armoredKey: rsa.armoredPrivateKey });
+        const locked = await openpgp.encryptKey({ privateKey: key, passphrase: "hunter2" });
+        const problems = await etcdKeyProblems(locked.armor());
+        assert.equal(problems.length, 1);
+        assert.match(problems[0], /locked with a passphrase.*cannot unlock it at startup/);
+        assert.match(problems[0], new RegExp(rsa.fingerprint));
+    });
+
+    it("accepts an unlocked ECC key with an encryption subkey", async () => {
+        assert.deepEqual(await etcdKeyProblems(await eccKey()), []);
+    });
+
+    it("rejects a key without an encryption subkey, naming the gpg fix", async () => {
+        const problems = await etcdKeyProblems(await eccKey({ noSubkey: true }));
+        assert.equal(problems.length, 1);
+        assert.match(problems[0], /no usable encryption subkey.*gpg --quick-add-key [0-9A-F]{40} rsa4096 encr never/);
+    });
+
+    it("reports every problem of a key at once", async () => {
+        const problems = await etcdKeyProblems(await eccKey({ noSubkey: true, passphrase: "pw" }));
+        assert.equal(problems.length, 2);
+    });
+
+    it("rejects a public key and text that is no key", async () => {
+        const key = await openpgp.readPrivateKey({ armoredKey: await eccKey() });
+        const [pub] = await etcdKeyProblems(key.toPublic().armor());
+        assert.match(pub, /is a public key.*gpg --export-secret-key --armor/);
+        const [garbage] = await etcdKeyProblems("not a key");
+        assert.match(garbage, /not an ASCII-armored OpenPGP key/);
+    });
+
+    it("agrees with keys made by gpg (cert-only primary, then an encr subkey)", async function () {
+        this.timeout(30000);
+        try {
+            execFileSync("gpg", ["--version"], { stdio: "ignore" });
+        } catch {
+            this.skip();
+        }
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "omni-gpg-"));
+        const gpg = (...args: string[]) => execFileSync("gpg", ["--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+        try {
+            gpg("--quick-generate-key", "Omni (Used for etcd data encryption) <omni@example.com>", "ed25519", "cert", "never");
+            const fpr = /^fpr:+([0-9A-F]{40}):/m.exec(gpg("--with-colons", "--list-secret-keys"))![1];
+            const [noSubkey] = await etcdKeyProblems(gpg("--armor", "--export-secret-key", fpr));
+            assert.match(noSubkey, /no usable encryption subkey/);
+            gpg("--quick-add-key", fpr, "cv25519", "encr", "never");
+            assert.deepEqual(await etcdKeyProblems(gpg("--armor", "--export-secret-key", fpr)), []);
+        } finally {
+            fs.rmSync(home, { recursive: true, force: true });
+        }
+    });
+});
+
+
+describe("etcd-key: OmniEtcdKey component", () => {
+    it("generates the key in a protected, retained dynamic resource with a secret output", async () => {
+        const run = await runProgram(() => {
+            const key = new OmniEtcdKey("etcd", {});
+            return { armored: key.armoredPrivateKey, fingerprint: key.fingerprint };
+        }, { stack: "test" });
+        const generated = run.resources.find((r) => r.name === "etcd-generated")!;
+        assert.equal(generated.type, "pulumi-nodejs:dynamic:Resource");
+        assert.equal(generated.protect, true);
+        assert.equal(generated.retainOnDelete, true);
+        assert.deepEqual(generated.additionalSecretOutputs, ["armoredPrivateKey"]);
+        assert.equal(generated.parent, run.resources.find((r) => r.type === "omni-scale:omni:OmniEtcdKey")!.urn);
+        assert.ok(isSecret(run.outputs.armored), "the armored key must stay secret");
+        assert.match(String(run.outputs.fingerprint), /^[0-9A-F]{40}$/);
+    });
+
+    it("passes a good supplied key through as a secret with its fingerprint", async () => {
+        const armored = await eccKey();
+        const expected = (await openpgp.readKey({ armoredKey: armored })).getFingerprint().toUpperCase();
+        const run = await runProgram(() => {
+            const key = new OmniEtcdKey("etcd", { armoredPrivateKey: pulumi.secret(armored) });
+            return { armored: key.armoredPrivateKey, fingerprint: key.fingerprint };
+        }, { stack: "test" });
+        assert.ok(!run.resources.some((r) => r.type === "pulumi-nodejs:dynamic:Resource"), "no key is generated");
+        assert.ok(isSecret(run.outputs.armored));
+        assert.equal((run.outputs.armored as { value: string }).value, armored);
+        assert.equal(run.outputs.fingerprint, expected);
+    });
+
+    it("fails the program with a ConfigError for a locked supplied key", async () => {
+        const locked = await eccKey({ passphrase: "pw" });
+        await assert.rejects(
+            runProgram(() => {
+                const key = new OmniEtcdKey("etcd", { armoredPrivateKey: pulumi.secret(locked) });
+                return { armored: key.armoredPrivateKey };
+            }, { stack: "test" }),
+            /invalid configuration:\n  - etcdKey: key [0-9A-F]{40} is locked with a passphrase/,
+        );
+    });
+});
