@@ -1,0 +1,52 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterSpec, renderClusterTemplate } from "./cluster-render";
+import { OmniMachineClass } from "./omni-machine-class";
+import { omnictlEnvironment, omnictlWithStdinFile } from "./omnictl";
+
+export interface OmniClusterArgs {
+    spec: ClusterSpec;
+    /** The machine classes defined in this stack; the cluster depends only on those it uses. */
+    machineClasses: OmniMachineClass[] | Record<string, OmniMachineClass>;
+    omniEndpoint: pulumi.Input<string>;
+    serviceAccountKey: pulumi.Input<string>;
+}
+
+/** An Omni cluster template, synced with `omnictl cluster template sync` and deleted on destroy. */
+export class OmniCluster extends pulumi.ComponentResource {
+    /** The rendered multi-document cluster template. */
+    public readonly yaml: string;
+    /** Helm values for Cilium when the Cilium preset is on (Omni does not install the CNI). */
+    public readonly ciliumValues: string | undefined;
+
+    constructor(name: string, args: OmniClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        const classes = Object.values(args.machineClasses);
+        // Render first: a bad template or an unknown machine class fails before anything is registered.
+        const rendered = renderClusterTemplate(args.spec, classes.map((c) => c.id));
+        super("omni-scale:omni:OmniCluster", name, {}, opts);
+        this.yaml = rendered.yaml;
+        this.ciliumValues = rendered.ciliumValues;
+
+        new command.local.Command(
+            `${name}-sync`,
+            {
+                create: omnictlWithStdinFile("cluster template sync"),
+                // The delete runs with the stdin stored in state, i.e. the template last synced.
+                delete: omnictlWithStdinFile("cluster template delete"),
+                // Content changes re-run `sync` as an update (stdin changed). Only a renamed cluster replaces the
+                // command: a replacement's delete runs after the new sync and must remove the old cluster, not this one.
+                stdin: rendered.yaml,
+                triggers: [rendered.name],
+                environment: omnictlEnvironment(args),
+            },
+            {
+                parent: this,
+                additionalSecretOutputs: ["environment"],
+                // Machine classes run in parallel; each cluster waits only for its own.
+                dependsOn: classes.filter((c) => rendered.machineClasses.includes(c.id)),
+            },
+        );
+
+        this.registerOutputs({ yaml: this.yaml, ciliumValues: this.ciliumValues });
+    }
+}
