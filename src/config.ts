@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ClusterSpecSchema } from "../components/cluster-render";
+import { ClusterSpecSchema, renderClusterTemplate } from "../components/cluster-render";
 import { MachineClassSpecSchema } from "../components/machine-class-render";
 import { OmniHubSettingsSchema } from "../components/omni-flags";
 import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox-host-dns";
-import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox-infra-provider";
+import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox-provider-render";
 import { ConfigError, ConfigIssue, zodIssues } from "../components/validation";
 
 /** The Pulumi project name: config keys are `omni-scale:<key>`. */
@@ -108,16 +108,14 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
             });
         }
     });
-    const classes = new Set(cfg.machineClasses.map((mc) => mc.name));
+    // Rendering each template here surfaces unknown machine classes with the other config errors, before any resource.
+    const classes = cfg.machineClasses.map((mc) => mc.name);
     cfg.clusters.forEach((cluster, i) => {
-        const used = [["controlPlane", cluster.controlPlane.machineClass], ...cluster.workers.map((w, j) => [`workers[${j}]`, w.machineClass])];
-        for (const [where, name] of used) {
-            if (!classes.has(name)) {
-                issues.push({
-                    key: key(`clusters[${i}].${where}.machineClass`), value: name,
-                    message: `no machine class of that name in machineClasses (known: ${[...classes].join(", ") || "none"})`,
-                });
-            }
+        try {
+            renderClusterTemplate(cluster, classes, key(`clusters[${i}]`));
+        } catch (e) {
+            if (!(e instanceof ConfigError)) throw e;
+            issues.push(...e.issues);
         }
     });
     if (!cfg.infraProvider.leastPrivilege.enabled) {
@@ -131,5 +129,7 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
 /** The config of the running Pulumi stack (what `pulumi up` passes to the program). */
 export function currentStackConfig(): StackConfig {
     const raw = pulumi.runtime.allConfig();
-    return loadStackConfig(raw, new Set(Object.keys(raw).filter((k) => pulumi.runtime.isConfigSecret(k))));
+    // isConfigSecret is exported at runtime but marked internal in the typings.
+    const isSecretKey = (pulumi.runtime as unknown as { isConfigSecret(k: string): boolean }).isConfigSecret;
+    return loadStackConfig(raw, new Set(Object.keys(raw).filter((k) => isSecretKey(k))));
 }

@@ -52,7 +52,7 @@ function artifacts(resources: CapturedResource[]): string[] {
             out.push(`# ${r.name}: command`, ...inputs.command.map((c: string) => `  ${c}`), "");
         }
         if (r.type === "command:local:Command" && typeof inputs.stdin === "string" && inputs.stdin.trim()) {
-            out.push(`# ${r.name}: stdin`, inputs.stdin.trimEnd(), "");
+            out.push(`# ${r.name}: stdin`, ...inputs.stdin.trimEnd().split("\n").map((l: string) => `  ${l}`), "");
         }
     }
     return out;

@@ -23,7 +23,8 @@ export interface StackFile {
 export function readStackFile(file: string): StackFile {
     let doc: any;
     try {
-        doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
+        // Merge keys (`<<: *anchor`) as the CLI's YAML reader accepts them.
+        doc = YAML.parse(fs.readFileSync(file, "utf8"), { merge: true }) ?? {};
     } catch (e) {
         throw new ConfigError([{ key: file, message: `cannot read stack file: ${(e as Error).message}` }]);
     }
@@ -39,7 +40,7 @@ export function readStackFile(file: string): StackFile {
     }
     if (encrypted.length > 0) {
         throw new ConfigError(encrypted.map((k) => ({
-            key: k, message: "is encrypted; the offline plan cannot decrypt it. Plan a copy of the stack file with a fake plaintext value instead (--config FILE)",
+            key: k, message: "is encrypted and the offline plan cannot decrypt secrets; plan a copy of the stack file without it (--config FILE): optional secrets fall back to generated values or other settings",
         })));
     }
     return { config, secret };
