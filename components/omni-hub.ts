@@ -1,0 +1,308 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tailscale from "@pulumi/tailscale";
+import { OmniEtcdKey } from "./etcd-key";
+import { OmniHubSettings, OmniHubSettingsSchema, hubEndpoints, omniContainerPaths, parseDockerHost, renderOmniFlags } from "./omni-flags";
+import { omnictlEnvironment } from "./omnictl";
+import { tlsProblems } from "./tls";
+import { ConfigError, ConfigIssue, parseOrThrow } from "./validation";
+
+/** Where the sidecar keeps its node state; it must persist or the node re-registers as `<hostname>-1`. */
+const tailscaleStateDir = "/var/lib/tailscale";
+/** containerboot's health endpoint, kept off the tailnet (gotcha 20). */
+const tailscaleHealthAddr = "127.0.0.1:9002";
+/** The long-lived automation service account created from the short-lived initial one. */
+export const automationAccountName = "pulumi-automation";
+
+/**
+ * Sidecar environment (domain.md §5): kernel networking (userspace mode broke MagicDNS in the shared
+ * namespace), persistent state, and log in only once: the single-use auth key is spent after the first start.
+ */
+export function tailscaleEnvs(hostname: string): string[] {
+    return [
+        `TS_HOSTNAME=${hostname}`,
+        `TS_STATE_DIR=${tailscaleStateDir}`,
+        "TS_USERSPACE=false",
+        "TS_AUTH_ONCE=true",
+        "TS_ENABLE_HEALTH_CHECK=true",
+        `TS_LOCAL_ADDR_PORT=${tailscaleHealthAddr}`,
+    ];
+}
+
+/**
+ * Healthy means a tailnet IP (/healthz) and working DNS: `tailscale status` alone passes too early (gotcha 6).
+ * It lives on the sidecar because the Omni image has no shell.
+ */
+export const tailscaleHealthcheck = {
+    tests: ["CMD-SHELL", `wget -q -O /dev/null http://${tailscaleHealthAddr}/healthz && getent hosts controlplane.tailscale.com >/dev/null`],
+    interval: "10s",
+    timeout: "5s",
+    retries: 5,
+    startPeriod: "20s",
+};
+
+/** Single-quote for /bin/sh. */
+function sh(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Prints the initial service account key Omni writes on its first start. The Omni image has no shell, so
+ * `docker exec cat` is impossible; `docker cp … -` streams a tar that the Docker host unpacks to stdout.
+ */
+export function readInitialKeyScript(container: string, keyPath: string): string {
+    const src = sh(`${container}:${keyPath}`);
+    return [
+        "for i in $(seq 1 60); do",
+        `  docker cp ${src} - 2>/dev/null | tar -xOf - 2>/dev/null && exit 0`,
+        "  sleep 5",
+        "done",
+        `echo "Omni wrote no ${keyPath} within 5 minutes (is this its first start? see: docker logs ${container})" >&2`,
+        "exit 1",
+    ].join("\n");
+}
+
+/** Creates the automation account; omnictl prints its key once, on stdout. */
+export function automationAccountScript(role: string): string {
+    return `omnictl serviceaccount create ${sh(automationAccountName)} --role=${sh(role)} --use-user-role=false`;
+}
+
+/**
+ * Registers an infra provider, or renews its key when it already exists (registered by hand, or a key
+ * rotation replaced this command). Either way omnictl prints the new key once, on stdout.
+ */
+export function infraProviderKeyScript(id: string): string {
+    return [
+        "set -eu",
+        `if omnictl get infraproviders ${sh(id)} >/dev/null 2>&1; then`,
+        `  omnictl infraprovider renewkey ${sh(id)}`,
+        "else",
+        `  omnictl infraprovider create ${sh(id)}`,
+        "fi",
+    ].join("\n");
+}
+
+/** The key from omnictl's `OMNI_SERVICE_ACCOUNT_KEY=…` line (create, renew, renewkey all print one). */
+export function serviceAccountKeyFromOutput(stdout: string): string {
+    const match = /^OMNI_SERVICE_ACCOUNT_KEY=(\S+)\s*$/m.exec(stdout);
+    if (!match) throw new Error("omnictl printed no OMNI_SERVICE_ACCOUNT_KEY line; see the command's stderr");
+    return match[1];
+}
+
+export interface OmniHubArgs {
+    /** Validated settings (OmniHubSettingsSchema); checked again here. */
+    settings: OmniHubSettings;
+    /** Armored, unlocked OpenPGP secret key for etcd encryption (secret). Generated once when absent. */
+    etcdKey?: pulumi.Input<string>;
+    /** PEM certificate chain and key for the Omni domain (secret), required with `tls.mode: config`. */
+    tlsCertificate?: pulumi.Input<string>;
+    tlsPrivateKey?: pulumi.Input<string>;
+    /** OIDC client secret (secret), with `auth.oidc`. */
+    oidcClientSecret?: pulumi.Input<string>;
+}
+
+/**
+ * Self-hosted Omni on a Docker host: a Tailscale sidecar owns the network namespace and publishes Omni's
+ * ports on the LAN IP (Talos machines reach Omni there while booting); Omni runs inside that namespace.
+ */
+export class OmniHub extends pulumi.ComponentResource {
+    public readonly apiUrl: pulumi.Output<string>;
+    public readonly machineApiUrl: pulumi.Output<string>;
+    public readonly k8sProxyUrl: pulumi.Output<string>;
+    public readonly wireguardEndpoint: pulumi.Output<string>;
+    /** The configured node name; Tailscale appends `-1` if a stale device holds it. */
+    public readonly tailscaleHostname: pulumi.Output<string>;
+    public readonly accountId: pulumi.Output<string>;
+    /** The etcd encryption key (secret). Without it the Omni data cannot be decrypted: keep a copy. */
+    public readonly etcdKeyArmored: pulumi.Output<string>;
+    /** Key of the long-lived automation service account (secret); undefined without the initial service account. */
+    public readonly automationKey: pulumi.Output<string | undefined>;
+    /** Infra provider id → its service account key (secret). */
+    public readonly infraProviderKeys: pulumi.Output<Record<string, string>>;
+    /** Omni's command line (the OIDC client secret left out). */
+    public readonly flags: pulumi.Output<string[]>;
+
+    constructor(name: string, args: OmniHubArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("omni-scale:omni:OmniHub", name, {}, opts);
+        const s = parseOrThrow(OmniHubSettingsSchema, args.settings, `${name}.settings`);
+        const tlsArgs = [args.tlsCertificate, args.tlsPrivateKey];
+        if (s.tls.mode === "config" && tlsArgs.some((v) => v === undefined)) {
+            throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is config: set both (PEM, as secrets), or use tls.mode hostFiles" }]);
+        }
+        if (s.tls.mode === "hostFiles" && tlsArgs.some((v) => v !== undefined)) {
+            throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is hostFiles, so these would be ignored: remove them or use tls.mode config" }]);
+        }
+        const endpoints = hubEndpoints(s);
+        const paths = omniContainerPaths;
+
+        const provider = new docker.Provider(`${name}-docker`, { host: s.dockerHost, sshOpts: s.dockerSshOpts }, { parent: this });
+        const onDocker = { parent: this, provider };
+        // Stateful: never replaced or deleted by a routine `up` or `destroy`.
+        const keep = { protect: true, retainOnDelete: true };
+
+        // The account id must never change (Omni schema); protect it and ignore any input drift.
+        const accountId = s.accountId
+            ? pulumi.output(s.accountId)
+            : new random.RandomUuid(`${name}-account-id`, {}, { parent: this, protect: true, ignoreChanges: ["keepers"] }).result;
+        const etcdKey = new OmniEtcdKey(`${name}-etcd-key`, { armoredPrivateKey: args.etcdKey }, { parent: this });
+
+        const omniImage = new docker.RemoteImage(`${name}-omni-image`, { name: s.omniImage, keepLocally: true }, onDocker);
+        const tailscaleImage = new docker.RemoteImage(`${name}-tailscale-image`, { name: s.tailscaleImage, keepLocally: true }, onDocker);
+
+        const authKey = new tailscale.TailnetKey(
+            `${name}-tailscale-key`,
+            { reusable: false, ephemeral: false, preauthorized: true, tags: s.tailscale.tags, expiry: s.tailscale.keyExpirySeconds, description: "Omni hub sidecar" },
+            { parent: this },
+        );
+        const tailscaleState = new docker.Volume(`${name}-tailscale-state`, { name: `${s.accountName}-tailscale-state` }, { ...onDocker, ...keep });
+        const omniData = new docker.Volume(`${name}-omni-data`, { name: `${s.accountName}-data` }, { ...onDocker, ...keep });
+
+        const tun = [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }];
+        const tcp = [s.ports.api, s.ports.machineApi, s.ports.k8sProxy].map((p) => ({ internal: p, external: p, ip: s.lanIp, protocol: "tcp" }));
+        const sidecar = new docker.Container(
+            `${name}-tailscale`,
+            {
+                name: `${s.accountName}-tailscale`,
+                image: tailscaleImage.imageId,
+                hostname: s.tailscale.hostname,
+                envs: [pulumi.secret(pulumi.interpolate`TS_AUTHKEY=${authKey.key}`), ...tailscaleEnvs(s.tailscale.hostname)],
+                volumes: [{ volumeName: tailscaleState.name, containerPath: tailscaleStateDir }],
+                devices: tun,
+                capabilities: { adds: ["NET_ADMIN"] },
+                // Omni's ports are published here: the sidecar owns the namespace. LAN IP only (Talos boots there).
+                ports: [...tcp, { internal: s.ports.wireguard, external: s.ports.wireguard, ip: s.lanIp, protocol: "udp" }],
+                healthcheck: tailscaleHealthcheck,
+                wait: true,
+                waitTimeout: 180,
+                restart: "unless-stopped",
+            },
+            // Fixed container names: replace by delete-then-create.
+            { ...onDocker, deleteBeforeReplace: true },
+        );
+
+        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [{ file: paths.gpgKey, content: etcdKey.armoredPrivateKey, permissions: "0400" }];
+        const volumes: pulumi.Input<docker.types.input.ContainerVolume>[] = [{ volumeName: omniData.name, containerPath: paths.data }];
+        if (s.tls.mode === "config") {
+            // Checked at program time; a bad pair fails the Omni container with this ConfigError.
+            const tls = pulumi.all([args.tlsCertificate!, args.tlsPrivateKey!]).apply(([cert, key]) => {
+                const problems = tlsProblems(cert, key, s.omniDomain);
+                if (problems.length) throw new ConfigError(problems.map((message): ConfigIssue => ({ key: "tlsCertificate", message })));
+                return { cert, key };
+            });
+            uploads.push({ file: paths.tlsCert, content: tls.cert, permissions: "0444" });
+            uploads.push({ file: paths.tlsKey, content: pulumi.secret(tls.key), permissions: "0400" });
+        } else {
+            // certbot renews these in place; Omni sees the new files after a container restart.
+            volumes.push({ hostPath: s.tls.certPath, containerPath: paths.tlsCert, readOnly: true });
+            volumes.push({ hostPath: s.tls.keyPath, containerPath: paths.tlsKey, readOnly: true });
+        }
+        if (s.etcdBackup?.localPath) volumes.push({ hostPath: s.etcdBackup.localPath, containerPath: paths.etcdBackup });
+
+        this.flags = accountId.apply((id) => renderOmniFlags({ settings: s, accountId: id }));
+        const omniCommand =
+            s.auth.oidc && args.oidcClientSecret !== undefined
+                ? pulumi.all([accountId, pulumi.secret(args.oidcClientSecret)]).apply(([id, secret]) => renderOmniFlags({ settings: s, accountId: id, oidcClientSecret: secret }))
+                : this.flags;
+
+        const omni = new docker.Container(
+            `${name}-omni`,
+            {
+                name: s.accountName,
+                image: omniImage.imageId,
+                // By id, not name: a replaced sidecar must replace Omni too, or Omni keeps a dead namespace (gotcha 5).
+                networkMode: pulumi.interpolate`container:${sidecar.id}`,
+                devices: tun,
+                capabilities: { adds: ["NET_ADMIN"] },
+                volumes,
+                uploads,
+                command: omniCommand,
+                restart: "unless-stopped",
+            },
+            { ...onDocker, dependsOn: [sidecar], deleteBeforeReplace: true },
+        );
+
+        this.apiUrl = pulumi.output(endpoints.apiUrl);
+        this.machineApiUrl = pulumi.output(endpoints.machineApiUrl);
+        this.k8sProxyUrl = pulumi.output(endpoints.k8sProxyUrl);
+        this.wireguardEndpoint = pulumi.output(endpoints.wireguardEndpoint);
+        this.tailscaleHostname = pulumi.output(s.tailscale.hostname);
+        this.accountId = accountId;
+        this.etcdKeyArmored = etcdKey.armoredPrivateKey;
+
+        const keys = s.initialServiceAccount.enabled ? this.bootstrap(name, s, omni, endpoints.apiUrl) : undefined;
+        this.automationKey = keys ? keys.automationKey : pulumi.output(undefined);
+        this.infraProviderKeys = keys ? keys.infraProviderKeys : pulumi.output<Record<string, string>>({});
+
+        this.registerOutputs({
+            apiUrl: this.apiUrl,
+            machineApiUrl: this.machineApiUrl,
+            k8sProxyUrl: this.k8sProxyUrl,
+            wireguardEndpoint: this.wireguardEndpoint,
+            tailscaleHostname: this.tailscaleHostname,
+            accountId: this.accountId,
+            etcdKeyArmored: this.etcdKeyArmored,
+            automationKey: this.automationKey,
+            infraProviderKeys: this.infraProviderKeys,
+            flags: this.flags,
+        });
+    }
+
+    /**
+     * Bootstrap without a browser (domain.md §4.7–4.9): read the short-lived initial service account key
+     * from the Docker host, create a long-lived automation account with it, and register the infra
+     * providers. Each command runs once; later `up`s keep the keys in state (secret) and create none.
+     */
+    private bootstrap(name: string, s: OmniHubSettings, omni: docker.Container, apiUrl: string) {
+        const dockerHost = parseDockerHost(s.dockerHost);
+        // Unreachable for validated settings; narrows the type.
+        if (typeof dockerHost === "string") throw new Error(dockerHost);
+        const script = omni.name.apply((c) => readInitialKeyScript(c, omniContainerPaths.initialServiceAccountKey));
+        // Keys go to stdout: keep them out of the logs and secret in state.
+        const once = { parent: this, additionalSecretOutputs: ["stdout"] };
+        const readKey =
+            dockerHost.scheme === "ssh"
+                ? new command.remote.Command(
+                      `${name}-initial-key`,
+                      // No key material here: the SSH agent (SSH_AUTH_SOCK) authenticates, as for the Docker provider.
+                      { connection: { host: dockerHost.host!, user: dockerHost.user, port: dockerHost.port }, create: script, logging: "stderr" },
+                      { ...once, dependsOn: [omni] },
+                  )
+                : new command.local.Command(
+                      `${name}-initial-key`,
+                      { create: script, environment: { DOCKER_HOST: s.dockerHost }, logging: "stderr" },
+                      { ...once, dependsOn: [omni] },
+                  );
+        const initialKey = pulumi.secret(readKey.stdout.apply((out) => out.trim()));
+
+        // ignoreChanges: a changed key or endpoint must not re-run creation (it would mint new keys).
+        const automation = new command.local.Command(
+            `${name}-automation-account`,
+            {
+                create: automationAccountScript(s.initialServiceAccount.role),
+                environment: omnictlEnvironment({ omniEndpoint: apiUrl, serviceAccountKey: initialKey }),
+                logging: "stderr",
+            },
+            { ...once, ignoreChanges: ["environment"] },
+        );
+        const automationKey = pulumi.secret(automation.stdout.apply(serviceAccountKeyFromOutput));
+
+        const providerKeys = s.infraProviders.map((id) => {
+            const register = new command.local.Command(
+                `${name}-infra-provider-${id}`,
+                {
+                    create: infraProviderKeyScript(id),
+                    environment: omnictlEnvironment({ omniEndpoint: apiUrl, serviceAccountKey: automationKey }),
+                    // Bumping infraProviderKeyRotation replaces this command, which renews the key.
+                    triggers: [s.infraProviderKeyRotation],
+                    logging: "stderr",
+                },
+                { ...once, ignoreChanges: ["environment"] },
+            );
+            return [id, register.stdout.apply(serviceAccountKeyFromOutput)] as const;
+        });
+        const infraProviderKeys = pulumi.secret(pulumi.all(Object.fromEntries(providerKeys)));
+        return { automationKey: automationKey as pulumi.Output<string | undefined>, infraProviderKeys };
+    }
+}
