@@ -1,0 +1,12 @@
+import { PolicyPackArgs } from "@pulumi/policy";
+import { hubPolicies } from "./hub";
+import { imagePolicies } from "./images";
+import { omniResourcePolicies } from "./omni-resources";
+import { proxmoxPolicies } from "./proxmox";
+
+/** The pack's policies, side-effect free so tests and the offline plan can import them (index.ts serves them). */
+export const packArgs: PolicyPackArgs = {
+    description: "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",
+    enforcementLevel: "mandatory",
+    policies: [...hubPolicies, ...proxmoxPolicies, ...imagePolicies, ...omniResourcePolicies],
+};

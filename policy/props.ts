@@ -1,0 +1,57 @@
+/**
+ * Reading resource properties the way policies need them. Props arrive behind @pulumi/policy's
+ * unknown-checking proxy: reading a value that is unknown during preview throws UnknownValueError.
+ */
+
+// The class is exported at runtime, but @pulumi/policy's typings strip it (reference/pulumi.md §0).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { UnknownValueError } = require("@pulumi/policy/proxy") as { UnknownValueError: new (...args: never[]) => Error };
+
+/** The value, or undefined when it is unknown during preview. */
+export function known<T>(read: () => T): T | undefined {
+    try {
+        return read();
+    } catch (e) {
+        if (e instanceof UnknownValueError) return undefined;
+        throw e;
+    }
+}
+
+/** The known strings of the string list `props[key]`; unknown elements (e.g. a flag built from a generated id) are left out. */
+export function knownStrings(props: object, key: string): string[] {
+    const items = known(() => (props as Record<string, unknown>)[key]);
+    if (!Array.isArray(items)) return [];
+    const out: string[] = [];
+    for (let i = 0; i < items.length; i++) {
+        const item = known(() => items[i]);
+        if (typeof item === "string") out.push(item);
+    }
+    return out;
+}
+
+/**
+ * Command-line flags (`--name=value`, `--name value`, or a bare boolean `--name`) as name → values.
+ * Omni and the infra provider parse flags with cobra, which accepts all three forms.
+ */
+export function commandFlags(props: object, key = "command"): Map<string, string[]> {
+    const args = knownStrings(props, key);
+    const flags = new Map<string, string[]>();
+    for (let i = 0; i < args.length; i++) {
+        const m = /^--([^=]+)(?:=(.*))?$/s.exec(args[i]);
+        if (!m) continue;
+        let value = m[2];
+        if (value === undefined) value = i + 1 < args.length && !args[i + 1].startsWith("-") ? args[++i] : "true";
+        flags.set(m[1], [...(flags.get(m[1]) ?? []), value]);
+    }
+    return flags;
+}
+
+/** The last value of a flag (cobra keeps the last one), or undefined. */
+export function flag(flags: Map<string, string[]>, name: string): string | undefined {
+    return flags.get(name)?.at(-1);
+}
+
+/** The documents of a multi-document YAML text, as text (each is parsed by the rules that own it). */
+export function yamlDocuments(text: string): string[] {
+    return text.split(/^---[ \t]*(?:#.*)?$/m).filter((doc) => doc.trim() !== "");
+}

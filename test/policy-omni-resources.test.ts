@@ -1,0 +1,88 @@
+import { strict as assert } from "node:assert";
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import { renderClusterTemplate } from "../components/cluster-render";
+import { renderMachineClass } from "../components/machine-class-render";
+import { analyze, assertNoViolation, assertViolation, violationsOf } from "./policy-helpers";
+
+const workerClass = renderMachineClass({
+    name: "worker",
+    providerId: "proxmox",
+    providerData: { cores: 4, memory: 8192, disk_size: 40, storage_selector: 'storageType == "rbd"' },
+}).yaml;
+
+/** The same class with hand-written provider data, as someone might apply it without the renderer. */
+const classWithProviderData = (providerdata: string) =>
+    workerClass.replace(/providerdata: \|\n(?: {6}.*\n)+/, `providerdata: |\n${providerdata.replace(/^/gm, "      ")}\n`);
+
+const apply = (name: string, stdin: string) => () => {
+    new command.local.Command(name, { create: "omnictl apply -f -", stdin });
+};
+
+const template = renderClusterTemplate({
+    name: "talos",
+    controlPlane: { machineClass: "worker", size: 1 },
+    workers: [{ name: "workers", machineClass: "worker", size: 2, nodeLabels: { "topology.kubernetes.io/zone": "a" } }],
+}, ["worker"]).yaml;
+
+describe("policy: Omni resources", () => {
+    describe("machine-class-provider-data", () => {
+        it("passes a rendered class", async () => {
+            await assertNoViolation("machine-class-provider-data", apply("worker-apply", workerClass));
+        });
+
+        it("rejects a misspelled key and a `type` selector, naming the fixes", async () => {
+            const stdin = classWithProviderData('cores: 4\nmemory: 8192\ndisk_size: 40\nstorage_selector: type == "rbd"\ndisk_sdd: true');
+            const found = await violationsOf("machine-class-provider-data", apply("worker-apply", stdin));
+            assert.deepEqual(found.map((v) => [v.resourceName, v.enforcementLevel]), [["worker-apply", "mandatory"], ["worker-apply", "mandatory"]]);
+            assert.match(found[0].message, /providerdata\.storage_selector: .*use storageType, i\.e\. storageType == "rbd"/);
+            assert.match(found[1].message, /providerdata\.disk_sdd: unknown key/);
+        });
+
+        it("ignores commands that apply something else", async () => {
+            await assertNoViolation("machine-class-provider-data", apply("other", "kind: ConfigMap\n"));
+        });
+    });
+
+    describe("no-node-role-labels", () => {
+        it("passes a rendered template with a topology label", async () => {
+            await assertNoViolation("no-node-role-labels", apply("talos-sync", template));
+        });
+
+        it("rejects a node-role label in a Workers patch, naming the alternative", async () => {
+            const stdin = template.replace("topology.kubernetes.io/zone: a", "node-role.kubernetes.io/worker: \"\"");
+            await assertViolation("no-node-role-labels", "talos-sync", apply("talos-sync", stdin),
+                /Workers workers: patch omni-scale-node-labels sets node-role\.kubernetes\.io\/worker/, /topology\.kubernetes\.io\/zone/);
+        });
+    });
+
+    describe("provider-id-consistent (stack)", () => {
+        const stack = (providerCommand: string[], classYaml: string) => () => {
+            new docker.Container("infra-provider", {
+                image: "ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.3.0",
+                command: ["--omni-api-endpoint=https://omni.example.com", ...providerCommand],
+            });
+            new command.local.Command("worker-apply", { create: "omnictl apply -f -", stdin: classYaml });
+        };
+
+        it("passes when the class's providerid equals the provider's --id", async () => {
+            await assertNoViolation("provider-id-consistent", stack(["--id=proxmox"], workerClass));
+            await assertNoViolation("provider-id-consistent", stack(["--id", "proxmox"], workerClass));
+        });
+
+        it("rejects an id that differs only in case, on the machine class", async () => {
+            const v = await assertViolation("provider-id-consistent", "worker-apply", stack(["--id=proxmox"], workerClass.replace("providerid: proxmox", "providerid: Proxmox")),
+                /providerid "Proxmox", but the infra provider runs with --id "proxmox" \(ids are case-sensitive\)/);
+            assert.equal(v.resourceType, "command:local:Command");
+        });
+
+        it("uses the provider's default id when --id is not given", async () => {
+            await assertViolation("provider-id-consistent", "worker-apply", stack([], workerClass.replace("providerid: proxmox", "providerid: matrix")),
+                /--id "proxmox"/);
+        });
+
+        it("has nothing to compare in a stack without the provider", async () => {
+            assert.deepEqual(await analyze(apply("worker-apply", workerClass)), []);
+        });
+    });
+});

@@ -1,0 +1,58 @@
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as docker from "@pulumi/docker";
+import { analyzeWithPack } from "../src/plan/analyze";
+import { runProgram } from "../src/plan/capture";
+import { packArgs } from "../policy/pack";
+
+const PACK_DIR = path.join(__dirname, "..", "policy");
+
+const POLICIES: Record<string, string> = {
+    "omni-gpg-key-no-passphrase": "mandatory",
+    "auth0-domain-bare-host": "mandatory",
+    "proxmox-dns-local-only": "mandatory",
+    "proxmox-provider-patched-tag": "mandatory",
+    "images-pinned": "mandatory",
+    "stateful-volumes-protected": "mandatory",
+    "omni-single-auth-method": "mandatory",
+    "wireguard-advertised-ip": "mandatory",
+    "machine-class-provider-data": "mandatory",
+    "no-node-role-labels": "mandatory",
+    "provider-id-consistent": "mandatory",
+    "tailnet-key-hygiene": "advisory",
+};
+
+describe("policy pack", () => {
+    it("declares every policy with a description, severity and remediation steps", () => {
+        assert.deepEqual(packArgs.policies.map((p) => p.name).sort(), Object.keys(POLICIES).sort());
+        for (const p of packArgs.policies) {
+            assert.ok(p.description && p.severity && p.remediationSteps, `${p.name} lacks description, severity or remediationSteps`);
+        }
+    });
+
+    it("runs as its own process, lists its policies, and honours policy config", async () => {
+        // A site resolver outside RFC 1918 and a differently named patched build: both fail with the defaults.
+        const { resources } = await runProgram(() => {
+            new proxmoxve.DnsLegacy("pve1-dns", { nodeName: "pve1", domain: "lan", servers: ["192.168.10.1", "203.0.113.53"] });
+            new docker.RemoteImage("provider-image", { name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:hostname-fix" });
+            new docker.RemoteImage("old-provider-image", { name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.2.0" });
+        }, { stack: "policy-test" });
+        const failing = (result: Awaited<ReturnType<typeof analyzeWithPack>>) =>
+            result.violations.map((v) => `${v.policy}/${v.resourceName}/${v.enforcementLevel}`).sort();
+
+        const defaults = await analyzeWithPack(PACK_DIR, resources);
+        assert.deepEqual(Object.fromEntries(defaults.policies.map((p) => [p.name, p.enforcementLevel])), POLICIES);
+        assert.deepEqual(failing(defaults), [
+            "proxmox-dns-local-only/pve1-dns/mandatory",
+            "proxmox-provider-patched-tag/provider-image/mandatory",
+        ]);
+
+        const configured = await analyzeWithPack(PACK_DIR, resources, {
+            "proxmox-dns-local-only": { allowedResolvers: ["203.0.113.0/24"] },
+            "proxmox-provider-patched-tag": { patchedTags: ["hostname-fix"], minimumVersion: "v0.3.0" },
+        });
+        assert.deepEqual(failing(configured), ["proxmox-provider-patched-tag/old-provider-image/mandatory"]);
+        assert.match(configured.violations[0].message, /predates v0\.3\.0/);
+    });
+});
