@@ -148,12 +148,23 @@ export class OmniHub extends pulumi.ComponentResource {
             : new random.RandomUuid(`${name}-account-id`, {}, { parent: this, protect: true, ignoreChanges: ["keepers"] }).result;
         const etcdKey = new OmniEtcdKey(`${name}-etcd-key`, { armoredPrivateKey: args.etcdKey }, { parent: this });
 
+        // keepLocally: a replaced or destroyed image stays on the host, so going back needs no pull.
         const omniImage = new docker.RemoteImage(`${name}-omni-image`, { name: s.omniImage, keepLocally: true }, onDocker);
         const tailscaleImage = new docker.RemoteImage(`${name}-tailscale-image`, { name: s.tailscaleImage, keepLocally: true }, onDocker);
 
+        // Used once, at the sidecar's first start (then TS_AUTH_ONCE + persistent state). "never": a spent or
+        // expired key must not be recreated, which would change TS_AUTHKEY and replace both containers.
         const authKey = new tailscale.TailnetKey(
             `${name}-tailscale-key`,
-            { reusable: false, ephemeral: false, preauthorized: true, tags: s.tailscale.tags, expiry: s.tailscale.keyExpirySeconds, description: "Omni hub sidecar" },
+            {
+                reusable: false,
+                ephemeral: false,
+                preauthorized: true,
+                tags: s.tailscale.tags,
+                expiry: s.tailscale.keyExpirySeconds,
+                recreateIfInvalid: "never",
+                description: "Omni hub sidecar",
+            },
             { parent: this },
         );
         const tailscaleState = new docker.Volume(`${name}-tailscale-state`, { name: `${s.accountName}-tailscale-state` }, { ...onDocker, ...keep });

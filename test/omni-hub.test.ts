@@ -150,6 +150,7 @@ describe("omni-hub: OmniHub under mocks", () => {
         assert.equal(key.preauthorized, true);
         assert.deepEqual(key.tags, ["tag:omni"]);
         assert.equal(key.expiry, 86400);
+        assert.equal(key.recreateIfInvalid, "never");
     });
 
     it("runs the sidecar in kernel mode with persistent state, a real health check and Omni's ports on the LAN IP", () => {
