@@ -1,0 +1,127 @@
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import { loadStackConfig, RawConfig } from "../src/config";
+import { readStackFile } from "../src/plan/plan";
+import { ConfigError } from "../components/validation";
+
+const root = path.join(__dirname, "..");
+const example = (stack: string) => readStackFile(path.join(root, `Pulumi.${stack}.yaml`));
+
+/** The issues a config produces, as `key: message` lines. */
+function issuesOf(raw: RawConfig, secret: string[] = []): string[] {
+    try {
+        loadStackConfig(raw, new Set(secret));
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, String(e));
+        return e.issues.map((i) => `${i.key}: ${i.message}`);
+    }
+    return [];
+}
+
+/** A copy of an example stack's config with one structured key changed. */
+function withChange(stack: string, key: string, change: (value: any) => void): RawConfig {
+    const { config } = example(stack);
+    const value = JSON.parse(config[key]);
+    change(value);
+    return { ...config, [key]: JSON.stringify(value) };
+}
+
+describe("stack config", () => {
+    it("loads both example stacks with defaults applied", () => {
+        const hub = loadStackConfig(example("quantum").config, new Set());
+        assert.equal(hub.role, "hub");
+        if (hub.role !== "hub") return;
+        assert.equal(hub.hub.ports.api, 443);
+        assert.equal(hub.hub.tailscale.hostname, "omni");
+        const matrix = loadStackConfig(example("matrix").config, new Set());
+        assert.equal(matrix.role, "workloads");
+        if (matrix.role !== "workloads") return;
+        assert.equal(matrix.machineClasses.length, 4);
+        assert.equal(matrix.hubStack, "organization/omni-scale/quantum");
+        // YAML merge keys in the stack file reached the worker classes.
+        assert.equal(matrix.machineClasses[2].providerData.node, "golf");
+        assert.equal(matrix.machineClasses[2].providerData.memory, 16384);
+    });
+
+    it("requires a known role", () => {
+        assert.deepEqual(issuesOf({}), ["omni-scale:role: set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)"]);
+        assert.match(issuesOf({ "omni-scale:role": "hubb" })[0], /^omni-scale:role: /);
+    });
+
+    it("reports every problem at once, each named by its key", () => {
+        const raw = withChange("quantum", "omni-scale:hub", (hub) => {
+            hub.auth.auth0.domain = "https://dev-example.us.auth0.com";
+            hub.lanIp = "omni.example.com";
+            delete hub.initialUsers;
+            hub.tailscaleImage = "tailscale/tailscale:latest";
+            hub.omniDomian = "typo.example.com";
+        });
+        const issues = issuesOf(raw);
+        const keys = issues.map((i) => i.split(": ")[0]);
+        assert.ok(keys.includes("omni-scale:hub.auth.auth0.domain"), issues.join("\n"));
+        assert.ok(keys.includes("omni-scale:hub.lanIp"));
+        assert.ok(keys.includes("omni-scale:hub.initialUsers"));
+        assert.ok(keys.includes("omni-scale:hub.tailscaleImage"));
+        assert.ok(keys.includes("omni-scale:hub.omniDomian"), "an unknown key is named");
+        assert.ok(issues.length >= 5);
+    });
+
+    it("shows the bad value and the fix in the message", () => {
+        const raw = withChange("quantum", "omni-scale:hub", (hub) => { hub.auth.auth0.domain = "https://dev-example.us.auth0.com/"; });
+        try {
+            loadStackConfig(raw, new Set());
+            assert.fail("expected a ConfigError");
+        } catch (e) {
+            const msg = (e as Error).message;
+            assert.match(msg, /omni-scale:hub\.auth\.auth0\.domain \(got "https:\/\/dev-example\.us\.auth0\.com\/"\)/);
+            assert.match(msg, /dev-example\.us\.auth0\.com/);
+        }
+    });
+
+    it("rejects a wrong type", () => {
+        const raw = withChange("matrix", "omni-scale:infraProvider", (p) => { p.lxc.vmId = "two hundred"; });
+        assert.ok(issuesOf(raw).some((i) => i.startsWith("omni-scale:infraProvider.lxc.vmId: ")));
+    });
+
+    it("rejects a secret stored in plain text and accepts it as a secret", () => {
+        const raw = { ...example("quantum").config, "omni-scale:oidcClientSecret": "not-so-secret" };
+        assert.deepEqual(issuesOf(raw).map((i) => i.split(": ")[0]), ["omni-scale:oidcClientSecret"]);
+        assert.deepEqual(issuesOf(raw, ["omni-scale:oidcClientSecret"]), []);
+    });
+
+    it("ignores the project-wide hubStack default on a hub stack", () => {
+        assert.deepEqual(issuesOf({ ...example("quantum").config, "omni-scale:hubStack": "organization/omni-scale/quantum" }), []);
+    });
+
+    it("requires provider ids to match exactly, naming the case difference", () => {
+        const raw = withChange("matrix", "omni-scale:machineClasses", (classes) => { classes[1].providerId = "Matrix-cluster"; });
+        const issues = issuesOf(raw);
+        assert.ok(issues.some((i) => i.startsWith("omni-scale:machineClasses[1].providerId")), issues.join("\n"));
+        const other = withChange("matrix", "omni-scale:machineClasses", (classes) => { classes[0].providerId = "other"; });
+        assert.match(issuesOf(other).join("\n"), /machineClasses\[0\]\.providerId: must equal infraProvider\.providerId "matrix-cluster"; Omni rejects/m);
+    });
+
+    it("names a cluster's unknown machine class with the other errors", () => {
+        const raw = withChange("matrix", "omni-scale:clusters", (clusters) => { clusters[0].workers[1].machineClass = "matrix-worker-golff"; });
+        const issues = issuesOf(raw).join("\n");
+        assert.match(issues, /^omni-scale:clusters\[0\]\.workers\[1\]\.machineClass: .*matrix-worker-golff/m);
+    });
+
+    it("rejects a public resolver on the Proxmox nodes", () => {
+        const raw = withChange("matrix", "omni-scale:hostDns", (dns) => { dns.servers = ["1.1.1.1"]; });
+        assert.ok(issuesOf(raw).some((i) => i.startsWith("omni-scale:hostDns.servers[0]")));
+    });
+
+    it("rejects a hub stack name that is not fully qualified", () => {
+        const raw = { ...example("matrix").config, "omni-scale:hubStack": "quantum" };
+        assert.ok(issuesOf(raw).some((i) => i.startsWith("omni-scale:hubStack: use the fully qualified name")));
+    });
+
+    it("needs existing Proxmox credentials when the least-privilege identity is off", () => {
+        const raw = withChange("matrix", "omni-scale:infraProvider", (p) => { p.leastPrivilege = { enabled: false }; });
+        const keys = issuesOf(raw).map((i) => i.split(": ")[0]);
+        assert.deepEqual(keys.sort(), ["omni-scale:proxmoxTokenId", "omni-scale:proxmoxTokenSecret"]);
+        const ok = { ...raw, "omni-scale:proxmoxTokenId": "terraform@pam!automation", "omni-scale:proxmoxTokenSecret": "fake" };
+        assert.deepEqual(issuesOf(ok, ["omni-scale:proxmoxTokenSecret"]), []);
+    });
+});
