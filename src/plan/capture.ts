@@ -25,6 +25,9 @@ export interface CapturedResource {
     /** Per-property dependencies (property → URNs). */
     propertyDependencies: Record<string, string[]>;
     ignoreChanges: string[];
+    /** URN of the resource whose deletion also deletes this one. */
+    deletedWith?: string;
+    deleteBeforeReplace: boolean;
     additionalSecretOutputs: string[];
     /** `urn::id` of the explicit provider, when one was given. */
     provider?: string;
@@ -83,8 +86,20 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
     capture("registerResource");
     capture("readResource");
 
-    await pulumi.runtime.runInPulumiStack(async () => program());
-    await (pulumi.runtime as any).waitForRPCs();
+    // An error inside an apply (e.g. a missing StackReference output) fails `pulumi up`; under mocks it only
+    // surfaces as an unhandled rejection, so collect those and fail the run with them.
+    const failures: unknown[] = [];
+    const onRejection = (reason: unknown) => { failures.push(reason); };
+    process.on("unhandledRejection", onRejection);
+    try {
+        await pulumi.runtime.runInPulumiStack(async () => program());
+        await (pulumi.runtime as any).waitForRPCs();
+        // Rejections are reported after the microtask queue drains.
+        await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+        process.off("unhandledRejection", onRejection);
+    }
+    if (failures.length > 0) throw failures[0];
     // The root stack's registered outputs, in wire form: unlike the resolved values, they keep secrets marked.
     const stack = monitor.getRegisteredResources().get(resources[0]?.urn)?.state;
     return { resources, outputs: stack?.toJavaScript?.() ?? {} };
@@ -109,6 +124,8 @@ function toCaptured(req: any, resp: any, read: boolean): CapturedResource {
         dependsOn: req.getDependenciesList(),
         propertyDependencies: propDeps,
         ignoreChanges: read ? [] : req.getIgnorechangesList(),
+        deletedWith: (!read && req.getDeletedwith()) || undefined,
+        deleteBeforeReplace: !read && Boolean(req.getDeletebeforereplace()),
         additionalSecretOutputs: read ? [] : req.getAdditionalsecretoutputsList(),
         provider: req.getProvider() || undefined,
         read,

@@ -100,21 +100,15 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(args.json ? `${JSON.stringify(planJson(result), null, 2)}\n` : `${renderText(result)}\n`);
         return hasMandatory(result.violations) ? 1 : 0;
     } catch (e) {
-        if (e instanceof ConfigError || (e as Error).name === "ConfigError") {
-            process.stderr.write(`${(e as Error).message}\n`);
-            return 2;
-        }
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-            process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-            return 2;
-        }
-        throw e;
+        // Bad config, a missing file, or an error the program raises from what it was given (e.g. the hub stack
+        // lacks an output this stack needs): exit 2, as `pulumi up` would stop before changing anything.
+        const err = e as NodeJS.ErrnoException;
+        const usage = err.code === "ENOENT" ? `\n${USAGE}` : "";
+        process.stderr.write(`${err instanceof ConfigError ? err.message : `plan failed: ${err.message ?? err}`}${usage}\n`);
+        return 2;
     }
 }
 
 if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
-        process.stderr.write(`plan failed: ${e?.stack ?? e}\n`);
-        process.exit(1);
-    });
+    main(process.argv.slice(2)).then((code) => process.exit(code));
 }

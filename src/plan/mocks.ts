@@ -96,6 +96,8 @@ async function dynamicOutputs(inputs: any): Promise<Record<string, unknown>> {
 function resourceId(args: MockResourceArgs, state: Record<string, unknown>): string {
     if (args.type === "proxmoxve:index/containerLegacy:ContainerLegacy") return `${args.inputs.nodeName}/lxc/${state.vmId}`;
     if (args.type === "docker:index/container:Container") return hexOf(args.name);
+    // The volume id an LXC's operatingSystem.templateFileId refers to.
+    if (args.type === "proxmoxve:download/fileLegacy:FileLegacy") return `${args.inputs.datastoreId}:${args.inputs.contentType}/${state.fileName}`;
     return args.id || `${args.name}-id`;
 }
 

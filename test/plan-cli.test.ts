@@ -1,0 +1,127 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { main } from "../src/plan/cli";
+
+const root = path.join(__dirname, "..");
+
+/** Runs the CLI in this process, capturing what it writes. */
+async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = "";
+    let stderr = "";
+    const out = process.stdout.write.bind(process.stdout);
+    const err = process.stderr.write.bind(process.stderr);
+    (process.stdout as any).write = (chunk: unknown) => { stdout += String(chunk); return true; };
+    (process.stderr as any).write = (chunk: unknown) => { stderr += String(chunk); return true; };
+    try {
+        const code = await main(args);
+        return { code, stdout, stderr };
+    } finally {
+        (process.stdout as any).write = out;
+        (process.stderr as any).write = err;
+    }
+}
+
+/** A temp dir holding both example stack files, with `edit` applied to one of them. */
+function stackDir(stack: "quantum" | "matrix", edit: (config: Record<string, any>) => void): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-plan-"));
+    for (const s of ["quantum", "matrix"]) {
+        const doc = YAML.parse(fs.readFileSync(path.join(root, `Pulumi.${s}.yaml`), "utf8"), { merge: true });
+        if (s === stack) edit(doc.config);
+        fs.writeFileSync(path.join(dir, `Pulumi.${s}.yaml`), YAML.stringify(doc));
+    }
+    return path.join(dir, `Pulumi.${stack}.yaml`);
+}
+
+describe("plan CLI", () => {
+    it("prints the documented JSON for the hub example, secrets masked, exit 0", async () => {
+        const { code, stdout } = await plan("--stack", "quantum", "--json");
+        assert.equal(code, 0);
+        const doc = JSON.parse(stdout);
+        assert.deepEqual(Object.keys(doc).sort(), ["outputs", "resources", "stack", "violations"]);
+        assert.equal(doc.stack, "quantum");
+        for (const r of doc.resources) {
+            assert.deepEqual(Object.keys(r).sort(), ["dependsOn", "inputs", "name", "parent", "protect", "retainOnDelete", "type"]);
+        }
+        assert.deepEqual(doc.violations, []);
+        assert.equal(doc.outputs.automationKey, "[secret]");
+        assert.equal(doc.outputs.omniApiUrl, "https://omni.example.com");
+        // No secret reaches the document: the mock Tailscale key and any armored key stay masked.
+        assert.doesNotMatch(stdout, /tskey-auth-|BEGIN PGP PRIVATE KEY/);
+        const sidecar = doc.resources.find((r: any) => r.type === "docker:index/container:Container" && r.name === "omni-tailscale");
+        assert.ok(sidecar.inputs.envs.includes("[secret]"), "TS_AUTHKEY is masked");
+    });
+
+    it("plans the workload example against the hub example's outputs", async () => {
+        const { code, stdout } = await plan("--stack", "matrix", "--json");
+        assert.equal(code, 0);
+        const doc = JSON.parse(stdout);
+        const provider = doc.resources.find((r: any) => r.type === "docker:index/container:Container" && r.inputs.command?.some((c: string) => c.startsWith("--id=")));
+        assert.ok(provider.inputs.command.includes("--omni-api-endpoint=https://omni.example.com"), "endpoint came through the StackReference");
+        assert.ok(doc.resources.some((r: any) => r.type === "proxmoxve:index/dnsLegacy:DnsLegacy"));
+        assert.deepEqual(doc.violations, []);
+    });
+
+    it("prints a readable tree, the rendered Omni flags and YAML, and the policy result", async () => {
+        const { code, stdout } = await plan("--stack", "matrix");
+        assert.equal(code, 0);
+        assert.match(stdout, /^Resources:$/m);
+        assert.match(stdout, /^ {4}omni-scale:proxmox:ProxmoxInfraProvider {2}infra-provider$/m);
+        assert.match(stdout, /type: MachineClasses\.omni\.sidero\.dev/);
+        assert.match(stdout, /kind: ControlPlane/);
+        assert.match(stdout, /^Policies:\n {2}no violations$/m);
+    });
+
+    it("exits 2 naming the key for a wrong type", async () => {
+        const file = stackDir("quantum", (c) => { c["omni-scale:hub"].ports = { api: "443x" }; });
+        const { code, stderr, stdout } = await plan("--stack", "quantum", "--config", file);
+        assert.equal(code, 2);
+        assert.equal(stdout, "");
+        assert.match(stderr, /omni-scale:hub\.ports\.api \(got "443x"\)/);
+    });
+
+    it("exits 2 naming a missing required key", async () => {
+        const file = stackDir("matrix", (c) => { delete c["omni-scale:infraProvider"].lxc.node; });
+        const { code, stderr } = await plan("--stack", "matrix", "--config", file);
+        assert.equal(code, 2);
+        assert.match(stderr, /omni-scale:infraProvider\.lxc\.node/);
+    });
+
+    it("exits 2 when the hub stack lacks what the workload stack reads, as `pulumi up` would fail", async () => {
+        const file = stackDir("quantum", (c) => { c["omni-scale:hub"].infraProviders = ["other-cluster"]; });
+        const { code, stderr } = await plan("--stack", "matrix", "--config", path.join(path.dirname(file), "Pulumi.matrix.yaml"));
+        assert.equal(code, 2);
+        assert.match(stderr, /no infra-provider key for "matrix-cluster"/);
+    });
+
+    it("exits 2 for encrypted values it cannot decrypt, and for bad arguments", async () => {
+        const file = stackDir("quantum", (c) => { c["omni-scale:tlsPrivateKey"] = { secure: "v1:abc:def" }; });
+        const enc = await plan("--stack", "quantum", "--config", file);
+        assert.equal(enc.code, 2);
+        assert.match(enc.stderr, /omni-scale:tlsPrivateKey.*encrypted/);
+        assert.equal((await plan()).code, 2);
+        assert.equal((await plan("--stack", "nope")).code, 2);
+    });
+
+    it("exits 1 naming the policy when a mandatory policy fails", async () => {
+        // Config validation already refuses the seed's mistakes, so tighten a policy through its config instead.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-policy-"));
+        const policyConfig = path.join(dir, "policy.json");
+        fs.writeFileSync(policyConfig, JSON.stringify({ "proxmox-provider-patched-tag": { minimumVersion: "0.4.0" } }));
+        const { code, stdout } = await plan("--stack", "matrix", "--json", "--policy-config", policyConfig);
+        assert.equal(code, 1);
+        const violations = JSON.parse(stdout).violations;
+        assert.ok(violations.some((v: any) => v.policy === "proxmox-provider-patched-tag" && v.enforcementLevel === "mandatory"), stdout);
+    });
+
+    it("runs as `npm run plan` does, as a process with its exit code", function () {
+        const run = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(root, "src/plan/cli.ts"), "--stack", "quantum"], {
+            cwd: root, encoding: "utf8",
+        });
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /--auth-auth0-domain=dev-example\.us\.auth0\.com/);
+    });
+});
