@@ -77,7 +77,7 @@ export const wireguardAdvertisedIp: ResourceValidationPolicy = {
     }),
 };
 
-/** The label that marks what a volume holds; volumes named like the seed's (tailscale-state, omni-data) count too. */
+/** The label that says what a volume holds; unlabelled volumes named like the seed's (tailscale-state, omni-data) count too. */
 export const ROLE_LABEL = "omni-scale.role";
 const STATEFUL_ROLES = ["tailscale-state", "omni-data"];
 const STATEFUL_NAME = /(tailscale|ts)[-_.]?state|omni[-_.]?data/i;
@@ -90,10 +90,11 @@ export const statefulVolumesProtected: ResourceValidationPolicy = {
     remediationSteps: `Register the volume with { protect: true, retainOnDelete: true } and label it ${ROLE_LABEL}=tailscale-state or ${ROLE_LABEL}=omni-data.`,
     validateResource: validateResourceOfType(docker.Volume, (volume, args, report) => {
         if (args.opts.protect) return;
+        // The label decides when present; otherwise the names (Pulumi's and Docker's) do.
         const role = (volume.labels ?? []).find((l) => l.label === ROLE_LABEL)?.value;
-        const name = known(() => volume.name) ?? "";
-        if (!STATEFUL_ROLES.includes(role ?? "") && !STATEFUL_NAME.test(args.name) && !STATEFUL_NAME.test(name)) return;
-        const what = role ?? "state";
+        const stateful = role !== undefined ? STATEFUL_ROLES.includes(role) : STATEFUL_NAME.test(args.name) || STATEFUL_NAME.test(known(() => volume.name) ?? "");
+        if (!stateful) return;
+        const what = role ?? "Tailscale state or Omni data (judging by its name)";
         report(`volume ${args.name} holds ${what} but is not protected: set protect: true (and retainOnDelete: true) so no update or destroy can delete it`);
     }),
 };

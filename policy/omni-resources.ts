@@ -54,10 +54,11 @@ function providerId(resource: PolicyResource): string | undefined {
     return flag(flags, "id") ?? DEFAULT_PROVIDER_ID;
 }
 
-function classProviderId(doc: string): { id: string; providerId: unknown } | undefined {
+function parseMachineClass(doc: string): { id: string; providerId?: string } | undefined {
     try {
         const parsed = YAML.parse(doc);
-        return { id: String(parsed?.metadata?.id), providerId: parsed?.spec?.autoprovision?.providerid };
+        const providerId = parsed?.spec?.autoprovision?.providerid;
+        return { id: String(parsed?.metadata?.id), providerId: typeof providerId === "string" ? providerId : undefined };
     } catch {
         return undefined; // machine-class-provider-data reports the broken YAML
     }
@@ -82,11 +83,13 @@ export const providerIdConsistent: StackValidationPolicy = {
         for (const r of args.resources) {
             if (!r.isType(command.local.Command)) continue;
             for (const doc of machineClassDocs(r.props)) {
-                const mc = classProviderId(doc);
-                if (!mc || ids.has(mc.providerId as string)) continue;
-                const caseOnly = [...ids].some((id) => typeof mc.providerId === "string" && id.toLowerCase() === mc.providerId.toLowerCase());
+                const mc = parseMachineClass(doc);
+                if (!mc || (mc.providerId !== undefined && ids.has(mc.providerId))) continue;
+                const lower = mc.providerId?.toLowerCase();
+                const caseOnly = [...ids].some((id) => id.toLowerCase() === lower);
+                const found = mc.providerId === undefined ? "no providerid" : `providerid "${mc.providerId}"`;
                 report(
-                    `machine class ${mc.id} has providerid ${JSON.stringify(mc.providerId)}, but the infra provider runs with --id ${expected}` +
+                    `machine class ${mc.id} has ${found}, but the infra provider runs with --id ${expected}` +
                         `${caseOnly ? " (ids are case-sensitive)" : ""}: set the class's providerId to ${expected}`,
                     r.urn,
                 );

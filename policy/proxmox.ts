@@ -33,7 +33,7 @@ function resolverProblem(server: string, allowList: string[]): string | undefine
     if (!ipaddr.isValid(server)) return `"${server}" is not an IP address`;
     const addr = ipaddr.process(server);
     if (LOCAL_RANGES.includes(addr.range()) || allowed(addr, allowList)) return undefined;
-    return `${server} is a ${addr.range()} resolver`;
+    return `${server} is a ${addr.range() === "unicast" ? "public" : addr.range()} resolver`;
 }
 
 export const proxmoxDnsLocalOnly: ResourceValidationPolicy = {

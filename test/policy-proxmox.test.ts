@@ -21,7 +21,7 @@ describe("policy: Proxmox", () => {
         for (const publicResolver of ["1.1.1.1", "8.8.8.8", "9.9.9.9"]) {
             it(`rejects ${publicResolver}, naming the fix`, async () => {
                 await assertViolation("proxmox-dns-local-only", "pve1-dns", dns("192.168.10.1", publicResolver),
-                    new RegExp(`${publicResolver.replace(/\./g, "\\.")} is a unicast resolver`), /allowedResolvers/);
+                    new RegExp(`${publicResolver.replace(/\./g, "\\.")} is a public resolver`), /allowedResolvers/);
             });
         }
 
