@@ -1,10 +1,7 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
-import { PolicyConfigSchema, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import * as ipaddr from "ipaddr.js";
-import { configOf } from "./config";
-
-/** Ranges that stay on the site: RFC 1918, IPv6 ULA, loopback, link-local. */
-const LOCAL_RANGES = ["private", "uniqueLocal", "loopback", "linkLocal"];
+import { PolicyConfigSchema, ReportViolation, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import { resolverProblem } from "../components/proxmox-host-dns";
+import { configOf, ConfigSource } from "./config";
 
 const dnsSchema: PolicyConfigSchema = {
     properties: {
@@ -17,48 +14,39 @@ const dnsSchema: PolicyConfigSchema = {
     },
 };
 
-/** Whether `server` is one of the allowed addresses or inside an allowed CIDR range. */
-function allowed(server: ipaddr.IPv4 | ipaddr.IPv6, allowList: string[]): boolean {
-    return allowList.some((entry) => {
-        if (ipaddr.isValidCIDR(entry)) {
-            const [range, bits] = ipaddr.parseCIDR(entry);
-            return server.kind() === range.kind() && server.match(range, bits);
-        }
-        return ipaddr.isValid(entry) && ipaddr.process(entry).toString() === server.toString();
-    });
-}
-
-/** Why a node resolver may answer the Omni name with a public or tailnet address, or undefined. */
-function resolverProblem(server: string, allowList: string[]): string | undefined {
-    if (!ipaddr.isValid(server)) return `"${server}" is not an IP address`;
-    const addr = ipaddr.process(server);
-    if (LOCAL_RANGES.includes(addr.range()) || allowed(addr, allowList)) return undefined;
-    return `${server} is a ${addr.range() === "unicast" ? "public" : addr.range()} resolver`;
+/** One violation per resolver that is not local (the rule lives in components/proxmox-host-dns.ts). */
+function checkResolvers(where: string, servers: readonly string[], args: ConfigSource, report: ReportViolation): void {
+    const { allowedResolvers } = configOf<{ allowedResolvers: string[] }>(args, dnsSchema);
+    for (const server of servers) {
+        const problem = resolverProblem(server, allowedResolvers);
+        if (problem) report(`${where}: ${problem} (policy config allowedResolvers)`);
+    }
 }
 
 export const proxmoxDnsLocalOnly: ResourceValidationPolicy = {
     name: "proxmox-dns-local-only",
     description:
-        "Proxmox nodes resolve through local resolvers only: public DNS (1.1.1.1, 8.8.8.8, 9.9.9.9, …) answers the Omni name with its " +
-        "tailnet address, and fresh Talos VMs then fail SideroLink silently.",
+        "Proxmox nodes (and the provider's LXC) resolve through local resolvers only: public DNS (1.1.1.1, 8.8.8.8, 9.9.9.9, …) answers the Omni name " +
+        "with its tailnet address, and fresh Talos VMs then fail SideroLink silently.",
     severity: "high",
     remediationSteps:
-        "Set the DnsLegacy `servers` to the LAN resolver that answers the Omni name with the hub's LAN IP (e.g. 192.168.10.1); " +
+        "Set the DNS servers to the LAN resolver that answers the Omni name with the hub's LAN IP (e.g. 192.168.10.1); " +
         "a resolver outside RFC 1918/ULA/loopback/link-local must be listed in the policy config `allowedResolvers`.",
     configSchema: dnsSchema,
-    validateResource: validateResourceOfType(proxmoxve.DnsLegacy, (dns, args, report) => {
-        const { allowedResolvers } = configOf<{ allowedResolvers: string[] }>(args, dnsSchema);
-        const servers = dns.servers ?? [];
-        if (servers.length === 0) {
-            report(`node ${dns.nodeName} gets no DNS servers: set servers to the local resolver(s) that answer the Omni name with its LAN IP`);
-        }
-        for (const server of servers) {
-            const problem = resolverProblem(server, allowedResolvers);
-            if (problem) {
-                report(`node ${dns.nodeName}: ${problem}; use only local resolvers (RFC 1918, ULA, loopback, link-local) or add it to the policy config allowedResolvers`);
+    validateResource: [
+        validateResourceOfType(proxmoxve.DnsLegacy, (dns, args, report) => {
+            const servers = dns.servers ?? [];
+            if (servers.length === 0) {
+                report(`node ${dns.nodeName} gets no DNS servers: set servers to the local resolver(s) that answer the Omni name with its LAN IP`);
             }
-        }
-    }),
+            checkResolvers(`node ${dns.nodeName}`, servers, args, report);
+        }),
+        // An LXC without its own resolvers uses the node's, which the DnsLegacy check covers.
+        validateResourceOfType(proxmoxve.ContainerLegacy, (lxc, args, report) => {
+            const dns = lxc.initialization?.dns;
+            checkResolvers(`LXC ${args.name}`, [...(dns?.servers ?? []), ...(dns?.server ? [dns.server] : [])], args, report);
+        }),
+    ],
 };
 
 export const proxmoxPolicies = [proxmoxDnsLocalOnly];

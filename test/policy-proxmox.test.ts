@@ -29,6 +29,15 @@ describe("policy: Proxmox", () => {
             await assertViolation("proxmox-dns-local-only", "pve1-dns", dns("100.100.100.100"), /carrierGradeNat/);
         });
 
+        it("checks the resolvers an LXC sets for itself", async () => {
+            const lxc = (servers?: string[]) => () => {
+                new proxmoxve.ContainerLegacy("provider-lxc", { nodeName: "pve1", initialization: { hostname: "provider", dns: servers && { servers } } });
+            };
+            await assertNoViolation("proxmox-dns-local-only", lxc(["192.168.10.1"]));
+            await assertNoViolation("proxmox-dns-local-only", lxc());
+            await assertViolation("proxmox-dns-local-only", "provider-lxc", lxc(["8.8.8.8"]), /^Proxmox nodes.*\nLXC provider-lxc: 8\.8\.8\.8 is a public resolver/);
+        });
+
         it("rejects a node with no servers and a server that is not an IP", async () => {
             await assertViolation("proxmox-dns-local-only", "pve1-dns", dns(), /no DNS servers/);
             await assertViolation("proxmox-dns-local-only", "pve1-dns", dns("dns.lan"), /"dns\.lan" is not an IP address/);
