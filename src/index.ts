@@ -4,9 +4,9 @@ import { programFor } from "./programs";
 import { ConfigError } from "../components/validation";
 
 // What `pulumi up -s quantum|matrix` runs: config is validated before any resource is registered.
-function main(): Record<string, unknown> {
+async function main(): Promise<Record<string, unknown>> {
     try {
-        return programFor(currentStackConfig());
+        return await programFor(currentStackConfig());
     } catch (e) {
         // A RunError prints the message without a stack trace: the message already names key, value and fix.
         if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
@@ -14,4 +14,5 @@ function main(): Record<string, unknown> {
     }
 }
 
-export = main();
+// Pulumi calls an exported function and awaits it; its result becomes the stack outputs.
+export = main;

@@ -3,13 +3,27 @@ import { OmniCluster } from "../components/omni-cluster";
 import { OmniMachineClass } from "../components/omni-machine-class";
 import { ProxmoxHostDns } from "../components/proxmox-host-dns";
 import { ProxmoxInfraProvider } from "../components/proxmox-infra-provider";
+import { ClusterVersions, clusterUpgradeProblem } from "../components/upgrades";
+import { ConfigError, ConfigIssue } from "../components/validation";
+import { versions } from "../components/versions";
 import { WorkloadStackConfig } from "./config";
+import { previousOutputs } from "./previous";
 
 /**
  * A workload stack: split-horizon DNS on the Proxmox nodes, the infra provider in its LXC, then the machine
  * classes and clusters Omni provisions through it. Endpoints and keys come from the hub stack.
  */
-export function matrixProgram(config: WorkloadStackConfig): Record<string, unknown> {
+export async function matrixProgram(config: WorkloadStackConfig): Promise<Record<string, unknown>> {
+    const clusterVersions: Record<string, ClusterVersions> = Object.fromEntries(config.clusters.map((c) => [c.name, {
+        talos: c.talosVersion ?? versions.talos, kubernetes: c.kubernetesVersion ?? versions.kubernetes,
+    }]));
+    const previous = (await previousOutputs(["clusterVersions"])).clusterVersions as Record<string, ClusterVersions> | undefined;
+    const upgradeIssues: ConfigIssue[] = config.clusters.flatMap((c, i) => {
+        const problem = clusterUpgradeProblem(c.name, previous?.[c.name], clusterVersions[c.name]);
+        return problem ? [{ key: `omni-scale:clusters[${i}]`, message: problem }] : [];
+    });
+    if (upgradeIssues.length > 0) throw new ConfigError(upgradeIssues);
+
     const hub = new pulumi.StackReference(config.hubStack);
     const omniApiUrl = hub.requireOutput("omniApiUrl") as pulumi.Output<string>;
     const automationKey = pulumi.secret(hub.requireOutput("automationKey") as pulumi.Output<string>);
@@ -46,6 +60,8 @@ export function matrixProgram(config: WorkloadStackConfig): Record<string, unkno
         tailscaleHostname: provider.tailscaleHostname,
         machineClasses: [...classes.keys()],
         clusters: Object.keys(clusters),
+        // Read back by the next deployment to keep upgrades one step at a time.
+        clusterVersions,
         // Helm values for installing Cilium on each cluster (docs/guides/CILIUM.md).
         ciliumValues: Object.fromEntries(Object.entries(clusters).map(([name, c]) => [name, c.ciliumValues])),
     };

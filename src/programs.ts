@@ -3,6 +3,6 @@ import { matrixProgram } from "./matrix";
 import { quantumProgram } from "./quantum";
 
 /** The stack program for a validated config, chosen by its role. */
-export function programFor(config: StackConfig): Record<string, unknown> {
+export function programFor(config: StackConfig): Promise<Record<string, unknown>> {
     return config.role === "hub" ? quantumProgram(config) : matrixProgram(config);
 }

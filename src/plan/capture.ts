@@ -94,11 +94,13 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
     try {
         await pulumi.runtime.runInPulumiStack(async () => program());
         await (pulumi.runtime as any).waitForRPCs();
-        // Rejections are reported after the microtask queue drains.
-        await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-        process.off("unhandledRejection", onRejection);
+    } catch (e) {
+        failures.unshift(e);
     }
+    // Rejections are reported after the microtask queue drains; a failed program also leaves the stack's
+    // own output promises rejected, which must not leak into the caller as unhandled.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    process.off("unhandledRejection", onRejection);
     if (failures.length > 0) throw failures[0];
     // The root stack's registered outputs, in wire form: unlike the resolved values, they keep secrets marked.
     const stack = monitor.getRegisteredResources().get(resources[0]?.urn)?.state;

@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { loadStackConfig, RawConfig, StackConfig } from "../config";
+import { loadStackConfig, PROJECT, RawConfig, StackConfig } from "../config";
+import { selfReferenceName } from "../previous";
 import { programFor } from "../programs";
 import { ConfigError } from "../../components/validation";
 import { CapturedResource, isSecret, runProgram } from "./capture";
@@ -50,6 +51,8 @@ export interface PlanOptions {
     stack: string;
     configFile?: string;
     policyConfig?: PolicyConfig;
+    /** Outputs of the stack's previous deployment (upgrade rules compare against them); none by default. */
+    previousOutputs?: StackReferenceOutputs;
     /** Skip the policy pack (the hub plan a workload plan needs only for its outputs). */
     skipPolicies?: boolean;
 }
@@ -83,7 +86,10 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
     const { config: raw, secret } = readStackFile(file);
     const config = loadStackConfig(raw, secret);
 
-    const stackReferences: Record<string, StackReferenceOutputs> = {};
+    // The program reads its own last outputs for upgrade rules; offline there is none: a first deployment.
+    const stackReferences: Record<string, StackReferenceOutputs> = {
+        [selfReferenceName("organization", PROJECT, opts.stack)]: opts.previousOutputs ?? { outputs: {}, secretOutputNames: [] },
+    };
     if (config.role === "workloads") {
         const hubStack = config.hubStack.split("/").pop()!;
         const hubFile = path.join(path.dirname(file), `Pulumi.${hubStack}.yaml`);

@@ -1,0 +1,51 @@
+import * as semver from "semver";
+
+/** Omni versions whose data migrations later releases no longer carry (domain.md §4.1). */
+const OMNI_MIGRATION_STEP = { below: "1.4.0", through: "1.4", removedIn: "1.5.0" };
+
+/**
+ * Why going from the deployed Omni version to `to` is unsafe, or undefined. Omni has no rollback, and from
+ * before v1.4.0 the upgrade must pass through v1.4.x (the SQLite migrations were removed later).
+ */
+export function omniUpgradeProblem(from: string | undefined, to: string): string | undefined {
+    const prev = from ? semver.clean(from) : null;
+    const next = semver.clean(to);
+    if (!prev || !next) return undefined; // first deployment, or an unknown previous version
+    if (semver.lt(next, prev)) {
+        return `Omni ${to} is older than the deployed ${from}: Omni cannot roll back; restore a backup instead of downgrading`;
+    }
+    if (semver.lt(prev, OMNI_MIGRATION_STEP.below) && semver.gte(next, OMNI_MIGRATION_STEP.removedIn)) {
+        return `Omni ${from} → ${to} skips the v${OMNI_MIGRATION_STEP.through}.x migrations: set omniVersion to the latest v${OMNI_MIGRATION_STEP.through}.x, run \`pulumi up\`, then upgrade further`;
+    }
+    return undefined;
+}
+
+export interface ClusterVersions {
+    talos: string;
+    kubernetes: string;
+}
+
+/**
+ * Why a cluster's version change must be split, or undefined: Talos and Kubernetes upgrades roll machine by
+ * machine and are done one at a time, so a single update may change only one of them, never downgrade,
+ * and move Kubernetes by at most one minor version.
+ */
+export function clusterUpgradeProblem(cluster: string, from: ClusterVersions | undefined, to: ClusterVersions): string | undefined {
+    if (!from) return undefined;
+    const talosChanged = from.talos !== to.talos;
+    const k8sChanged = from.kubernetes !== to.kubernetes;
+    if (talosChanged && k8sChanged) {
+        return `cluster ${cluster}: upgrade Talos (${from.talos} → ${to.talos}) and Kubernetes (${from.kubernetes} → ${to.kubernetes}) in separate updates; change one, \`pulumi up\`, then the other`;
+    }
+    for (const [what, a, b] of [["Talos", from.talos, to.talos], ["Kubernetes", from.kubernetes, to.kubernetes]] as const) {
+        const prev = semver.clean(a);
+        const next = semver.clean(b);
+        if (prev && next && semver.lt(next, prev)) return `cluster ${cluster}: ${what} ${b} is older than the running ${a}; downgrades are not supported`;
+    }
+    const prevK8s = semver.clean(from.kubernetes);
+    const nextK8s = semver.clean(to.kubernetes);
+    if (prevK8s && nextK8s && semver.major(prevK8s) === semver.major(nextK8s) && semver.minor(nextK8s) - semver.minor(prevK8s) > 1) {
+        return `cluster ${cluster}: Kubernetes ${from.kubernetes} → ${to.kubernetes} skips a minor version; upgrade one minor version per update`;
+    }
+    return undefined;
+}

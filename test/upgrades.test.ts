@@ -1,0 +1,47 @@
+import { strict as assert } from "node:assert";
+import { clusterUpgradeProblem, omniUpgradeProblem } from "../components/upgrades";
+import { planStack } from "../src/plan/plan";
+
+describe("upgrade rules", () => {
+    it("lets a first deployment and ordinary upgrades through", () => {
+        assert.equal(omniUpgradeProblem(undefined, "v1.10.4"), undefined);
+        assert.equal(omniUpgradeProblem("v1.9.3", "v1.10.4"), undefined);
+        assert.equal(omniUpgradeProblem("v1.3.2", "v1.4.7"), undefined, "into v1.4.x is the required step");
+        assert.equal(omniUpgradeProblem("v1.4.7", "v1.10.4"), undefined);
+    });
+
+    it("refuses an Omni upgrade that skips v1.4.x, and any downgrade", () => {
+        assert.match(omniUpgradeProblem("v1.3.2", "v1.5.0")!, /skips the v1\.4\.x migrations/);
+        assert.match(omniUpgradeProblem("v1.0.0", "v1.10.4")!, /latest v1\.4\.x/);
+        assert.match(omniUpgradeProblem("v1.10.4", "v1.9.3")!, /cannot roll back/);
+    });
+
+    it("rolls Talos and Kubernetes one at a time", () => {
+        const now = { talos: "v1.12.0", kubernetes: "v1.35.0" };
+        assert.equal(clusterUpgradeProblem("c", undefined, now), undefined);
+        assert.equal(clusterUpgradeProblem("c", now, { ...now, talos: "v1.13.6" }), undefined);
+        assert.equal(clusterUpgradeProblem("c", now, { ...now, kubernetes: "v1.36.2" }), undefined);
+        assert.match(clusterUpgradeProblem("c", now, { talos: "v1.13.6", kubernetes: "v1.36.2" })!, /separate updates/);
+        assert.match(clusterUpgradeProblem("c", now, { ...now, kubernetes: "v1.37.0" })!, /skips a minor version/);
+        assert.match(clusterUpgradeProblem("c", now, { ...now, talos: "v1.11.6" })!, /downgrades are not supported/);
+    });
+});
+
+describe("upgrade rules in the stack programs", () => {
+    const previous = (outputs: Record<string, unknown>) => ({ outputs, secretOutputNames: [] });
+
+    it("quantum compares the requested Omni version with the one it deployed last", async () => {
+        await assert.rejects(planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ omniVersion: "v1.3.0" }) }),
+            (e: Error) => e.name === "ConfigError" && /omni-scale:hub\.omniVersion.*skips the v1\.4\.x/s.test(e.message));
+        const ok = await planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ omniVersion: "v1.9.3" }) });
+        assert.equal((ok.outputs as any).omniVersion, "v1.10.4");
+    });
+
+    it("matrix refuses changing a cluster's Talos and Kubernetes versions in one update", async () => {
+        const before = { "talos-prod-01": { talos: "v1.12.0", kubernetes: "v1.35.0" } };
+        await assert.rejects(planStack({ stack: "matrix", skipPolicies: true, previousOutputs: previous({ clusterVersions: before }) }),
+            (e: Error) => e.name === "ConfigError" && /omni-scale:clusters\[0\].*separate updates/s.test(e.message));
+        const ok = await planStack({ stack: "matrix", skipPolicies: true, previousOutputs: previous({ clusterVersions: { "talos-prod-01": { talos: "v1.13.6", kubernetes: "v1.35.0" } } }) });
+        assert.deepEqual((ok.outputs as any).clusterVersions["talos-prod-01"], { talos: "v1.13.6", kubernetes: "v1.36.2" });
+    });
+});
