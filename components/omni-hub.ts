@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tailscale from "@pulumi/tailscale";
+import { stateVolumeLabels } from "./state-volumes";
 import { OmniEtcdKey } from "./etcd-key";
 import { OmniHubSettings, OmniHubSettingsSchema, hubEndpoints, omniContainerPaths, parseDockerHost, renderOmniFlags } from "./omni-flags";
 import { omnictlEnvironment } from "./omnictl";
@@ -167,8 +168,12 @@ export class OmniHub extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const tailscaleState = new docker.Volume(`${name}-tailscale-state`, { name: `${s.accountName}-tailscale-state` }, { ...onDocker, ...keep });
-        const omniData = new docker.Volume(`${name}-omni-data`, { name: `${s.accountName}-data` }, { ...onDocker, ...keep });
+        const tailscaleState = new docker.Volume(`${name}-tailscale-state`, {
+            name: `${s.accountName}-tailscale-state`, labels: stateVolumeLabels("tailscale-state"),
+        }, { ...onDocker, ...keep });
+        const omniData = new docker.Volume(`${name}-omni-data`, {
+            name: `${s.accountName}-data`, labels: stateVolumeLabels("omni-data"),
+        }, { ...onDocker, ...keep });
 
         const tun = [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }];
         const tcp = [s.ports.api, s.ports.machineApi, s.ports.k8sProxy].map((p) => ({ internal: p, external: p, ip: s.lanIp, protocol: "tcp" }));

@@ -18,6 +18,7 @@ import {
     tailscaleHealthcheck,
     vmGuardScript,
 } from "./proxmox-provider-render";
+import { stateVolumeLabels } from "./state-volumes";
 import { ConfigError, parseOrThrow } from "./validation";
 
 export { ProxmoxInfraProviderSettings, ProxmoxInfraProviderSettingsSchema } from "./proxmox-provider-render";
@@ -173,7 +174,9 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
 
         const tailscaleImage = new docker.RemoteImage(`${name}-tailscale-image`, { name: ts.image }, onLxc);
         const providerImage = new docker.RemoteImage(`${name}-provider-image`, { name: s.image }, onLxc);
-        const state = new docker.Volume(`${name}-tailscale-state`, { name: `${this.containerName}-tailscale-state` },
+        const state = new docker.Volume(`${name}-tailscale-state`, {
+            name: `${this.containerName}-tailscale-state`, labels: stateVolumeLabels("tailscale-state"),
+        },
             { ...onLxc, protect: true, retainOnDelete: true });
 
         const sidecar = new docker.Container(`${name}-tailscale`, {

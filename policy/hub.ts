@@ -1,4 +1,5 @@
 import * as docker from "@pulumi/docker";
+import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/state-volumes";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import * as tailscale from "@pulumi/tailscale";
 import { etcdKeyProblems } from "../components/etcd-key";
@@ -77,9 +78,7 @@ export const wireguardAdvertisedIp: ResourceValidationPolicy = {
     }),
 };
 
-/** The label that says what a volume holds; unlabelled volumes named like the seed's (tailscale-state, omni-data) count too. */
-export const ROLE_LABEL = "omni-scale.role";
-const STATEFUL_ROLES = ["tailscale-state", "omni-data"];
+// Unlabelled volumes named like the seed's (tailscale-state, omni-data) count too.
 const STATEFUL_NAME = /(tailscale|ts)[-_.]?state|omni[-_.]?data/i;
 
 export const statefulVolumesProtected: ResourceValidationPolicy = {
@@ -87,12 +86,12 @@ export const statefulVolumesProtected: ResourceValidationPolicy = {
     description:
         "Tailscale state and Omni data volumes are protected: deleting Tailscale state renames the node (omni-1), deleting Omni data loses etcd, SQLite and every cluster.",
     severity: "high",
-    remediationSteps: `Register the volume with { protect: true, retainOnDelete: true } and label it ${ROLE_LABEL}=tailscale-state or ${ROLE_LABEL}=omni-data.`,
+    remediationSteps: `Register the volume with { protect: true, retainOnDelete: true } and label it ${STATE_ROLE_LABEL}=tailscale-state or ${STATE_ROLE_LABEL}=omni-data.`,
     validateResource: validateResourceOfType(docker.Volume, (volume, args, report) => {
         if (args.opts.protect) return;
         // The label decides when present; otherwise the names (Pulumi's and Docker's) do.
-        const role = (volume.labels ?? []).find((l) => l.label === ROLE_LABEL)?.value;
-        const stateful = role !== undefined ? STATEFUL_ROLES.includes(role) : STATEFUL_NAME.test(args.name) || STATEFUL_NAME.test(known(() => volume.name) ?? "");
+        const role = (volume.labels ?? []).find((l) => l.label === STATE_ROLE_LABEL)?.value;
+        const stateful = role !== undefined ? (STATE_ROLES as readonly string[]).includes(role) : STATEFUL_NAME.test(args.name) || STATEFUL_NAME.test(known(() => volume.name) ?? "");
         if (!stateful) return;
         const what = role ?? "Tailscale state or Omni data (judging by its name)";
         report(`volume ${args.name} holds ${what} but is not protected: set protect: true (and retainOnDelete: true) so no update or destroy can delete it`);

@@ -53,6 +53,9 @@ describe("plan CLI", () => {
         assert.doesNotMatch(stdout, /tskey-auth-|BEGIN PGP PRIVATE KEY/);
         const sidecar = doc.resources.find((r: any) => r.type === "docker:index/container:Container" && r.name === "omni-tailscale");
         assert.ok(sidecar.inputs.envs.includes("[secret]"), "TS_AUTHKEY is masked");
+        // State volumes say what they hold, so the policy pack does not depend on their names.
+        const roles = doc.resources.filter((r: any) => r.type === "docker:index/volume:Volume").map((r: any) => r.inputs.labels[0].value).sort();
+        assert.deepEqual(roles, ["omni-data", "tailscale-state"]);
     });
 
     it("plans the workload example against the hub example's outputs", async () => {

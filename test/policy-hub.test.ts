@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as tailscale from "@pulumi/tailscale";
 import * as openpgp from "openpgp";
-import { ROLE_LABEL } from "../policy/hub";
+import { STATE_ROLE_LABEL } from "../components/state-volumes";
 import { assertNoViolation, assertViolation, violationsOf } from "./policy-helpers";
 
 const OMNI_IMAGE = "ghcr.io/siderolabs/omni:v1.10.4";
@@ -127,7 +127,7 @@ describe("policy: hub", () => {
         const volume = (name: string, args: docker.VolumeArgs, protect: boolean) => () => {
             new docker.Volume(name, args, { protect, retainOnDelete: true });
         };
-        const role = (value: string) => ({ labels: [{ label: ROLE_LABEL, value }] });
+        const role = (value: string) => ({ labels: [{ label: STATE_ROLE_LABEL, value }] });
 
         it("passes protected state volumes and ignores other volumes", async () => {
             await assertNoViolation("stateful-volumes-protected", volume("hub-tailscale-state", role("tailscale-state"), true));

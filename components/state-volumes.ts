@@ -1,0 +1,8 @@
+/** The Docker label that says what a volume holds, so the policy pack need not guess from names. */
+export const STATE_ROLE_LABEL = "omni-scale.role";
+
+/** Roles of volumes whose loss costs days: Tailscale state (the node renames to <host>-1) and Omni data (etcd, SQLite). */
+export const STATE_ROLES = ["tailscale-state", "omni-data"] as const;
+export type StateRole = (typeof STATE_ROLES)[number];
+
+export const stateVolumeLabels = (role: StateRole) => [{ label: STATE_ROLE_LABEL, value: role }];
