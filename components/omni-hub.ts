@@ -4,45 +4,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tailscale from "@pulumi/tailscale";
 import { stateVolumeLabels } from "./state-volumes";
+import { TAILSCALE_STATE_DIR, tailscaleEnvs, tailscaleHealthcheck } from "./tailscale-sidecar";
 import { OmniEtcdKey } from "./etcd-key";
 import { OmniHubSettings, OmniHubSettingsSchema, hubEndpoints, omniContainerPaths, parseDockerHost, renderOmniFlags } from "./omni-flags";
 import { omnictlEnvironment } from "./omnictl";
 import { tlsProblems } from "./tls";
 import { ConfigError, ConfigIssue, parseOrThrow } from "./validation";
 
-/** Where the sidecar keeps its node state; it must persist or the node re-registers as `<hostname>-1`. */
-const tailscaleStateDir = "/var/lib/tailscale";
-/** containerboot's health endpoint, kept off the tailnet (gotcha 20). */
-const tailscaleHealthAddr = "127.0.0.1:9002";
 /** The long-lived automation service account created from the short-lived initial one. */
 export const automationAccountName = "pulumi-automation";
-
-/**
- * Sidecar environment (domain.md §5): kernel networking (userspace mode broke MagicDNS in the shared
- * namespace), persistent state, and log in only once: the single-use auth key is spent after the first start.
- */
-export function tailscaleEnvs(hostname: string): string[] {
-    return [
-        `TS_HOSTNAME=${hostname}`,
-        `TS_STATE_DIR=${tailscaleStateDir}`,
-        "TS_USERSPACE=false",
-        "TS_AUTH_ONCE=true",
-        "TS_ENABLE_HEALTH_CHECK=true",
-        `TS_LOCAL_ADDR_PORT=${tailscaleHealthAddr}`,
-    ];
-}
-
-/**
- * Healthy means a tailnet IP (/healthz) and working DNS: `tailscale status` alone passes too early (gotcha 6).
- * It lives on the sidecar because the Omni image has no shell.
- */
-export const tailscaleHealthcheck = {
-    tests: ["CMD-SHELL", `wget -q -O /dev/null http://${tailscaleHealthAddr}/healthz && getent hosts controlplane.tailscale.com >/dev/null`],
-    interval: "10s",
-    timeout: "5s",
-    retries: 5,
-    startPeriod: "20s",
-};
 
 /** Single-quote for /bin/sh. */
 function sh(value: string): string {
@@ -183,8 +153,8 @@ export class OmniHub extends pulumi.ComponentResource {
                 name: `${s.accountName}-tailscale`,
                 image: tailscaleImage.imageId,
                 hostname: s.tailscale.hostname,
-                envs: [pulumi.secret(pulumi.interpolate`TS_AUTHKEY=${authKey.key}`), ...tailscaleEnvs(s.tailscale.hostname)],
-                volumes: [{ volumeName: tailscaleState.name, containerPath: tailscaleStateDir }],
+                envs: [pulumi.secret(pulumi.interpolate`TS_AUTHKEY=${authKey.key}`), ...tailscaleEnvs(s.tailscale)],
+                volumes: [{ volumeName: tailscaleState.name, containerPath: TAILSCALE_STATE_DIR }],
                 devices: tun,
                 capabilities: { adds: ["NET_ADMIN"] },
                 // Omni's ports are published here: the sidecar owns the namespace. LAN IP only (Talos boots there).

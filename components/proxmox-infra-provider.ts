@@ -13,12 +13,10 @@ import {
     ProxmoxInfraProviderSettingsSchema,
     renderProviderConfig,
     splitTokenValue,
-    TAILSCALE_STATE_DIR,
-    tailscaleEnv,
-    tailscaleHealthcheck,
     vmGuardScript,
 } from "./proxmox-provider-render";
 import { stateVolumeLabels } from "./state-volumes";
+import { TAILSCALE_STATE_DIR, tailscaleEnvs, tailscaleHealthcheck } from "./tailscale-sidecar";
 import { ConfigError, parseOrThrow } from "./validation";
 
 export { ProxmoxInfraProviderSettings, ProxmoxInfraProviderSettingsSchema } from "./proxmox-provider-render";
@@ -183,12 +181,12 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
             name: `${this.containerName}-tailscale`,
             image: tailscaleImage.imageId,
             hostname: ts.hostname,
-            envs: [pulumi.interpolate`TS_AUTHKEY=${authKey}`, ...tailscaleEnv({ hostname: ts.hostname, tags: ts.tags })],
+            envs: [pulumi.interpolate`TS_AUTHKEY=${authKey}`, ...tailscaleEnvs(ts)],
             volumes: [{ volumeName: state.name, containerPath: TAILSCALE_STATE_DIR }],
             devices: [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }],
             // The seed's SYS_MODULE is left out: an unprivileged LXC cannot load kernel modules anyway.
             capabilities: { adds: ["NET_ADMIN"] },
-            healthcheck: { tests: tailscaleHealthcheck, interval: "10s", timeout: "5s", retries: 5, startPeriod: "30s" },
+            healthcheck: tailscaleHealthcheck,
             // The provider joins this namespace only once the node is on the tailnet.
             wait: true,
             waitTimeout: 120,

@@ -9,14 +9,11 @@ import { images } from "./versions";
 
 /**
  * Pure rendering for the Omni Proxmox infra provider in its LXC (domain.md §1.5, §3.2, §3.3, §3.8, §5):
- * settings schema, the provider's flags and config file, the Tailscale sidecar env and the scripts run over SSH.
+ * settings schema, the provider's flags and config file, and the scripts run over SSH.
  */
 
 /** Where the Proxmox config file is uploaded in the provider container. */
 export const CONFIG_PATH = "/config.yaml";
-export const TAILSCALE_STATE_DIR = "/var/lib/tailscale";
-/** containerboot's /healthz, on loopback so it is not exposed on the tailnet (gotcha 20). */
-export const TAILSCALE_HEALTH_ADDR = "127.0.0.1:9002";
 
 /**
  * Privileges of the provider's role. The community list (domain.md §3.8) covers creating, configuring and powering
@@ -207,24 +204,6 @@ export function providerCommand(o: ProviderCommandOptions): string[] {
 }
 
 /** containerboot settings of the sidecar (domain.md §5), besides TS_AUTHKEY, which the component adds as a secret. */
-export function tailscaleEnv(o: { hostname: string; tags: string[] }): string[] {
-    return [
-        `TS_HOSTNAME=${o.hostname}`,
-        `TS_STATE_DIR=${TAILSCALE_STATE_DIR}`,
-        // Kernel networking: userspace mode breaks MagicDNS in the shared namespace and cannot create tailscale0 in an LXC.
-        "TS_USERSPACE=false",
-        // The key is single-use and expires; with persisted state, restarts must not log in again.
-        "TS_AUTH_ONCE=true",
-        // Needed when the auth key is an OAuth client secret; a tagged auth key carries the same tags.
-        `TS_EXTRA_ARGS=--advertise-tags=${o.tags.join(",")}`,
-        "TS_ENABLE_HEALTH_CHECK=true",
-        `TS_LOCAL_ADDR_PORT=${TAILSCALE_HEALTH_ADDR}`,
-    ];
-}
-
-/** Healthy once the node has a tailnet IP, not merely when tailscaled answers (gotcha 6). */
-export const tailscaleHealthcheck = ["CMD", "wget", "-q", "-O", "/dev/null", `http://${TAILSCALE_HEALTH_ADDR}/healthz`];
-
 /**
  * Installs Docker in the LXC. Idempotent: a re-run on a ready LXC only re-checks. Run with `sh -s` (as root) or
  * `sudo -n sh -s` (another user, who then joins the docker group so the Docker provider can use the socket).

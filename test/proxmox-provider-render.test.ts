@@ -9,9 +9,9 @@ import {
     ProxmoxInfraProviderSettingsSchema,
     renderProviderConfig,
     splitTokenValue,
-    tailscaleEnv,
     vmGuardScript,
 } from "../components/proxmox-provider-render";
+import { tailscaleEnvs } from "../components/tailscale-sidecar";
 import { ConfigError, ConfigIssue, parseOrThrow } from "../components/validation";
 import { images } from "../components/versions";
 
@@ -164,7 +164,7 @@ describe("proxmox provider rendering", () => {
 
     describe("sidecar and scripts", () => {
         it("runs Tailscale in kernel mode with persistent state and a single login", () => {
-            const env = tailscaleEnv({ hostname: "proxmox-worker-matrix", tags: ["tag:omni-provider", "tag:matrix"] });
+            const env = tailscaleEnvs({ hostname: "proxmox-worker-matrix", tags: ["tag:omni-provider", "tag:matrix"] });
             for (const e of ["TS_USERSPACE=false", "TS_AUTH_ONCE=true", "TS_STATE_DIR=/var/lib/tailscale", "TS_HOSTNAME=proxmox-worker-matrix",
                 "TS_EXTRA_ARGS=--advertise-tags=tag:omni-provider,tag:matrix"]) {
                 assert.ok(env.includes(e), e);
