@@ -49,3 +49,13 @@ export function clusterUpgradeProblem(cluster: string, from: ClusterVersions | u
     }
     return undefined;
 }
+
+/** What Talos machines keep from their first boot: changing any of it orphans them (siderolabs/omni#613). */
+export const IMMUTABLE_HUB_OUTPUTS = ["accountId", "machineApiUrl", "wireguardEndpoint"] as const;
+
+/** Why the hub's new endpoints would orphan running machines, per output whose value changed. */
+export function hubEndpointProblems(previous: Record<string, unknown>, next: Record<string, unknown>): string[] {
+    return IMMUTABLE_HUB_OUTPUTS.flatMap((k) => previous[k] === undefined || previous[k] === next[k] ? [] : [
+        `${k} would change from ${JSON.stringify(previous[k])} to ${JSON.stringify(next[k])}: Talos machines keep it from their first boot and would lose Omni; keep the old value (or rebuild every cluster)`,
+    ]);
+}

@@ -1,6 +1,8 @@
+import * as pulumi from "@pulumi/pulumi";
 import { OmniHub } from "../components/omni-hub";
-import { omniUpgradeProblem } from "../components/upgrades";
-import { ConfigError } from "../components/validation";
+import { hubEndpoints } from "../components/omni-flags";
+import { hubEndpointProblems, IMMUTABLE_HUB_OUTPUTS, omniUpgradeProblem } from "../components/upgrades";
+import { ConfigError, ConfigIssue } from "../components/validation";
 import { versions } from "../components/versions";
 import { HubStackConfig } from "./config";
 import { previousOutputs } from "./previous";
@@ -10,9 +12,17 @@ import { previousOutputs } from "./previous";
  * StackReference (renaming one breaks `matrix`, and its offline plan, on purpose).
  */
 export async function quantumProgram(config: HubStackConfig): Promise<Record<string, unknown>> {
-    const previous = await previousOutputs(["omniVersion"]);
-    const problem = omniUpgradeProblem(previous.omniVersion as string | undefined, config.hub.omniVersion);
-    if (problem) throw new ConfigError([{ key: "omni-scale:hub.omniVersion", value: config.hub.omniVersion, message: problem }]);
+    // Compare with the last deployment before registering anything: Omni cannot roll back, and machines keep
+    // the endpoints they first booted with.
+    const previous = await previousOutputs(["omniVersion", ...IMMUTABLE_HUB_OUTPUTS]);
+    const next = { ...hubEndpoints(config.hub), accountId: config.hub.accountId ?? previous.accountId };
+    const issues: ConfigIssue[] = hubEndpointProblems(previous, next).map((message) => ({ key: "omni-scale:hub", message }));
+    const upgrade = omniUpgradeProblem(previous.omniVersion as string | undefined, config.hub.omniVersion);
+    if (upgrade) issues.push({ key: "omni-scale:hub.omniVersion", value: config.hub.omniVersion, message: upgrade });
+    if (issues.length > 0) throw new ConfigError(issues);
+    if (config.hub.omniVersion !== versions.omnictl) {
+        pulumi.log.warn(`hub.omniVersion ${config.hub.omniVersion} differs from the omnictl pin ${versions.omnictl} (components/versions.ts, mise.toml): use an omnictl equal to the hub`);
+    }
 
     const hub = new OmniHub("omni", {
         settings: config.hub,
@@ -23,7 +33,8 @@ export async function quantumProgram(config: HubStackConfig): Promise<Record<str
     });
     return {
         omniVersion: config.hub.omniVersion,
-        omnictlVersion: versions.omnictl,
+        // The omnictl to use against this hub: always the hub's own version.
+        omnictlVersion: config.hub.omniVersion,
         omniApiUrl: hub.apiUrl,
         machineApiUrl: hub.machineApiUrl,
         kubernetesProxyUrl: hub.k8sProxyUrl,

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { clusterUpgradeProblem, omniUpgradeProblem } from "../components/upgrades";
+import { clusterUpgradeProblem, hubEndpointProblems, omniUpgradeProblem } from "../components/upgrades";
 import { planStack } from "../src/plan/plan";
 
 describe("upgrade rules", () => {
@@ -27,6 +27,17 @@ describe("upgrade rules", () => {
     });
 });
 
+describe("hub endpoints", () => {
+    it("refuses changing what machines keep from their first boot", () => {
+        const before = { accountId: "a", machineApiUrl: "https://omni.example.com:8090", wireguardEndpoint: "192.168.10.20:50180" };
+        assert.deepEqual(hubEndpointProblems({}, before), [], "first deployment");
+        assert.deepEqual(hubEndpointProblems(before, { ...before }), []);
+        const moved = hubEndpointProblems(before, { ...before, wireguardEndpoint: "192.168.10.21:50180" });
+        assert.equal(moved.length, 1);
+        assert.match(moved[0], /^wireguardEndpoint would change from "192\.168\.10\.20:50180" to "192\.168\.10\.21:50180"/);
+    });
+});
+
 describe("upgrade rules in the stack programs", () => {
     const previous = (outputs: Record<string, unknown>) => ({ outputs, secretOutputNames: [] });
 
@@ -35,6 +46,11 @@ describe("upgrade rules in the stack programs", () => {
             (e: Error) => e.name === "ConfigError" && /omni-scale:hub\.omniVersion.*skips the v1\.4\.x/s.test(e.message));
         const ok = await planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ omniVersion: "v1.9.3" }) });
         assert.equal((ok.outputs as any).omniVersion, "v1.10.4");
+    });
+
+    it("quantum refuses moving the LAN IP that running machines dial", async () => {
+        await assert.rejects(planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ wireguardEndpoint: "192.168.10.99:50180" }) }),
+            (e: Error) => e.name === "ConfigError" && /omni-scale:hub: wireguardEndpoint would change/.test(e.message));
     });
 
     it("matrix refuses changing a cluster's Talos and Kubernetes versions in one update", async () => {
