@@ -1,0 +1,22 @@
+// The library: `import { OmniHub, ProxmoxInfraProvider, OmniMachineClass, OmniCluster } from "omni-scale"`.
+export * from "./omni-hub";
+export * from "./etcd-key";
+export * from "./proxmox-host-dns";
+export * from "./proxmox-infra-provider";
+export * from "./omni-machine-class";
+export * from "./omni-cluster";
+// Pure renderers and checks, for programs that compose their own resources.
+export { OmniHubSettingsSchema, renderOmniFlags, hubEndpoints, auth0DomainProblem, wireguardAddrProblem } from "./omni-flags";
+export type { OmniHubSettings, OmniHubSettingsInput } from "./omni-flags";
+export { ProxmoxInfraProviderSettingsSchema, renderProviderConfig, defaultProviderPrivileges } from "./proxmox-provider-render";
+export type { ProxmoxInfraProviderSettings } from "./proxmox-provider-render";
+export { MachineClassSpecSchema, ProviderDataSchema, renderMachineClass, machineClassDocProblems } from "./machine-class-render";
+export type { MachineClassSpec, ProviderData } from "./machine-class-render";
+export { ClusterSpecSchema, renderClusterTemplate, clusterTemplateProblems } from "./cluster-render";
+export type { ClusterSpec } from "./cluster-render";
+export { tlsProblems } from "./tls";
+export { imagePinProblem, providerImageProblem } from "./images";
+export { omniUpgradeProblem, clusterUpgradeProblem, hubEndpointProblems } from "./upgrades";
+export { ConfigError } from "./validation";
+export type { ConfigIssue } from "./validation";
+export { versions, images } from "./versions";

@@ -1,0 +1,14 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+
+describe("library entry point", () => {
+    it("resolves `omni-scale` by its package name to the built components (npm runs the build on install)", () => {
+        // Node resolves a package's own name through its "exports", exactly as a consumer's import does.
+        const lib = require("omni-scale");
+        for (const component of ["OmniHub", "OmniEtcdKey", "ProxmoxHostDns", "ProxmoxInfraProvider", "OmniMachineClass", "OmniCluster"]) {
+            assert.ok(lib[component].prototype instanceof pulumi.ComponentResource, `${component} is a ComponentResource`);
+        }
+        assert.equal(typeof lib.renderOmniFlags, "function");
+        assert.equal(lib.versions.omni, lib.versions.omnictl);
+    });
+});
