@@ -35,7 +35,8 @@ export class OmniMachineClass extends pulumi.ComponentResource {
                 triggers: [rendered.id],
                 environment: omnictlEnvironment(args),
             },
-            { parent: this, additionalSecretOutputs: ["environment"] },
+            // Children do not inherit a component's dependsOn; the command itself must wait (e.g. for the provider).
+            { parent: this, dependsOn: opts?.dependsOn, additionalSecretOutputs: ["environment"] },
         );
 
         this.registerOutputs({ id: this.id, yaml: this.yaml });

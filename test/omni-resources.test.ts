@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { ClusterSpec } from "../components/cluster-render";
@@ -40,6 +41,14 @@ function assertOmnictlEnvironment(cmd: CapturedResource) {
 }
 
 describe("OmniMachineClass", () => {
+    it("makes its command wait for what the class was told to wait for (e.g. the provider)", async () => {
+        const { find } = await run(() => {
+            const provider = new command.local.Command("provider", { create: "true" });
+            new OmniMachineClass("cp", { spec: classSpec("cp"), ...access }, { dependsOn: [provider] });
+        });
+        assert.ok(find("cp-apply").dependsOn.includes(find("provider").urn));
+    });
+
     it("applies the rendered class with omnictl, content on stdin, key as a secret", async () => {
         let mc!: OmniMachineClass;
         const { find } = await run(() => {

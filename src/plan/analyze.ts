@@ -151,23 +151,42 @@ export interface PackResult {
     policies: { name: string; enforcementLevel: EnforcementLevel }[];
 }
 
+export interface OpenPack {
+    analyze(resources: CapturedResource[], config?: PolicyConfig): Promise<PackResult>;
+    close(): void;
+}
+
 /**
- * Runs the policy pack in `packDir` as its own process and speaks the analyzer gRPC protocol to it over
- * loopback: getAnalyzerInfo, configure (schema defaults + `config`), analyze per resource, analyzeStack.
+ * Starts the policy pack in `packDir` as its own process, as the CLI does, and connects to it. Starting it
+ * before the program runs hides its start-up time behind the program's.
  */
-export async function analyzeWithPack(packDir: string, resources: CapturedResource[], config: PolicyConfig = {}): Promise<PackResult> {
+export async function openPack(packDir: string): Promise<OpenPack> {
     const { child, port } = await startPack(packDir);
     const client = new analyzerrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    return {
+        /** getAnalyzerInfo, configure (schema defaults + `config`), analyze per resource, analyzeStack. */
+        async analyze(resources, config = {}) {
+            const info = await call<any>(client.getAnalyzerInfo.bind(client), new Empty());
+            const configure = policyConfigRequest(info, config);
+            await call(client.configure.bind(client), configure);
+            const violations = await runAnalyzer(client, resources);
+            const policies = [...configure.getPolicyconfigMap().entries()].map(([name, pc]: [string, any]) =>
+                ({ name, enforcementLevel: LEVELS[pc.getEnforcementlevel()] }));
+            return { violations, policies };
+        },
+        close() {
+            client.close();
+            child.kill();
+        },
+    };
+}
+
+/** Runs the pack in `packDir` over the resources over loopback gRPC, the path `pulumi preview --policy-pack` takes. */
+export async function analyzeWithPack(packDir: string, resources: CapturedResource[], config: PolicyConfig = {}): Promise<PackResult> {
+    const pack = await openPack(packDir);
     try {
-        const info = await call<any>(client.getAnalyzerInfo.bind(client), new Empty());
-        const configure = policyConfigRequest(info, config);
-        await call(client.configure.bind(client), configure);
-        const violations = await runAnalyzer(client, resources);
-        const policies = [...configure.getPolicyconfigMap().entries()].map(([name, pc]: [string, any]) =>
-            ({ name, enforcementLevel: LEVELS[pc.getEnforcementlevel()] }));
-        return { violations, policies };
+        return await pack.analyze(resources, config);
     } finally {
-        client.close();
-        child.kill();
+        pack.close();
     }
 }

@@ -6,7 +6,7 @@ import { selfReferenceName } from "../previous";
 import { programFor } from "../programs";
 import { ConfigError } from "../../components/validation";
 import { CapturedResource, isSecret, runProgram } from "./capture";
-import { analyzeWithPack, PolicyConfig, Violation } from "./analyze";
+import { openPack, PolicyConfig, Violation } from "./analyze";
 import { StackReferenceOutputs } from "./mocks";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -86,23 +86,28 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
     const file = opts.configFile ?? path.join(REPO_ROOT, `Pulumi.${opts.stack}.yaml`);
     const { config: raw, secret } = readStackFile(file);
     const config = loadStackConfig(raw, secret);
-
-    // The program reads its own last outputs for upgrade rules; offline there is none: a first deployment.
-    const stackReferences: Record<string, StackReferenceOutputs> = {
-        [selfReferenceName("organization", PROJECT, opts.stack)]: opts.previousOutputs ?? { outputs: {}, secretOutputNames: [] },
-    };
-    if (config.role === "workloads") {
-        const hubStack = config.hubStack.split("/").pop()!;
-        const hubFile = path.join(path.dirname(file), `Pulumi.${hubStack}.yaml`);
-        if (fs.existsSync(hubFile)) {
-            const hub = await planStack({ stack: hubStack, configFile: hubFile, skipPolicies: true });
-            stackReferences[config.hubStack] = asStackReference(hub.outputs);
+    // The pack process starts while the program runs.
+    const pack = opts.skipPolicies ? undefined : openPack(POLICY_DIR);
+    try {
+        // The program reads its own last outputs for upgrade rules; offline there is none: a first deployment.
+        const stackReferences: Record<string, StackReferenceOutputs> = {
+            [selfReferenceName("organization", PROJECT, opts.stack)]: opts.previousOutputs ?? { outputs: {}, secretOutputNames: [] },
+        };
+        if (config.role === "workloads") {
+            const hubStack = config.hubStack.split("/").pop()!;
+            const hubFile = path.join(path.dirname(file), `Pulumi.${hubStack}.yaml`);
+            if (fs.existsSync(hubFile)) {
+                const hub = await planStack({ stack: hubStack, configFile: hubFile, skipPolicies: true });
+                stackReferences[config.hubStack] = asStackReference(hub.outputs);
+            }
         }
-    }
 
-    const { resources, outputs } = await runProgram(() => programFor(config), {
-        stack: opts.stack, config: raw, secretKeys: [...secret], stackReferences,
-    });
-    const violations = opts.skipPolicies ? [] : (await analyzeWithPack(POLICY_DIR, resources, opts.policyConfig)).violations;
-    return { stack: opts.stack, config, resources, outputs, violations };
+        const { resources, outputs } = await runProgram(() => programFor(config), {
+            stack: opts.stack, config: raw, secretKeys: [...secret], stackReferences,
+        });
+        const violations = pack ? (await (await pack).analyze(resources, opts.policyConfig)).violations : [];
+        return { stack: opts.stack, config, resources, outputs, violations };
+    } finally {
+        pack?.then((p) => p.close(), () => undefined);
+    }
 }
