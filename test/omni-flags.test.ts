@@ -14,16 +14,11 @@ import {
 } from "../components/omni-flags";
 import { ConfigError, parseOrThrow } from "../components/validation";
 import { images, versions } from "../components/versions";
+import { hubSettings } from "./fixtures/settings";
 
 const ACCOUNT = "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f";
 
-const base: OmniHubSettingsInput = {
-    omniDomain: "omni.example.com",
-    lanIp: "192.168.10.20",
-    initialUsers: ["admin@example.com"],
-    auth: { auth0: { domain: "dev-xyz.us.auth0.com", clientId: "abc123" } },
-    dockerHost: "ssh://ansible@192.168.10.20",
-};
+const base: OmniHubSettingsInput = hubSettings;
 
 function settings(over: Partial<OmniHubSettingsInput> = {}): OmniHubSettings {
     return parseOrThrow(OmniHubSettingsSchema, { ...base, ...over }, "hub");

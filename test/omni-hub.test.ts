@@ -15,15 +15,9 @@ import {
 } from "../components/omni-hub";
 import { parseOrThrow } from "../components/validation";
 import { CapturedResource, RunResult, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
+import { hubSettings } from "./fixtures/settings";
 
-const baseSettings: OmniHubSettingsInput = {
-    omniDomain: "omni.example.com",
-    lanIp: "192.168.10.20",
-    initialUsers: ["admin@example.com"],
-    auth: { auth0: { domain: "dev-xyz.us.auth0.com", clientId: "abc123" } },
-    dockerHost: "ssh://ansible@192.168.10.20:2222",
-    infraProviders: ["matrix-cluster"],
-};
+const baseSettings: OmniHubSettingsInput = { ...hubSettings, dockerHost: "ssh://ansible@192.168.10.20:2222", infraProviders: ["matrix-cluster"] };
 
 let tls: { cert: string; key: string; otherCert: string };
 

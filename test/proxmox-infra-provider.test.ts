@@ -4,6 +4,7 @@ import * as YAML from "yaml";
 import { ProxmoxInfraProvider, ProxmoxInfraProviderArgs, ProxmoxInfraProviderSettings } from "../components/proxmox-infra-provider";
 import { ConfigError } from "../components/validation";
 import { CapturedResource, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
+import { providerSettings } from "./fixtures/settings";
 
 const T = {
     lxc: "proxmoxve:index/containerLegacy:ContainerLegacy",
@@ -22,20 +23,9 @@ const T = {
 };
 
 const settings: ProxmoxInfraProviderSettings = {
+    ...providerSettings,
     providerId: "matrix-cluster",
-    proxmox: { url: "https://192.168.3.5:8006/api2/json" },
-    lxc: {
-        node: "foxtrot",
-        vmId: 200,
-        cores: 2,
-        memoryMb: 2048,
-        ipv4: "192.168.3.10/24",
-        gateway: "192.168.3.1",
-        dns: { domain: "spaceships.work", servers: ["192.168.3.1"] },
-        template: { url: "http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst" },
-        sshPublicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffline operator@laptop"],
-    },
-    tailscale: { hostname: "proxmox-worker-matrix", tags: ["tag:omni-provider"] },
+    lxc: { ...providerSettings.lxc, cores: 2, memoryMb: 2048 },
 };
 
 const KEY = "b21uaS1pbmZyYS1wcm92aWRlci1rZXk=";

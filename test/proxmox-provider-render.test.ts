@@ -14,22 +14,11 @@ import {
 import { tailscaleEnvs } from "../components/tailscale-sidecar";
 import { ConfigError, ConfigIssue, parseOrThrow } from "../components/validation";
 import { images } from "../components/versions";
+import { providerSettings } from "./fixtures/settings";
 
 const KEY = "omni-scale:infraProvider";
 
-const goodSettings: ProxmoxInfraProviderSettings = {
-    proxmox: { url: "https://192.168.3.5:8006/api2/json" },
-    lxc: {
-        node: "foxtrot",
-        vmId: 200,
-        ipv4: "192.168.3.10/24",
-        gateway: "192.168.3.1",
-        dns: { domain: "spaceships.work", servers: ["192.168.3.1"] },
-        template: { url: "http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst" },
-        sshPublicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffline operator@laptop"],
-    },
-    tailscale: { hostname: "proxmox-worker-matrix", tags: ["tag:omni-provider"] },
-};
+const goodSettings: ProxmoxInfraProviderSettings = providerSettings;
 
 /** Issues of a settings object that must fail, keyed by config key. */
 function issuesOf(settings: unknown): ConfigIssue[] {

@@ -47,26 +47,24 @@ function options(r: CapturedResource) {
 /** Registrations the engine analyzes: resources the program registers (reads such as StackReferences are not). */
 const analyzable = (resources: CapturedResource[]) => resources.filter((r) => !r.read);
 
-function analyzeRequest(r: CapturedResource) {
-    const req = new analyzerproto.AnalyzeRequest();
-    req.setType(r.type);
-    req.setName(r.name);
-    req.setUrn(r.urn);
-    req.setProperties(Struct.fromJavaScript(r.inputs as any));
-    req.setOptions(options(r));
-    return req;
+/** Sets what AnalyzeRequest and AnalyzerResource share; resource policies see inputs, stack policies outputs. */
+function describe<T>(msg: T, r: CapturedResource, props: Record<string, unknown>): T {
+    const m = msg as any;
+    m.setType(r.type);
+    m.setName(r.name);
+    m.setUrn(r.urn);
+    m.setProperties(Struct.fromJavaScript(props as any));
+    m.setOptions(options(r));
+    return msg;
 }
+
+const analyzeRequest = (r: CapturedResource) => describe(new analyzerproto.AnalyzeRequest(), r, r.inputs);
 
 function analyzeStackRequest(resources: CapturedResource[]) {
     const req = new analyzerproto.AnalyzeStackRequest();
     req.setResourcesList(resources.map((r) => {
-        const ar = new analyzerproto.AnalyzerResource();
-        ar.setType(r.type);
-        ar.setName(r.name);
-        ar.setUrn(r.urn);
         // Stack policies see outputs, as after an update.
-        ar.setProperties(Struct.fromJavaScript(r.state as any));
-        ar.setOptions(options(r));
+        const ar = describe(new analyzerproto.AnalyzerResource(), r, r.state);
         if (r.parent) ar.setParent(r.parent);
         ar.setDependenciesList(r.dependsOn);
         return ar;
