@@ -24,6 +24,10 @@ export async function quantumProgram(config: HubStackConfig): Promise<Record<str
         pulumi.log.warn(`hub.omniVersion ${config.hub.omniVersion} differs from the omnictl pin ${versions.omnictl} (components/versions.ts, mise.toml): use an omnictl equal to the hub`);
     }
 
+    if (!config.secrets.etcdGpgKey) {
+        pulumi.log.warn("Omni's etcd encryption key is generated and kept only in this stack's state and on the hub: back it up "
+            + "(`pulumi stack output etcdKeyArmored --show-secrets > omni.asc`); without it the Omni data cannot be restored");
+    }
     const hub = new OmniHub("omni", {
         settings: config.hub,
         etcdKey: config.secrets.etcdGpgKey,
