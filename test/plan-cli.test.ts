@@ -25,9 +25,16 @@ async function plan(...args: string[]): Promise<{ code: number; stdout: string; 
     }
 }
 
+const tempDirs: string[] = [];
+const tempDir = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-plan-"));
+    tempDirs.push(dir);
+    return dir;
+};
+
 /** A temp dir holding both example stack files, with `edit` applied to one of them. */
 function stackDir(stack: "quantum" | "matrix", edit: (config: Record<string, any>) => void): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-plan-"));
+    const dir = tempDir();
     for (const s of ["quantum", "matrix"]) {
         const doc = YAML.parse(fs.readFileSync(path.join(root, `Pulumi.${s}.yaml`), "utf8"), { merge: true });
         if (s === stack) edit(doc.config);
@@ -37,6 +44,8 @@ function stackDir(stack: "quantum" | "matrix", edit: (config: Record<string, any
 }
 
 describe("plan CLI", () => {
+    after(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
     it("prints the documented JSON for the hub example, secrets masked, exit 0", async () => {
         const { code, stdout } = await plan("--stack", "quantum", "--json");
         assert.equal(code, 0);
@@ -111,7 +120,7 @@ describe("plan CLI", () => {
 
     it("exits 1 naming the policy when a mandatory policy fails", async () => {
         // Config validation already refuses the seed's mistakes, so tighten a policy through its config instead.
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-policy-"));
+        const dir = tempDir();
         const policyConfig = path.join(dir, "policy.json");
         fs.writeFileSync(policyConfig, JSON.stringify({ "proxmox-provider-patched-tag": { minimumVersion: "0.4.0" } }));
         const { code, stdout } = await plan("--stack", "matrix", "--json", "--policy-config", policyConfig);
