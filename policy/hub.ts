@@ -1,9 +1,9 @@
 import * as docker from "@pulumi/docker";
-import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/state-volumes";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import * as tailscale from "@pulumi/tailscale";
 import { etcdKeyProblems } from "../components/etcd-key";
 import { auth0DomainProblem, wireguardAddrProblem } from "../components/omni-flags";
+import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/state-volumes";
 import { commandFlags, flag, known } from "./props";
 
 /** The Omni hub: its container's flags and key upload, its stateful volumes, its Tailscale keys. */
@@ -29,18 +29,28 @@ export const omniGpgKeyNoPassphrase: ResourceValidationPolicy = {
     }),
 };
 
-export const auth0DomainBareHost: ResourceValidationPolicy = {
+/** A policy that checks every value of one Omni flag with the rule the hub's own config validation uses. */
+function omniFlagPolicy(p: Omit<ResourceValidationPolicy, "validateResource"> & { flag: string; problem: (value: string) => string | undefined }): ResourceValidationPolicy {
+    const { flag: name, problem, ...policy } = p;
+    return {
+        ...policy,
+        validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
+            for (const value of commandFlags(container).get(name) ?? []) {
+                const message = problem(value);
+                if (message) report(`--${name}=${value}: ${message}`);
+            }
+        }),
+    };
+}
+
+export const auth0DomainBareHost = omniFlagPolicy({
     name: "auth0-domain-bare-host",
     description: "Omni's Auth0 domain is a bare host name: Omni prepends https:// itself, and a scheme or path breaks every login with 'invalid jwt'.",
     severity: "high",
     remediationSteps: "Set the Auth0 domain to the tenant host only, e.g. dev-xyz.us.auth0.com (not https://dev-xyz.us.auth0.com/).",
-    validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
-        for (const domain of commandFlags(container).get("auth-auth0-domain") ?? []) {
-            const problem = auth0DomainProblem(domain);
-            if (problem) report(`--auth-auth0-domain=${domain}: ${problem}`);
-        }
-    }),
-};
+    flag: "auth-auth0-domain",
+    problem: auth0DomainProblem,
+});
 
 const AUTH_METHODS = ["auth0", "oidc", "saml"];
 /** What Go's strconv.ParseBool (and so Omni's flag parsing) reads as true. */
@@ -65,18 +75,14 @@ export const omniSingleAuthMethod: ResourceValidationPolicy = {
     }),
 };
 
-export const wireguardAdvertisedIp: ResourceValidationPolicy = {
+export const wireguardAdvertisedIp = omniFlagPolicy({
     name: "wireguard-advertised-ip",
     description: "Omni's SideroLink WireGuard advertised address is IP:port: Talos dials it before it can resolve any name, and changing it later orphans clusters.",
     severity: "high",
     remediationSteps: "Advertise the hub's LAN IP and WireGuard port, e.g. --siderolink-wireguard-advertised-addr=192.168.10.20:50180 (hub setting lanIp).",
-    validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
-        for (const addr of commandFlags(container).get("siderolink-wireguard-advertised-addr") ?? []) {
-            const problem = wireguardAddrProblem(addr);
-            if (problem) report(`--siderolink-wireguard-advertised-addr: ${problem}`);
-        }
-    }),
-};
+    flag: "siderolink-wireguard-advertised-addr",
+    problem: wireguardAddrProblem,
+});
 
 // Unlabelled volumes named like the seed's (tailscale-state, omni-data) count too.
 const STATEFUL_NAME = /(tailscale|ts)[-_.]?state|omni[-_.]?data/i;
