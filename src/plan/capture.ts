@@ -153,10 +153,3 @@ export const unwrapSecrets = (value: unknown): any => mapSecrets(value, (v) => u
 
 /** Printable view: every secret becomes "[secret]". */
 export const maskSecrets = (value: unknown): any => mapSecrets(value, () => "[secret]");
-
-/** True when any part of the value is secret. */
-export function containsSecret(value: unknown): boolean {
-    let found = false;
-    mapSecrets(value, () => { found = true; });
-    return found;
-}
