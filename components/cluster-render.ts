@@ -1,7 +1,7 @@
 import * as semver from "semver";
 import { z } from "zod";
 import * as YAML from "yaml";
-import { parseOrThrow } from "./validation";
+import { dnsLabel, parseOrThrow } from "./validation";
 import { versions } from "./versions";
 
 /**
@@ -31,10 +31,7 @@ export function nodeRoleLabelsInPatch(inline: unknown): string[] {
     return labels.filter((k) => k.startsWith(NODE_ROLE_PREFIX));
 }
 
-const Name = z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "use lowercase letters, digits and '-', starting and ending with a letter or digit")
-    .max(63, "at most 63 characters");
+const Name = dnsLabel();
 
 const Version = (what: string, pinned: string) =>
     z.string().refine(isPinnedVersion, `pin an exact ${what} version like ${pinned} (leading v, no ranges or "latest")`).default(pinned);

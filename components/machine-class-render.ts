@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import * as YAML from "yaml";
-import { parseOrThrow, zodIssues } from "./validation";
+import { dnsLabel, parseOrThrow, zodIssues } from "./validation";
 
 /**
  * Omni MachineClass rendering for the Proxmox infra provider (domain.md §3.5, §3.6, §4.10).
@@ -161,10 +161,7 @@ export const ProviderDataSchema = z
         }
     });
 
-const DnsLabel = z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "use lowercase letters, digits and '-', starting and ending with a letter or digit")
-    .max(63, "at most 63 characters");
+const DnsLabel = dnsLabel();
 
 const GRPC_TUNNEL = { unset: 0, enabled: 1, disabled: 2 } as const;
 

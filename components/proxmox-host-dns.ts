@@ -38,7 +38,7 @@ export function resolverProblem(server: string, allowList: readonly string[] = [
     return `${server} is ${what}: ${SPLIT_HORIZON}`;
 }
 
-const NodeName = z
+export const ProxmoxNodeName = z
     .string()
     .regex(/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, "a Proxmox node name as shown by `pvesh get /nodes`, e.g. foxtrot");
 
@@ -68,7 +68,7 @@ export const ProxmoxHostDnsSettingsSchema = z
     .strictObject({
         ...dnsShape,
         nodes: z
-            .array(NodeName)
+            .array(ProxmoxNodeName)
             .min(1, "list the Proxmox nodes whose resolvers to manage, e.g. [foxtrot, golf, hotel]")
             .refine((nodes) => new Set(nodes).size === nodes.length, "each node once"),
     })

@@ -3,8 +3,8 @@ import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 import * as YAML from "yaml";
 import { defaultProviderImageRules, imagePinProblem, providerImageProblem } from "./images";
-import { DnsSettingsSchema } from "./proxmox-host-dns";
-import { ConfigError } from "./validation";
+import { DnsSettingsSchema, ProxmoxNodeName } from "./proxmox-host-dns";
+import { ConfigError, dnsLabel } from "./validation";
 import { images } from "./versions";
 
 /**
@@ -46,9 +46,6 @@ export const defaultProviderPrivileges = [
     "SDN.Use",
 ];
 
-const dnsLabel = (hint = "use lowercase letters, digits and '-', starting and ending with a letter or digit") =>
-    z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, hint).max(63, "at most 63 characters");
-
 const ProxmoxUrl = z.string().refine((s) => {
     try {
         const u = new URL(s);
@@ -62,7 +59,8 @@ const Ipv4Address = z.string().refine((s) => isIP(s) === 4, "an IPv4 address, e.
 
 const Lxc = z
     .strictObject({
-        node: z.string().regex(/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, "the Proxmox node that runs the LXC, e.g. foxtrot"),
+        /** The Proxmox node that runs the LXC. */
+        node: ProxmoxNodeName,
         vmId: z.number().int().min(100, "Proxmox ids start at 100").max(999999999),
         hostname: dnsLabel().default("omni-provider"),
         cores: z.number().int().min(1).default(1),

@@ -50,3 +50,7 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, pre
     if (!result.success) throw new ConfigError(zodIssues(result.error, prefix));
     return result.data;
 }
+
+/** A DNS label (Omni and Kubernetes resource names, provider ids, hostnames): 1–63 lowercase letters, digits and '-'. */
+export const dnsLabel = (hint = "use lowercase letters, digits and '-', starting and ending with a letter or digit") =>
+    z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, hint).max(63, "at most 63 characters");
