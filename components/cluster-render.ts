@@ -1,8 +1,8 @@
 import * as semver from "semver";
 import { z } from "zod";
 import * as YAML from "yaml";
-import { dnsLabel, parseOrThrow } from "./validation";
-import { versions } from "./versions";
+import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "./validation";
+import { kubernetesSupportProblem, versions } from "./versions";
 
 /**
  * Omni cluster templates (domain.md §4.11): one Cluster, one ControlPlane, Workers, optional Machine docs,
@@ -54,19 +54,23 @@ const Patch = z.strictObject({
     }),
 });
 
-const Patches = z.array(Patch).superRefine((patches, ctx) => {
-    patches.forEach((p, i) => {
-        if (patches.findIndex((q) => q.name === p.name) !== i) ctx.addIssue({ code: "custom", path: [i, "name"], message: "patch names must be unique in a list", input: p.name });
-    });
-});
+const Patches = z.array(Patch).superRefine(uniqueBy((p) => p.name, "patch names must be unique in a list", "name"));
 
 const SystemExtensions = z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"));
-const KernelArgs = z.array(z.string().min(1));
-
 const Strategy = z.strictObject({
     type: z.enum(["Rolling", "Unset"]),
     rolling: z.strictObject({ maxParallelism: z.number().int().min(1) }).optional(),
 });
+
+/** A key Omni's template model refuses in this place: set, it fails with `why`. */
+const refused = (why: string) => z.unknown().refine((v) => v === undefined, why).optional();
+
+/**
+ * Omni's template model (omni v1.10.4 `client/pkg/template/internal/models/machineset.go`, `list.go`): a machine set
+ * that allocates from a machine class may not carry kernelArgs, nor may the cluster; every set here uses a class.
+ */
+const KERNEL_ARGS_REFUSED =
+    "Omni refuses kernelArgs in a template whose machine sets use machine classes (all of ours do): set them in the machine class's kernelArgs instead";
 
 /** Set-level options ControlPlane and Workers share (§4.11 MachineSet). */
 const machineSetFields = (classes?: ClassCheck) => ({
@@ -75,9 +79,7 @@ const machineSetFields = (classes?: ClassCheck) => ({
     annotations: Labels.optional(),
     patches: Patches.optional(),
     systemExtensions: SystemExtensions.optional(),
-    kernelArgs: KernelArgs.optional(),
-    updateStrategy: Strategy.optional(),
-    deleteStrategy: Strategy.optional(),
+    kernelArgs: refused(KERNEL_ARGS_REFUSED),
 });
 
 interface ClassCheck {
@@ -106,19 +108,25 @@ function clusterSpecSchema(classes?: ClassCheck) {
         annotations: Labels.optional(),
         patches: Patches.optional(),
         systemExtensions: SystemExtensions.optional(),
-        kernelArgs: KernelArgs.optional(),
+        kernelArgs: refused(KERNEL_ARGS_REFUSED),
         features: z
             .strictObject({
                 diskEncryption: z.boolean().optional(),
                 enableWorkloadProxy: z.boolean().optional(),
                 useEmbeddedDiscoveryService: z.boolean().optional(),
-                /** Etcd backup interval, a Go duration such as 1h or 30m. */
-                backupInterval: z.string().regex(/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/, "use a duration such as 1h, 6h or 30m").optional(),
+                /**
+                 * Etcd backup interval, a Go duration; it must lie within the hub's etcdBackup min/max interval (Omni's
+                 * defaults: 1h to 24h). "0" turns this cluster's backups off.
+                 */
+                backupInterval: goDuration("use a Go duration such as 1h, 6h or 24h (0 disables backups)").optional(),
             })
             .optional(),
         controlPlane: z.strictObject({
             ...machineSetFields(classes),
             size: size.min(1, "a cluster needs at least one control-plane node (3 for HA)"),
+            // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
+            updateStrategy: refused("Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it"),
+            deleteStrategy: refused("Omni's template model refuses deleteStrategy on the control plane: remove it"),
         }),
         workers: z
             .array(
@@ -128,27 +136,17 @@ function clusterSpecSchema(classes?: ClassCheck) {
                     size: z.union([size, z.literal("unlimited")]),
                     /** Rendered as a machine.nodeLabels patch on this set. */
                     nodeLabels: NodeLabels.optional(),
+                    updateStrategy: Strategy.optional(),
+                    deleteStrategy: Strategy.optional(),
                 }),
             )
             .default([])
-            .superRefine((workers, ctx) => {
-                workers.forEach((w, i) => {
-                    if (workers.findIndex((v) => v.name === w.name) !== i) ctx.addIssue({ code: "custom", path: [i, "name"], message: "worker set names must be unique in a cluster", input: w.name });
-                });
-            }),
-        machines: z
-            .array(
-                z.strictObject({
-                    /** The machine's UUID (Omni's machine id). */
-                    name: z.uuid("a Machine document is named by the machine's UUID"),
-                    locked: z.boolean().optional(),
-                    installDisk: z.string().min(1).optional(),
-                    patches: Patches.optional(),
-                    systemExtensions: SystemExtensions.optional(),
-                    kernelArgs: KernelArgs.optional(),
-                }),
-            )
-            .optional(),
+            .superRefine(uniqueBy((w) => w.name, "worker set names must be unique in a cluster", "name")),
+        // omni v1.10.4 client/pkg/template/internal/models/list.go: a Machine document must be listed by a set's machines.
+        machines: refused(
+            "Omni refuses Machine documents that no machine set lists, and our sets allocate from machine classes, never by machine UUID: "
+                + "put per-machine settings in a machine class (its providerData) or a patch on the set",
+        ),
         cni: z.enum(["cilium", "default"]).default("cilium"),
         cilium: z
             .strictObject({
@@ -160,13 +158,16 @@ function clusterSpecSchema(classes?: ClassCheck) {
                 gatewayApi: z.boolean().default(false),
             })
             .default({ mtu: 1450, hubble: false, gatewayApi: false }),
+    }).superRefine((c, ctx) => {
+        const problem = kubernetesSupportProblem(c.talosVersion, c.kubernetesVersion);
+        if (problem) ctx.addIssue({ code: "custom", path: ["kubernetesVersion"], message: problem, input: c.kubernetesVersion });
     });
 }
 
 export const ClusterSpecSchema = clusterSpecSchema();
 export type ClusterSpec = z.input<typeof ClusterSpecSchema>;
 type Cluster = z.output<typeof ClusterSpecSchema>;
-type MachineSet = Omit<Cluster["controlPlane"], "size"> & { name?: string; size: number | "unlimited" };
+type MachineSet = Omit<Cluster["workers"][number], "name" | "size" | "nodeLabels"> & { name?: string; size: number | "unlimited" };
 
 export interface RenderedClusterTemplate {
     /** The cluster name (Omni's cluster id). */
@@ -198,7 +199,6 @@ function machineSetDoc(kind: "ControlPlane" | "Workers", set: MachineSet, patche
         deleteStrategy: set.deleteStrategy,
         patches,
         systemExtensions: set.systemExtensions,
-        kernelArgs: set.kernelArgs,
     });
 }
 
@@ -249,24 +249,12 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
             }),
             patches: [...(cilium ? [cniPatch] : []), ...(c.patches ?? [])],
             systemExtensions: c.systemExtensions,
-            kernelArgs: c.kernelArgs,
         }),
         machineSetDoc("ControlPlane", c.controlPlane, c.controlPlane.patches),
         ...c.workers.map((w) => {
             const labelsPatch = w.nodeLabels && Object.keys(w.nodeLabels).length > 0 ? [{ name: NODE_LABELS_PATCH, inline: { machine: { nodeLabels: w.nodeLabels } } }] : [];
             return machineSetDoc("Workers", w, [...labelsPatch, ...(w.patches ?? [])]);
         }),
-        ...(c.machines ?? []).map((m) =>
-            compact({
-                kind: "Machine",
-                name: m.name,
-                locked: m.locked,
-                install: m.installDisk ? { disk: m.installDisk } : undefined,
-                patches: m.patches,
-                systemExtensions: m.systemExtensions,
-                kernelArgs: m.kernelArgs,
-            }),
-        ),
     ];
     return {
         name: c.name,
@@ -274,6 +262,19 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
         ciliumValues: cilium ? ciliumValues(c.cilium) : undefined,
         machineClasses: [...new Set([c.controlPlane.machineClass, ...c.workers.map((w) => w.machineClass)])],
     };
+}
+
+/**
+ * Why a cluster's etcd backup interval falls outside what the hub accepts, or undefined (omni v1.10.4
+ * `internal/backend/runtime/omni/validations/cluster.go`: min ≤ interval ≤ max; 0 turns backups off).
+ */
+export function backupIntervalProblem(interval: string | undefined, limits: { min: number; max: number }, hubSetting = "the hub's etcdBackup"): string | undefined {
+    const ms = interval === undefined ? undefined : parseGoDuration(interval);
+    if (ms === undefined || ms === 0) return undefined;
+    const fmt = (v: number) => (v % 3_600_000 === 0 ? `${v / 3_600_000}h` : v % 60_000 === 0 ? `${v / 60_000}m` : `${v / 1000}s`);
+    if (ms < limits.min) return `backupInterval ${interval} is shorter than ${hubSetting} minInterval (${fmt(limits.min)}); Omni refuses the cluster: use ${fmt(limits.min)} or more`;
+    if (ms > limits.max) return `backupInterval ${interval} is longer than ${hubSetting} maxInterval (${fmt(limits.max)}); Omni refuses the cluster: use ${fmt(limits.max)} or less`;
+    return undefined;
 }
 
 /** Problems in a cluster template as a policy sees it (rendered here or written by hand). */

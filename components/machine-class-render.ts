@@ -1,4 +1,3 @@
-import { isIP } from "node:net";
 import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, parseOrThrow, zodIssues } from "./validation";
@@ -61,11 +60,6 @@ const DiskCache = z.enum(["none", "writethrough", "writeback", "directsync", "un
 const DiskAio = z.enum(["native", "threads", "io_uring"]);
 const Vlan = z.number().int().min(0, "use 0 for an untagged NIC").max(4094, "VLAN tags go up to 4094");
 
-const ipAddress = (what: string) => z.string().refine((s) => isIP(s) !== 0, `${what} must be an IP address, e.g. 192.168.26.1`);
-const Subnet = z
-    .string()
-    .refine((s) => /^[^/]+\/\d{1,3}$/.test(s) && isIP(s.split("/")[0]) !== 0, "network_subnet must be a CIDR, e.g. 192.168.26.0/24");
-
 const AdditionalDisk = z.strictObject({
     disk_size: z.number(required("the disk size in GB")).int().min(1, "disk_size is in GB and must be at least 1"),
     storage_selector: StorageSelector,
@@ -84,6 +78,8 @@ const AdditionalNic = z.strictObject({
 
 const PciDevice = z.strictObject({
     mapping: z.string(required("a Proxmox PCI resource mapping name")).min(1, "name a Proxmox PCI resource mapping (Datacenter → Resource Mappings)"),
+    /** A mediated device type of the mapped card (vGPU), e.g. nvidia-180. */
+    mdev: z.string().min(1).optional(),
     pcie: z.boolean().optional(),
     primary_gpu: z.boolean().optional(),
     rombar: z.boolean().optional(),
@@ -94,12 +90,38 @@ const UsbDevice = z.strictObject({
     usb3: z.boolean().optional(),
 });
 
-/** Proxmox HA placement (provider v0.2.0+, PVE 9+); replaces the provider's own spreading. */
+/**
+ * Proxmox HA registration (provider v0.2.0+, PVE 9+; the provider's `ha.Config`); replaces the provider's own
+ * spreading. Values follow Proxmox's ha-manager resource and rule options.
+ */
 const Ha = z.strictObject({
-    state: z.enum(["started", "stopped", "disabled", "ignored"]).optional(),
+    state: z.enum(["started", "stopped", "enabled", "disabled", "ignored"]).optional(),
+    comment: z.string().optional(),
+    max_restart: z.number().int().min(0).optional(),
+    max_relocate: z.number().int().min(0).optional(),
+    failback: z.boolean().optional(),
     resource_affinity: z.enum(["positive", "negative"]).optional(),
-    node_affinity_nodes: z.array(z.string().min(1)).optional(),
+    node_affinity_nodes: z.array(z.string().regex(/^[a-zA-Z0-9-]+(:\d+)?$/, "a Proxmox node name, optionally with a priority (node:2)")).optional(),
+    node_affinity_strict: z.boolean().optional(),
+    rules: z.array(z.string().min(1)).optional(),
 });
+
+/** Proxmox's display types (qm.conf `vga: [type=]<enum>[,clipboard=vnc][,memory=<MiB>]`). */
+const VGA_TYPES = ["cirrus", "none", "qxl", "qxl2", "qxl3", "qxl4", "serial0", "serial1", "serial2", "serial3", "std", "virtio", "virtio-gl", "vmware"];
+const Vga = z
+    .string()
+    .regex(new RegExp(`^(type=)?(${VGA_TYPES.join("|")})(,(clipboard=vnc|memory=\\d+))*$`), `a Proxmox display: one of ${VGA_TYPES.join(", ")}, optionally with ,memory=<MiB> or ,clipboard=vnc`);
+
+/** The provider release we pin; keys that came after it are refused with this. */
+const PINNED_PROVIDER = "v0.3.0";
+/**
+ * Keys on the provider's main branch after the pinned release (static networking). The released provider drops them
+ * silently, so the VM would come up on DHCP instead of the address asked for.
+ */
+const laterProviderKey = z
+    .unknown()
+    .refine((v) => v === undefined, `needs a provider release newer than ${PINNED_PROVIDER} (the pinned provider ignores it, and the VM would quietly come up on DHCP): remove it`)
+    .optional();
 
 export const ProviderDataSchema = z
     .strictObject({
@@ -131,34 +153,15 @@ export const ProviderDataSchema = z
         pool: z.string().min(1).optional(),
         placement_strategy: z.enum(["spread", "fewer-vms", "round-robin", "binpack"]).optional(),
         ha: Ha.optional(),
-        vmid_range: z
-            .string()
-            .refine((s) => /^\d+-\d+$/.test(s) && Number(s.split("-")[0]) <= Number(s.split("-")[1]), "write vmid_range as <first>-<last>, e.g. 5300-5350")
-            .optional(),
-        // Static networking (README of newer provider releases, §3.5); DHCP when network_subnet is absent.
-        network_subnet: Subnet.optional(),
-        network_ip: ipAddress("network_ip").optional(),
-        network_base_ip: ipAddress("network_base_ip").optional(),
-        network_gateway: ipAddress("network_gateway").optional(),
-        network_nameservers: z.array(ipAddress("each nameserver")).optional(),
-        network_mtu: z.number().int().min(576).max(65535).optional(),
-    })
-    .superRefine((d, ctx) => {
-        const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message, input: (d as Record<string, unknown>)[path] });
-        const statics = ["network_ip", "network_base_ip", "network_gateway", "network_nameservers", "network_mtu"] as const;
-        if (!d.network_subnet) {
-            for (const key of statics) if (d[key] !== undefined) problem(key, "static networking needs network_subnet too (e.g. 192.168.26.0/24)");
-            return;
-        }
-        if ((d.network_ip === undefined) === (d.network_base_ip === undefined)) {
-            problem("network_subnet", "static networking needs exactly one of network_ip (one machine) or network_base_ip + vmid_range (one address per VMID)");
-        }
-        if (d.network_base_ip !== undefined && d.vmid_range === undefined) problem("vmid_range", "network_base_ip needs vmid_range, e.g. 5300-5350");
-        const family = isIP(d.network_subnet.split("/")[0]);
-        for (const key of ["network_ip", "network_base_ip", "network_gateway"] as const) {
-            const ip = d[key];
-            if (ip !== undefined && isIP(ip) !== family) problem(key, `must be an IPv${family} address like network_subnet (a class is IPv4 or IPv6, not both)`);
-        }
+        bios: z.enum(["seabios", "ovmf"]).optional(),
+        vga: Vga.optional(),
+        network_subnet: laterProviderKey,
+        network_ip: laterProviderKey,
+        network_base_ip: laterProviderKey,
+        network_gateway: laterProviderKey,
+        network_nameservers: laterProviderKey,
+        network_mtu: laterProviderKey,
+        vmid_range: laterProviderKey,
     });
 
 const DnsLabel = dnsLabel();
@@ -170,7 +173,8 @@ export const MachineClassSpecSchema = z.strictObject({
     /** Must equal the provider's `--id`. */
     providerId: DnsLabel,
     providerData: ProviderDataSchema,
-    kernelArgs: z.array(z.string().min(1)).optional(),
+    /** Omni caps auto-provision kernel args (omni v1.10.4 `validations/kernel_args.go`). */
+    kernelArgs: z.array(z.string().min(1).max(256, "Omni accepts kernel args of at most 256 bytes")).max(64, "Omni accepts at most 64 kernel args").optional(),
     /** Talos META entries; keys are one byte. */
     metaValues: z.array(z.strictObject({ key: z.number().int().min(0).max(255, "META keys are 0–255"), value: z.string() })).optional(),
     grpcTunnel: z.enum(["unset", "enabled", "disabled"]).optional(),
@@ -181,8 +185,21 @@ export type MachineClassSpec = z.input<typeof MachineClassSpecSchema>;
 
 export interface RenderedMachineClass {
     id: string;
+    providerId: string;
     yaml: string;
     warnings: string[];
+}
+
+/**
+ * Proxmox privileges the provider needs for what these classes use, beyond its default role: resource mappings
+ * for PCI/USB passthrough (`Mapping.Use`) and HA resources and rules (`Sys.Console` on /, per the provider's v0.2.0
+ * HA notes).
+ */
+export function privilegesForProviderData(data: Pick<ProviderData, "pci_devices" | "usb_devices" | "ha">[]): string[] {
+    const privileges: string[] = [];
+    if (data.some((d) => (d.pci_devices?.length ?? 0) + (d.usb_devices?.length ?? 0) > 0)) privileges.push("Mapping.Use");
+    if (data.some((d) => d.ha !== undefined)) privileges.push("Sys.Console");
+    return privileges;
 }
 
 /** The MachineClass document `omnictl apply -f` takes, plus advice that is not an error. */
@@ -196,8 +213,8 @@ export function renderMachineClass(spec: MachineClassSpec, keyPrefix = "machineC
     }
     const doc = {
         metadata: { namespace: "default", type: MACHINE_CLASS_TYPE, id: s.name },
+        // No matchlabels: Omni refuses a class that sets both it and autoprovision (validations/machine_class.go).
         spec: {
-            matchlabels: [],
             autoprovision: {
                 providerid: s.providerId,
                 kernelargs: s.kernelArgs ?? [],
@@ -207,7 +224,7 @@ export function renderMachineClass(spec: MachineClassSpec, keyPrefix = "machineC
             },
         },
     };
-    return { id: s.name, yaml: YAML.stringify(doc), warnings };
+    return { id: s.name, providerId: s.providerId, yaml: YAML.stringify(doc), warnings };
 }
 
 /**

@@ -2,6 +2,7 @@ import * as ipaddr from "ipaddr.js";
 import * as semver from "semver";
 import { z } from "zod";
 import { imagePinProblem, parseImageRef, tagVersion } from "./images";
+import { goDuration as goDurationOf, parseGoDuration } from "./validation";
 import { images, versions } from "./versions";
 
 /**
@@ -13,7 +14,6 @@ import { images, versions } from "./versions";
 export const minOmniVersion = "1.4.0";
 
 const hostnamePattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const goDurationPattern = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
 function isIp(value: string): boolean {
     return ipaddr.IPv4.isValidFourPartDecimal(value) || ipaddr.IPv6.isValid(value);
@@ -63,15 +63,44 @@ export function wireguardAddrProblem(addr: string): string | undefined {
     if (!isIp(parts.host)) {
         return `"${addr}" names a host, but the WireGuard advertised address must be an IP (Talos cannot resolve names there); use the LAN IP, e.g. 192.168.10.20:${parts.port}`;
     }
+    return bootReachableIpProblem(parts.host);
+}
+
+/** Tailscale's address ranges (tailscale.com/kb/1015/100.x-addresses; IPv6 ULA fd7a:115c:a1e0::/48). */
+const TAILNET_RANGES = [ipaddr.parseCIDR("100.64.0.0/10"), ipaddr.parseCIDR("fd7a:115c:a1e0::/48")];
+
+/**
+ * Why an address is one a booting Talos VM cannot reach, or undefined. The VM is on the Proxmox LAN, not on the
+ * tailnet, and has no loopback path to the Docker host: a tailnet, loopback or unspecified address would deploy
+ * and then leave every machine unable to join.
+ */
+export function bootReachableIpProblem(ip: string): string | undefined {
+    const addr = ipaddr.process(ip);
+    if (TAILNET_RANGES.some((cidr) => addr.kind() === cidr[0].kind() && addr.match(cidr))) {
+        return `"${ip}" is a Tailscale address; Talos machines boot on the LAN, not on the tailnet: use the Docker host's LAN address, e.g. 192.168.10.20`;
+    }
+    const range = addr.range();
+    if (range === "unspecified" || range === "loopback") {
+        return `"${ip}" is ${range}; Talos machines must reach Omni on the Docker host's LAN address, e.g. 192.168.10.20`;
+    }
     return undefined;
 }
 
 /** Why a LAN IP cannot carry the hub's published ports, or undefined. */
 export function lanIpProblem(ip: string): string | undefined {
     if (!isIp(ip)) return `"${ip}" is not an IP address; use the Docker host's LAN address, e.g. 192.168.10.20`;
-    const range = ipaddr.parse(ip).range();
-    if (range === "unspecified" || range === "loopback") {
-        return `"${ip}" is ${range}; Talos machines must reach Omni on the Docker host's LAN address, e.g. 192.168.10.20`;
+    return bootReachableIpProblem(ip);
+}
+
+/**
+ * Why an Omni domain cannot be advertised to booting machines, or undefined: MagicDNS names (`*.ts.net`) resolve
+ * only on the tailnet, and Talos VMs resolve the machine API URL with the LAN resolver before they join anything.
+ */
+export function omniDomainProblem(domain: string): string | undefined {
+    const hostProblem = hostnameProblem(domain);
+    if (hostProblem) return hostProblem;
+    if (/(^|\.)ts\.net\.?$/i.test(domain)) {
+        return `"${domain}" is a Tailscale MagicDNS name, which booting Talos VMs cannot resolve: use a domain you own (e.g. omni.example.com) with a LAN DNS record for the hub's LAN IP`;
     }
     return undefined;
 }
@@ -116,7 +145,7 @@ export function omniVersionProblem(version: string): string | undefined {
     const clean = semver.valid(semver.clean(version) ?? "");
     if (!clean) return `"${version}" is not an Omni release tag; use one such as ${versions.omni}`;
     if (semver.lt(clean, minOmniVersion)) {
-        return `Omni ${version} predates v${minOmniVersion} and has no --sqlite-storage-path; upgrade through v1.4.x first (migrations were removed in v1.6.0), then to ${versions.omni}`;
+        return `Omni ${version} predates v${minOmniVersion} and has no --sqlite-storage-path: upgrade it one minor at a time to v1.4.x with its own tooling first, then adopt it here`;
     }
     return undefined;
 }
@@ -131,7 +160,7 @@ function check(problem: (value: string) => string | undefined) {
 
 const hostname = z.string().superRefine(check(hostnameProblem));
 const pinnedImage = z.string().superRefine(check(imagePinProblem));
-const goDuration = z.string().regex(goDurationPattern, "must be a Go duration such as 1h or 30m");
+const goDuration = goDurationOf();
 const port = z.number().int().min(1).max(65535);
 const absolutePath = z.string().regex(/^\/[^\0]*$/, "must be an absolute path on the Docker host, e.g. /etc/letsencrypt/live/omni.example.com/fullchain.pem");
 const email = z.email("must be an email address exactly as the identity provider reports it (case-sensitive), e.g. admin@example.com");
@@ -191,6 +220,20 @@ const TlsSchema = z.discriminatedUnion("mode", [
     z.strictObject({ mode: z.literal("hostFiles"), certPath: absolutePath, keyPath: absolutePath }),
 ]);
 
+/** Omni's defaults for `--etcd-backup-min-interval` / `--etcd-backup-max-interval` (config schema at v1.10.4). */
+export const ETCD_BACKUP_DEFAULTS = { minInterval: "1h", maxInterval: "24h" } as const;
+
+/**
+ * The range Omni accepts for a cluster's backup interval, in milliseconds: the hub's flags, or Omni's defaults
+ * (omni v1.10.4 `internal/backend/runtime/omni/validations/cluster.go`).
+ */
+export function etcdBackupIntervalLimits(b?: { minInterval?: string; maxInterval?: string }): { min: number; max: number } {
+    return {
+        min: parseGoDuration(b?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval) ?? NaN,
+        max: parseGoDuration(b?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval) ?? NaN,
+    };
+}
+
 const EtcdBackupSchema = z
     .strictObject({
         /** A directory on the Docker host (ideally another disk or a NAS mount), bind-mounted into Omni. */
@@ -206,6 +249,10 @@ const EtcdBackupSchema = z
         } else if (b.localPath === undefined && !b.s3) {
             ctx.addIssue({ code: "custom", input: b, message: "set localPath (a host directory) or s3: true, or remove etcdBackup" });
         }
+        const { min, max } = etcdBackupIntervalLimits(b);
+        if (min > max) {
+            ctx.addIssue({ code: "custom", path: ["minInterval"], input: b.minInterval, message: `minInterval must not exceed maxInterval (${b.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval}): Omni would refuse every cluster backup interval` });
+        }
     });
 
 export const OmniHubSettingsSchema = z
@@ -217,13 +264,18 @@ export const OmniHubSettingsSchema = z
         /** Adopt the account id of an existing Omni (e.g. the seed's OMNI_ACCOUNT_UUID); generated once when absent. */
         accountId: z.uuid("must be the existing Omni account UUID (it can never change)").optional(),
         accountName: z.string().min(1).default("omni"),
-        omniDomain: hostname,
+        omniDomain: z.string().superRefine(check(omniDomainProblem)),
         lanIp: z.string().superRefine(check(lanIpProblem)),
         ports: z
             .strictObject({ api: port.default(443), machineApi: port.default(8090), k8sProxy: port.default(8100), wireguard: port.default(50180) })
             .refine((p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3, "api, machineApi and k8sProxy must be different TCP ports")
             .prefault({}),
         initialUsers: z.array(email).min(1, "list at least one admin email, or nobody can log in"),
+        /**
+         * Whoever is named here accepts the Sidero Labs EULA on behalf of this Omni instance (`--eula-accept-name`,
+         * `--eula-accept-email`). Omni v1.7+ refuses every API call until the EULA is accepted.
+         */
+        eula: z.strictObject({ name: z.string().trim().min(1, "the full name of the person accepting the EULA"), email }).optional(),
         auth: AuthSchema,
         tailscale: z
             .strictObject({
@@ -254,6 +306,8 @@ export const OmniHubSettingsSchema = z
             .default([]),
         /** Bump to renew every infra provider key (`omnictl infraprovider renewkey`); never lower it. */
         infraProviderKeyRotation: z.number().int().min(0).default(0),
+        /** Bump to renew the automation account's key (`omnictl serviceaccount renew`) before it expires; never lower it. */
+        automationKeyRotation: z.number().int().min(0).default(0),
         logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
     })
     .superRefine((s, ctx) => {
@@ -264,6 +318,16 @@ export const OmniHubSettingsSchema = z
                 path: ["omniImage"],
                 input: s.omniImage,
                 message: `the image tag does not match omniVersion ${s.omniVersion}; use ghcr.io/siderolabs/omni:${s.omniVersion} or change omniVersion`,
+            });
+        }
+        if (s.initialServiceAccount.enabled && !s.eula) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["eula"],
+                input: s.eula,
+                message: "set eula.name and eula.email: Omni v1.7+ refuses every API call until its EULA is accepted, so the browserless bootstrap "
+                    + "(initialServiceAccount) and the infra providers would fail on the first `pulumi up`. Setting them accepts the Sidero Labs EULA "
+                    + `(shown at https://${s.omniDomain}/eula) on behalf of this Omni instance; or disable initialServiceAccount and accept it in the UI`,
             });
         }
         if (s.infraProviders.length && !(s.initialServiceAccount.enabled && s.initialServiceAccount.role === "Admin")) {
@@ -360,6 +424,8 @@ export const renderedOmniFlags = [
     "etcd-backup-min-interval",
     "etcd-backup-max-interval",
     "log-level",
+    "eula-accept-name",
+    "eula-accept-email",
 ] as const;
 export type OmniFlag = (typeof renderedOmniFlags)[number];
 
@@ -441,5 +507,7 @@ export function renderOmniFlags(input: OmniFlagsInput): string[] {
         flag("etcd-backup-max-interval", s.etcdBackup.maxInterval);
     }
     flag("log-level", s.logLevel);
+    flag("eula-accept-name", s.eula?.name);
+    flag("eula-accept-email", s.eula?.email);
     return flags;
 }

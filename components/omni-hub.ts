@@ -7,17 +7,13 @@ import { stateVolumeLabels } from "./state-volumes";
 import { TAILSCALE_STATE_DIR, tailscaleEnvs, tailscaleHealthcheck } from "./tailscale-sidecar";
 import { OmniEtcdKey } from "./etcd-key";
 import { OmniHubSettings, OmniHubSettingsSchema, hubEndpoints, omniContainerPaths, parseDockerHost, renderOmniFlags } from "./omni-flags";
-import { omnictlEnvironment } from "./omnictl";
+import { omnictlEnvironment, shellQuote as sh } from "./omnictl";
 import { tlsProblems } from "./tls";
 import { ConfigError, ConfigIssue, parseOrThrow } from "./validation";
 
 /** The long-lived automation service account created from the short-lived initial one. */
 export const automationAccountName = "pulumi-automation";
 
-/** Single-quote for /bin/sh. */
-function sh(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * Prints the initial service account key Omni writes on its first start. The Omni image has no shell, so

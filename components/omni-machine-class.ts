@@ -1,12 +1,14 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MachineClassSpec, renderMachineClass } from "./machine-class-render";
-import { omnictlEnvironment, omnictlWithStdinFile } from "./omnictl";
+import { omnictlEnvironment, omnictlWithStdinFile, PROVIDER_REGISTRATION_TIMEOUT_SECONDS, waitForInfraProviderScript } from "./omnictl";
 
 export interface OmniMachineClassArgs {
     spec: MachineClassSpec;
     omniEndpoint: pulumi.Input<string>;
     serviceAccountKey: pulumi.Input<string>;
+    /** How long the apply waits for the provider to register with Omni (default 300 s). */
+    providerTimeoutSeconds?: number;
 }
 
 /** An Omni MachineClass with autoprovision, applied with `omnictl apply` and deleted on destroy. */
@@ -27,7 +29,11 @@ export class OmniMachineClass extends pulumi.ComponentResource {
         new command.local.Command(
             `${name}-apply`,
             {
-                create: omnictlWithStdinFile("apply"),
+                // Each apply (create and update) first waits for the provider: Omni refuses the class until it registered.
+                create: [
+                    waitForInfraProviderScript(rendered.providerId, args.providerTimeoutSeconds ?? PROVIDER_REGISTRATION_TIMEOUT_SECONDS),
+                    omnictlWithStdinFile("apply"),
+                ].join("\n"),
                 delete: `omnictl delete machineclass ${rendered.id}`,
                 // Changed content reaches the command as changed stdin, which re-runs `apply` as an update. Only a new id
                 // replaces the command: a replacement runs the old delete after the new apply, which must hit the old id.

@@ -35,3 +35,34 @@ export function omnictlWithStdinFile(args: string): string {
     ].join("\n");
 }
 
+
+/** Single-quote for /bin/sh. */
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** How long a machine class waits for its provider to register before the apply fails. */
+export const PROVIDER_REGISTRATION_TIMEOUT_SECONDS = 300;
+
+/**
+ * Waits until the infra provider has registered with Omni. Omni validates an auto-provision MachineClass against
+ * `InfraProviderStatuses.omni.sidero.dev/<providerid>` and refuses it ("failed to get provider") until the provider
+ * has connected and written that status (omni v1.10.4 `internal/backend/runtime/omni/validations/machine_class.go`,
+ * `client/pkg/infra/infra.go`). A started container is not enough: the provider may still be pulling, failing to
+ * reach Omni, or holding the wrong key.
+ */
+export function waitForInfraProviderScript(providerId: string, timeoutSeconds = PROVIDER_REGISTRATION_TIMEOUT_SECONDS, pollSeconds = 5): string {
+    const id = shellQuote(providerId);
+    return [
+        `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+        `until out=$(omnictl get infraproviderstatuses ${id} 2>&1); do`,
+        '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+        `    echo "infra provider ${providerId} has not registered with Omni within ${timeoutSeconds}s (no InfraProviderStatuses.omni.sidero.dev/${providerId}), and Omni refuses its machine classes until it does." >&2`,
+        `    echo "Check: the provider container runs and logs no error (docker logs on the provider LXC); its --id is ${providerId}; it reaches Omni's API URL; its key is the one \\\`omnictl infraprovider create ${providerId}\\\` printed." >&2`,
+        '    echo "omnictl said: $out" >&2',
+        "    exit 1",
+        "  fi",
+        `  sleep ${pollSeconds}`,
+        "done",
+    ].join("\n");
+}

@@ -43,14 +43,16 @@ export interface ProxmoxInfraProviderArgs {
     proxmoxCredentials?: ProxmoxApiToken;
     /** A Tailscale auth key (or OAuth client secret) to use instead of creating a TailnetKey. */
     tailscaleAuthKey?: pulumi.Input<string>;
+    /** Privileges the machine classes need besides the role's (see `privilegesForProviderData`). */
+    extraPrivileges?: string[];
 }
 
 /**
  * A dedicated Proxmox user holding only the provider's role, and its API token. The user has no password, so only
  * the token can act as it.
  */
-function leastPrivilegeIdentity(name: string, lp: ParsedProviderSettings["leastPrivilege"], parent: pulumi.Resource) {
-    const role = new proxmoxve.RoleLegacy(`${name}-role`, { roleId: lp.roleId, privileges: lp.privileges }, { parent });
+function leastPrivilegeIdentity(name: string, lp: ParsedProviderSettings["leastPrivilege"], extraPrivileges: string[], parent: pulumi.Resource) {
+    const role = new proxmoxve.RoleLegacy(`${name}-role`, { roleId: lp.roleId, privileges: [...new Set([...lp.privileges, ...extraPrivileges])] }, { parent });
     const user = new proxmoxve.UserLegacy(`${name}-user`, {
         userId: lp.userId, enabled: true, comment: "Omni infra provider (API token only), managed by Pulumi",
     }, { parent });
@@ -98,7 +100,7 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
         let credentials: ProxmoxApiToken;
         if (s.leastPrivilege.enabled) {
             if (args.proxmoxCredentials) pulumi.log.warn("proxmoxCredentials are ignored: the provider uses its own least-privilege token", this);
-            ({ acl, ...credentials } = leastPrivilegeIdentity(name, s.leastPrivilege, this));
+            ({ acl, ...credentials } = leastPrivilegeIdentity(name, s.leastPrivilege, args.extraPrivileges ?? [], this));
         } else {
             credentials = { tokenId: args.proxmoxCredentials!.tokenId, tokenSecret: pulumi.secret(args.proxmoxCredentials!.tokenSecret) };
         }

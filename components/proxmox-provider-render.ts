@@ -17,8 +17,8 @@ export const CONFIG_PATH = "/config.yaml";
 
 /**
  * Privileges of the provider's role. The community list (domain.md §3.8) covers creating, configuring and powering
- * VMs; the rest are what the provider's own calls need, each noted below. Add `Mapping.Use` when machine classes use
- * pci_devices or usb_devices.
+ * VMs; the rest are what the provider's own calls need, each noted below. The workload stack adds what its machine
+ * classes need (`privilegesForProviderData`: `Mapping.Use` for PCI/USB devices, `Sys.Console` for HA).
  */
 export const defaultProviderPrivileges = [
     "VM.Allocate",

@@ -1,11 +1,9 @@
 import * as semver from "semver";
 
-/** Omni versions whose data migrations later releases no longer carry (domain.md §4.1). */
-const OMNI_MIGRATION_STEP = { below: "1.4.0", through: "1.4", removedIn: "1.5.0" };
-
 /**
- * Why going from the deployed Omni version to `to` is unsafe, or undefined. Omni has no rollback, and from
- * before v1.4.0 the upgrade must pass through v1.4.x (the SQLite migrations were removed later).
+ * Why going from the deployed Omni version to `to` is unsafe, or undefined. Omni's self-hosted upgrade guide
+ * ("Upgrade Omni", docs.siderolabs.com) allows sequential minor upgrades only (v1.3 → v1.4 → v1.5; patch releases
+ * freely within a minor) and no rollback: each minor carries the migrations the next one expects.
  */
 export function omniUpgradeProblem(from: string | undefined, to: string): string | undefined {
     const prev = from ? semver.clean(from) : null;
@@ -14,8 +12,10 @@ export function omniUpgradeProblem(from: string | undefined, to: string): string
     if (semver.lt(next, prev)) {
         return `Omni ${to} is older than the deployed ${from}: Omni cannot roll back; restore a backup instead of downgrading`;
     }
-    if (semver.lt(prev, OMNI_MIGRATION_STEP.below) && semver.gte(next, OMNI_MIGRATION_STEP.removedIn)) {
-        return `Omni ${from} → ${to} skips the v${OMNI_MIGRATION_STEP.through}.x migrations: set omniVersion to the latest v${OMNI_MIGRATION_STEP.through}.x, run \`pulumi up\`, then upgrade further`;
+    const [pMajor, pMinor, nMajor, nMinor] = [semver.major(prev), semver.minor(prev), semver.major(next), semver.minor(next)];
+    const oneStep = nMajor === pMajor ? nMinor - pMinor <= 1 : nMajor === pMajor + 1 && nMinor === 0;
+    if (!oneStep) {
+        return `Omni ${from} → ${to} skips a minor version; Omni upgrades one minor at a time: set omniVersion to the latest v${pMajor}.${pMinor + 1}.x, run \`pulumi up\`, then continue`;
     }
     return undefined;
 }

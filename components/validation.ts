@@ -54,3 +54,31 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, pre
 /** A DNS label (Omni and Kubernetes resource names, provider ids, hostnames): 1–63 lowercase letters, digits and '-'. */
 export const dnsLabel = (hint = "use lowercase letters, digits and '-', starting and ending with a letter or digit") =>
     z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, hint).max(63, "at most 63 characters");
+
+const GO_DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
+
+/** Milliseconds of a Go duration string (`1h30m`, `90s`; Go's time.ParseDuration without a sign), or undefined. */
+export function parseGoDuration(value: string): number | undefined {
+    if (value === "0") return 0;
+    if (!GO_DURATION.test(value)) return undefined;
+    return [...value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)].reduce((ms, [, n, unit]) => ms + Number(n) * GO_DURATION_UNITS_MS[unit], 0);
+}
+
+/** A Go duration setting (Omni's flags and templates take time.Duration strings). */
+export const goDuration = (hint = "must be a Go duration such as 1h or 30m") => z.string().refine((v) => parseGoDuration(v) !== undefined, hint);
+
+/**
+ * A zod refinement for arrays whose items must be unique by `by` (names that become Omni ids or Pulumi resource
+ * names); each repeat is reported at its own index.
+ */
+export function uniqueBy<T>(by: (item: T) => unknown, message: string, field?: string) {
+    return (items: T[], ctx: z.RefinementCtx) => {
+        const seen = new Set<unknown>();
+        items.forEach((item, i) => {
+            const k = by(item);
+            if (seen.has(k)) ctx.addIssue({ code: "custom", path: field ? [i, field] : [i], message, input: k });
+            seen.add(k);
+        });
+    };
+}

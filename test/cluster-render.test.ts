@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import * as YAML from "yaml";
-import { ClusterSpec, clusterTemplateProblems, renderClusterTemplate } from "../components/cluster-render";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { backupIntervalProblem, ClusterSpec, clusterTemplateProblems, renderClusterTemplate } from "../components/cluster-render";
+import { etcdBackupIntervalLimits } from "../components/omni-flags";
+import { parseGoDuration } from "../components/validation";
 import { ConfigError } from "../components/validation";
 import { versions } from "../components/versions";
 
@@ -117,26 +121,52 @@ describe("renderClusterTemplate", () => {
         assert.equal(pinned.talos.version, versions.talos);
     });
 
-    it("renders features, cluster-level options, strategies, unlimited sets and Machine documents", () => {
-        const uuid = "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40";
+    it("renders features, cluster-level options, worker strategies and unlimited sets", () => {
+        const strategy = { type: "Rolling", rolling: { maxParallelism: 1 } } as const;
         const out = renderClusterTemplate(withSpec({
             annotations: { owner: "platform" },
             systemExtensions: ["siderolabs/qemu-guest-agent"],
-            kernelArgs: ["net.ifnames=0"],
             features: { diskEncryption: true, enableWorkloadProxy: true, useEmbeddedDiscoveryService: false, backupInterval: "6h" },
-            controlPlane: { machineClass: "matrix-control-plane", size: 3, updateStrategy: { type: "Rolling", rolling: { maxParallelism: 1 } } },
-            workers: [{ name: "elastic", machineClass: "matrix-worker-golf", size: "unlimited" }],
-            machines: [{ name: uuid, locked: true, installDisk: "/dev/sda" }],
+            controlPlane: { machineClass: "matrix-control-plane", size: 3 },
+            workers: [{ name: "elastic", machineClass: "matrix-worker-golf", size: "unlimited", updateStrategy: strategy, deleteStrategy: strategy }],
         }), classes);
-        const [cluster, cp, workers, machine] = docs(out.yaml);
+        const parsed = docs(out.yaml);
+        const [cluster, cp, workers] = parsed;
         assert.deepEqual(cluster.features, { diskEncryption: true, enableWorkloadProxy: true, useEmbeddedDiscoveryService: false, backupConfiguration: { interval: "6h" } });
         assert.deepEqual(cluster.annotations, { owner: "platform" });
         assert.deepEqual(cluster.systemExtensions, ["siderolabs/qemu-guest-agent"]);
-        assert.deepEqual(cluster.kernelArgs, ["net.ifnames=0"]);
-        assert.deepEqual(cp.updateStrategy, { type: "Rolling", rolling: { maxParallelism: 1 } });
+        assert.equal(cp.updateStrategy, undefined);
+        assert.deepEqual(workers.updateStrategy, strategy);
+        assert.deepEqual(workers.deleteStrategy, strategy);
         assert.equal(workers.machineClass.size, "unlimited");
-        assert.deepEqual(machine, { kind: "Machine", name: uuid, locked: true, install: { disk: "/dev/sda" } });
+        assert.equal(parsed.length, 3);
         assert.deepEqual(out.machineClasses, ["matrix-control-plane", "matrix-worker-golf"]);
+    });
+
+    // Each rule below mirrors siderolabs/omni v1.10.4 client/pkg/template/internal/models (the file named in the test).
+    describe("what Omni's template model refuses (omni v1.10.4)", () => {
+        it("controlplane.go: no updateStrategy or deleteStrategy on the control plane", () => {
+            const strategy = { type: "Rolling" };
+            const found = problems(withSpec({ controlPlane: { machineClass: "matrix-control-plane", size: 3, updateStrategy: strategy, deleteStrategy: strategy } }));
+            assert.match(found.join("\n"), /controlPlane\.updateStrategy: .*refuses updateStrategy on the control plane/);
+            assert.match(found.join("\n"), /controlPlane\.deleteStrategy: .*refuses deleteStrategy on the control plane/);
+        });
+
+        it("machineset.go: no kernelArgs on a set that uses a machine class, nor at cluster level", () => {
+            const args = ["net.ifnames=0"];
+            const found = problems(withSpec({
+                kernelArgs: args,
+                controlPlane: { machineClass: "matrix-control-plane", size: 1, kernelArgs: args },
+                workers: [{ name: "w", machineClass: "matrix-worker-golf", size: 1, kernelArgs: args }],
+            }));
+            assert.deepEqual(found.map((p) => p.split(": ")[0]), ["clusters.kernelArgs", "clusters.controlPlane.kernelArgs", "clusters.workers[0].kernelArgs"]);
+            for (const p of found) assert.match(p, /set them in the machine class's kernelArgs instead/);
+        });
+
+        it("list.go: no Machine documents that no set lists (our sets always use machine classes)", () => {
+            const found = problems(withSpec({ machines: [{ name: "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40", locked: true }] }));
+            assert.match(found.join(), /^clusters\.machines: .*no machine set lists.*machine class/);
+        });
     });
 
     it("rejects machine classes this stack does not define, naming the cluster, the class and the known ones", () => {
@@ -161,14 +191,12 @@ describe("renderClusterTemplate", () => {
             patches: [rolePatch],
             controlPlane: { machineClass: "matrix-control-plane", size: 1, patches: [flagPatch] },
             workers: [{ ...worker, nodeLabels: { "node-role.kubernetes.io/worker": "" } }, { ...worker, name: "w2", patches: [rolePatch] }],
-            machines: [{ name: "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40", patches: [rolePatch] }],
         }));
         assert.deepEqual(found.map((p) => p.split(": ")[0]), [
             "clusters.patches[0].inline.machine",
             "clusters.controlPlane.patches[0].inline.machine",
             "clusters.workers[0].nodeLabels.node-role.kubernetes.io/worker",
             "clusters.workers[1].patches[0].inline.machine",
-            "clusters.machines[0].patches[0].inline.machine",
         ]);
         for (const p of found) assert.match(p, /NodeRestriction.*topology\.kubernetes\.io\/zone/);
     });
@@ -192,9 +220,8 @@ describe("renderClusterTemplate", () => {
         assert.match(problems(withSpec({ controlPlane: { machineClass: "matrix-control-plane", size: 0 } })).join(), /controlPlane\.size: a cluster needs at least one control-plane node/);
         assert.match(problems(withSpec({ cni: "flannel" })).join(), /^clusters\.cni/);
         assert.match(problems(withSpec({ cilium: { mtu: 1000 } })).join(), /cilium\.mtu/);
-        assert.match(problems(withSpec({ features: { backupInterval: "daily" } })).join(), /features\.backupInterval: use a duration/);
+        assert.match(problems(withSpec({ features: { backupInterval: "daily" } })).join(), /features\.backupInterval: use a Go duration such as 1h, 6h or 24h/);
         assert.match(problems(withSpec({ systemExtensions: ["iscsi-tools"] })).join(), /systemExtensions\[0\]: name the extension as <org>\/<name>/);
-        assert.match(problems(withSpec({ machines: [{ name: "not-a-uuid" }] })).join(), /machines\[0\]\.name: .*UUID/);
         assert.match(problems(withSpec({ kuberentesVersion: "v1.36.2" })).join(), /clusters\.kuberentesVersion: unknown key/);
     });
 
@@ -241,5 +268,39 @@ describe("clusterTemplateProblems", () => {
         assert.match(found.join("\n"), /talos\.version undefined is not pinned/);
         assert.match(found.join("\n"), /Cluster2: unknown kind/);
         assert.match(clusterTemplateProblems("kind: Cluster\n  bad: [").join(), /not valid YAML/);
+    });
+});
+
+describe("cluster etcd backup interval (omni v1.10.4 internal/backend/runtime/omni/validations/cluster.go)", () => {
+    /** The hub's flag defaults, as Omni's own config schema at v1.10.4 states them. */
+    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-config.schema.v1.10.4.json"), "utf8"));
+    const backup = schema.definitions.EtcdBackup.properties;
+
+    it("uses Omni's defaults when the hub sets no interval", () => {
+        const limits = etcdBackupIntervalLimits(undefined);
+        assert.equal(limits.min, parseGoDuration(backup.minInterval.default));
+        assert.equal(limits.max, parseGoDuration(backup.maxInterval.default));
+    });
+
+    it("accepts min ≤ interval ≤ max and 0 (backups off); refuses the rest naming the bound and the fix", () => {
+        const defaults = etcdBackupIntervalLimits(undefined);
+        for (const ok of ["1h", "6h", "24h", "1h30m", "0"]) assert.equal(backupIntervalProblem(ok, defaults), undefined, ok);
+        assert.match(backupIntervalProblem("30m", defaults)!, /shorter than the hub's etcdBackup minInterval \(1h\).*use 1h or more/);
+        assert.match(backupIntervalProblem("25h", defaults)!, /longer than the hub's etcdBackup maxInterval \(24h\).*use 24h or less/);
+        const hub = etcdBackupIntervalLimits({ minInterval: "15m", maxInterval: "2h" });
+        assert.equal(backupIntervalProblem("30m", hub), undefined);
+        assert.match(backupIntervalProblem("3h", hub)!, /maxInterval \(2h\)/);
+    });
+});
+
+describe("Kubernetes versions a cluster's Talos supports (Talos machinery compatibility, checked by omni v1.10.4 validations/cluster.go)", () => {
+    it("accepts the pinned pair and the edges of Talos 1.13's range (1.31–1.36)", () => {
+        for (const k of [versions.kubernetes, "v1.31.0", "v1.36.9"]) assert.doesNotThrow(() => renderClusterTemplate(withSpec({ talosVersion: "v1.13.6", kubernetesVersion: k }), classes), k);
+    });
+
+    it("refuses a Kubernetes version outside the Talos version's range, naming the range", () => {
+        assert.match(problems(withSpec({ talosVersion: "v1.13.6", kubernetesVersion: "v1.37.0" })).join(), /^clusters\.kubernetesVersion: Kubernetes v1\.37\.0 does not run on Talos v1\.13\.6, which supports Kubernetes 1\.31 to 1\.36/);
+        assert.match(problems(withSpec({ talosVersion: "v1.12.0", kubernetesVersion: "v1.36.2" })).join(), /supports Kubernetes 1\.30 to 1\.35/);
+        assert.match(problems(withSpec({ talosVersion: "v1.11.5", kubernetesVersion: "v1.28.3" })).join(), /supports Kubernetes 1\.29 to 1\.34/);
     });
 });

@@ -7,10 +7,13 @@ import {
     machineClassDocProblems,
     ProviderData,
     ProviderDataSchema,
+    privilegesForProviderData,
     renderMachineClass,
     storageSelectorProblems,
 } from "../components/machine-class-render";
+import { z } from "zod";
 import { ConfigError } from "../components/validation";
+import { versions } from "../components/versions";
 
 // The seed's classes (domain.md §1.6).
 const tuning = { machine_type: "q35", balloon: false, disk_ssd: true, disk_discard: true, disk_iothread: true, disk_cache: "none", disk_aio: "io_uring" } as const;
@@ -69,7 +72,8 @@ describe("renderMachineClass", () => {
         const { out, doc, data } = parsed(controlPlane);
         assert.equal(out.id, "matrix-control-plane");
         assert.deepEqual(doc.metadata, { namespace: "default", type: "MachineClasses.omni.sidero.dev", id: "matrix-control-plane" });
-        assert.deepEqual(doc.spec.matchlabels, []);
+        // omni v1.10.4 internal/backend/runtime/omni/validations/machine_class.go: autoprovision and matchlabels are exclusive.
+        assert.deepEqual(Object.keys(doc.spec), ["autoprovision"]);
         assert.deepEqual(Object.keys(doc.spec.autoprovision).sort(), ["grpctunnel", "kernelargs", "metavalues", "providerdata", "providerid"]);
         assert.equal(doc.spec.autoprovision.providerid, "matrix-cluster");
         assert.deepEqual(doc.spec.autoprovision.kernelargs, []);
@@ -112,25 +116,26 @@ describe("renderMachineClass", () => {
         assert.deepEqual(disks.additional_nics, [{ bridge: "vmbr1", vlan: 40, firewall: false }]);
     });
 
-    it("renders the newer provider fields: firewall, tags, pool, placement, HA, USB", () => {
+    it("renders the provider v0.1.0–v0.3.0 fields: firewall, tags, pool, placement, the full HA block, firmware display, mdev, USB", () => {
+        const ha = {
+            state: "started", comment: "talos", max_restart: 2, max_relocate: 1, failback: true, resource_affinity: "negative",
+            node_affinity_nodes: ["pve1", "pve2:2"], node_affinity_strict: true, rules: ["talos-spread"],
+        } as const;
         const data = parsed(withData({
-            network_firewall: false, tags: ["talos", "worker"], pool: "talos-workers", placement_strategy: "round-robin",
-            ha: { state: "started", resource_affinity: "negative", node_affinity_nodes: ["pve1", "pve2"] },
-            usb_devices: [{ mapping: "zigbee", usb3: true }], vmid_range: "5300-5350",
+            network_firewall: false, tags: ["talos", "worker"], pool: "talos-workers", placement_strategy: "round-robin", ha,
+            bios: "ovmf", vga: "virtio,memory=32", pci_devices: [{ mapping: "a16", mdev: "nvidia-180" }], usb_devices: [{ mapping: "zigbee", usb3: true }],
         })).data;
         assert.equal(data.network_firewall, false);
         assert.deepEqual(data.tags, ["talos", "worker"]);
         assert.equal(data.pool, "talos-workers");
         assert.equal(data.placement_strategy, "round-robin");
-        assert.deepEqual(data.ha.node_affinity_nodes, ["pve1", "pve2"]);
+        assert.deepEqual(data.ha, ha);
+        assert.equal(data.bios, "ovmf");
+        assert.equal(data.vga, "virtio,memory=32");
+        assert.deepEqual(data.pci_devices, [{ mapping: "a16", mdev: "nvidia-180" }]);
         assert.deepEqual(data.usb_devices, [{ mapping: "zigbee", usb3: true }]);
-    });
-
-    it("renders static networking, explicit or VMID-derived", () => {
-        const explicit = { network_subnet: "192.168.26.0/24", network_ip: "192.168.26.31", network_gateway: "192.168.26.1", network_nameservers: ["192.168.26.1"], network_mtu: 1500 };
-        assert.equal(parsed(withData(explicit)).data.network_ip, "192.168.26.31");
-        const derived = { network_subnet: "2001:db8::/64", network_base_ip: "2001:db8::10", vmid_range: "5300-5350", network_gateway: "2001:db8::1" };
-        assert.equal(parsed(withData(derived)).data.network_base_ip, "2001:db8::10");
+        assert.match(problems(withData({ bios: "uefi" })).join(), /providerData\.bios: .*expected one of/);
+        assert.match(problems(withData({ vga: "vga" })).join(), /providerData\.vga: a Proxmox display/);
     });
 
     it("renders kernel args, META values and the gRPC tunnel enum", () => {
@@ -188,15 +193,23 @@ describe("renderMachineClass", () => {
         assert.match(problems(withData({ storage_selector: "  " })).join(), /storage_selector: .*CEL expression/);
     });
 
-    it("checks static networking as a whole", () => {
-        assert.match(problems(withData({ network_ip: "10.0.0.5" })).join(), /network_ip: .*needs network_subnet/);
-        assert.match(problems(withData({ network_subnet: "10.0.0.0/24" })).join(), /exactly one of network_ip .* or network_base_ip/);
-        assert.match(problems(withData({ network_subnet: "10.0.0.0/24", network_ip: "10.0.0.5", network_base_ip: "10.0.0.10" })).join(), /exactly one of/);
-        assert.match(problems(withData({ network_subnet: "10.0.0.0/24", network_base_ip: "10.0.0.10" })).join(), /vmid_range: .*needs vmid_range/);
-        assert.match(problems(withData({ network_subnet: "10.0.0.0/24", network_ip: "2001:db8::5" })).join(), /network_ip: .*IPv4/);
-        assert.match(problems(withData({ network_subnet: "10.0.0.0", network_ip: "10.0.0.5" })).join(), /network_subnet: .*CIDR/);
-        assert.match(problems(withData({ network_subnet: "10.0.0.0/24", network_ip: "10.0.0.999" })).join(), /network_ip: .*IP address/);
-        assert.match(problems(withData({ vmid_range: "5350-5300" })).join(), /vmid_range: .*<first>-<last>/);
+    it("refuses the static networking keys that came after the pinned provider release, which it would silently drop", () => {
+        const explicit = { network_subnet: "192.168.26.0/24", network_ip: "192.168.26.31", network_gateway: "192.168.26.1", network_nameservers: ["192.168.26.1"], network_mtu: 1500 };
+        const found = problems(withData({ ...explicit, network_base_ip: "192.168.26.40", vmid_range: "5300-5350" }));
+        assert.equal(found.length, 7, found.join("\n"));
+        for (const p of found) assert.match(p, /^machineClasses\.providerData\.(network_\w+|vmid_range): needs a provider release newer than v0\.3\.0 .*DHCP/);
+    });
+
+    it("caps kernel args as Omni does (omni v1.10.4 validations/kernel_args.go: 64 entries, 256 bytes each)", () => {
+        assert.doesNotThrow(() => renderMachineClass({ ...multiDisk, kernelArgs: Array.from({ length: 64 }, (_, i) => `a${i}=${"x".repeat(200)}`) }));
+        assert.match(problems({ ...multiDisk, kernelArgs: Array.from({ length: 65 }, (_, i) => `a${i}`) }).join(), /kernelArgs: Omni accepts at most 64/);
+        assert.match(problems({ ...multiDisk, kernelArgs: ["x".repeat(257)] }).join(), /kernelArgs\[0\]: Omni accepts kernel args of at most 256 bytes/);
+    });
+
+    it("asks for Mapping.Use with PCI/USB passthrough and Sys.Console with HA", () => {
+        assert.deepEqual(privilegesForProviderData([controlPlane.providerData]), []);
+        assert.deepEqual(privilegesForProviderData([gpuWorker.providerData]), ["Mapping.Use"]);
+        assert.deepEqual(privilegesForProviderData([{ usb_devices: [{ mapping: "z" }] }, { ha: { state: "started" } }]), ["Mapping.Use", "Sys.Console"]);
     });
 
     it("checks the class's own fields", () => {
@@ -282,13 +295,10 @@ function schemaErrors(schema: JsonSchema, value: unknown, at = "$"): string[] {
     return errors;
 }
 
-describe("provider data against the provider's JSON schema", function () {
-    const file = path.resolve(__dirname, "../../shared/reference/provider-data.schema.json");
-    let schema: JsonSchema;
-    before(function () {
-        if (!fs.existsSync(file)) this.skip();
-        schema = JSON.parse(fs.readFileSync(file, "utf8"));
-    });
+const upstream = (file: string) => JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/upstream", file), "utf8"));
+
+describe("provider data against the provider's JSON schema (omni-infra-provider-proxmox data/schema.json at 0d9fd58)", function () {
+    const schema: JsonSchema = upstream("provider-data.schema.0d9fd58.json");
 
     it("covers every field of the schema, with the same required fields", () => {
         const ours = Object.keys(ProviderDataSchema.shape);
@@ -307,5 +317,36 @@ describe("provider data against the provider's JSON schema", function () {
 
     it("(the checker itself rejects what the schema rejects)", () => {
         assert.deepEqual(schemaErrors(schema, { cores: 1, memory: 1024, disk_size: 5, storage_selector: "x", disk_cache: "fast" }), ["$.memory: below 2048", "$.disk_cache: not in enum"]);
+    });
+});
+
+describe("provider data keys of the pinned provider release (omni-infra-provider-proxmox v0.3.0 internal/pkg/provider/data.go)", () => {
+    const release = upstream("provider-data.v0.3.0.json");
+
+    it("pins the release the fixture was read from", () => {
+        assert.match(release.provenance.release, new RegExp(`^${versions.proxmoxProvider} `));
+    });
+
+    it("accepts exactly the keys that release reads, at every level", () => {
+        const shape = ProviderDataSchema.shape as Record<string, z.ZodType>;
+        const known = Object.keys(shape);
+        assert.deepEqual(known.filter((k) => !release.afterRelease.includes(k)).sort(), [...release.keys].sort());
+        for (const key of release.afterRelease) assert.ok(known.includes(key), `${key} gets the release message, not "unknown key"`);
+        const nested = (key: string) => {
+            const element = (shape[key] as z.ZodOptional<z.ZodType>).unwrap();
+            const obj = (element instanceof z.ZodArray ? element.element : element) as z.ZodObject;
+            return Object.keys(obj.shape).sort();
+        };
+        for (const [key, fields] of Object.entries(release.nested as Record<string, string[]>)) assert.deepEqual(nested(key), [...fields].sort(), key);
+    });
+
+    it("refuses every key added after the release, naming the release", () => {
+        for (const key of release.afterRelease as string[]) {
+            assert.match(problems(withData({ [key]: "x" })).join(), new RegExp(`providerData\\.${key}: needs a provider release newer than ${versions.proxmoxProvider}`), key);
+        }
+    });
+
+    it("accepts each placement strategy the release parses", () => {
+        for (const strategy of release.placementStrategies) assert.equal(parsed(withData({ placement_strategy: strategy })).data.placement_strategy, strategy);
     });
 });

@@ -7,6 +7,7 @@ import {
     OmniHubSettingsSchema,
     auth0DomainProblem,
     hubEndpoints,
+    lanIpProblem,
     parseDockerHost,
     renderOmniFlags,
     renderedOmniFlags,
@@ -70,7 +71,7 @@ describe("omni-flags: settings schema", () => {
     });
 
     it("refuses Omni before v1.4.0 and non-versions", () => {
-        assert.match(problems({ omniVersion: "v1.3.2" }), /hub\.omniVersion.*predates v1\.4\.0.*upgrade through v1\.4\.x/);
+        assert.match(problems({ omniVersion: "v1.3.2" }), /hub\.omniVersion.*predates v1\.4\.0.*one minor at a time to v1\.4\.x/);
         assert.match(problems({ omniVersion: "latest" }), /hub\.omniVersion.*not an Omni release tag/);
         assert.throws(
             () => renderOmniFlags({ settings: { ...settings(), omniVersion: "v1.3.0" }, accountId: ACCOUNT }),
@@ -252,9 +253,8 @@ describe("omni-flags: renderOmniFlags", () => {
 
 describe("omni-flags: flag table against Omni's config schema", () => {
     /** Every setting's x-cli-flag in an Omni config schema. */
-    function schemaFlags(version: string): Set<string> | undefined {
-        const file = path.resolve(__dirname, `../../shared/reference/omni-config.schema.${version}.json`);
-        if (!fs.existsSync(file)) return undefined;
+    function schemaFlags(version: string): Set<string> {
+        const file = path.join(__dirname, `fixtures/upstream/omni-config.schema.${version}.json`);
         const found = new Set<string>();
         const walk = (node: unknown): void => {
             if (Array.isArray(node)) node.forEach(walk);
@@ -285,11 +285,50 @@ describe("omni-flags: flag table against Omni's config schema", () => {
     });
 
     for (const version of [versions.omni, "v1.9.3"]) {
-        it(`uses only x-cli-flag names of Omni ${version}`, function () {
+        it(`uses only x-cli-flag names of Omni ${version} (siderolabs/omni internal/pkg/config/schema.json at ${version})`, function () {
             const known = schemaFlags(version);
-            if (!known) this.skip();
-            const unknown = renderedOmniFlags.filter((f) => !known!.has(f));
+            const unknown = renderedOmniFlags.filter((f) => !known.has(f));
             assert.deepEqual(unknown, [], `not flags of Omni ${version}: ${unknown.join(", ")}`);
         });
     }
+});
+
+describe("omni-flags: EULA acceptance (omni v1.10.4 internal/pkg/auth/interceptor/eula.go)", () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-config.schema.v1.10.4.json"), "utf8"));
+
+    it("renders both flags Omni's schema names, together", () => {
+        const eula = schema.definitions.EulaAccept;
+        assert.deepEqual(eula.dependentRequired, { name: ["email"], email: ["name"] }, "Omni takes both or neither");
+        const flags = renderOmniFlags({ settings: settings({ eula: { name: "Jane Admin", email: "jane@example.com" } }), accountId: ACCOUNT });
+        assert.ok(flags.includes(`--${eula.properties.name["x-cli-flag"]}=Jane Admin`), flags.join(" "));
+        assert.ok(flags.includes(`--${eula.properties.email["x-cli-flag"]}=jane@example.com`), flags.join(" "));
+    });
+
+    it("is required for the browserless bootstrap, saying why and who accepts what", () => {
+        const msg = problems({ eula: undefined });
+        assert.match(msg, /hub\.eula: set eula\.name and eula\.email: Omni v1\.7\+ refuses every API call until its EULA is accepted/);
+        assert.match(msg, /accepts the Sidero Labs EULA .*on behalf of this Omni instance/);
+        assert.doesNotThrow(() => settings({ eula: undefined, initialServiceAccount: { enabled: false } }));
+        assert.match(problems({ eula: { name: "Jane", email: "not-an-email" } }), /hub\.eula\.email/);
+        assert.match(problems({ eula: { name: " ", email: "jane@example.com" } }), /hub\.eula\.name/);
+    });
+});
+
+describe("omni-flags: addresses a booting Talos VM must reach", () => {
+    it("refuses tailnet, loopback and unspecified LAN IPs and WireGuard endpoints", () => {
+        for (const ip of ["100.64.0.1", "100.101.102.103", "100.127.255.254", "fd7a:115c:a1e0::1", "127.0.0.1", "0.0.0.0", "::1"]) {
+            assert.match(problems({ lanIp: ip }), /hub\.lanIp.*(Tailscale address|loopback|unspecified)/, ip);
+            assert.match(wireguardAddrProblem(`${ip.includes(":") ? `[${ip}]` : ip}:50180`) ?? "", /Tailscale address|loopback|unspecified/, ip);
+        }
+        for (const ip of ["192.168.10.20", "10.0.0.5", "100.63.255.255", "100.128.0.1"]) assert.equal(lanIpProblem(ip), undefined, ip);
+    });
+
+    it("refuses a MagicDNS domain, which booting machines cannot resolve", () => {
+        assert.match(problems({ omniDomain: "omni.tail1234.ts.net" }), /hub\.omniDomain.*MagicDNS name/);
+    });
+
+    it("refuses an etcd backup minInterval above maxInterval", () => {
+        assert.match(problems({ etcdBackup: { localPath: "/srv/b", minInterval: "6h", maxInterval: "2h" } }), /hub\.etcdBackup\.minInterval.*must not exceed maxInterval \(2h\)/);
+        assert.match(problems({ etcdBackup: { localPath: "/srv/b", minInterval: "48h" } }), /must not exceed maxInterval \(24h\)/);
+    });
 });

@@ -2,17 +2,21 @@ import { strict as assert } from "node:assert";
 import { clusterUpgradeProblem, hubEndpointProblems, omniUpgradeProblem } from "../components/upgrades";
 import { planStack } from "../src/plan/plan";
 
+// Omni's self-hosted upgrade guide ("Upgrade Omni", docs.siderolabs.com): sequential minor upgrades only, no downgrades.
 describe("upgrade rules", () => {
-    it("lets a first deployment and ordinary upgrades through", () => {
+    it("lets a first deployment, patch releases and one-minor steps through", () => {
         assert.equal(omniUpgradeProblem(undefined, "v1.10.4"), undefined);
         assert.equal(omniUpgradeProblem("v1.9.3", "v1.10.4"), undefined);
-        assert.equal(omniUpgradeProblem("v1.3.2", "v1.4.7"), undefined, "into v1.4.x is the required step");
-        assert.equal(omniUpgradeProblem("v1.4.7", "v1.10.4"), undefined);
+        assert.equal(omniUpgradeProblem("v1.10.0", "v1.10.4"), undefined);
+        assert.equal(omniUpgradeProblem("v1.3.2", "v1.4.7"), undefined);
+        assert.equal(omniUpgradeProblem("v1.10.4", "v2.0.1"), undefined, "into the next major's first minor");
     });
 
-    it("refuses an Omni upgrade that skips v1.4.x, and any downgrade", () => {
-        assert.match(omniUpgradeProblem("v1.3.2", "v1.5.0")!, /skips the v1\.4\.x migrations/);
-        assert.match(omniUpgradeProblem("v1.0.0", "v1.10.4")!, /latest v1\.4\.x/);
+    it("refuses skipping a minor version, naming the next one to deploy, and any downgrade", () => {
+        assert.match(omniUpgradeProblem("v1.3.2", "v1.5.0")!, /skips a minor version.*latest v1\.4\.x/);
+        assert.match(omniUpgradeProblem("v1.4.7", "v1.10.4")!, /one minor at a time: set omniVersion to the latest v1\.5\.x/);
+        assert.match(omniUpgradeProblem("v1.8.2", "v1.10.4")!, /latest v1\.9\.x/);
+        assert.match(omniUpgradeProblem("v1.10.4", "v2.1.0")!, /skips a minor version/);
         assert.match(omniUpgradeProblem("v1.10.4", "v1.9.3")!, /cannot roll back/);
     });
 
@@ -43,7 +47,7 @@ describe("upgrade rules in the stack programs", () => {
 
     it("quantum compares the requested Omni version with the one it deployed last", async () => {
         await assert.rejects(planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ omniVersion: "v1.3.0" }) }),
-            (e: Error) => e.name === "ConfigError" && /omni-scale:hub\.omniVersion.*skips the v1\.4\.x/s.test(e.message));
+            (e: Error) => e.name === "ConfigError" && /omni-scale:hub\.omniVersion.*skips a minor version.*latest v1\.4\.x/s.test(e.message));
         const ok = await planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ omniVersion: "v1.9.3" }) });
         assert.equal((ok.outputs as any).omniVersion, "v1.10.4");
     });
