@@ -1,0 +1,160 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    HUB_BACKUP_LABELS,
+    HUB_BACKUP_ROLE,
+    HubBackupSettings,
+    OMNI_ETCD_ENDPOINT,
+    durationSeconds,
+    etcdToolsProblem,
+    hubBackupBuildScript,
+    hubBackupDockerfile,
+    hubBackupHealthcheck,
+    hubBackupImageTag,
+    hubBackupPaths,
+    hubBackupScript,
+    s3BaseUrl,
+    s3CurlConfig,
+} from "./hub-backup-render";
+import { omniContainerPaths, parseDockerHost } from "./omni-flags";
+import { STATE_ROLE_LABEL } from "./state-volumes";
+import { ConfigError, ConfigIssue } from "./validation";
+
+export interface HubBackupArgs {
+    /** Validated `hub.backup` settings. */
+    settings: HubBackupSettings;
+    omniVersion: string;
+    /** Omni's container name (accountName); the backup container is `<it>-backup`. */
+    omniContainerName: string;
+    dockerHost: string;
+    dockerProvider: docker.Provider;
+    /** The Tailscale sidecar owning the network namespace Omni (and its embedded etcd) lives in. */
+    sidecarId: pulumi.Input<string>;
+    /** Omni's data volume (etcd directory and SQLite database), mounted read-only. */
+    dataVolumeName: pulumi.Input<string>;
+    /** Fingerprint of the etcd GPG key: every set needs that key to be restored. */
+    etcdKeyFingerprint: pulumi.Input<string>;
+    /** Secrets, required with `settings.s3`. */
+    s3AccessKeyId?: pulumi.Input<string>;
+    s3SecretAccessKey?: pulumi.Input<string>;
+}
+
+/** What the stack exports about the hub backup. */
+export interface HubBackupSummary {
+    container: string;
+    image: string;
+    schedule: string;
+    keep: number;
+    target: string;
+    s3?: string;
+    keyFingerprint: string;
+    restore: string;
+    note: string;
+}
+
+/**
+ * Scheduled backups of the Omni hub itself (not of the managed clusters: that is `etcdBackup`): a container in
+ * Omni's network namespace snapshots the embedded etcd and copies the SQLite database into a host directory,
+ * optionally uploads each set to S3, and is unhealthy when the last success is older than twice the interval.
+ */
+export class HubBackup extends pulumi.ComponentResource {
+    public readonly summary: pulumi.Output<HubBackupSummary>;
+
+    constructor(name: string, args: HubBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("omni-scale:omni:HubBackup", name, {}, opts);
+        const s = args.settings;
+        const issues: ConfigIssue[] = [];
+        const toolsProblem = etcdToolsProblem(args.omniVersion, s.etcdImage);
+        if (toolsProblem) issues.push({ key: "omni-scale:hub.backup.etcdImage", value: s.etcdImage, message: toolsProblem });
+        const hasCredentials = args.s3AccessKeyId !== undefined && args.s3SecretAccessKey !== undefined;
+        if (s.s3 && !hasCredentials) {
+            issues.push({ key: "omni-scale:hubBackupS3AccessKeyId/hubBackupS3SecretAccessKey", message: "hub.backup.s3 is set: set both with `pulumi config set --secret ...`" });
+        }
+        if (!s.s3 && (args.s3AccessKeyId !== undefined || args.s3SecretAccessKey !== undefined)) {
+            issues.push({ key: "omni-scale:hubBackupS3AccessKeyId/hubBackupS3SecretAccessKey", message: "are set but hub.backup.s3 is not: configure hub.backup.s3 or remove them" });
+        }
+        if (issues.length) throw new ConfigError(issues);
+
+        const dockerHost = parseDockerHost(args.dockerHost);
+        // Unreachable for validated settings; narrows the type.
+        if (typeof dockerHost === "string") throw new Error(dockerHost);
+        const onDocker = { parent: this, provider: args.dockerProvider };
+
+        // Pulled first, so the build uses exactly these pins; kept when replaced, so going back needs no pull.
+        const etcdImage = new docker.RemoteImage(`${name}-etcd-image`, { name: s.etcdImage, keepLocally: true }, onDocker);
+        const baseImage = new docker.RemoteImage(`${name}-base-image`, { name: s.baseImage, keepLocally: true }, onDocker);
+        const dockerfile = hubBackupDockerfile(s);
+        const tag = hubBackupImageTag(dockerfile, s.etcdImage);
+        const buildScript = hubBackupBuildScript(dockerfile, tag);
+        const buildOpts = { parent: this, dependsOn: [etcdImage, baseImage] };
+        // The host's docker CLI builds it (as the bootstrap reads Omni's key there); a new Dockerfile is a new tag.
+        const build =
+            dockerHost.scheme === "ssh"
+                ? new command.remote.Command(
+                      `${name}-image`,
+                      { connection: { host: dockerHost.host!, user: dockerHost.user, port: dockerHost.port }, create: buildScript, triggers: [tag], logging: "stderr" },
+                      buildOpts,
+                  )
+                : new command.local.Command(`${name}-image`, { create: buildScript, environment: { DOCKER_HOST: args.dockerHost }, triggers: [tag], logging: "stderr" }, buildOpts);
+
+        const intervalSeconds = durationSeconds(s.interval);
+        const fingerprint = pulumi.output(args.etcdKeyFingerprint);
+        const script = fingerprint.apply((fpr) =>
+            hubBackupScript({
+                etcdEndpoint: OMNI_ETCD_ENDPOINT,
+                sqlitePath: omniContainerPaths.sqlite,
+                targetDir: hubBackupPaths.target,
+                intervalSeconds,
+                keep: s.keep,
+                keyFingerprint: fpr,
+                s3: s.s3 && { url: s3BaseUrl(s.s3), region: s.s3.region, credentialsFile: hubBackupPaths.s3Credentials },
+            }),
+        );
+        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [{ file: hubBackupPaths.script, content: script, permissions: "0555" }];
+        if (s.s3) {
+            const curlrc = pulumi.all([args.s3AccessKeyId!, args.s3SecretAccessKey!]).apply(([id, secret]) => s3CurlConfig(id, secret));
+            uploads.push({ file: hubBackupPaths.s3Credentials, content: pulumi.secret(curlrc), permissions: "0400" });
+        }
+        const labels = [
+            { label: STATE_ROLE_LABEL, value: HUB_BACKUP_ROLE },
+            { label: HUB_BACKUP_LABELS.fingerprint, value: fingerprint },
+            ...(s.s3 ? [{ label: HUB_BACKUP_LABELS.s3, value: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` }] : []),
+        ];
+        const containerName = `${args.omniContainerName}-backup`;
+
+        const container = new docker.Container(
+            name,
+            {
+                name: containerName,
+                image: tag,
+                // By id, like Omni: a replaced sidecar replaces this container too, or it keeps a dead namespace.
+                networkMode: pulumi.interpolate`container:${args.sidecarId}`,
+                volumes: [
+                    // Read-only: the backup can never damage Omni's data (SQLite then reads the WAL without writing its index).
+                    { volumeName: args.dataVolumeName, containerPath: omniContainerPaths.data, readOnly: true },
+                    { hostPath: s.targetDir, containerPath: hubBackupPaths.target },
+                ],
+                uploads,
+                command: [hubBackupPaths.script, "run"],
+                labels,
+                healthcheck: hubBackupHealthcheck(intervalSeconds),
+                restart: "unless-stopped",
+            },
+            { ...onDocker, dependsOn: [build], deleteBeforeReplace: true },
+        );
+
+        this.summary = pulumi.all([container.name, fingerprint]).apply(([c, fpr]) => ({
+                container: c,
+                image: tag,
+                schedule: `every ${s.interval}; unhealthy when the last success is older than ${2 * intervalSeconds}s`,
+                keep: s.keep,
+                target: s.targetDir,
+                ...(s.s3 ? { s3: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` } : {}),
+                keyFingerprint: fpr,
+                restore: "npm run restore -- --stack <stack> --set latest (add --yes to restore; see docs/OPERATIONS.md)",
+                note: `every set is encrypted by Omni: restoring it needs the etcd GPG key ${fpr}; keep that key apart from the backups`,
+            }));
+        this.registerOutputs({ summary: this.summary });
+    }
+}
