@@ -1,8 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterSpec, renderClusterTemplate } from "./cluster-render";
+import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./cluster-render";
+import { etcdBackupIntervalLimits } from "./omni-flags";
 import { OmniMachineClass } from "./omni-machine-class";
 import { omnictlEnvironment, omnictlWithStdinFile } from "./omnictl";
+import { ConfigError } from "./validation";
 
 export interface OmniClusterArgs {
     spec: ClusterSpec;
@@ -10,6 +12,11 @@ export interface OmniClusterArgs {
     machineClasses: OmniMachineClass[] | Record<string, OmniMachineClass>;
     omniEndpoint: pulumi.Input<string>;
     serviceAccountKey: pulumi.Input<string>;
+    /**
+     * The hub's `etcdBackup` min/max intervals (the hub stack's `etcdBackupIntervals` output). Omni refuses a cluster
+     * whose backupInterval lies outside them; Omni's defaults (1h–24h) apply when absent.
+     */
+    etcdBackupIntervals?: pulumi.Input<{ minInterval?: string; maxInterval?: string } | undefined>;
 }
 
 /** An Omni cluster template, synced with `omnictl cluster template sync` and deleted on destroy. */
@@ -35,7 +42,13 @@ export class OmniCluster extends pulumi.ComponentResource {
                 delete: omnictlWithStdinFile("cluster template delete"),
                 // Content changes re-run `sync` as an update (stdin changed). Only a renamed cluster replaces the
                 // command: a replacement's delete runs after the new sync and must remove the old cluster, not this one.
-                stdin: rendered.yaml,
+                // The template reaches Omni only once its backup interval is known to fit the hub's limits.
+                stdin: pulumi.output(args.etcdBackupIntervals).apply((limits) => {
+                    const interval = args.spec.features?.backupInterval;
+                    const problem = backupIntervalProblem(interval, etcdBackupIntervalLimits(limits));
+                    if (problem) throw new ConfigError([{ key: "clusters.features.backupInterval", value: interval, message: `cluster ${rendered.name}: ${problem}` }]);
+                    return rendered.yaml;
+                }),
                 triggers: [rendered.name],
                 environment: omnictlEnvironment(args),
             },

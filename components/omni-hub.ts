@@ -6,6 +6,7 @@ import * as tailscale from "@pulumi/tailscale";
 import { stateVolumeLabels } from "./state-volumes";
 import { TAILSCALE_STATE_DIR, tailscaleEnvs, tailscaleHealthcheck } from "./tailscale-sidecar";
 import { OmniEtcdKey } from "./etcd-key";
+import { HubBackup, HubBackupSummary } from "./hub-backup";
 import { OmniHubSettings, OmniHubSettingsSchema, hubEndpoints, omniContainerPaths, parseDockerHost, renderOmniFlags } from "./omni-flags";
 import { omnictlEnvironment, shellQuote as sh } from "./omnictl";
 import { tlsProblems } from "./tls";
@@ -34,6 +35,11 @@ export function readInitialKeyScript(container: string, keyPath: string): string
 /** Creates the automation account; omnictl prints its key once, on stdout. */
 export function automationAccountScript(role: string): string {
     return `omnictl serviceaccount create ${sh(automationAccountName)} --role=${sh(role)} --use-user-role=false`;
+}
+
+/** Renews the automation account's key (a new key, valid for omnictl's default 365 days); printed once, on stdout. */
+export function automationKeyRenewalScript(): string {
+    return `omnictl serviceaccount renew ${sh(automationAccountName)}`;
 }
 
 /**
@@ -68,6 +74,13 @@ export interface OmniHubArgs {
     tlsPrivateKey?: pulumi.Input<string>;
     /** OIDC client secret (secret), with `auth.oidc`. */
     oidcClientSecret?: pulumi.Input<string>;
+    /**
+     * The automation key in use (e.g. the stack's last `automationKey` output): a renewal (settings.automationKeyRotation)
+     * authenticates with it. Without it, the key created at bootstrap is used, which fails once that key has expired.
+     */
+    currentAutomationKey?: pulumi.Input<string>;
+    /** S3 credentials of the hub backup (secrets), with `settings.backup.s3`. */
+    hubBackupS3?: { accessKeyId?: pulumi.Input<string>; secretAccessKey?: pulumi.Input<string> };
 }
 
 /**
@@ -90,6 +103,8 @@ export class OmniHub extends pulumi.ComponentResource {
     public readonly infraProviderKeys: pulumi.Output<Record<string, string>>;
     /** Omni's command line (the OIDC client secret left out). */
     public readonly flags: pulumi.Output<string[]>;
+    /** The scheduled backup of this hub's etcd and SQLite (settings.backup), and the key every set needs; undefined when off. */
+    public readonly hubBackup: pulumi.Output<HubBackupSummary | undefined>;
 
     constructor(name: string, args: OmniHubArgs, opts?: pulumi.ComponentResourceOptions) {
         super("omni-scale:omni:OmniHub", name, {}, opts);
@@ -204,6 +219,13 @@ export class OmniHub extends pulumi.ComponentResource {
             },
             { ...onDocker, dependsOn: [sidecar], deleteBeforeReplace: true },
         );
+        this.hubBackup = s.backup
+            ? new HubBackup(`${name}-backup`, {
+                  settings: s.backup, omniVersion: s.omniVersion, omniContainerName: s.accountName, dockerHost: s.dockerHost, dockerProvider: provider,
+                  sidecarId: sidecar.id, dataVolumeName: omniData.name, etcdKeyFingerprint: etcdKey.fingerprint,
+                  s3AccessKeyId: args.hubBackupS3?.accessKeyId, s3SecretAccessKey: args.hubBackupS3?.secretAccessKey,
+              }, { parent: this, dependsOn: [omni] }).summary
+            : pulumi.output(undefined);
 
         this.apiUrl = pulumi.output(endpoints.apiUrl);
         this.machineApiUrl = pulumi.output(endpoints.machineApiUrl);
@@ -213,7 +235,7 @@ export class OmniHub extends pulumi.ComponentResource {
         this.accountId = accountId;
         this.etcdKeyArmored = etcdKey.armoredPrivateKey;
 
-        const keys = s.initialServiceAccount.enabled ? this.bootstrap(name, s, omni, endpoints.apiUrl) : undefined;
+        const keys = s.initialServiceAccount.enabled ? this.bootstrap(name, s, omni, endpoints.apiUrl, args.currentAutomationKey) : undefined;
         this.automationKey = keys ? keys.automationKey : pulumi.output(undefined);
         this.infraProviderKeys = keys ? keys.infraProviderKeys : pulumi.output<Record<string, string>>({});
 
@@ -228,6 +250,7 @@ export class OmniHub extends pulumi.ComponentResource {
             automationKey: this.automationKey,
             infraProviderKeys: this.infraProviderKeys,
             flags: this.flags,
+            hubBackup: this.hubBackup,
         });
     }
 
@@ -236,7 +259,7 @@ export class OmniHub extends pulumi.ComponentResource {
      * from the Docker host, create a long-lived automation account with it, and register the infra
      * providers. Each command runs once; later `up`s keep the keys in state (secret) and create none.
      */
-    private bootstrap(name: string, s: OmniHubSettings, omni: docker.Container, apiUrl: string) {
+    private bootstrap(name: string, s: OmniHubSettings, omni: docker.Container, apiUrl: string, currentAutomationKey?: pulumi.Input<string>) {
         const dockerHost = parseDockerHost(s.dockerHost);
         // Unreachable for validated settings; narrows the type.
         if (typeof dockerHost === "string") throw new Error(dockerHost);
@@ -268,7 +291,18 @@ export class OmniHub extends pulumi.ComponentResource {
             },
             { ...once, ignoreChanges: ["environment"] },
         );
-        const automationKey = pulumi.secret(automation.stdout.apply(serviceAccountKeyFromOutput));
+        const createdKey = pulumi.secret(automation.stdout.apply(serviceAccountKeyFromOutput));
+        // Bumping automationKeyRotation replaces this command, which renews the key with the one in use.
+        const automationKey = s.automationKeyRotation === 0 ? createdKey : pulumi.secret(new command.local.Command(
+            `${name}-automation-key-renewal`,
+            {
+                create: automationKeyRenewalScript(),
+                environment: omnictlEnvironment({ omniEndpoint: apiUrl, serviceAccountKey: currentAutomationKey ?? createdKey }),
+                triggers: [s.automationKeyRotation],
+                logging: "stderr",
+            },
+            { ...once, ignoreChanges: ["environment"] },
+        ).stdout.apply(serviceAccountKeyFromOutput));
 
         const providerKeys = s.infraProviders.map((id) => {
             const register = new command.local.Command(

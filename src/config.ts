@@ -5,7 +5,7 @@ import { MachineClassSpecSchema } from "../components/machine-class-render";
 import { OmniHubSettingsSchema } from "../components/omni-flags";
 import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox-host-dns";
 import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox-provider-render";
-import { ConfigError, ConfigIssue, zodIssues } from "../components/validation";
+import { ConfigError, ConfigIssue, uniqueBy, zodIssues } from "../components/validation";
 
 /** The Pulumi project name: config keys are `omni-scale:<key>`. */
 export const PROJECT = "omni-scale";
@@ -13,7 +13,7 @@ const key = (k: string) => `${PROJECT}:${k}`;
 
 /** Secret config keys per role; each must be set with `pulumi config set --secret`. */
 export const secretKeys = {
-    hub: ["etcdGpgKey", "tlsCertificate", "tlsPrivateKey", "oidcClientSecret"],
+    hub: ["etcdGpgKey", "tlsCertificate", "tlsPrivateKey", "oidcClientSecret", "hubBackupS3AccessKeyId", "hubBackupS3SecretAccessKey"],
     workloads: ["proxmoxTokenSecret"],
 } as const;
 
@@ -26,8 +26,9 @@ const WorkloadKeys = z.object({
     hostDns: ProxmoxHostDnsSettingsSchema,
     infraProvider: ProxmoxInfraProviderSettingsSchema,
     proxmoxTokenId: z.string().regex(/^[^@!\s]+@[^!\s]+![\w.-]+$/, "use the form `user@realm!tokenid`").optional(),
-    machineClasses: z.array(MachineClassSpecSchema).default([]),
-    clusters: z.array(ClusterSpecSchema).default([]),
+    // Omni ids are global: a second class or cluster of the same name would overwrite the first.
+    machineClasses: z.array(MachineClassSpecSchema).default([]).superRefine(uniqueBy((c) => c.name, "machine class names must be unique (Omni ids are global: a repeat overwrites the first)", "name")),
+    clusters: z.array(ClusterSpecSchema).default([]).superRefine(uniqueBy((c) => c.name, "cluster names must be unique (Omni ids are global)", "name")),
 }).strict();
 
 export type Secret = pulumi.Output<string>;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { OmniCluster } from "../components/omni-cluster";
+import { privilegesForProviderData } from "../components/machine-class-render";
 import { OmniMachineClass } from "../components/omni-machine-class";
 import { ProxmoxHostDns } from "../components/proxmox-host-dns";
 import { ProxmoxInfraProvider } from "../components/proxmox-infra-provider";
@@ -36,6 +37,9 @@ export async function matrixProgram(config: WorkloadStackConfig): Promise<Record
         return k;
     }));
 
+    // Absent on hubs deployed before this output existed: Omni's defaults apply then.
+    const etcdBackupIntervals = hub.getOutput("etcdBackupIntervals") as pulumi.Output<{ minInterval?: string; maxInterval?: string } | undefined>;
+
     const dns = new ProxmoxHostDns("proxmox-dns", { settings: config.hostDns });
     const provider = new ProxmoxInfraProvider("infra-provider", {
         settings: config.infraProvider,
@@ -44,6 +48,7 @@ export async function matrixProgram(config: WorkloadStackConfig): Promise<Record
         proxmoxCredentials: config.proxmoxTokenId && config.secrets.proxmoxTokenSecret
             ? { tokenId: config.proxmoxTokenId, tokenSecret: config.secrets.proxmoxTokenSecret }
             : undefined,
+        extraPrivileges: privilegesForProviderData(config.machineClasses.map((c) => c.providerData)),
     }, { dependsOn: [dns] });
 
     // Classes apply in parallel; each cluster waits only for the classes it uses.
@@ -51,7 +56,7 @@ export async function matrixProgram(config: WorkloadStackConfig): Promise<Record
         spec, omniEndpoint: omniApiUrl, serviceAccountKey: automationKey,
     }, { dependsOn: [provider] })]));
     const clusters = Object.fromEntries(config.clusters.map((spec) => [spec.name, new OmniCluster(spec.name, {
-        spec, machineClasses: [...classes.values()], omniEndpoint: omniApiUrl, serviceAccountKey: automationKey,
+        spec, machineClasses: [...classes.values()], omniEndpoint: omniApiUrl, serviceAccountKey: automationKey, etcdBackupIntervals,
     })]));
 
     return {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import { hubBackupWarnings } from "../components/hub-backup-render";
 import { OmniHub } from "../components/omni-hub";
-import { hubEndpoints } from "../components/omni-flags";
+import { ETCD_BACKUP_DEFAULTS, hubEndpoints } from "../components/omni-flags";
 import { hubEndpointProblems, IMMUTABLE_HUB_OUTPUTS, omniUpgradeProblem } from "../components/upgrades";
 import { ConfigError, ConfigIssue } from "../components/validation";
 import { versions } from "../components/versions";
@@ -14,7 +15,7 @@ import { previousOutputs } from "./previous";
 export async function quantumProgram(config: HubStackConfig): Promise<Record<string, unknown>> {
     // Compare with the last deployment before registering anything: Omni cannot roll back, and machines keep
     // the endpoints they first booted with.
-    const previous = await previousOutputs(["omniVersion", ...IMMUTABLE_HUB_OUTPUTS]);
+    const previous = await previousOutputs(["omniVersion", "automationKey", ...IMMUTABLE_HUB_OUTPUTS]);
     const next = { ...hubEndpoints(config.hub), accountId: config.hub.accountId ?? previous.accountId };
     const issues: ConfigIssue[] = hubEndpointProblems(previous, next).map((message) => ({ key: "omni-scale:hub", message }));
     const upgrade = omniUpgradeProblem(previous.omniVersion as string | undefined, config.hub.omniVersion);
@@ -28,12 +29,15 @@ export async function quantumProgram(config: HubStackConfig): Promise<Record<str
         pulumi.log.warn("Omni's etcd encryption key is generated and kept only in this stack's state and on the hub: back it up "
             + "(`pulumi stack output etcdKeyArmored --show-secrets > omni.asc`); without it the Omni data cannot be restored");
     }
+    for (const warning of hubBackupWarnings(config.hub, Boolean(config.secrets.etcdGpgKey))) pulumi.log.warn(warning);
     const hub = new OmniHub("omni", {
         settings: config.hub,
         etcdKey: config.secrets.etcdGpgKey,
         tlsCertificate: config.secrets.tlsCertificate,
         tlsPrivateKey: config.secrets.tlsPrivateKey,
         oidcClientSecret: config.secrets.oidcClientSecret,
+        hubBackupS3: { accessKeyId: config.secrets.hubBackupS3AccessKeyId, secretAccessKey: config.secrets.hubBackupS3SecretAccessKey },
+        currentAutomationKey: previous.automationKey as string | undefined,
     });
     return {
         omniVersion: config.hub.omniVersion,
@@ -48,5 +52,12 @@ export async function quantumProgram(config: HubStackConfig): Promise<Record<str
         automationKey: hub.automationKey,
         infraProviderKeys: hub.infraProviderKeys,
         etcdKeyArmored: hub.etcdKeyArmored,
+        // The hub's own backup (not the clusters' etcdBackup): schedule, target and the etcd key fingerprint every set needs.
+        hubBackup: hub.hubBackup,
+        // Workload stacks check their clusters' backupInterval against these (Omni refuses one outside them).
+        etcdBackupIntervals: {
+            minInterval: config.hub.etcdBackup?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval,
+            maxInterval: config.hub.etcdBackup?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval,
+        },
     };
 }

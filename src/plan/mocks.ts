@@ -32,7 +32,7 @@ function omnictlStdout(script: string, env: Record<string, string>): string {
     if (provider) {
         return `OMNI_ENDPOINT=${endpoint}\nOMNI_SERVICE_ACCOUNT_KEY=${fakeServiceAccountKey(`infra-provider:${provider[1]}`)}\n`;
     }
-    const account = /serviceaccount create ["']?([\w.-]+)/.exec(script);
+    const account = /serviceaccount (?:create|renew) ["']?([\w.-]+)/.exec(script);
     if (account) {
         return `OMNI_ENDPOINT=${endpoint}\nOMNI_SERVICE_ACCOUNT_KEY=${fakeServiceAccountKey(account[1])}\n`;
     }

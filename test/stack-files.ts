@@ -1,0 +1,29 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as YAML from "yaml";
+
+const root = path.join(__dirname, "..");
+const made: string[] = [];
+
+type Edit = (config: Record<string, any>) => void;
+
+/**
+ * A temp dir holding both example stack files with `edits` applied (per stack), so a workload plan reads the edited
+ * hub beside it. Returns the path of each stack file. Call `removeStackDirs` in an `after` hook.
+ */
+export function editedStacks(edits: { quantum?: Edit; matrix?: Edit }): { quantum: string; matrix: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-stacks-"));
+    made.push(dir);
+    const files = { quantum: path.join(dir, "Pulumi.quantum.yaml"), matrix: path.join(dir, "Pulumi.matrix.yaml") };
+    for (const stack of ["quantum", "matrix"] as const) {
+        const doc = YAML.parse(fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"), { merge: true });
+        edits[stack]?.(doc.config);
+        fs.writeFileSync(files[stack], YAML.stringify(doc));
+    }
+    return files;
+}
+
+export function removeStackDirs(): void {
+    for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
