@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openpgp from "openpgp";
 import { OmniEtcdKey, etcdKeyProblems, etcdKeyProvider } from "../components/etcd-key";
 import { isSecret, runProgram } from "../src/plan/capture";
+import { requireTools } from "./tools";
 
 /** Fast ECC keys for the cases where the algorithm does not matter. */
 async function eccKey(opts: { passphrase?: string; noSubkey?: boolean } = {}): Promise<string> {
@@ -83,11 +84,7 @@ describe("etcd-key: generation (dynamic provider) and etcdKeyProblems", () => {
 
     it("agrees with keys made by gpg (cert-only primary, then an encr subkey)", async function () {
         this.timeout(30000);
-        try {
-            execFileSync("gpg", ["--version"], { stdio: "ignore" });
-        } catch {
-            this.skip();
-        }
+        requireTools(this, ["gpg"], "etcd key checks against gpg-made keys");
         const home = fs.mkdtempSync(path.join(os.tmpdir(), "omni-gpg-"));
         const gpg = (...args: string[]) => execFileSync("gpg", ["--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
         try {

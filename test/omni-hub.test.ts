@@ -16,6 +16,7 @@ import {
 import { parseOrThrow } from "../components/validation";
 import { CapturedResource, RunResult, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { hubSettings } from "./fixtures/settings";
+import { requireTools } from "./tools";
 
 const baseSettings: OmniHubSettingsInput = { ...hubSettings, dockerHost: "ssh://ansible@192.168.10.20:2222", infraProviders: ["matrix-cluster"] };
 
@@ -64,11 +65,7 @@ describe("omni-hub: OmniHub under mocks", () => {
     let tmp: string;
 
     before(async function () {
-        try {
-            execFileSync("openssl", ["version"], { stdio: "ignore" });
-        } catch {
-            this.skip();
-        }
+        requireTools(this, ["openssl"], "OmniHub with real certificates");
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-hub-"));
         const omni = selfSigned(tmp, "omni", "omni.example.com");
         tls = { ...omni, otherCert: selfSigned(tmp, "other", "other.example.com").cert };

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { tlsProblems } from "../components/tls";
+import { requireTools } from "./tools";
 
 interface Pair {
     cert: string;
@@ -25,11 +26,7 @@ describe("tls: tlsProblems", () => {
     let omni: Pair;
     let other: Pair;
     before(function () {
-        try {
-            execFileSync("openssl", ["version"], { stdio: "ignore" });
-        } catch {
-            this.skip();
-        }
+        requireTools(this, ["openssl"], "TLS checks against real certificates");
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-tls-"));
         omni = selfSigned("omni", "omni.example.com", "DNS:omni.example.com");
         other = selfSigned("other", "other.example.com", "DNS:other.example.com");

@@ -1,0 +1,29 @@
+import { execFileSync } from "node:child_process";
+
+/** Debian packages that provide the command-line tools some tests run for real. */
+const DEBIAN_PACKAGES: Record<string, string> = { gpg: "gnupg", openssl: "openssl" };
+
+function missing(tools: readonly string[]): string[] {
+    return tools.filter((tool) => {
+        try {
+            execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+            return false;
+        } catch {
+            return true;
+        }
+    });
+}
+
+/**
+ * Call from a mocha `before` or test: when a tool is absent, fail under CI (`CI` set; `.ci/run` installs the tools)
+ * and, locally, skip loudly with the install command. Never a silent skip.
+ */
+export function requireTools(ctx: Mocha.Context, tools: readonly string[], what: string): void {
+    const absent = missing(tools);
+    if (absent.length === 0) return;
+    const install = `apt-get install -y ${absent.map((t) => DEBIAN_PACKAGES[t] ?? t).join(" ")}`;
+    const message = `${what} needs ${absent.join(", ")} (Debian: ${install})`;
+    if (process.env.CI) throw new Error(`${message}: CI must have it`);
+    process.stderr.write(`\n  !!! SKIPPED: ${message}\n\n`);
+    ctx.skip();
+}
