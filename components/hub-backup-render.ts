@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as semver from "semver";
 import { z } from "zod";
 import { imagePinProblem, parseImageRef, tagVersion } from "./images";
+import { shellQuote as shQuote } from "./omnictl";
 import { goDuration, parseGoDuration } from "./validation";
 
 /**
@@ -116,11 +117,6 @@ export const HubBackupSettingsSchema = z.strictObject({
     baseImage: pinnedImage.default(HUB_BACKUP_IMAGES.base),
 });
 export type HubBackupSettings = z.output<typeof HubBackupSettingsSchema>;
-
-/** Single-quote for /bin/sh. */
-export function shQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * The backup image: sh, sqlite3 and curl from the pinned base; etcdctl and etcdutl copied from the pinned etcd

@@ -43,6 +43,8 @@ export interface HubBackupArgs {
 /** What the stack exports about the hub backup. */
 export interface HubBackupSummary {
     container: string;
+    /** The network namespace it joins: the sidecar's, where Omni's embedded etcd listens. */
+    networkMode: string;
     image: string;
     schedule: string;
     keep: number;
@@ -144,17 +146,18 @@ export class HubBackup extends pulumi.ComponentResource {
             { ...onDocker, dependsOn: [build], deleteBeforeReplace: true },
         );
 
-        this.summary = pulumi.all([container.name, fingerprint]).apply(([c, fpr]) => ({
-                container: c,
-                image: tag,
-                schedule: `every ${s.interval}; unhealthy when the last success is older than ${2 * intervalSeconds}s`,
-                keep: s.keep,
-                target: s.targetDir,
-                ...(s.s3 ? { s3: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` } : {}),
-                keyFingerprint: fpr,
-                restore: "npm run restore -- --stack <stack> --set latest (add --yes to restore; see docs/OPERATIONS.md)",
-                note: `every set is encrypted by Omni: restoring it needs the etcd GPG key ${fpr}; keep that key apart from the backups`,
-            }));
+        this.summary = pulumi.all([container.name, container.networkMode, fingerprint]).apply(([c, networkMode, fpr]) => ({
+            container: c,
+            networkMode: `${networkMode} (Omni's; etcd at ${OMNI_ETCD_ENDPOINT})`,
+            image: tag,
+            schedule: `every ${s.interval}; unhealthy when the last success is older than ${2 * intervalSeconds}s`,
+            keep: s.keep,
+            target: s.targetDir,
+            ...(s.s3 ? { s3: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` } : {}),
+            keyFingerprint: fpr,
+            restore: "npm run restore -- --stack <stack> --set latest (add --yes to restore; see docs/OPERATIONS.md)",
+            note: `every set is encrypted by Omni: restoring it needs the etcd GPG key ${fpr}; keep that key apart from the backups`,
+        }));
         this.registerOutputs({ summary: this.summary });
     }
 }

@@ -2,6 +2,7 @@ import * as ipaddr from "ipaddr.js";
 import * as semver from "semver";
 import { z } from "zod";
 import { imagePinProblem, parseImageRef, tagVersion } from "./images";
+import { HubBackupSettingsSchema } from "./hub-backup-render";
 import { goDuration as goDurationOf, parseGoDuration } from "./validation";
 import { images, versions } from "./versions";
 
@@ -294,6 +295,8 @@ export const OmniHubSettingsSchema = z
             })
             .prefault({}),
         etcdBackup: EtcdBackupSchema.optional(),
+        /** Scheduled backups of the hub's own etcd and SQLite (not the managed clusters': that is etcdBackup). */
+        backup: HubBackupSettingsSchema.optional(),
         dockerHost: z.string().superRefine((value, ctx) => {
             const parsed = parseDockerHost(value);
             if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed, input: value });

@@ -1,5 +1,6 @@
 import { PolicyPackArgs } from "@pulumi/policy";
 import { hubPolicies } from "./hub";
+import { hubBackupPolicies } from "./hub-backup";
 import { imagePolicies } from "./images";
 import { omniResourcePolicies } from "./omni-resources";
 import { proxmoxPolicies } from "./proxmox";
@@ -8,5 +9,5 @@ import { proxmoxPolicies } from "./proxmox";
 export const packArgs: PolicyPackArgs = {
     description: "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",
     enforcementLevel: "mandatory",
-    policies: [...hubPolicies, ...proxmoxPolicies, ...imagePolicies, ...omniResourcePolicies],
+    policies: [...hubPolicies, ...hubBackupPolicies, ...proxmoxPolicies, ...imagePolicies, ...omniResourcePolicies],
 };

@@ -6,7 +6,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BACKUP_FILES, BACKUP_SET_PREFIX, hubBackupScript, hubRestoreScript, s3CurlConfig } from "../components/hub-backup-render";
-import { requireDrillTools } from "./hub-backup-tools";
+import { requireTools } from "./tools";
 
 /**
  * The restore drill: the same scripts the backup container and `npm run restore` run, against a real etcd on a
@@ -128,7 +128,7 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
     const restoreScript = () => hubRestoreScript({ dataDir: data, etcdDir: `${path.join(data, "etcd")}/`, sqlitePath: path.join(data, "omni.db"), setsDir: target });
 
     before(async function () {
-        requireDrillTools(this, "the hub backup restore drill");
+        requireTools(this, ["etcd", "etcdctl", "sqlite3", "curl"], "the hub backup restore drill");
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-backup-drill-"));
         // Traversable by the unprivileged user the backup runs as; Omni's data stays root's and read-only to it.
         fs.chmodSync(tmp, 0o755);

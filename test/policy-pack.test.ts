@@ -21,6 +21,9 @@ const POLICIES: Record<string, string> = {
     "no-node-role-labels": "mandatory",
     "provider-id-consistent": "mandatory",
     "tailnet-key-hygiene": "advisory",
+    "hub-backup-image-pinned": "mandatory",
+    "hub-backup-target-outside-data": "mandatory",
+    "hub-backup-s3-credentials-secret": "mandatory",
 };
 
 describe("policy pack", () => {
