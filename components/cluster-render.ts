@@ -297,11 +297,25 @@ export function clusterTemplateProblems(yamlText: string): string[] {
             if (!isPinnedVersion(k)) problems.push(`${where}: kubernetes.version ${JSON.stringify(k)} is not pinned: use an exact version like ${versions.kubernetes}`);
             if (!isPinnedVersion(t)) problems.push(`${where}: talos.version ${JSON.stringify(t)} is not pinned: use an exact version like ${versions.talos}`);
         }
+        // Omni's template model at v1.10.4 (controlplane.go, machineset.go): the same refusals as the renderer's.
+        if (d.kind === "ControlPlane") {
+            for (const key of ["updateStrategy", "deleteStrategy"]) if (d[key] !== undefined) problems.push(`${where}: ${key} is not allowed on the control plane (Omni refuses the template)`);
+        }
+        const usesClass = (d.kind === "ControlPlane" || d.kind === "Workers") && d.machineClass !== undefined;
+        if (usesClass && d.kernelArgs !== undefined) problems.push(`${where}: ${KERNEL_ARGS_REFUSED}`);
         const patches = Array.isArray(d.patches) ? (d.patches as { name?: unknown; inline?: unknown }[]) : [];
         for (const p of patches) {
             const labels = nodeRoleLabelsInPatch(p?.inline);
             if (labels.length > 0) problems.push(`${where}: patch ${String(p.name)} sets ${labels.join(", ")}: ${NODE_ROLE_FIX}`);
         }
+    }
+    const sets = docs.filter((d) => d.kind === "ControlPlane" || d.kind === "Workers");
+    const cluster = docs.find((d) => d.kind === "Cluster");
+    if (cluster?.kernelArgs !== undefined && sets.some((d) => d.machineClass !== undefined)) problems.push(`Cluster ${String(cluster.name)}: ${KERNEL_ARGS_REFUSED}`);
+    // list.go: every Machine document must be listed by a set's machines.
+    const listed = new Set(sets.flatMap((d) => (Array.isArray(d.machines) ? d.machines.map(String) : [])));
+    for (const m of docs.filter((d) => d.kind === "Machine" && !listed.has(String(d.name)))) {
+        problems.push(`Machine ${String(m.name)}: no machine set lists this machine (Omni refuses the template)`);
     }
     return problems;
 }

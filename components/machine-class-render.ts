@@ -241,6 +241,8 @@ export function machineClassDocProblems(yamlText: string): string[] {
     const d = doc as { metadata?: { type?: unknown }; spec?: { autoprovision?: { providerdata?: unknown } } } | null;
     if (d?.metadata?.type !== MACHINE_CLASS_TYPE) return [`metadata.type must be ${MACHINE_CLASS_TYPE} (got ${JSON.stringify(d?.metadata?.type)})`];
     const auto = d.spec?.autoprovision;
+    // omni v1.10.4 validations/machine_class.go: "can't set both auto provision and match labels at the same time".
+    if (auto && (d.spec as { matchlabels?: unknown }).matchlabels !== undefined) return ["spec.matchlabels must be absent with spec.autoprovision: Omni refuses a class that sets both"];
     if (!auto) return ["spec.autoprovision is missing: Omni reports 'autoprovision is disabled for the machine class' and never asks the provider for VMs"];
     if (typeof auto.providerdata !== "string") return ["spec.autoprovision.providerdata must be a YAML string (providerdata: |)"];
     let data: unknown;

@@ -248,6 +248,22 @@ describe("clusterTemplateProblems", () => {
         assert.deepEqual(clusterTemplateProblems(edit((d) => d.slice(1))), ["a template needs exactly 1 Cluster document, got 0"]);
     });
 
+    it("flags what Omni's template model refuses in a hand-written template (omni v1.10.4 models)", () => {
+        const found = clusterTemplateProblems(edit((d) => {
+            d[0].kernelArgs = ["net.ifnames=0"];
+            d[1].updateStrategy = { type: "Rolling" };
+            d[2].kernelArgs = ["console=ttyS0"];
+            return [...d, { kind: "Machine", name: "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40" }];
+        }));
+        assert.deepEqual(found.map((p) => p.split(":")[0]), ["ControlPlane", "Workers worker-foxtrot", "Cluster talos-prod-01", "Machine 0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40"]);
+        assert.match(found[0], /updateStrategy is not allowed on the control plane/);
+        assert.match(found[1], /kernelArgs/);
+        assert.match(found[3], /no machine set lists this machine/);
+        const listed = edit((d) => [...d.map((doc) => (doc.kind === "Workers" && doc.name === "worker-foxtrot" ? { kind: "Workers", name: "pinned", machines: ["0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40"] } : doc)),
+            { kind: "Machine", name: "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40" }]);
+        assert.deepEqual(clusterTemplateProblems(listed), [], "a Machine listed by a set is fine");
+    });
+
     it("flags node-role labels set by any patch", () => {
         const found = clusterTemplateProblems(edit((d) => {
             d[3].patches[0].inline.machine.nodeLabels["node-role.kubernetes.io/worker"] = "";

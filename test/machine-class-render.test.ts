@@ -260,6 +260,9 @@ describe("machineClassDocProblems", () => {
         assert.match(machineClassDocProblems(rendered.replace("MachineClasses.omni.sidero.dev", "MachineClass")).join(), /metadata\.type must be MachineClasses\.omni\.sidero\.dev/);
         assert.match(machineClassDocProblems(YAML.stringify({ metadata: { type: "MachineClasses.omni.sidero.dev", id: "x" }, spec: { matchlabels: [] } })).join(), /autoprovision is missing/);
         assert.match(machineClassDocProblems("metadata: [").join(), /not valid YAML/);
+        const both = YAML.parse(rendered);
+        both.spec.matchlabels = [];
+        assert.match(machineClassDocProblems(YAML.stringify(both)).join(), /matchlabels must be absent with spec\.autoprovision/);
     });
 
     it("applies the provider data rules to hand-written providerdata", () => {
