@@ -384,6 +384,11 @@ echo "omni-hub-restore: restored $SET (etcd revision $REVISION) into $DATA; the 
 `;
 }
 
+/** Names on the Docker host for an Omni account: the same OmniHub and HubBackup register (a test holds them together). */
+export function hubContainerNames(accountName: string) {
+    return { omni: accountName, backup: `${accountName}-backup`, dataVolume: `${accountName}-data` };
+}
+
 export interface HubRestoreHostParams {
     omniContainer: string;
     backupContainer: string;

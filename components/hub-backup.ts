@@ -9,6 +9,7 @@ import {
     durationSeconds,
     etcdToolsProblem,
     hubBackupBuildScript,
+    hubContainerNames,
     hubBackupDockerfile,
     hubBackupHealthcheck,
     hubBackupImageTag,
@@ -123,12 +124,11 @@ export class HubBackup extends pulumi.ComponentResource {
             { label: HUB_BACKUP_LABELS.fingerprint, value: fingerprint },
             ...(s.s3 ? [{ label: HUB_BACKUP_LABELS.s3, value: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` }] : []),
         ];
-        const containerName = `${args.omniContainerName}-backup`;
 
         const container = new docker.Container(
-            name,
+            `${name}-container`,
             {
-                name: containerName,
+                name: hubContainerNames(args.omniContainerName).backup,
                 image: tag,
                 // By id, like Omni: a replaced sidecar replaces this container too, or it keeps a dead namespace.
                 networkMode: pulumi.interpolate`container:${args.sidecarId}`,

@@ -1,0 +1,220 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+    EMBEDDED_ETCD,
+    HUB_BACKUP_IMAGES,
+    HubBackupSettingsSchema,
+    OMNI_ETCD_ENDPOINT,
+    backupTargetProblem,
+    etcdToolsProblem,
+    hubBackupBuildScript,
+    hubBackupDockerfile,
+    hubBackupHealthcheck,
+    hubBackupImageTag,
+    hubBackupPaths,
+    hubBackupWarnings,
+    hubRestoreHostScript,
+    hubRestoreScript,
+    s3BaseUrl,
+    s3CurlConfig,
+} from "../components/hub-backup-render";
+import { parseImageRef } from "../components/images";
+import { OmniHubSettingsSchema, omniContainerPaths } from "../components/omni-flags";
+import { ConfigError, parseOrThrow } from "../components/validation";
+import { hubSettings } from "./fixtures/settings";
+
+const facts = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/hub-backup/upstream-facts.json"), "utf8"));
+const omniSchema = fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-config.schema.v1.10.4.json"), "utf8");
+
+const parse = (backup: unknown) => parseOrThrow(HubBackupSettingsSchema, backup, "omni-scale:hub.backup");
+function issuesOf(backup: unknown): string {
+    try {
+        parse(backup);
+    } catch (e) {
+        if (e instanceof ConfigError) return e.message;
+        throw e;
+    }
+    assert.fail("expected a ConfigError");
+}
+
+describe("hub backup render: upstream facts (test/fixtures/hub-backup/upstream-facts.json)", () => {
+    it("targets the embedded etcd's client endpoint: Omni's --etcd-endpoints default (siderolabs/omni v1.10.4 schema.json, state_etcd.go)", () => {
+        assert.equal(facts.omni.etcdEndpoints.flag, "etcd-endpoints");
+        assert.equal(OMNI_ETCD_ENDPOINT, facts.omni.etcdEndpoints.default[0]);
+        // The flags this relies on exist in the vendored config schema of the same tag.
+        for (const flag of [facts.omni.etcdEndpoints.flag, facts.omni.flags.etcdEmbeddedDbPath.flag, facts.omni.flags.sqliteStoragePath.flag]) {
+            assert.ok(omniSchema.includes(`"x-cli-flag": "${flag}"`), `--${flag} is not in omni-config.schema.v1.10.4.json`);
+        }
+        assert.ok(omniContainerPaths.etcd.endsWith(facts.omni.flags.etcdEmbeddedDbPath.default));
+    });
+
+    it("uses etcd tools of the embedded etcd's version (siderolabs/omni v1.10.4 go.mod) from its published image", () => {
+        assert.equal(facts.omni.embeddedEtcd.module, "go.etcd.io/etcd/server/v3");
+        assert.equal(EMBEDDED_ETCD[facts.omni.tag], facts.omni.embeddedEtcd.version);
+        const ref = parseImageRef(HUB_BACKUP_IMAGES.etcd);
+        assert.equal(ref.tag, facts.etcd.tag);
+        assert.ok(facts.etcd.publishedImages.repositories.includes(ref.repository));
+        assert.equal(etcdToolsProblem(facts.omni.tag, HUB_BACKUP_IMAGES.etcd), undefined);
+    });
+
+    it("builds on another base because the etcd image has no shell (etcd-io/etcd v3.7.1 Dockerfile), copying its tools", () => {
+        assert.equal(facts.etcd.image.shell, false);
+        const dockerfile = hubBackupDockerfile({ etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: HUB_BACKUP_IMAGES.base });
+        assert.match(dockerfile, new RegExp(`^FROM ${HUB_BACKUP_IMAGES.etcd} AS etcd$`, "m"));
+        assert.match(dockerfile, new RegExp(`^FROM ${HUB_BACKUP_IMAGES.base}$`, "m"));
+        for (const tool of ["etcdctl", "etcdutl"]) {
+            const binary = facts.etcd.image.binaries.find((b: string) => b.endsWith(`/${tool}`));
+            assert.ok(binary && dockerfile.includes(binary), `${tool} is not copied from ${binary}`);
+        }
+        assert.match(dockerfile, /apk add --no-cache sqlite curl/);
+    });
+
+    it("restores a member named and advertised as Omni's embedded etcd is (embed.NewConfig defaults, etcd v3.7.1)", () => {
+        const script = hubRestoreScript({ dataDir: "/_out", etcdDir: "/_out/etcd/", sqlitePath: "/_out/omni.db", setsDir: "/backup" });
+        const d = facts.etcd.embedDefaults;
+        assert.match(script, new RegExp(`--name ${d.name} `));
+        assert.ok(script.includes(`--initial-cluster ${d.initialCluster} --initial-advertise-peer-urls ${d.initialAdvertisePeerUrls}`));
+        assert.match(script, /^ETCD_DIR='\/_out\/etcd'$/m);
+    });
+});
+
+describe("hub backup render: settings", () => {
+    it("fills defaults: every 6h, 28 sets, pinned tools", () => {
+        const s = parse({ targetDir: "/mnt/nas/omni-hub-backups" });
+        assert.deepEqual(s, { interval: "6h", keep: 28, targetDir: "/mnt/nas/omni-hub-backups", etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: HUB_BACKUP_IMAGES.base });
+    });
+
+    it("is the optional hub.backup section, distinct from etcdBackup (the managed clusters' backups)", () => {
+        const hub = parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, backup: { targetDir: "/srv/omni-hub" }, etcdBackup: { localPath: "/srv/omni-etcd" } }, "omni-scale:hub");
+        assert.equal(hub.backup?.targetDir, "/srv/omni-hub");
+        assert.equal(hub.etcdBackup?.localPath, "/srv/omni-etcd");
+        assert.equal(parseOrThrow(OmniHubSettingsSchema, hubSettings, "omni-scale:hub").backup, undefined);
+    });
+
+    it("refuses a target inside Docker's data root, naming the key, the value and the fix", () => {
+        const message = issuesOf({ targetDir: "/var/lib/docker/volumes/omni-data/_data/backups" });
+        assert.match(message, /omni-scale:hub\.backup\.targetDir \(got "\/var\/lib\/docker\/volumes\/omni-data\/_data\/backups"\)/);
+        assert.match(message, /lost with it; use another disk or a NAS mount/);
+    });
+
+    it("refuses intervals under a minute, unpinned images, keep 0, plain-http or pathful S3 endpoints and slashes around the prefix", () => {
+        assert.match(issuesOf({ targetDir: "/srv/b", interval: "30s" }), /hub\.backup\.interval.*at least 1m/);
+        assert.match(issuesOf({ targetDir: "/srv/b", keep: 0 }), /hub\.backup\.keep/);
+        assert.match(issuesOf({ targetDir: "/srv/b", etcdImage: "gcr.io/etcd-development/etcd:latest" }), /hub\.backup\.etcdImage.*"latest"/);
+        assert.match(issuesOf({ targetDir: "/srv/b", s3: { bucket: "b-1", endpoint: "http://minio.lan:9000" } }), /hub\.backup\.s3\.endpoint.*https/);
+        assert.match(issuesOf({ targetDir: "/srv/b", s3: { bucket: "b-1", endpoint: "https://minio.lan:9000/b-1" } }), /no path/);
+        assert.match(issuesOf({ targetDir: "/srv/b", s3: { bucket: "b-1", endpoint: "https://minio.lan:9000", prefix: "/hub/" } }), /hub\.backup\.s3\.prefix/);
+        assert.match(issuesOf({ targetDir: "/srv/b", s3: { bucket: "B", endpoint: "https://minio.lan:9000" } }), /hub\.backup\.s3\.bucket/);
+        assert.match(issuesOf({ targetDir: "/srv/b", accessKey: "x" }), /hub\.backup\.accessKey.*unknown key/);
+    });
+
+    it("builds path-style S3 URLs", () => {
+        const s = parse({ targetDir: "/srv/b", s3: { bucket: "omni-backups", prefix: "hub/quantum", endpoint: "https://s3.eu-central-1.amazonaws.com" } });
+        assert.equal(s3BaseUrl(s.s3!), "https://s3.eu-central-1.amazonaws.com/omni-backups/hub/quantum");
+        assert.equal(s.s3!.region, "us-east-1");
+    });
+});
+
+describe("hub backup render: rules", () => {
+    it("backupTargetProblem names the Omni data volume when the target is inside it, after normalizing the path", () => {
+        assert.match(backupTargetProblem("/var/lib/docker/volumes/omni-data/_data/", "omni-data")!, /inside the Omni data volume omni-data/);
+        assert.match(backupTargetProblem("/var/lib/docker/../docker/volumes/other/_data")!, /Docker's data root/);
+        assert.match(backupTargetProblem("/")!, /root directory/);
+        assert.equal(backupTargetProblem("/mnt/nas/omni-hub-backups", "omni-data"), undefined);
+        assert.equal(backupTargetProblem("/var/lib/dockerish"), undefined);
+    });
+
+    it("etcdToolsProblem wants the embedded etcd's minor version and stays silent for an Omni it does not know", () => {
+        assert.equal(etcdToolsProblem("v1.10.4", "quay.io/coreos/etcd:v3.7.3"), undefined);
+        assert.match(etcdToolsProblem("v1.10.4", "gcr.io/etcd-development/etcd:v3.6.5")!, /embeds etcd v3\.7\.1, but the image has etcd v3\.6\.5/);
+        assert.equal(etcdToolsProblem("v1.99.0", "gcr.io/etcd-development/etcd:v3.6.5"), undefined);
+    });
+
+    it("tags the image by its Dockerfile, so a new pin builds a new image", () => {
+        const a = hubBackupDockerfile({ etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: "alpine:3.23.0" });
+        const b = hubBackupDockerfile({ etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: "alpine:3.23.2" });
+        assert.match(hubBackupImageTag(a, HUB_BACKUP_IMAGES.etcd), /^omni-scale\/hub-backup:etcd-v3\.7\.1-[0-9a-f]{12}$/);
+        assert.notEqual(hubBackupImageTag(a, HUB_BACKUP_IMAGES.etcd), hubBackupImageTag(b, HUB_BACKUP_IMAGES.etcd));
+        assert.match(hubBackupBuildScript(a, "omni-scale/hub-backup:x"), /^docker build --tag 'omni-scale\/hub-backup:x' - <<'OMNI_HUB_BACKUP_DOCKERFILE'\nFROM /);
+    });
+
+    it("keeps S3 credentials in a curl config (quoted), never on a command line", () => {
+        assert.equal(s3CurlConfig("AKIAOFFLINE", 'se"cr\\et'), 'user = "AKIAOFFLINE:se\\"cr\\\\et"\n');
+        assert.throws(() => s3CurlConfig("AKIA:X", "s"), /no colon/);
+    });
+
+    it("checks health with the script itself, after a start period for the first set", () => {
+        const hc = hubBackupHealthcheck(21600);
+        assert.deepEqual(hc.tests, ["CMD", hubBackupPaths.script, "health"]);
+        assert.equal(hc.startPeriod, "1800s");
+    });
+
+    it("warns when backups are on but the etcd key exists only in the state, or the Omni version's etcd is unknown", () => {
+        const backup = parse({ targetDir: "/srv/b" });
+        assert.match(hubBackupWarnings({ omniVersion: "v1.10.4", backup }, false).join("\n"), /exists only in its state and on the hub: export it now/);
+        assert.deepEqual(hubBackupWarnings({ omniVersion: "v1.10.4", backup }, true), []);
+        assert.deepEqual(hubBackupWarnings({ omniVersion: "v1.10.4" }, false), []);
+        assert.match(hubBackupWarnings({ omniVersion: "v1.11.0", backup }, true).join("\n"), /not recorded .*EMBEDDED_ETCD/);
+    });
+});
+
+describe("hub backup render: the restore command's host script (docker stubbed)", () => {
+    let tmp: string;
+    const params = {
+        omniContainer: "omni", backupContainer: "omni-backup", dataVolume: "omni-data", targetDir: "/mnt/nas/omni-hub-backups",
+        omniPaths: { data: "/_out", etcd: "/_out/etcd/", sqlite: "/_out/omni.db" },
+    };
+
+    before(() => {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-restore-host-"));
+        // Records each call; `run` saves the script it is fed and exits with RUN_EXIT_<mode> (default 0).
+        fs.writeFileSync(path.join(tmp, "docker"), `#!/bin/sh
+echo "$*" >> "$STUB_LOG"
+case "$1" in
+  inspect) case "$3" in *Labels*) echo FPR-DEPLOYED ;; *) echo omni-scale/hub-backup:etcd-v3.7.1-abc ;; esac ;;
+  run) mode=$(eval echo \\\${$(($# - 2))}); cat > "$STUB_LOG.$mode"; eval "exit \\\${RUN_EXIT_$mode:-0}" ;;
+esac
+`, { mode: 0o755 });
+    });
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    function host(args: string[], env: Record<string, string> = {}) {
+        const log = path.join(tmp, `log-${Math.random().toString(36).slice(2)}`);
+        const r = spawnSync("sh", ["-c", hubRestoreHostScript(params), "omni-hub-restore", ...args], {
+            encoding: "utf8", env: { ...process.env, PATH: `${tmp}:${process.env.PATH}`, STUB_LOG: log, ...env },
+        });
+        const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+        return { ...r, calls, log };
+    }
+
+    it("check: verifies the set in a one-off container of the backup image, with the deployed key, and stops nothing", () => {
+        const r = host(["check", "latest"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.calls.length, 3);
+        assert.match(r.calls[2], /^run --rm -i --network none --volume omni-data:\/_out --volume \/mnt\/nas\/omni-hub-backups:\/backup:ro omni-scale\/hub-backup:etcd-v3\.7\.1-abc sh -s check latest FPR-DEPLOYED$/);
+        assert.equal(fs.readFileSync(`${r.log}.check`, "utf8").trim(), hubRestoreScript({ dataDir: "/_out", etcdDir: "/_out/etcd/", sqlitePath: "/_out/omni.db", setsDir: "/backup" }).trim());
+        assert.ok(!r.calls.some((c) => c.startsWith("stop")));
+    });
+
+    it("restore: checks, stops the backup and Omni, restores, starts Omni then the backup", () => {
+        const r = host(["restore", "omni-hub-20261202T000000Z", "FPR-GIVEN"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.calls.map((c) => c.split(" ").slice(0, 2).join(" ")), ["inspect --format", "run --rm", "stop --time", "run --rm", "start omni", "start omni-backup"]);
+        assert.match(r.calls[1], / sh -s check omni-hub-20261202T000000Z FPR-GIVEN$/);
+        assert.match(r.calls[3], / sh -s restore omni-hub-20261202T000000Z FPR-GIVEN$/);
+        assert.equal(r.calls[2], "stop --time 60 omni-backup omni");
+    });
+
+    it("leaves Omni stopped and says how to start it when the restore fails; stops nothing when the check fails", () => {
+        const failed = host(["restore", "latest"], { RUN_EXIT_restore: "5" });
+        assert.equal(failed.status, 1);
+        assert.match(failed.stderr, /the restore failed; omni stays stopped .* docker start omni omni-backup/);
+        assert.ok(!failed.calls.some((c) => c.startsWith("start")));
+        const refused = host(["restore", "latest"], { RUN_EXIT_check: "3" });
+        assert.equal(refused.status, 3);
+        assert.ok(!refused.calls.some((c) => c.startsWith("stop")));
+    });
+});
