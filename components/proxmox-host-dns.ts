@@ -3,6 +3,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { isTailnetAddress } from "./omni-flags";
 import { parseOrThrow } from "./validation";
 
 /** ipaddr.js ranges that stay on the local network (RFC 1918, ULA, loopback, link-local). */
@@ -33,7 +34,11 @@ function inAllowList(addr: ipaddr.IPv4 | ipaddr.IPv6, allowList: readonly string
 export function resolverProblem(server: string, allowList: readonly string[] = []): string | undefined {
     if (isIP(server) === 0) return `"${server}" is not an IP address; Proxmox DNS servers are IP addresses, e.g. 192.168.3.1`;
     const addr = ipaddr.process(server); // IPv4-mapped IPv6 is judged as the IPv4 it carries
-    if (LOCAL_RANGES.includes(addr.range()) || inAllowList(addr, allowList)) return undefined;
+    if (inAllowList(addr, allowList)) return undefined;
+    if (isTailnetAddress(server)) {
+        return `${server} is a Tailscale address (MagicDNS answers the Omni name with its tailnet IP, and booting Talos VMs are not on the tailnet): ${SPLIT_HORIZON}`;
+    }
+    if (LOCAL_RANGES.includes(addr.range())) return undefined;
     const what = addr.range() === "unicast" ? "a public resolver" : `not a LAN resolver (${addr.range()} range)`;
     return `${server} is ${what}: ${SPLIT_HORIZON}`;
 }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ClusterSpecSchema, renderClusterTemplate } from "../components/cluster-render";
 import { MachineClassSpecSchema } from "../components/machine-class-render";
 import { OmniHubSettingsSchema } from "../components/omni-flags";
+import { PreflightSettingsSchema } from "../components/preflight-render";
 import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox-host-dns";
 import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox-provider-render";
 import { ConfigError, ConfigIssue, uniqueBy, zodIssues } from "../components/validation";
@@ -13,7 +14,7 @@ const key = (k: string) => `${PROJECT}:${k}`;
 
 /** Secret config keys per role; each must be set with `pulumi config set --secret`. */
 export const secretKeys = {
-    hub: ["etcdGpgKey", "tlsCertificate", "tlsPrivateKey", "oidcClientSecret", "hubBackupS3AccessKeyId", "hubBackupS3SecretAccessKey"],
+    hub: ["etcdGpgKey", "tlsCertificate", "tlsPrivateKey", "oidcClientSecret", "hubBackupS3AccessKeyId", "hubBackupS3SecretAccessKey", "cloudflareApiToken"],
     workloads: ["proxmoxTokenSecret"],
 } as const;
 
@@ -24,6 +25,8 @@ const HubKeys = z.object({
 const WorkloadKeys = z.object({
     hubStack: z.string().default("organization/omni-scale/quantum").pipe(z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, "use the fully qualified name `organization/omni-scale/quantum` (a local backend's org is the literal `organization`)")),
     hostDns: ProxmoxHostDnsSettingsSchema,
+    /** Checks from every Proxmox node that booting VMs can reach Omni, before any class or cluster is applied. */
+    preflight: PreflightSettingsSchema.optional(),
     infraProvider: ProxmoxInfraProviderSettingsSchema,
     proxmoxTokenId: z.string().regex(/^[^@!\s]+@[^!\s]+![\w.-]+$/, "use the form `user@realm!tokenid`").optional(),
     // Omni ids are global: a second class or cluster of the same name would overwrite the first.
@@ -92,8 +95,20 @@ export function loadStackConfig(raw: RawConfig, secret: ReadonlySet<string>): St
     if (parsed.success && role === "workloads") {
         issues.push(...crossCheckWorkloads(parsed.data as z.output<typeof WorkloadKeys>, secrets));
     }
+    if (parsed.success && role === "hub") {
+        issues.push(...crossCheckHub(parsed.data as z.output<typeof HubKeys>, secrets));
+    }
     if (issues.length > 0) throw new ConfigError(issues);
     return { role, ...(parsed.data as object), secrets } as StackConfig;
+}
+
+/** Settings that need a secret: the Cloudflare token for the public record and ACME challenges. */
+function crossCheckHub(cfg: z.output<typeof HubKeys>, secrets: Record<string, Secret>): ConfigIssue[] {
+    if (!cfg.hub.dns?.cloudflare || secrets.cloudflareApiToken) return [];
+    return [{
+        key: key("cloudflareApiToken"),
+        message: "is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
+    }];
 }
 
 /** Rules that span keys: provider ids must match exactly, clusters must name classes this stack defines. */
@@ -109,6 +124,21 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
             });
         }
     });
+    // A class pinned to a node whose DNS this stack does not manage would boot VMs that may resolve Omni wrongly.
+    const managed = new Set(cfg.hostDns.nodes);
+    cfg.machineClasses.forEach((mc, i) => {
+        const pinned = [
+            ...(mc.providerData.node ? [["node", mc.providerData.node]] : []),
+            ...(mc.providerData.ha?.node_affinity_nodes ?? []).map((n, j) => [`ha.node_affinity_nodes[${j}]`, n.split(":")[0]]),
+        ];
+        for (const [at, node] of pinned) {
+            if (managed.has(node)) continue;
+            issues.push({
+                key: key(`machineClasses[${i}].providerData.${at}`), value: node,
+                message: `Proxmox node ${node} is not in hostDns.nodes (${[...managed].join(", ")}): add it there, so its VMs resolve Omni's name to the LAN IP while booting, or fix the name`,
+            });
+        }
+    });
     // Rendering each template here surfaces unknown machine classes with the other config errors, before any resource.
     const classes = cfg.machineClasses.map((mc) => mc.name);
     cfg.clusters.forEach((cluster, i) => {
@@ -119,6 +149,19 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
             issues.push(...e.issues);
         }
     });
+    if (cfg.preflight) {
+        // The preflight runs on the nodes whose resolvers this stack sets, all of them.
+        const named = cfg.preflight.nodes.map((n) => n.name);
+        const missing = cfg.hostDns.nodes.filter((n) => !named.includes(n));
+        if (missing.length) {
+            issues.push({ key: key("preflight.nodes"), message: `has no entry for ${missing.join(", ")}: add { name, address } for every node in hostDns.nodes (Talos VMs can land on any of them)` });
+        }
+        cfg.preflight.nodes.forEach((n, i) => {
+            if (!cfg.hostDns.nodes.includes(n.name)) {
+                issues.push({ key: key(`preflight.nodes[${i}].name`), value: n.name, message: `is not in hostDns.nodes (${cfg.hostDns.nodes.join(", ")}): add it there so its resolver is set before the check, or fix the name` });
+            }
+        });
+    }
     if (!cfg.infraProvider.leastPrivilege.enabled) {
         // Without a dedicated identity the provider needs an existing token.
         if (!cfg.proxmoxTokenId) issues.push({ key: key("proxmoxTokenId"), message: "is required when infraProvider.leastPrivilege.enabled is false" });

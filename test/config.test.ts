@@ -43,6 +43,19 @@ describe("stack config", () => {
         assert.equal(matrix.machineClasses[2].providerData.memory, 16384);
     });
 
+    it("refuses classes pinned to Proxmox nodes whose DNS the stack does not manage", () => {
+        const raw = withChange("matrix", "omni-scale:machineClasses", (classes) => {
+            classes[1].providerData.node = "india";
+            classes[0].providerData.ha = { node_affinity_nodes: ["golf:2", "juliet"] };
+        });
+        const issues = issuesOf(raw);
+        assert.deepEqual(issues.map((i) => i.split(": ")[0]), [
+            "omni-scale:machineClasses[0].providerData.ha.node_affinity_nodes[1]",
+            "omni-scale:machineClasses[1].providerData.node",
+        ]);
+        assert.match(issues[1], /Proxmox node india is not in hostDns\.nodes \(foxtrot, golf, hotel\): add it there/);
+    });
+
     it("requires a known role", () => {
         assert.deepEqual(issuesOf({}), ["omni-scale:role: set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)"]);
         assert.match(issuesOf({ "omni-scale:role": "hubb" })[0], /^omni-scale:role: /);

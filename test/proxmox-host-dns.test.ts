@@ -20,8 +20,11 @@ describe("proxmox host DNS", () => {
             });
         }
 
-        it("rejects Tailscale's MagicDNS address, which is not on the LAN", () => {
-            assert.match(resolverProblem("100.100.100.100") ?? "", /not a LAN resolver \(carrierGradeNat range\)/);
+        it("rejects Tailscale's MagicDNS and other tailnet addresses, which answer with tailnet IPs", () => {
+            for (const ts of ["100.100.100.100", "100.90.1.2", "fd7a:115c:a1e0::53"]) {
+                assert.match(resolverProblem(ts) ?? "", /is a Tailscale address \(MagicDNS answers the Omni name with its tailnet IP/, ts);
+            }
+            assert.match(resolverProblem("100.63.255.255") ?? "", /is a public resolver/, "just below the tailnet range");
         });
 
         it("rejects a name or garbage instead of an address", () => {
