@@ -130,17 +130,46 @@ function policyConfigRequest(info: any, config: PolicyConfig) {
     return req;
 }
 
-/** Starts the real pack (`policy/index.ts`) as the CLI does and waits for the port it prints. */
-function startPack(packDir: string): Promise<{ child: ChildProcess; port: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(packDir, "index.ts")], {
-            cwd: packDir, stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stderr = "";
-        child.stderr!.on("data", (d) => { stderr += d; });
-        child.stdout!.once("data", (d) => resolve({ child, port: String(d).trim().split("\n")[0] }));
-        child.once("exit", (code) => reject(new Error(`policy pack exited with ${code}: ${stderr}`)));
+/** How long a pack may take to print its port (it compiles its TypeScript first: about a second here). */
+const PACK_START_TIMEOUT_MS = 120_000;
+
+/** Preloaded into each pack process: it exits when the plan that started it is gone, however the plan ended. */
+const PACK_GUARD = require.resolve("./pack-guard");
+
+/** Pack processes this process started that are still running. */
+const runningPacks = new Set<ChildProcess>();
+
+/**
+ * Stops every pack this process started. Runs on exit (errors, `process.exit`, the CLI's SIGINT/SIGTERM handlers);
+ * a plan killed outright is covered by the pack guard.
+ */
+function stopPacks(): void {
+    for (const child of runningPacks) child.kill();
+}
+process.on("exit", stopPacks);
+
+/** Starts the real pack (`policy/index.ts`) as the CLI does; `port` resolves with the port it prints. */
+function startPack(packDir: string): { child: ChildProcess; port: Promise<string> } {
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-r", PACK_GUARD, path.join(packDir, "index.ts")], {
+        // stdin is the guard's pipe from this process: it closes when this process ends.
+        cwd: packDir, stdio: ["pipe", "pipe", "pipe"],
     });
+    runningPacks.add(child);
+    child.once("exit", () => runningPacks.delete(child));
+    const port = new Promise<string>((resolve, reject) => {
+        let stderr = "";
+        const timer = setTimeout(() => {
+            child.kill();
+            reject(new Error(`the policy pack did not start within ${PACK_START_TIMEOUT_MS / 1000} s: ${stderr}`));
+        }, PACK_START_TIMEOUT_MS).unref();
+        child.stderr!.on("data", (d) => { stderr += d; });
+        child.stdout!.once("data", (d) => { clearTimeout(timer); resolve(String(d).trim().split("\n")[0]); });
+        child.once("exit", (code, signal) => { clearTimeout(timer); reject(new Error(`the policy pack exited with ${code ?? signal}: ${stderr}`)); });
+        child.once("error", (e) => { clearTimeout(timer); reject(e); });
+    });
+    // A pack closed before anyone asked for its port is not an error.
+    port.catch(() => undefined);
+    return { child, port };
 }
 
 export interface PackResult {
@@ -151,19 +180,21 @@ export interface PackResult {
 
 export interface OpenPack {
     analyze(resources: CapturedResource[], config?: PolicyConfig): Promise<PackResult>;
+    /** Stops the pack process, started or not; call it on every way out. */
     close(): void;
 }
 
 /**
- * Starts the policy pack in `packDir` as its own process, as the CLI does, and connects to it. Starting it
- * before the program runs hides its start-up time behind the program's.
+ * Starts the policy pack in `packDir` as its own process, as the CLI does; `analyze` connects once it is up. Starting
+ * it before the program runs hides its start-up time behind the program's.
  */
-export async function openPack(packDir: string): Promise<OpenPack> {
-    const { child, port } = await startPack(packDir);
-    const client = new analyzerrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+export function openPack(packDir: string): OpenPack {
+    const { child, port } = startPack(packDir);
+    let client: any;
     return {
         /** getAnalyzerInfo, configure (schema defaults + `config`), analyze per resource, analyzeStack. */
         async analyze(resources, config = {}) {
+            client = new analyzerrpc.AnalyzerClient(`127.0.0.1:${await port}`, grpc.credentials.createInsecure());
             const info = await call<any>(client.getAnalyzerInfo.bind(client), new Empty());
             const configure = policyConfigRequest(info, config);
             await call(client.configure.bind(client), configure);
@@ -173,7 +204,7 @@ export async function openPack(packDir: string): Promise<OpenPack> {
             return { violations, policies };
         },
         close() {
-            client.close();
+            client?.close();
             child.kill();
         },
     };
@@ -181,7 +212,7 @@ export async function openPack(packDir: string): Promise<OpenPack> {
 
 /** Runs the pack in `packDir` over the resources over loopback gRPC, the path `pulumi preview --policy-pack` takes. */
 export async function analyzeWithPack(packDir: string, resources: CapturedResource[], config: PolicyConfig = {}): Promise<PackResult> {
-    const pack = await openPack(packDir);
+    const pack = openPack(packDir);
     try {
         return await pack.analyze(resources, config);
     } finally {

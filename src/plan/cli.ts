@@ -1,9 +1,10 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError } from "../../components/validation";
+import { ConfigError, formatIssues } from "../../components/validation";
 import { CapturedResource, maskSecrets } from "./capture";
 import { PolicyConfig, Violation } from "./analyze";
 import { planStack, PlanResult } from "./plan";
+import { redactSecrets } from "./secrets";
 
 const USAGE = "usage: npm run plan -- --stack <quantum|matrix> [--config FILE] [--policy-config FILE.json] [--json]";
 
@@ -23,7 +24,7 @@ export function planJson(result: PlanResult) {
         outputs: maskSecrets(result.outputs),
         violations: result.violations.map((v) => ({
             policy: v.policy, enforcementLevel: v.enforcementLevel, resourceType: v.resourceType ?? null,
-            resourceName: v.resourceName ?? null, message: v.message,
+            resourceName: v.resourceName ?? null, message: redactSecrets(v.message),
         })),
     };
 }
@@ -60,7 +61,7 @@ function artifacts(resources: CapturedResource[]): string[] {
 
 function formatViolation(v: Violation): string {
     const where = v.resourceName ? ` (${v.resourceName}: ${v.resourceType})` : "";
-    return `  [${v.enforcementLevel}] ${v.policy}${where}\n    ${v.message.replace(/\n/g, "\n    ")}`;
+    return `  [${v.enforcementLevel}] ${v.policy}${where}\n    ${redactSecrets(v.message).replace(/\n/g, "\n    ")}`;
 }
 
 export function renderText(result: PlanResult): string {
@@ -78,7 +79,18 @@ export function renderText(result: PlanResult): string {
 
 export const hasMandatory = (violations: Violation[]) => violations.some((v) => v.enforcementLevel === "mandatory");
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * What a failed plan prints: the cause and its fix. The SDK prefixes errors raised while it serializes a resource's
+ * inputs (`error serializing property "envs": …`, once per nesting level); a ConfigError keeps its issues intact.
+ */
+function failureMessage(e: unknown): string {
+    if (e instanceof ConfigError) return formatIssues(e.issues);
+    const message = e instanceof Error ? e.message : String(e);
+    return `plan failed: ${message.replace(/^(error serializing property "[^"]*": )+/, "")}`;
+}
+
+/** Runs the plan CLI; `env` supplies PULUMI_CONFIG_PASSPHRASE(_FILE), as for `pulumi up`. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
     let args;
     try {
         args = parseArgs({
@@ -96,19 +108,22 @@ export async function main(argv: string[]): Promise<number> {
     }
     try {
         const policyConfig = args["policy-config"] ? JSON.parse(fs.readFileSync(args["policy-config"], "utf8")) as PolicyConfig : undefined;
-        const result = await planStack({ stack: args.stack, configFile: args.config, policyConfig });
+        const result = await planStack({ stack: args.stack, configFile: args.config, policyConfig, env });
         process.stdout.write(args.json ? `${JSON.stringify(planJson(result), null, 2)}\n` : `${renderText(result)}\n`);
         return hasMandatory(result.violations) ? 1 : 0;
     } catch (e) {
         // Bad config, a missing file, or an error the program raises from what it was given (e.g. the hub stack
         // lacks an output this stack needs): exit 2, as `pulumi up` would stop before changing anything.
-        const err = e as NodeJS.ErrnoException;
-        const usage = err.code === "ENOENT" ? `\n${USAGE}` : "";
-        process.stderr.write(`${err instanceof ConfigError ? err.message : `plan failed: ${err.message ?? err}`}${usage}\n`);
+        const usage = (e as NodeJS.ErrnoException).code === "ENOENT" ? `\n${USAGE}` : "";
+        // Decrypted secrets never reach the terminal, whatever an error quotes.
+        process.stderr.write(`${redactSecrets(failureMessage(e))}${usage}\n`);
         return 2;
     }
 }
 
 if (require.main === module) {
+    // Ctrl-C or a kill ends the plan at once; exiting stops the policy pack (analyze.ts), as every other way out does.
+    process.once("SIGINT", () => process.exit(130));
+    process.once("SIGTERM", () => process.exit(143));
     main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -1,13 +1,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { loadStackConfig, PROJECT, RawConfig, StackConfig } from "../config";
+import { currentStackConfig, loadStackConfig, PROJECT, RawConfig, StackConfig } from "../config";
 import { selfReferenceName } from "../previous";
 import { programFor } from "../programs";
 import { ConfigError } from "../../components/validation";
 import { CapturedResource, isSecret, runProgram } from "./capture";
 import { openPack, PolicyConfig, Violation } from "./analyze";
 import { StackReferenceOutputs } from "./mocks";
+import { decryptKeys, hasSecureValue, stackDecrypter } from "./secrets";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export const POLICY_DIR = path.join(REPO_ROOT, "policy");
@@ -18,10 +19,11 @@ export interface StackFile {
 }
 
 /**
- * Reads a `Pulumi.<stack>.yaml` the way the CLI hands it to a program: scalars as strings, objects JSON-encoded.
- * Encrypted (`secure:`) values cannot be decrypted offline, so they are reported instead of guessed.
+ * Reads a `Pulumi.<stack>.yaml` the way the CLI hands it to a program: scalars as strings, objects JSON-encoded, and
+ * `secure:` values of the program's own keys decrypted (see secrets.ts) and listed as secret keys. Provider
+ * credentials (proxmoxve:*, tailscale:*) are never read under mocks, so they are neither decrypted nor passed on.
  */
-export function readStackFile(file: string): StackFile {
+export function readStackFile(file: string, env: NodeJS.ProcessEnv = process.env): StackFile {
     let doc: any;
     try {
         // Merge keys (`<<: *anchor`) as the CLI's YAML reader accepts them.
@@ -30,22 +32,17 @@ export function readStackFile(file: string): StackFile {
         throw new ConfigError([{ key: file, message: `cannot read stack file: ${(e as Error).message}` }]);
     }
     const config: RawConfig = {};
-    const secret = new Set<string>();
-    const encrypted: string[] = [];
-    for (const [k, v] of Object.entries<any>(doc.config ?? {})) {
-        if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && "secure" in v) {
-            // Provider credentials (proxmoxve:*, tailscale:*) are never read under mocks; only the program's own matter.
-            if (k.startsWith(`${PROJECT}:`)) encrypted.push(k);
-            continue;
-        }
-        config[k] = typeof v === "string" ? v : JSON.stringify(v);
+    const encrypted: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries<unknown>(doc.config ?? {})) {
+        if (!hasSecureValue(v)) config[k] = typeof v === "string" ? v : JSON.stringify(v);
+        else if (k.startsWith(`${PROJECT}:`)) encrypted[k] = v;
     }
-    if (encrypted.length > 0) {
-        throw new ConfigError(encrypted.map((k) => ({
-            key: k, message: "is encrypted and the offline plan cannot decrypt secrets; plan a copy of the stack file without it (--config FILE): optional secrets fall back to generated values or other settings",
-        })));
-    }
-    return { config, secret };
+    const secureKeys = Object.keys(encrypted);
+    // The key derivation (PBKDF2, 1M rounds) runs only for a file with secure values of its own.
+    if (secureKeys.length === 0) return { config, secret: new Set() };
+    const { decrypted, issues } = decryptKeys(encrypted, stackDecrypter(doc, file, secureKeys, env));
+    if (issues.length > 0) throw new ConfigError(issues);
+    return { config: { ...config, ...decrypted }, secret: new Set(secureKeys) };
 }
 
 export interface PlanOptions {
@@ -56,6 +53,8 @@ export interface PlanOptions {
     previousOutputs?: StackReferenceOutputs;
     /** Skip the policy pack (the hub plan a workload plan needs only for its outputs). */
     skipPolicies?: boolean;
+    /** Where PULUMI_CONFIG_PASSPHRASE(_FILE) are read from; the process environment by default. */
+    env?: NodeJS.ProcessEnv;
 }
 
 export interface PlanResult {
@@ -84,9 +83,9 @@ function asStackReference(outputs: Record<string, unknown>): StackReferenceOutpu
  */
 export async function planStack(opts: PlanOptions): Promise<PlanResult> {
     const file = opts.configFile ?? path.join(REPO_ROOT, `Pulumi.${opts.stack}.yaml`);
-    const { config: raw, secret } = readStackFile(file);
+    const { config: raw, secret } = readStackFile(file, opts.env);
     const config = loadStackConfig(raw, secret);
-    // The pack process starts while the program runs.
+    // The pack process starts while the program runs; every way out of this function stops it.
     const pack = opts.skipPolicies ? undefined : openPack(POLICY_DIR);
     try {
         // The program reads its own last outputs for upgrade rules; offline there is none: a first deployment.
@@ -97,17 +96,18 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
             const hubStack = config.hubStack.split("/").pop()!;
             const hubFile = path.join(path.dirname(file), `Pulumi.${hubStack}.yaml`);
             if (fs.existsSync(hubFile)) {
-                const hub = await planStack({ stack: hubStack, configFile: hubFile, skipPolicies: true });
+                const hub = await planStack({ stack: hubStack, configFile: hubFile, skipPolicies: true, env: opts.env });
                 stackReferences[config.hubStack] = asStackReference(hub.outputs);
             }
         }
 
-        const { resources, outputs } = await runProgram(() => programFor(config), {
+        // The program reads its config as under `pulumi up`: from the runtime, secret keys as the CLI lists them.
+        const { resources, outputs } = await runProgram(() => programFor(currentStackConfig()), {
             stack: opts.stack, config: raw, secretKeys: [...secret], stackReferences,
         });
-        const violations = pack ? (await (await pack).analyze(resources, opts.policyConfig)).violations : [];
+        const violations = pack ? (await pack.analyze(resources, opts.policyConfig)).violations : [];
         return { stack: opts.stack, config, resources, outputs, violations };
     } finally {
-        pack?.then((p) => p.close(), () => undefined);
+        pack?.close();
     }
 }

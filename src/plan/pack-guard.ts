@@ -1,0 +1,5 @@
+// Preloaded (`node -r`) into each policy pack process the plan starts. A pack serves gRPC until it is killed, so
+// without this it would outlive a plan that was killed outright (SIGKILL, a CI timeout): its stdin is a pipe from
+// the plan, and that pipe closes whenever the plan's process ends.
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
