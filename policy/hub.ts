@@ -75,6 +75,24 @@ export const omniSingleAuthMethod: ResourceValidationPolicy = {
     }),
 };
 
+export const omniEulaAccepted: ResourceValidationPolicy = {
+    name: "omni-eula-accepted",
+    description:
+        "An Omni that bootstraps without a browser accepts its EULA by flag: Omni v1.7+ refuses every API call until the EULA is accepted (internal/pkg/auth/interceptor/eula.go), and takes --eula-accept-name and --eula-accept-email together or not at all.",
+    severity: "high",
+    remediationSteps: "Set hub.eula.name and hub.eula.email (the person named accepts the Sidero Labs EULA on behalf of this Omni instance), or disable the initial service account and accept the EULA in the UI.",
+    validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
+        const flags = commandFlags(container);
+        if (!flags.has("private-key-source")) return;
+        const given = ["eula-accept-name", "eula-accept-email"].filter((f) => (flag(flags, f) ?? "") !== "");
+        if (given.length === 1) report(`only --${given[0]} is set: Omni takes --eula-accept-name and --eula-accept-email together`);
+        const bootstrap = TRUE.includes(flag(flags, "create-initial-service-account") ?? "");
+        if (bootstrap && given.length === 0 && !flags.has("config-path")) {
+            report("--create-initial-service-account is set but the EULA is not accepted: every omnictl call of the bootstrap would fail with \"EULA has not been accepted\"");
+        }
+    }),
+};
+
 export const wireguardAdvertisedIp = omniFlagPolicy({
     name: "wireguard-advertised-ip",
     description: "Omni's SideroLink WireGuard advertised address is IP:port: Talos dials it before it can resolve any name, and changing it later orphans clusters.",
@@ -116,4 +134,4 @@ export const tailnetKeyHygiene: ResourceValidationPolicy = {
     }),
 };
 
-export const hubPolicies = [omniGpgKeyNoPassphrase, auth0DomainBareHost, omniSingleAuthMethod, wireguardAdvertisedIp, statefulVolumesProtected, tailnetKeyHygiene];
+export const hubPolicies = [omniGpgKeyNoPassphrase, auth0DomainBareHost, omniSingleAuthMethod, omniEulaAccepted, wireguardAdvertisedIp, statefulVolumesProtected, tailnetKeyHygiene];

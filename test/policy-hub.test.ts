@@ -107,6 +107,24 @@ describe("policy: hub", () => {
         });
     });
 
+    describe("omni-eula-accepted (omni v1.10.4 internal/pkg/auth/interceptor/eula.go)", () => {
+        const eula = ["--eula-accept-name=Jane Admin", "--eula-accept-email=jane@example.com"];
+        const bootstrap = ["--create-initial-service-account=true"];
+
+        it("passes a bootstrap with both flags, and an Omni without the bootstrap", async () => {
+            await assertNoViolation("omni-eula-accepted", omni(omniFlags([...bootstrap, ...eula])));
+            await assertNoViolation("omni-eula-accepted", omni(omniFlags()));
+        });
+
+        it("rejects a bootstrap without the EULA flags", async () => {
+            await assertViolation("omni-eula-accepted", "omni", omni(omniFlags(bootstrap)), /EULA has not been accepted/);
+        });
+
+        it("rejects one flag without the other", async () => {
+            await assertViolation("omni-eula-accepted", "omni", omni(omniFlags([eula[0]])), /only --eula-accept-name is set/);
+        });
+    });
+
     describe("wireguard-advertised-ip", () => {
         it("passes IP:port", async () => {
             await assertNoViolation("wireguard-advertised-ip", omni(omniFlags()));

@@ -16,6 +16,7 @@ const POLICIES: Record<string, string> = {
     "images-pinned": "mandatory",
     "stateful-volumes-protected": "mandatory",
     "omni-single-auth-method": "mandatory",
+    "omni-eula-accepted": "mandatory",
     "wireguard-advertised-ip": "mandatory",
     "machine-class-provider-data": "mandatory",
     "no-node-role-labels": "mandatory",
