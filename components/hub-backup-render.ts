@@ -155,6 +155,11 @@ export function s3BaseUrl(s3: NonNullable<HubBackupSettings["s3"]>): string {
     return `${s3.endpoint.replace(/\/+$/, "")}/${s3.bucket}/${s3.prefix}`;
 }
 
+/** Shell function for the offline snapshot commands: etcdutl since etcd 3.5; older etcdctl (e.g. Debian 12's 3.4) still has them. */
+const ETCD_OFFLINE = `etcd_offline() {
+  if command -v etcdutl >/dev/null 2>&1; then etcdutl "$@"; else etcdctl "$@"; fi
+}`;
+
 export interface HubBackupScriptParams {
     etcdEndpoint: string;
     /** Omni's SQLite database, opened read-only. */
@@ -196,10 +201,7 @@ PREFIX=${shQuote(BACKUP_SET_PREFIX)}
 
 log() { echo "omni-hub-backup: $*"; }
 
-# etcd 3.5+ moved the offline snapshot commands to etcdutl; older etcdctl (e.g. Debian 12's 3.4) still has them.
-etcd_offline() {
-  if command -v etcdutl >/dev/null 2>&1; then etcdutl "$@"; else etcdctl "$@"; fi
-}
+${ETCD_OFFLINE}
 
 failed() {
   step=$1
@@ -334,9 +336,7 @@ MODE=\${1:?usage: restore.sh check|restore <set|latest> <expected key fingerprin
 WANT=\${2:?name the set, or latest}
 EXPECTED=\${3:-}
 
-etcd_offline() {
-  if command -v etcdutl >/dev/null 2>&1; then etcdutl "$@"; else etcdctl "$@"; fi
-}
+${ETCD_OFFLINE}
 normalize() { printf '%s' "$1" | tr -d ' :' | tr 'abcdef' 'ABCDEF'; }
 
 if [ "$WANT" = latest ]; then
