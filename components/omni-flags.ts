@@ -35,6 +35,14 @@ export function hostnameProblem(value: string): string | undefined {
     return `"${value}" is not a bare host name (no scheme, path or port); ${fix}`;
 }
 
+/** Why a value is neither an IP address nor a DNS host name (an SSH or API address), or undefined. */
+export function hostOrIpProblem(value: string): string | undefined {
+    if (isIp(value) || (hostnamePattern.test(value) && !/^[\d.]+$/.test(value))) return undefined;
+    const bare = bareHost(value).replace(/^[^@]*@/, "");
+    const fix = bare && bare !== value && (isIp(bare) || hostnamePattern.test(bare)) ? `use "${bare}"` : "use an IP address or a DNS name, e.g. 192.168.3.2 or pve1.example.com";
+    return `"${value}" is not an IP address or a bare host name (no scheme, user, path or port); ${fix}`;
+}
+
 /**
  * Why an Auth0 domain is not the bare tenant host Omni expects, or undefined. Omni builds the issuer as
  * "https://" + domain + "/", so a scheme or path in the value gives "invalid jwt" at login (domain.md §4.6).
@@ -70,6 +78,13 @@ export function wireguardAddrProblem(addr: string): string | undefined {
 /** Tailscale's address ranges (tailscale.com/kb/1015/100.x-addresses; IPv6 ULA fd7a:115c:a1e0::/48). */
 const TAILNET_RANGES = [ipaddr.parseCIDR("100.64.0.0/10"), ipaddr.parseCIDR("fd7a:115c:a1e0::/48")];
 
+/** True for an address Tailscale assigns (a node's tailnet IP). */
+export function isTailnetAddress(ip: string): boolean {
+    if (!isIp(ip)) return false;
+    const addr = ipaddr.process(ip);
+    return TAILNET_RANGES.some((cidr) => addr.kind() === cidr[0].kind() && addr.match(cidr));
+}
+
 /**
  * Why an address is one a booting Talos VM cannot reach, or undefined. The VM is on the Proxmox LAN, not on the
  * tailnet, and has no loopback path to the Docker host: a tailnet, loopback or unspecified address would deploy
@@ -77,7 +92,7 @@ const TAILNET_RANGES = [ipaddr.parseCIDR("100.64.0.0/10"), ipaddr.parseCIDR("fd7
  */
 export function bootReachableIpProblem(ip: string): string | undefined {
     const addr = ipaddr.process(ip);
-    if (TAILNET_RANGES.some((cidr) => addr.kind() === cidr[0].kind() && addr.match(cidr))) {
+    if (isTailnetAddress(ip)) {
         return `"${ip}" is a Tailscale address; Talos machines boot on the LAN, not on the tailnet: use the Docker host's LAN address, e.g. 192.168.10.20`;
     }
     const range = addr.range();
@@ -219,7 +234,28 @@ const TlsSchema = z.discriminatedUnion("mode", [
     z.strictObject({ mode: z.literal("config") }),
     /** Cert and key stay on the Docker host (e.g. certbot's files), bind-mounted read-only. */
     z.strictObject({ mode: z.literal("hostFiles"), certPath: absolutePath, keyPath: absolutePath }),
+    /** Issued by Let's Encrypt by DNS-01 through Cloudflare (needs dns.cloudflare), renewed by `pulumi up`, uploaded like `config`. */
+    z.strictObject({
+        mode: z.literal("acme"),
+        /** Contact address of the ACME account. */
+        email: z.email("must be an email address, e.g. admin@example.com (or leave it out)").optional(),
+        directory: z.enum(["production", "staging"], { error: 'use "production" (trusted certificates) or "staging" (a first try: Talos will not trust its certificates)' }).default("production"),
+        /** Renew on `pulumi up` once fewer days than this remain (Let's Encrypt certificates last 90 days). */
+        renewalDays: z.number().int().min(1, "at least 1 day").max(60, "at most 60 (certificates last 90 days; more would renew on almost every up)").default(30),
+    }),
 ]);
+
+/** Optional public DNS for the Omni name; the API token is the secret config key cloudflareApiToken. */
+const DnsSchema = z.strictObject({
+    cloudflare: z
+        .strictObject({
+            zoneId: z.string().regex(/^[0-9a-f]{32}$/, "the zone id: 32 hex digits, on the zone's overview page in the Cloudflare dashboard"),
+            /** Publish omniDomain → the hub's tailnet address (false: the zone only answers ACME challenges). */
+            record: z.boolean().default(true),
+            ttl: z.number().int().min(60, "Cloudflare's minimum is 60 seconds").max(3600, "keep it short (60-3600 s): the tailnet address changes when the hub's node registers anew").default(60),
+        })
+        .optional(),
+});
 
 /** Omni's defaults for `--etcd-backup-min-interval` / `--etcd-backup-max-interval` (config schema at v1.10.4). */
 export const ETCD_BACKUP_DEFAULTS = { minInterval: "1h", maxInterval: "24h" } as const;
@@ -295,6 +331,7 @@ export const OmniHubSettingsSchema = z
             })
             .prefault({}),
         etcdBackup: EtcdBackupSchema.optional(),
+        dns: DnsSchema.optional(),
         /** Scheduled backups of the hub's own etcd and SQLite (not the managed clusters': that is etcdBackup). */
         backup: HubBackupSettingsSchema.optional(),
         dockerHost: z.string().superRefine((value, ctx) => {
@@ -314,6 +351,14 @@ export const OmniHubSettingsSchema = z
         logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
     })
     .superRefine((s, ctx) => {
+        if (s.tls.mode === "acme" && !s.dns?.cloudflare) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["tls", "mode"],
+                input: s.tls.mode,
+                message: "acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles",
+            });
+        }
         const tag = s.omniImage && tagVersion(s.omniImage);
         if (tag && semver.clean(s.omniVersion) && tag !== semver.clean(s.omniVersion)) {
             ctx.addIssue({

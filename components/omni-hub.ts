@@ -9,7 +9,9 @@ import { OmniEtcdKey } from "./etcd-key";
 import { HubBackup, HubBackupSummary } from "./hub-backup";
 import { OmniHubSettings, OmniHubSettingsSchema, hubEndpoints, omniContainerPaths, parseDockerHost, renderOmniFlags } from "./omni-flags";
 import { omnictlEnvironment, shellQuote as sh } from "./omnictl";
-import { tlsProblems } from "./tls";
+import { AcmeCertificate } from "./acme-certificate";
+import { CloudflareRecord } from "./cloudflare-record";
+import { CertificateSummary, certificateSummary, tlsProblems } from "./tls";
 import { ConfigError, ConfigIssue, parseOrThrow } from "./validation";
 
 /** The long-lived automation service account created from the short-lived initial one. */
@@ -74,6 +76,8 @@ export interface OmniHubArgs {
     tlsPrivateKey?: pulumi.Input<string>;
     /** OIDC client secret (secret), with `auth.oidc`. */
     oidcClientSecret?: pulumi.Input<string>;
+    /** Cloudflare API token (secret), with `dns.cloudflare`: edits the public record and answers ACME challenges. */
+    cloudflareApiToken?: pulumi.Input<string>;
     /**
      * The automation key in use (e.g. the stack's last `automationKey` output): a renewal (settings.automationKeyRotation)
      * authenticates with it. Without it, the key created at bootstrap is used, which fails once that key has expired.
@@ -103,6 +107,10 @@ export class OmniHub extends pulumi.ComponentResource {
     public readonly infraProviderKeys: pulumi.Output<Record<string, string>>;
     /** Omni's command line (the OIDC client secret left out). */
     public readonly flags: pulumi.Output<string[]>;
+    /** The uploaded certificate (tls.mode config or acme); undefined with hostFiles, whose files the program never sees. */
+    public readonly certificate: pulumi.Output<CertificateSummary | undefined>;
+    /** The tailnet address the public DNS record points at (dns.cloudflare); undefined without one. */
+    public readonly tailnetAddress: pulumi.Output<string | undefined>;
     /** The scheduled backup of this hub's etcd and SQLite (settings.backup), and the key every set needs; undefined when off. */
     public readonly hubBackup: pulumi.Output<HubBackupSummary | undefined>;
 
@@ -115,6 +123,12 @@ export class OmniHub extends pulumi.ComponentResource {
         }
         if (s.tls.mode === "hostFiles" && tlsArgs.some((v) => v !== undefined)) {
             throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is hostFiles, so these would be ignored: remove them or use tls.mode config" }]);
+        }
+        if (s.tls.mode === "acme" && tlsArgs.some((v) => v !== undefined)) {
+            throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is acme, so these would be ignored: remove them or use tls.mode config" }]);
+        }
+        if (s.dns?.cloudflare && args.cloudflareApiToken === undefined) {
+            throw new ConfigError([{ key: "cloudflareApiToken", message: "dns.cloudflare is set: set a token that can edit DNS in the zone with `pulumi config set --secret cloudflareApiToken ...`" }]);
         }
         const endpoints = hubEndpoints(s);
         const paths = omniContainerPaths;
@@ -181,15 +195,28 @@ export class OmniHub extends pulumi.ComponentResource {
 
         const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [{ file: paths.gpgKey, content: etcdKey.armoredPrivateKey, permissions: "0400" }];
         const volumes: pulumi.Input<docker.types.input.ContainerVolume>[] = [{ volumeName: omniData.name, containerPath: paths.data }];
-        if (s.tls.mode === "config") {
+        let certificate: pulumi.Output<CertificateSummary | undefined> = pulumi.output(undefined);
+        if (s.tls.mode === "config" || s.tls.mode === "acme") {
+            // An issued certificate is uploaded and checked exactly like a configured one.
+            const issued = s.tls.mode === "acme"
+                ? new AcmeCertificate(`${name}-acme`, {
+                      domain: s.omniDomain, email: s.tls.email, directory: s.tls.directory, renewalDays: s.tls.renewalDays,
+                      cloudflareApiToken: args.cloudflareApiToken!,
+                  }, { parent: this })
+                : undefined;
+            const certPem = issued ? issued.certificatePem : args.tlsCertificate!;
+            const keyPem = issued ? issued.privateKeyPem : args.tlsPrivateKey!;
+            const configKey = issued ? "hub.tls (the issued certificate)" : "tlsCertificate";
             // Checked at program time; a bad pair fails the Omni container with this ConfigError.
-            const tls = pulumi.all([args.tlsCertificate!, args.tlsPrivateKey!]).apply(([cert, key]) => {
+            const tls = pulumi.all([certPem, keyPem]).apply(([cert, key]) => {
                 const problems = tlsProblems(cert, key, s.omniDomain);
-                if (problems.length) throw new ConfigError(problems.map((message): ConfigIssue => ({ key: "tlsCertificate", message })));
+                if (problems.length) throw new ConfigError(problems.map((message): ConfigIssue => ({ key: configKey, message })));
                 return { cert, key };
             });
             uploads.push({ file: paths.tlsCert, content: tls.cert, permissions: "0444" });
             uploads.push({ file: paths.tlsKey, content: pulumi.secret(tls.key), permissions: "0400" });
+            // A certificate is public; only its secret-config origin would mark the summary secret.
+            certificate = pulumi.unsecret(tls.cert.apply(certificateSummary));
         } else {
             // certbot renews these in place; Omni sees the new files after a container restart.
             volumes.push({ hostPath: s.tls.certPath, containerPath: paths.tlsCert, readOnly: true });
@@ -219,6 +246,14 @@ export class OmniHub extends pulumi.ComponentResource {
             },
             { ...onDocker, dependsOn: [sidecar], deleteBeforeReplace: true },
         );
+        this.certificate = certificate;
+        // The public half of the split horizon: the Omni name at the hub's tailnet address, once the sidecar has joined.
+        this.tailnetAddress = s.dns?.cloudflare?.record
+            ? new CloudflareRecord(`${name}-dns`, {
+                  zoneId: s.dns.cloudflare.zoneId, name: s.omniDomain, ttl: s.dns.cloudflare.ttl,
+                  tailscaleHostname: s.tailscale.hostname, apiToken: args.cloudflareApiToken!,
+              }, { parent: this, dependsOn: [sidecar] }).address
+            : pulumi.output(undefined);
         this.hubBackup = s.backup
             ? new HubBackup(`${name}-backup`, {
                   settings: s.backup, omniVersion: s.omniVersion, omniContainerName: s.accountName, dockerHost: s.dockerHost, dockerProvider: provider,
@@ -250,6 +285,8 @@ export class OmniHub extends pulumi.ComponentResource {
             automationKey: this.automationKey,
             infraProviderKeys: this.infraProviderKeys,
             flags: this.flags,
+            certificate: this.certificate,
+            tailnetAddress: this.tailnetAddress,
             hubBackup: this.hubBackup,
         });
     }

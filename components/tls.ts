@@ -38,3 +38,20 @@ export function tlsProblems(certPem: string, keyPem: string, domain: string, now
     if (validFrom > now) problems.push(`the certificate is not valid before ${validFrom.toISOString()}; check the clock or the certificate`);
     return problems;
 }
+
+/** What the workload stack's preflight compares against: public facts of the served certificate (the leaf). */
+export interface CertificateSummary {
+    /** SHA-256 fingerprint, as OpenSSL prints it. */
+    fingerprint: string;
+    names: string[];
+    notAfter: string;
+}
+
+export function certificateSummary(certPem: string): CertificateSummary {
+    const cert = new crypto.X509Certificate(certPem);
+    return {
+        fingerprint: cert.fingerprint256,
+        names: (cert.subjectAltName ?? "").split(", ").filter(Boolean).map((n) => n.replace(/^DNS:/, "")),
+        notAfter: new Date(cert.validTo).toISOString(),
+    };
+}

@@ -4,6 +4,8 @@ import { privilegesForProviderData } from "../components/machine-class-render";
 import { OmniMachineClass } from "../components/omni-machine-class";
 import { ProxmoxHostDns } from "../components/proxmox-host-dns";
 import { ProxmoxInfraProvider } from "../components/proxmox-infra-provider";
+import { preflightTarget } from "../components/preflight-render";
+import { ProxmoxPreflight } from "../components/proxmox-preflight";
 import { ClusterVersions, clusterUpgradeProblem } from "../components/upgrades";
 import { ConfigError, ConfigIssue } from "../components/validation";
 import { versions } from "../components/versions";
@@ -51,10 +53,20 @@ export async function matrixProgram(config: WorkloadStackConfig): Promise<Record
         extraPrivileges: privilegesForProviderData(config.machineClasses.map((c) => c.providerData)),
     }, { dependsOn: [dns] });
 
+    // From every node, after its resolver is set and beside the provider (one step, however many nodes): the path a
+    // booting VM takes to Omni. Classes and clusters wait for it, so a failed check stops `up` before any VM is asked for.
+    const preflight = config.preflight && new ProxmoxPreflight("preflight", {
+        settings: config.preflight,
+        target: pulumi.all([omniApiUrl, hub.requireOutput("machineApiUrl"), hub.requireOutput("wireguardEndpoint")])
+            .apply(([omniApiUrl, machineApiUrl, wireguardEndpoint]) => preflightTarget({ omniApiUrl, machineApiUrl, wireguardEndpoint })),
+        // A new certificate on the hub (tls.mode config or acme) re-runs the checks; hostFiles hubs export none.
+        triggers: [hub.getOutput("certificate").apply((c: { fingerprint?: string } | undefined) => c?.fingerprint ?? "")],
+    }, { dependsOn: [dns] });
+
     // Classes apply in parallel; each cluster waits only for the classes it uses.
     const classes = new Map(config.machineClasses.map((spec) => [spec.name, new OmniMachineClass(spec.name, {
         spec, omniEndpoint: omniApiUrl, serviceAccountKey: automationKey,
-    }, { dependsOn: [provider] })]));
+    }, { dependsOn: [provider, ...(preflight ? [preflight] : [])] })]));
     const clusters = Object.fromEntries(config.clusters.map((spec) => [spec.name, new OmniCluster(spec.name, {
         spec, machineClasses: [...classes.values()], omniEndpoint: omniApiUrl, serviceAccountKey: automationKey, etcdBackupIntervals,
     })]));
@@ -68,6 +80,8 @@ export async function matrixProgram(config: WorkloadStackConfig): Promise<Record
         // Read back by the next deployment to keep upgrades one step at a time.
         clusterVersions,
         // Helm values for installing Cilium on each cluster (docs/guides/CILIUM.md).
+        // Per Proxmox node: what the Omni name resolved to, which ports answered, the certificate's names and expiry.
+        ...(preflight ? { preflight: preflight.results } : {}),
         ciliumValues: Object.fromEntries(Object.entries(clusters).map(([name, c]) => [name, c.ciliumValues])),
     };
 }

@@ -36,6 +36,7 @@ export async function quantumProgram(config: HubStackConfig): Promise<Record<str
         tlsCertificate: config.secrets.tlsCertificate,
         tlsPrivateKey: config.secrets.tlsPrivateKey,
         oidcClientSecret: config.secrets.oidcClientSecret,
+        cloudflareApiToken: config.secrets.cloudflareApiToken,
         hubBackupS3: { accessKeyId: config.secrets.hubBackupS3AccessKeyId, secretAccessKey: config.secrets.hubBackupS3SecretAccessKey },
         currentAutomationKey: previous.automationKey as string | undefined,
     });
@@ -52,6 +53,10 @@ export async function quantumProgram(config: HubStackConfig): Promise<Record<str
         automationKey: hub.automationKey,
         infraProviderKeys: hub.infraProviderKeys,
         etcdKeyArmored: hub.etcdKeyArmored,
+        // The served certificate (tls.mode config or acme): a new one re-runs the workload stacks' preflight.
+        certificate: hub.certificate,
+        // Where the public record for omniDomain points (hub.dns.cloudflare).
+        tailnetAddress: hub.tailnetAddress,
         // The hub's own backup (not the clusters' etcdBackup): schedule, target and the etcd key fingerprint every set needs.
         hubBackup: hub.hubBackup,
         // Workload stacks check their clusters' backupInterval against these (Omni refuses one outside them).

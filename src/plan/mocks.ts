@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { MockCallArgs, MockResourceArgs, Mocks } from "@pulumi/pulumi/runtime";
 import * as openpgp from "openpgp";
+import { OFFLINE_CERTIFICATE_VALIDITY, offlinePreflightStdout } from "../../components/preflight-render";
+import { offlineCertificate } from "./offline-certificate";
 
 /** What a StackReference returns: the referenced stack's outputs and which of them are secret. */
 export interface StackReferenceOutputs {
@@ -75,12 +77,38 @@ async function computedOutputs(args: MockResourceArgs): Promise<Record<string, u
             return { value: `${inputs.userId}!${inputs.tokenName}=${uuidOf(name)}` };
         case "command:local:Command":
         case "command:remote:Command":
-            return { stdout: omnictlStdout(String(inputs.create ?? ""), inputs.environment ?? {}), stderr: "" };
+            return { stdout: offlinePreflightStdout(String(inputs.stdin ?? "")) ?? omnictlStdout(String(inputs.create ?? ""), inputs.environment ?? {}), stderr: "" };
+        case "acme:index/registration:Registration":
+            return { accountKeyPem: `-----BEGIN EC PRIVATE KEY-----\noffline-${hexOf(name, 48)}\n-----END EC PRIVATE KEY-----\n`, registrationUrl: `https://acme.invalid/acct/${hexOf(name, 8)}` };
+        case "acme:index/certificate:Certificate":
+            return acmeCertificateOutputs(String(inputs.commonName));
         case "pulumi-nodejs:dynamic:Resource":
             return dynamicOutputs(inputs);
         default:
             return {};
     }
+}
+
+/** A real, self-signed certificate for the requested name, so the hub's TLS checks run on it as on an issued one. */
+function acmeCertificateOutputs(domain: string): Record<string, unknown> {
+    const validity = { notBefore: new Date(OFFLINE_CERTIFICATE_VALIDITY.notBefore), notAfter: new Date(OFFLINE_CERTIFICATE_VALIDITY.notAfter) };
+    const leaf = offlineCertificate({ names: [domain], ...validity });
+    const issuer = offlineCertificate({ names: [], commonName: "Offline plan CA (not a real certificate)", ...validity });
+    return {
+        certificatePem: leaf.certPem, issuerPem: issuer.certPem, privateKeyPem: leaf.keyPem, certificateDomain: domain,
+        certificateNotBefore: validity.notBefore.toISOString(), certificateNotAfter: validity.notAfter.toISOString(),
+        certificateSerial: hexOf(domain, 32), certificateUrl: `https://acme.invalid/cert/${hexOf(domain, 16)}`,
+    };
+}
+
+/** A Tailscale device lookup: the node's tailnet IPv4 and IPv6, derived from its hostname. */
+function tailscaleDevice(hostname: string): Record<string, unknown> {
+    const b = Buffer.from(hexOf(`tailnet:${hostname}`, 10), "hex");
+    return {
+        id: hexOf(hostname, 16), nodeId: `n${hexOf(hostname, 12)}`, hostname, name: `${hostname}.tailnet-offline.ts.net`,
+        addresses: [`100.${64 + (b[0] % 64)}.${b[1]}.${b[2] || 1}`, `fd7a:115c:a1e0::${b.readUInt16BE(3).toString(16)}`],
+        authorized: true, tags: [], user: "offline", os: "linux",
+    };
 }
 
 /** Dynamic resources announce what they are with a `kind` input; an etcd key gets a real (fast, ECC) unlocked key. */
@@ -117,6 +145,7 @@ export function offlineMocks(stackReferences: Record<string, StackReferenceOutpu
             return { id: resourceId(args, state), state };
         },
         call(args: MockCallArgs) {
+            if (args.token === "tailscale:index/getDevice:getDevice") return tailscaleDevice(String(args.inputs.hostname ?? args.inputs.name));
             return args.inputs;
         },
     };

@@ -1,0 +1,102 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
+import { renderDnsRecord, tailnetIpv4 } from "../components/cloudflare-record-render";
+import { OmniHubSettingsSchema } from "../components/omni-flags";
+import { hubSettings } from "./fixtures/settings";
+import { FAKE_TOKEN, hubConfig, runHub, withCloudflare, ZONE_ID } from "./hub-program";
+import { isSecret } from "../src/plan/capture";
+import { loadStackConfig } from "../src/config";
+import { ConfigError } from "../components/validation";
+
+const DEVICE = "tailscale:index/getDevice:getDevice";
+
+describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
+    it("points the record at the tailnet IPv4 the Tailscale device lookup returns, DNS only, short TTL", async () => {
+        const lookups: Record<string, unknown>[] = [];
+        const { find, outputs } = await runHub(withCloudflare, { cloudflareApiToken: FAKE_TOKEN }, (base) => ({
+            ...base,
+            call: (args) => {
+                if (args.token !== DEVICE) return base.call(args);
+                lookups.push(args.inputs);
+                return { addresses: ["fd7a:115c:a1e0::1234", "100.101.102.103"], hostname: args.inputs.hostname };
+            },
+        }));
+        assert.deepEqual(lookups, [{ hostname: "omni", waitFor: "120s" }], "looked up by the sidecar's hostname, retrying while it joins");
+        const record = find((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord", "the DNS record");
+        assert.deepEqual(
+            { zoneId: record.inputs.zoneId, name: record.inputs.name, type: record.inputs.type, content: record.inputs.content, proxied: record.inputs.proxied, ttl: record.inputs.ttl },
+            { zoneId: ZONE_ID, name: "omni.example.com", type: "A", content: "100.101.102.103", proxied: false, ttl: 60 },
+        );
+        assert.equal(outputs.tailnetAddress, "100.101.102.103");
+        // Its own provider, authenticated with the secret token.
+        const provider = find((r) => r.type === "pulumi:providers:cloudflare", "the Cloudflare provider");
+        assert.ok(record.provider?.startsWith(provider.urn));
+        assert.ok(isSecret(provider.inputs.apiToken));
+        const component = find((r) => r.type === "omni-scale:cloudflare:CloudflareRecord", "the component");
+        assert.equal(record.parent, component.urn);
+    });
+
+    it("waits for the sidecar: the component depends on it", async () => {
+        const { find } = await runHub(withCloudflare, { cloudflareApiToken: FAKE_TOKEN });
+        const sidecar = find((r) => r.name === "omni-tailscale", "the sidecar");
+        assert.ok(find((r) => r.type === "omni-scale:cloudflare:CloudflareRecord", "the component").dependsOn.includes(sidecar.urn));
+    });
+
+    it("publishes no record with record: false, and none without dns.cloudflare", async () => {
+        const off = await runHub((h) => withCloudflare(h, { record: false }), { cloudflareApiToken: FAKE_TOKEN });
+        assert.ok(!off.resources.some((r) => r.type.startsWith("cloudflare:")));
+        assert.equal(off.outputs.tailnetAddress, undefined);
+    });
+
+    it("picks the tailnet IPv4 and names the fix when the device has none", () => {
+        assert.equal(tailnetIpv4(["fd7a:115c:a1e0::1", "100.64.0.7"], "omni"), "100.64.0.7");
+        assert.throws(() => tailnetIpv4(["192.168.10.20"], "omni"), /Tailscale device "omni" has no tailnet IPv4 address \(got \["192\.168\.10\.20"\]\).*-1/);
+        assert.throws(() => tailnetIpv4(undefined, "omni"), /no tailnet IPv4/);
+        assert.equal(renderDnsRecord({ zoneId: ZONE_ID, name: "omni.example.com", ttl: 120 }, "100.64.0.7").proxied, false);
+    });
+
+    it("refuses bad settings with the key and the fix", () => {
+        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = {}) => {
+            const { raw, secretKeys } = hubConfig(edit, secrets);
+            try {
+                loadStackConfig(raw, new Set(secretKeys));
+                return [];
+            } catch (e) {
+                assert.ok(e instanceof ConfigError);
+                return e.issues.map((i) => `${i.key}: ${i.message}`);
+            }
+        };
+        assert.deepEqual(issues((h) => withCloudflare(h)), [
+            "omni-scale:cloudflareApiToken: is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
+        ]);
+        const plain = hubConfig(withCloudflare, { cloudflareApiToken: FAKE_TOKEN });
+        assert.throws(() => loadStackConfig(plain.raw, new Set()), /omni-scale:cloudflareApiToken: is stored in plain text; set it with `pulumi config set --secret cloudflareApiToken/);
+        const bad = issues((h) => { h.dns = { cloudflare: { zoneId: "example.com", ttl: 1, proxied: true } }; }, { cloudflareApiToken: FAKE_TOKEN });
+        assert.deepEqual(bad.map((i) => i.split(": ")[0]).sort(), [
+            "omni-scale:hub.dns.cloudflare.proxied", "omni-scale:hub.dns.cloudflare.ttl", "omni-scale:hub.dns.cloudflare.zoneId",
+        ]);
+        assert.match(bad.join("\n"), /zoneId: the zone id: 32 hex digits/);
+    });
+
+    it("keeps the TTL inside Cloudflare's range (upstream: pulumi-cloudflare v6.22.1 dnsRecord.ts)", () => {
+        const parse = (ttl: number) => OmniHubSettingsSchema.safeParse({ ...hubSettings, dns: { cloudflare: { zoneId: ZONE_ID, ttl } } }).success;
+        assert.equal(parse(facts.cloudflareRecordTtl.min - 1), false);
+        assert.equal(parse(facts.cloudflareRecordTtl.min), true);
+        assert.ok(3600 <= facts.cloudflareRecordTtl.max, "the short ceiling stays inside Cloudflare's");
+    });
+});
+
+describe("lazy loading of the optional providers", () => {
+    it("plans both example stacks without loading @pulumi/cloudflare or @pulumiverse/acme", () => {
+        const script = `
+            const { planStack } = require("./src/plan/plan");
+            planStack({ stack: "matrix", skipPolicies: true }).then(() => {
+                const loaded = Object.keys(require.cache).filter((k) => /@pulumi[\\/]cloudflare|@pulumiverse[\\/]acme/.test(k));
+                console.log(JSON.stringify(loaded));
+            }, (e) => { console.error(e); process.exit(1); });`;
+        const out = execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+        assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), []);
+    });
+});
