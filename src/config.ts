@@ -124,6 +124,21 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
             });
         }
     });
+    // A class pinned to a node whose DNS this stack does not manage would boot VMs that may resolve Omni wrongly.
+    const managed = new Set(cfg.hostDns.nodes);
+    cfg.machineClasses.forEach((mc, i) => {
+        const pinned = [
+            ...(mc.providerData.node ? [["node", mc.providerData.node]] : []),
+            ...(mc.providerData.ha?.node_affinity_nodes ?? []).map((n, j) => [`ha.node_affinity_nodes[${j}]`, n.split(":")[0]]),
+        ];
+        for (const [at, node] of pinned) {
+            if (managed.has(node)) continue;
+            issues.push({
+                key: key(`machineClasses[${i}].providerData.${at}`), value: node,
+                message: `Proxmox node ${node} is not in hostDns.nodes (${[...managed].join(", ")}): add it there, so its VMs resolve Omni's name to the LAN IP while booting, or fix the name`,
+            });
+        }
+    });
     // Rendering each template here surfaces unknown machine classes with the other config errors, before any resource.
     const classes = cfg.machineClasses.map((mc) => mc.name);
     cfg.clusters.forEach((cluster, i) => {
