@@ -1,12 +1,9 @@
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as openpgp from "openpgp";
 import { OmniEtcdKey, etcdKeyProblems, etcdKeyProvider } from "../components/etcd-key";
 import { isSecret, runProgram } from "../src/plan/capture";
+import { GpgHome } from "./keys";
 import { requireTools } from "./tools";
 
 /** Fast ECC keys for the cases where the algorithm does not matter. */
@@ -85,17 +82,15 @@ describe("etcd-key: generation (dynamic provider) and etcdKeyProblems", () => {
     it("agrees with keys made by gpg (cert-only primary, then an encr subkey)", async function () {
         this.timeout(30000);
         requireTools(this, ["gpg"], "etcd key checks against gpg-made keys");
-        const home = fs.mkdtempSync(path.join(os.tmpdir(), "omni-gpg-"));
-        const gpg = (...args: string[]) => execFileSync("gpg", ["--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+        const home = new GpgHome();
         try {
-            gpg("--quick-generate-key", "Omni (Used for etcd data encryption) <omni@example.com>", "ed25519", "cert", "never");
-            const fpr = /^fpr:+([0-9A-F]{40}):/m.exec(gpg("--with-colons", "--list-secret-keys"))![1];
-            const [noSubkey] = await etcdKeyProblems(gpg("--armor", "--export-secret-key", fpr));
+            const fpr = home.certifyOnlyKey("Omni (Used for etcd data encryption) <omni@example.com>");
+            const [noSubkey] = await etcdKeyProblems(home.exportSecret(fpr));
             assert.match(noSubkey, /no usable encryption subkey/);
-            gpg("--quick-add-key", fpr, "cv25519", "encr", "never");
-            assert.deepEqual(await etcdKeyProblems(gpg("--armor", "--export-secret-key", fpr)), []);
+            home.addEncryptionSubkey(fpr);
+            assert.deepEqual(await etcdKeyProblems(home.exportSecret(fpr)), []);
         } finally {
-            fs.rmSync(home, { recursive: true, force: true });
+            home.remove();
         }
     });
 });

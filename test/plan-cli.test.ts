@@ -3,27 +3,13 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as YAML from "yaml";
-import { main } from "../src/plan/cli";
+import { runPlan } from "./plan-run";
+import { editedStacks, removeStackDirs } from "./stack-files";
 
 const root = path.join(__dirname, "..");
 
 /** Runs the CLI in this process, capturing what it writes. */
-async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const out = process.stdout.write.bind(process.stdout);
-    const err = process.stderr.write.bind(process.stderr);
-    (process.stdout as any).write = (chunk: unknown) => { stdout += String(chunk); return true; };
-    (process.stderr as any).write = (chunk: unknown) => { stderr += String(chunk); return true; };
-    try {
-        const code = await main(args);
-        return { code, stdout, stderr };
-    } finally {
-        (process.stdout as any).write = out;
-        (process.stderr as any).write = err;
-    }
-}
+const plan = (...args: string[]) => runPlan(args);
 
 const tempDirs: string[] = [];
 const tempDir = () => {
@@ -32,19 +18,11 @@ const tempDir = () => {
     return dir;
 };
 
-/** A temp dir holding both example stack files, with `edit` applied to one of them. */
-function stackDir(stack: "quantum" | "matrix", edit: (config: Record<string, any>) => void): string {
-    const dir = tempDir();
-    for (const s of ["quantum", "matrix"]) {
-        const doc = YAML.parse(fs.readFileSync(path.join(root, `Pulumi.${s}.yaml`), "utf8"), { merge: true });
-        if (s === stack) edit(doc.config);
-        fs.writeFileSync(path.join(dir, `Pulumi.${s}.yaml`), YAML.stringify(doc));
-    }
-    return path.join(dir, `Pulumi.${stack}.yaml`);
-}
-
 describe("plan CLI", () => {
-    after(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+    after(() => {
+        tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+        removeStackDirs();
+    });
 
     it("prints the documented JSON for the hub example, secrets masked, exit 0", async () => {
         const { code, stdout } = await plan("--stack", "quantum", "--json");
@@ -88,7 +66,7 @@ describe("plan CLI", () => {
     });
 
     it("exits 2 naming the key for a wrong type", async () => {
-        const file = stackDir("quantum", (c) => { c["omni-scale:hub"].ports = { api: "443x" }; });
+        const file = editedStacks({ quantum: (c) => { c["omni-scale:hub"].ports = { api: "443x" }; } }).quantum;
         const { code, stderr, stdout } = await plan("--stack", "quantum", "--config", file);
         assert.equal(code, 2);
         assert.equal(stdout, "");
@@ -96,24 +74,27 @@ describe("plan CLI", () => {
     });
 
     it("exits 2 naming a missing required key", async () => {
-        const file = stackDir("matrix", (c) => { delete c["omni-scale:infraProvider"].lxc.node; });
+        const file = editedStacks({ matrix: (c) => { delete c["omni-scale:infraProvider"].lxc.node; } }).matrix;
         const { code, stderr } = await plan("--stack", "matrix", "--config", file);
         assert.equal(code, 2);
         assert.match(stderr, /omni-scale:infraProvider\.lxc\.node/);
     });
 
     it("exits 2 when the hub stack lacks what the workload stack reads, as `pulumi up` would fail", async () => {
-        const file = stackDir("quantum", (c) => { c["omni-scale:hub"].infraProviders = ["other-cluster"]; });
-        const { code, stderr } = await plan("--stack", "matrix", "--config", path.join(path.dirname(file), "Pulumi.matrix.yaml"));
+        const files = editedStacks({ quantum: (c) => { c["omni-scale:hub"].infraProviders = ["other-cluster"]; } });
+        const { code, stderr } = await plan("--stack", "matrix", "--config", files.matrix);
         assert.equal(code, 2);
-        assert.match(stderr, /no infra-provider key for "matrix-cluster"/);
+        // Just the cause and the fix: no SDK prefix such as `error serializing property "envs":`.
+        assert.match(stderr, /^plan failed: hub stack organization\/omni-scale\/quantum has no infra-provider key for "matrix-cluster": add it to the hub's infraProviders/m);
+        assert.doesNotMatch(stderr, /serializing/);
     });
 
-    it("exits 2 for encrypted values it cannot decrypt, and for bad arguments", async () => {
-        const file = stackDir("quantum", (c) => { c["omni-scale:tlsPrivateKey"] = { secure: "v1:abc:def" }; });
+    it("exits 2 for encrypted values of a provider it cannot reach, saying how to plan anyway, and for bad arguments", async () => {
+        // No encryptionsalt and no secretsprovider: the stack's Pulumi Cloud key.
+        const file = editedStacks({ quantum: (c) => { c["omni-scale:tlsPrivateKey"] = { secure: "v1:abc:def" }; } }).quantum;
         const enc = await plan("--stack", "quantum", "--config", file);
         assert.equal(enc.code, 2);
-        assert.match(enc.stderr, /omni-scale:tlsPrivateKey.*encrypted/);
+        assert.match(enc.stderr, /omni-scale:tlsPrivateKey: is encrypted with the stack's Pulumi Cloud key .*cannot reach; to plan anyway, plan a copy of the stack file without its encrypted keys \(--config FILE\)/);
         assert.equal((await plan()).code, 2);
         assert.equal((await plan("--stack", "nope")).code, 2);
     });

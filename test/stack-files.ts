@@ -6,7 +6,8 @@ import * as YAML from "yaml";
 const root = path.join(__dirname, "..");
 const made: string[] = [];
 
-type Edit = (config: Record<string, any>) => void;
+/** Edits a stack file's `config:` map; `doc` is the whole file (e.g. for `encryptionsalt`). */
+type Edit = (config: Record<string, any>, doc: Record<string, any>) => void;
 
 /**
  * A temp dir holding both example stack files with `edits` applied (per stack), so a workload plan reads the edited
@@ -18,7 +19,7 @@ export function editedStacks(edits: { quantum?: Edit; matrix?: Edit }): { quantu
     const files = { quantum: path.join(dir, "Pulumi.quantum.yaml"), matrix: path.join(dir, "Pulumi.matrix.yaml") };
     for (const stack of ["quantum", "matrix"] as const) {
         const doc = YAML.parse(fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"), { merge: true });
-        edits[stack]?.(doc.config);
+        edits[stack]?.(doc.config, doc);
         fs.writeFileSync(files[stack], YAML.stringify(doc));
     }
     return files;

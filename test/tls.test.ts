@@ -1,27 +1,14 @@
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { tlsProblems } from "../components/tls";
+import { Pair, selfSigned as selfSignedIn } from "./keys";
 import { requireTools } from "./tools";
-
-interface Pair {
-    cert: string;
-    key: string;
-}
 
 describe("tls: tlsProblems", () => {
     let dir: string;
-    /** A self-signed P-256 certificate made by openssl; `san` empty means a CN-only certificate. */
-    function selfSigned(name: string, cn: string, san: string, days = 30): Pair {
-        const keyFile = path.join(dir, `${name}.key`);
-        const certFile = path.join(dir, `${name}.crt`);
-        const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", String(days), "-subj", `/CN=${cn}`];
-        if (san) args.push("-addext", `subjectAltName=${san}`);
-        execFileSync("openssl", args, { stdio: "ignore" });
-        return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
-    }
+    const selfSigned = (name: string, cn: string, san: string, days?: number) => selfSignedIn(dir, name, cn, san, days);
 
     let omni: Pair;
     let other: Pair;

@@ -52,18 +52,23 @@ export function decryptSecureValues(value: unknown, decrypt: (ciphertext: string
     return value;
 }
 
-/** Decrypted values this process holds, longest first: `redactSecrets` takes them out of anything printed. */
-const plaintexts: string[] = [];
+/** Decrypted values this process holds (and their JSON-escaped forms), longest first, for `redactSecrets`. */
+const redacted: string[] = [];
 
-/** `text` with every secret value this process decrypted replaced by "[secret]", as the CLI filters its diagnostics. */
+/**
+ * `text` with every secret value this process decrypted replaced by "[secret]", as the CLI filters what it prints
+ * (pulumi/pulumi sdk/go/common/util/logging/log.go, CreateFilter: values under 3 characters and true/false are left
+ * alone, since hiding them would garble everything else; the JSON-escaped form of a value is hidden too).
+ */
 export function redactSecrets(text: string): string {
-    return plaintexts.reduce((out, secret) => out.split(secret).join("[secret]"), text);
+    return redacted.reduce((out, secret) => out.split(secret).join("[secret]"), text);
 }
 
 function remember(plaintext: string): string {
-    if (plaintext && !plaintexts.includes(plaintext)) {
-        plaintexts.push(plaintext);
-        plaintexts.sort((a, b) => b.length - a.length);
+    if (plaintext.length >= 3 && !/^(true|false)$/i.test(plaintext)) {
+        const escaped = JSON.stringify(plaintext).slice(1, -1);
+        for (const form of new Set([plaintext, escaped])) if (!redacted.includes(form)) redacted.push(form);
+        redacted.sort((a, b) => b.length - a.length);
     }
     return plaintext;
 }

@@ -1,0 +1,26 @@
+import { createCipheriv, pbkdf2Sync, randomBytes } from "node:crypto";
+
+/** A stack encrypted with Pulumi's passphrase provider: its `encryptionsalt` line and a sealer for `secure:` values. */
+export interface PassphraseStack {
+    encryptionsalt: string;
+    secure(plaintext: string): { secure: string };
+}
+
+/**
+ * Test-side writer of the passphrase provider's format, written from the format itself (the reader, src/plan/secrets.ts,
+ * names the pulumi/pulumi files it follows): values `v1:<base64 12-byte nonce>:<base64 ciphertext+tag>` under
+ * AES-256-GCM, the key PBKDF2-HMAC-SHA256(passphrase, 8-byte salt, 1,000,000 rounds, 32 bytes), and the stack's
+ * `encryptionsalt` = `v1:<base64 salt>:<the value of "pulumi">`. The key is derived once here: share one stack
+ * across fixture files to keep the test suite's PBKDF2 cost at a few derivations.
+ */
+export function passphraseStack(passphrase: string): PassphraseStack {
+    const salt = randomBytes(8);
+    const key = pbkdf2Sync(passphrase, salt, 1_000_000, 32, "sha256");
+    const seal = (plaintext: string) => {
+        const nonce = randomBytes(12);
+        const cipher = createCipheriv("aes-256-gcm", key, nonce);
+        const sealed = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
+        return `v1:${nonce.toString("base64")}:${sealed.toString("base64")}`;
+    };
+    return { encryptionsalt: `v1:${salt.toString("base64")}:${seal("pulumi")}`, secure: (plaintext) => ({ secure: seal(plaintext) }) };
+}

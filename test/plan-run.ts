@@ -1,0 +1,24 @@
+import { main } from "../src/plan/cli";
+
+export interface PlanRun {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Runs the plan CLI in this process (`npm run plan -- ...args`) with `env` (the process's by default), capturing its output. */
+export async function runPlan(args: string[], env?: NodeJS.ProcessEnv): Promise<PlanRun> {
+    let stdout = "";
+    let stderr = "";
+    const out = process.stdout.write.bind(process.stdout);
+    const err = process.stderr.write.bind(process.stderr);
+    (process.stdout as any).write = (chunk: unknown) => { stdout += String(chunk); return true; };
+    (process.stderr as any).write = (chunk: unknown) => { stderr += String(chunk); return true; };
+    try {
+        const code = await main(args, env);
+        return { code, stdout, stderr };
+    } finally {
+        (process.stdout as any).write = out;
+        (process.stderr as any).write = err;
+    }
+}
