@@ -12,6 +12,9 @@ import { uniqueBy } from "./validation";
  * API and machine API ports, and the certificate served there for the Omni name.
  */
 
+/** A login name as Debian's adduser accepts it (NAME_REGEX), at most 32 characters. */
+export const LINUX_USER = /^(?=.{1,32}$)[a-z_][a-z0-9_-]*\$?$/;
+
 const PreflightNodeSchema = z.strictObject({
     /** The Proxmox node name, as in hostDns.nodes. */
     name: ProxmoxNodeName,
@@ -21,7 +24,7 @@ const PreflightNodeSchema = z.strictObject({
         if (message) ctx.addIssue({ code: "custom", message: `${message} (the node's SSH address)`, input: value });
     }),
     /** The checks need no privileges; any user with a login shell will do. */
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')").default("root"),
+    user: z.string().regex(LINUX_USER, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')").default("root"),
     port: z.number().int().min(1).max(65535).default(22),
 });
 

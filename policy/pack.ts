@@ -4,10 +4,12 @@ import { hubBackupPolicies } from "./hub-backup";
 import { imagePolicies } from "./images";
 import { omniResourcePolicies } from "./omni-resources";
 import { proxmoxPolicies } from "./proxmox";
+import { publicEndpointPolicies } from "./public-endpoint";
+import { remoteAccessPolicies } from "./remote-access";
 
 /** The pack's policies, side-effect free so tests and the offline plan can import them (index.ts serves them). */
 export const packArgs: PolicyPackArgs = {
     description: "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",
     enforcementLevel: "mandatory",
-    policies: [...hubPolicies, ...hubBackupPolicies, ...proxmoxPolicies, ...imagePolicies, ...omniResourcePolicies],
+    policies: [...hubPolicies, ...hubBackupPolicies, ...proxmoxPolicies, ...imagePolicies, ...omniResourcePolicies, ...remoteAccessPolicies, ...publicEndpointPolicies],
 };

@@ -7,6 +7,8 @@ import { loadStackConfig } from "../src/config";
 import { CapturedResource, isSecret, unwrapSecrets } from "../src/plan/capture";
 import { offlineCertificate } from "../src/plan/offline-certificate";
 import { FAKE_TOKEN, hubConfig, runHub, withCloudflare } from "./hub-program";
+import { analyzeInProcess } from "../src/plan/analyze";
+import { packArgs } from "../policy/pack";
 
 const acme = (extra: Record<string, unknown> = {}) => (hub: any) => {
     withCloudflare(hub);
@@ -52,6 +54,13 @@ describe("ACME certificate (hub tls.mode acme)", () => {
         const certificate = outputs.certificate as { names: string[]; fingerprint: string };
         assert.deepEqual(certificate.names, ["omni.example.com"]);
         assert.equal(certificate.fingerprint, new X509Certificate(String(issued.certificatePem)).fingerprint256);
+    });
+
+    it("passes the policy pack, whose certificate policy reads the issued certificate as a configured one", async () => {
+        const { resources } = await runHub(acme(), token);
+        const violations = await analyzeInProcess("omni-scale", packArgs, resources);
+        assert.deepEqual(violations.filter((v) => v.enforcementLevel === "mandatory"), []);
+        assert.ok(packArgs.policies.some((p) => p.name === "omni-certificate-covers-domain"));
     });
 
     it("fails the Omni container when the issued certificate does not cover the Omni name", async () => {

@@ -25,6 +25,9 @@ const POLICIES: Record<string, string> = {
     "hub-backup-image-pinned": "mandatory",
     "hub-backup-target-outside-data": "mandatory",
     "hub-backup-s3-credentials-secret": "mandatory",
+    "ssh-connections-agent-auth": "mandatory",
+    "omni-certificate-covers-domain": "mandatory",
+    "cloudflare-tailnet-record-dns-only": "mandatory",
 };
 
 describe("policy pack", () => {
