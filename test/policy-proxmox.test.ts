@@ -26,7 +26,7 @@ describe("policy: Proxmox", () => {
         }
 
         it("rejects the tailnet's MagicDNS resolver (it answers with the tailnet address)", async () => {
-            await assertViolation("proxmox-dns-local-only", "pve1-dns", dns("100.100.100.100"), /carrierGradeNat/);
+            await assertViolation("proxmox-dns-local-only", "pve1-dns", dns("100.100.100.100"), /is a Tailscale address \(MagicDNS answers the Omni name with its tailnet IP/);
         });
 
         it("checks the resolvers an LXC sets for itself", async () => {
