@@ -5,7 +5,8 @@ import {
 } from "./preflight-render";
 import { parseOrThrow } from "./validation";
 
-export { PreflightResult, PreflightSettings, PreflightSettingsSchema, PreflightTarget } from "./preflight-render";
+export { PreflightSettingsSchema } from "./preflight-render";
+export type { PreflightResult, PreflightSettings, PreflightTarget } from "./preflight-render";
 
 export interface ProxmoxPreflightArgs {
     settings: PreflightSettings;

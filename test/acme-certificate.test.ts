@@ -1,14 +1,14 @@
 import { strict as assert } from "node:assert";
 import { X509Certificate } from "node:crypto";
-import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
 import { ACME_DIRECTORIES, cloudflareDnsChallenge, fullChain } from "../components/acme-certificate-render";
 import { ConfigError } from "../components/validation";
+import { packArgs } from "../policy/pack";
 import { loadStackConfig } from "../src/config";
+import { analyzeInProcess } from "../src/plan/analyze";
 import { CapturedResource, isSecret, unwrapSecrets } from "../src/plan/capture";
 import { offlineCertificate } from "../src/plan/offline-certificate";
+import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
 import { FAKE_TOKEN, hubConfig, runHub, withCloudflare } from "./hub-program";
-import { analyzeInProcess } from "../src/plan/analyze";
-import { packArgs } from "../policy/pack";
 
 const acme = (extra: Record<string, unknown> = {}) => (hub: any) => {
     withCloudflare(hub);

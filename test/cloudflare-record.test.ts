@@ -1,14 +1,14 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
 import { renderDnsRecord, tailnetIpv4 } from "../components/cloudflare-record-render";
 import { OmniHubSettingsSchema } from "../components/omni-flags";
-import { hubSettings } from "./fixtures/settings";
-import { FAKE_TOKEN, hubConfig, runHub, withCloudflare, ZONE_ID } from "./hub-program";
-import { isSecret } from "../src/plan/capture";
-import { loadStackConfig } from "../src/config";
 import { ConfigError } from "../components/validation";
+import { loadStackConfig } from "../src/config";
+import { isSecret } from "../src/plan/capture";
+import { hubSettings } from "./fixtures/settings";
+import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
+import { FAKE_TOKEN, hubConfig, runHub, withCloudflare, ZONE_ID } from "./hub-program";
 
 const DEVICE = "tailscale:index/getDevice:getDevice";
 
