@@ -5,6 +5,11 @@ export * from "./proxmox-host-dns";
 export * from "./proxmox-infra-provider";
 export * from "./omni-machine-class";
 export * from "./omni-cluster";
+export * from "./hub-backup";
+export * from "./proxmox-preflight";
+// These two load their providers (@pulumi/cloudflare, @pulumiverse/acme) only when constructed.
+export * from "./cloudflare-record";
+export * from "./acme-certificate";
 // Pure renderers and checks, for programs that compose their own resources.
 export { OmniHubSettingsSchema, renderOmniFlags, hubEndpoints, auth0DomainProblem, wireguardAddrProblem } from "./omni-flags";
 export type { OmniHubSettings, OmniHubSettingsInput } from "./omni-flags";

@@ -5,7 +5,8 @@ describe("library entry point", () => {
     it("resolves `omni-scale` by its package name to the built components (npm runs the build on install)", () => {
         // Node resolves a package's own name through its "exports", exactly as a consumer's import does.
         const lib = require("omni-scale");
-        for (const component of ["OmniHub", "OmniEtcdKey", "ProxmoxHostDns", "ProxmoxInfraProvider", "OmniMachineClass", "OmniCluster"]) {
+        const components = ["OmniHub", "OmniEtcdKey", "ProxmoxHostDns", "ProxmoxInfraProvider", "OmniMachineClass", "OmniCluster", "HubBackup", "ProxmoxPreflight", "CloudflareRecord", "AcmeCertificate"];
+        for (const component of components) {
             assert.ok(lib[component].prototype instanceof pulumi.ComponentResource, `${component} is a ComponentResource`);
         }
         assert.equal(typeof lib.renderOmniFlags, "function");
