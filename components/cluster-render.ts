@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as semver from "semver";
 import { z } from "zod";
 import * as YAML from "yaml";
@@ -22,13 +24,28 @@ export function isPinnedVersion(v: unknown): boolean {
     return typeof v === "string" && /^v\d+\.\d+\.\d+$/.test(v) && semver.valid(v) !== null;
 }
 
+/**
+ * The documents of inline content in any of the three forms Omni's template model accepts (omni v1.10.4
+ * `client/pkg/template/internal/models/inline.go`): a mapping, a list of mappings, or a YAML string (one or more
+ * documents). A string that is not valid YAML gives no documents.
+ */
+export function inlineDocuments(inline: unknown): unknown[] {
+    if (typeof inline === "string") {
+        const docs = YAML.parseAllDocuments(inline);
+        return docs.some((d) => d.errors.length > 0) ? [] : docs.map((d) => d.toJS());
+    }
+    return Array.isArray(inline) ? inline : [inline];
+}
+
 /** node-role.kubernetes.io/* keys a machine config patch would make the kubelet set (nodeLabels or --node-labels). */
 export function nodeRoleLabelsInPatch(inline: unknown): string[] {
-    const machine = (inline as { machine?: { nodeLabels?: unknown; kubelet?: { extraArgs?: Record<string, unknown> } } } | null)?.machine;
-    const labels = Object.keys((machine?.nodeLabels as object | undefined) ?? {});
-    const flag = machine?.kubelet?.extraArgs?.["node-labels"];
-    if (typeof flag === "string") labels.push(...flag.split(",").map((l) => l.split("=")[0].trim()));
-    return labels.filter((k) => k.startsWith(NODE_ROLE_PREFIX));
+    return inlineDocuments(inline).flatMap((doc) => {
+        const machine = (doc as { machine?: { nodeLabels?: unknown; kubelet?: { extraArgs?: Record<string, unknown> } } } | null)?.machine;
+        const labels = Object.keys((machine?.nodeLabels as object | undefined) ?? {});
+        const flag = machine?.kubelet?.extraArgs?.["node-labels"];
+        if (typeof flag === "string") labels.push(...flag.split(",").map((l) => l.split("=")[0].trim()));
+        return labels.filter((k) => k.startsWith(NODE_ROLE_PREFIX));
+    });
 }
 
 const Name = dnsLabel();
@@ -38,29 +55,176 @@ const Version = (what: string, pinned: string) =>
 
 const Labels = z.record(z.string(), z.string());
 
+/** Omni keeps this prefix for its own labels and annotations (omni v1.10.4 `client/pkg/omni/resources/omni/labels.go`). */
+const SYSTEM_LABEL_PREFIX = "omni.sidero.dev/";
+
+/** Labels or annotations of a template resource (models.go `Descriptors.Validate`): Omni refuses its own prefix there. */
+const Descriptors = Labels.superRefine((labels, ctx) => {
+    for (const key of Object.keys(labels).filter((k) => k.startsWith(SYSTEM_LABEL_PREFIX))) {
+        ctx.addIssue({
+            code: "custom", path: [key], input: key,
+            message: `the ${SYSTEM_LABEL_PREFIX} prefix is reserved for Omni's own labels and annotations (Omni refuses the template): use your own prefix, e.g. example.com/${key.slice(SYSTEM_LABEL_PREFIX.length)}`,
+        });
+    }
+});
+
 const NodeLabels = Labels.superRefine((labels, ctx) => {
     for (const key of Object.keys(labels).filter((k) => k.startsWith(NODE_ROLE_PREFIX))) {
         ctx.addIssue({ code: "custom", path: [key], message: NODE_ROLE_FIX, input: key });
     }
 });
 
-const Patch = z.strictObject({
-    name: z
-        .string()
-        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "name the patch with letters, digits, '.', '_' or '-'")
-        .refine((n) => !n.startsWith(GENERATED_PATCH_PREFIX), `the "${GENERATED_PATCH_PREFIX}" prefix is reserved for generated patches: rename it`),
-    inline: z.record(z.string(), z.unknown()).superRefine((inline, ctx) => {
-        if (nodeRoleLabelsInPatch(inline).length > 0) ctx.addIssue({ code: "custom", path: ["machine"], message: NODE_ROLE_FIX, input: inline.machine });
-    }),
-});
+const INLINE_FORMS = "a mapping (one document), a list of mappings (several documents) or a YAML string (`inline: |`)";
+/** Inline content in the three forms of Omni's template model (inline.go). */
+const Inline = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())), z.string()], { error: `inline content is ${INLINE_FORMS}` });
+const FilePath = z.string().min(1, "a path relative to the Pulumi project directory, or an absolute one");
 
-const Patches = z.array(Patch).superRefine(uniqueBy((p) => p.name, "patch names must be unique in a list", "name"));
+/** The id Omni gives the resource instead of one derived from its name (`omnictl cluster template export` writes these). */
+const IdOverride = z.string().regex(/^\S+$/, "an Omni resource id, without spaces, e.g. 400-cluster-prod-longhorn");
+
+/** `file` and the content key are alternatives (patch.go, kubernetes_manifest.go, kubernetes_healthcheck.go). */
+function oneSource(content: "inline" | "job", what: string) {
+    return (v: { file?: string } & Record<string, unknown>, ctx: z.RefinementCtx) => {
+        if ((v.file === undefined) === (v[content] === undefined)) {
+            ctx.addIssue({ code: "custom", path: [content], input: v[content], message: `set exactly one of ${content} (the ${what} itself) or file (a path to it)` });
+        }
+    };
+}
+
+/**
+ * The content of `file`, or the inline content. A file is read at render time, relative to the Pulumi project
+ * directory (the working directory of `pulumi up` and `npm run plan`), and rendered inline under the same name:
+ * `omnictl cluster template sync` runs on a temporary copy of the template, where a relative `file:` would not
+ * resolve. Its content stays a string, so Omni stores the same bytes as from the file itself. Strings must be YAML.
+ */
+function content(v: { file?: string } & Record<string, unknown>, key: "inline" | "job", ctx: z.RefinementCtx): z.output<typeof Inline> | undefined {
+    let value = v[key] as z.output<typeof Inline> | undefined;
+    if (v.file !== undefined) {
+        const file = path.resolve(v.file);
+        try {
+            value = fs.readFileSync(file, "utf8");
+        } catch (e) {
+            const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+            ctx.addIssue({ code: "custom", path: ["file"], input: v.file, message: `cannot read ${file} (${why}): give a path relative to the Pulumi project directory, or an absolute one` });
+            return undefined;
+        }
+    }
+    const errors = typeof value === "string" ? YAML.parseAllDocuments(value).flatMap((d) => d.errors) : [];
+    if (errors.length > 0) {
+        ctx.addIssue({ code: "custom", path: [v.file !== undefined ? "file" : key], input: v.file ?? value, message: `not valid YAML: ${errors[0].message.split("\n")[0]}` });
+        return undefined;
+    }
+    return value;
+}
+
+const Patch = z
+    .strictObject({
+        name: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, "name the patch with letters, digits, '.', '_', '-' or '/' (Omni names a file patch by its path)")
+            .refine((n) => !n.startsWith(GENERATED_PATCH_PREFIX), `the "${GENERATED_PATCH_PREFIX}" prefix is reserved for generated patches: rename it`)
+            .optional(),
+        idOverride: IdOverride.optional(),
+        labels: Descriptors.optional(),
+        annotations: Descriptors.optional(),
+        inline: Inline.optional(),
+        file: FilePath.optional(),
+    })
+    .superRefine(oneSource("inline", "machine config patch"))
+    .superRefine((p, ctx) => {
+        if (p.inline !== undefined && p.name === undefined && p.idOverride === undefined) {
+            ctx.addIssue({ code: "custom", path: ["name"], message: "an inline patch needs a name (or an idOverride): Omni derives the patch's id from it" });
+        }
+    })
+    .transform((p, ctx) => {
+        const inline = content(p, "inline", ctx);
+        if (inline === undefined) return z.NEVER;
+        if (nodeRoleLabelsInPatch(inline).length > 0) {
+            const mapping = p.file === undefined && typeof inline === "object" && !Array.isArray(inline);
+            const input = mapping ? (inline as { machine?: unknown }).machine : p.file ?? inline;
+            ctx.addIssue({ code: "custom", path: p.file !== undefined ? ["file"] : mapping ? ["inline", "machine"] : ["inline"], message: NODE_ROLE_FIX, input });
+            return z.NEVER;
+        }
+        // A file patch keeps the name Omni gives it (its path), so its resource id does not change.
+        return { name: p.name ?? p.file, idOverride: p.idOverride, labels: p.labels, annotations: p.annotations, inline };
+    });
+
+const Patches = z.array(Patch).superRefine(uniqueBy((p) => p.idOverride ?? p.name, "patch names must be unique in a list, and so must idOverrides", "name"));
 
 const SystemExtensions = z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"));
+
+/** machineset.go `UpdateStrategyConfig`; the type defaults to Rolling for updates and to Unset for deletes and upgrades. */
 const Strategy = z.strictObject({
-    type: z.enum(["Rolling", "Unset"]),
+    type: z.enum(["Rolling", "Unset"], { error: "type is Rolling or Unset (Omni's strategy types)" }).optional(),
     rolling: z.strictObject({ maxParallelism: z.number().int().min(1) }).optional(),
 });
+
+const UNLIMITED_SIZES = ["unlimited", "Unlimited", "infinity", "∞"];
+const SIZE_FORMS = 'a machine count: a whole number such as 3 (or the string "3")';
+
+/**
+ * A machine set's size as Omni's template model reads it (omni v1.10.4 `client/pkg/template/internal/models/machineset.go`
+ * `Size`): a count (a number or a string of digits), "Static" (a count of 0), or unlimited spelled unlimited, Unlimited,
+ * infinity or ∞. Unlimited is refused: Omni refuses it from a machine class that auto-provisions
+ * (`internal/backend/runtime/omni/validations/machine_set.go`), and every class of this project does.
+ */
+const Size = z.union([z.number(), z.string()], { error: `size is ${SIZE_FORMS}` }).transform((v, ctx) => {
+    if (typeof v === "string" && UNLIMITED_SIZES.includes(v)) {
+        ctx.addIssue({
+            code: "custom", input: v,
+            message: `"${v}" is Omni's unlimited allocation (${UNLIMITED_SIZES.join(", ")} are the same), which Omni refuses for a machine class that auto-provisions, as every class of this project does: give ${SIZE_FORMS}`,
+        });
+        return z.NEVER;
+    }
+    const count = typeof v === "number" ? v : /^\d+$/.test(v) ? Number(v) : v === "Static" ? 0 : NaN;
+    if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
+        ctx.addIssue({ code: "custom", input: v, message: `size is ${SIZE_FORMS}, or one of ${UNLIMITED_SIZES.join(", ")} for unlimited (refused here: see its message)` });
+        return z.NEVER;
+    }
+    return count;
+});
+
+const ManifestName = z.string().min(1, "name the manifest (Omni derives its id from the name, or from the file path)");
+
+/** kubernetes_manifest.go: applied by Omni server-side, once (`one-time`) or kept in sync (`full`). */
+const KubernetesManifest = z
+    .strictObject({
+        name: ManifestName.optional(),
+        mode: z.enum(["one-time", "full"], { error: 'mode is "one-time" (applied once) or "full" (Omni keeps it in sync)' }),
+        labels: Descriptors.optional(),
+        annotations: Descriptors.optional(),
+        inline: Inline.optional(),
+        file: FilePath.optional(),
+    })
+    .superRefine(oneSource("inline", "manifest"))
+    .superRefine((m, ctx) => {
+        if (m.name === undefined && m.file === undefined) ctx.addIssue({ code: "custom", path: ["name"], message: "an inline manifest needs a name: Omni derives its id from it" });
+    })
+    .transform((m, ctx) => {
+        const inline = content(m, "inline", ctx);
+        return inline === undefined ? z.NEVER : { name: (m.name ?? m.file)!, mode: m.mode, labels: m.labels, annotations: m.annotations, inline };
+    });
+
+/** kubernetes_healthcheck.go: a Kubernetes Job Omni runs to check the cluster while it holds an upgrade. */
+const KubernetesHealthcheck = z
+    .strictObject({
+        name: ManifestName.optional(),
+        idOverride: IdOverride.optional(),
+        labels: Descriptors.optional(),
+        annotations: Descriptors.optional(),
+        job: Inline.optional(),
+        file: FilePath.optional(),
+        /** How often Omni checks again while it holds an upgrade (Omni's default: 30s). */
+        interval: goDuration("use a Go duration such as 30s or 1m").optional(),
+    })
+    .superRefine(oneSource("job", "Job manifest"))
+    .superRefine((h, ctx) => {
+        if (h.name === undefined && h.idOverride === undefined) ctx.addIssue({ code: "custom", path: ["name"], message: "a healthcheck needs a name (or an idOverride): Omni derives its id from it" });
+    })
+    .transform((h, ctx) => {
+        const job = content(h, "job", ctx);
+        return job === undefined ? z.NEVER : { name: h.name, idOverride: h.idOverride, labels: h.labels, annotations: h.annotations, job, interval: h.interval };
+    });
 
 /** A key Omni's template model refuses in this place: set, it fails with `why`. */
 const refused = (why: string) => z.unknown().refine((v) => v === undefined, why).optional();
@@ -72,14 +236,23 @@ const refused = (why: string) => z.unknown().refine((v) => v === undefined, why)
 const KERNEL_ARGS_REFUSED =
     "Omni refuses kernelArgs in a template whose machine sets use machine classes (all of ours do): set them in the machine class's kernelArgs instead";
 
+/** machineset.go: a set allocates from a machine class or lists machines by UUID, never both. */
+const STATIC_MACHINES_REFUSED =
+    "every machine set here allocates from a machine class, so a set of hand-picked machines (listed by UUID) cannot be expressed: "
+    + "let a machine class provide them, or keep that cluster in omnictl outside this stack";
+
 /** Set-level options ControlPlane and Workers share (§4.11 MachineSet). */
 const machineSetFields = (classes?: ClassCheck) => ({
     machineClass: classes ? Name.superRefine(classes.check) : Name,
-    labels: Labels.optional(),
-    annotations: Labels.optional(),
+    labels: Descriptors.optional(),
+    annotations: Descriptors.optional(),
     patches: Patches.optional(),
+    /** An empty list removes the machines' extensions; leaving it out keeps them (models.go `translateExtensions`). */
     systemExtensions: SystemExtensions.optional(),
+    /** How Talos upgrades roll through the set (machineset.go; Omni's default is Unset). */
+    upgradeStrategy: Strategy.optional(),
     kernelArgs: refused(KERNEL_ARGS_REFUSED),
+    machines: refused(STATIC_MACHINES_REFUSED),
 });
 
 interface ClassCheck {
@@ -99,21 +272,28 @@ function classCheck(cluster: string, known: string[]): ClassCheck {
 
 /** The schema, optionally checking machine class names against the ones defined in the stack. */
 function clusterSpecSchema(classes?: ClassCheck) {
-    const size = z.number().int().min(0, "size is a machine count (0 or more) or \"unlimited\"");
     return z.strictObject({
         name: Name,
         kubernetesVersion: Version("Kubernetes", versions.kubernetes),
         talosVersion: Version("Talos", versions.talos),
-        labels: Labels.optional(),
-        annotations: Labels.optional(),
+        labels: Descriptors.optional(),
+        annotations: Descriptors.optional(),
         patches: Patches.optional(),
         systemExtensions: SystemExtensions.optional(),
         kernelArgs: refused(KERNEL_ARGS_REFUSED),
+        /** Manifests Omni applies to the cluster (cluster.go `kubernetes.manifests`). */
+        kubernetesManifests: z.array(KubernetesManifest).superRefine(uniqueBy((m) => m.name, "manifest names must be unique in a cluster", "name")).optional(),
+        /** Jobs Omni runs to check the cluster during upgrades (cluster.go `kubernetes.healthchecks`). */
+        kubernetesHealthchecks: z.array(KubernetesHealthcheck).superRefine(uniqueBy((h) => h.idOverride ?? h.name, "healthcheck names (and idOverrides) must be unique in a cluster", "name")).optional(),
         features: z
             .strictObject({
                 diskEncryption: z.boolean().optional(),
                 enableWorkloadProxy: z.boolean().optional(),
                 useEmbeddedDiscoveryService: z.boolean().optional(),
+                /** Only for clusters created with Talos 1.14+, with the embedded discovery service on (validations/cluster.go). */
+                disablePublicDiscoveryService: z.boolean().optional(),
+                /** Lets the omni.sidero.dev/node-audit-skip annotation exempt a Kubernetes node from Omni's node audit. */
+                enableNodeAuditSkip: z.boolean().optional(),
                 /**
                  * Etcd backup interval, a Go duration; it must lie within the hub's etcdBackup min/max interval (Omni's
                  * defaults: 1h to 24h). "0" turns this cluster's backups off.
@@ -123,7 +303,15 @@ function clusterSpecSchema(classes?: ClassCheck) {
             .optional(),
         controlPlane: z.strictObject({
             ...machineSetFields(classes),
-            size: size.min(1, "a cluster needs at least one control-plane node (3 for HA)"),
+            size: Size.pipe(z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)")),
+            name: refused("Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it"),
+            /** Create the cluster from an etcd backup (controlplane.go); both fields are required. */
+            bootstrapSpec: z
+                .strictObject({
+                    clusterUUID: z.string().min(1, "the UUID of the cluster the backup was taken from"),
+                    snapshot: z.string().min(1, "the backup's snapshot name, e.g. FFFFFFFF9AA169F0.snapshot"),
+                })
+                .optional(),
             // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
             updateStrategy: refused("Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it"),
             deleteStrategy: refused("Omni's template model refuses deleteStrategy on the control plane: remove it"),
@@ -132,8 +320,10 @@ function clusterSpecSchema(classes?: ClassCheck) {
             .array(
                 z.strictObject({
                     ...machineSetFields(classes),
-                    name: Name.refine((n) => n !== "control-planes", "control-planes is reserved by Omni for the control plane: pick another worker set name"),
-                    size: z.union([size, z.literal("unlimited")]),
+                    // Omni's default name for a Workers document without one (workers.go).
+                    name: Name.refine((n) => n !== "control-planes", "control-planes is reserved by Omni for the control plane: pick another worker set name").default("workers"),
+                    size: Size,
+                    bootstrapSpec: refused("bootstrapSpec restores a cluster from an etcd backup and belongs to the control plane (Omni refuses it in workers, workers.go): move it to controlPlane"),
                     /** Rendered as a machine.nodeLabels patch on this set. */
                     nodeLabels: NodeLabels.optional(),
                     updateStrategy: Strategy.optional(),
@@ -161,13 +351,29 @@ function clusterSpecSchema(classes?: ClassCheck) {
     }).superRefine((c, ctx) => {
         const problem = kubernetesSupportProblem(c.talosVersion, c.kubernetesVersion);
         if (problem) ctx.addIssue({ code: "custom", path: ["kubernetesVersion"], message: problem, input: c.kubernetesVersion });
+        // omni v1.10.4 internal/backend/runtime/omni/validations/cluster.go (validateDiscoveryServiceSetting).
+        const talos = semver.coerce(c.talosVersion);
+        if (c.features?.disablePublicDiscoveryService && talos && semver.lt(talos, "1.14.0")) {
+            ctx.addIssue({
+                code: "custom", path: ["features", "disablePublicDiscoveryService"], input: true,
+                message: `Omni turns the public discovery service off only for clusters created with Talos 1.14 or newer, and this one runs ${c.talosVersion}: remove it`,
+            });
+        } else if (c.features?.disablePublicDiscoveryService && !c.features.useEmbeddedDiscoveryService) {
+            ctx.addIssue({
+                code: "custom", path: ["features", "disablePublicDiscoveryService"], input: true,
+                message: "Omni refuses a cluster with no discovery service at all: set features.useEmbeddedDiscoveryService: true too, or remove this",
+            });
+        }
     });
 }
 
 export const ClusterSpecSchema = clusterSpecSchema();
 export type ClusterSpec = z.input<typeof ClusterSpecSchema>;
 type Cluster = z.output<typeof ClusterSpecSchema>;
-type MachineSet = Omit<Cluster["workers"][number], "name" | "size" | "nodeLabels"> & { name?: string; size: number | "unlimited" };
+type Worker = Cluster["workers"][number];
+type MachineSet = Pick<Worker, "labels" | "annotations" | "machineClass" | "size" | "upgradeStrategy" | "systemExtensions">
+    & Partial<Pick<Worker, "name" | "updateStrategy" | "deleteStrategy">> & { bootstrapSpec?: Cluster["controlPlane"]["bootstrapSpec"] };
+type RenderedPatch = { name?: string; idOverride?: string; labels?: Record<string, string>; annotations?: Record<string, string>; inline: unknown };
 
 export interface RenderedClusterTemplate {
     /** The cluster name (Omni's cluster id). */
@@ -187,19 +393,29 @@ function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
     ) as Partial<T>;
 }
 
+/** Inline content is kept as given, even when empty: a patch without it is refused by Omni. */
+const patchDoc = (p: RenderedPatch) => ({ ...compact({ name: p.name, idOverride: p.idOverride, labels: p.labels, annotations: p.annotations }), inline: p.inline });
+
+/** A defined list, even an empty one (which removes extensions), is rendered; an absent one is not. */
+const extensions = (list: string[] | undefined) => (list === undefined ? {} : { systemExtensions: list });
+
 /** `patches` is passed separately because generated patches go first. */
-function machineSetDoc(kind: "ControlPlane" | "Workers", set: MachineSet, patches: Cluster["patches"]) {
-    return compact({
-        kind,
-        name: set.name,
-        labels: set.labels,
-        annotations: set.annotations,
-        machineClass: { name: set.machineClass, size: set.size },
-        updateStrategy: set.updateStrategy,
-        deleteStrategy: set.deleteStrategy,
-        patches,
-        systemExtensions: set.systemExtensions,
-    });
+function machineSetDoc(kind: "ControlPlane" | "Workers", set: MachineSet, patches: RenderedPatch[]) {
+    return {
+        ...compact({
+            kind,
+            name: set.name,
+            labels: set.labels,
+            annotations: set.annotations,
+            machineClass: { name: set.machineClass, size: set.size },
+            bootstrapSpec: set.bootstrapSpec,
+            updateStrategy: set.updateStrategy,
+            deleteStrategy: set.deleteStrategy,
+            upgradeStrategy: set.upgradeStrategy,
+            patches: patches.map(patchDoc),
+        }),
+        ...extensions(set.systemExtensions),
+    };
 }
 
 function ciliumValues(c: Cluster["cilium"]): string {
@@ -234,23 +450,31 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
     const cilium = c.cni === "cilium";
     const cniPatch = { name: CNI_PATCH, inline: { cluster: { network: { cni: { name: "none" } }, proxy: { disabled: true } } } };
     const docs: object[] = [
-        compact({
-            kind: "Cluster",
-            name: c.name,
-            labels: c.labels,
-            annotations: c.annotations,
-            kubernetes: { version: c.kubernetesVersion },
-            talos: { version: c.talosVersion },
-            features: compact({
-                diskEncryption: c.features?.diskEncryption,
-                enableWorkloadProxy: c.features?.enableWorkloadProxy,
-                useEmbeddedDiscoveryService: c.features?.useEmbeddedDiscoveryService,
-                backupConfiguration: c.features?.backupInterval ? { interval: c.features.backupInterval } : undefined,
+        {
+            ...compact({
+                kind: "Cluster",
+                name: c.name,
+                labels: c.labels,
+                annotations: c.annotations,
+                kubernetes: compact({
+                    version: c.kubernetesVersion,
+                    manifests: c.kubernetesManifests?.map((m) => ({ ...compact({ name: m.name, mode: m.mode, labels: m.labels, annotations: m.annotations }), inline: m.inline })),
+                    healthchecks: c.kubernetesHealthchecks?.map((h) => ({ ...compact({ name: h.name, idOverride: h.idOverride, labels: h.labels, annotations: h.annotations, interval: h.interval }), job: h.job })),
+                }),
+                talos: { version: c.talosVersion },
+                features: compact({
+                    diskEncryption: c.features?.diskEncryption,
+                    enableWorkloadProxy: c.features?.enableWorkloadProxy,
+                    useEmbeddedDiscoveryService: c.features?.useEmbeddedDiscoveryService,
+                    disablePublicDiscoveryService: c.features?.disablePublicDiscoveryService,
+                    enableNodeAuditSkip: c.features?.enableNodeAuditSkip,
+                    backupConfiguration: c.features?.backupInterval ? { interval: c.features.backupInterval } : undefined,
+                }),
+                patches: [...(cilium ? [cniPatch] : []), ...(c.patches ?? [])].map(patchDoc),
             }),
-            patches: [...(cilium ? [cniPatch] : []), ...(c.patches ?? [])],
-            systemExtensions: c.systemExtensions,
-        }),
-        machineSetDoc("ControlPlane", c.controlPlane, c.controlPlane.patches),
+            ...extensions(c.systemExtensions),
+        },
+        machineSetDoc("ControlPlane", c.controlPlane, c.controlPlane.patches ?? []),
         ...c.workers.map((w) => {
             const labelsPatch = w.nodeLabels && Object.keys(w.nodeLabels).length > 0 ? [{ name: NODE_LABELS_PATCH, inline: { machine: { nodeLabels: w.nodeLabels } } }] : [];
             return machineSetDoc("Workers", w, [...labelsPatch, ...(w.patches ?? [])]);

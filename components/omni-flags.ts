@@ -179,6 +179,8 @@ const pinnedImage = z.string().superRefine(check(imagePinProblem));
 const goDuration = goDurationOf();
 const port = z.number().int().min(1).max(65535);
 const absolutePath = z.string().regex(/^\/[^\0]*$/, "must be an absolute path on the Docker host, e.g. /etc/letsencrypt/live/omni.example.com/fullchain.pem");
+/** Docker's volume name rule (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`). */
+const dockerVolumeName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, "a Docker volume name as `docker volume ls` shows it, e.g. omni-data");
 const email = z.email("must be an email address exactly as the identity provider reports it (case-sensitive), e.g. admin@example.com");
 
 /** Omni resource ids of infra providers: `--id` of the provider, `omnictl infraprovider create <id>` and every machine class's `providerid`. */
@@ -300,6 +302,18 @@ export const OmniHubSettingsSchema = z
         tailscaleImage: pinnedImage.default(images.tailscale),
         /** Adopt the account id of an existing Omni (e.g. the seed's OMNI_ACCOUNT_UUID); generated once when absent. */
         accountId: z.uuid("must be the existing Omni account UUID (it can never change)").optional(),
+        /**
+         * Take over a running Omni (docs/OPERATIONS.md "Migrating an existing Omni"): Docker volumes that already hold
+         * its state are imported (Pulumi's `import` option, the volume name is the id) instead of created.
+         */
+        adopt: z
+            .strictObject({
+                /** Omni's embedded etcd under etcd/ and its SQLite database omni.db (this hub mounts the volume at /_out). */
+                omniDataVolume: dockerVolumeName,
+                /** The sidecar's node state (/var/lib/tailscale); without it the hub joins the tailnet as a new node. */
+                tailscaleStateVolume: dockerVolumeName.optional(),
+            })
+            .optional(),
         accountName: z.string().min(1).default("omni"),
         omniDomain: z.string().superRefine(check(omniDomainProblem)),
         lanIp: z.string().superRefine(check(lanIpProblem)),
@@ -307,6 +321,8 @@ export const OmniHubSettingsSchema = z
             .strictObject({ api: port.default(443), machineApi: port.default(8090), k8sProxy: port.default(8100), wireguard: port.default(50180) })
             .refine((p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3, "api, machineApi and k8sProxy must be different TCP ports")
             .prefault({}),
+        /** Omni's `--event-sink-port` inside the SideroLink tunnel (Omni's default 8090); keep a running Omni's value. */
+        eventSinkPort: port.optional(),
         initialUsers: z.array(email).min(1, "list at least one admin email, or nobody can log in"),
         /**
          * Whoever is named here accepts the Sidero Labs EULA on behalf of this Omni instance (`--eula-accept-name`,
@@ -351,6 +367,21 @@ export const OmniHubSettingsSchema = z
         logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
     })
     .superRefine((s, ctx) => {
+        // An old account id with a fresh data volume is a new, empty Omni under an old identity; old data under a new id
+        // is an Omni whose id changed, which Omni does not support.
+        if (s.accountId && !s.adopt) {
+            ctx.addIssue({
+                code: "custom", path: ["adopt"], input: s.adopt,
+                message: `accountId ${s.accountId} names an existing Omni, but this hub would create a new, empty data volume: set adopt.omniDataVolume `
+                    + "(and adopt.tailscaleStateVolume) to the Docker volumes holding its state, or remove accountId to start a new Omni",
+            });
+        }
+        if (s.adopt && !s.accountId) {
+            ctx.addIssue({
+                code: "custom", path: ["accountId"], input: s.accountId,
+                message: `adopt.omniDataVolume ${s.adopt.omniDataVolume} holds an existing Omni: set accountId to its account UUID (--account-id, the seed's OMNI_ACCOUNT_UUID); Omni's account id never changes`,
+            });
+        }
         if (s.tls.mode === "acme" && !s.dns?.cloudflare) {
             ctx.addIssue({
                 code: "custom",
@@ -472,6 +503,7 @@ export const renderedOmniFlags = [
     "etcd-backup-min-interval",
     "etcd-backup-max-interval",
     "log-level",
+    "event-sink-port",
     "eula-accept-name",
     "eula-accept-email",
 ] as const;
@@ -555,6 +587,7 @@ export function renderOmniFlags(input: OmniFlagsInput): string[] {
         flag("etcd-backup-max-interval", s.etcdBackup.maxInterval);
     }
     flag("log-level", s.logLevel);
+    flag("event-sink-port", s.eventSinkPort);
     flag("eula-accept-name", s.eula?.name);
     flag("eula-accept-email", s.eula?.email);
     return flags;

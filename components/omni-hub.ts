@@ -127,6 +127,13 @@ export class OmniHub extends pulumi.ComponentResource {
         if (s.tls.mode === "acme" && tlsArgs.some((v) => v !== undefined)) {
             throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is acme, so these would be ignored: remove them or use tls.mode config" }]);
         }
+        if (s.adopt && args.etcdKey === undefined) {
+            throw new ConfigError([{
+                key: "etcdGpgKey",
+                message: `hub.adopt.omniDataVolume ${s.adopt.omniDataVolume} holds data encrypted with the running Omni's etcd key, which a new key cannot read: `
+                    + "set that key (its omni.asc) with `pulumi config set --secret etcdGpgKey < omni.asc`",
+            }]);
+        }
         if (s.dns?.cloudflare && args.cloudflareApiToken === undefined) {
             throw new ConfigError([{ key: "cloudflareApiToken", message: "dns.cloudflare is set: set a token that can edit DNS in the zone with `pulumi config set --secret cloudflareApiToken ...`" }]);
         }
@@ -163,12 +170,15 @@ export class OmniHub extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        // An adopted volume is imported by its name (its id in the Docker provider), never created; Docker cannot relabel
+        // a volume, so its own labels and driver are taken as they are (else the import would fail on the difference).
+        const adopted = (volume: string | undefined) => (volume === undefined ? {} : { import: volume, ignoreChanges: ["labels", "driver", "driverOpts"] });
         const tailscaleState = new docker.Volume(`${name}-tailscale-state`, {
-            name: `${s.accountName}-tailscale-state`, labels: stateVolumeLabels("tailscale-state"),
-        }, { ...onDocker, ...keep });
+            name: s.adopt?.tailscaleStateVolume ?? `${s.accountName}-tailscale-state`, labels: stateVolumeLabels("tailscale-state"),
+        }, { ...onDocker, ...keep, ...adopted(s.adopt?.tailscaleStateVolume) });
         const omniData = new docker.Volume(`${name}-omni-data`, {
-            name: `${s.accountName}-data`, labels: stateVolumeLabels("omni-data"),
-        }, { ...onDocker, ...keep });
+            name: s.adopt?.omniDataVolume ?? `${s.accountName}-data`, labels: stateVolumeLabels("omni-data"),
+        }, { ...onDocker, ...keep, ...adopted(s.adopt?.omniDataVolume) });
 
         const tun = [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }];
         const tcp = [s.ports.api, s.ports.machineApi, s.ports.k8sProxy].map((p) => ({ internal: p, external: p, ip: s.lanIp, protocol: "tcp" }));

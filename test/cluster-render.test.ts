@@ -121,14 +121,14 @@ describe("renderClusterTemplate", () => {
         assert.equal(pinned.talos.version, versions.talos);
     });
 
-    it("renders features, cluster-level options, worker strategies and unlimited sets", () => {
+    it("renders features, cluster-level options and worker strategies", () => {
         const strategy = { type: "Rolling", rolling: { maxParallelism: 1 } } as const;
         const out = renderClusterTemplate(withSpec({
             annotations: { owner: "platform" },
             systemExtensions: ["siderolabs/qemu-guest-agent"],
             features: { diskEncryption: true, enableWorkloadProxy: true, useEmbeddedDiscoveryService: false, backupInterval: "6h" },
             controlPlane: { machineClass: "matrix-control-plane", size: 3 },
-            workers: [{ name: "elastic", machineClass: "matrix-worker-golf", size: "unlimited", updateStrategy: strategy, deleteStrategy: strategy }],
+            workers: [{ name: "elastic", machineClass: "matrix-worker-golf", size: 2, updateStrategy: strategy, deleteStrategy: strategy }],
         }), classes);
         const parsed = docs(out.yaml);
         const [cluster, cp, workers] = parsed;
@@ -138,7 +138,7 @@ describe("renderClusterTemplate", () => {
         assert.equal(cp.updateStrategy, undefined);
         assert.deepEqual(workers.updateStrategy, strategy);
         assert.deepEqual(workers.deleteStrategy, strategy);
-        assert.equal(workers.machineClass.size, "unlimited");
+        assert.equal(workers.machineClass.size, 2);
         assert.equal(parsed.length, 3);
         assert.deepEqual(out.machineClasses, ["matrix-control-plane", "matrix-worker-golf"]);
     });
@@ -207,12 +207,13 @@ describe("renderClusterTemplate", () => {
         assert.match(problems(withSpec({ workers: [{ ...w, name: "a" }, { ...w, name: "a" }] })).join(), /workers\[1\]\.name: worker set names must be unique/);
     });
 
-    it("rejects bad patches: duplicate names, the generated-name prefix, non-object inline", () => {
+    it("rejects bad patches: duplicate names, the generated-name prefix, inline content Omni cannot read", () => {
         const p = { name: "p", inline: { machine: {} } };
         assert.match(problems(withSpec({ patches: [p, p] })).join(), /patches\[1\]\.name: patch names must be unique/);
         assert.match(problems(withSpec({ patches: [{ ...p, name: "omni-scale-cilium-cni" }] })).join(), /patches\[0\]\.name: .*reserved/);
-        assert.match(problems(withSpec({ patches: [{ name: "p", inline: "machine: {}" }] })).join(), /patches\[0\]\.inline/);
-        assert.match(problems(withSpec({ patches: [{ name: "p", file: "p.yaml" }] })).join(), /patches\[0\]\.file: unknown key/);
+        assert.match(problems(withSpec({ patches: [{ name: "p", inline: 42 }] })).join(), /patches\[0\]\.inline.*: inline content is a mapping .*, a list of mappings .* or a YAML string/);
+        assert.match(problems(withSpec({ patches: [{ name: "p", inline: "machine: [" }] })).join(), /patches\[0\]\.inline: not valid YAML: Flow sequence/);
+        assert.match(problems(withSpec({ patches: [{ name: "p", fiel: "p.yaml" }] })).join(), /patches\[0\]\.fiel: unknown key/);
     });
 
     it("rejects other bad values", () => {

@@ -310,7 +310,9 @@ describe("omni-hub: OmniHub under mocks", () => {
     });
 
     it("adopts an existing account id without generating one", async () => {
-        const adopted = await runHub({ accountId: "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f" });
+        // An existing Omni's id comes with its data volume and its etcd key (see test/import-adopt.test.ts).
+        const etcdKey = pulumi.secret(String(unwrapSecrets(run.outputs.etcdKeyArmored)));
+        const adopted = await runHub({ accountId: "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f", adopt: { omniDataVolume: "omni-data" } }, { etcdKey });
         assert.ok(!adopted.resources.some((r) => r.type === "random:index/randomUuid:RandomUuid"));
         assert.equal(adopted.outputs.accountId, "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f");
     });

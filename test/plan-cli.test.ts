@@ -31,7 +31,8 @@ describe("plan CLI", () => {
         assert.deepEqual(Object.keys(doc).sort(), ["outputs", "resources", "stack", "violations"]);
         assert.equal(doc.stack, "quantum");
         for (const r of doc.resources) {
-            assert.deepEqual(Object.keys(r).sort(), ["dependsOn", "inputs", "name", "parent", "protect", "retainOnDelete", "type"]);
+            assert.deepEqual(Object.keys(r).sort(), ["dependsOn", "import", "inputs", "name", "parent", "protect", "retainOnDelete", "type"]);
+            assert.equal(r.import, null, "the example creates everything, adopts nothing");
         }
         assert.deepEqual(doc.violations, []);
         assert.equal(doc.outputs.automationKey, "[secret]");

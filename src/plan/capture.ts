@@ -31,6 +31,8 @@ export interface CapturedResource {
     additionalSecretOutputs: string[];
     /** `urn::id` of the explicit provider, when one was given. */
     provider?: string;
+    /** The `import` option: the id of an existing resource the engine adopts instead of creating one. */
+    importId?: string;
     /** True for reads (StackReference), which the engine does not analyze. */
     read: boolean;
 }
@@ -130,6 +132,7 @@ function toCaptured(req: any, resp: any, read: boolean): CapturedResource {
         deleteBeforeReplace: !read && Boolean(req.getDeletebeforereplace()),
         additionalSecretOutputs: read ? [] : req.getAdditionalsecretoutputsList(),
         provider: req.getProvider() || undefined,
+        importId: (!read && req.getImportid()) || undefined,
         read,
     };
 }

@@ -20,6 +20,8 @@ export function planJson(result: PlanResult) {
             protect: r.protect,
             retainOnDelete: r.retainOnDelete,
             dependsOn: r.dependsOn,
+            // Adopted (Pulumi `import`) rather than created: the id of the existing resource, else null.
+            import: r.importId ?? null,
         })),
         outputs: maskSecrets(result.outputs),
         violations: result.violations.map((v) => ({
@@ -35,7 +37,7 @@ function tree(resources: CapturedResource[]): string[] {
     const lines: string[] = [];
     const walk = (parent: string | undefined, indent: string) => {
         for (const r of children.get(parent) ?? []) {
-            const flags = [r.protect && "protect", r.retainOnDelete && "retainOnDelete", r.read && "read"].filter(Boolean);
+            const flags = [r.importId && `adopt: import ${r.importId}`, r.protect && "protect", r.retainOnDelete && "retainOnDelete", r.read && "read"].filter(Boolean);
             lines.push(`${indent}${r.type}  ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
             walk(r.urn, indent + "  ");
         }
