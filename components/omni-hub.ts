@@ -2,9 +2,8 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import * as tailscale from "@pulumi/tailscale";
-import { stateVolumeLabels } from "./state-volumes";
-import { TAILSCALE_STATE_DIR, tailscaleEnvs, tailscaleHealthcheck } from "./tailscale-sidecar";
+import { adoptedVolume, stateVolumeLabels } from "./state-volumes";
+import { tailscaleSidecar } from "./tailscale-sidecar";
 import { OmniEtcdKey } from "./etcd-key";
 import { HubBackup, HubBackupSummary } from "./hub-backup";
 import { OmniHubSettings, OmniHubSettingsSchema, hubEndpoints, omniContainerPaths, parseDockerHost, renderOmniFlags } from "./omni-flags";
@@ -153,55 +152,27 @@ export class OmniHub extends pulumi.ComponentResource {
 
         // keepLocally: a replaced or destroyed image stays on the host, so going back needs no pull.
         const omniImage = new docker.RemoteImage(`${name}-omni-image`, { name: s.omniImage, keepLocally: true }, onDocker);
-        const tailscaleImage = new docker.RemoteImage(`${name}-tailscale-image`, { name: s.tailscaleImage, keepLocally: true }, onDocker);
-
-        // Used once, at the sidecar's first start (then TS_AUTH_ONCE + persistent state). "never": a spent or
-        // expired key must not be recreated, which would change TS_AUTHKEY and replace both containers.
-        const authKey = new tailscale.TailnetKey(
-            `${name}-tailscale-key`,
-            {
-                reusable: false,
-                ephemeral: false,
-                preauthorized: true,
-                tags: s.tailscale.tags,
-                expiry: s.tailscale.keyExpirySeconds,
-                recreateIfInvalid: "never",
-                description: "Omni hub sidecar",
-            },
-            { parent: this },
-        );
-        // An adopted volume is imported by its name (its id in the Docker provider), never created; Docker cannot relabel
-        // a volume, so its own labels and driver are taken as they are (else the import would fail on the difference).
-        const adopted = (volume: string | undefined) => (volume === undefined ? {} : { import: volume, ignoreChanges: ["labels", "driver", "driverOpts"] });
-        const tailscaleState = new docker.Volume(`${name}-tailscale-state`, {
-            name: s.adopt?.tailscaleStateVolume ?? `${s.accountName}-tailscale-state`, labels: stateVolumeLabels("tailscale-state"),
-        }, { ...onDocker, ...keep, ...adopted(s.adopt?.tailscaleStateVolume) });
         const omniData = new docker.Volume(`${name}-omni-data`, {
             name: s.adopt?.omniDataVolume ?? `${s.accountName}-data`, labels: stateVolumeLabels("omni-data"),
-        }, { ...onDocker, ...keep, ...adopted(s.adopt?.omniDataVolume) });
+        }, { ...onDocker, ...keep, ...adoptedVolume(s.adopt?.omniDataVolume) });
 
         const tun = [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }];
         const tcp = [s.ports.api, s.ports.machineApi, s.ports.k8sProxy].map((p) => ({ internal: p, external: p, ip: s.lanIp, protocol: "tcp" }));
-        const sidecar = new docker.Container(
-            `${name}-tailscale`,
-            {
-                name: `${s.accountName}-tailscale`,
-                image: tailscaleImage.imageId,
-                hostname: s.tailscale.hostname,
-                envs: [pulumi.secret(pulumi.interpolate`TS_AUTHKEY=${authKey.key}`), ...tailscaleEnvs(s.tailscale)],
-                volumes: [{ volumeName: tailscaleState.name, containerPath: TAILSCALE_STATE_DIR }],
-                devices: tun,
-                capabilities: { adds: ["NET_ADMIN"] },
-                // Omni's ports are published here: the sidecar owns the namespace. LAN IP only (Talos boots there).
-                ports: [...tcp, { internal: s.ports.wireguard, external: s.ports.wireguard, ip: s.lanIp, protocol: "udp" }],
-                healthcheck: tailscaleHealthcheck,
-                wait: true,
-                waitTimeout: 180,
-                restart: "unless-stopped",
-            },
-            // Fixed container names: replace by delete-then-create.
-            { ...onDocker, deleteBeforeReplace: true },
-        );
+        const { container: sidecar } = tailscaleSidecar(name, {
+            containerName: `${s.accountName}-tailscale`,
+            stateVolumeName: s.adopt?.tailscaleStateVolume ?? `${s.accountName}-tailscale-state`,
+            adoptStateVolume: s.adopt?.tailscaleStateVolume,
+            hostname: s.tailscale.hostname,
+            tags: s.tailscale.tags,
+            image: s.tailscaleImage,
+            keepImageLocally: true,
+            keyExpirySeconds: s.tailscale.keyExpirySeconds,
+            keyDescription: "Omni hub sidecar",
+            // Omni's ports are published here: the sidecar owns the namespace. LAN IP only (Talos boots there).
+            ports: [...tcp, { internal: s.ports.wireguard, external: s.ports.wireguard, ip: s.lanIp, protocol: "udp" }],
+            // Pulling and first login on a fresh Docker host take longer than in the provider's LXC.
+            waitTimeoutSeconds: 180,
+        }, { ...onDocker, parent: this });
 
         const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [{ file: paths.gpgKey, content: etcdKey.armoredPrivateKey, permissions: "0400" }];
         const volumes: pulumi.Input<docker.types.input.ContainerVolume>[] = [{ volumeName: omniData.name, containerPath: paths.data }];

@@ -2,7 +2,6 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as tailscale from "@pulumi/tailscale";
 import {
     CONFIG_PATH,
     dockerInstallCommand,
@@ -15,8 +14,7 @@ import {
     splitTokenValue,
     vmGuardScript,
 } from "./proxmox-provider-render";
-import { stateVolumeLabels } from "./state-volumes";
-import { TAILSCALE_STATE_DIR, tailscaleEnvs, tailscaleHealthcheck } from "./tailscale-sidecar";
+import { tailscaleSidecar } from "./tailscale-sidecar";
 import { ConfigError, parseOrThrow } from "./validation";
 
 export { ProxmoxInfraProviderSettings, ProxmoxInfraProviderSettingsSchema } from "./proxmox-provider-render";
@@ -165,36 +163,20 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
         // Everything in Docker lives on the LXC's disk: replaced with the LXC, never deleted one by one when it goes.
         const onLxc = { parent: this, provider: dockerProvider, deletedWith: container };
 
-        // Single-use, preauthorized, tagged and short-lived: it only has to last until the first login, after which the
-        // node lives on its persisted state (TS_AUTH_ONCE). Not ephemeral: an ephemeral node is removed while offline and
-        // could not come back from its state. Never recreated, so a refresh after expiry does not replace the sidecar.
-        const authKey = pulumi.secret(args.tailscaleAuthKey ?? new tailscale.TailnetKey(`${name}-tailscale-key`, {
-            reusable: false, ephemeral: false, preauthorized: true, tags: ts.tags, expiry: 3600, recreateIfInvalid: "never",
-        }, { parent: this }).key);
-
-        const tailscaleImage = new docker.RemoteImage(`${name}-tailscale-image`, { name: ts.image }, onLxc);
-        const providerImage = new docker.RemoteImage(`${name}-provider-image`, { name: s.image }, onLxc);
-        const state = new docker.Volume(`${name}-tailscale-state`, {
-            name: `${this.containerName}-tailscale-state`, labels: stateVolumeLabels("tailscale-state"),
-        },
-            { ...onLxc, protect: true, retainOnDelete: true });
-
-        const sidecar = new docker.Container(`${name}-tailscale`, {
-            name: `${this.containerName}-tailscale`,
-            image: tailscaleImage.imageId,
+        // The provider joins this namespace only once the node is on the tailnet.
+        const { container: sidecar } = tailscaleSidecar(name, {
+            containerName: `${this.containerName}-tailscale`,
+            stateVolumeName: `${this.containerName}-tailscale-state`,
             hostname: ts.hostname,
-            envs: [pulumi.interpolate`TS_AUTHKEY=${authKey}`, ...tailscaleEnvs(ts)],
-            volumes: [{ volumeName: state.name, containerPath: TAILSCALE_STATE_DIR }],
-            devices: [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }],
-            // The seed's SYS_MODULE is left out: an unprivileged LXC cannot load kernel modules anyway.
-            capabilities: { adds: ["NET_ADMIN"] },
-            healthcheck: tailscaleHealthcheck,
-            // The provider joins this namespace only once the node is on the tailnet.
-            wait: true,
-            waitTimeout: 120,
-            restart: "unless-stopped",
+            tags: ts.tags,
+            image: ts.image,
+            authKey: args.tailscaleAuthKey === undefined ? undefined : pulumi.secret(args.tailscaleAuthKey),
+            // The LXC is provisioned in the same `up`, so the key is used within the hour.
+            keyExpirySeconds: 3600,
+            waitTimeoutSeconds: 120,
             logOpts: LOG_OPTS,
-        }, { ...onLxc, deleteBeforeReplace: true });
+        }, onLxc);
+        const providerImage = new docker.RemoteImage(`${name}-provider-image`, { name: s.image }, onLxc);
 
         const configYaml = pulumi.secret(pulumi.all([credentials.tokenId, credentials.tokenSecret]).apply(([tokenId, tokenSecret]) =>
             renderProviderConfig({ url: s.proxmox.url, tokenId, tokenSecret, insecureSkipVerify: s.proxmox.insecureSkipVerify })));

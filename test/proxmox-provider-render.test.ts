@@ -11,7 +11,7 @@ import {
     splitTokenValue,
     vmGuardScript,
 } from "../components/proxmox-provider-render";
-import { tailscaleEnvs } from "../components/tailscale-sidecar";
+import { tailscaleEnvs } from "../components/tailscale-sidecar-render";
 import { ConfigError, ConfigIssue, parseOrThrow } from "../components/validation";
 import { images } from "../components/versions";
 import { providerSettings } from "./fixtures/settings";
