@@ -111,7 +111,7 @@ function content(v: { file?: string } & Record<string, unknown>, key: "inline" |
     }
     const errors = typeof value === "string" ? YAML.parseAllDocuments(value).flatMap((d) => d.errors) : [];
     if (errors.length > 0) {
-        ctx.addIssue({ code: "custom", path: [v.file !== undefined ? "file" : key], input: v.file ?? value, message: `not valid YAML: ${errors[0].message.split("\n")[0]}` });
+        ctx.addIssue({ code: "custom", path: [v.file !== undefined ? "file" : key], input: v.file ?? value, message: `not valid YAML: ${errors[0].message.split("\n")[0].replace(/:$/, "")}` });
         return undefined;
     }
     return value;
@@ -168,7 +168,7 @@ const SIZE_FORMS = 'a machine count: a whole number such as 3 (or the string "3"
  * infinity or ∞. Unlimited is refused: Omni refuses it from a machine class that auto-provisions
  * (`internal/backend/runtime/omni/validations/machine_set.go`), and every class of this project does.
  */
-const Size = z.union([z.number(), z.string()], { error: `size is ${SIZE_FORMS}` }).transform((v, ctx) => {
+const Size = z.union([z.number(), z.string()], { error: (i) => `${i.input === undefined ? "required" : "size is"}: ${SIZE_FORMS}` }).transform((v, ctx) => {
     if (typeof v === "string" && UNLIMITED_SIZES.includes(v)) {
         ctx.addIssue({
             code: "custom", input: v,
@@ -243,7 +243,7 @@ const STATIC_MACHINES_REFUSED =
 
 /** Set-level options ControlPlane and Workers share (§4.11 MachineSet). */
 const machineSetFields = (classes?: ClassCheck) => ({
-    machineClass: classes ? Name.superRefine(classes.check) : Name,
+    machineClass: z.string({ error: "required: the machine class this set allocates from (one defined in machineClasses)" }).pipe(classes ? Name.superRefine(classes.check) : Name),
     labels: Descriptors.optional(),
     annotations: Descriptors.optional(),
     patches: Patches.optional(),
@@ -273,7 +273,7 @@ function classCheck(cluster: string, known: string[]): ClassCheck {
 /** The schema, optionally checking machine class names against the ones defined in the stack. */
 function clusterSpecSchema(classes?: ClassCheck) {
     return z.strictObject({
-        name: Name,
+        name: z.string({ error: "required: the cluster's name (its id in Omni)" }).pipe(Name),
         kubernetesVersion: Version("Kubernetes", versions.kubernetes),
         talosVersion: Version("Talos", versions.talos),
         labels: Descriptors.optional(),
@@ -301,6 +301,7 @@ function clusterSpecSchema(classes?: ClassCheck) {
                 backupInterval: goDuration("use a Go duration such as 1h, 6h or 24h (0 disables backups)").optional(),
             })
             .optional(),
+        // A template has exactly one ControlPlane (models/list.go).
         controlPlane: z.strictObject({
             ...machineSetFields(classes),
             size: Size.pipe(z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)")),
@@ -315,7 +316,7 @@ function clusterSpecSchema(classes?: ClassCheck) {
             // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
             updateStrategy: refused("Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it"),
             deleteStrategy: refused("Omni's template model refuses deleteStrategy on the control plane: remove it"),
-        }),
+        }, { error: "required: the control plane, { machineClass, size } (a cluster has exactly one)" }),
         workers: z
             .array(
                 z.strictObject({

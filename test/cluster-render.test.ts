@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as YAML from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { backupIntervalProblem, ClusterSpec, clusterTemplateProblems, renderClusterTemplate } from "../components/cluster-render";
+import { backupIntervalProblem, ClusterSpec, ClusterSpecSchema, clusterTemplateProblems, renderClusterTemplate } from "../components/cluster-render";
 import { etcdBackupIntervalLimits } from "../components/omni-flags";
 import { parseGoDuration } from "../components/validation";
 import { ConfigError } from "../components/validation";
@@ -319,5 +319,180 @@ describe("Kubernetes versions a cluster's Talos supports (Talos machinery compat
         assert.match(problems(withSpec({ talosVersion: "v1.13.6", kubernetesVersion: "v1.37.0" })).join(), /^clusters\.kubernetesVersion: Kubernetes v1\.37\.0 does not run on Talos v1\.13\.6, which supports Kubernetes 1\.31 to 1\.36/);
         assert.match(problems(withSpec({ talosVersion: "v1.12.0", kubernetesVersion: "v1.36.2" })).join(), /supports Kubernetes 1\.30 to 1\.35/);
         assert.match(problems(withSpec({ talosVersion: "v1.11.5", kubernetesVersion: "v1.28.3" })).join(), /supports Kubernetes 1\.29 to 1\.34/);
+    });
+});
+
+/**
+ * Every field of Omni's template model at v1.10.4 (siderolabs/omni client/pkg/template/internal/models, facts in
+ * test/fixtures/import/omni-template-model.v1.10.4.json): each is rendered, or refused with a reason, never "unknown key".
+ */
+describe("cluster templates express Omni's template model (omni v1.10.4 client/pkg/template/internal/models)", () => {
+    const model = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/import/omni-template-model.v1.10.4.json"), "utf8"));
+    const patchDir = "test/fixtures/import/kit/clusters/patches";
+    const cp = { machineClass: "matrix-control-plane", size: 3 };
+    const worker = { name: "w", machineClass: "matrix-worker-golf", size: 1 };
+    const render = (over: Record<string, unknown>) => docs(renderClusterTemplate(withSpec({ cni: "default", ...over }), classes).yaml);
+
+    it("machineset.go Size: counts as numbers or digit strings, Static as 0; unlimited in every spelling refused, naming why (validations/machine_set.go)", () => {
+        assert.equal(model.sizes.file.split(" ")[0], "client/pkg/template/internal/models/machineset.go");
+        for (const [size, count] of [[2, 2], ["2", 2], ["0", 0], [model.sizes.staticZero, 0]] as const) {
+            assert.equal(render({ workers: [{ ...worker, size }] })[2].machineClass.size, count, String(size));
+        }
+        assert.equal(render({ controlPlane: { ...cp, size: "3" } })[1].machineClass.size, 3);
+        for (const spelling of model.sizes.unlimited as string[]) {
+            const found = problems(withSpec({ workers: [{ ...worker, size: spelling }] })).join("\n");
+            assert.match(found, /workers\[0\]\.size: .*Omni's unlimited allocation \(unlimited, Unlimited, infinity, ∞ are the same\), which Omni refuses for a machine class that auto-provisions.*give a machine count/, spelling);
+        }
+        for (const bad of ["three", -1, 1.5, "4294967296", true]) {
+            assert.match(problems(withSpec({ workers: [{ ...worker, size: bad }] })).join(), /size(: | is ).*a machine count: a whole number such as 3/, String(bad));
+        }
+        assert.doesNotMatch(problems(withSpec({ workers: [{ ...worker, size: true }] })).join(), /Invalid input/);
+        assert.match(problems(withSpec({ controlPlane: { machineClass: "matrix-control-plane" } })).join(), /controlPlane\.size: required: a machine count/);
+    });
+
+    it("patch.go: file patches are read at render time and rendered inline under their name (the path when unnamed), so sync needs no file", () => {
+        const longhorn = fs.readFileSync(path.join(patchDir, "longhorn.yaml"), "utf8");
+        const [cluster, , w] = render({
+            patches: [{ file: `${patchDir}/registry-mirrors.yaml` }],
+            workers: [{ ...worker, patches: [{ name: "longhorn", file: `${patchDir}/longhorn.yaml` }] }],
+        });
+        assert.deepEqual(cluster.patches, [{ name: `${patchDir}/registry-mirrors.yaml`, inline: fs.readFileSync(path.join(patchDir, "registry-mirrors.yaml"), "utf8") }]);
+        assert.deepEqual(w.patches, [{ name: "longhorn", inline: longhorn }], "the file's exact text, comments included");
+        assert.ok(!renderClusterTemplate(withSpec({ patches: [{ file: `${patchDir}/longhorn.yaml` }] }), classes).yaml.includes("file:"));
+    });
+
+    it("patch.go: idOverride, labels and annotations; exactly one of file or inline; an inline patch needs a name or idOverride", () => {
+        assert.deepEqual(model.patchFields.fields, ["name", "idOverride", "labels", "annotations", "file", "inline"]);
+        const exported = { idOverride: "500-2e4b9030-aade-47cf-8f7f-3031b7ae49bb", annotations: { name: "User defined patch" }, labels: { team: "a" }, inline: "machine:\n    sysctls: {}\n" };
+        assert.deepEqual(render({ patches: [exported] })[0].patches, [exported]);
+        assert.match(problems(withSpec({ patches: [{ name: "p", inline: {}, file: `${patchDir}/longhorn.yaml` }] })).join(), /patches\[0\]\.inline: set exactly one of inline .* or file/);
+        assert.match(problems(withSpec({ patches: [{ name: "p" }] })).join(), /patches\[0\]\.inline: set exactly one of inline/);
+        assert.match(problems(withSpec({ patches: [{ inline: { machine: {} } }] })).join(), /patches\[0\]\.name: an inline patch needs a name \(or an idOverride\)/);
+        assert.match(problems(withSpec({ patches: [{ file: "no/such/patch.yaml" }] })).join(), /patches\[0\]\.file: cannot read .*no\/such\/patch\.yaml \(ENOENT\): give a path relative to the Pulumi project directory/);
+        assert.match(problems(withSpec({ patches: [exported, { ...exported, labels: {} }] })).join(), /patches\[1\]\.name: patch names must be unique in a list, and so must idOverrides/);
+    });
+
+    it("inline.go: a mapping, a list of mappings (several documents) or a YAML string, rendered as given; node-role labels refused in each", () => {
+        assert.deepEqual(model.inlineForms.forms, ["mapping", "sequence of mappings", "string"]);
+        const forms = [{ machine: { sysctls: { a: "1" } } }, [{ machine: {} }, { apiVersion: "v1alpha1", kind: "SideroLinkConfig" }], "machine:\n  sysctls:\n    a: \"1\"\n"];
+        const rendered = render({ patches: forms.map((inline, i) => ({ name: `p${i}`, inline })) })[0].patches.map((p: { inline: unknown }) => p.inline);
+        assert.deepEqual(rendered, forms);
+        const role = { machine: { nodeLabels: { "node-role.kubernetes.io/gpu": "" } } };
+        const found = problems(withSpec({ patches: [{ name: "a", inline: [role] }, { name: "b", inline: YAML.stringify(role) }] }));
+        assert.deepEqual(found.map((p) => p.split(": ")[0]), ["clusters.patches[0].inline", "clusters.patches[1].inline"]);
+        for (const p of found) assert.match(p, /NodeRestriction/);
+    });
+
+    it("machineset.go: upgradeStrategy on both sets, strategy types Rolling and Unset, the type optional", () => {
+        assert.deepEqual(model.strategyTypes.values, ["Unset", "Rolling"]);
+        const [, c, w] = render({
+            controlPlane: { ...cp, upgradeStrategy: { type: "Rolling", rolling: { maxParallelism: 1 } } },
+            workers: [{ ...worker, updateStrategy: { rolling: { maxParallelism: 2 } }, deleteStrategy: { type: "Unset" }, upgradeStrategy: { type: "Rolling" } }],
+        });
+        assert.deepEqual(c.upgradeStrategy, { type: "Rolling", rolling: { maxParallelism: 1 } });
+        assert.deepEqual([w.updateStrategy, w.deleteStrategy, w.upgradeStrategy], [{ rolling: { maxParallelism: 2 } }, { type: "Unset" }, { type: "Rolling" }]);
+        assert.match(problems(withSpec({ workers: [{ ...worker, upgradeStrategy: { type: "Parallel" } }] })).join(), /upgradeStrategy\.type: type is Rolling or Unset/);
+    });
+
+    it("controlplane.go / workers.go: bootstrapSpec on the control plane only, both fields needed; no custom control-plane name; Workers default to \"workers\"", () => {
+        assert.deepEqual(model.controlPlaneRefuses.fields, ["name", "updateStrategy", "deleteStrategy"]);
+        const bootstrapSpec = { clusterUUID: "98d00c6b-fae1-4bf2-afa3-0282ef443f84", snapshot: "FFFFFFFF9AA169F0.snapshot" };
+        const [, c, w] = render({ controlPlane: { ...cp, bootstrapSpec }, workers: [{ machineClass: "matrix-worker-golf", size: 1 }] });
+        assert.deepEqual(c.bootstrapSpec, bootstrapSpec);
+        assert.equal(w.name, model.workersRefuses.defaultName);
+        assert.match(problems(withSpec({ controlPlane: { ...cp, bootstrapSpec: { clusterUUID: "x" } } })).join(), /controlPlane\.bootstrapSpec\.snapshot/);
+        assert.match(problems(withSpec({ workers: [{ ...worker, bootstrapSpec }] })).join(), /workers\[0\]\.bootstrapSpec: .*belongs to the control plane.*move it to controlPlane/);
+        assert.match(problems(withSpec({ controlPlane: { ...cp, name: "cp" } })).join(), /controlPlane\.name: Omni names the control-plane set itself/);
+    });
+
+    it("machineset.go: a set of machines listed by UUID is refused with why and what to do", () => {
+        const found = problems(withSpec({ workers: [{ ...worker, machines: ["0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40"] }] })).join();
+        assert.match(found, /workers\[0\]\.machines: .*hand-picked machines .* cannot be expressed: let a machine class provide them/);
+    });
+
+    it("cluster.go features: disablePublicDiscoveryService only on Talos 1.14+ with the embedded service (validations/cluster.go); enableNodeAuditSkip", () => {
+        assert.equal(model.publicDiscoveryService.minimumTalos, "1.14.0");
+        const features = render({ features: { enableNodeAuditSkip: true, useEmbeddedDiscoveryService: true, disablePublicDiscoveryService: false } })[0].features;
+        assert.deepEqual(features, { enableNodeAuditSkip: true, useEmbeddedDiscoveryService: true, disablePublicDiscoveryService: false });
+        assert.match(problems(withSpec({ features: { disablePublicDiscoveryService: true, useEmbeddedDiscoveryService: true } })).join(), /disablePublicDiscoveryService: .*Talos 1\.14 or newer, and this one runs v1\.13\.6/);
+        assert.doesNotThrow(() => renderClusterTemplate(withSpec({ talosVersion: "v1.14.0", features: { disablePublicDiscoveryService: true, useEmbeddedDiscoveryService: true } }), classes));
+        assert.match(problems(withSpec({ talosVersion: "v1.14.0", features: { disablePublicDiscoveryService: true } })).join(), /no discovery service at all: set features\.useEmbeddedDiscoveryService: true/);
+    });
+
+    it("kubernetes_manifest.go: manifests inline or from a file (named by its path), mode one-time or full", () => {
+        assert.deepEqual(model.manifestFields.modes, ["one-time", "full"]);
+        const file = `${patchDir}/longhorn.yaml`;
+        const [cluster] = render({ kubernetesManifests: [{ name: "ns", mode: "one-time", inline: { apiVersion: "v1", kind: "Namespace", metadata: { name: "x" } } }, { file, mode: "full" }] });
+        assert.deepEqual(cluster.kubernetes.manifests, [
+            { name: "ns", mode: "one-time", inline: { apiVersion: "v1", kind: "Namespace", metadata: { name: "x" } } },
+            { name: file, mode: "full", inline: fs.readFileSync(file, "utf8") },
+        ]);
+        assert.equal(cluster.kubernetes.version, versions.kubernetes);
+        assert.match(problems(withSpec({ kubernetesManifests: [{ name: "ns", inline: {} }] })).join(), /kubernetesManifests\[0\]\.mode: mode is "one-time" .* or "full"/);
+        assert.match(problems(withSpec({ kubernetesManifests: [{ mode: "full", inline: {} }] })).join(), /kubernetesManifests\[0\]\.name: an inline manifest needs a name/);
+    });
+
+    it("kubernetes_healthcheck.go: Job healthchecks inline or from a file, with an interval, named or with an idOverride", () => {
+        assert.deepEqual(model.healthcheckFields.fields, ["name", "idOverride", "labels", "annotations", "job", "file", "interval"]);
+        const job = "apiVersion: batch/v1\nkind: Job\n";
+        const [cluster] = render({ kubernetesHealthchecks: [{ name: "nodes-ready", job, interval: "1m" }, { idOverride: "cluster-x-file", file: `${patchDir}/nvidia.yaml` }] });
+        assert.deepEqual(cluster.kubernetes.healthchecks, [{ name: "nodes-ready", interval: "1m", job }, { idOverride: "cluster-x-file", job: fs.readFileSync(`${patchDir}/nvidia.yaml`, "utf8") }]);
+        assert.match(problems(withSpec({ kubernetesHealthchecks: [{ job }] })).join(), /kubernetesHealthchecks\[0\]\.name: a healthcheck needs a name/);
+        assert.match(problems(withSpec({ kubernetesHealthchecks: [{ name: "a", job, interval: "often" }] })).join(), /interval: use a Go duration/);
+    });
+
+    it("models.go Descriptors: Omni's own omni.sidero.dev/ prefix is refused in labels and annotations of every resource", () => {
+        assert.equal(model.systemLabelPrefix.prefix, "omni.sidero.dev/");
+        const bad = { "omni.sidero.dev/owner": "me" };
+        const found = problems(withSpec({ labels: bad, controlPlane: { ...cp, annotations: bad }, patches: [{ name: "p", inline: {}, labels: bad }] }));
+        assert.deepEqual(found.map((p) => p.split(": ")[0]), ["clusters.labels.omni.sidero.dev/owner", "clusters.patches[0].labels.omni.sidero.dev/owner", "clusters.controlPlane.annotations.omni.sidero.dev/owner"]);
+        assert.match(found[0], /reserved for Omni's own labels .*e\.g\. example\.com\/owner/);
+    });
+
+    it("models.go translateExtensions: an empty extension list is rendered (it removes extensions), an absent one is not", () => {
+        const [cluster, c, w] = render({ systemExtensions: [], controlPlane: cp, workers: [worker] });
+        assert.deepEqual(cluster.systemExtensions, []);
+        assert.equal(c.systemExtensions, undefined);
+        assert.equal(w.systemExtensions, undefined);
+    });
+
+    it("knows every field of the model's Cluster and machine-set documents: each is rendered, or refused on purpose with a reason", () => {
+        // Model field → where the cluster entry takes it, and a value to try (kind is the document itself).
+        const take: Record<string, [string, unknown]> = {
+            name: ["name", "w2"], labels: ["labels", { a: "b" }], annotations: ["annotations", { a: "b" }],
+            "kubernetes.version": ["kubernetesVersion", "v1.36.2"], "kubernetes.manifests": ["kubernetesManifests", [{ name: "m", mode: "full", inline: {} }]],
+            "kubernetes.healthchecks": ["kubernetesHealthchecks", [{ name: "h", job: {} }]], "talos.version": ["talosVersion", "v1.13.6"],
+            "features.diskEncryption": ["features.diskEncryption", true], "features.enableWorkloadProxy": ["features.enableWorkloadProxy", true],
+            "features.useEmbeddedDiscoveryService": ["features.useEmbeddedDiscoveryService", true], "features.disablePublicDiscoveryService": ["features.disablePublicDiscoveryService", false],
+            "features.enableNodeAuditSkip": ["features.enableNodeAuditSkip", true], "features.backupConfiguration.interval": ["features.backupInterval", "6h"],
+            patches: ["patches", []], kernelArgs: ["kernelArgs", ["console=ttyS0"]], systemExtensions: ["systemExtensions", []],
+            bootstrapSpec: ["bootstrapSpec", { clusterUUID: "u", snapshot: "s" }], machines: ["machines", ["0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40"]],
+            "machineClass.name": ["machineClass", "matrix-worker-golf"], "machineClass.size": ["size", 1],
+            updateStrategy: ["updateStrategy", { type: "Rolling" }], deleteStrategy: ["deleteStrategy", { type: "Rolling" }], upgradeStrategy: ["upgradeStrategy", { type: "Rolling" }],
+        };
+        const verdict = (spec: unknown): string[] => {
+            try {
+                renderClusterTemplate(spec as ClusterSpec, classes);
+                return [];
+            } catch (e) {
+                return (e as ConfigError).issues.map((i) => i.message);
+            }
+        };
+        const check = (where: string, field: string, spec: unknown) => {
+            for (const message of verdict(spec)) {
+                assert.doesNotMatch(message, /unknown key|^Invalid input/, `${where} ${field}: ${message}`);
+                assert.match(message, /Omni|refuse|remove it|move it|cannot be expressed/, `${where} ${field}: a refusal says why (${message})`);
+            }
+        };
+        for (const field of (model.clusterFields.fields as string[]).filter((f) => f !== "kind")) {
+            const [key, value] = take[field];
+            const [top, sub] = key.split(".");
+            check("Cluster", field, withSpec(sub ? { [top]: { [sub]: value } } : { [top]: value }));
+        }
+        for (const field of (model.machineSetFields.fields as string[]).filter((f) => f !== "kind")) {
+            const [key, value] = take[field];
+            check("ControlPlane", field, withSpec({ controlPlane: { ...cp, [key]: value } }));
+            check("Workers", field, withSpec({ workers: [{ ...worker, [key]: value }] }));
+        }
     });
 });

@@ -1,0 +1,65 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, formatIssues } from "../../components/validation";
+import { importExitCode, importReport, importStack, stackFragment } from "./import";
+
+const USAGE = `usage: npm run import -- [--machine-classes PATH]... [--clusters PATH]... [--omni-env FILE] [--provider-env FILE] [--provider-config FILE]
+                         [--stack matrix] [--hub-stack quantum] [--out FILE] [--hub-out FILE]
+  PATH is a YAML file (one or several documents) or a directory of them; --out / --hub-out write the workload / hub
+  stack's part (default: both to stdout). Exit 0: all carried over; 1: something cannot be expressed (listed);
+  2: something is refused, with the same messages as \`pulumi up\`, or bad arguments.`;
+
+/** Runs the import CLI. Relative paths are the caller's: `npm run` changes to the project directory and keeps the caller's in INIT_CWD. */
+export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
+    let args;
+    try {
+        args = parseArgs({
+            args: argv,
+            options: {
+                "machine-classes": { type: "string", multiple: true }, clusters: { type: "string", multiple: true },
+                "omni-env": { type: "string" }, "provider-env": { type: "string" }, "provider-config": { type: "string" },
+                stack: { type: "string", default: "matrix" }, "hub-stack": { type: "string", default: "quantum" },
+                out: { type: "string" }, "hub-out": { type: "string" }, help: { type: "boolean" },
+            },
+        }).values;
+    } catch (e) {
+        process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+        return 2;
+    }
+    if (args.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
+    const callerDir = env.INIT_CWD ?? process.cwd();
+    // Relative to the project directory (the working directory here), where the stack resolves `file:` paths too.
+    const at = (p: string | undefined) => (p === undefined ? undefined : path.relative(process.cwd(), path.resolve(callerDir, p)) || ".");
+    const inputs = {
+        machineClasses: args["machine-classes"]?.map((p) => at(p)!), clusters: args.clusters?.map((p) => at(p)!),
+        omniEnv: at(args["omni-env"]), providerEnv: at(args["provider-env"]), providerConfig: at(args["provider-config"]),
+    };
+    if (!Object.values(inputs).some((v) => v !== undefined)) {
+        process.stderr.write(`nothing to import: name machine classes, cluster templates, an omni.env or the provider's files\n${USAGE}\n`);
+        return 2;
+    }
+    try {
+        const result = importStack({ ...inputs, projectDir: process.cwd(), stack: args.stack!, hubStack: args["hub-stack"]! });
+        const parts = { workloads: stackFragment(result, "workloads"), hub: stackFragment(result, "hub") };
+        const outs = { workloads: at(args.out), hub: at(args["hub-out"]) };
+        const toStdout: string[] = [];
+        for (const role of ["hub", "workloads"] as const) {
+            if (parts[role] === undefined) continue;
+            if (outs[role]) fs.writeFileSync(outs[role]!, parts[role]!);
+            else toStdout.push(parts[role]!);
+        }
+        if (toStdout.length) process.stdout.write(toStdout.join("---\n"));
+        process.stderr.write(`${importReport(result)}\n`);
+        return importExitCode(result);
+    } catch (e) {
+        const missing = (e as NodeJS.ErrnoException).code === "ENOENT" ? `${(e as Error).message}\n${USAGE}` : undefined;
+        process.stderr.write(`${e instanceof ConfigError ? formatIssues(e.issues) : missing ?? `import failed: ${(e as Error).message}`}\n`);
+        return 2;
+    }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
