@@ -4,9 +4,9 @@ import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./clu
 import { etcdBackupIntervalLimits } from "./omni-flags";
 import { OmniMachineClass } from "./omni-machine-class";
 import { omnictlEnvironment, omnictlWithStdinFile } from "./omnictl";
-import { ConfigError } from "./validation";
+import { argsKey, ConfigError, KeyedArgs } from "./validation";
 
-export interface OmniClusterArgs {
+export interface OmniClusterArgs extends KeyedArgs {
     spec: ClusterSpec;
     /** The machine classes defined in this stack; the cluster depends only on those it uses. */
     machineClasses: OmniMachineClass[] | Record<string, OmniMachineClass>;
@@ -29,7 +29,8 @@ export class OmniCluster extends pulumi.ComponentResource {
     constructor(name: string, args: OmniClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         const classes = Object.values(args.machineClasses);
         // Render first: a bad template or an unknown machine class fails before anything is registered.
-        const rendered = renderClusterTemplate(args.spec, classes.map((c) => c.id));
+        const key = argsKey(name, args, "spec");
+        const rendered = renderClusterTemplate(args.spec, classes.map((c) => c.id), key);
         super("omni-scale:omni:OmniCluster", name, {}, opts);
         this.yaml = rendered.yaml;
         this.ciliumValues = rendered.ciliumValues;
@@ -46,7 +47,7 @@ export class OmniCluster extends pulumi.ComponentResource {
                 stdin: pulumi.output(args.etcdBackupIntervals).apply((limits) => {
                     const interval = args.spec.features?.backupInterval;
                     const problem = backupIntervalProblem(interval, etcdBackupIntervalLimits(limits));
-                    if (problem) throw new ConfigError([{ key: "clusters.features.backupInterval", value: interval, message: `cluster ${rendered.name}: ${problem}` }]);
+                    if (problem) throw new ConfigError([{ key: `${key}.features.backupInterval`, value: interval, message: `cluster ${rendered.name}: ${problem}` }]);
                     return rendered.yaml;
                 }),
                 triggers: [rendered.name],

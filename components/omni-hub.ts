@@ -11,7 +11,7 @@ import { omnictlEnvironment, shellQuote as sh } from "./omnictl";
 import { AcmeCertificate } from "./acme-certificate";
 import { CloudflareRecord } from "./cloudflare-record";
 import { CertificateSummary, certificateSummary, tlsProblems } from "./tls";
-import { ConfigError, ConfigIssue, parseOrThrow } from "./validation";
+import { argsKey, ConfigError, ConfigIssue, KeyedArgs, parseOrThrow } from "./validation";
 
 /** The long-lived automation service account created from the short-lived initial one. */
 export const automationAccountName = "pulumi-automation";
@@ -65,7 +65,7 @@ export function serviceAccountKeyFromOutput(stdout: string): string {
     return match[1];
 }
 
-export interface OmniHubArgs {
+export interface OmniHubArgs extends KeyedArgs {
     /** Validated settings (OmniHubSettingsSchema); checked again here. */
     settings: OmniHubSettings;
     /** Armored, unlocked OpenPGP secret key for etcd encryption (secret). Generated once when absent. */
@@ -114,8 +114,7 @@ export class OmniHub extends pulumi.ComponentResource {
     public readonly hubBackup: pulumi.Output<HubBackupSummary | undefined>;
 
     constructor(name: string, args: OmniHubArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("omni-scale:omni:OmniHub", name, {}, opts);
-        const s = parseOrThrow(OmniHubSettingsSchema, args.settings, `${name}.settings`);
+        const s = parseOrThrow(OmniHubSettingsSchema, args.settings, argsKey(name, args));
         const tlsArgs = [args.tlsCertificate, args.tlsPrivateKey];
         if (s.tls.mode === "config" && tlsArgs.some((v) => v === undefined)) {
             throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is config: set both (PEM, as secrets), or use tls.mode hostFiles" }]);
@@ -128,14 +127,15 @@ export class OmniHub extends pulumi.ComponentResource {
         }
         if (s.adopt && args.etcdKey === undefined) {
             throw new ConfigError([{
-                key: "etcdGpgKey",
-                message: `hub.adopt.omniDataVolume ${s.adopt.omniDataVolume} holds data encrypted with the running Omni's etcd key, which a new key cannot read: `
-                    + "set that key (its omni.asc) with `pulumi config set --secret etcdGpgKey < omni.asc`",
+                key: "etcdKey",
+                message: `adopt.omniDataVolume ${s.adopt.omniDataVolume} holds data encrypted with the running Omni's etcd key, which a new key cannot read: `
+                    + "pass that key (its omni.asc) as etcdKey (in the omni-scale stacks: `pulumi config set --secret etcdGpgKey < omni.asc`)",
             }]);
         }
         if (s.dns?.cloudflare && args.cloudflareApiToken === undefined) {
             throw new ConfigError([{ key: "cloudflareApiToken", message: "dns.cloudflare is set: set a token that can edit DNS in the zone with `pulumi config set --secret cloudflareApiToken ...`" }]);
         }
+        super("omni-scale:omni:OmniHub", name, {}, opts);
         const endpoints = hubEndpoints(s);
         const paths = omniContainerPaths;
 

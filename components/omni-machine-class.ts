@@ -1,9 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MachineClassSpec, renderMachineClass } from "./machine-class-render";
+import { argsKey, KeyedArgs } from "./validation";
 import { omnictlEnvironment, omnictlWithStdinFile, PROVIDER_REGISTRATION_TIMEOUT_SECONDS, waitForInfraProviderScript } from "./omnictl";
 
-export interface OmniMachineClassArgs {
+export interface OmniMachineClassArgs extends KeyedArgs {
     spec: MachineClassSpec;
     omniEndpoint: pulumi.Input<string>;
     serviceAccountKey: pulumi.Input<string>;
@@ -20,7 +21,7 @@ export class OmniMachineClass extends pulumi.ComponentResource {
 
     constructor(name: string, args: OmniMachineClassArgs, opts?: pulumi.ComponentResourceOptions) {
         // Render first: bad provider data fails before anything is registered.
-        const rendered = renderMachineClass(args.spec);
+        const rendered = renderMachineClass(args.spec, argsKey(name, args, "spec"));
         super("omni-scale:omni:OmniMachineClass", name, {}, opts);
         this.id = rendered.id;
         this.yaml = rendered.yaml;

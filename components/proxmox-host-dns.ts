@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { isTailnetAddress } from "./omni-flags";
-import { parseOrThrow } from "./validation";
+import { argsKey, KeyedArgs, parseOrThrow } from "./validation";
 
 /** ipaddr.js ranges that stay on the local network (RFC 1918, ULA, loopback, link-local). */
 const LOCAL_RANGES = ["private", "uniqueLocal", "loopback", "linkLocal"];
@@ -82,7 +82,7 @@ export const ProxmoxHostDnsSettingsSchema = z
 export type DnsSettings = z.input<typeof DnsSettingsSchema>;
 export type ProxmoxHostDnsSettings = z.input<typeof ProxmoxHostDnsSettingsSchema>;
 
-export interface ProxmoxHostDnsArgs {
+export interface ProxmoxHostDnsArgs extends KeyedArgs {
     settings: ProxmoxHostDnsSettings;
 }
 
@@ -94,7 +94,7 @@ export class ProxmoxHostDns extends pulumi.ComponentResource {
     public readonly nodes: string[];
 
     constructor(name: string, args: ProxmoxHostDnsArgs, opts?: pulumi.ComponentResourceOptions) {
-        const s = parseOrThrow(ProxmoxHostDnsSettingsSchema, args.settings, "omni-scale:hostDns");
+        const s = parseOrThrow(ProxmoxHostDnsSettingsSchema, args.settings, argsKey(name, args));
         super("omni-scale:proxmox:ProxmoxHostDns", name, {}, opts);
         for (const node of s.nodes) {
             new proxmoxve.DnsLegacy(`${name}-${node}`, { nodeName: node, domain: s.domain, servers: s.servers }, { parent: this });

@@ -15,11 +15,10 @@ import {
     vmGuardScript,
 } from "./proxmox-provider-render";
 import { tailscaleSidecar } from "./tailscale-sidecar";
-import { ConfigError, parseOrThrow } from "./validation";
+import { argsKey, ConfigError, KeyedArgs, parseOrThrow } from "./validation";
 
 export { ProxmoxInfraProviderSettings, ProxmoxInfraProviderSettingsSchema } from "./proxmox-provider-render";
 
-const KEY = "omni-scale:infraProvider";
 /** How long a destroy waits for Omni to deprovision the provider's VMs before refusing. */
 const VM_GUARD_WAIT_SECONDS = 600;
 /** The LXC disk is small: cap Docker's json-file logs. */
@@ -31,7 +30,7 @@ export interface ProxmoxApiToken {
     tokenSecret: pulumi.Input<string>;
 }
 
-export interface ProxmoxInfraProviderArgs {
+export interface ProxmoxInfraProviderArgs extends KeyedArgs {
     settings: ProxmoxInfraProviderSettings;
     /** Omni's API URL (the hub's advertised API URL). */
     omniApiEndpoint: pulumi.Input<string>;
@@ -81,10 +80,11 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
     public readonly containerName: string;
 
     constructor(name: string, args: ProxmoxInfraProviderArgs, opts?: pulumi.ComponentResourceOptions) {
-        const s = parseOrThrow(ProxmoxInfraProviderSettingsSchema, args.settings, KEY);
+        const key = argsKey(name, args);
+        const s = parseOrThrow(ProxmoxInfraProviderSettingsSchema, args.settings, key);
         if (!s.leastPrivilege.enabled && !args.proxmoxCredentials) {
             throw new ConfigError([{
-                key: `${KEY}.leastPrivilege.enabled`, value: false,
+                key: `${key}.leastPrivilege.enabled`, value: false,
                 message: "without the least-privilege identity the provider needs an existing API token: pass proxmoxCredentials, or enable leastPrivilege",
             }]);
         }

@@ -3,12 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     parsePreflightReport, PreflightResult, PreflightSettings, PreflightSettingsSchema, PreflightTarget, renderPreflightScript,
 } from "./preflight-render";
-import { parseOrThrow } from "./validation";
+import { argsKey, KeyedArgs, parseOrThrow } from "./validation";
 
 export { PreflightSettingsSchema } from "./preflight-render";
 export type { PreflightResult, PreflightSettings, PreflightTarget } from "./preflight-render";
 
-export interface ProxmoxPreflightArgs {
+export interface ProxmoxPreflightArgs extends KeyedArgs {
     settings: PreflightSettings;
     /** What the nodes must see: the hub's name, LAN IP and ports (see preflightTarget). */
     target: pulumi.Input<PreflightTarget>;
@@ -31,7 +31,7 @@ export class ProxmoxPreflight extends pulumi.ComponentResource {
     public readonly results: pulumi.Output<Record<string, PreflightResult>>;
 
     constructor(name: string, args: ProxmoxPreflightArgs, opts?: pulumi.ComponentResourceOptions) {
-        const s = parseOrThrow(PreflightSettingsSchema, args.settings, "omni-scale:preflight");
+        const s = parseOrThrow(PreflightSettingsSchema, args.settings, argsKey(name, args));
         super("omni-scale:proxmox:ProxmoxPreflight", name, {}, opts);
         const results = s.nodes.map((node) => {
             const check = new command.remote.Command(`${name}-${node.name}`, {

@@ -82,3 +82,15 @@ export function uniqueBy<T>(by: (item: T) => unknown, message: string, field?: s
         });
     };
 }
+
+/**
+ * Every component validates its args before registering anything and names bad values by its own args:
+ * `<name>.settings.…` (or `<name>.spec.…`) by default, or under `keyPrefix`, which our stacks set to their config key
+ * (e.g. `omni-scale:hub`) so an error names what the operator wrote.
+ */
+export interface KeyedArgs {
+    /** Prefix of the keys named in configuration errors; defaults to `<name>.settings` (`<name>.spec` for specs). */
+    keyPrefix?: string;
+}
+
+export const argsKey = (name: string, args: KeyedArgs, field = "settings"): string => args.keyPrefix ?? `${name}.${field}`;

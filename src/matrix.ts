@@ -42,9 +42,10 @@ export async function matrixProgram(config: WorkloadStackConfig): Promise<Record
     // Absent on hubs deployed before this output existed: Omni's defaults apply then.
     const etcdBackupIntervals = hub.getOutput("etcdBackupIntervals") as pulumi.Output<{ minInterval?: string; maxInterval?: string } | undefined>;
 
-    const dns = new ProxmoxHostDns("proxmox-dns", { settings: config.hostDns });
+    const dns = new ProxmoxHostDns("proxmox-dns", { settings: config.hostDns, keyPrefix: "omni-scale:hostDns" });
     const provider = new ProxmoxInfraProvider("infra-provider", {
         settings: config.infraProvider,
+        keyPrefix: "omni-scale:infraProvider",
         omniApiEndpoint: omniApiUrl,
         infraProviderKey,
         proxmoxCredentials: config.proxmoxTokenId && config.secrets.proxmoxTokenSecret
@@ -57,6 +58,7 @@ export async function matrixProgram(config: WorkloadStackConfig): Promise<Record
     // booting VM takes to Omni. Classes and clusters wait for it, so a failed check stops `up` before any VM is asked for.
     const preflight = config.preflight && new ProxmoxPreflight("preflight", {
         settings: config.preflight,
+        keyPrefix: "omni-scale:preflight",
         target: pulumi.all([omniApiUrl, hub.requireOutput("machineApiUrl"), hub.requireOutput("wireguardEndpoint")])
             .apply(([omniApiUrl, machineApiUrl, wireguardEndpoint]) => preflightTarget({ omniApiUrl, machineApiUrl, wireguardEndpoint })),
         // A new certificate on the hub (tls.mode config or acme) re-runs the checks; hostFiles hubs export none.
@@ -64,11 +66,12 @@ export async function matrixProgram(config: WorkloadStackConfig): Promise<Record
     }, { dependsOn: [dns] });
 
     // Classes apply in parallel; each cluster waits only for the classes it uses.
-    const classes = new Map(config.machineClasses.map((spec) => [spec.name, new OmniMachineClass(spec.name, {
-        spec, omniEndpoint: omniApiUrl, serviceAccountKey: automationKey,
+    const classes = new Map(config.machineClasses.map((spec, i) => [spec.name, new OmniMachineClass(spec.name, {
+        spec, omniEndpoint: omniApiUrl, serviceAccountKey: automationKey, keyPrefix: `omni-scale:machineClasses[${i}]`,
     }, { dependsOn: [provider, ...(preflight ? [preflight] : [])] })]));
-    const clusters = Object.fromEntries(config.clusters.map((spec) => [spec.name, new OmniCluster(spec.name, {
+    const clusters = Object.fromEntries(config.clusters.map((spec, i) => [spec.name, new OmniCluster(spec.name, {
         spec, machineClasses: [...classes.values()], omniEndpoint: omniApiUrl, serviceAccountKey: automationKey, etcdBackupIntervals,
+        keyPrefix: `omni-scale:clusters[${i}]`,
     })]));
 
     return {

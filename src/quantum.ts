@@ -32,6 +32,7 @@ export async function quantumProgram(config: HubStackConfig): Promise<Record<str
     for (const warning of hubBackupWarnings(config.hub, Boolean(config.secrets.etcdGpgKey))) pulumi.log.warn(warning);
     const hub = new OmniHub("omni", {
         settings: config.hub,
+        keyPrefix: "omni-scale:hub",
         etcdKey: config.secrets.etcdGpgKey,
         tlsCertificate: config.secrets.tlsCertificate,
         tlsPrivateKey: config.secrets.tlsPrivateKey,

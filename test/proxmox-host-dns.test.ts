@@ -94,7 +94,10 @@ describe("proxmox host DNS", () => {
                 }
             }, { stack: "matrix" });
             assert.ok(error instanceof ConfigError);
-            assert.equal(error.issues[0].key, "omni-scale:hostDns.servers[1]");
+            // Keyed by the component's own args; a stack names its config key instead.
+            assert.equal(error.issues[0].key, "proxmox-dns.settings.servers[1]");
+            assert.throws(() => new ProxmoxHostDns("x", { settings: { ...settings, servers: ["1.1.1.1"] }, keyPrefix: "omni-scale:hostDns" }),
+                (e: ConfigError) => e.issues[0].key === "omni-scale:hostDns.servers[0]");
             assert.match(error.message, /1\.1\.1\.1.*public resolver/);
             assert.deepEqual(resources.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
         });

@@ -209,7 +209,7 @@ describe("ProxmoxInfraProvider", () => {
                 }
             }, { stack: "matrix" });
             assert.ok(error instanceof ConfigError);
-            assert.equal(error.issues[0].key, "omni-scale:infraProvider.lxc.dns.servers[0]");
+            assert.equal(error.issues[0].key, "infra-provider.settings.lxc.dns.servers[0]");
             assert.deepEqual(resources.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
         });
 

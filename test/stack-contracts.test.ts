@@ -27,7 +27,7 @@ describe("stack programs against Omni's and the provider's contracts", () => {
         await planStack({ stack: "matrix", configFile: ok.matrix, skipPolicies: true });
         const bad = editedStacks({ quantum: hubLimits, matrix: interval("6h") });
         await assert.rejects(planStack({ stack: "matrix", configFile: bad.matrix, skipPolicies: true }),
-            /clusters\.features\.backupInterval \(got "6h"\): cluster talos-prod-01: backupInterval 6h is longer than the hub's etcdBackup maxInterval \(2h\)/);
+            /omni-scale:clusters\[0\]\.features\.backupInterval \(got "6h"\): cluster talos-prod-01: backupInterval 6h is longer than the hub's etcdBackup maxInterval \(2h\)/);
         const defaults = editedStacks({ matrix: interval("30m") });
         await assert.rejects(planStack({ stack: "matrix", configFile: defaults.matrix, skipPolicies: true }), /shorter than the hub's etcdBackup minInterval \(1h\)/);
     });
