@@ -4,7 +4,7 @@ import * as path from "node:path";
 import * as openpgp from "openpgp";
 import * as YAML from "yaml";
 import { inlineDocuments } from "../components/cluster-render";
-import { ImportResult, importStack } from "../src/import/import";
+import { ImportOptions, ImportResult, importStack } from "../src/import/import";
 import { unwrapSecrets } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
 import { passphraseStack } from "./passphrase-secrets";
@@ -21,8 +21,7 @@ const FIX = "test/fixtures/import";
 const KIT = `${FIX}/kit`;
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
 const documents = (text: string) => YAML.parseAllDocuments(text).map((d) => d.toJS()).filter((d) => d !== null);
-const run = (o: Parameters<typeof importStack>[0] extends infer T ? Partial<T> : never): ImportResult =>
-    importStack({ projectDir: ROOT, stack: "matrix", hubStack: "quantum", ...o });
+const run = (o: Partial<ImportOptions>): ImportResult => importStack({ projectDir: ROOT, stack: "matrix", hubStack: "quantum", ...o });
 
 /** Plans the example workload stack with the imported classes and clusters in place of its own. */
 async function planImported(result: ImportResult) {

@@ -133,6 +133,10 @@ describe("import: hub and provider settings (omni.env, the provider's .env and c
             assert.match(found, /SIDEROLINK_ADVERTISED_API_URL names siderolink\.example\.com, but this hub advertises every URL on one domain \(omni\.example\.com\)/);
             assert.match(found, /BIND_ADDR=0\.0\.0\.0:8080 listens on another port than ADVERTISED_API_URL advertises \(443\)/);
             assert.match(found, /OMNI_EXTRA_FLAG is not a setting this import knows/);
+            fs.writeFileSync(env, fs.readFileSync(`${KIT}/omni/omni.env`, "utf8").replace(/^OMNI_ACCOUNT_UUID=.*$/m, ""));
+            const anonymous = run({ omniEnv: env });
+            assert.equal((anonymous.config.hub!.hub as Record<string, unknown>).adopt, undefined);
+            assert.match(anonymous.unexpressed.map((u) => u.message).join(), /OMNI_ACCOUNT_UUID is not set, .*would start a new, empty Omni: set hub\.accountId/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -133,7 +133,13 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
 
     // The state is adopted: the account id comes with the volumes that hold Omni's data and the sidecar's node.
     const account = name ?? "omni";
-    if (hub.accountId !== undefined) {
+    if (hub.accountId === undefined) {
+        f.unexpressed.push({
+            source,
+            message: "OMNI_ACCOUNT_UUID is not set, and without the running Omni's account id the hub would start a new, empty Omni: "
+                + "set hub.accountId to its --account-id (docker inspect of its container shows it) and hub.adopt to the volumes that hold its state",
+        });
+    } else {
         hub.adopt = { omniDataVolume: `${account}-data`, tailscaleStateVolume: `${account}-tailscale-state` };
         const [etcdDir, sqlite] = [get("ETCD_VOLUME_PATH"), get("OMNI_SQLITE_PATH")];
         f.notes.push({
