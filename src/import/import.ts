@@ -3,7 +3,6 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { ConfigError, ConfigIssue, formatIssues } from "../../components/validation";
 import { loadStackConfig, PROJECT, RawConfig } from "../config";
-import { REPO_ROOT } from "../plan/plan";
 import { hasSecureValue } from "../plan/secrets";
 import { Findings, FoundSecret, newFindings, StackRole } from "./findings";
 import { machineClassFrom } from "./machine-classes";
@@ -40,6 +39,9 @@ export interface ImportResult extends Findings {
     /** Stack names, for the output and the secret commands. */
     stacks: Record<StackRole, string>;
 }
+
+/** This repository, whose example stack files stand in for a stack file the project does not have yet. */
+const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
