@@ -1,7 +1,9 @@
 // The library: `import { OmniHub, ProxmoxInfraProvider, OmniMachineClass, OmniCluster } from "omni-scale"`.
 export * from "./omni-hub";
 export * from "./etcd-key";
+export { etcdKeyProblems, generateEtcdKey, keyFingerprint } from "./etcd-key-rules";
 export * from "./proxmox-host-dns";
+export { resolverProblem, ProxmoxHostDnsSettingsSchema } from "./proxmox-dns-rules";
 export * from "./proxmox-infra-provider";
 export * from "./omni-machine-class";
 export * from "./omni-cluster";

@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { hostOrIpProblem } from "./omni-flags";
 import { shellQuote as quote } from "./omnictl";
-import { ProxmoxNodeName } from "./proxmox-host-dns";
+import { ProxmoxNodeName } from "./proxmox-dns-rules";
 import { uniqueBy } from "./validation";
 
 /**

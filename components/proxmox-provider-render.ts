@@ -3,7 +3,7 @@ import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 import * as YAML from "yaml";
 import { defaultProviderImageRules, imagePinProblem, providerImageProblem } from "./images";
-import { DnsSettingsSchema, ProxmoxNodeName } from "./proxmox-host-dns";
+import { DnsSettingsSchema, ProxmoxNodeName } from "./proxmox-dns-rules";
 import { ConfigError, dnsLabel } from "./validation";
 import { images } from "./versions";
 

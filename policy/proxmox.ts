@@ -1,6 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { PolicyConfigSchema, ReportViolation, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { resolverProblem } from "../components/proxmox-host-dns";
+import { resolverProblem } from "../components/proxmox-dns-rules";
 import { configOf, ConfigSource } from "./config";
 
 const dnsSchema: PolicyConfigSchema = {

@@ -4,7 +4,7 @@ import { ClusterSpecSchema, renderClusterTemplate } from "../components/cluster-
 import { MachineClassSpecSchema } from "../components/machine-class-render";
 import { OmniHubSettingsSchema } from "../components/omni-flags";
 import { PreflightSettingsSchema } from "../components/preflight-render";
-import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox-host-dns";
+import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox-dns-rules";
 import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox-provider-render";
 import { ConfigError, ConfigIssue, uniqueBy, zodIssues } from "../components/validation";
 

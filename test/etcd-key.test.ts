@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as openpgp from "openpgp";
-import { OmniEtcdKey, etcdKeyProblems, etcdKeyProvider } from "../components/etcd-key";
+import { OmniEtcdKey, etcdKeyProvider } from "../components/etcd-key";
+import { etcdKeyProblems } from "../components/etcd-key-rules";
 import { isSecret, runProgram } from "../src/plan/capture";
 import { GpgHome } from "./keys";
 import { requireTools } from "./tools";

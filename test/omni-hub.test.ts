@@ -5,14 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/omni-flags";
-import {
-    OmniHub,
-    OmniHubArgs,
-    automationAccountScript,
-    infraProviderKeyScript,
-    readInitialKeyScript,
-    serviceAccountKeyFromOutput,
-} from "../components/omni-hub";
+import { OmniHub, OmniHubArgs } from "../components/omni-hub";
+import { automationAccountScript, infraProviderKeyScript, readInitialKeyScript, serviceAccountKeyFromOutput } from "../components/omni-hub-scripts";
 import { parseOrThrow } from "../components/validation";
 import { CapturedResource, RunResult, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { hubSettings } from "./fixtures/settings";

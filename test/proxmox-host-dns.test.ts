@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { ProxmoxHostDns, ProxmoxHostDnsSettingsSchema, resolverProblem } from "../components/proxmox-host-dns";
+import { ProxmoxHostDnsSettingsSchema, resolverProblem } from "../components/proxmox-dns-rules";
+import { ProxmoxHostDns } from "../components/proxmox-host-dns";
 import { ConfigError, parseOrThrow } from "../components/validation";
 import { runProgram } from "../src/plan/capture";
 

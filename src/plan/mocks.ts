@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { MockCallArgs, MockResourceArgs, Mocks } from "@pulumi/pulumi/runtime";
 import * as openpgp from "openpgp";
+import { keyFingerprint } from "../../components/etcd-key-rules";
 import { OFFLINE_CERTIFICATE_VALIDITY, offlinePreflightStdout } from "../../components/preflight-render";
 import { offlineCertificate } from "./offline-certificate";
 
@@ -117,8 +118,7 @@ async function dynamicOutputs(inputs: any): Promise<Record<string, unknown>> {
     const { privateKey } = await openpgp.generateKey({
         type: "ecc", curve: "curve25519Legacy", userIDs: [{ name: "Omni offline plan", email: "omni@example.invalid" }], format: "armored",
     });
-    const key = await openpgp.readPrivateKey({ armoredKey: privateKey });
-    return { armoredPrivateKey: privateKey, fingerprint: key.getFingerprint().toUpperCase() };
+    return { armoredPrivateKey: privateKey, fingerprint: await keyFingerprint(privateKey) };
 }
 
 function resourceId(args: MockResourceArgs, state: Record<string, unknown>): string {
