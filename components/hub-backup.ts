@@ -18,7 +18,8 @@ import {
     s3BaseUrl,
     s3CurlConfig,
 } from "./hub-backup-render";
-import { omniContainerPaths, parseDockerHost } from "./omni-flags";
+import { omniContainerPaths } from "./omni-flags";
+import { parseDockerHost } from "./address-rules";
 import { STATE_ROLE_LABEL } from "./state-volumes";
 import { ConfigError, ConfigIssue } from "./validation";
 

@@ -13,8 +13,10 @@ export * from "./proxmox-preflight";
 export * from "./cloudflare-record";
 export * from "./acme-certificate";
 // Pure renderers and checks, for programs that compose their own resources.
-export { OmniHubSettingsSchema, renderOmniFlags, hubEndpoints, auth0DomainProblem, wireguardAddrProblem } from "./omni-flags";
-export type { OmniHubSettings, OmniHubSettingsInput } from "./omni-flags";
+export { OmniHubSettingsSchema } from "./hub-settings";
+export { renderOmniFlags, hubEndpoints } from "./omni-flags";
+export { auth0DomainProblem, wireguardAddrProblem } from "./address-rules";
+export type { OmniHubSettings, OmniHubSettingsInput } from "./hub-settings";
 export { ProxmoxInfraProviderSettingsSchema, renderProviderConfig, defaultProviderPrivileges } from "./proxmox-provider-render";
 export type { ProxmoxInfraProviderSettings } from "./proxmox-provider-render";
 export { MachineClassSpecSchema, ProviderDataSchema, renderMachineClass, machineClassDocProblems } from "./machine-class-render";

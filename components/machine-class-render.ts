@@ -1,6 +1,6 @@
 import { z } from "zod";
 import * as YAML from "yaml";
-import { dnsLabel, parseOrThrow, zodIssues } from "./validation";
+import { dnsLabel, InfraProviderIdSchema, parseOrThrow, zodIssues } from "./validation";
 
 /**
  * Omni MachineClass rendering for the Proxmox infra provider (domain.md §3.5, §3.6, §4.10).
@@ -171,7 +171,7 @@ const GRPC_TUNNEL = { unset: 0, enabled: 1, disabled: 2 } as const;
 export const MachineClassSpecSchema = z.strictObject({
     name: DnsLabel,
     /** Must equal the provider's `--id`. */
-    providerId: DnsLabel,
+    providerId: InfraProviderIdSchema,
     providerData: ProviderDataSchema,
     /** Omni caps auto-provision kernel args (omni v1.10.4 `validations/kernel_args.go`). */
     kernelArgs: z.array(z.string().min(1).max(256, "Omni accepts kernel args of at most 256 bytes")).max(64, "Omni accepts at most 64 kernel args").optional(),

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./cluster-render";
-import { etcdBackupIntervalLimits } from "./omni-flags";
+import { etcdBackupIntervalLimits } from "./hub-settings";
 import { OmniMachineClass } from "./omni-machine-class";
 import { omnictlEnvironment, omnictlWithStdinFile } from "./omnictl";
 import { argsKey, ConfigError, KeyedArgs } from "./validation";

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { hostOrIpProblem } from "./omni-flags";
+import { hostOrIpProblem } from "./address-rules";
 import { shellQuote as quote } from "./omnictl";
 import { ProxmoxNodeName } from "./proxmox-dns-rules";
 import { uniqueBy } from "./validation";

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { isTailnetAddress } from "./omni-flags";
+import { isTailnetAddress } from "./address-rules";
 
 /** Resolver rules for Proxmox hosts and the provider's LXC (split-horizon DNS): pure, shared by config, components and policies. */
 

@@ -4,7 +4,7 @@ import { z } from "zod";
 import * as YAML from "yaml";
 import { defaultProviderImageRules, imagePinProblem, providerImageProblem } from "./images";
 import { DnsSettingsSchema, ProxmoxNodeName } from "./proxmox-dns-rules";
-import { ConfigError, dnsLabel } from "./validation";
+import { ConfigError, DEFAULT_INFRA_PROVIDER_ID, dnsLabel, InfraProviderIdSchema, TailscaleTag } from "./validation";
 import { images } from "./versions";
 
 /**
@@ -114,8 +114,7 @@ const Lxc = z
 export const ProxmoxInfraProviderSettingsSchema = z
     .strictObject({
         /** The provider's `--id`; must equal `omnictl infraprovider create <id>` and every machine class's providerid. */
-        providerId: dnsLabel("lowercase letters, digits and '-' (Omni ids are case-sensitive: `Proxmox` and `proxmox` are different providers)")
-            .default("proxmox"),
+        providerId: InfraProviderIdSchema.default(DEFAULT_INFRA_PROVIDER_ID),
         image: z.string().default(images.proxmoxProvider),
         /** Tags of a locally patched provider build accepted besides releases ≥ v0.1.0. */
         patchedImageTags: z.array(z.string().min(1)).default(() => [...defaultProviderImageRules.patchedTags]),
@@ -127,7 +126,7 @@ export const ProxmoxInfraProviderSettingsSchema = z
         tailscale: z.strictObject({
             hostname: dnsLabel().default("omni-provider"),
             tags: z
-                .array(z.string().regex(/^tag:[a-zA-Z0-9-]+$/, "a Tailscale tag like tag:omni-provider"))
+                .array(TailscaleTag)
                 .min(1, "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them"),
             image: z.string().default(images.tailscale).superRefine((image, ctx) => {
                 const problem = imagePinProblem(image);

@@ -94,3 +94,25 @@ export interface KeyedArgs {
 }
 
 export const argsKey = (name: string, args: KeyedArgs, field = "settings"): string => args.keyPrefix ?? `${name}.${field}`;
+
+/** Adds a zod issue for each message a `…Problem` function returns (the one bridge from pure rules to schemas). */
+export function refineWith(problem: (value: string) => string | undefined) {
+    return (value: string, ctx: z.RefinementCtx) => {
+        const message = problem(value);
+        if (message) ctx.addIssue({ code: "custom", message, input: value });
+    };
+}
+
+/**
+ * An infra provider id: the provider's `--id`, `omnictl infraprovider create <id>` and every machine class's
+ * `providerid` must be equal (Omni ids are case-sensitive).
+ */
+export const InfraProviderIdSchema = dnsLabel(
+    "lowercase letters, digits and '-' (Omni ids are case-sensitive: `Proxmox` and `proxmox` are different providers), e.g. matrix-cluster",
+);
+
+/** The provider's own `--id` default (omni-infra-provider-proxmox cmd/omni-infra-provider-proxmox/main.go). */
+export const DEFAULT_INFRA_PROVIDER_ID = "proxmox";
+
+/** A Tailscale ACL tag (`tag:` and a name of letters, digits and '-', starting with a letter). */
+export const TailscaleTag = z.string().regex(/^tag:[a-zA-Z][a-zA-Z0-9-]*$/, "a Tailscale tag such as tag:omni");

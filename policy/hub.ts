@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import * as tailscale from "@pulumi/tailscale";
 import { etcdKeyProblems } from "../components/etcd-key-rules";
-import { auth0DomainProblem, wireguardAddrProblem } from "../components/omni-flags";
+import { auth0DomainProblem, wireguardAddrProblem } from "../components/address-rules";
 import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/state-volumes";
 import { commandFlags, flag, known } from "./props";
 

@@ -4,6 +4,7 @@ import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, valida
 import * as YAML from "yaml";
 import { clusterTemplateProblems } from "../components/cluster-render";
 import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/machine-class-render";
+import { DEFAULT_INFRA_PROVIDER_ID } from "../components/validation";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
 
 /** Omni resources applied with omnictl: the YAML a `command:local:Command` gets on stdin. */
@@ -45,13 +46,12 @@ export const noNodeRoleLabels: ResourceValidationPolicy = {
 };
 
 /** The infra provider's default `--id` (domain.md §3.2). */
-const DEFAULT_PROVIDER_ID = "proxmox";
 
 /** `--id` of a container that runs an infra provider (it talks to Omni via --omni-api-endpoint or sets --id). */
 function providerId(resource: PolicyResource): string | undefined {
     const flags = commandFlags(resource.props);
     if (!flags.has("id") && !flags.has("omni-api-endpoint")) return undefined;
-    return flag(flags, "id") ?? DEFAULT_PROVIDER_ID;
+    return flag(flags, "id") ?? DEFAULT_INFRA_PROVIDER_ID;
 }
 
 function parseMachineClass(doc: string): { id: string; providerId?: string } | undefined {

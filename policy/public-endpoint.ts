@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { isTailnetAddress } from "../components/omni-flags";
+import { isTailnetAddress } from "../components/address-rules";
 import { tlsProblems } from "../components/tls";
 import { commandFlags, flag, known } from "./props";
 

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { hostOrIpProblem } from "../components/omni-flags";
+import { hostOrIpProblem } from "../components/address-rules";
 import { LINUX_USER } from "../components/preflight-render";
 import { known } from "./props";
 

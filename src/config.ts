@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ClusterSpecSchema, renderClusterTemplate } from "../components/cluster-render";
 import { MachineClassSpecSchema } from "../components/machine-class-render";
-import { OmniHubSettingsSchema } from "../components/omni-flags";
+import { OmniHubSettingsSchema } from "../components/hub-settings";
 import { PreflightSettingsSchema } from "../components/preflight-render";
 import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox-dns-rules";
 import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox-provider-render";

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hubBackupWarnings } from "../components/hub-backup-render";
 import { OmniHub } from "../components/omni-hub";
-import { ETCD_BACKUP_DEFAULTS, hubEndpoints } from "../components/omni-flags";
+import { ETCD_BACKUP_DEFAULTS } from "../components/hub-settings";
+import { hubEndpoints } from "../components/omni-flags";
 import { hubEndpointProblems, IMMUTABLE_HUB_OUTPUTS, omniUpgradeProblem } from "../components/upgrades";
 import { ConfigError, ConfigIssue } from "../components/validation";
 import { versions } from "../components/versions";

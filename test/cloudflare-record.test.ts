@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { renderDnsRecord, tailnetIpv4 } from "../components/cloudflare-record-render";
-import { OmniHubSettingsSchema } from "../components/omni-flags";
+import { OmniHubSettingsSchema } from "../components/hub-settings";
 import { ConfigError } from "../components/validation";
 import { loadStackConfig } from "../src/config";
 import { isSecret } from "../src/plan/capture";

@@ -3,7 +3,7 @@ import * as YAML from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { backupIntervalProblem, ClusterSpec, ClusterSpecSchema, clusterTemplateProblems, renderClusterTemplate } from "../components/cluster-render";
-import { etcdBackupIntervalLimits } from "../components/omni-flags";
+import { etcdBackupIntervalLimits } from "../components/hub-settings";
 import { parseGoDuration } from "../components/validation";
 import { ConfigError } from "../components/validation";
 import { versions } from "../components/versions";

@@ -22,7 +22,8 @@ import {
     s3CurlConfig,
 } from "../components/hub-backup-render";
 import { parseImageRef } from "../components/images";
-import { OmniHubSettingsSchema, omniContainerPaths } from "../components/omni-flags";
+import { OmniHubSettingsSchema } from "../components/hub-settings";
+import { omniContainerPaths } from "../components/omni-flags";
 import { ConfigError, parseOrThrow } from "../components/validation";
 import { hubSettings } from "./fixtures/settings";
 

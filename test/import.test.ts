@@ -187,7 +187,7 @@ describe("import: refusals are the stack loader's, with key, value and fix, and 
         const lines = r.issues.map((i) => `${i.key} (got ${JSON.stringify(i.value)}): ${i.message}`);
         const expect = (re: RegExp) => assert.ok(lines.some((l) => re.test(l)), `${re} in\n${lines.join("\n")}`);
         expect(/bad-providerdata\) spec\.autoprovision\.providerdata .*not valid YAML/);
-        expect(/^omni-scale:machineClasses\[0\]\.providerId \(got "Proxmox"\): use lowercase .*\[from .*refused\/machine-classes\.yaml \(matrix-gpu-old\)\]$/);
+        expect(/^omni-scale:machineClasses\[0\]\.providerId \(got "Proxmox"\): lowercase letters, digits and .*case-sensitive.*\[from .*refused\/machine-classes\.yaml \(matrix-gpu-old\)\]$/);
         expect(/machineClasses\[0\]\.providerData\.storage_selector .*use storageType, i\.e\. storageType == "rbd"/);
         expect(/machineClasses\[0\]\.providerData\.disk_sise \(got 200\): unknown key/);
         expect(/machineClasses\[0\]\.providerData\.network_ip .*needs a provider release newer than v0\.3\.0/);

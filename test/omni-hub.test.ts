@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/omni-flags";
+import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub-settings";
 import { OmniHub, OmniHubArgs } from "../components/omni-hub";
 import { automationAccountScript, infraProviderKeyScript, readInitialKeyScript, serviceAccountKeyFromOutput } from "../components/omni-hub-scripts";
 import { parseOrThrow } from "../components/validation";

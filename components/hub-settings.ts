@@ -1,0 +1,270 @@
+import * as semver from "semver";
+import { z } from "zod";
+import { auth0DomainProblem, hostnameProblem, lanIpProblem, omniDomainProblem, parseDockerHost } from "./address-rules";
+import { HubBackupSettingsSchema } from "./hub-backup-render";
+import { imagePinProblem, parseImageRef, tagVersion } from "./images";
+import { dnsLabel, goDuration as goDurationOf, InfraProviderIdSchema, parseGoDuration, refineWith as check, TailscaleTag, uniqueBy } from "./validation";
+import { images, versions } from "./versions";
+
+/**
+ * Typed, non-secret settings of the Omni hub, validated once here and reused by config loading, the
+ * renderer and the policy pack. Secrets (TLS key, etcd key, OIDC client secret) never live in here.
+ */
+
+/** First Omni release with `--sqlite-storage-path`; older ones cannot run with the flags rendered here. */
+export const minOmniVersion = "1.4.0";
+
+/** Why an Omni version cannot be deployed by this library, or undefined. */
+export function omniVersionProblem(version: string): string | undefined {
+    const clean = semver.valid(semver.clean(version) ?? "");
+    if (!clean) return `"${version}" is not an Omni release tag; use one such as ${versions.omni}`;
+    if (semver.lt(clean, minOmniVersion)) {
+        return `Omni ${version} predates v${minOmniVersion} and has no --sqlite-storage-path: upgrade it one minor at a time to v1.4.x with its own tooling first, then adopt it here`;
+    }
+    return undefined;
+}
+
+const hostname = z.string().superRefine(check(hostnameProblem));
+const pinnedImage = z.string().superRefine(check(imagePinProblem));
+const goDuration = goDurationOf();
+const port = z.number().int().min(1).max(65535);
+const absolutePath = z.string().regex(/^\/[^\0]*$/, "must be an absolute path on the Docker host, e.g. /etc/letsencrypt/live/omni.example.com/fullchain.pem");
+/** Docker's volume name rule (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`). */
+const dockerVolumeName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, "a Docker volume name as `docker volume ls` shows it, e.g. omni-data");
+const email = z.email("must be an email address exactly as the identity provider reports it (case-sensitive), e.g. admin@example.com");
+
+const AuthSchema = z
+    .strictObject({
+        auth0: z
+            .strictObject({
+                domain: z.string().superRefine(check(auth0DomainProblem)),
+                clientId: z.string().min(1, "set the Auth0 application's client id"),
+            })
+            .optional(),
+        oidc: z
+            .strictObject({
+                providerUrl: z.url({ protocol: /^https$/, error: "must be the issuer URL, e.g. https://idp.example.com/" }),
+                clientId: z.string().min(1, "set the OIDC client id"),
+                scopes: z.array(z.string().min(1)).optional(),
+                logoutUrl: z.url().optional(),
+                allowUnverifiedEmail: z.boolean().optional(),
+            })
+            .optional(),
+        saml: z
+            .strictObject({
+                url: z.url().optional(),
+                metadata: z.string().min(1).optional(),
+            })
+            .refine((s) => (s.url === undefined) !== (s.metadata === undefined), "set exactly one of url or metadata (Omni treats them as mutually exclusive)")
+            .optional(),
+    })
+    .superRefine((auth, ctx) => {
+        const methods = authMethods(auth);
+        if (methods.length !== 1) {
+            const got = methods.length ? `got ${methods.join(" and ")}` : "got none";
+            ctx.addIssue({
+                code: "custom",
+                input: auth,
+                message: `set exactly one auth method (auth0, oidc or saml); ${got}: Omni refuses to start with several and nobody can log in with none`,
+            });
+        }
+    });
+
+function authMethods(auth: object): string[] {
+    return Object.entries(auth)
+        .filter(([, v]) => v !== undefined)
+        .map(([k]) => k);
+}
+
+const TlsSchema = z.discriminatedUnion("mode", [
+    /** Cert and key PEM come from secret stack config and are uploaded into the container. */
+    z.strictObject({ mode: z.literal("config") }),
+    /** Cert and key stay on the Docker host (e.g. certbot's files), bind-mounted read-only. */
+    z.strictObject({ mode: z.literal("hostFiles"), certPath: absolutePath, keyPath: absolutePath }),
+    /** Issued by Let's Encrypt by DNS-01 through Cloudflare (needs dns.cloudflare), renewed by `pulumi up`, uploaded like `config`. */
+    z.strictObject({
+        mode: z.literal("acme"),
+        /** Contact address of the ACME account. */
+        email: z.email("must be an email address, e.g. admin@example.com (or leave it out)").optional(),
+        directory: z.enum(["production", "staging"], { error: 'use "production" (trusted certificates) or "staging" (a first try: Talos will not trust its certificates)' }).default("production"),
+        /** Renew on `pulumi up` once fewer days than this remain (Let's Encrypt certificates last 90 days). */
+        renewalDays: z.number().int().min(1, "at least 1 day").max(60, "at most 60 (certificates last 90 days; more would renew on almost every up)").default(30),
+    }),
+]);
+
+/** Optional public DNS for the Omni name; the API token is the secret config key cloudflareApiToken. */
+const DnsSchema = z.strictObject({
+    cloudflare: z
+        .strictObject({
+            zoneId: z.string().regex(/^[0-9a-f]{32}$/, "the zone id: 32 hex digits, on the zone's overview page in the Cloudflare dashboard"),
+            /** Publish omniDomain → the hub's tailnet address (false: the zone only answers ACME challenges). */
+            record: z.boolean().default(true),
+            ttl: z.number().int().min(60, "Cloudflare's minimum is 60 seconds").max(3600, "keep it short (60-3600 s): the tailnet address changes when the hub's node registers anew").default(60),
+        })
+        .optional(),
+});
+
+/** Omni's defaults for `--etcd-backup-min-interval` / `--etcd-backup-max-interval` (config schema at v1.10.4). */
+export const ETCD_BACKUP_DEFAULTS = { minInterval: "1h", maxInterval: "24h" } as const;
+
+/**
+ * The range Omni accepts for a cluster's backup interval, in milliseconds: the hub's flags, or Omni's defaults
+ * (omni v1.10.4 `internal/backend/runtime/omni/validations/cluster.go`).
+ */
+export function etcdBackupIntervalLimits(b?: { minInterval?: string; maxInterval?: string }): { min: number; max: number } {
+    return {
+        min: parseGoDuration(b?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval) ?? NaN,
+        max: parseGoDuration(b?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval) ?? NaN,
+    };
+}
+
+const EtcdBackupSchema = z
+    .strictObject({
+        /** A directory on the Docker host (ideally another disk or a NAS mount), bind-mounted into Omni. */
+        localPath: absolutePath.optional(),
+        /** Back up to S3; the bucket and credentials are an Omni resource set with omnictl after first start. */
+        s3: z.boolean().optional(),
+        minInterval: goDuration.optional(),
+        maxInterval: goDuration.optional(),
+    })
+    .superRefine((b, ctx) => {
+        if (b.localPath !== undefined && b.s3) {
+            ctx.addIssue({ code: "custom", input: b, message: "localPath and s3 are mutually exclusive in Omni; keep one" });
+        } else if (b.localPath === undefined && !b.s3) {
+            ctx.addIssue({ code: "custom", input: b, message: "set localPath (a host directory) or s3: true, or remove etcdBackup" });
+        }
+        const { min, max } = etcdBackupIntervalLimits(b);
+        if (min > max) {
+            ctx.addIssue({ code: "custom", path: ["minInterval"], input: b.minInterval, message: `minInterval must not exceed maxInterval (${b.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval}): Omni would refuse every cluster backup interval` });
+        }
+    });
+
+export const OmniHubSettingsSchema = z
+    .strictObject({
+        omniVersion: z.string().default(versions.omni).superRefine(check(omniVersionProblem)),
+        /** Defaults to ghcr.io/siderolabs/omni:<omniVersion>. */
+        omniImage: pinnedImage.optional(),
+        tailscaleImage: pinnedImage.default(images.tailscale),
+        /** Adopt the account id of an existing Omni (e.g. the seed's OMNI_ACCOUNT_UUID); generated once when absent. */
+        accountId: z.uuid("must be the existing Omni account UUID (it can never change)").optional(),
+        /**
+         * Take over a running Omni (docs/OPERATIONS.md "Migrating an existing Omni"): Docker volumes that already hold
+         * its state are imported (Pulumi's `import` option, the volume name is the id) instead of created.
+         */
+        adopt: z
+            .strictObject({
+                /** Omni's embedded etcd under etcd/ and its SQLite database omni.db (this hub mounts the volume at /_out). */
+                omniDataVolume: dockerVolumeName,
+                /** The sidecar's node state (/var/lib/tailscale); without it the hub joins the tailnet as a new node. */
+                tailscaleStateVolume: dockerVolumeName.optional(),
+            })
+            .optional(),
+        accountName: z.string().min(1).default("omni"),
+        omniDomain: z.string().superRefine(check(omniDomainProblem)),
+        lanIp: z.string().superRefine(check(lanIpProblem)),
+        ports: z
+            .strictObject({ api: port.default(443), machineApi: port.default(8090), k8sProxy: port.default(8100), wireguard: port.default(50180) })
+            .refine((p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3, "api, machineApi and k8sProxy must be different TCP ports")
+            .prefault({}),
+        /** Omni's `--event-sink-port` inside the SideroLink tunnel (Omni's default 8090); keep a running Omni's value. */
+        eventSinkPort: port.optional(),
+        initialUsers: z.array(email).min(1, "list at least one admin email, or nobody can log in"),
+        /**
+         * Whoever is named here accepts the Sidero Labs EULA on behalf of this Omni instance (`--eula-accept-name`,
+         * `--eula-accept-email`). Omni v1.7+ refuses every API call until the EULA is accepted.
+         */
+        eula: z.strictObject({ name: z.string().trim().min(1, "the full name of the person accepting the EULA"), email }).optional(),
+        auth: AuthSchema,
+        tailscale: z
+            .strictObject({
+                hostname: dnsLabel("must be a single DNS label, e.g. omni").default("omni"),
+                tags: z.array(TailscaleTag).min(1, "a tagged key needs at least one tag").default(["tag:omni"]),
+                /** The key is used once, on the sidecar's first start; the node keeps its state afterwards. */
+                keyExpirySeconds: z.number().int().min(60).max(7776000).default(86400),
+            })
+            .prefault({}),
+        tls: TlsSchema.prefault({ mode: "config" }),
+        initialServiceAccount: z
+            .strictObject({
+                enabled: z.boolean().default(true),
+                lifetime: goDuration.default("1h"),
+                role: z.enum(["Admin", "Operator", "Reader"]).default("Admin"),
+            })
+            .prefault({}),
+        etcdBackup: EtcdBackupSchema.optional(),
+        dns: DnsSchema.optional(),
+        /** Scheduled backups of the hub's own etcd and SQLite (not the managed clusters': that is etcdBackup). */
+        backup: HubBackupSettingsSchema.optional(),
+        dockerHost: z.string().superRefine((value, ctx) => {
+            const parsed = parseDockerHost(value);
+            if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed, input: value });
+        }),
+        dockerSshOpts: z.array(z.string()).optional(),
+        /** Infra providers registered at bootstrap; their keys become secret outputs. */
+        infraProviders: z
+            .array(InfraProviderIdSchema)
+            .superRefine(uniqueBy((id) => id, "list each provider id once"))
+            .default([]),
+        /** Bump to renew every infra provider key (`omnictl infraprovider renewkey`); never lower it. */
+        infraProviderKeyRotation: z.number().int().min(0).default(0),
+        /** Bump to renew the automation account's key (`omnictl serviceaccount renew`) before it expires; never lower it. */
+        automationKeyRotation: z.number().int().min(0).default(0),
+        logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
+    })
+    .superRefine((s, ctx) => {
+        // An old account id with a fresh data volume is a new, empty Omni under an old identity; old data under a new id
+        // is an Omni whose id changed, which Omni does not support.
+        if (s.accountId && !s.adopt) {
+            ctx.addIssue({
+                code: "custom", path: ["adopt"], input: s.adopt,
+                message: `accountId ${s.accountId} names an existing Omni, but this hub would create a new, empty data volume: set adopt.omniDataVolume `
+                    + "(and adopt.tailscaleStateVolume) to the Docker volumes holding its state, or remove accountId to start a new Omni",
+            });
+        }
+        if (s.adopt && !s.accountId) {
+            ctx.addIssue({
+                code: "custom", path: ["accountId"], input: s.accountId,
+                message: `adopt.omniDataVolume ${s.adopt.omniDataVolume} holds an existing Omni: set accountId to its account UUID (--account-id, the seed's OMNI_ACCOUNT_UUID); Omni's account id never changes`,
+            });
+        }
+        if (s.tls.mode === "acme" && !s.dns?.cloudflare) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["tls", "mode"],
+                input: s.tls.mode,
+                message: "acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles",
+            });
+        }
+        const tag = s.omniImage && tagVersion(s.omniImage);
+        if (tag && semver.clean(s.omniVersion) && tag !== semver.clean(s.omniVersion)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["omniImage"],
+                input: s.omniImage,
+                message: `the image tag does not match omniVersion ${s.omniVersion}; use ghcr.io/siderolabs/omni:${s.omniVersion} or change omniVersion`,
+            });
+        }
+        if (s.initialServiceAccount.enabled && !s.eula) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["eula"],
+                input: s.eula,
+                message: "set eula.name and eula.email: Omni v1.7+ refuses every API call until its EULA is accepted, so the browserless bootstrap "
+                    + "(initialServiceAccount) and the infra providers would fail on the first `pulumi up`. Setting them accepts the Sidero Labs EULA "
+                    + `(shown at https://${s.omniDomain}/eula) on behalf of this Omni instance; or disable initialServiceAccount and accept it in the UI`,
+            });
+        }
+        if (s.infraProviders.length && !(s.initialServiceAccount.enabled && s.initialServiceAccount.role === "Admin")) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["infraProviders"],
+                input: s.infraProviders,
+                message: "registering infra providers needs initialServiceAccount.enabled: true with role Admin (or register them by hand and remove this list)",
+            });
+        }
+    })
+    .transform((s) => ({ ...s, omniImage: s.omniImage ?? `${parseImageRef(images.omni).repository}:${s.omniVersion}` }));
+
+export type OmniHubSettings = z.output<typeof OmniHubSettingsSchema>;
+/** What an operator writes (defaults may be left out). */
+export type OmniHubSettingsInput = z.input<typeof OmniHubSettingsSchema>;
