@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as semver from "semver";
 import { z } from "zod";
-import { imagePinProblem, parseImageRef, tagVersion } from "./images";
+import { parseImageRef, PinnedImageSchema, tagVersion } from "./images";
 import { shellQuote as shQuote } from "./omnictl";
-import { goDuration, parseGoDuration } from "./validation";
+import { absoluteHostPath, goDuration, parseGoDuration, refineWith } from "./validation";
 
 /**
  * Backups of the Omni hub ITSELF: its embedded etcd (a snapshot over the client endpoint) and its SQLite
@@ -84,12 +84,6 @@ export function etcdToolsProblem(omniVersion: string, etcdImage: string): string
     return `Omni ${omniVersion} embeds etcd ${embedded}, but the image has etcd v${tools}: use the same minor version, e.g. gcr.io/etcd-development/etcd:${embedded}`;
 }
 
-const pinnedImage = z.string().superRefine((value, ctx) => {
-    const message = imagePinProblem(value);
-    if (message) ctx.addIssue({ code: "custom", message, input: value });
-});
-
-const absolutePath = z.string().regex(/^\/[^\0]*$/, "must be an absolute path on the Docker host, e.g. /mnt/nas/omni-hub-backups");
 
 export const HubBackupSettingsSchema = z.strictObject({
     /** How often a set is taken (a Go duration); the container turns unhealthy when the last success is older than twice this. */
@@ -97,10 +91,7 @@ export const HubBackupSettingsSchema = z.strictObject({
     /** How many sets stay in targetDir (and are pruned there; S3 keeps what its lifecycle rules keep). */
     keep: z.number().int().min(1, "keep at least one set").default(28),
     /** A directory on the Docker host, ideally another disk or a NAS mount; never inside Docker's data root. */
-    targetDir: absolutePath.superRefine((value, ctx) => {
-        const message = backupTargetProblem(value);
-        if (message) ctx.addIssue({ code: "custom", message, input: value });
-    }),
+    targetDir: absoluteHostPath("/mnt/nas/omni-hub-backups").superRefine(refineWith((dir) => backupTargetProblem(dir))),
     /** Upload each set to S3-compatible storage (path-style URLs); credentials are the secrets hubBackupS3AccessKeyId / hubBackupS3SecretAccessKey. */
     s3: z
         .strictObject({
@@ -112,9 +103,9 @@ export const HubBackupSettingsSchema = z.strictObject({
         })
         .optional(),
     /** etcdctl/etcdutl of the embedded etcd's minor version (etcdToolsProblem). */
-    etcdImage: pinnedImage.default(HUB_BACKUP_IMAGES.etcd),
+    etcdImage: PinnedImageSchema.default(HUB_BACKUP_IMAGES.etcd),
     /** sh, sqlite3 and curl (apk) for the backup image. */
-    baseImage: pinnedImage.default(HUB_BACKUP_IMAGES.base),
+    baseImage: PinnedImageSchema.default(HUB_BACKUP_IMAGES.base),
 });
 export type HubBackupSettings = z.output<typeof HubBackupSettingsSchema>;
 

@@ -2,8 +2,8 @@ import * as semver from "semver";
 import { z } from "zod";
 import { auth0DomainProblem, hostnameProblem, lanIpProblem, omniDomainProblem, parseDockerHost } from "./address-rules";
 import { HubBackupSettingsSchema } from "./hub-backup-render";
-import { imagePinProblem, parseImageRef, tagVersion } from "./images";
-import { dnsLabel, goDuration as goDurationOf, InfraProviderIdSchema, parseGoDuration, refineWith as check, TailscaleTag, uniqueBy } from "./validation";
+import { parseImageRef, PinnedImageSchema as pinnedImage, tagVersion } from "./images";
+import { absoluteHostPath, dnsLabel, goDuration as goDurationOf, InfraProviderIdSchema, parseGoDuration, refineWith as check, TailscaleTag, uniqueBy } from "./validation";
 import { images, versions } from "./versions";
 
 /**
@@ -25,10 +25,9 @@ export function omniVersionProblem(version: string): string | undefined {
 }
 
 const hostname = z.string().superRefine(check(hostnameProblem));
-const pinnedImage = z.string().superRefine(check(imagePinProblem));
 const goDuration = goDurationOf();
 const port = z.number().int().min(1).max(65535);
-const absolutePath = z.string().regex(/^\/[^\0]*$/, "must be an absolute path on the Docker host, e.g. /etc/letsencrypt/live/omni.example.com/fullchain.pem");
+const absolutePath = absoluteHostPath("/etc/letsencrypt/live/omni.example.com/fullchain.pem");
 /** Docker's volume name rule (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`). */
 const dockerVolumeName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, "a Docker volume name as `docker volume ls` shows it, e.g. omni-data");
 const email = z.email("must be an email address exactly as the identity provider reports it (case-sensitive), e.g. admin@example.com");

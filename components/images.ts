@@ -1,4 +1,6 @@
 import * as semver from "semver";
+import { z } from "zod";
+import { refineWith } from "./validation";
 
 /** A parsed container image reference: `[registry/]repository[:tag][@digest]`. */
 export interface ImageRef {
@@ -61,3 +63,6 @@ export function providerImageProblem(image: string, rules: ProviderImageRules = 
     }
     return undefined;
 }
+
+/** An image reference pinned to a version tag or digest (see imagePinProblem). */
+export const PinnedImageSchema = z.string().superRefine(refineWith(imagePinProblem));

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { hostOrIpProblem } from "./address-rules";
 import { shellQuote as quote } from "./omnictl";
 import { ProxmoxNodeName } from "./proxmox-dns-rules";
-import { uniqueBy } from "./validation";
+import { refineWith, uniqueBy } from "./validation";
 
 /**
  * Pure parts of the preflight that runs on every Proxmox node before any VM is requested: its settings, the
@@ -19,10 +19,10 @@ const PreflightNodeSchema = z.strictObject({
     /** The Proxmox node name, as in hostDns.nodes. */
     name: ProxmoxNodeName,
     /** How this machine reaches the node over SSH: an IP address or a DNS name. */
-    address: z.string().superRefine((value, ctx) => {
-        const message = hostOrIpProblem(value);
-        if (message) ctx.addIssue({ code: "custom", message: `${message} (the node's SSH address)`, input: value });
-    }),
+    address: z.string().superRefine(refineWith((address) => {
+        const problem = hostOrIpProblem(address);
+        return problem && `${problem} (the node's SSH address)`;
+    })),
     /** The checks need no privileges; any user with a login shell will do. */
     user: z.string().regex(LINUX_USER, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')").default("root"),
     port: z.number().int().min(1).max(65535).default(22),

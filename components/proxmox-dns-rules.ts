@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { isTailnetAddress } from "./address-rules";
+import { uniqueBy } from "./validation";
 
 /** Resolver rules for Proxmox hosts and the provider's LXC (split-horizon DNS): pure, shared by config, components and policies. */
 
@@ -74,7 +75,7 @@ export const ProxmoxHostDnsSettingsSchema = z
         nodes: z
             .array(ProxmoxNodeName)
             .min(1, "list the Proxmox nodes whose resolvers to manage, e.g. [foxtrot, golf, hotel]")
-            .refine((nodes) => new Set(nodes).size === nodes.length, "each node once"),
+            .superRefine(uniqueBy((node) => node, "each node once")),
     })
     .superRefine(checkResolvers);
 

@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 import * as YAML from "yaml";
-import { defaultProviderImageRules, imagePinProblem, providerImageProblem } from "./images";
+import { defaultProviderImageRules, PinnedImageSchema, providerImageProblem } from "./images";
 import { DnsSettingsSchema, ProxmoxNodeName } from "./proxmox-dns-rules";
 import { ConfigError, DEFAULT_INFRA_PROVIDER_ID, dnsLabel, InfraProviderIdSchema, TailscaleTag } from "./validation";
 import { images } from "./versions";
@@ -128,10 +128,7 @@ export const ProxmoxInfraProviderSettingsSchema = z
             tags: z
                 .array(TailscaleTag)
                 .min(1, "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them"),
-            image: z.string().default(images.tailscale).superRefine((image, ctx) => {
-                const problem = imagePinProblem(image);
-                if (problem) ctx.addIssue({ code: "custom", message: problem, input: image });
-            }),
+            image: PinnedImageSchema.default(images.tailscale),
         }),
         /** The provider's `--insecure-skip-verify`: skips TLS verification of Omni (not Proxmox). */
         omniInsecureSkipVerify: z.boolean().default(false),

@@ -116,3 +116,6 @@ export const DEFAULT_INFRA_PROVIDER_ID = "proxmox";
 
 /** A Tailscale ACL tag (`tag:` and a name of letters, digits and '-', starting with a letter). */
 export const TailscaleTag = z.string().regex(/^tag:[a-zA-Z][a-zA-Z0-9-]*$/, "a Tailscale tag such as tag:omni");
+
+/** An absolute path on the Docker host; `example` shows one in the error. */
+export const absoluteHostPath = (example: string) => z.string().regex(/^\/[^\0]*$/, `must be an absolute path on the Docker host, e.g. ${example}`);

@@ -51,7 +51,7 @@ describe("proxmox host DNS", () => {
                 error = e as ConfigError;
             }
             assert.ok(error instanceof ConfigError);
-            assert.deepEqual(error.issues.map((i) => i.key).sort(), ["omni-scale:hostDns.nodes", "omni-scale:hostDns.servers[0]", "omni-scale:hostDns.servers[2]"]);
+            assert.deepEqual(error.issues.map((i) => i.key).sort(), ["omni-scale:hostDns.nodes[1]", "omni-scale:hostDns.servers[0]", "omni-scale:hostDns.servers[2]"]);
             assert.equal(error.issues.find((i) => i.key.endsWith("servers[0]"))?.value, "8.8.8.8");
         });
 
