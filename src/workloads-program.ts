@@ -16,7 +16,7 @@ import { previousOutputs } from "./previous";
  * A workload stack: split-horizon DNS on the Proxmox nodes, the infra provider in its LXC, then the machine
  * classes and clusters Omni provisions through it. Endpoints and keys come from the hub stack.
  */
-export async function matrixProgram(config: WorkloadStackConfig): Promise<Record<string, unknown>> {
+export async function workloadsProgram(config: WorkloadStackConfig): Promise<Record<string, unknown>> {
     const clusterVersions: Record<string, ClusterVersions> = Object.fromEntries(config.clusters.map((c) => [c.name, {
         talos: c.talosVersion ?? versions.talos, kubernetes: c.kubernetesVersion ?? versions.kubernetes,
     }]));

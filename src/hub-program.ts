@@ -13,7 +13,7 @@ import { previousOutputs } from "./previous";
  * The management stack: the Omni hub. Its outputs are the contract a workload stack reads through a
  * StackReference (renaming one breaks `matrix`, and its offline plan, on purpose).
  */
-export async function quantumProgram(config: HubStackConfig): Promise<Record<string, unknown>> {
+export async function hubProgram(config: HubStackConfig): Promise<Record<string, unknown>> {
     // Compare with the last deployment before registering anything: Omni cannot roll back, and machines keep
     // the endpoints they first booted with.
     const previous = await previousOutputs(["omniVersion", "automationKey", ...IMMUTABLE_HUB_OUTPUTS]);
