@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runPlan } from "./plan-run";
+import { planNodeArgs, runPlan } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
 const root = path.join(__dirname, "..");
@@ -112,7 +112,7 @@ describe("plan CLI", () => {
     });
 
     it("runs as `npm run plan` does, as a process with its exit code", function () {
-        const run = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(root, "src/plan/cli.ts"), "--stack", "quantum"], {
+        const run = spawnSync(process.execPath, [...planNodeArgs(), "--stack", "quantum"], {
             cwd: root, encoding: "utf8",
         });
         assert.equal(run.status, 0, run.stderr);

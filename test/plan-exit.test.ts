@@ -3,6 +3,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { planNodeArgs } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
 const root = path.join(__dirname, "..");
@@ -41,7 +42,7 @@ interface Cli {
 /** Starts the plan CLI as `npm run plan` does, in its own process, marked so its pack can be found. */
 function startCli(args: string[]): Cli {
     const run = randomUUID();
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(root, "src/plan/cli.ts"), ...args], {
+    const child = spawn(process.execPath, [...planNodeArgs(), ...args], {
         cwd: root, env: { ...process.env, [MARKER]: run }, stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";

@@ -1,4 +1,16 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { main } from "../src/plan/cli";
+
+export const REPO = path.join(__dirname, "..");
+
+/** What `npm run plan` runs (package.json), as node's arguments: spawned from the repository root, as npm does. */
+export function planNodeArgs(): string[] {
+    const script: string = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).scripts.plan;
+    const [command, ...args] = script.split(" ");
+    if (command !== "node") throw new Error(`the plan script no longer starts with node: ${script}`);
+    return args;
+}
 
 export interface PlanRun {
     code: number;

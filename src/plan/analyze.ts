@@ -1,18 +1,15 @@
-import { ChildProcess, spawn } from "node:child_process";
-import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { PolicyPackArgs } from "@pulumi/policy";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { CapturedResource } from "./capture";
+import { PackProcess, startPack } from "./pack-process";
 
 // The analyzer protocol and server code that `pulumi preview --policy-pack` drives (no .d.ts for these internals).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const analyzerproto = require("@pulumi/pulumi/proto/analyzer_pb");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const analyzerrpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const policyServer = require("@pulumi/policy/server");
 
 export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "disabled", "remediate"]; // proto enum order
@@ -103,6 +100,9 @@ async function runAnalyzer(rpc: AnalyzerRpc, resources: CapturedResource[]): Pro
 export function analyzeInProcess(packName: string, pack: PolicyPackArgs, resources: CapturedResource[]): Promise<Violation[]> {
     const level = pack.enforcementLevel ?? "advisory";
     const policies = pack.policies;
+    // Loaded here: the plan itself only talks to the pack process.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const policyServer = require("@pulumi/policy/server");
     const analyze = policyServer.makeAnalyzeRpcFun(packName, "0.0.0", level, policies);
     const analyzeStack = policyServer.makeAnalyzeStackRpcFun(packName, "0.0.0", level, policies);
     return runAnalyzer({
@@ -130,48 +130,6 @@ function policyConfigRequest(info: any, config: PolicyConfig) {
     return req;
 }
 
-/** How long a pack may take to print its port (it compiles its TypeScript first: about a second here). */
-const PACK_START_TIMEOUT_MS = 120_000;
-
-/** Preloaded into each pack process: it exits when the plan that started it is gone, however the plan ended. */
-const PACK_GUARD = require.resolve("./pack-guard");
-
-/** Pack processes this process started that are still running. */
-const runningPacks = new Set<ChildProcess>();
-
-/**
- * Stops every pack this process started. Runs on exit (errors, `process.exit`, the CLI's SIGINT/SIGTERM handlers);
- * a plan killed outright is covered by the pack guard.
- */
-function stopPacks(): void {
-    for (const child of runningPacks) child.kill();
-}
-process.on("exit", stopPacks);
-
-/** Starts the real pack (`policy/index.ts`) as the CLI does; `port` resolves with the port it prints. */
-function startPack(packDir: string): { child: ChildProcess; port: Promise<string> } {
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-r", PACK_GUARD, path.join(packDir, "index.ts")], {
-        // stdin is the guard's pipe from this process: it closes when this process ends.
-        cwd: packDir, stdio: ["pipe", "pipe", "pipe"],
-    });
-    runningPacks.add(child);
-    child.once("exit", () => runningPacks.delete(child));
-    const port = new Promise<string>((resolve, reject) => {
-        let stderr = "";
-        const timer = setTimeout(() => {
-            child.kill();
-            reject(new Error(`the policy pack did not start within ${PACK_START_TIMEOUT_MS / 1000} s: ${stderr}`));
-        }, PACK_START_TIMEOUT_MS).unref();
-        child.stderr!.on("data", (d) => { stderr += d; });
-        child.stdout!.once("data", (d) => { clearTimeout(timer); resolve(String(d).trim().split("\n")[0]); });
-        child.once("exit", (code, signal) => { clearTimeout(timer); reject(new Error(`the policy pack exited with ${code ?? signal}: ${stderr}`)); });
-        child.once("error", (e) => { clearTimeout(timer); reject(e); });
-    });
-    // A pack closed before anyone asked for its port is not an error.
-    port.catch(() => undefined);
-    return { child, port };
-}
-
 export interface PackResult {
     violations: Violation[];
     /** Policies the pack declares, with the level they ran at. */
@@ -185,11 +143,11 @@ export interface OpenPack {
 }
 
 /**
- * Starts the policy pack in `packDir` as its own process, as the CLI does; `analyze` connects once it is up. Starting
- * it before the program runs hides its start-up time behind the program's.
+ * The policy pack in `packDir` as its own process, as the CLI runs it (`started`, or started now); `analyze` connects
+ * once it is up. Starting it before the program runs hides its start-up time behind the program's.
  */
-export function openPack(packDir: string): OpenPack {
-    const { child, port } = startPack(packDir);
+export function openPack(packDir: string, started: PackProcess = startPack(packDir)): OpenPack {
+    const { child, port } = started;
     let client: any;
     return {
         /** getAnalyzerInfo, configure (schema defaults + `config`), analyze per resource, analyzeStack. */

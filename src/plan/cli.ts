@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, formatIssues } from "../../components/validation";
 import { CapturedResource, maskSecrets } from "./capture";
 import { PolicyConfig, Violation } from "./analyze";
+import { PackProcess } from "./pack-process";
 import { planStack, PlanResult } from "./plan";
 import { redactSecrets } from "./secrets";
 
@@ -91,8 +92,11 @@ function failureMessage(e: unknown): string {
     return `plan failed: ${message.replace(/^(error serializing property "[^"]*": )+/, "")}`;
 }
 
-/** Runs the plan CLI; `env` supplies PULUMI_CONFIG_PASSPHRASE(_FILE), as for `pulumi up`. */
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/**
+ * Runs the plan CLI; `env` supplies PULUMI_CONFIG_PASSPHRASE(_FILE), as for `pulumi up`; `pack` is the policy pack
+ * process when the caller started it already (main.ts).
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, pack?: PackProcess): Promise<number> {
     let args;
     try {
         args = parseArgs({
@@ -110,7 +114,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     try {
         const policyConfig = args["policy-config"] ? JSON.parse(fs.readFileSync(args["policy-config"], "utf8")) as PolicyConfig : undefined;
-        const result = await planStack({ stack: args.stack, configFile: args.config, policyConfig, env });
+        const result = await planStack({ stack: args.stack, configFile: args.config, policyConfig, env, pack });
         process.stdout.write(args.json ? `${JSON.stringify(planJson(result), null, 2)}\n` : `${renderText(result)}\n`);
         return hasMandatory(result.violations) ? 1 : 0;
     } catch (e) {
@@ -121,11 +125,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         process.stderr.write(`${redactSecrets(failureMessage(e))}${usage}\n`);
         return 2;
     }
-}
-
-if (require.main === module) {
-    // Ctrl-C or a kill ends the plan at once; exiting stops the policy pack (analyze.ts), as every other way out does.
-    process.once("SIGINT", () => process.exit(130));
-    process.once("SIGTERM", () => process.exit(143));
-    main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -8,10 +8,11 @@ import { ConfigError } from "../../components/validation";
 import { CapturedResource, isSecret, runProgram } from "./capture";
 import { openPack, PolicyConfig, Violation } from "./analyze";
 import { StackReferenceOutputs } from "./mocks";
+import { PackProcess, POLICY_DIR } from "./pack-process";
 import { decryptKeys, hasSecureValue, stackDecrypter } from "./secrets";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
-export const POLICY_DIR = path.join(REPO_ROOT, "policy");
+export { POLICY_DIR };
 
 export interface StackFile {
     config: RawConfig;
@@ -55,6 +56,8 @@ export interface PlanOptions {
     skipPolicies?: boolean;
     /** Where PULUMI_CONFIG_PASSPHRASE(_FILE) are read from; the process environment by default. */
     env?: NodeJS.ProcessEnv;
+    /** The pack process, when the caller started it already (the CLI does, before it loads the plan). */
+    pack?: PackProcess;
 }
 
 export interface PlanResult {
@@ -86,7 +89,7 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
     const { config: raw, secret } = readStackFile(file, opts.env);
     const config = loadStackConfig(raw, secret);
     // The pack process starts while the program runs; every way out of this function stops it.
-    const pack = opts.skipPolicies ? undefined : openPack(POLICY_DIR);
+    const pack = opts.skipPolicies ? undefined : openPack(POLICY_DIR, opts.pack);
     try {
         // The program reads its own last outputs for upgrade rules; offline there is none: a first deployment.
         const stackReferences: Record<string, StackReferenceOutputs> = {

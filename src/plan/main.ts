@@ -1,0 +1,15 @@
+// `npm run plan`: the plan CLI as a process. Ctrl-C or a kill ends the plan at once; exiting stops the policy pack
+// (pack-process.ts), as every other way out does.
+process.once("SIGINT", () => process.exit(130));
+process.once("SIGTERM", () => process.exit(143));
+
+import { POLICY_DIR, startPack } from "./pack-process";
+
+// The pack starts before this process loads the plan (the SDK, the program, zod): each takes about a second to load,
+// and they load side by side. A run that ends before it needs the pack (bad arguments or config) stops it on exit.
+const argv = process.argv.slice(2);
+const pack = argv.some((a) => a === "--stack" || a.startsWith("--stack=")) ? startPack(POLICY_DIR) : undefined;
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { main } = require("./cli") as typeof import("./cli");
+main(argv, process.env, pack).then((code) => process.exit(code));

@@ -1,0 +1,59 @@
+import { ChildProcess, spawn } from "node:child_process";
+import * as path from "node:path";
+
+/**
+ * The policy pack as its own process, as `pulumi preview --policy-pack` runs it. Kept free of heavy imports: the plan's
+ * entry (main.ts) starts the pack before it loads the SDK, so both load side by side.
+ */
+
+export const POLICY_DIR = path.resolve(__dirname, "..", "..", "policy");
+
+/** How long a pack may take to print its port (it may transpile its TypeScript first: about a second here). */
+const PACK_START_TIMEOUT_MS = 120_000;
+
+/** Preloaded into each pack process: it exits when the plan that started it is gone, however the plan ended. */
+const PACK_GUARD = require.resolve("./pack-guard");
+/** Loads the pack's TypeScript from the transpile cache the plan uses too. */
+const REGISTER = require.resolve("./register");
+
+/** Pack processes this process started that are still running. */
+const runningPacks = new Set<ChildProcess>();
+
+/**
+ * Stops every pack this process started. Runs on exit (errors, `process.exit`, the CLI's SIGINT/SIGTERM handlers);
+ * a plan killed outright is covered by the pack guard.
+ */
+function stopPacks(): void {
+    for (const child of runningPacks) child.kill();
+}
+process.on("exit", stopPacks);
+
+export interface PackProcess {
+    child: ChildProcess;
+    /** The port the pack serves the analyzer protocol on, once it printed it. */
+    port: Promise<string>;
+}
+
+/** Starts the real pack (`<packDir>/index.ts`) as the CLI does. */
+export function startPack(packDir: string): PackProcess {
+    const child = spawn(process.execPath, ["-r", REGISTER, "-r", PACK_GUARD, path.join(packDir, "index.ts")], {
+        // stdin is the guard's pipe from this process: it closes when this process ends.
+        cwd: packDir, stdio: ["pipe", "pipe", "pipe"],
+    });
+    runningPacks.add(child);
+    child.once("exit", () => runningPacks.delete(child));
+    const port = new Promise<string>((resolve, reject) => {
+        let stderr = "";
+        const timer = setTimeout(() => {
+            child.kill();
+            reject(new Error(`the policy pack did not start within ${PACK_START_TIMEOUT_MS / 1000} s: ${stderr}`));
+        }, PACK_START_TIMEOUT_MS).unref();
+        child.stderr!.on("data", (d) => { stderr += d; });
+        child.stdout!.once("data", (d) => { clearTimeout(timer); resolve(String(d).trim().split("\n")[0]); });
+        child.once("exit", (code, signal) => { clearTimeout(timer); reject(new Error(`the policy pack exited with ${code ?? signal}: ${stderr}`)); });
+        child.once("error", (e) => { clearTimeout(timer); reject(e); });
+    });
+    // A pack closed before anyone asked for its port is not an error.
+    port.catch(() => undefined);
+    return { child, port };
+}

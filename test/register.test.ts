@@ -1,0 +1,77 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const root = path.join(__dirname, "..");
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { compilerOptions, javascriptOf } = require("../src/plan/register") as { compilerOptions(): object; javascriptOf(filename: string): string };
+
+/** A project of its own: the loader, tsconfig.json and the lockfile copied, node_modules shared. */
+function project(): { dir: string; run(file: string): { status: number | null; stdout: string; stderr: string }; cached(file: string): string[] } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-register-"));
+    fs.mkdirSync(path.join(dir, "src", "plan"), { recursive: true });
+    fs.copyFileSync(path.join(root, "src", "plan", "register.js"), path.join(dir, "src", "plan", "register.js"));
+    for (const f of ["tsconfig.json", "package-lock.json"]) fs.copyFileSync(path.join(root, f), path.join(dir, f));
+    fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
+    return {
+        dir,
+        run: (file) => spawnSync(process.execPath, ["-r", path.join(dir, "src", "plan", "register.js"), path.join(dir, file)], { cwd: dir, encoding: "utf8" }),
+        cached: (file) => fs.readdirSync(path.join(dir, ".build", "ts", path.dirname(file))).filter((f) => f.startsWith(`${path.basename(file)}.`)),
+    };
+}
+
+describe("TypeScript loader (src/plan/register.js)", () => {
+    const dirs: string[] = [];
+    const newProject = () => {
+        const p = project();
+        dirs.push(p.dir);
+        return p;
+    };
+    after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+    it("runs an edited source on the next run, and transpiles again when tsconfig.json or the lockfile changes", () => {
+        const p = newProject();
+        const file = path.join(p.dir, "lib", "value.ts");
+        fs.mkdirSync(path.dirname(file));
+        fs.writeFileSync(path.join(p.dir, "main.ts"), 'import { value } from "./lib/value";\nconsole.log(value);\n');
+        fs.writeFileSync(file, 'export const value: string = "first";\n');
+        assert.equal(p.run("main.ts").stdout, "first\n");
+        fs.writeFileSync(file, 'export const value: string = "second";\n');
+        assert.equal(p.run("main.ts").stdout, "second\n");
+        assert.equal(p.cached("lib/value.ts").length, 1, "the copy of the first version is gone");
+        let before = p.cached("main.ts");
+        for (const settings of ["tsconfig.json", "package-lock.json"]) {
+            fs.appendFileSync(path.join(p.dir, settings), "\n");
+            assert.equal(p.run("main.ts").stdout, "second\n");
+            const after = p.cached("main.ts");
+            assert.equal(after.length, 1);
+            assert.notDeepEqual(after, before, `a change to ${settings} transpiles again`);
+            before = after;
+        }
+    });
+
+    it("names the .ts file and line in stack traces, and a syntax error's place", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-register-"));
+        dirs.push(dir);
+        const failing = path.join(dir, "fail.ts");
+        // Type-only lines vanish from the JavaScript, so its lines are not the source's.
+        fs.writeFileSync(failing, 'interface Unused { a: number }\ntype Alias = Unused;\n\nexport function fail(): never {\n    throw new Error("here");\n}\n');
+        const { fail } = require(failing) as { fail(): never };
+        assert.throws(fail, (e: Error) => e.stack!.split("\n")[1] === `    at fail (${failing}:5:11)`);
+        const broken = path.join(dir, "broken.ts");
+        fs.writeFileSync(broken, "const x: number = ;\n");
+        assert.throws(() => require(broken), (e: Error) => e instanceof SyntaxError && e.message.includes(`${broken}(1,19): error TS1109: Expression expected`));
+    });
+
+    it("transpiles as ts-node --transpile-only (the runner of `pulumi up`) does", () => {
+        // Pulumi serializes a dynamic provider from its function text, which the plan prints: it must not differ.
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const tsNode = require("ts-node").create({ transpileOnly: true, project: path.join(root, "tsconfig.json") });
+        assert.deepEqual(compilerOptions(), tsNode.config.options);
+        const file = path.join(root, "components", "etcd-key.ts");
+        const withoutMap = (js: string) => js.replace(/\/\/# sourceMappingURL=\S+\s*$/, "");
+        assert.equal(withoutMap(javascriptOf(file)), withoutMap(tsNode.compile(fs.readFileSync(file, "utf8"), file)));
+    });
+});
