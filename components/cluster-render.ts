@@ -489,6 +489,28 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
     };
 }
 
+/** The documents of a template, or why it is not YAML. */
+function templateDocuments(yamlText: string): Record<string, unknown>[] | string {
+    const parsed = YAML.parseAllDocuments(yamlText);
+    const broken = parsed.flatMap((d) => d.errors.map((e) => e.message));
+    if (broken.length > 0) return `not valid YAML: ${broken.join("; ")}`;
+    return parsed.map((d) => d.toJS() as Record<string, unknown> | null).filter((d): d is Record<string, unknown> => d !== null);
+}
+
+/** node-role.kubernetes.io/* labels any patch of a template (rendered here or written by hand) would make the kubelet set. */
+export function nodeRoleLabelProblems(yamlText: string): string[] {
+    const docs = templateDocuments(yamlText);
+    if (typeof docs === "string") return []; // cluster-template-valid reports it
+    return docs.flatMap((d) => {
+        const where = `${String(d.kind)}${d.name ? ` ${String(d.name)}` : ""}`;
+        const patches = Array.isArray(d.patches) ? (d.patches as { name?: unknown; inline?: unknown }[]) : [];
+        return patches.flatMap((p) => {
+            const labels = nodeRoleLabelsInPatch(p?.inline);
+            return labels.length > 0 ? [`${where}: patch ${String(p.name)} sets ${labels.join(", ")}: ${NODE_ROLE_FIX}`] : [];
+        });
+    });
+}
+
 /**
  * Why a cluster's etcd backup interval falls outside what the hub accepts, or undefined (omni v1.10.4
  * `internal/backend/runtime/omni/validations/cluster.go`: min ≤ interval ≤ max; 0 turns backups off).
@@ -504,10 +526,8 @@ export function backupIntervalProblem(interval: string | undefined, limits: { mi
 
 /** Problems in a cluster template as a policy sees it (rendered here or written by hand). */
 export function clusterTemplateProblems(yamlText: string): string[] {
-    const parsed = YAML.parseAllDocuments(yamlText);
-    const broken = parsed.flatMap((d) => d.errors.map((e) => `not valid YAML: ${e.message}`));
-    if (broken.length > 0) return broken;
-    const docs = parsed.map((d) => d.toJS() as Record<string, unknown> | null).filter((d): d is Record<string, unknown> => d !== null);
+    const docs = templateDocuments(yamlText);
+    if (typeof docs === "string") return [docs];
     const problems: string[] = [];
     const count = (kind: string) => docs.filter((d) => d.kind === kind).length;
     for (const kind of ["Cluster", "ControlPlane"]) {
@@ -528,11 +548,6 @@ export function clusterTemplateProblems(yamlText: string): string[] {
         }
         const usesClass = (d.kind === "ControlPlane" || d.kind === "Workers") && d.machineClass !== undefined;
         if (usesClass && d.kernelArgs !== undefined) problems.push(`${where}: ${KERNEL_ARGS_REFUSED}`);
-        const patches = Array.isArray(d.patches) ? (d.patches as { name?: unknown; inline?: unknown }[]) : [];
-        for (const p of patches) {
-            const labels = nodeRoleLabelsInPatch(p?.inline);
-            if (labels.length > 0) problems.push(`${where}: patch ${String(p.name)} sets ${labels.join(", ")}: ${NODE_ROLE_FIX}`);
-        }
     }
     const sets = docs.filter((d) => d.kind === "ControlPlane" || d.kind === "Workers");
     const cluster = docs.find((d) => d.kind === "Cluster");

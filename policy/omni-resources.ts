@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import * as YAML from "yaml";
-import { clusterTemplateProblems } from "../components/cluster-render";
+import { clusterTemplateProblems, nodeRoleLabelProblems } from "../components/cluster-render";
 import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/machine-class-render";
 import { DEFAULT_INFRA_PROVIDER_ID } from "../components/validation";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
@@ -31,19 +31,36 @@ export const machineClassProviderData: ResourceValidationPolicy = {
 
 const CLUSTER_DOC = /^kind:\s*["']?Cluster["']?\s*$/m;
 
-export const noNodeRoleLabels: ResourceValidationPolicy = {
+/** A policy over the cluster templates that omnictl commands carry on stdin. */
+function clusterTemplatePolicy(p: Omit<ResourceValidationPolicy, "validateResource"> & { problems: (template: string) => string[] }): ResourceValidationPolicy {
+    const { problems, ...policy } = p;
+    return {
+        ...policy,
+        validateResource: validateResourceOfType(command.local.Command, (cmd, _args, report) => {
+            const stdin = known(() => cmd.stdin);
+            if (typeof stdin !== "string" || !CLUSTER_DOC.test(stdin)) return;
+            for (const problem of problems(stdin)) report(problem);
+        }),
+    };
+}
+
+export const noNodeRoleLabels = clusterTemplatePolicy({
     name: "no-node-role-labels",
-    description:
-        "Cluster templates set no node-role.kubernetes.io/* node labels (NodeRestriction rejects them and the node reboot-loops), " +
-        "and are otherwise valid: one Cluster, one ControlPlane, pinned Talos and Kubernetes versions.",
+    description: "Cluster templates set no node-role.kubernetes.io/* node labels: NodeRestriction rejects them and the node reboot-loops.",
     severity: "high",
-    remediationSteps: "Use another label (e.g. topology.kubernetes.io/zone) or label nodes with kubectl after they join; fix the other template problems named.",
-    validateResource: validateResourceOfType(command.local.Command, (cmd, _args, report) => {
-        const stdin = known(() => cmd.stdin);
-        if (typeof stdin !== "string" || !CLUSTER_DOC.test(stdin)) return;
-        for (const problem of clusterTemplateProblems(stdin)) report(problem);
-    }),
-};
+    remediationSteps: "Use another label (e.g. topology.kubernetes.io/zone) or label nodes with kubectl after they join.",
+    problems: nodeRoleLabelProblems,
+});
+
+export const clusterTemplateValid = clusterTemplatePolicy({
+    name: "cluster-template-valid",
+    description:
+        "Cluster templates are what Omni's template model accepts: one Cluster and one ControlPlane, pinned Talos and Kubernetes versions, "
+        + "no control-plane update/delete strategy, no kernelArgs on sets that use machine classes, no unlisted Machine documents.",
+    severity: "high",
+    remediationSteps: "Fix each template problem named; omnictl cluster template validate -f <file> shows the same offline.",
+    problems: clusterTemplateProblems,
+});
 
 /** The infra provider's default `--id` (domain.md §3.2). */
 
@@ -98,4 +115,4 @@ export const providerIdConsistent: StackValidationPolicy = {
     },
 };
 
-export const omniResourcePolicies = [machineClassProviderData, noNodeRoleLabels, providerIdConsistent];
+export const omniResourcePolicies = [machineClassProviderData, noNodeRoleLabels, clusterTemplateValid, providerIdConsistent];

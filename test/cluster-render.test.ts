@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as YAML from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { backupIntervalProblem, ClusterSpec, ClusterSpecSchema, clusterTemplateProblems, renderClusterTemplate } from "../components/cluster-render";
+import { backupIntervalProblem, ClusterSpec, ClusterSpecSchema, clusterTemplateProblems, nodeRoleLabelProblems, renderClusterTemplate } from "../components/cluster-render";
 import { etcdBackupIntervalLimits } from "../components/hub-settings";
 import { parseGoDuration } from "../components/validation";
 import { ConfigError } from "../components/validation";
@@ -265,11 +265,14 @@ describe("clusterTemplateProblems", () => {
         assert.deepEqual(clusterTemplateProblems(listed), [], "a Machine listed by a set is fine");
     });
 
-    it("flags node-role labels set by any patch", () => {
-        const found = clusterTemplateProblems(edit((d) => {
+    it("flags node-role labels set by any patch (nodeRoleLabelProblems), which the structural check leaves to it", () => {
+        const labelled = edit((d) => {
             d[3].patches[0].inline.machine.nodeLabels["node-role.kubernetes.io/worker"] = "";
             return d;
-        }));
+        });
+        assert.deepEqual(clusterTemplateProblems(labelled), []);
+        assert.deepEqual(nodeRoleLabelProblems(rendered), []);
+        const found = nodeRoleLabelProblems(labelled);
         assert.equal(found.length, 1);
         assert.match(found[0], /^Workers worker-golf: patch omni-scale-node-labels sets node-role\.kubernetes\.io\/worker: .*NodeRestriction/);
     });

@@ -56,6 +56,17 @@ describe("policy: Omni resources", () => {
         });
     });
 
+    describe("cluster-template-valid", () => {
+        it("passes a rendered template", async () => {
+            await assertNoViolation("cluster-template-valid", apply("talos-sync", template));
+        });
+
+        it("rejects what Omni's template model refuses, e.g. a second ControlPlane", async () => {
+            const cp = template.split("---\n").find((doc) => doc.startsWith("kind: ControlPlane"))!;
+            await assertViolation("cluster-template-valid", "talos-sync", apply("talos-sync", `${template}---\n${cp}`), /exactly 1 ControlPlane document, got 2/);
+        });
+    });
+
     describe("provider-id-consistent (stack)", () => {
         const stack = (providerCommand: string[], classYaml: string) => () => {
             new docker.Container("infra-provider", {

@@ -20,6 +20,7 @@ const POLICIES: Record<string, string> = {
     "wireguard-advertised-ip": "mandatory",
     "machine-class-provider-data": "mandatory",
     "no-node-role-labels": "mandatory",
+    "cluster-template-valid": "mandatory",
     "provider-id-consistent": "mandatory",
     "tailnet-key-hygiene": "advisory",
     "hub-backup-image-pinned": "mandatory",
