@@ -176,13 +176,14 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
             waitTimeoutSeconds: 120,
             logOpts: LOG_OPTS,
         }, onLxc);
-        const providerImage = new docker.RemoteImage(`${name}-provider-image`, { name: s.image }, onLxc);
+        // Aliases keep the earlier names (`<name>-provider-image`, `<name>-provider`): a rename must not replace them.
+        const providerImage = new docker.RemoteImage(`${name}-image`, { name: s.image }, { ...onLxc, aliases: [{ name: `${name}-provider-image` }] });
 
         const configYaml = pulumi.secret(pulumi.all([credentials.tokenId, credentials.tokenSecret]).apply(([tokenId, tokenSecret]) =>
             renderProviderConfig({ url: s.proxmox.url, tokenId, tokenSecret, insecureSkipVerify: s.proxmox.insecureSkipVerify })));
         const infraProviderKey = pulumi.secret(args.infraProviderKey);
 
-        const provider = new docker.Container(`${name}-provider`, {
+        const provider = new docker.Container(`${name}-container`, {
             name: this.containerName,
             image: providerImage.imageId,
             // By id, not name: a new sidecar has a new id, so the provider is recreated in the new namespace instead of
@@ -196,7 +197,7 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
             uploads: [{ file: CONFIG_PATH, content: configYaml, permissions: "0400" }],
             restart: "unless-stopped",
             logOpts: LOG_OPTS,
-        }, { ...onLxc, deleteBeforeReplace: true, dependsOn: acl ? [acl] : [] });
+        }, { ...onLxc, deleteBeforeReplace: true, dependsOn: acl ? [acl] : [], aliases: [{ name: `${name}-provider` }] });
 
         // Deleted before the provider (it depends on it): waits for the provider's VMs to be gone, or refuses.
         new command.local.Command(`${name}-vm-guard`, {
