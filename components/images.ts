@@ -40,14 +40,14 @@ export interface ProviderImageRules {
     /** Tags of the locally patched build (the seed's `local-fix`). */
     patchedTags: string[];
     /** First upstream release without the conflicting hostname patch (domain.md §3.7). */
-    minVersion: string;
+    minimumVersion: string;
 }
 
-export const defaultProviderImageRules: ProviderImageRules = { patchedTags: ["local-fix"], minVersion: "0.1.0" };
+export const defaultProviderImageRules: ProviderImageRules = { patchedTags: ["local-fix"], minimumVersion: "0.1.0" };
 
 /**
  * Why a Proxmox infra provider image may still carry the hostname patch that conflicts with Omni
- * (`static hostname is already set`), or undefined when it is safe: a digest, a patched tag, or a release ≥ minVersion.
+ * (`static hostname is already set`), or undefined when it is safe: a digest, a patched tag, or a release ≥ minimumVersion.
  */
 export function providerImageProblem(image: string, rules: ProviderImageRules = defaultProviderImageRules): string | undefined {
     const pin = imagePinProblem(image);
@@ -56,10 +56,10 @@ export function providerImageProblem(image: string, rules: ProviderImageRules = 
     if (ref.digest || rules.patchedTags.includes(ref.tag!)) return undefined;
     const version = tagVersion(image);
     if (!version) {
-        return `provider image tag "${ref.tag}" is neither a patched tag (${rules.patchedTags.join(", ")}) nor a release version; use v${rules.minVersion} or later`;
+        return `provider image tag "${ref.tag}" is neither a patched tag (${rules.patchedTags.join(", ")}) nor a release version; use v${rules.minimumVersion} or later`;
     }
-    if (semver.lt(version, rules.minVersion)) {
-        return `provider image ${ref.tag} predates v${rules.minVersion}, which removed the hostname patch that breaks Talos ≥ 1.12; use v${rules.minVersion} or later`;
+    if (semver.lt(version, rules.minimumVersion)) {
+        return `provider image ${ref.tag} predates v${rules.minimumVersion}, which removed the hostname patch that breaks Talos ≥ 1.12; use v${rules.minimumVersion} or later`;
     }
     return undefined;
 }

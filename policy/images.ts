@@ -43,7 +43,7 @@ const patchedTagSchema: PolicyConfigSchema = {
         minimumVersion: {
             type: "string",
             pattern: "^v?\\d+\\.\\d+\\.\\d+$",
-            default: defaultProviderImageRules.minVersion,
+            default: defaultProviderImageRules.minimumVersion,
             description: "First upstream provider release accepted (it must not carry the hostname patch that breaks Talos ≥ 1.12).",
         },
     },
@@ -60,7 +60,7 @@ export const proxmoxProviderPatchedTag: ResourceValidationPolicy = {
     validateResource: forEachImage((image, args, report) => {
         if (parseImageRef(image).repository.split("/").pop() !== PROVIDER_REPOSITORY) return;
         const config = configOf<{ patchedTags: string[]; minimumVersion: string }>(args, patchedTagSchema);
-        const rules: ProviderImageRules = { patchedTags: config.patchedTags, minVersion: config.minimumVersion.replace(/^v/, "") };
+        const rules: ProviderImageRules = { patchedTags: config.patchedTags, minimumVersion: config.minimumVersion.replace(/^v/, "") };
         const problem = providerImageProblem(image, rules);
         if (problem) report(problem);
     }),

@@ -34,8 +34,8 @@ describe("image references", () => {
         assert.match(providerImageProblem(`${repo}:latest`)!, /latest/);
         assert.match(providerImageProblem(repo)!, /no tag/);
         assert.match(providerImageProblem(`${repo}:main-0d9fd58`)!, /neither a patched tag/);
-        assert.equal(providerImageProblem(`${repo}:my-build`, { patchedTags: ["my-build"], minVersion: "0.1.0" }), undefined);
-        assert.match(providerImageProblem(`${repo}:v0.2.0`, { patchedTags: [], minVersion: "0.3.0" })!, /predates v0\.3\.0/);
+        assert.equal(providerImageProblem(`${repo}:my-build`, { patchedTags: ["my-build"], minimumVersion: "0.1.0" }), undefined);
+        assert.match(providerImageProblem(`${repo}:v0.2.0`, { patchedTags: [], minimumVersion: "0.3.0" })!, /predates v0\.3\.0/);
     });
 });
 
