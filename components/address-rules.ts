@@ -36,7 +36,7 @@ export function hostOrIpProblem(value: string): string | undefined {
 
 /**
  * Why an Auth0 domain is not the bare tenant host Omni expects, or undefined. Omni builds the issuer as
- * "https://" + domain + "/", so a scheme or path in the value gives "invalid jwt" at login (domain.md §4.6).
+ * "https://" + domain + "/", so a scheme or path in the value gives "invalid jwt" at login (siderolabs/omni `internal/pkg/auth/auth0/token.go`).
  */
 export function auth0DomainProblem(domain: string): string | undefined {
     if (hostnamePattern.test(domain) && !isIp(domain)) return undefined;
@@ -53,7 +53,7 @@ function splitHostPort(addr: string): { host: string; port: number } | undefined
 
 /**
  * Why a SideroLink WireGuard advertised address is not `IP:port`, or undefined. Talos dials it before it
- * has any DNS for Omni, and Omni's docs say it must be an IP, never a name (domain.md §4.2, §6.2).
+ * has any DNS for Omni, and Omni's docs say it must be an IP, never a name (Omni's config schema, `siderolink-wireguard-advertised-addr`).
  */
 export function wireguardAddrProblem(addr: string): string | undefined {
     const parts = splitHostPort(addr);

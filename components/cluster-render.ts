@@ -7,7 +7,7 @@ import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from ".
 import { kubernetesSupportProblem, versions } from "./versions";
 
 /**
- * Omni cluster templates (domain.md §4.11): one Cluster, one ControlPlane, Workers, optional Machine docs,
+ * Omni cluster templates (siderolabs/omni v1.10.4 `client/pkg/template/internal/models`): one Cluster, one ControlPlane, Workers, optional Machine docs,
  * plus the Cilium preset from the seed's guide (§1.10).
  */
 

@@ -2,7 +2,7 @@ import * as openpgp from "openpgp";
 
 /**
  * The OpenPGP key Omni encrypts its embedded etcd with (`--private-key-source=file:///omni.asc`).
- * Omni cannot prompt for a passphrase and needs an encryption-capable (sub)key (domain.md §4.5, gotcha 3).
+ * Omni cannot prompt for a passphrase and needs an encryption-capable (sub)key (Omni's on-prem docs; docs/TROUBLESHOOTING.md "Omni crash-loops at start: it cannot use the etcd key").
  * Without this key the data on the Omni volume cannot be decrypted: back it up.
  */
 

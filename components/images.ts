@@ -39,7 +39,7 @@ export function tagVersion(image: string): string | undefined {
 export interface ProviderImageRules {
     /** Tags of the locally patched build (the seed's `local-fix`). */
     patchedTags: string[];
-    /** First upstream release without the conflicting hostname patch (domain.md §3.7). */
+    /** First upstream release without the conflicting hostname patch (omni-infra-provider-proxmox 559954c, first released in v0.1.0; docs/TROUBLESHOOTING.md "static hostname is already set"). */
     minimumVersion: string;
 }
 

@@ -3,7 +3,7 @@ import * as YAML from "yaml";
 import { dnsLabel, InfraProviderIdSchema, parseOrThrow, zodIssues } from "./validation";
 
 /**
- * Omni MachineClass rendering for the Proxmox infra provider (domain.md §3.5, §3.6, §4.10).
+ * Omni MachineClass rendering for the Proxmox infra provider (omni-infra-provider-proxmox `internal/pkg/provider/data.go`, test/fixtures/upstream/provider-data.v0.3.0.json).
  * The provider parses `providerdata` leniently and drops unknown keys, so every object here is strict:
  * a typo fails the preview instead of silently creating the wrong VM.
  */

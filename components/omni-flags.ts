@@ -128,7 +128,7 @@ export function renderOmniFlags(input: OmniFlagsInput): string[] {
     flag("advertised-kubernetes-proxy-url", endpoints.k8sProxyUrl);
     flag("siderolink-wireguard-bind-addr", `0.0.0.0:${s.ports.wireguard}`);
     flag("siderolink-wireguard-advertised-addr", endpoints.wireguardEndpoint);
-    // The kernel-mode sidecar puts every 0.0.0.0 listener on the tailnet; keep the internal ones local (gotcha 20).
+    // The kernel-mode sidecar puts every 0.0.0.0 listener on the tailnet; keep the internal ones local (docs/OPERATIONS.md: what the tailnet can reach).
     flag("metrics-bind-addr", "127.0.0.1:2122");
     flag("debug-server-endpoint", "127.0.0.1:9988");
 

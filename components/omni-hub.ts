@@ -167,7 +167,7 @@ export class OmniHub extends pulumi.ComponentResource {
             {
                 name: s.accountName,
                 image: omniImage.imageId,
-                // By id, not name: a replaced sidecar must replace Omni too, or Omni keeps a dead namespace (gotcha 5).
+                // By id, not name: a replaced sidecar must replace Omni too, or Omni keeps a dead namespace (docs/TROUBLESHOOTING.md "joining network namespace of container").
                 networkMode: pulumi.interpolate`container:${sidecar.id}`,
                 devices: tun,
                 capabilities: { adds: ["NET_ADMIN"] },
@@ -224,7 +224,7 @@ export class OmniHub extends pulumi.ComponentResource {
     }
 
     /**
-     * Bootstrap without a browser (domain.md §4.7–4.9): read the short-lived initial service account key
+     * Bootstrap without a browser (siderolabs/omni `internal/backend/server.go` createInitialServiceAccount, `client/pkg/omnictl/serviceaccount.go`, `infraprovider.go`): read the short-lived initial service account key
      * from the Docker host, create a long-lived automation account with it, and register the infra
      * providers. Each command runs once; later `up`s keep the keys in state (secret) and create none.
      */

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 
 /**
- * How local commands talk to Omni with omnictl (domain.md §4.9): a service-account key in the environment
+ * How local commands talk to Omni with omnictl (siderolabs/omni `client/pkg/omnictl`, `internal/access/client.go`): a service-account key in the environment
  * (no omniconfig file to manage), and resource content on stdin (never on the command line, where it would
  * show in process listings and logs).
  */

@@ -8,7 +8,7 @@ import { refineWith, uniqueBy } from "./validation";
 /**
  * Pure parts of the preflight that runs on every Proxmox node before any VM is requested: its settings, the
  * check script, and the report the script prints. The script checks the path a booting Talos VM takes to Omni
- * (domain.md §4.3, gotcha 1): the Omni name through the node's own resolver, TCP to the hub's LAN IP on the
+ * (docs/TROUBLESHOOTING.md "Talos VMs boot but never appear in Omni"): the Omni name through the node's own resolver, TCP to the hub's LAN IP on the
  * API and machine API ports, and the certificate served there for the Omni name.
  */
 

@@ -187,7 +187,7 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
             name: this.containerName,
             image: providerImage.imageId,
             // By id, not name: a new sidecar has a new id, so the provider is recreated in the new namespace instead of
-            // holding on to a dead one (gotcha 5). Docker also reports the mode with the id, so there is no spurious diff.
+            // holding on to a dead one (docs/TROUBLESHOOTING.md "joining network namespace of container"). Docker also reports the mode with the id, so there is no spurious diff.
             networkMode: pulumi.interpolate`container:${sidecar.id}`,
             command: pulumi.output(args.omniApiEndpoint).apply((endpoint) => providerCommand({
                 providerId: s.providerId, omniApiEndpoint: endpoint, omniInsecureSkipVerify: s.omniInsecureSkipVerify,

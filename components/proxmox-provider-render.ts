@@ -8,7 +8,7 @@ import { ConfigError, DEFAULT_INFRA_PROVIDER_ID, dnsLabel, InfraProviderIdSchema
 import { images } from "./versions";
 
 /**
- * Pure rendering for the Omni Proxmox infra provider in its LXC (domain.md §1.5, §3.2, §3.3, §3.8, §5):
+ * Pure rendering for the Omni Proxmox infra provider in its LXC (omni-infra-provider-proxmox `cmd/omni-infra-provider-proxmox/main.go`, `internal/pkg/config/config.go`):
  * settings schema, the provider's flags and config file, and the scripts run over SSH.
  */
 
@@ -16,7 +16,7 @@ import { images } from "./versions";
 export const CONFIG_PATH = "/config.yaml";
 
 /**
- * Privileges of the provider's role. The community list (domain.md §3.8) covers creating, configuring and powering
+ * Privileges of the provider's role. The community list (docs/DEPLOYMENT.md "Proxmox") covers creating, configuring and powering
  * VMs; the rest are what the provider's own calls need, each noted below. The workload stack adds what its machine
  * classes need (`privilegesForProviderData`: `Mapping.Use` for PCI/USB devices, `Sys.Console` for HA).
  */
@@ -158,7 +158,7 @@ export interface ProxmoxApiConfig {
     insecureSkipVerify: boolean;
 }
 
-/** The provider's `--config-file` (its `proxmox:` block, domain.md §3.3). */
+/** The provider's `--config-file` (its `proxmox:` block, omni-infra-provider-proxmox `internal/pkg/config/config.go`). */
 export function renderProviderConfig(c: ProxmoxApiConfig): string {
     return YAML.stringify({ proxmox: { url: c.url, tokenID: c.tokenId, tokenSecret: c.tokenSecret, insecureSkipVerify: c.insecureSkipVerify } });
 }
@@ -197,7 +197,7 @@ export function providerCommand(o: ProviderCommandOptions): string[] {
     ];
 }
 
-/** containerboot settings of the sidecar (domain.md §5), besides TS_AUTHKEY, which the component adds as a secret. */
+/** containerboot settings of the sidecar (tailscale `cmd/containerboot/main.go`), besides TS_AUTHKEY, which the component adds as a secret. */
 /**
  * Installs Docker in the LXC. Idempotent: a re-run on a ready LXC only re-checks. Run with `sh -s` (as root) or
  * `sudo -n sh -s` (another user, who then joins the docker group so the Docker provider can use the socket).

@@ -1,10 +1,10 @@
 /** Where a sidecar keeps its node state; it must persist or the node re-registers as `<hostname>-1`. */
 export const TAILSCALE_STATE_DIR = "/var/lib/tailscale";
-/** containerboot's /healthz, on loopback so it is not exposed on the tailnet (gotcha 20). */
+/** containerboot's /healthz, on loopback so it is not exposed on the tailnet (docs/OPERATIONS.md: what the tailnet can reach). */
 export const TAILSCALE_HEALTH_ADDR = "127.0.0.1:9002";
 
 /**
- * Sidecar environment (domain.md §5), for the hub and the provider alike; the component adds TS_AUTHKEY as a secret.
+ * Sidecar environment (tailscale `cmd/containerboot/main.go`), for the hub and the provider alike; the component adds TS_AUTHKEY as a secret.
  */
 export function tailscaleEnvs(o: { hostname: string; tags: string[] }): string[] {
     return [
@@ -22,7 +22,7 @@ export function tailscaleEnvs(o: { hostname: string; tags: string[] }): string[]
 }
 
 /**
- * Healthy means a tailnet IP (/healthz) and working DNS: `tailscale status` alone passes too early (gotcha 6).
+ * Healthy means a tailnet IP (/healthz) and working DNS: `tailscale status` alone passes too early (docs/TROUBLESHOOTING.md "Omni starts before the tailnet is up").
  * It lives on the sidecar because neither the Omni nor the provider image has a shell.
  */
 export const tailscaleHealthcheck = {

@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 /**
  * Why a TLS certificate and key cannot serve Omni on `domain` (empty when they can). The same pair serves
  * the API/UI and the machine API, so a certificate that does not cover the Omni domain is the seed's
- * `x509: certificate is valid for …` failure on every booting Talos machine (domain.md §6.2).
+ * `x509: certificate is valid for …` failure on every booting Talos machine (docs/TROUBLESHOOTING.md "x509: certificate is valid for …").
  */
 export function tlsProblems(certPem: string, keyPem: string, domain: string, now: Date = new Date()): string[] {
     const problems: string[] = [];

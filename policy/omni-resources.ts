@@ -62,8 +62,6 @@ export const clusterTemplateValid = clusterTemplatePolicy({
     problems: clusterTemplateProblems,
 });
 
-/** The infra provider's default `--id` (domain.md §3.2). */
-
 /** `--id` of a container that runs an infra provider (it talks to Omni via --omni-api-endpoint or sets --id). */
 function providerId(resource: PolicyResource): string | undefined {
     const flags = commandFlags(resource.props);

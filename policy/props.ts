@@ -3,7 +3,7 @@
  * unknown-checking proxy: reading a value that is unknown during preview throws UnknownValueError.
  */
 
-// The class is exported at runtime, but @pulumi/policy's typings strip it (reference/pulumi.md §0).
+// The class is exported at runtime, but @pulumi/policy's typings strip it (@pulumi/policy `proxy.js`).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { UnknownValueError } = require("@pulumi/policy/proxy") as { UnknownValueError: new (...args: never[]) => Error };
 

@@ -13,7 +13,7 @@ const longhorn = {
     name: "longhorn",
     inline: { machine: { kubelet: { extraMounts: [{ destination: "/var/lib/longhorn", type: "bind", source: "/var/local/longhorn", options: ["bind", "rshared", "rw"] }] } } },
 };
-// The seed's clusters/talos-prod-01.yaml (domain.md §1.7).
+// The seed's clusters/talos-prod-01.yaml (basher83/Omni-Scale).
 const prod: ClusterSpec = {
     name: "talos-prod-01",
     labels: { environment: "production" },

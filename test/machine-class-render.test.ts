@@ -15,7 +15,7 @@ import { z } from "zod";
 import { ConfigError } from "../components/validation";
 import { versions } from "../components/versions";
 
-// The seed's classes (domain.md §1.6).
+// The seed's classes (basher83/Omni-Scale `machine-classes/*.yaml`).
 const tuning = { machine_type: "q35", balloon: false, disk_ssd: true, disk_discard: true, disk_iothread: true, disk_cache: "none", disk_aio: "io_uring" } as const;
 const controlPlane: MachineClassSpec = {
     name: "matrix-control-plane",

@@ -3,7 +3,7 @@ import { MACHINE_CLASS_TYPE } from "../../components/machine-class-render";
 import { Findings } from "./findings";
 
 /**
- * Omni MachineClass resources (domain.md §4.10: `omnictl get machineclasses -o yaml`, or the seed's
+ * Omni MachineClass resources (`omnictl get machineclasses -o yaml`, or the seed's
  * machine-classes/*.yaml) → `omni-scale:machineClasses` entries, as an operator would write them. Nothing is
  * validated here: the stack's own schemas judge the result, with their messages.
  */

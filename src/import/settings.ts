@@ -3,7 +3,7 @@ import { Findings } from "./findings";
 import { shellWords } from "./sources";
 
 /**
- * Hub settings from an `omni.env` (the seed's variables, domain.md §1.4) and provider settings from the provider's
+ * Hub settings from an `omni.env` (the seed kit's variables, basher83/Omni-Scale `omni/omni.env.example`) and provider settings from the provider's
  * `.env` and `config.yaml` (§1.5, §3.2, §3.3). Secret values are never copied: each becomes a FoundSecret (the
  * command that sets it) or, with no setting to take it, a note that says why it is not needed.
  */
