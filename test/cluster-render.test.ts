@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { strict as assert } from "node:assert";
 import * as YAML from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -1,4 +1,4 @@
-import { strict as assert } from "assert";
+import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as openpgp from "openpgp";
 import { OmniEtcdKey, etcdKeyProvider } from "../components/etcd-key";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { strict as assert } from "node:assert";
 import { ClusterSpec } from "../components/cluster-render";
 import { MachineClassSpec } from "../components/machine-class-render";
 import { CapturedResource, isSecret, runProgram } from "../src/plan/capture";

@@ -1,8 +1,7 @@
-import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub-settings";
 import { OmniHub, OmniHubArgs } from "../components/omni-hub";
@@ -10,19 +9,12 @@ import { automationAccountScript, infraProviderKeyScript, readInitialKeyScript, 
 import { parseOrThrow } from "../components/validation";
 import { CapturedResource, RunResult, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { hubSettings } from "./fixtures/settings";
+import { selfSigned } from "./keys";
 import { requireTools } from "./tools";
 
 const baseSettings: OmniHubSettingsInput = { ...hubSettings, dockerHost: "ssh://ansible@192.168.10.20:2222", infraProviders: ["matrix-cluster"] };
 
 let tls: { cert: string; key: string; otherCert: string };
-
-function selfSigned(dir: string, name: string, domain: string) {
-    const keyFile = path.join(dir, `${name}.key`);
-    const certFile = path.join(dir, `${name}.crt`);
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-out", certFile,
-        "-days", "30", "-subj", `/CN=${domain}`, "-addext", `subjectAltName=DNS:${domain}`], { stdio: "ignore" });
-    return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
-}
 
 /** Runs one OmniHub under the offline mocks. */
 function runHub(settings: Partial<OmniHubSettingsInput> = {}, args: Partial<OmniHubArgs> = {}): Promise<RunResult> {
@@ -61,8 +53,8 @@ describe("omni-hub: OmniHub under mocks", () => {
     before(async function () {
         requireTools(this, ["openssl"], "OmniHub with real certificates");
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-hub-"));
-        const omni = selfSigned(tmp, "omni", "omni.example.com");
-        tls = { ...omni, otherCert: selfSigned(tmp, "other", "other.example.com").cert };
+        const omni = selfSigned(tmp, "omni", "omni.example.com", "DNS:omni.example.com");
+        tls = { ...omni, otherCert: selfSigned(tmp, "other", "other.example.com", "DNS:other.example.com").cert };
         run = await runHub();
     });
     after(() => tmp && fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { strict as assert } from "node:assert";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";

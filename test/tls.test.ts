@@ -1,7 +1,7 @@
-import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { tlsProblems } from "../components/tls";
 import { Pair, selfSigned as selfSignedIn } from "./keys";
 import { requireTools } from "./tools";
