@@ -98,6 +98,9 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
         await (pulumi.runtime as any).waitForRPCs();
     } catch (e) {
         failures.unshift(e);
+        // What the program registered before it failed still completes (e.g. a component's outputs): let it, so it
+        // reaches this run's monitor and not the next run's.
+        await (pulumi.runtime as any).waitForRPCs().catch(() => undefined);
     }
     // Rejections are reported after the microtask queue drains; a failed program also leaves the stack's
     // own output promises rejected, which must not leak into the caller as unhandled.
