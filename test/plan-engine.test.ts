@@ -58,6 +58,17 @@ describe("plan engine", () => {
             assert.equal(first.resources.length, second.resources.length);
             assert.ok(second.resources.every((r) => r.urn.startsWith("urn:pulumi:b::")));
         });
+
+        it("lets what a failed run registered complete within that run, not fail the next one", async () => {
+            await assert.rejects(runProgram(() => {
+                const late = new pulumi.ComponentResource("test:index:Late", "late");
+                // Outputs that settle after the failure, as a component's do when a sibling refuses its settings.
+                late.registerOutputs({ ready: new Promise((resolve) => setTimeout(() => resolve(true), 50)) });
+                throw new Error("refused after registering");
+            }, { stack: "a" }), /refused after registering/);
+            const next = await runProgram(program("1.27"), { stack: "b" });
+            assert.ok(next.resources.some((r) => r.name === "box"));
+        });
     });
 
     describe("analyzer (in process)", () => {
