@@ -60,10 +60,15 @@ describe("plan engine", () => {
         });
 
         it("lets what a failed run registered complete within that run, not fail the next one", async () => {
+            // Outputs that settle after the program failed, as a component's do when a sibling refuses its settings.
+            class Late extends pulumi.ComponentResource {
+                constructor(name: string) {
+                    super("test:index:Late", name);
+                    this.registerOutputs({ ready: new Promise((resolve) => setTimeout(() => resolve(true), 50)) });
+                }
+            }
             await assert.rejects(runProgram(() => {
-                const late = new pulumi.ComponentResource("test:index:Late", "late");
-                // Outputs that settle after the failure, as a component's do when a sibling refuses its settings.
-                late.registerOutputs({ ready: new Promise((resolve) => setTimeout(() => resolve(true), 50)) });
+                new Late("late");
                 throw new Error("refused after registering");
             }, { stack: "a" }), /refused after registering/);
             const next = await runProgram(program("1.27"), { stack: "b" });

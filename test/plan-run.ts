@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { main } from "../src/plan/cli";
+import { PackProcess, POLICY_DIR, startPack } from "../src/plan/pack-process";
 
 export const REPO = path.join(__dirname, "..");
 
@@ -18,8 +19,15 @@ export interface PlanRun {
     stderr: string;
 }
 
-/** Runs the plan CLI in this process (`npm run plan -- ...args`) with `env` (the process's by default), capturing its output. */
+let pack: PackProcess | undefined;
+
+/**
+ * Runs the plan CLI in this process (`npm run plan -- ...args`) with `env` (the process's by default), capturing its
+ * output. The plans share one policy pack process, as a CLI run has its own (each plan configures it anew); it stops
+ * when mocha exits. Pack processes of their own: the CLI process tests (plan-cli, plan-exit) and analyzeWithPack.
+ */
 export async function runPlan(args: string[], env?: NodeJS.ProcessEnv): Promise<PlanRun> {
+    pack ??= startPack(POLICY_DIR);
     let stdout = "";
     let stderr = "";
     const out = process.stdout.write.bind(process.stdout);
@@ -27,7 +35,7 @@ export async function runPlan(args: string[], env?: NodeJS.ProcessEnv): Promise<
     (process.stdout as any).write = (chunk: unknown) => { stdout += String(chunk); return true; };
     (process.stderr as any).write = (chunk: unknown) => { stderr += String(chunk); return true; };
     try {
-        const code = await main(args, env);
+        const code = await main(args, env, pack);
         return { code, stdout, stderr };
     } finally {
         (process.stdout as any).write = out;

@@ -138,16 +138,17 @@ export interface PackResult {
 
 export interface OpenPack {
     analyze(resources: CapturedResource[], config?: PolicyConfig): Promise<PackResult>;
-    /** Stops the pack process, started or not; call it on every way out. */
+    /** Stops the pack process this started, up or not yet; call it on every way out. */
     close(): void;
 }
 
 /**
- * The policy pack in `packDir` as its own process, as the CLI runs it (`started`, or started now); `analyze` connects
- * once it is up. Starting it before the program runs hides its start-up time behind the program's.
+ * The policy pack in `packDir` as its own process, as the CLI runs it: `started` by the caller (who stops it: the CLI
+ * when it exits, tests after their plans), or started now and stopped by `close`. `analyze` connects once it is up;
+ * starting it before the program runs hides its start-up time behind the program's.
  */
-export function openPack(packDir: string, started: PackProcess = startPack(packDir)): OpenPack {
-    const { child, port } = started;
+export function openPack(packDir: string, started?: PackProcess): OpenPack {
+    const { child, port } = started ?? startPack(packDir);
     let client: any;
     return {
         /** getAnalyzerInfo, configure (schema defaults + `config`), analyze per resource, analyzeStack. */
@@ -163,7 +164,7 @@ export function openPack(packDir: string, started: PackProcess = startPack(packD
         },
         close() {
             client?.close();
-            child.kill();
+            if (!started) child.kill();
         },
     };
 }

@@ -94,7 +94,7 @@ function failureMessage(e: unknown): string {
 
 /**
  * Runs the plan CLI; `env` supplies PULUMI_CONFIG_PASSPHRASE(_FILE), as for `pulumi up`; `pack` is the policy pack
- * process when the caller started it already (main.ts).
+ * process when the caller started it (main.ts, which stops it on exit).
  */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, pack?: PackProcess): Promise<number> {
     let args;

@@ -56,7 +56,7 @@ export interface PlanOptions {
     skipPolicies?: boolean;
     /** Where PULUMI_CONFIG_PASSPHRASE(_FILE) are read from; the process environment by default. */
     env?: NodeJS.ProcessEnv;
-    /** The pack process, when the caller started it already (the CLI does, before it loads the plan). */
+    /** The pack process, when the caller started it (the CLI does, before it loads the plan); the caller stops it. */
     pack?: PackProcess;
 }
 
