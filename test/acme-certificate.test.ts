@@ -3,12 +3,11 @@ import { X509Certificate } from "node:crypto";
 import { ACME_DIRECTORIES, cloudflareDnsChallenge, fullChain } from "../components/acme-certificate-render";
 import { ConfigError } from "../components/validation";
 import { packArgs } from "../policy/pack";
-import { loadStackConfig } from "../src/config";
 import { analyzeInProcess } from "../src/plan/analyze";
 import { CapturedResource, isSecret, unwrapSecrets } from "../src/plan/capture";
 import { offlineCertificate } from "../src/plan/offline-certificate";
 import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
-import { FAKE_TOKEN, hubConfig, runHub, withCloudflare } from "./hub-program";
+import { FAKE_TOKEN, hubConfigIssues, runHub, withCloudflare } from "./hub-program";
 
 const acme = (extra: Record<string, unknown> = {}) => (hub: any) => {
     withCloudflare(hub);
@@ -90,16 +89,7 @@ describe("ACME certificate (hub tls.mode acme)", () => {
     });
 
     it("refuses bad settings with the key and the fix", () => {
-        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = token) => {
-            const { raw, secretKeys } = hubConfig(edit, secrets);
-            try {
-                loadStackConfig(raw, new Set(secretKeys));
-                return [];
-            } catch (e) {
-                assert.ok(e instanceof ConfigError);
-                return e.issues.map((i) => `${i.key}: ${i.message}`);
-            }
-        };
+        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = token) => hubConfigIssues(edit, secrets);
         const noDns = issues((h) => { h.tls = { mode: "acme" }; });
         assert.deepEqual(noDns, ["omni-scale:hub.tls.mode: acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles"]);
         const bad = issues(acme({ directory: "prod", renewalDays: 90, email: "admin" }));

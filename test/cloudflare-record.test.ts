@@ -3,12 +3,11 @@ import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { renderDnsRecord, tailnetIpv4 } from "../components/cloudflare-record-render";
 import { OmniHubSettingsSchema } from "../components/hub-settings";
-import { ConfigError } from "../components/validation";
 import { loadStackConfig } from "../src/config";
 import { isSecret } from "../src/plan/capture";
 import { hubSettings } from "./fixtures/settings";
 import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
-import { FAKE_TOKEN, hubConfig, runHub, withCloudflare, ZONE_ID } from "./hub-program";
+import { FAKE_TOKEN, hubConfig, hubConfigIssues, runHub, withCloudflare, ZONE_ID } from "./hub-program";
 
 const DEVICE = "tailscale:index/getDevice:getDevice";
 
@@ -58,16 +57,7 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
     });
 
     it("refuses bad settings with the key and the fix", () => {
-        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = {}) => {
-            const { raw, secretKeys } = hubConfig(edit, secrets);
-            try {
-                loadStackConfig(raw, new Set(secretKeys));
-                return [];
-            } catch (e) {
-                assert.ok(e instanceof ConfigError);
-                return e.issues.map((i) => `${i.key}: ${i.message}`);
-            }
-        };
+        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = {}) => hubConfigIssues(edit, secrets);
         assert.deepEqual(issues((h) => withCloudflare(h)), [
             "omni-scale:cloudflareApiToken: is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
         ]);

@@ -1,5 +1,7 @@
+import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { Mocks } from "@pulumi/pulumi/runtime";
+import { ConfigError } from "../components/validation";
 import { loadStackConfig, RawConfig } from "../src/config";
 import { CapturedResource, runProgram } from "../src/plan/capture";
 import { offlineMocks, StackReferenceOutputs } from "../src/plan/mocks";
@@ -20,6 +22,18 @@ export function hubConfig(edit: (hub: any) => void, secrets: Record<string, stri
 }
 
 /** Runs the hub program on the edited example under the offline mocks, or `wrap`'s changes to them. */
+/** The config issues (`key: message`) of the example hub with `edit` applied; none when it loads. */
+export function hubConfigIssues(edit: (hub: any) => void, secrets: Record<string, string> = {}): string[] {
+    const { raw, secretKeys } = hubConfig(edit, secrets);
+    try {
+        loadStackConfig(raw, new Set(secretKeys));
+        return [];
+    } catch (e) {
+        assert.ok(e instanceof ConfigError);
+        return e.issues.map((i) => `${i.key}: ${i.message}`);
+    }
+}
+
 export async function runHub(edit: (hub: any) => void, secrets: Record<string, string>, wrap?: (base: Mocks) => Mocks) {
     const { raw, secretKeys } = hubConfig(edit, secrets);
     const config = loadStackConfig(raw, new Set(secretKeys));
