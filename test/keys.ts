@@ -23,6 +23,13 @@ export function selfSigned(dir: string, name: string, cn: string, san: string, d
 export class GpgHome {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-gpg-"));
 
+    constructor() {
+        // The fewest S2K iterations gpg accepts: a locked key is as locked, and protecting one takes milliseconds
+        // instead of the default's second per export (gpg.conf and gpg-agent.conf, s2k-count).
+        fs.writeFileSync(path.join(this.dir, "gpg.conf"), "s2k-count 65536\n");
+        fs.writeFileSync(path.join(this.dir, "gpg-agent.conf"), "s2k-count 65536\n");
+    }
+
     /** Runs gpg in this home; `passphrase` locks a key it generates or unlocks one it exports ("" = none). */
     run(args: string[], passphrase = ""): string {
         return execFileSync("gpg", ["--homedir", this.dir, "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase, ...args],
