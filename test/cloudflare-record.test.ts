@@ -86,7 +86,7 @@ describe("lazy loading of the optional providers", () => {
                 const loaded = Object.keys(require.cache).filter((k) => /@pulumi[\\/]cloudflare|@pulumiverse[\\/]acme/.test(k));
                 console.log(JSON.stringify(loaded));
             }, (e) => { console.error(e); process.exit(1); });`;
-        const out = execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+        const out = execFileSync(process.execPath, ["-r", require.resolve("../src/plan/register"), "-e", script], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
         assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), []);
     });
 });
