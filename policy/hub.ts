@@ -4,7 +4,10 @@ import * as tailscale from "@pulumi/tailscale";
 import { etcdKeyProblems } from "../components/etcd-key-rules";
 import { auth0DomainProblem, wireguardAddrProblem } from "../components/address-rules";
 import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/state-volumes";
-import { commandFlags, flag, known } from "./props";
+import { commandFlags, flag, known, oncePerText } from "./props";
+
+/** An OpenPGP parse per distinct key, however many uploads and analyses carry it. */
+const etcdKeyProblemsOnce = oncePerText(etcdKeyProblems);
 
 /** The Omni hub: its container's flags and key upload, its stateful volumes, its Tailscale keys. */
 
@@ -24,7 +27,7 @@ export const omniGpgKeyNoPassphrase: ResourceValidationPolicy = {
             if (upload.file !== path) continue;
             const armored = upload.content ?? (upload.contentBase64 && Buffer.from(upload.contentBase64, "base64").toString("utf8"));
             if (!armored) continue;
-            for (const problem of await etcdKeyProblems(armored)) report(`${path}: ${problem}`);
+            for (const problem of await etcdKeyProblemsOnce(armored)) report(`${path}: ${problem}`);
         }
     }),
 };

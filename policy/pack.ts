@@ -4,6 +4,7 @@ import { hubBackupPolicies } from "./hub-backup";
 import { imagePolicies } from "./images";
 import { omniResourcePolicies } from "./omni-resources";
 import { proxmoxPolicies } from "./proxmox";
+import { foldByResourceType } from "./props";
 import { publicEndpointPolicies } from "./public-endpoint";
 import { remoteAccessPolicies } from "./remote-access";
 
@@ -11,5 +12,6 @@ import { remoteAccessPolicies } from "./remote-access";
 export const packArgs: PolicyPackArgs = {
     description: "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",
     enforcementLevel: "mandatory",
-    policies: [...hubPolicies, ...hubBackupPolicies, ...proxmoxPolicies, ...imagePolicies, ...omniResourcePolicies, ...remoteAccessPolicies, ...publicEndpointPolicies],
+    policies: [...hubPolicies, ...hubBackupPolicies, ...proxmoxPolicies, ...imagePolicies, ...omniResourcePolicies, ...remoteAccessPolicies, ...publicEndpointPolicies]
+        .map(foldByResourceType),
 };

@@ -3,6 +3,8 @@
  * unknown-checking proxy: reading a value that is unknown during preview throws UnknownValueError.
  */
 
+import { Policy, ResourceValidation } from "@pulumi/policy";
+
 // The class is exported at runtime, but @pulumi/policy's typings strip it (@pulumi/policy `proxy.js`).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { UnknownValueError } = require("@pulumi/policy/proxy") as { UnknownValueError: new (...args: never[]) => Error };
@@ -54,4 +56,36 @@ export function flag(flags: Map<string, string[]>, name: string): string | undef
 /** The documents of a multi-document YAML text, as text (each is parsed by the rules that own it). */
 export function yamlDocuments(text: string): string[] {
     return text.split(/^---[ \t]*(?:#.*)?$/m).filter((doc) => doc.trim() !== "");
+}
+
+/** `check` run once per distinct text, e.g. an etcd key that several resources upload or several analyses see. */
+export function oncePerText<T>(check: (text: string) => T): (text: string) => T {
+    const results = new Map<string, T>();
+    return (text) => {
+        if (!results.has(text)) results.set(text, check(text));
+        return results.get(text)!;
+    };
+}
+
+/** The type a validateResourceOfType function carries; with it the SDK skips other resources unexamined. */
+const pulumiTypeOf = (validation: ResourceValidation): string | undefined => (validation as { __pulumiType?: string }).__pulumiType;
+
+/**
+ * A policy whose validations each check another resource type, as one validation that runs the one of the resource's
+ * type. Given the list, @pulumi/policy (server.js, makeAnalyzeRpcFun) deserializes every resource again for each
+ * element and each element of another type throws a NotApplicableError; folded, that happens once per policy. Lists
+ * with an untyped validation or two of one type are kept (each element has its own error handling there).
+ */
+export function foldByResourceType<P extends Policy>(policy: P): P {
+    const validations = (policy as { validateResource?: ResourceValidation | ResourceValidation[] }).validateResource;
+    if (!Array.isArray(validations)) return policy;
+    const types = validations.map(pulumiTypeOf);
+    if (types.some((t) => t === undefined) || new Set(types).size !== types.length) return policy;
+    const byType = new Map(validations.map((v, i) => [types[i]!, v]));
+    const folded: ResourceValidation = (args, report) => {
+        const validation = byType.get(args.type);
+        if (!validation) return args.notApplicable(`Policy only applies to resources of types ${types.map((t) => `'${t}'`).join(", ")}`);
+        return validation(args, report);
+    };
+    return { ...policy, validateResource: folded };
 }

@@ -1,0 +1,78 @@
+import { strict as assert } from "node:assert";
+import * as docker from "@pulumi/docker";
+import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { foldByResourceType, oncePerText } from "../policy/props";
+
+// The SDK's analyzer protocol and its per-resource RPC, as the pack serves it (no .d.ts for these internals).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const analyzerproto = require("@pulumi/pulumi/proto/analyzer_pb");
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const policyServer = require("@pulumi/policy/server");
+
+/** What @pulumi/policy answers for one resource: its diagnostics and the policies it calls not applicable. */
+async function analyzeOne(policy: ResourceValidationPolicy, type: string, props: Record<string, unknown>): Promise<{ messages: string[]; notApplicable: string[] }> {
+    const req = new analyzerproto.AnalyzeRequest();
+    req.setType(type);
+    req.setName("r");
+    req.setUrn(`urn:pulumi:t::p::${type}::r`);
+    req.setProperties(Struct.fromJavaScript(props as never));
+    req.setOptions(new analyzerproto.AnalyzerResourceOptions());
+    const rpc = policyServer.makeAnalyzeRpcFun("t", "0.0.0", "mandatory", [policy]);
+    const resp: any = await new Promise((resolve, reject) => rpc({ request: req }, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))));
+    return {
+        messages: resp.getDiagnosticsList().map((d: any) => d.getMessage()),
+        notApplicable: resp.getNotApplicableList().map((n: any) => n.getPolicyName()),
+    };
+}
+
+const CONTAINER = "docker:index/container:Container";
+const VOLUME = "docker:index/volume:Volume";
+const IMAGE = "docker:index/remoteImage:RemoteImage";
+
+describe("policy props: one validation per resource type (foldByResourceType)", () => {
+    const perType: ResourceValidationPolicy = {
+        name: "per-type",
+        description: "test",
+        validateResource: [
+            validateResourceOfType(docker.Container, (c, _args, report) => report(`container ${c.name}`)),
+            validateResourceOfType(docker.Volume, (v, _args, report) => report(`volume ${v.name}`)),
+        ],
+    };
+    const folded = foldByResourceType(perType);
+
+    it("runs the validation of the resource's type, as the list does", async () => {
+        assert.equal(typeof folded.validateResource, "function");
+        for (const [type, name, message] of [[CONTAINER, "omni", "container omni"], [VOLUME, "data", "volume data"]]) {
+            const expected = await analyzeOne(perType, type, { name });
+            assert.equal(expected.messages.filter((m) => m.includes(message)).length, 1, expected.messages.join("\n"));
+            const got = await analyzeOne(folded, type, { name });
+            assert.deepEqual(got.messages, expected.messages);
+            assert.deepEqual(got.notApplicable, []);
+        }
+    });
+
+    it("tells the engine the policy does not apply to other types, as the list does", async () => {
+        assert.deepEqual((await analyzeOne(perType, IMAGE, { name: "x" })).notApplicable, ["per-type", "per-type"]);
+        assert.deepEqual(await analyzeOne(folded, IMAGE, { name: "x" }), { messages: [], notApplicable: ["per-type"] });
+    });
+
+    it("keeps lists with an untyped validation or two validations of one type, and single validations", () => {
+        const untyped: ResourceValidationPolicy = { ...perType, validateResource: [perType.validateResource as never, () => undefined].flat() };
+        const twice: ResourceValidationPolicy = { ...perType, validateResource: [validateResourceOfType(docker.Container, () => undefined), validateResourceOfType(docker.Container, () => undefined)] };
+        const single: ResourceValidationPolicy = { ...perType, validateResource: validateResourceOfType(docker.Container, () => undefined) };
+        for (const p of [untyped, twice, single]) assert.equal(foldByResourceType(p), p);
+    });
+});
+
+describe("policy props: oncePerText", () => {
+    it("checks each distinct text once", () => {
+        const seen: string[] = [];
+        const check = oncePerText((text) => {
+            seen.push(text);
+            return text.length;
+        });
+        assert.deepEqual([check("key-a"), check("key-bb"), check("key-a")], [5, 6, 5]);
+        assert.deepEqual(seen, ["key-a", "key-bb"]);
+    });
+});
