@@ -35,18 +35,29 @@ export class AcmeCertificate extends pulumi.ComponentResource {
         // Accounts belong to one directory, so each has its own. The provider generates the account key, which stays
         // in state as a secret; the production account is protected (its key owns the certificates), a staging one
         // can go once it served its test.
-        const account = new sdk.Registration(`${name}-account-${args.directory}`, { emailAddress: args.email }, {
-            parent: this, provider, protect: args.directory === "production", additionalSecretOutputs: ["accountKeyPem"],
-        });
-        const certificate = new sdk.Certificate(`${name}-certificate`, {
-            accountKeyPem: account.accountKeyPem,
-            commonName: args.domain,
-            dnsChallenges: [cloudflareDnsChallenge(pulumi.secret(args.cloudflareApiToken))],
-            recursiveNameservers: PROPAGATION_RESOLVERS,
-            minDaysRemaining: args.renewalDays,
-            // ECDSA P-256: what Go clients (Talos, omnictl) and Omni handle best; smaller than the RSA default.
-            keyType: "P256",
-        }, { parent: this, provider, additionalSecretOutputs: ["privateKeyPem"] });
+        const account = new sdk.Registration(
+            `${name}-account-${args.directory}`,
+            { emailAddress: args.email },
+            {
+                parent: this,
+                provider,
+                protect: args.directory === "production",
+                additionalSecretOutputs: ["accountKeyPem"],
+            },
+        );
+        const certificate = new sdk.Certificate(
+            `${name}-certificate`,
+            {
+                accountKeyPem: account.accountKeyPem,
+                commonName: args.domain,
+                dnsChallenges: [cloudflareDnsChallenge(pulumi.secret(args.cloudflareApiToken))],
+                recursiveNameservers: PROPAGATION_RESOLVERS,
+                minDaysRemaining: args.renewalDays,
+                // ECDSA P-256: what Go clients (Talos, omnictl) and Omni handle best; smaller than the RSA default.
+                keyType: "P256",
+            },
+            { parent: this, provider, additionalSecretOutputs: ["privateKeyPem"] },
+        );
         this.certificatePem = pulumi.all([certificate.certificatePem, certificate.issuerPem]).apply(([cert, issuer]) => fullChain(cert, issuer ?? ""));
         this.privateKeyPem = pulumi.secret(certificate.privateKeyPem);
         this.notAfter = certificate.certificateNotAfter;

@@ -30,7 +30,10 @@ export function hostnameProblem(value: string): string | undefined {
 export function hostOrIpProblem(value: string): string | undefined {
     if (isIp(value) || (hostnamePattern.test(value) && !/^[\d.]+$/.test(value))) return undefined;
     const bare = bareHost(value).replace(/^[^@]*@/, "");
-    const fix = bare && bare !== value && (isIp(bare) || hostnamePattern.test(bare)) ? `use "${bare}"` : "use an IP address or a DNS name, e.g. 192.168.3.2 or pve1.example.com";
+    const fix =
+        bare && bare !== value && (isIp(bare) || hostnamePattern.test(bare))
+            ? `use "${bare}"`
+            : "use an IP address or a DNS name, e.g. 192.168.3.2 or pve1.example.com";
     return `"${value}" is not an IP address or a bare host name (no scheme, user, path or port); ${fix}`;
 }
 

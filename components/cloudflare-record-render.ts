@@ -10,8 +10,10 @@ import { isTailnetAddress } from "./address-rules";
 export function tailnetIpv4(addresses: readonly string[] | undefined, hostname: string): string {
     const ip = (addresses ?? []).find((a) => isIP(a) === 4 && isTailnetAddress(a));
     if (!ip) {
-        throw new Error(`Tailscale device "${hostname}" has no tailnet IPv4 address (got ${JSON.stringify(addresses ?? [])}): ` +
-            "check that the hub's sidecar joined the tailnet under that name (a stale device makes Tailscale append -1; remove it in the admin console)");
+        throw new Error(
+            `Tailscale device "${hostname}" has no tailnet IPv4 address (got ${JSON.stringify(addresses ?? [])}): ` +
+                "check that the hub's sidecar joined the tailnet under that name (a stale device makes Tailscale append -1; remove it in the admin console)",
+        );
     }
     return ip;
 }

@@ -62,7 +62,9 @@ const SYSTEM_LABEL_PREFIX = "omni.sidero.dev/";
 const Descriptors = Labels.superRefine((labels, ctx) => {
     for (const key of Object.keys(labels).filter((k) => k.startsWith(SYSTEM_LABEL_PREFIX))) {
         ctx.addIssue({
-            code: "custom", path: [key], input: key,
+            code: "custom",
+            path: [key],
+            input: key,
             message: `the ${SYSTEM_LABEL_PREFIX} prefix is reserved for Omni's own labels and annotations (Omni refuses the template): use your own prefix, e.g. example.com/${key.slice(SYSTEM_LABEL_PREFIX.length)}`,
         });
     }
@@ -76,7 +78,9 @@ const NodeLabels = Labels.superRefine((labels, ctx) => {
 
 const INLINE_FORMS = "a mapping (one document), a list of mappings (several documents) or a YAML string (`inline: |`)";
 /** Inline content in the three forms of Omni's template model (inline.go). */
-const Inline = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())), z.string()], { error: `inline content is ${INLINE_FORMS}` });
+const Inline = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())), z.string()], {
+    error: `inline content is ${INLINE_FORMS}`,
+});
 const FilePath = z.string().min(1, "a path relative to the Pulumi project directory, or an absolute one");
 
 /** The id Omni gives the resource instead of one derived from its name (`omnictl cluster template export` writes these). */
@@ -86,7 +90,12 @@ const IdOverride = z.string().regex(/^\S+$/, "an Omni resource id, without space
 function oneSource(content: "inline" | "job", what: string) {
     return (v: { file?: string } & Record<string, unknown>, ctx: z.RefinementCtx) => {
         if ((v.file === undefined) === (v[content] === undefined)) {
-            ctx.addIssue({ code: "custom", path: [content], input: v[content], message: `set exactly one of ${content} (the ${what} itself) or file (a path to it)` });
+            ctx.addIssue({
+                code: "custom",
+                path: [content],
+                input: v[content],
+                message: `set exactly one of ${content} (the ${what} itself) or file (a path to it)`,
+            });
         }
     };
 }
@@ -105,13 +114,23 @@ function content(v: { file?: string } & Record<string, unknown>, key: "inline" |
             value = fs.readFileSync(file, "utf8");
         } catch (e) {
             const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-            ctx.addIssue({ code: "custom", path: ["file"], input: v.file, message: `cannot read ${file} (${why}): give a path relative to the Pulumi project directory, or an absolute one` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["file"],
+                input: v.file,
+                message: `cannot read ${file} (${why}): give a path relative to the Pulumi project directory, or an absolute one`,
+            });
             return undefined;
         }
     }
     const errors = typeof value === "string" ? YAML.parseAllDocuments(value).flatMap((d) => d.errors) : [];
     if (errors.length > 0) {
-        ctx.addIssue({ code: "custom", path: [v.file !== undefined ? "file" : key], input: v.file ?? value, message: `not valid YAML: ${errors[0].message.split("\n")[0].replace(/:$/, "")}` });
+        ctx.addIssue({
+            code: "custom",
+            path: [v.file !== undefined ? "file" : key],
+            input: v.file ?? value,
+            message: `not valid YAML: ${errors[0].message.split("\n")[0].replace(/:$/, "")}`,
+        });
         return undefined;
     }
     return value;
@@ -141,8 +160,13 @@ const Patch = z
         if (inline === undefined) return z.NEVER;
         if (nodeRoleLabelsInPatch(inline).length > 0) {
             const mapping = p.file === undefined && typeof inline === "object" && !Array.isArray(inline);
-            const input = mapping ? (inline as { machine?: unknown }).machine : p.file ?? inline;
-            ctx.addIssue({ code: "custom", path: p.file !== undefined ? ["file"] : mapping ? ["inline", "machine"] : ["inline"], message: NODE_ROLE_FIX, input });
+            const input = mapping ? (inline as { machine?: unknown }).machine : (p.file ?? inline);
+            ctx.addIssue({
+                code: "custom",
+                path: p.file !== undefined ? ["file"] : mapping ? ["inline", "machine"] : ["inline"],
+                message: NODE_ROLE_FIX,
+                input,
+            });
             return z.NEVER;
         }
         // A file patch keeps the name Omni gives it (its path), so its resource id does not change.
@@ -171,14 +195,19 @@ const SIZE_FORMS = 'a machine count: a whole number such as 3 (or the string "3"
 const Size = z.union([z.number(), z.string()], { error: (i) => `${i.input === undefined ? "required" : "size is"}: ${SIZE_FORMS}` }).transform((v, ctx) => {
     if (typeof v === "string" && UNLIMITED_SIZES.includes(v)) {
         ctx.addIssue({
-            code: "custom", input: v,
+            code: "custom",
+            input: v,
             message: `"${v}" is Omni's unlimited allocation (${UNLIMITED_SIZES.join(", ")} are the same), which Omni refuses for a machine class that auto-provisions, as every class of this project does: give ${SIZE_FORMS}`,
         });
         return z.NEVER;
     }
     const count = typeof v === "number" ? v : /^\d+$/.test(v) ? Number(v) : v === "Static" ? 0 : NaN;
     if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
-        ctx.addIssue({ code: "custom", input: v, message: `size is ${SIZE_FORMS}, or one of ${UNLIMITED_SIZES.join(", ")} for unlimited (refused here: see its message)` });
+        ctx.addIssue({
+            code: "custom",
+            input: v,
+            message: `size is ${SIZE_FORMS}, or one of ${UNLIMITED_SIZES.join(", ")} for unlimited (refused here: see its message)`,
+        });
         return z.NEVER;
     }
     return count;
@@ -198,7 +227,8 @@ const KubernetesManifest = z
     })
     .superRefine(oneSource("inline", "manifest"))
     .superRefine((m, ctx) => {
-        if (m.name === undefined && m.file === undefined) ctx.addIssue({ code: "custom", path: ["name"], message: "an inline manifest needs a name: Omni derives its id from it" });
+        if (m.name === undefined && m.file === undefined)
+            ctx.addIssue({ code: "custom", path: ["name"], message: "an inline manifest needs a name: Omni derives its id from it" });
     })
     .transform((m, ctx) => {
         const inline = content(m, "inline", ctx);
@@ -219,15 +249,22 @@ const KubernetesHealthcheck = z
     })
     .superRefine(oneSource("job", "Job manifest"))
     .superRefine((h, ctx) => {
-        if (h.name === undefined && h.idOverride === undefined) ctx.addIssue({ code: "custom", path: ["name"], message: "a healthcheck needs a name (or an idOverride): Omni derives its id from it" });
+        if (h.name === undefined && h.idOverride === undefined)
+            ctx.addIssue({ code: "custom", path: ["name"], message: "a healthcheck needs a name (or an idOverride): Omni derives its id from it" });
     })
     .transform((h, ctx) => {
         const job = content(h, "job", ctx);
-        return job === undefined ? z.NEVER : { name: h.name, idOverride: h.idOverride, labels: h.labels, annotations: h.annotations, job, interval: h.interval };
+        return job === undefined
+            ? z.NEVER
+            : { name: h.name, idOverride: h.idOverride, labels: h.labels, annotations: h.annotations, job, interval: h.interval };
     });
 
 /** A key Omni's template model refuses in this place: set, it fails with `why`. */
-const refused = (why: string) => z.unknown().refine((v) => v === undefined, why).optional();
+const refused = (why: string) =>
+    z
+        .unknown()
+        .refine((v) => v === undefined, why)
+        .optional();
 
 /**
  * Omni's template model (omni v1.10.4 `client/pkg/template/internal/models/machineset.go`, `list.go`): a machine set
@@ -238,12 +275,14 @@ const KERNEL_ARGS_REFUSED =
 
 /** machineset.go: a set allocates from a machine class or lists machines by UUID, never both. */
 const STATIC_MACHINES_REFUSED =
-    "every machine set here allocates from a machine class, so a set of hand-picked machines (listed by UUID) cannot be expressed: "
-    + "let a machine class provide them, or keep that cluster in omnictl outside this stack";
+    "every machine set here allocates from a machine class, so a set of hand-picked machines (listed by UUID) cannot be expressed: " +
+    "let a machine class provide them, or keep that cluster in omnictl outside this stack";
 
 /** Set-level options ControlPlane and Workers share (§4.11 MachineSet). */
 const machineSetFields = (classes?: ClassCheck) => ({
-    machineClass: z.string({ error: "required: the machine class this set allocates from (one defined in machineClasses)" }).pipe(classes ? Name.superRefine(classes.check) : Name),
+    machineClass: z
+        .string({ error: "required: the machine class this set allocates from (one defined in machineClasses)" })
+        .pipe(classes ? Name.superRefine(classes.check) : Name),
     labels: Descriptors.optional(),
     annotations: Descriptors.optional(),
     patches: Patches.optional(),
@@ -265,115 +304,144 @@ function classCheck(cluster: string, known: string[]): ClassCheck {
         check: (name, ctx) => {
             if (known.includes(name)) return;
             const list = known.length > 0 ? known.join(", ") : "none";
-            ctx.addIssue({ code: "custom", message: `cluster ${cluster} uses machine class "${name}", which this stack does not define (known: ${list}): define it or fix the name`, input: name });
+            ctx.addIssue({
+                code: "custom",
+                message: `cluster ${cluster} uses machine class "${name}", which this stack does not define (known: ${list}): define it or fix the name`,
+                input: name,
+            });
         },
     };
 }
 
 /** The schema, optionally checking machine class names against the ones defined in the stack. */
 function clusterSpecSchema(classes?: ClassCheck) {
-    return z.strictObject({
-        name: z.string({ error: "required: the cluster's name (its id in Omni)" }).pipe(Name),
-        kubernetesVersion: Version("Kubernetes", versions.kubernetes),
-        talosVersion: Version("Talos", versions.talos),
-        labels: Descriptors.optional(),
-        annotations: Descriptors.optional(),
-        patches: Patches.optional(),
-        systemExtensions: SystemExtensions.optional(),
-        kernelArgs: refused(KERNEL_ARGS_REFUSED),
-        /** Manifests Omni applies to the cluster (cluster.go `kubernetes.manifests`). */
-        kubernetesManifests: z.array(KubernetesManifest).superRefine(uniqueBy((m) => m.name, "manifest names must be unique in a cluster", "name")).optional(),
-        /** Jobs Omni runs to check the cluster during upgrades (cluster.go `kubernetes.healthchecks`). */
-        kubernetesHealthchecks: z.array(KubernetesHealthcheck).superRefine(uniqueBy((h) => h.idOverride ?? h.name, "healthcheck names (and idOverrides) must be unique in a cluster", "name")).optional(),
-        features: z
-            .strictObject({
-                diskEncryption: z.boolean().optional(),
-                enableWorkloadProxy: z.boolean().optional(),
-                useEmbeddedDiscoveryService: z.boolean().optional(),
-                /** Only for clusters created with Talos 1.14+, with the embedded discovery service on (validations/cluster.go). */
-                disablePublicDiscoveryService: z.boolean().optional(),
-                /** Lets the omni.sidero.dev/node-audit-skip annotation exempt a Kubernetes node from Omni's node audit. */
-                enableNodeAuditSkip: z.boolean().optional(),
-                /**
-                 * Etcd backup interval, a Go duration; it must lie within the hub's etcdBackup min/max interval (Omni's
-                 * defaults: 1h to 24h). "0" turns this cluster's backups off.
-                 */
-                backupInterval: goDuration("use a Go duration such as 1h, 6h or 24h (0 disables backups)").optional(),
-            })
-            .optional(),
-        // A template has exactly one ControlPlane (models/list.go).
-        controlPlane: z.strictObject({
-            ...machineSetFields(classes),
-            size: Size.pipe(z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)")),
-            name: refused("Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it"),
-            /** Create the cluster from an etcd backup (controlplane.go); both fields are required. */
-            bootstrapSpec: z
+    return z
+        .strictObject({
+            name: z.string({ error: "required: the cluster's name (its id in Omni)" }).pipe(Name),
+            kubernetesVersion: Version("Kubernetes", versions.kubernetes),
+            talosVersion: Version("Talos", versions.talos),
+            labels: Descriptors.optional(),
+            annotations: Descriptors.optional(),
+            patches: Patches.optional(),
+            systemExtensions: SystemExtensions.optional(),
+            kernelArgs: refused(KERNEL_ARGS_REFUSED),
+            /** Manifests Omni applies to the cluster (cluster.go `kubernetes.manifests`). */
+            kubernetesManifests: z
+                .array(KubernetesManifest)
+                .superRefine(uniqueBy((m) => m.name, "manifest names must be unique in a cluster", "name"))
+                .optional(),
+            /** Jobs Omni runs to check the cluster during upgrades (cluster.go `kubernetes.healthchecks`). */
+            kubernetesHealthchecks: z
+                .array(KubernetesHealthcheck)
+                .superRefine(uniqueBy((h) => h.idOverride ?? h.name, "healthcheck names (and idOverrides) must be unique in a cluster", "name"))
+                .optional(),
+            features: z
                 .strictObject({
-                    clusterUUID: z.string().min(1, "the UUID of the cluster the backup was taken from"),
-                    snapshot: z.string().min(1, "the backup's snapshot name, e.g. FFFFFFFF9AA169F0.snapshot"),
+                    diskEncryption: z.boolean().optional(),
+                    enableWorkloadProxy: z.boolean().optional(),
+                    useEmbeddedDiscoveryService: z.boolean().optional(),
+                    /** Only for clusters created with Talos 1.14+, with the embedded discovery service on (validations/cluster.go). */
+                    disablePublicDiscoveryService: z.boolean().optional(),
+                    /** Lets the omni.sidero.dev/node-audit-skip annotation exempt a Kubernetes node from Omni's node audit. */
+                    enableNodeAuditSkip: z.boolean().optional(),
+                    /**
+                     * Etcd backup interval, a Go duration; it must lie within the hub's etcdBackup min/max interval (Omni's
+                     * defaults: 1h to 24h). "0" turns this cluster's backups off.
+                     */
+                    backupInterval: goDuration("use a Go duration such as 1h, 6h or 24h (0 disables backups)").optional(),
                 })
                 .optional(),
-            // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
-            updateStrategy: refused("Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it"),
-            deleteStrategy: refused("Omni's template model refuses deleteStrategy on the control plane: remove it"),
-        }, { error: "required: the control plane, { machineClass, size } (a cluster has exactly one)" }),
-        workers: z
-            .array(
-                z.strictObject({
+            // A template has exactly one ControlPlane (models/list.go).
+            controlPlane: z.strictObject(
+                {
                     ...machineSetFields(classes),
-                    // Omni's default name for a Workers document without one (workers.go).
-                    name: Name.refine((n) => n !== "control-planes", "control-planes is reserved by Omni for the control plane: pick another worker set name").default("workers"),
-                    size: Size,
-                    bootstrapSpec: refused("bootstrapSpec restores a cluster from an etcd backup and belongs to the control plane (Omni refuses it in workers, workers.go): move it to controlPlane"),
-                    /** Rendered as a machine.nodeLabels patch on this set. */
-                    nodeLabels: NodeLabels.optional(),
-                    updateStrategy: Strategy.optional(),
-                    deleteStrategy: Strategy.optional(),
-                }),
-            )
-            .default([])
-            .superRefine(uniqueBy((w) => w.name, "worker set names must be unique in a cluster", "name")),
-        // omni v1.10.4 client/pkg/template/internal/models/list.go: a Machine document must be listed by a set's machines.
-        machines: refused(
-            "Omni refuses Machine documents that no machine set lists, and our sets allocate from machine classes, never by machine UUID: "
-                + "put per-machine settings in a machine class (its providerData) or a patch on the set",
-        ),
-        cni: z.enum(["cilium", "default"]).default("cilium"),
-        cilium: z
-            .strictObject({
-                /** Helm chart version, shown in the install command. */
-                version: z.string().refine((v) => semver.valid(v) !== null, "use a Cilium chart version such as 1.18.2").optional(),
-                /** Pod MTU: the SideroLink WireGuard link is 1280, and auto-detection ended at 1280 (§1.10). */
-                mtu: z.number().int().min(1280).max(9000).default(1450),
-                hubble: z.boolean().default(false),
-                gatewayApi: z.boolean().default(false),
-            })
-            .default({ mtu: 1450, hubble: false, gatewayApi: false }),
-    }).superRefine((c, ctx) => {
-        const problem = kubernetesSupportProblem(c.talosVersion, c.kubernetesVersion);
-        if (problem) ctx.addIssue({ code: "custom", path: ["kubernetesVersion"], message: problem, input: c.kubernetesVersion });
-        // omni v1.10.4 internal/backend/runtime/omni/validations/cluster.go (validateDiscoveryServiceSetting).
-        const talos = semver.coerce(c.talosVersion);
-        if (c.features?.disablePublicDiscoveryService && talos && semver.lt(talos, "1.14.0")) {
-            ctx.addIssue({
-                code: "custom", path: ["features", "disablePublicDiscoveryService"], input: true,
-                message: `Omni turns the public discovery service off only for clusters created with Talos 1.14 or newer, and this one runs ${c.talosVersion}: remove it`,
-            });
-        } else if (c.features?.disablePublicDiscoveryService && !c.features.useEmbeddedDiscoveryService) {
-            ctx.addIssue({
-                code: "custom", path: ["features", "disablePublicDiscoveryService"], input: true,
-                message: "Omni refuses a cluster with no discovery service at all: set features.useEmbeddedDiscoveryService: true too, or remove this",
-            });
-        }
-    });
+                    size: Size.pipe(z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)")),
+                    name: refused("Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it"),
+                    /** Create the cluster from an etcd backup (controlplane.go); both fields are required. */
+                    bootstrapSpec: z
+                        .strictObject({
+                            clusterUUID: z.string().min(1, "the UUID of the cluster the backup was taken from"),
+                            snapshot: z.string().min(1, "the backup's snapshot name, e.g. FFFFFFFF9AA169F0.snapshot"),
+                        })
+                        .optional(),
+                    // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
+                    updateStrategy: refused(
+                        "Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it",
+                    ),
+                    deleteStrategy: refused("Omni's template model refuses deleteStrategy on the control plane: remove it"),
+                },
+                { error: "required: the control plane, { machineClass, size } (a cluster has exactly one)" },
+            ),
+            workers: z
+                .array(
+                    z.strictObject({
+                        ...machineSetFields(classes),
+                        // Omni's default name for a Workers document without one (workers.go).
+                        name: Name.refine(
+                            (n) => n !== "control-planes",
+                            "control-planes is reserved by Omni for the control plane: pick another worker set name",
+                        ).default("workers"),
+                        size: Size,
+                        bootstrapSpec: refused(
+                            "bootstrapSpec restores a cluster from an etcd backup and belongs to the control plane (Omni refuses it in workers, workers.go): move it to controlPlane",
+                        ),
+                        /** Rendered as a machine.nodeLabels patch on this set. */
+                        nodeLabels: NodeLabels.optional(),
+                        updateStrategy: Strategy.optional(),
+                        deleteStrategy: Strategy.optional(),
+                    }),
+                )
+                .default([])
+                .superRefine(uniqueBy((w) => w.name, "worker set names must be unique in a cluster", "name")),
+            // omni v1.10.4 client/pkg/template/internal/models/list.go: a Machine document must be listed by a set's machines.
+            machines: refused(
+                "Omni refuses Machine documents that no machine set lists, and our sets allocate from machine classes, never by machine UUID: " +
+                    "put per-machine settings in a machine class (its providerData) or a patch on the set",
+            ),
+            cni: z.enum(["cilium", "default"]).default("cilium"),
+            cilium: z
+                .strictObject({
+                    /** Helm chart version, shown in the install command. */
+                    version: z
+                        .string()
+                        .refine((v) => semver.valid(v) !== null, "use a Cilium chart version such as 1.18.2")
+                        .optional(),
+                    /** Pod MTU: the SideroLink WireGuard link is 1280, and auto-detection ended at 1280 (§1.10). */
+                    mtu: z.number().int().min(1280).max(9000).default(1450),
+                    hubble: z.boolean().default(false),
+                    gatewayApi: z.boolean().default(false),
+                })
+                .default({ mtu: 1450, hubble: false, gatewayApi: false }),
+        })
+        .superRefine((c, ctx) => {
+            const problem = kubernetesSupportProblem(c.talosVersion, c.kubernetesVersion);
+            if (problem) ctx.addIssue({ code: "custom", path: ["kubernetesVersion"], message: problem, input: c.kubernetesVersion });
+            // omni v1.10.4 internal/backend/runtime/omni/validations/cluster.go (validateDiscoveryServiceSetting).
+            const talos = semver.coerce(c.talosVersion);
+            if (c.features?.disablePublicDiscoveryService && talos && semver.lt(talos, "1.14.0")) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["features", "disablePublicDiscoveryService"],
+                    input: true,
+                    message: `Omni turns the public discovery service off only for clusters created with Talos 1.14 or newer, and this one runs ${c.talosVersion}: remove it`,
+                });
+            } else if (c.features?.disablePublicDiscoveryService && !c.features.useEmbeddedDiscoveryService) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["features", "disablePublicDiscoveryService"],
+                    input: true,
+                    message: "Omni refuses a cluster with no discovery service at all: set features.useEmbeddedDiscoveryService: true too, or remove this",
+                });
+            }
+        });
 }
 
 export const ClusterSpecSchema = clusterSpecSchema();
 export type ClusterSpec = z.input<typeof ClusterSpecSchema>;
 type Cluster = z.output<typeof ClusterSpecSchema>;
 type Worker = Cluster["workers"][number];
-type MachineSet = Pick<Worker, "labels" | "annotations" | "machineClass" | "size" | "upgradeStrategy" | "systemExtensions">
-    & Partial<Pick<Worker, "name" | "updateStrategy" | "deleteStrategy">> & { bootstrapSpec?: Cluster["controlPlane"]["bootstrapSpec"] };
+type MachineSet = Pick<Worker, "labels" | "annotations" | "machineClass" | "size" | "upgradeStrategy" | "systemExtensions"> &
+    Partial<Pick<Worker, "name" | "updateStrategy" | "deleteStrategy">> & { bootstrapSpec?: Cluster["controlPlane"]["bootstrapSpec"] };
 type RenderedPatch = { name?: string; idOverride?: string; labels?: Record<string, string>; annotations?: Record<string, string>; inline: unknown };
 
 export interface RenderedClusterTemplate {
@@ -390,12 +458,17 @@ export interface RenderedClusterTemplate {
 /** Drop undefined and empty values so the template only carries what was set. */
 function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
     return Object.fromEntries(
-        Object.entries(o).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && !(typeof v === "object" && v !== null && Object.keys(v).length === 0)),
+        Object.entries(o).filter(
+            ([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && !(typeof v === "object" && v !== null && Object.keys(v).length === 0),
+        ),
     ) as Partial<T>;
 }
 
 /** Inline content is kept as given, even when empty: a patch without it is refused by Omni. */
-const patchDoc = (p: RenderedPatch) => ({ ...compact({ name: p.name, idOverride: p.idOverride, labels: p.labels, annotations: p.annotations }), inline: p.inline });
+const patchDoc = (p: RenderedPatch) => ({
+    ...compact({ name: p.name, idOverride: p.idOverride, labels: p.labels, annotations: p.annotations }),
+    inline: p.inline,
+});
 
 /** A defined list, even an empty one (which removes extensions), is rendered; an absent one is not. */
 const extensions = (list: string[] | undefined) => (list === undefined ? {} : { systemExtensions: list });
@@ -459,8 +532,14 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
                 annotations: c.annotations,
                 kubernetes: compact({
                     version: c.kubernetesVersion,
-                    manifests: c.kubernetesManifests?.map((m) => ({ ...compact({ name: m.name, mode: m.mode, labels: m.labels, annotations: m.annotations }), inline: m.inline })),
-                    healthchecks: c.kubernetesHealthchecks?.map((h) => ({ ...compact({ name: h.name, idOverride: h.idOverride, labels: h.labels, annotations: h.annotations, interval: h.interval }), job: h.job })),
+                    manifests: c.kubernetesManifests?.map((m) => ({
+                        ...compact({ name: m.name, mode: m.mode, labels: m.labels, annotations: m.annotations }),
+                        inline: m.inline,
+                    })),
+                    healthchecks: c.kubernetesHealthchecks?.map((h) => ({
+                        ...compact({ name: h.name, idOverride: h.idOverride, labels: h.labels, annotations: h.annotations, interval: h.interval }),
+                        job: h.job,
+                    })),
                 }),
                 talos: { version: c.talosVersion },
                 features: compact({
@@ -477,7 +556,8 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
         },
         machineSetDoc("ControlPlane", c.controlPlane, c.controlPlane.patches ?? []),
         ...c.workers.map((w) => {
-            const labelsPatch = w.nodeLabels && Object.keys(w.nodeLabels).length > 0 ? [{ name: NODE_LABELS_PATCH, inline: { machine: { nodeLabels: w.nodeLabels } } }] : [];
+            const labelsPatch =
+                w.nodeLabels && Object.keys(w.nodeLabels).length > 0 ? [{ name: NODE_LABELS_PATCH, inline: { machine: { nodeLabels: w.nodeLabels } } }] : [];
             return machineSetDoc("Workers", w, [...labelsPatch, ...(w.patches ?? [])]);
         }),
     ];
@@ -515,12 +595,18 @@ export function nodeRoleLabelProblems(yamlText: string): string[] {
  * Why a cluster's etcd backup interval falls outside what the hub accepts, or undefined (omni v1.10.4
  * `internal/backend/runtime/omni/validations/cluster.go`: min ≤ interval ≤ max; 0 turns backups off).
  */
-export function backupIntervalProblem(interval: string | undefined, limits: { min: number; max: number }, hubSetting = "the hub's etcdBackup"): string | undefined {
+export function backupIntervalProblem(
+    interval: string | undefined,
+    limits: { min: number; max: number },
+    hubSetting = "the hub's etcdBackup",
+): string | undefined {
     const ms = interval === undefined ? undefined : parseGoDuration(interval);
     if (ms === undefined || ms === 0) return undefined;
     const fmt = (v: number) => (v % 3_600_000 === 0 ? `${v / 3_600_000}h` : v % 60_000 === 0 ? `${v / 60_000}m` : `${v / 1000}s`);
-    if (ms < limits.min) return `backupInterval ${interval} is shorter than ${hubSetting} minInterval (${fmt(limits.min)}); Omni refuses the cluster: use ${fmt(limits.min)} or more`;
-    if (ms > limits.max) return `backupInterval ${interval} is longer than ${hubSetting} maxInterval (${fmt(limits.max)}); Omni refuses the cluster: use ${fmt(limits.max)} or less`;
+    if (ms < limits.min)
+        return `backupInterval ${interval} is shorter than ${hubSetting} minInterval (${fmt(limits.min)}); Omni refuses the cluster: use ${fmt(limits.min)} or more`;
+    if (ms > limits.max)
+        return `backupInterval ${interval} is longer than ${hubSetting} maxInterval (${fmt(limits.max)}); Omni refuses the cluster: use ${fmt(limits.max)} or less`;
     return undefined;
 }
 
@@ -535,23 +621,27 @@ export function clusterTemplateProblems(yamlText: string): string[] {
     }
     for (const d of docs) {
         const where = `${String(d.kind)}${d.name ? ` ${String(d.name)}` : ""}`;
-        if (!["Cluster", "ControlPlane", "Workers", "Machine"].includes(String(d.kind))) problems.push(`${where}: unknown kind (expected Cluster, ControlPlane, Workers or Machine)`);
+        if (!["Cluster", "ControlPlane", "Workers", "Machine"].includes(String(d.kind)))
+            problems.push(`${where}: unknown kind (expected Cluster, ControlPlane, Workers or Machine)`);
         if (d.kind === "Cluster") {
             const k = (d.kubernetes as { version?: unknown } | undefined)?.version;
             const t = (d.talos as { version?: unknown } | undefined)?.version;
-            if (!isPinnedVersion(k)) problems.push(`${where}: kubernetes.version ${JSON.stringify(k)} is not pinned: use an exact version like ${versions.kubernetes}`);
+            if (!isPinnedVersion(k))
+                problems.push(`${where}: kubernetes.version ${JSON.stringify(k)} is not pinned: use an exact version like ${versions.kubernetes}`);
             if (!isPinnedVersion(t)) problems.push(`${where}: talos.version ${JSON.stringify(t)} is not pinned: use an exact version like ${versions.talos}`);
         }
         // Omni's template model at v1.10.4 (controlplane.go, machineset.go): the same refusals as the renderer's.
         if (d.kind === "ControlPlane") {
-            for (const key of ["updateStrategy", "deleteStrategy"]) if (d[key] !== undefined) problems.push(`${where}: ${key} is not allowed on the control plane (Omni refuses the template)`);
+            for (const key of ["updateStrategy", "deleteStrategy"])
+                if (d[key] !== undefined) problems.push(`${where}: ${key} is not allowed on the control plane (Omni refuses the template)`);
         }
         const usesClass = (d.kind === "ControlPlane" || d.kind === "Workers") && d.machineClass !== undefined;
         if (usesClass && d.kernelArgs !== undefined) problems.push(`${where}: ${KERNEL_ARGS_REFUSED}`);
     }
     const sets = docs.filter((d) => d.kind === "ControlPlane" || d.kind === "Workers");
     const cluster = docs.find((d) => d.kind === "Cluster");
-    if (cluster?.kernelArgs !== undefined && sets.some((d) => d.machineClass !== undefined)) problems.push(`Cluster ${String(cluster.name)}: ${KERNEL_ARGS_REFUSED}`);
+    if (cluster?.kernelArgs !== undefined && sets.some((d) => d.machineClass !== undefined))
+        problems.push(`Cluster ${String(cluster.name)}: ${KERNEL_ARGS_REFUSED}`);
     // list.go: every Machine document must be listed by a set's machines.
     const listed = new Set(sets.flatMap((d) => (Array.isArray(d.machines) ? d.machines.map(String) : [])));
     for (const m of docs.filter((d) => d.kind === "Machine" && !listed.has(String(d.name)))) {

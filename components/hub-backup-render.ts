@@ -84,10 +84,11 @@ export function etcdToolsProblem(omniVersion: string, etcdImage: string): string
     return `Omni ${omniVersion} embeds etcd ${embedded}, but the image has etcd v${tools}: use the same minor version, e.g. gcr.io/etcd-development/etcd:${embedded}`;
 }
 
-
 export const HubBackupSettingsSchema = z.strictObject({
     /** How often a set is taken (a Go duration); the container turns unhealthy when the last success is older than twice this. */
-    interval: goDuration().default("6h").refine((v) => durationSeconds(v) >= 60 && Number.isInteger(durationSeconds(v)), "must be whole seconds and at least 1m, e.g. 6h"),
+    interval: goDuration()
+        .default("6h")
+        .refine((v) => durationSeconds(v) >= 60 && Number.isInteger(durationSeconds(v)), "must be whole seconds and at least 1m, e.g. 6h"),
     /** How many sets stay in targetDir (and are pruned there; S3 keeps what its lifecycle rules keep). */
     keep: z.number().int().min(1, "keep at least one set").default(28),
     /** A directory on the Docker host, ideally another disk or a NAS mount; never inside Docker's data root. */
@@ -96,10 +97,17 @@ export const HubBackupSettingsSchema = z.strictObject({
     s3: z
         .strictObject({
             bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name: 3-63 lowercase letters, digits, dots and dashes"),
-            prefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, "must be a key prefix without leading or trailing slash, e.g. omni/quantum").default("omni-hub"),
-            endpoint: z.url({ protocol: /^https$/, error: "must be the https URL of the S3 API without a path, e.g. https://s3.eu-central-1.amazonaws.com" })
+            prefix: z
+                .string()
+                .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, "must be a key prefix without leading or trailing slash, e.g. omni/quantum")
+                .default("omni-hub"),
+            endpoint: z
+                .url({ protocol: /^https$/, error: "must be the https URL of the S3 API without a path, e.g. https://s3.eu-central-1.amazonaws.com" })
                 .refine((u) => new URL(u).pathname === "/" && !new URL(u).search, "must have no path or query; the bucket is added to it"),
-            region: z.string().regex(/^[a-z0-9-]+$/, "must be a region name such as us-east-1 (what the SigV4 signature uses)").default("us-east-1"),
+            region: z
+                .string()
+                .regex(/^[a-z0-9-]+$/, "must be a region name such as us-east-1 (what the SigV4 signature uses)")
+                .default("us-east-1"),
         })
         .optional(),
     /** etcdctl/etcdutl of the embedded etcd's minor version (etcdToolsProblem). */
@@ -444,13 +452,17 @@ export function hubBackupWarnings(hub: { omniVersion: string; backup?: HubBackup
     if (!hub.backup) return [];
     const warnings: string[] = [];
     if (!etcdKeyConfigured) {
-        warnings.push("hub.backup is on, but every backup set is encrypted with an etcd key that this stack generated and that exists only in its state "
-            + "and on the hub: export it now and keep it apart from the backups (`pulumi stack output etcdKeyArmored --show-secrets > omni.asc`); "
-            + "without it no set can be restored (output hubBackup.keyFingerprint names the key)");
+        warnings.push(
+            "hub.backup is on, but every backup set is encrypted with an etcd key that this stack generated and that exists only in its state " +
+                "and on the hub: export it now and keep it apart from the backups (`pulumi stack output etcdKeyArmored --show-secrets > omni.asc`); " +
+                "without it no set can be restored (output hubBackup.keyFingerprint names the key)",
+        );
     }
     if (!EMBEDDED_ETCD[hub.omniVersion]) {
-        warnings.push(`the etcd version embedded in Omni ${hub.omniVersion} is not recorded in components/hub-backup-render.ts (EMBEDDED_ETCD): `
-            + `check go.etcd.io/etcd/server/v3 in that release's go.mod and set hub.backup.etcdImage to the same minor version`);
+        warnings.push(
+            `the etcd version embedded in Omni ${hub.omniVersion} is not recorded in components/hub-backup-render.ts (EMBEDDED_ETCD): ` +
+                `check go.etcd.io/etcd/server/v3 in that release's go.mod and set hub.backup.etcdImage to the same minor version`,
+        );
     }
     return warnings;
 }

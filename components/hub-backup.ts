@@ -73,10 +73,16 @@ export class HubBackup extends pulumi.ComponentResource {
         if (toolsProblem) issues.push({ key: "omni-scale:hub.backup.etcdImage", value: s.etcdImage, message: toolsProblem });
         const hasCredentials = args.s3AccessKeyId !== undefined && args.s3SecretAccessKey !== undefined;
         if (s.s3 && !hasCredentials) {
-            issues.push({ key: "omni-scale:hubBackupS3AccessKeyId/hubBackupS3SecretAccessKey", message: "hub.backup.s3 is set: set both with `pulumi config set --secret ...`" });
+            issues.push({
+                key: "omni-scale:hubBackupS3AccessKeyId/hubBackupS3SecretAccessKey",
+                message: "hub.backup.s3 is set: set both with `pulumi config set --secret ...`",
+            });
         }
         if (!s.s3 && (args.s3AccessKeyId !== undefined || args.s3SecretAccessKey !== undefined)) {
-            issues.push({ key: "omni-scale:hubBackupS3AccessKeyId/hubBackupS3SecretAccessKey", message: "are set but hub.backup.s3 is not: configure hub.backup.s3 or remove them" });
+            issues.push({
+                key: "omni-scale:hubBackupS3AccessKeyId/hubBackupS3SecretAccessKey",
+                message: "are set but hub.backup.s3 is not: configure hub.backup.s3 or remove them",
+            });
         }
         if (issues.length) throw new ConfigError(issues);
 
@@ -97,10 +103,19 @@ export class HubBackup extends pulumi.ComponentResource {
             dockerHost.scheme === "ssh"
                 ? new command.remote.Command(
                       `${name}-image`,
-                      { connection: { host: dockerHost.host!, user: dockerHost.user, port: dockerHost.port }, create: buildScript, triggers: [tag], logging: "stderr" },
+                      {
+                          connection: { host: dockerHost.host!, user: dockerHost.user, port: dockerHost.port },
+                          create: buildScript,
+                          triggers: [tag],
+                          logging: "stderr",
+                      },
                       buildOpts,
                   )
-                : new command.local.Command(`${name}-image`, { create: buildScript, environment: { DOCKER_HOST: args.dockerHost }, triggers: [tag], logging: "stderr" }, buildOpts);
+                : new command.local.Command(
+                      `${name}-image`,
+                      { create: buildScript, environment: { DOCKER_HOST: args.dockerHost }, triggers: [tag], logging: "stderr" },
+                      buildOpts,
+                  );
 
         const intervalSeconds = durationSeconds(s.interval);
         const fingerprint = pulumi.output(args.etcdKeyFingerprint);

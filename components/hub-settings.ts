@@ -3,7 +3,16 @@ import { z } from "zod";
 import { auth0DomainProblem, hostnameProblem, lanIpProblem, omniDomainProblem, parseDockerHost } from "./address-rules";
 import { HubBackupSettingsSchema } from "./hub-backup-render";
 import { parseImageRef, PinnedImageSchema as pinnedImage, tagVersion } from "./images";
-import { absoluteHostPath, dnsLabel, goDuration as goDurationOf, InfraProviderIdSchema, parseGoDuration, refineWith as check, TailscaleTag, uniqueBy } from "./validation";
+import {
+    absoluteHostPath,
+    dnsLabel,
+    goDuration as goDurationOf,
+    InfraProviderIdSchema,
+    parseGoDuration,
+    refineWith as check,
+    TailscaleTag,
+    uniqueBy,
+} from "./validation";
 import { images, versions } from "./versions";
 
 /**
@@ -85,9 +94,18 @@ const TlsSchema = z.discriminatedUnion("mode", [
         mode: z.literal("acme"),
         /** Contact address of the ACME account. */
         email: z.email("must be an email address, e.g. admin@example.com (or leave it out)").optional(),
-        directory: z.enum(["production", "staging"], { error: 'use "production" (trusted certificates) or "staging" (a first try: Talos will not trust its certificates)' }).default("production"),
+        directory: z
+            .enum(["production", "staging"], {
+                error: 'use "production" (trusted certificates) or "staging" (a first try: Talos will not trust its certificates)',
+            })
+            .default("production"),
         /** Renew on `pulumi up` once fewer days than this remain (Let's Encrypt certificates last 90 days). */
-        renewalDays: z.number().int().min(1, "at least 1 day").max(60, "at most 60 (certificates last 90 days; more would renew on almost every up)").default(30),
+        renewalDays: z
+            .number()
+            .int()
+            .min(1, "at least 1 day")
+            .max(60, "at most 60 (certificates last 90 days; more would renew on almost every up)")
+            .default(30),
     }),
 ]);
 
@@ -98,7 +116,12 @@ const DnsSchema = z.strictObject({
             zoneId: z.string().regex(/^[0-9a-f]{32}$/, "the zone id: 32 hex digits, on the zone's overview page in the Cloudflare dashboard"),
             /** Publish omniDomain → the hub's tailnet address (false: the zone only answers ACME challenges). */
             record: z.boolean().default(true),
-            ttl: z.number().int().min(60, "Cloudflare's minimum is 60 seconds").max(3600, "keep it short (60-3600 s): the tailnet address changes when the hub's node registers anew").default(60),
+            ttl: z
+                .number()
+                .int()
+                .min(60, "Cloudflare's minimum is 60 seconds")
+                .max(3600, "keep it short (60-3600 s): the tailnet address changes when the hub's node registers anew")
+                .default(60),
         })
         .optional(),
 });
@@ -134,7 +157,12 @@ const EtcdBackupSchema = z
         }
         const { min, max } = etcdBackupIntervalLimits(b);
         if (min > max) {
-            ctx.addIssue({ code: "custom", path: ["minInterval"], input: b.minInterval, message: `minInterval must not exceed maxInterval (${b.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval}): Omni would refuse every cluster backup interval` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["minInterval"],
+                input: b.minInterval,
+                message: `minInterval must not exceed maxInterval (${b.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval}): Omni would refuse every cluster backup interval`,
+            });
         }
     });
 
@@ -215,14 +243,19 @@ export const OmniHubSettingsSchema = z
         // is an Omni whose id changed, which Omni does not support.
         if (s.accountId && !s.adopt) {
             ctx.addIssue({
-                code: "custom", path: ["adopt"], input: s.adopt,
-                message: `accountId ${s.accountId} names an existing Omni, but this hub would create a new, empty data volume: set adopt.omniDataVolume `
-                    + "(and adopt.tailscaleStateVolume) to the Docker volumes holding its state, or remove accountId to start a new Omni",
+                code: "custom",
+                path: ["adopt"],
+                input: s.adopt,
+                message:
+                    `accountId ${s.accountId} names an existing Omni, but this hub would create a new, empty data volume: set adopt.omniDataVolume ` +
+                    "(and adopt.tailscaleStateVolume) to the Docker volumes holding its state, or remove accountId to start a new Omni",
             });
         }
         if (s.adopt && !s.accountId) {
             ctx.addIssue({
-                code: "custom", path: ["accountId"], input: s.accountId,
+                code: "custom",
+                path: ["accountId"],
+                input: s.accountId,
                 message: `adopt.omniDataVolume ${s.adopt.omniDataVolume} holds an existing Omni: set accountId to its account UUID (--account-id, the seed's OMNI_ACCOUNT_UUID); Omni's account id never changes`,
             });
         }
@@ -231,7 +264,8 @@ export const OmniHubSettingsSchema = z
                 code: "custom",
                 path: ["tls", "mode"],
                 input: s.tls.mode,
-                message: "acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles",
+                message:
+                    "acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles",
             });
         }
         const tag = s.omniImage && tagVersion(s.omniImage);
@@ -248,9 +282,10 @@ export const OmniHubSettingsSchema = z
                 code: "custom",
                 path: ["eula"],
                 input: s.eula,
-                message: "set eula.name and eula.email: Omni v1.7+ refuses every API call until its EULA is accepted, so the browserless bootstrap "
-                    + "(initialServiceAccount) and the infra providers would fail on the first `pulumi up`. Setting them accepts the Sidero Labs EULA "
-                    + `(shown at https://${s.omniDomain}/eula) on behalf of this Omni instance; or disable initialServiceAccount and accept it in the UI`,
+                message:
+                    "set eula.name and eula.email: Omni v1.7+ refuses every API call until its EULA is accepted, so the browserless bootstrap " +
+                    "(initialServiceAccount) and the infra providers would fail on the first `pulumi up`. Setting them accepts the Sidero Labs EULA " +
+                    `(shown at https://${s.omniDomain}/eula) on behalf of this Omni instance; or disable initialServiceAccount and accept it in the UI`,
             });
         }
         if (s.infraProviders.length && !(s.initialServiceAccount.enabled && s.initialServiceAccount.role === "Admin")) {
@@ -258,7 +293,8 @@ export const OmniHubSettingsSchema = z
                 code: "custom",
                 path: ["infraProviders"],
                 input: s.infraProviders,
-                message: "registering infra providers needs initialServiceAccount.enabled: true with role Admin (or register them by hand and remove this list)",
+                message:
+                    "registering infra providers needs initialServiceAccount.enabled: true with role Admin (or register them by hand and remove this list)",
             });
         }
     })

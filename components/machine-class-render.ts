@@ -110,7 +110,10 @@ const Ha = z.strictObject({
 const VGA_TYPES = ["cirrus", "none", "qxl", "qxl2", "qxl3", "qxl4", "serial0", "serial1", "serial2", "serial3", "std", "virtio", "virtio-gl", "vmware"];
 const Vga = z
     .string()
-    .regex(new RegExp(`^(type=)?(${VGA_TYPES.join("|")})(,(clipboard=vnc|memory=\\d+))*$`), `a Proxmox display: one of ${VGA_TYPES.join(", ")}, optionally with ,memory=<MiB> or ,clipboard=vnc`);
+    .regex(
+        new RegExp(`^(type=)?(${VGA_TYPES.join("|")})(,(clipboard=vnc|memory=\\d+))*$`),
+        `a Proxmox display: one of ${VGA_TYPES.join(", ")}, optionally with ,memory=<MiB> or ,clipboard=vnc`,
+    );
 
 /** The provider release we pin; keys that came after it are refused with this. */
 const PINNED_PROVIDER = "v0.3.0";
@@ -120,49 +123,51 @@ const PINNED_PROVIDER = "v0.3.0";
  */
 const laterProviderKey = z
     .unknown()
-    .refine((v) => v === undefined, `needs a provider release newer than ${PINNED_PROVIDER} (the pinned provider ignores it, and the VM would quietly come up on DHCP): remove it`)
+    .refine(
+        (v) => v === undefined,
+        `needs a provider release newer than ${PINNED_PROVIDER} (the pinned provider ignores it, and the VM would quietly come up on DHCP): remove it`,
+    )
     .optional();
 
-export const ProviderDataSchema = z
-    .strictObject({
-        cores: z.number(required("vCPU cores per socket, e.g. 4")).int().min(1, "cores (per socket) must be at least 1"),
-        // The provider sends 0 sockets when omitted (§3.5), so always send 1 unless told otherwise.
-        sockets: z.number().int().min(1, "sockets must be at least 1").default(1),
-        memory: z.number(required("memory in MB, at least 2048")).int().min(2048, "memory is in MB and the provider requires at least 2048"),
-        disk_size: z.number(required("boot disk size in GB, at least 5")).int().min(5, "disk_size is in GB and the provider requires at least 5"),
-        storage_selector: StorageSelector,
-        node: z.string().min(1, "name a Proxmox node, or leave node out for automatic placement").optional(),
-        network_bridge: z.string().min(1, "name the Proxmox bridge, e.g. vmbr0").optional(),
-        vlan: Vlan.optional(),
-        network_firewall: z.boolean().optional(),
-        cpu_type: z.string().min(1, "e.g. x86-64-v2-AES (the provider default) or host").optional(),
-        machine_type: z.enum(["q35", "i440fx"]).optional(),
-        numa: z.boolean().optional(),
-        hugepages: z.enum(["2MB", "1GB"]).optional(),
-        balloon: z.boolean().optional(),
-        disk_ssd: z.boolean().optional(),
-        disk_discard: z.boolean().optional(),
-        disk_iothread: z.boolean().optional(),
-        disk_cache: DiskCache.optional(),
-        disk_aio: DiskAio.optional(),
-        additional_disks: z.array(AdditionalDisk).optional(),
-        additional_nics: z.array(AdditionalNic).optional(),
-        pci_devices: z.array(PciDevice).optional(),
-        usb_devices: z.array(UsbDevice).optional(),
-        tags: z.array(z.string().regex(/^[a-z0-9_+.-]+$/i, "Proxmox tags use letters, digits and - _ + . only")).optional(),
-        pool: z.string().min(1).optional(),
-        placement_strategy: z.enum(["spread", "fewer-vms", "round-robin", "binpack"]).optional(),
-        ha: Ha.optional(),
-        bios: z.enum(["seabios", "ovmf"]).optional(),
-        vga: Vga.optional(),
-        network_subnet: laterProviderKey,
-        network_ip: laterProviderKey,
-        network_base_ip: laterProviderKey,
-        network_gateway: laterProviderKey,
-        network_nameservers: laterProviderKey,
-        network_mtu: laterProviderKey,
-        vmid_range: laterProviderKey,
-    });
+export const ProviderDataSchema = z.strictObject({
+    cores: z.number(required("vCPU cores per socket, e.g. 4")).int().min(1, "cores (per socket) must be at least 1"),
+    // The provider sends 0 sockets when omitted (§3.5), so always send 1 unless told otherwise.
+    sockets: z.number().int().min(1, "sockets must be at least 1").default(1),
+    memory: z.number(required("memory in MB, at least 2048")).int().min(2048, "memory is in MB and the provider requires at least 2048"),
+    disk_size: z.number(required("boot disk size in GB, at least 5")).int().min(5, "disk_size is in GB and the provider requires at least 5"),
+    storage_selector: StorageSelector,
+    node: z.string().min(1, "name a Proxmox node, or leave node out for automatic placement").optional(),
+    network_bridge: z.string().min(1, "name the Proxmox bridge, e.g. vmbr0").optional(),
+    vlan: Vlan.optional(),
+    network_firewall: z.boolean().optional(),
+    cpu_type: z.string().min(1, "e.g. x86-64-v2-AES (the provider default) or host").optional(),
+    machine_type: z.enum(["q35", "i440fx"]).optional(),
+    numa: z.boolean().optional(),
+    hugepages: z.enum(["2MB", "1GB"]).optional(),
+    balloon: z.boolean().optional(),
+    disk_ssd: z.boolean().optional(),
+    disk_discard: z.boolean().optional(),
+    disk_iothread: z.boolean().optional(),
+    disk_cache: DiskCache.optional(),
+    disk_aio: DiskAio.optional(),
+    additional_disks: z.array(AdditionalDisk).optional(),
+    additional_nics: z.array(AdditionalNic).optional(),
+    pci_devices: z.array(PciDevice).optional(),
+    usb_devices: z.array(UsbDevice).optional(),
+    tags: z.array(z.string().regex(/^[a-z0-9_+.-]+$/i, "Proxmox tags use letters, digits and - _ + . only")).optional(),
+    pool: z.string().min(1).optional(),
+    placement_strategy: z.enum(["spread", "fewer-vms", "round-robin", "binpack"]).optional(),
+    ha: Ha.optional(),
+    bios: z.enum(["seabios", "ovmf"]).optional(),
+    vga: Vga.optional(),
+    network_subnet: laterProviderKey,
+    network_ip: laterProviderKey,
+    network_base_ip: laterProviderKey,
+    network_gateway: laterProviderKey,
+    network_nameservers: laterProviderKey,
+    network_mtu: laterProviderKey,
+    vmid_range: laterProviderKey,
+});
 
 const DnsLabel = dnsLabel();
 
@@ -242,7 +247,8 @@ export function machineClassDocProblems(yamlText: string): string[] {
     if (d?.metadata?.type !== MACHINE_CLASS_TYPE) return [`metadata.type must be ${MACHINE_CLASS_TYPE} (got ${JSON.stringify(d?.metadata?.type)})`];
     const auto = d.spec?.autoprovision;
     // omni v1.10.4 validations/machine_class.go: "can't set both auto provision and match labels at the same time".
-    if (auto && (d.spec as { matchlabels?: unknown }).matchlabels !== undefined) return ["spec.matchlabels must be absent with spec.autoprovision: Omni refuses a class that sets both"];
+    if (auto && (d.spec as { matchlabels?: unknown }).matchlabels !== undefined)
+        return ["spec.matchlabels must be absent with spec.autoprovision: Omni refuses a class that sets both"];
     if (!auto) return ["spec.autoprovision is missing: Omni reports 'autoprovision is disabled for the machine class' and never asks the provider for VMs"];
     if (typeof auto.providerdata !== "string") return ["spec.autoprovision.providerdata must be a YAML string (providerdata: |)"];
     let data: unknown;

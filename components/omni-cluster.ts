@@ -30,7 +30,11 @@ export class OmniCluster extends pulumi.ComponentResource {
         const classes = Object.values(args.machineClasses);
         // Render first: a bad template or an unknown machine class fails before anything is registered.
         const key = argsKey(name, args, "spec");
-        const rendered = renderClusterTemplate(args.spec, classes.map((c) => c.id), key);
+        const rendered = renderClusterTemplate(
+            args.spec,
+            classes.map((c) => c.id),
+            key,
+        );
         super("omni-scale:omni:OmniCluster", name, {}, opts);
         this.yaml = rendered.yaml;
         this.ciliumValues = rendered.ciliumValues;
@@ -47,7 +51,8 @@ export class OmniCluster extends pulumi.ComponentResource {
                 stdin: pulumi.output(args.etcdBackupIntervals).apply((limits) => {
                     const interval = args.spec.features?.backupInterval;
                     const problem = backupIntervalProblem(interval, etcdBackupIntervalLimits(limits));
-                    if (problem) throw new ConfigError([{ key: `${key}.features.backupInterval`, value: interval, message: `cluster ${rendered.name}: ${problem}` }]);
+                    if (problem)
+                        throw new ConfigError([{ key: `${key}.features.backupInterval`, value: interval, message: `cluster ${rendered.name}: ${problem}` }]);
                     return rendered.yaml;
                 }),
                 triggers: [rendered.name],

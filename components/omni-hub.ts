@@ -9,7 +9,13 @@ import { HubBackup, HubBackupSummary } from "./hub-backup";
 import { OmniHubSettings, OmniHubSettingsSchema } from "./hub-settings";
 import { hubEndpoints, omniContainerPaths, renderOmniFlags } from "./omni-flags";
 import { parseDockerHost } from "./address-rules";
-import { automationAccountScript, automationKeyRenewalScript, infraProviderKeyScript, readInitialKeyScript, serviceAccountKeyFromOutput } from "./omni-hub-scripts";
+import {
+    automationAccountScript,
+    automationKeyRenewalScript,
+    infraProviderKeyScript,
+    readInitialKeyScript,
+    serviceAccountKeyFromOutput,
+} from "./omni-hub-scripts";
 import { omnictlEnvironment } from "./omnictl";
 import { AcmeCertificate } from "./acme-certificate";
 import { CloudflareRecord } from "./cloudflare-record";
@@ -68,23 +74,37 @@ export class OmniHub extends pulumi.ComponentResource {
         const s = parseOrThrow(OmniHubSettingsSchema, args.settings, argsKey(name, args));
         const tlsArgs = [args.tlsCertificate, args.tlsPrivateKey];
         if (s.tls.mode === "config" && tlsArgs.some((v) => v === undefined)) {
-            throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is config: set both (PEM, as secrets), or use tls.mode hostFiles" }]);
+            throw new ConfigError([
+                { key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is config: set both (PEM, as secrets), or use tls.mode hostFiles" },
+            ]);
         }
         if (s.tls.mode === "hostFiles" && tlsArgs.some((v) => v !== undefined)) {
-            throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is hostFiles, so these would be ignored: remove them or use tls.mode config" }]);
+            throw new ConfigError([
+                { key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is hostFiles, so these would be ignored: remove them or use tls.mode config" },
+            ]);
         }
         if (s.tls.mode === "acme" && tlsArgs.some((v) => v !== undefined)) {
-            throw new ConfigError([{ key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is acme, so these would be ignored: remove them or use tls.mode config" }]);
+            throw new ConfigError([
+                { key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is acme, so these would be ignored: remove them or use tls.mode config" },
+            ]);
         }
         if (s.adopt && args.etcdKey === undefined) {
-            throw new ConfigError([{
-                key: "etcdKey",
-                message: `adopt.omniDataVolume ${s.adopt.omniDataVolume} holds data encrypted with the running Omni's etcd key, which a new key cannot read: `
-                    + "pass that key (its omni.asc) as etcdKey (in the omni-scale stacks: `pulumi config set --secret etcdGpgKey < omni.asc`)",
-            }]);
+            throw new ConfigError([
+                {
+                    key: "etcdKey",
+                    message:
+                        `adopt.omniDataVolume ${s.adopt.omniDataVolume} holds data encrypted with the running Omni's etcd key, which a new key cannot read: ` +
+                        "pass that key (its omni.asc) as etcdKey (in the omni-scale stacks: `pulumi config set --secret etcdGpgKey < omni.asc`)",
+                },
+            ]);
         }
         if (s.dns?.cloudflare && args.cloudflareApiToken === undefined) {
-            throw new ConfigError([{ key: "cloudflareApiToken", message: "dns.cloudflare is set: set a token that can edit DNS in the zone with `pulumi config set --secret cloudflareApiToken ...`" }]);
+            throw new ConfigError([
+                {
+                    key: "cloudflareApiToken",
+                    message: "dns.cloudflare is set: set a token that can edit DNS in the zone with `pulumi config set --secret cloudflareApiToken ...`",
+                },
+            ]);
         }
         super("omni-scale:omni:OmniHub", name, {}, opts);
         const endpoints = hubEndpoints(s);
@@ -103,39 +123,56 @@ export class OmniHub extends pulumi.ComponentResource {
 
         // keepLocally: a replaced or destroyed image stays on the host, so going back needs no pull.
         const omniImage = new docker.RemoteImage(`${name}-omni-image`, { name: s.omniImage, keepLocally: true }, onDocker);
-        const omniData = new docker.Volume(`${name}-omni-data`, {
-            name: s.adopt?.omniDataVolume ?? `${s.accountName}-data`, labels: stateVolumeLabels("omni-data"),
-        }, { ...onDocker, ...keep, ...adoptedVolume(s.adopt?.omniDataVolume) });
+        const omniData = new docker.Volume(
+            `${name}-omni-data`,
+            {
+                name: s.adopt?.omniDataVolume ?? `${s.accountName}-data`,
+                labels: stateVolumeLabels("omni-data"),
+            },
+            { ...onDocker, ...keep, ...adoptedVolume(s.adopt?.omniDataVolume) },
+        );
 
         const tun = [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }];
         const tcp = [s.ports.api, s.ports.machineApi, s.ports.k8sProxy].map((p) => ({ internal: p, external: p, ip: s.lanIp, protocol: "tcp" }));
-        const { container: sidecar } = tailscaleSidecar(name, {
-            containerName: `${s.accountName}-tailscale`,
-            stateVolumeName: s.adopt?.tailscaleStateVolume ?? `${s.accountName}-tailscale-state`,
-            adoptStateVolume: s.adopt?.tailscaleStateVolume,
-            hostname: s.tailscale.hostname,
-            tags: s.tailscale.tags,
-            image: s.tailscaleImage,
-            keepImageLocally: true,
-            keyExpirySeconds: s.tailscale.keyExpirySeconds,
-            keyDescription: "Omni hub sidecar",
-            // Omni's ports are published here: the sidecar owns the namespace. LAN IP only (Talos boots there).
-            ports: [...tcp, { internal: s.ports.wireguard, external: s.ports.wireguard, ip: s.lanIp, protocol: "udp" }],
-            // Pulling and first login on a fresh Docker host take longer than in the provider's LXC.
-            waitTimeoutSeconds: 180,
-        }, { ...onDocker, parent: this });
+        const { container: sidecar } = tailscaleSidecar(
+            name,
+            {
+                containerName: `${s.accountName}-tailscale`,
+                stateVolumeName: s.adopt?.tailscaleStateVolume ?? `${s.accountName}-tailscale-state`,
+                adoptStateVolume: s.adopt?.tailscaleStateVolume,
+                hostname: s.tailscale.hostname,
+                tags: s.tailscale.tags,
+                image: s.tailscaleImage,
+                keepImageLocally: true,
+                keyExpirySeconds: s.tailscale.keyExpirySeconds,
+                keyDescription: "Omni hub sidecar",
+                // Omni's ports are published here: the sidecar owns the namespace. LAN IP only (Talos boots there).
+                ports: [...tcp, { internal: s.ports.wireguard, external: s.ports.wireguard, ip: s.lanIp, protocol: "udp" }],
+                // Pulling and first login on a fresh Docker host take longer than in the provider's LXC.
+                waitTimeoutSeconds: 180,
+            },
+            { ...onDocker, parent: this },
+        );
 
         const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [{ file: paths.gpgKey, content: etcdKey.armoredPrivateKey, permissions: "0400" }];
         const volumes: pulumi.Input<docker.types.input.ContainerVolume>[] = [{ volumeName: omniData.name, containerPath: paths.data }];
         let certificate: pulumi.Output<CertificateSummary | undefined> = pulumi.output(undefined);
         if (s.tls.mode === "config" || s.tls.mode === "acme") {
             // An issued certificate is uploaded and checked exactly like a configured one.
-            const issued = s.tls.mode === "acme"
-                ? new AcmeCertificate(`${name}-acme`, {
-                      domain: s.omniDomain, email: s.tls.email, directory: s.tls.directory, renewalDays: s.tls.renewalDays,
-                      cloudflareApiToken: args.cloudflareApiToken!,
-                  }, { parent: this })
-                : undefined;
+            const issued =
+                s.tls.mode === "acme"
+                    ? new AcmeCertificate(
+                          `${name}-acme`,
+                          {
+                              domain: s.omniDomain,
+                              email: s.tls.email,
+                              directory: s.tls.directory,
+                              renewalDays: s.tls.renewalDays,
+                              cloudflareApiToken: args.cloudflareApiToken!,
+                          },
+                          { parent: this },
+                      )
+                    : undefined;
             const certPem = issued ? issued.certificatePem : args.tlsCertificate!;
             const keyPem = issued ? issued.privateKeyPem : args.tlsPrivateKey!;
             const configKey = issued ? "hub.tls (the issued certificate)" : "tlsCertificate";
@@ -159,7 +196,9 @@ export class OmniHub extends pulumi.ComponentResource {
         this.flags = accountId.apply((id) => renderOmniFlags({ settings: s, accountId: id }));
         const omniCommand =
             s.auth.oidc && args.oidcClientSecret !== undefined
-                ? pulumi.all([accountId, pulumi.secret(args.oidcClientSecret)]).apply(([id, secret]) => renderOmniFlags({ settings: s, accountId: id, oidcClientSecret: secret }))
+                ? pulumi
+                      .all([accountId, pulumi.secret(args.oidcClientSecret)])
+                      .apply(([id, secret]) => renderOmniFlags({ settings: s, accountId: id, oidcClientSecret: secret }))
                 : this.flags;
 
         const omni = new docker.Container(
@@ -181,17 +220,35 @@ export class OmniHub extends pulumi.ComponentResource {
         this.certificate = certificate;
         // The public half of the split horizon: the Omni name at the hub's tailnet address, once the sidecar has joined.
         this.tailnetAddress = s.dns?.cloudflare?.record
-            ? new CloudflareRecord(`${name}-dns`, {
-                  zoneId: s.dns.cloudflare.zoneId, name: s.omniDomain, ttl: s.dns.cloudflare.ttl,
-                  tailscaleHostname: s.tailscale.hostname, apiToken: args.cloudflareApiToken!,
-              }, { parent: this, dependsOn: [sidecar] }).address
+            ? new CloudflareRecord(
+                  `${name}-dns`,
+                  {
+                      zoneId: s.dns.cloudflare.zoneId,
+                      name: s.omniDomain,
+                      ttl: s.dns.cloudflare.ttl,
+                      tailscaleHostname: s.tailscale.hostname,
+                      apiToken: args.cloudflareApiToken!,
+                  },
+                  { parent: this, dependsOn: [sidecar] },
+              ).address
             : pulumi.output(undefined);
         this.hubBackup = s.backup
-            ? new HubBackup(`${name}-backup`, {
-                  settings: s.backup, omniVersion: s.omniVersion, omniContainerName: s.accountName, dockerHost: s.dockerHost, dockerProvider: provider,
-                  sidecarId: sidecar.id, dataVolumeName: omniData.name, etcdKeyFingerprint: etcdKey.fingerprint,
-                  s3AccessKeyId: args.hubBackupS3?.accessKeyId, s3SecretAccessKey: args.hubBackupS3?.secretAccessKey,
-              }, { parent: this, dependsOn: [omni] }).summary
+            ? new HubBackup(
+                  `${name}-backup`,
+                  {
+                      settings: s.backup,
+                      omniVersion: s.omniVersion,
+                      omniContainerName: s.accountName,
+                      dockerHost: s.dockerHost,
+                      dockerProvider: provider,
+                      sidecarId: sidecar.id,
+                      dataVolumeName: omniData.name,
+                      etcdKeyFingerprint: etcdKey.fingerprint,
+                      s3AccessKeyId: args.hubBackupS3?.accessKeyId,
+                      s3SecretAccessKey: args.hubBackupS3?.secretAccessKey,
+                  },
+                  { parent: this, dependsOn: [omni] },
+              ).summary
             : pulumi.output(undefined);
 
         this.apiUrl = pulumi.output(endpoints.apiUrl);
@@ -262,16 +319,21 @@ export class OmniHub extends pulumi.ComponentResource {
         );
         const createdKey = pulumi.secret(automation.stdout.apply(serviceAccountKeyFromOutput));
         // Bumping automationKeyRotation replaces this command, which renews the key with the one in use.
-        const automationKey = s.automationKeyRotation === 0 ? createdKey : pulumi.secret(new command.local.Command(
-            `${name}-automation-key-renewal`,
-            {
-                create: automationKeyRenewalScript(),
-                environment: omnictlEnvironment({ omniEndpoint: apiUrl, serviceAccountKey: currentAutomationKey ?? createdKey }),
-                triggers: [s.automationKeyRotation],
-                logging: "stderr",
-            },
-            { ...once, ignoreChanges: ["environment"] },
-        ).stdout.apply(serviceAccountKeyFromOutput));
+        const automationKey =
+            s.automationKeyRotation === 0
+                ? createdKey
+                : pulumi.secret(
+                      new command.local.Command(
+                          `${name}-automation-key-renewal`,
+                          {
+                              create: automationKeyRenewalScript(),
+                              environment: omnictlEnvironment({ omniEndpoint: apiUrl, serviceAccountKey: currentAutomationKey ?? createdKey }),
+                              triggers: [s.automationKeyRotation],
+                              logging: "stderr",
+                          },
+                          { ...once, ignoreChanges: ["environment"] },
+                      ).stdout.apply(serviceAccountKeyFromOutput),
+                  );
 
         const providerKeys = s.infraProviders.map((id) => {
             const register = new command.local.Command(

@@ -26,15 +26,8 @@ export function omnictlEnvironment(access: OmniAccess): Record<string, pulumi.In
  * `omnictl apply` and `omnictl cluster template …` only read files.
  */
 export function omnictlWithStdinFile(args: string): string {
-    return [
-        "set -eu",
-        'dir="$(mktemp -d)"',
-        "trap 'rm -rf \"$dir\"' EXIT",
-        'cat > "$dir/resource.yaml"',
-        `omnictl ${args} -f "$dir/resource.yaml"`,
-    ].join("\n");
+    return ["set -eu", 'dir="$(mktemp -d)"', "trap 'rm -rf \"$dir\"' EXIT", 'cat > "$dir/resource.yaml"', `omnictl ${args} -f "$dir/resource.yaml"`].join("\n");
 }
-
 
 /** Single-quote for /bin/sh. */
 export function shellQuote(value: string): string {

@@ -19,10 +19,12 @@ const PreflightNodeSchema = z.strictObject({
     /** The Proxmox node name, as in hostDns.nodes. */
     name: ProxmoxNodeName,
     /** How this machine reaches the node over SSH: an IP address or a DNS name. */
-    address: z.string().superRefine(refineWith((address) => {
-        const problem = hostOrIpProblem(address);
-        return problem && `${problem} (the node's SSH address)`;
-    })),
+    address: z.string().superRefine(
+        refineWith((address) => {
+            const problem = hostOrIpProblem(address);
+            return problem && `${problem} (the node's SSH address)`;
+        }),
+    ),
     /** The checks need no privileges; any user with a login shell will do. */
     user: z.string().regex(LINUX_USER, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')").default("root"),
     port: z.number().int().min(1).max(65535).default(22),
@@ -185,12 +187,18 @@ export function parsePreflightReport(stdout: string): PreflightResult {
     return {
         resolved: (lines.get("resolved") ?? "").split(/\s+/).filter(Boolean),
         ports,
-        certificate: names === undefined ? null : {
-            // subjectAltName entries as OpenSSL prints them: DNS:name, IP Address:addr
-            names: names.split(",").filter(Boolean).map((n) => n.replace(/^DNS:/, "")),
-            notBefore: isoDate(lines.get("certificate.notBefore") ?? ""),
-            notAfter: isoDate(lines.get("certificate.notAfter") ?? ""),
-        },
+        certificate:
+            names === undefined
+                ? null
+                : {
+                      // subjectAltName entries as OpenSSL prints them: DNS:name, IP Address:addr
+                      names: names
+                          .split(",")
+                          .filter(Boolean)
+                          .map((n) => n.replace(/^DNS:/, "")),
+                      notBefore: isoDate(lines.get("certificate.notBefore") ?? ""),
+                      notAfter: isoDate(lines.get("certificate.notAfter") ?? ""),
+                  },
     };
 }
 

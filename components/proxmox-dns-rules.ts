@@ -43,18 +43,13 @@ export function resolverProblem(server: string, allowList: readonly string[] = [
     return `${server} is ${what}: ${SPLIT_HORIZON}`;
 }
 
-export const ProxmoxNodeName = z
-    .string()
-    .regex(/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, "a Proxmox node name as shown by `pvesh get /nodes`, e.g. foxtrot");
+export const ProxmoxNodeName = z.string().regex(/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, "a Proxmox node name as shown by `pvesh get /nodes`, e.g. foxtrot");
 
 const dnsShape = {
     domain: z
         .string()
         .regex(/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/, "the DNS search domain, e.g. spaceships.work"),
-    servers: z
-        .array(z.string())
-        .min(1, "name at least one local resolver, e.g. [192.168.3.1]")
-        .max(3, "Proxmox keeps at most 3 DNS servers"),
+    servers: z.array(z.string()).min(1, "name at least one local resolver, e.g. [192.168.3.1]").max(3, "Proxmox keeps at most 3 DNS servers"),
     /** Addresses or CIDRs accepted although not private, e.g. a LAN resolver on a public address. */
     allowedResolvers: z.array(z.string()).default([]),
 };

@@ -1,8 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    parsePreflightReport, PreflightResult, PreflightSettings, PreflightSettingsSchema, PreflightTarget, renderPreflightScript,
-} from "./preflight-render";
+import { parsePreflightReport, PreflightResult, PreflightSettings, PreflightSettingsSchema, PreflightTarget, renderPreflightScript } from "./preflight-render";
 import { argsKey, KeyedArgs, parseOrThrow } from "./validation";
 
 export { PreflightSettingsSchema } from "./preflight-render";
@@ -34,18 +32,22 @@ export class ProxmoxPreflight extends pulumi.ComponentResource {
         const s = parseOrThrow(PreflightSettingsSchema, args.settings, argsKey(name, args));
         super("omni-scale:proxmox:ProxmoxPreflight", name, {}, opts);
         const results = s.nodes.map((node) => {
-            const check = new command.remote.Command(`${name}-${node.name}`, {
-                connection: { host: node.address, user: node.user, port: node.port },
-                // bash, not the login shell: the TCP checks use bash's /dev/tcp.
-                create: "bash -s",
-                stdin: pulumi.output(args.target).apply((t) => renderPreflightScript(node, t, { timeoutSeconds: s.timeoutSeconds })),
-                triggers: [s.rerun, ...(args.triggers ?? [])],
-                logging: "stderr",
-            }, {
-                parent: this,
-                // Children do not inherit a component's dependsOn (e.g. the node's DNS settings must be applied first).
-                dependsOn: opts?.dependsOn,
-            });
+            const check = new command.remote.Command(
+                `${name}-${node.name}`,
+                {
+                    connection: { host: node.address, user: node.user, port: node.port },
+                    // bash, not the login shell: the TCP checks use bash's /dev/tcp.
+                    create: "bash -s",
+                    stdin: pulumi.output(args.target).apply((t) => renderPreflightScript(node, t, { timeoutSeconds: s.timeoutSeconds })),
+                    triggers: [s.rerun, ...(args.triggers ?? [])],
+                    logging: "stderr",
+                },
+                {
+                    parent: this,
+                    // Children do not inherit a component's dependsOn (e.g. the node's DNS settings must be applied first).
+                    dependsOn: opts?.dependsOn,
+                },
+            );
             return check.stdout.apply((out) => [node.name, parsePreflightReport(out)] as const);
         });
         this.results = pulumi.all(results).apply((entries) => Object.fromEntries(entries));

@@ -81,8 +81,14 @@ const Lxc = z
             .strictObject({
                 url: z
                     .string()
-                    .regex(/^https?:\/\/\S+\.(tar\.(gz|xz|zst|bz2)|tgz)$/, "an LXC template URL, e.g. http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst"),
-                checksum: z.string().regex(/^[0-9a-f]+$/i, "a hex digest").optional(),
+                    .regex(
+                        /^https?:\/\/\S+\.(tar\.(gz|xz|zst|bz2)|tgz)$/,
+                        "an LXC template URL, e.g. http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst",
+                    ),
+                checksum: z
+                    .string()
+                    .regex(/^[0-9a-f]+$/i, "a hex digest")
+                    .optional(),
                 checksumAlgorithm: z.enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]).optional(),
                 /** Storage with content type vztmpl. */
                 datastore: z.string().min(1).default("local"),
@@ -97,11 +103,15 @@ const Lxc = z
             .array(z.string().regex(/^(ssh-|ecdsa-|sk-)\S+ \S+/, "an OpenSSH public key line, e.g. ssh-ed25519 AAAA... you@host"))
             .min(1, "Pulumi installs Docker and runs containers over SSH: add the public key of your SSH agent"),
         /** Proxmox installs the keys for root; another user must exist in the template with the keys and passwordless sudo. */
-        sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("root"),
+        sshUser: z
+            .string()
+            .regex(/^[a-z_][a-z0-9_-]*$/)
+            .default("root"),
     })
     .superRefine((l, ctx) => {
         if (l.ipv4 === "dhcp") {
-            if (l.gateway !== undefined) ctx.addIssue({ code: "custom", path: ["gateway"], input: l.gateway, message: 'leave gateway out with ipv4 "dhcp" (DHCP provides it)' });
+            if (l.gateway !== undefined)
+                ctx.addIssue({ code: "custom", path: ["gateway"], input: l.gateway, message: 'leave gateway out with ipv4 "dhcp" (DHCP provides it)' });
             return;
         }
         if (l.gateway === undefined) {
@@ -125,9 +135,7 @@ export const ProxmoxInfraProviderSettingsSchema = z
         lxc: Lxc,
         tailscale: z.strictObject({
             hostname: dnsLabel().default("omni-provider"),
-            tags: z
-                .array(TailscaleTag)
-                .min(1, "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them"),
+            tags: z.array(TailscaleTag).min(1, "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them"),
             image: PinnedImageSchema.default(images.tailscale),
         }),
         /** The provider's `--insecure-skip-verify`: skips TLS verification of Omni (not Proxmox). */
@@ -135,10 +143,22 @@ export const ProxmoxInfraProviderSettingsSchema = z
         leastPrivilege: z
             .strictObject({
                 enabled: z.boolean().default(true),
-                userId: z.string().regex(/^[^@!\s:]+@[^@!\s:]+$/, "user@realm, e.g. omni-provider@pve").default("omni-provider@pve"),
-                roleId: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '_', '.', '-'").default("OmniInfraProvider"),
-                tokenName: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, "starts with a letter; letters, digits, '_', '.', '-'").default("omni-provider"),
-                privileges: z.array(z.string().regex(/^[A-Z][A-Za-z]*(\.[A-Za-z]+)+$/, "a Proxmox privilege like VM.Allocate")).min(1).default(() => [...defaultProviderPrivileges]),
+                userId: z
+                    .string()
+                    .regex(/^[^@!\s:]+@[^@!\s:]+$/, "user@realm, e.g. omni-provider@pve")
+                    .default("omni-provider@pve"),
+                roleId: z
+                    .string()
+                    .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '_', '.', '-'")
+                    .default("OmniInfraProvider"),
+                tokenName: z
+                    .string()
+                    .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, "starts with a letter; letters, digits, '_', '.', '-'")
+                    .default("omni-provider"),
+                privileges: z
+                    .array(z.string().regex(/^[A-Z][A-Za-z]*(\.[A-Za-z]+)+$/, "a Proxmox privilege like VM.Allocate"))
+                    .min(1)
+                    .default(() => [...defaultProviderPrivileges]),
                 path: z.string().startsWith("/", "an ACL path such as / or /pool/omni").default("/"),
             })
             .prefault({}),

@@ -11,4 +11,5 @@ export const stateVolumeLabels = (role: StateRole) => [{ label: STATE_ROLE_LABEL
  * Resource options that adopt an existing Docker volume by name (its id in the Docker provider) instead of creating
  * one. Docker cannot relabel a volume, so its own labels and driver are kept (else the import fails on the diff).
  */
-export const adoptedVolume = (volume: string | undefined) => (volume === undefined ? {} : { import: volume, ignoreChanges: ["labels", "driver", "driverOpts"] });
+export const adoptedVolume = (volume: string | undefined) =>
+    volume === undefined ? {} : { import: volume, ignoreChanges: ["labels", "driver", "driverOpts"] };

@@ -37,30 +37,52 @@ export function tailscaleSidecar(name: string, a: TailscaleSidecarArgs, opts: pu
     // Single-use, preauthorized, tagged and short-lived: after the first login the node lives on its persisted state
     // (TS_AUTH_ONCE). Not ephemeral: an ephemeral node is removed while offline and could not come back from its state.
     // "never": a spent or expired key must not be recreated, which would change TS_AUTHKEY and replace the containers.
-    const authKey = a.authKey ?? new tailscale.TailnetKey(`${name}-tailscale-key`, {
-        reusable: false, ephemeral: false, preauthorized: true, tags: a.tags, expiry: a.keyExpirySeconds,
-        recreateIfInvalid: "never", description: a.keyDescription,
-    }, { parent: opts.parent }).key;
+    const authKey =
+        a.authKey ??
+        new tailscale.TailnetKey(
+            `${name}-tailscale-key`,
+            {
+                reusable: false,
+                ephemeral: false,
+                preauthorized: true,
+                tags: a.tags,
+                expiry: a.keyExpirySeconds,
+                recreateIfInvalid: "never",
+                description: a.keyDescription,
+            },
+            { parent: opts.parent },
+        ).key;
     const image = new docker.RemoteImage(`${name}-tailscale-image`, { name: a.image, keepLocally: a.keepImageLocally }, opts);
     // Losing it re-registers the node as <hostname>-1: never replaced or deleted by a routine `up` or `destroy`.
-    const stateVolume = new docker.Volume(`${name}-tailscale-state`, { name: a.stateVolumeName, labels: stateVolumeLabels("tailscale-state") }, {
-        ...opts, protect: true, retainOnDelete: true, ...adoptedVolume(a.adoptStateVolume),
-    });
-    const container = new docker.Container(`${name}-tailscale`, {
-        name: a.containerName,
-        image: image.imageId,
-        hostname: a.hostname,
-        envs: [pulumi.secret(pulumi.interpolate`TS_AUTHKEY=${authKey}`), ...tailscaleEnvs(a)],
-        volumes: [{ volumeName: stateVolume.name, containerPath: TAILSCALE_STATE_DIR }],
-        devices: [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }],
-        // Kernel networking needs NET_ADMIN; the seed's SYS_MODULE is left out (an unprivileged LXC cannot load modules).
-        capabilities: { adds: ["NET_ADMIN"] },
-        ports: a.ports,
-        healthcheck: tailscaleHealthcheck,
-        wait: true,
-        waitTimeout: a.waitTimeoutSeconds,
-        restart: "unless-stopped",
-        logOpts: a.logOpts,
-    }, { ...opts, deleteBeforeReplace: true });
+    const stateVolume = new docker.Volume(
+        `${name}-tailscale-state`,
+        { name: a.stateVolumeName, labels: stateVolumeLabels("tailscale-state") },
+        {
+            ...opts,
+            protect: true,
+            retainOnDelete: true,
+            ...adoptedVolume(a.adoptStateVolume),
+        },
+    );
+    const container = new docker.Container(
+        `${name}-tailscale`,
+        {
+            name: a.containerName,
+            image: image.imageId,
+            hostname: a.hostname,
+            envs: [pulumi.secret(pulumi.interpolate`TS_AUTHKEY=${authKey}`), ...tailscaleEnvs(a)],
+            volumes: [{ volumeName: stateVolume.name, containerPath: TAILSCALE_STATE_DIR }],
+            devices: [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }],
+            // Kernel networking needs NET_ADMIN; the seed's SYS_MODULE is left out (an unprivileged LXC cannot load modules).
+            capabilities: { adds: ["NET_ADMIN"] },
+            ports: a.ports,
+            healthcheck: tailscaleHealthcheck,
+            wait: true,
+            waitTimeout: a.waitTimeoutSeconds,
+            restart: "unless-stopped",
+            logOpts: a.logOpts,
+        },
+        { ...opts, deleteBeforeReplace: true },
+    );
     return { container, stateVolume };
 }

@@ -51,7 +51,10 @@ export function certificateSummary(certPem: string): CertificateSummary {
     const cert = new crypto.X509Certificate(certPem);
     return {
         fingerprint: cert.fingerprint256,
-        names: (cert.subjectAltName ?? "").split(", ").filter(Boolean).map((n) => n.replace(/^DNS:/, "")),
+        names: (cert.subjectAltName ?? "")
+            .split(", ")
+            .filter(Boolean)
+            .map((n) => n.replace(/^DNS:/, "")),
         notAfter: new Date(cert.validTo).toISOString(),
     };
 }

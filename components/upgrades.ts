@@ -37,7 +37,10 @@ export function clusterUpgradeProblem(cluster: string, from: ClusterVersions | u
     if (talosChanged && k8sChanged) {
         return `cluster ${cluster}: upgrade Talos (${from.talos} → ${to.talos}) and Kubernetes (${from.kubernetes} → ${to.kubernetes}) in separate updates; change one, \`pulumi up\`, then the other`;
     }
-    for (const [what, a, b] of [["Talos", from.talos, to.talos], ["Kubernetes", from.kubernetes, to.kubernetes]] as const) {
+    for (const [what, a, b] of [
+        ["Talos", from.talos, to.talos],
+        ["Kubernetes", from.kubernetes, to.kubernetes],
+    ] as const) {
         const prev = semver.clean(a);
         const next = semver.clean(b);
         if (prev && next && semver.lt(next, prev)) return `cluster ${cluster}: ${what} ${b} is older than the running ${a}; downgrades are not supported`;
@@ -55,7 +58,11 @@ export const IMMUTABLE_HUB_OUTPUTS = ["accountId", "machineApiUrl", "wireguardEn
 
 /** Why the hub's new endpoints would orphan running machines, per output whose value changed. */
 export function hubEndpointProblems(previous: Record<string, unknown>, next: Record<string, unknown>): string[] {
-    return IMMUTABLE_HUB_OUTPUTS.flatMap((k) => previous[k] === undefined || previous[k] === next[k] ? [] : [
-        `${k} would change from ${JSON.stringify(previous[k])} to ${JSON.stringify(next[k])}: Talos machines keep it from their first boot and would lose Omni; keep the old value (or rebuild every cluster)`,
-    ]);
+    return IMMUTABLE_HUB_OUTPUTS.flatMap((k) =>
+        previous[k] === undefined || previous[k] === next[k]
+            ? []
+            : [
+                  `${k} would change from ${JSON.stringify(previous[k])} to ${JSON.stringify(next[k])}: Talos machines keep it from their first boot and would lose Omni; keep the old value (or rebuild every cluster)`,
+              ],
+    );
 }

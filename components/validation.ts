@@ -53,9 +53,12 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, pre
 
 /** A DNS label (Omni and Kubernetes resource names, provider ids, hostnames): 1–63 lowercase letters, digits and '-'. */
 export const dnsLabel = (hint = "use lowercase letters, digits and '-', starting and ending with a letter or digit") =>
-    z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, hint).max(63, "at most 63 characters");
+    z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, hint)
+        .max(63, "at most 63 characters");
 
-const GO_DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const GO_DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
 /** Milliseconds of a Go duration string (`1h30m`, `90s`; Go's time.ParseDuration without a sign), or undefined. */

@@ -48,5 +48,7 @@ export function kubernetesSupportProblem(talos: string, kubernetes: string): str
     if (!support || !k) return undefined;
     const minor = `${k.major}.${k.minor}`;
     const inRange = semver.gte(`${minor}.0`, `${support.min}.0`) && semver.lte(`${minor}.0`, `${support.max}.0`);
-    return inRange ? undefined : `Kubernetes ${kubernetes} does not run on Talos ${talos}, which supports Kubernetes ${support.min} to ${support.max}: pick a version in that range (or another Talos version)`;
+    return inRange
+        ? undefined
+        : `Kubernetes ${kubernetes} does not run on Talos ${talos}, which supports Kubernetes ${support.min} to ${support.max}: pick a version in that range (or another Talos version)`;
 }

@@ -42,7 +42,8 @@ export const hubBackupImagePinned: ResourceValidationPolicy = {
     name: "hub-backup-image-pinned",
     description: "The hub backup runs a pinned image, built on the Docker host FROM pinned images: its etcdutl must stay the embedded etcd's minor version.",
     severity: "high",
-    remediationSteps: "Pin hub.backup.etcdImage (e.g. gcr.io/etcd-development/etcd:v3.7.1, the etcd of Omni v1.10.4) and hub.backup.baseImage (e.g. alpine:3.23.0) to version tags or digests.",
+    remediationSteps:
+        "Pin hub.backup.etcdImage (e.g. gcr.io/etcd-development/etcd:v3.7.1, the etcd of Omni v1.10.4) and hub.backup.baseImage (e.g. alpine:3.23.0) to version tags or digests.",
     validateResource: [
         validateResourceOfType(docker.Container, (container, _args, report) => {
             if (!isHubBackup(container)) return;
@@ -50,8 +51,18 @@ export const hubBackupImagePinned: ResourceValidationPolicy = {
             const problem = image && imagePinProblem(image);
             if (problem) report(`the hub backup container: ${problem}`);
         }),
-        validateResourceOfType(command.local.Command, (cmd, _args, report) => buildBasesPinned(known(() => cmd.create), report)),
-        validateResourceOfType(command.remote.Command, (cmd, _args, report) => buildBasesPinned(known(() => cmd.create), report)),
+        validateResourceOfType(command.local.Command, (cmd, _args, report) =>
+            buildBasesPinned(
+                known(() => cmd.create),
+                report,
+            ),
+        ),
+        validateResourceOfType(command.remote.Command, (cmd, _args, report) =>
+            buildBasesPinned(
+                known(() => cmd.create),
+                report,
+            ),
+        ),
     ],
 };
 
@@ -71,7 +82,9 @@ export const hubBackupTargetOutsideData: ResourceValidationPolicy = {
             return;
         }
         if (!hostPath) {
-            report(`${hubBackupPaths.target} is a Docker volume, which lives in Docker's data root beside the Omni data: mount a host directory on another disk`);
+            report(
+                `${hubBackupPaths.target} is a Docker volume, which lives in Docker's data root beside the Omni data: mount a host directory on another disk`,
+            );
             return;
         }
         const problem = backupTargetProblem(hostPath, dataVolume && known(() => dataVolume.volumeName));
@@ -80,19 +93,23 @@ export const hubBackupTargetOutsideData: ResourceValidationPolicy = {
 };
 
 // What S3 clients read credentials from; CrossGuard cannot tell whether an input is secret (pulumi/pulumi-policy#241).
-const CREDENTIAL_ENV = /^(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|S3_ACCESS_KEY(_ID)?|S3_SECRET(_ACCESS)?_KEY|MC_HOST_\w+|RCLONE_CONFIG_\w+_SECRET_ACCESS_KEY)=/;
+const CREDENTIAL_ENV =
+    /^(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|S3_ACCESS_KEY(_ID)?|S3_SECRET(_ACCESS)?_KEY|MC_HOST_\w+|RCLONE_CONFIG_\w+_SECRET_ACCESS_KEY)=/;
 
 export const hubBackupS3CredentialsSecret: ResourceValidationPolicy = {
     name: "hub-backup-s3-credentials-secret",
-    description: "The hub backup's S3 credentials reach it only as a file readable by its owner alone: never in environment variables, the command line or labels, which `docker inspect` shows to anyone with Docker access.",
+    description:
+        "The hub backup's S3 credentials reach it only as a file readable by its owner alone: never in environment variables, the command line or labels, which `docker inspect` shows to anyone with Docker access.",
     severity: "high",
-    remediationSteps: "Set the credentials with `pulumi config set --secret hubBackupS3AccessKeyId …` and `… hubBackupS3SecretAccessKey …`; the component uploads them (mode 0400) and curl reads them from that file.",
+    remediationSteps:
+        "Set the credentials with `pulumi config set --secret hubBackupS3AccessKeyId …` and `… hubBackupS3SecretAccessKey …`; the component uploads them (mode 0400) and curl reads them from that file.",
     validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
         if (!isHubBackup(container)) return;
         const envs = ((known(() => container.envs) ?? []) as string[]).map((e) => known(() => e) ?? "");
         for (const env of envs.filter((e) => CREDENTIAL_ENV.test(e))) report(`environment variable ${env.split("=")[0]} carries S3 credentials in plain sight`);
         const command = ((known(() => container.command) ?? []) as string[]).map((c) => known(() => c) ?? "");
-        if (command.some((c) => /aws_secret_access_key|--user[= ]\S+:\S+|secret[_-]?key[= ]\S/i.test(c))) report("the command line carries S3 credentials in plain sight");
+        if (command.some((c) => /aws_secret_access_key|--user[= ]\S+:\S+|secret[_-]?key[= ]\S/i.test(c)))
+            report("the command line carries S3 credentials in plain sight");
         if (!labelsOf(container).has(HUB_BACKUP_LABELS.s3)) return;
         const uploads = (known(() => container.uploads) ?? []) as { file: string; permissions?: string }[];
         const credentials = uploads.find((u) => known(() => u.file) === hubBackupPaths.s3Credentials);

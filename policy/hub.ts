@@ -33,7 +33,9 @@ export const omniGpgKeyNoPassphrase: ResourceValidationPolicy = {
 };
 
 /** A policy that checks every value of one Omni flag with the rule the hub's own config validation uses. */
-function omniFlagPolicy(p: Omit<ResourceValidationPolicy, "validateResource"> & { flag: string; problem: (value: string) => string | undefined }): ResourceValidationPolicy {
+function omniFlagPolicy(
+    p: Omit<ResourceValidationPolicy, "validateResource"> & { flag: string; problem: (value: string) => string | undefined },
+): ResourceValidationPolicy {
     const { flag: name, problem, ...policy } = p;
     return {
         ...policy,
@@ -83,7 +85,8 @@ export const omniEulaAccepted: ResourceValidationPolicy = {
     description:
         "An Omni that bootstraps without a browser accepts its EULA by flag: Omni v1.7+ refuses every API call until the EULA is accepted (internal/pkg/auth/interceptor/eula.go), and takes --eula-accept-name and --eula-accept-email together or not at all.",
     severity: "high",
-    remediationSteps: "Set hub.eula.name and hub.eula.email (the person named accepts the Sidero Labs EULA on behalf of this Omni instance), or disable the initial service account and accept the EULA in the UI.",
+    remediationSteps:
+        "Set hub.eula.name and hub.eula.email (the person named accepts the Sidero Labs EULA on behalf of this Omni instance), or disable the initial service account and accept the EULA in the UI.",
     validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
         const flags = commandFlags(container);
         if (!flags.has("private-key-source")) return;
@@ -91,14 +94,17 @@ export const omniEulaAccepted: ResourceValidationPolicy = {
         if (given.length === 1) report(`only --${given[0]} is set: Omni takes --eula-accept-name and --eula-accept-email together`);
         const bootstrap = TRUE.includes(flag(flags, "create-initial-service-account") ?? "");
         if (bootstrap && given.length === 0 && !flags.has("config-path")) {
-            report("--create-initial-service-account is set but the EULA is not accepted: every omnictl call of the bootstrap would fail with \"EULA has not been accepted\"");
+            report(
+                '--create-initial-service-account is set but the EULA is not accepted: every omnictl call of the bootstrap would fail with "EULA has not been accepted"',
+            );
         }
     }),
 };
 
 export const wireguardAdvertisedIp = omniFlagPolicy({
     name: "wireguard-advertised-ip",
-    description: "Omni's SideroLink WireGuard advertised address is IP:port: Talos dials it before it can resolve any name, and changing it later orphans clusters.",
+    description:
+        "Omni's SideroLink WireGuard advertised address is IP:port: Talos dials it before it can resolve any name, and changing it later orphans clusters.",
     severity: "high",
     remediationSteps: "Advertise the hub's LAN IP and WireGuard port, e.g. --siderolink-wireguard-advertised-addr=192.168.10.20:50180 (hub setting lanIp).",
     flag: "siderolink-wireguard-advertised-addr",
@@ -118,7 +124,10 @@ export const statefulVolumesProtected: ResourceValidationPolicy = {
         if (args.opts.protect) return;
         // The label decides when present; otherwise the names (Pulumi's and Docker's) do.
         const role = (volume.labels ?? []).find((l) => l.label === STATE_ROLE_LABEL)?.value;
-        const stateful = role !== undefined ? (STATE_ROLES as readonly string[]).includes(role) : STATEFUL_NAME.test(args.name) || STATEFUL_NAME.test(known(() => volume.name) ?? "");
+        const stateful =
+            role !== undefined
+                ? (STATE_ROLES as readonly string[]).includes(role)
+                : STATEFUL_NAME.test(args.name) || STATEFUL_NAME.test(known(() => volume.name) ?? "");
         if (!stateful) return;
         const what = role ?? "Tailscale state or Omni data (judging by its name)";
         report(`volume ${args.name} holds ${what} but is not protected: set protect: true (and retainOnDelete: true) so no update or destroy can delete it`);
@@ -137,4 +146,12 @@ export const tailnetKeyHygiene: ResourceValidationPolicy = {
     }),
 };
 
-export const hubPolicies = [omniGpgKeyNoPassphrase, auth0DomainBareHost, omniSingleAuthMethod, omniEulaAccepted, wireguardAdvertisedIp, statefulVolumesProtected, tailnetKeyHygiene];
+export const hubPolicies = [
+    omniGpgKeyNoPassphrase,
+    auth0DomainBareHost,
+    omniSingleAuthMethod,
+    omniEulaAccepted,
+    wireguardAdvertisedIp,
+    statefulVolumesProtected,
+    tailnetKeyHygiene,
+];

@@ -55,8 +55,8 @@ export const noNodeRoleLabels = clusterTemplatePolicy({
 export const clusterTemplateValid = clusterTemplatePolicy({
     name: "cluster-template-valid",
     description:
-        "Cluster templates are what Omni's template model accepts: one Cluster and one ControlPlane, pinned Talos and Kubernetes versions, "
-        + "no control-plane update/delete strategy, no kernelArgs on sets that use machine classes, no unlisted Machine documents.",
+        "Cluster templates are what Omni's template model accepts: one Cluster and one ControlPlane, pinned Talos and Kubernetes versions, " +
+        "no control-plane update/delete strategy, no kernelArgs on sets that use machine classes, no unlisted Machine documents.",
     severity: "high",
     remediationSteps: "Fix each template problem named; omnictl cluster template validate -f <file> shows the same offline.",
     problems: clusterTemplateProblems,

@@ -12,6 +12,13 @@ import { remoteAccessPolicies } from "./remote-access";
 export const packArgs: PolicyPackArgs = {
     description: "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",
     enforcementLevel: "mandatory",
-    policies: [...hubPolicies, ...hubBackupPolicies, ...proxmoxPolicies, ...imagePolicies, ...omniResourcePolicies, ...remoteAccessPolicies, ...publicEndpointPolicies]
-        .map(foldByResourceType),
+    policies: [
+        ...hubPolicies,
+        ...hubBackupPolicies,
+        ...proxmoxPolicies,
+        ...imagePolicies,
+        ...omniResourcePolicies,
+        ...remoteAccessPolicies,
+        ...publicEndpointPolicies,
+    ].map(foldByResourceType),
 };

@@ -10,7 +10,7 @@ export const omniCertificateCoversDomain: ResourceValidationPolicy = {
     name: "omni-certificate-covers-domain",
     description:
         "The certificate and key uploaded into Omni (tls.mode config or acme) belong together, cover the advertised Omni domain and are " +
-        "valid now: Talos checks them while joining and fails with \"x509: certificate is valid for …\".",
+        'valid now: Talos checks them while joining and fails with "x509: certificate is valid for …".',
     severity: "critical",
     remediationSteps: "Issue the certificate for the Omni domain (tls.mode acme does), give the key issued with it, and renew before it expires.",
     validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {

@@ -18,21 +18,44 @@ export const secretKeys = {
     workloads: ["proxmoxTokenSecret"],
 } as const;
 
-const HubKeys = z.object({
-    hub: OmniHubSettingsSchema,
-}).strict();
+const HubKeys = z
+    .object({
+        hub: OmniHubSettingsSchema,
+    })
+    .strict();
 
-const WorkloadKeys = z.object({
-    hubStack: z.string().default("organization/omni-scale/quantum").pipe(z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, "use the fully qualified name `organization/omni-scale/quantum` (a local backend's org is the literal `organization`)")),
-    hostDns: ProxmoxHostDnsSettingsSchema,
-    /** Checks from every Proxmox node that booting VMs can reach Omni, before any class or cluster is applied. */
-    preflight: PreflightSettingsSchema.optional(),
-    infraProvider: ProxmoxInfraProviderSettingsSchema,
-    proxmoxTokenId: z.string().regex(/^[^@!\s]+@[^!\s]+![\w.-]+$/, "use the form `user@realm!tokenid`").optional(),
-    // Omni ids are global: a second class or cluster of the same name would overwrite the first.
-    machineClasses: z.array(MachineClassSpecSchema).default([]).superRefine(uniqueBy((c) => c.name, "machine class names must be unique (Omni ids are global: a repeat overwrites the first)", "name")),
-    clusters: z.array(ClusterSpecSchema).default([]).superRefine(uniqueBy((c) => c.name, "cluster names must be unique (Omni ids are global)", "name")),
-}).strict();
+const WorkloadKeys = z
+    .object({
+        hubStack: z
+            .string()
+            .default("organization/omni-scale/quantum")
+            .pipe(
+                z
+                    .string()
+                    .regex(
+                        /^[\w.-]+\/[\w.-]+\/[\w.-]+$/,
+                        "use the fully qualified name `organization/omni-scale/quantum` (a local backend's org is the literal `organization`)",
+                    ),
+            ),
+        hostDns: ProxmoxHostDnsSettingsSchema,
+        /** Checks from every Proxmox node that booting VMs can reach Omni, before any class or cluster is applied. */
+        preflight: PreflightSettingsSchema.optional(),
+        infraProvider: ProxmoxInfraProviderSettingsSchema,
+        proxmoxTokenId: z
+            .string()
+            .regex(/^[^@!\s]+@[^!\s]+![\w.-]+$/, "use the form `user@realm!tokenid`")
+            .optional(),
+        // Omni ids are global: a second class or cluster of the same name would overwrite the first.
+        machineClasses: z
+            .array(MachineClassSpecSchema)
+            .default([])
+            .superRefine(uniqueBy((c) => c.name, "machine class names must be unique (Omni ids are global: a repeat overwrites the first)", "name")),
+        clusters: z
+            .array(ClusterSpecSchema)
+            .default([])
+            .superRefine(uniqueBy((c) => c.name, "cluster names must be unique (Omni ids are global)", "name")),
+    })
+    .strict();
 
 export type Secret = pulumi.Output<string>;
 
@@ -68,10 +91,14 @@ export function loadStackConfig(raw: RawConfig, secret: ReadonlySet<string>): St
     const issues: ConfigIssue[] = [];
     const role = raw[key("role")];
     if (role !== "hub" && role !== "workloads") {
-        throw new ConfigError([{ key: key("role"), value: role, message: "set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)" }]);
+        throw new ConfigError([
+            { key: key("role"), value: role, message: "set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)" },
+        ]);
     }
 
-    const own = Object.keys(raw).filter((k) => k.startsWith(`${PROJECT}:`)).map((k) => k.slice(PROJECT.length + 1));
+    const own = Object.keys(raw)
+        .filter((k) => k.startsWith(`${PROJECT}:`))
+        .map((k) => k.slice(PROJECT.length + 1));
     const secrets: Record<string, Secret> = {};
     for (const k of secretKeys[role]) {
         if (raw[key(k)] === undefined) continue;
@@ -82,9 +109,9 @@ export function loadStackConfig(raw: RawConfig, secret: ReadonlySet<string>): St
     }
     // hubStack has a project-wide default (Pulumi.yaml), so a hub stack sees it too and ignores it.
     const ignored = role === "hub" ? ["role", "hubStack"] : ["role"];
-    const plain = Object.fromEntries(own
-        .filter((k) => !ignored.includes(k) && !(secretKeys[role] as readonly string[]).includes(k))
-        .map((k) => [k, decode(raw[key(k)])]));
+    const plain = Object.fromEntries(
+        own.filter((k) => !ignored.includes(k) && !(secretKeys[role] as readonly string[]).includes(k)).map((k) => [k, decode(raw[key(k)])]),
+    );
 
     const schema = role === "hub" ? HubKeys : WorkloadKeys;
     const parsed = schema.safeParse(plain, { reportInput: true });
@@ -105,10 +132,13 @@ export function loadStackConfig(raw: RawConfig, secret: ReadonlySet<string>): St
 /** Settings that need a secret: the Cloudflare token for the public record and ACME challenges. */
 function crossCheckHub(cfg: z.output<typeof HubKeys>, secrets: Record<string, Secret>): ConfigIssue[] {
     if (!cfg.hub.dns?.cloudflare || secrets.cloudflareApiToken) return [];
-    return [{
-        key: key("cloudflareApiToken"),
-        message: "is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
-    }];
+    return [
+        {
+            key: key("cloudflareApiToken"),
+            message:
+                "is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
+        },
+    ];
 }
 
 /** Rules that span keys: provider ids must match exactly, clusters must name classes this stack defines. */
@@ -119,7 +149,8 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
         if (mc.providerId !== providerId) {
             const hint = mc.providerId.toLowerCase() === providerId.toLowerCase() ? " (ids are case-sensitive)" : "";
             issues.push({
-                key: key(`machineClasses[${i}].providerId`), value: mc.providerId,
+                key: key(`machineClasses[${i}].providerId`),
+                value: mc.providerId,
                 message: `must equal infraProvider.providerId "${providerId}"${hint}; Omni rejects requests for another provider id`,
             });
         }
@@ -134,7 +165,8 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
         for (const [at, node] of pinned) {
             if (managed.has(node)) continue;
             issues.push({
-                key: key(`machineClasses[${i}].providerData.${at}`), value: node,
+                key: key(`machineClasses[${i}].providerData.${at}`),
+                value: node,
                 message: `Proxmox node ${node} is not in hostDns.nodes (${[...managed].join(", ")}): add it there, so its VMs resolve Omni's name to the LAN IP while booting, or fix the name`,
             });
         }
@@ -154,18 +186,29 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
         const named = cfg.preflight.nodes.map((n) => n.name);
         const missing = cfg.hostDns.nodes.filter((n) => !named.includes(n));
         if (missing.length) {
-            issues.push({ key: key("preflight.nodes"), message: `has no entry for ${missing.join(", ")}: add { name, address } for every node in hostDns.nodes (Talos VMs can land on any of them)` });
+            issues.push({
+                key: key("preflight.nodes"),
+                message: `has no entry for ${missing.join(", ")}: add { name, address } for every node in hostDns.nodes (Talos VMs can land on any of them)`,
+            });
         }
         cfg.preflight.nodes.forEach((n, i) => {
             if (!cfg.hostDns.nodes.includes(n.name)) {
-                issues.push({ key: key(`preflight.nodes[${i}].name`), value: n.name, message: `is not in hostDns.nodes (${cfg.hostDns.nodes.join(", ")}): add it there so its resolver is set before the check, or fix the name` });
+                issues.push({
+                    key: key(`preflight.nodes[${i}].name`),
+                    value: n.name,
+                    message: `is not in hostDns.nodes (${cfg.hostDns.nodes.join(", ")}): add it there so its resolver is set before the check, or fix the name`,
+                });
             }
         });
     }
     if (!cfg.infraProvider.leastPrivilege.enabled) {
         // Without a dedicated identity the provider needs an existing token.
         if (!cfg.proxmoxTokenId) issues.push({ key: key("proxmoxTokenId"), message: "is required when infraProvider.leastPrivilege.enabled is false" });
-        if (!secrets.proxmoxTokenSecret) issues.push({ key: key("proxmoxTokenSecret"), message: "is required when infraProvider.leastPrivilege.enabled is false: `pulumi config set --secret proxmoxTokenSecret ...`" });
+        if (!secrets.proxmoxTokenSecret)
+            issues.push({
+                key: key("proxmoxTokenSecret"),
+                message: "is required when infraProvider.leastPrivilege.enabled is false: `pulumi config set --secret proxmoxTokenSecret ...`",
+            });
     }
     return issues;
 }

@@ -23,12 +23,16 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
     if (upgrade) issues.push({ key: "omni-scale:hub.omniVersion", value: config.hub.omniVersion, message: upgrade });
     if (issues.length > 0) throw new ConfigError(issues);
     if (config.hub.omniVersion !== versions.omnictl) {
-        pulumi.log.warn(`hub.omniVersion ${config.hub.omniVersion} differs from the omnictl pin ${versions.omnictl} (components/versions.ts, mise.toml): use an omnictl equal to the hub`);
+        pulumi.log.warn(
+            `hub.omniVersion ${config.hub.omniVersion} differs from the omnictl pin ${versions.omnictl} (components/versions.ts, mise.toml): use an omnictl equal to the hub`,
+        );
     }
 
     if (!config.secrets.etcdGpgKey) {
-        pulumi.log.warn("Omni's etcd encryption key is generated and kept only in this stack's state and on the hub: back it up "
-            + "(`pulumi stack output etcdKeyArmored --show-secrets > omni.asc`); without it the Omni data cannot be restored");
+        pulumi.log.warn(
+            "Omni's etcd encryption key is generated and kept only in this stack's state and on the hub: back it up " +
+                "(`pulumi stack output etcdKeyArmored --show-secrets > omni.asc`); without it the Omni data cannot be restored",
+        );
     }
     for (const warning of hubBackupWarnings(config.hub, Boolean(config.secrets.etcdGpgKey))) pulumi.log.warn(warning);
     const hub = new OmniHub("omni", {

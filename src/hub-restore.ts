@@ -36,11 +36,17 @@ export function hubSettingsOf(file: string): OmniHubSettings {
 }
 
 /** The process that runs the restore script where the Docker host's files and docker CLI are. */
-export function restoreInvocation(s: OmniHubSettings, o: RestoreOptions): { command: string; args: string[]; env?: Record<string, string>; script: string; params: string[] } {
+export function restoreInvocation(
+    s: OmniHubSettings,
+    o: RestoreOptions,
+): { command: string; args: string[]; env?: Record<string, string>; script: string; params: string[] } {
     if (!s.backup) throw new ConfigError([{ key: `${PROJECT}:hub.backup`, message: "is not set: this hub takes no backups to restore from" }]);
     const names = hubContainerNames(s.accountName);
     const script = hubRestoreHostScript({
-        omniContainer: names.omni, backupContainer: names.backup, dataVolume: names.dataVolume, targetDir: s.backup.targetDir,
+        omniContainer: names.omni,
+        backupContainer: names.backup,
+        dataVolume: names.dataVolume,
+        targetDir: s.backup.targetDir,
         omniPaths: { data: omniContainerPaths.data, etcd: omniContainerPaths.etcd, sqlite: omniContainerPaths.sqlite },
     });
     const params = [o.yes ? "restore" : "check", o.set, o.expectFingerprint ?? ""];
@@ -62,8 +68,12 @@ export function main(argv: string[]): number {
         args = parseArgs({
             args: argv,
             options: {
-                stack: { type: "string" }, config: { type: "string" }, set: { type: "string", default: "latest" },
-                "expect-fingerprint": { type: "string" }, yes: { type: "boolean", default: false }, print: { type: "boolean", default: false },
+                stack: { type: "string" },
+                config: { type: "string" },
+                set: { type: "string", default: "latest" },
+                "expect-fingerprint": { type: "string" },
+                yes: { type: "boolean", default: false },
+                print: { type: "boolean", default: false },
             },
         }).values;
     } catch (e) {
@@ -84,7 +94,8 @@ export function main(argv: string[]): number {
         }
         const result = spawnSync(run.command, run.args, { stdio: "inherit", env: { ...process.env, ...run.env } });
         if (result.error) throw result.error;
-        if (!args.yes && result.status === 0) process.stdout.write("Checked only; nothing changed. Add --yes to stop Omni, restore this set and start Omni again.\n");
+        if (!args.yes && result.status === 0)
+            process.stdout.write("Checked only; nothing changed. Add --yes to stop Omni, restore this set and start Omni again.\n");
         return result.status ?? 1;
     } catch (e) {
         const err = e as Error;

@@ -17,9 +17,15 @@ import { previousOutputs } from "./previous";
  * classes and clusters Omni provisions through it. Endpoints and keys come from the hub stack.
  */
 export async function workloadsProgram(config: WorkloadStackConfig): Promise<Record<string, unknown>> {
-    const clusterVersions: Record<string, ClusterVersions> = Object.fromEntries(config.clusters.map((c) => [c.name, {
-        talos: c.talosVersion ?? versions.talos, kubernetes: c.kubernetesVersion ?? versions.kubernetes,
-    }]));
+    const clusterVersions: Record<string, ClusterVersions> = Object.fromEntries(
+        config.clusters.map((c) => [
+            c.name,
+            {
+                talos: c.talosVersion ?? versions.talos,
+                kubernetes: c.kubernetesVersion ?? versions.kubernetes,
+            },
+        ]),
+    );
     const previous = (await previousOutputs(["clusterVersions"])).clusterVersions as Record<string, ClusterVersions> | undefined;
     const upgradeIssues: ConfigIssue[] = config.clusters.flatMap((c, i) => {
         const problem = clusterUpgradeProblem(c.name, previous?.[c.name], clusterVersions[c.name]);
@@ -31,48 +37,85 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Rec
     const omniApiUrl = hub.requireOutput("omniApiUrl") as pulumi.Output<string>;
     const automationKey = pulumi.secret(hub.requireOutput("automationKey") as pulumi.Output<string>);
     const providerId = config.infraProvider.providerId;
-    const infraProviderKey = pulumi.secret(hub.requireOutput("infraProviderKeys").apply((keys: Record<string, string>) => {
-        const k = keys?.[providerId];
-        if (!k) {
-            throw new Error(`hub stack ${config.hubStack} has no infra-provider key for "${providerId}": add it to the hub's infraProviders and run \`pulumi up\` there first`);
-        }
-        return k;
-    }));
+    const infraProviderKey = pulumi.secret(
+        hub.requireOutput("infraProviderKeys").apply((keys: Record<string, string>) => {
+            const k = keys?.[providerId];
+            if (!k) {
+                throw new Error(
+                    `hub stack ${config.hubStack} has no infra-provider key for "${providerId}": add it to the hub's infraProviders and run \`pulumi up\` there first`,
+                );
+            }
+            return k;
+        }),
+    );
 
     // Absent on hubs deployed before this output existed: Omni's defaults apply then.
     const etcdBackupIntervals = hub.getOutput("etcdBackupIntervals") as pulumi.Output<{ minInterval?: string; maxInterval?: string } | undefined>;
 
     const dns = new ProxmoxHostDns("proxmox-dns", { settings: config.hostDns, keyPrefix: "omni-scale:hostDns" });
-    const provider = new ProxmoxInfraProvider("infra-provider", {
-        settings: config.infraProvider,
-        keyPrefix: "omni-scale:infraProvider",
-        omniApiEndpoint: omniApiUrl,
-        infraProviderKey,
-        proxmoxCredentials: config.proxmoxTokenId && config.secrets.proxmoxTokenSecret
-            ? { tokenId: config.proxmoxTokenId, tokenSecret: config.secrets.proxmoxTokenSecret }
-            : undefined,
-        extraPrivileges: privilegesForProviderData(config.machineClasses.map((c) => c.providerData)),
-    }, { dependsOn: [dns] });
+    const provider = new ProxmoxInfraProvider(
+        "infra-provider",
+        {
+            settings: config.infraProvider,
+            keyPrefix: "omni-scale:infraProvider",
+            omniApiEndpoint: omniApiUrl,
+            infraProviderKey,
+            proxmoxCredentials:
+                config.proxmoxTokenId && config.secrets.proxmoxTokenSecret
+                    ? { tokenId: config.proxmoxTokenId, tokenSecret: config.secrets.proxmoxTokenSecret }
+                    : undefined,
+            extraPrivileges: privilegesForProviderData(config.machineClasses.map((c) => c.providerData)),
+        },
+        { dependsOn: [dns] },
+    );
 
     // From every node, after its resolver is set and beside the provider (one step, however many nodes): the path a
     // booting VM takes to Omni. Classes and clusters wait for it, so a failed check stops `up` before any VM is asked for.
-    const preflight = config.preflight && new ProxmoxPreflight("preflight", {
-        settings: config.preflight,
-        keyPrefix: "omni-scale:preflight",
-        target: pulumi.all([omniApiUrl, hub.requireOutput("machineApiUrl"), hub.requireOutput("wireguardEndpoint")])
-            .apply(([omniApiUrl, machineApiUrl, wireguardEndpoint]) => preflightTarget({ omniApiUrl, machineApiUrl, wireguardEndpoint })),
-        // A new certificate on the hub (tls.mode config or acme) re-runs the checks; hostFiles hubs export none.
-        triggers: [hub.getOutput("certificate").apply((c: { fingerprint?: string } | undefined) => c?.fingerprint ?? "")],
-    }, { dependsOn: [dns] });
+    const preflight =
+        config.preflight &&
+        new ProxmoxPreflight(
+            "preflight",
+            {
+                settings: config.preflight,
+                keyPrefix: "omni-scale:preflight",
+                target: pulumi
+                    .all([omniApiUrl, hub.requireOutput("machineApiUrl"), hub.requireOutput("wireguardEndpoint")])
+                    .apply(([omniApiUrl, machineApiUrl, wireguardEndpoint]) => preflightTarget({ omniApiUrl, machineApiUrl, wireguardEndpoint })),
+                // A new certificate on the hub (tls.mode config or acme) re-runs the checks; hostFiles hubs export none.
+                triggers: [hub.getOutput("certificate").apply((c: { fingerprint?: string } | undefined) => c?.fingerprint ?? "")],
+            },
+            { dependsOn: [dns] },
+        );
 
     // Classes apply in parallel; each cluster waits only for the classes it uses.
-    const classes = new Map(config.machineClasses.map((spec, i) => [spec.name, new OmniMachineClass(spec.name, {
-        spec, omniEndpoint: omniApiUrl, serviceAccountKey: automationKey, keyPrefix: `omni-scale:machineClasses[${i}]`,
-    }, { dependsOn: [provider, ...(preflight ? [preflight] : [])] })]));
-    const clusters = Object.fromEntries(config.clusters.map((spec, i) => [spec.name, new OmniCluster(spec.name, {
-        spec, machineClasses: [...classes.values()], omniEndpoint: omniApiUrl, serviceAccountKey: automationKey, etcdBackupIntervals,
-        keyPrefix: `omni-scale:clusters[${i}]`,
-    })]));
+    const classes = new Map(
+        config.machineClasses.map((spec, i) => [
+            spec.name,
+            new OmniMachineClass(
+                spec.name,
+                {
+                    spec,
+                    omniEndpoint: omniApiUrl,
+                    serviceAccountKey: automationKey,
+                    keyPrefix: `omni-scale:machineClasses[${i}]`,
+                },
+                { dependsOn: [provider, ...(preflight ? [preflight] : [])] },
+            ),
+        ]),
+    );
+    const clusters = Object.fromEntries(
+        config.clusters.map((spec, i) => [
+            spec.name,
+            new OmniCluster(spec.name, {
+                spec,
+                machineClasses: [...classes.values()],
+                omniEndpoint: omniApiUrl,
+                serviceAccountKey: automationKey,
+                etcdBackupIntervals,
+                keyPrefix: `omni-scale:clusters[${i}]`,
+            }),
+        ]),
+    );
 
     return {
         providerId,

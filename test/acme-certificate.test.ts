@@ -9,10 +9,12 @@ import { offlineCertificate } from "../src/plan/offline-certificate";
 import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
 import { FAKE_TOKEN, hubConfigIssues, runHub, withCloudflare } from "./hub-program";
 
-const acme = (extra: Record<string, unknown> = {}) => (hub: any) => {
-    withCloudflare(hub);
-    hub.tls = { mode: "acme", email: "admin@example.com", ...extra };
-};
+const acme =
+    (extra: Record<string, unknown> = {}) =>
+    (hub: any) => {
+        withCloudflare(hub);
+        hub.tls = { mode: "acme", email: "admin@example.com", ...extra };
+    };
 const token = { cloudflareApiToken: FAKE_TOKEN };
 const upload = (omni: CapturedResource, file: string) => (omni.inputs.uploads as any[]).find((u) => u.file === file);
 
@@ -58,18 +60,27 @@ describe("ACME certificate (hub tls.mode acme)", () => {
     it("passes the policy pack, whose certificate policy reads the issued certificate as a configured one", async () => {
         const { resources } = await runHub(acme(), token);
         const violations = await analyzeInProcess("omni-scale", packArgs, resources);
-        assert.deepEqual(violations.filter((v) => v.enforcementLevel === "mandatory"), []);
+        assert.deepEqual(
+            violations.filter((v) => v.enforcementLevel === "mandatory"),
+            [],
+        );
         assert.ok(packArgs.policies.some((p) => p.name === "omni-certificate-covers-domain"));
     });
 
     it("fails the Omni container when the issued certificate does not cover the Omni name", async () => {
         const wrong = offlineCertificate({ names: ["other.example.com"], notBefore: new Date("2026-01-01"), notAfter: new Date("2099-01-01") });
-        await assert.rejects(runHub(acme(), token, (base) => ({
-            ...base,
-            newResource: async (args) => args.type === "acme:index/certificate:Certificate"
-                ? { id: "c", state: { ...args.inputs, certificatePem: wrong.certPem, issuerPem: "", privateKeyPem: wrong.keyPem } }
-                : base.newResource(args),
-        })), (e: unknown) => e instanceof ConfigError && /hub\.tls \(the issued certificate\): the certificate covers DNS:other\.example\.com, not omni\.example\.com/.test(e.message));
+        await assert.rejects(
+            runHub(acme(), token, (base) => ({
+                ...base,
+                newResource: async (args) =>
+                    args.type === "acme:index/certificate:Certificate"
+                        ? { id: "c", state: { ...args.inputs, certificatePem: wrong.certPem, issuerPem: "", privateKeyPem: wrong.keyPem } }
+                        : base.newResource(args),
+            })),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                /hub\.tls \(the issued certificate\): the certificate covers DNS:other\.example\.com, not omni\.example\.com/.test(e.message),
+        );
     });
 
     it("uses the staging directory and a renewal threshold when set; a staging account is not protected", async () => {
@@ -90,10 +101,18 @@ describe("ACME certificate (hub tls.mode acme)", () => {
 
     it("refuses bad settings with the key and the fix", () => {
         const issues = (edit: (hub: any) => void, secrets: Record<string, string> = token) => hubConfigIssues(edit, secrets);
-        const noDns = issues((h) => { h.tls = { mode: "acme" }; });
-        assert.deepEqual(noDns, ["omni-scale:hub.tls.mode: acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles"]);
+        const noDns = issues((h) => {
+            h.tls = { mode: "acme" };
+        });
+        assert.deepEqual(noDns, [
+            "omni-scale:hub.tls.mode: acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles",
+        ]);
         const bad = issues(acme({ directory: "prod", renewalDays: 90, email: "admin" }));
-        assert.deepEqual(bad.map((i) => i.split(": ")[0]).sort(), ["omni-scale:hub.tls.directory", "omni-scale:hub.tls.email", "omni-scale:hub.tls.renewalDays"]);
+        assert.deepEqual(bad.map((i) => i.split(": ")[0]).sort(), [
+            "omni-scale:hub.tls.directory",
+            "omni-scale:hub.tls.email",
+            "omni-scale:hub.tls.renewalDays",
+        ]);
         assert.match(bad.join("\n"), /directory: use "production" \(trusted certificates\) or "staging"/);
         assert.match(bad.join("\n"), /renewalDays: at most 60/);
         const leftover = issues(acme({ certPath: "/etc/letsencrypt/live/omni/fullchain.pem" }));
@@ -101,7 +120,9 @@ describe("ACME certificate (hub tls.mode acme)", () => {
     });
 
     it("refuses a configured certificate next to an issued one", async () => {
-        await assert.rejects(runHub(acme(), { ...token, tlsCertificate: "PEM", tlsPrivateKey: "PEM" }),
-            /tlsCertificate\/tlsPrivateKey: tls\.mode is acme, so these would be ignored/);
+        await assert.rejects(
+            runHub(acme(), { ...token, tlsCertificate: "PEM", tlsPrivateKey: "PEM" }),
+            /tlsCertificate\/tlsPrivateKey: tls\.mode is acme, so these would be ignored/,
+        );
     });
 });

@@ -25,7 +25,14 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
         assert.deepEqual(lookups, [{ hostname: "omni", waitFor: "120s" }], "looked up by the sidecar's hostname, retrying while it joins");
         const record = find((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord", "the DNS record");
         assert.deepEqual(
-            { zoneId: record.inputs.zoneId, name: record.inputs.name, type: record.inputs.type, content: record.inputs.content, proxied: record.inputs.proxied, ttl: record.inputs.ttl },
+            {
+                zoneId: record.inputs.zoneId,
+                name: record.inputs.name,
+                type: record.inputs.type,
+                content: record.inputs.content,
+                proxied: record.inputs.proxied,
+                ttl: record.inputs.ttl,
+            },
             { zoneId: ZONE_ID, name: "omni.example.com", type: "A", content: "100.101.102.103", proxied: false, ttl: 60 },
         );
         assert.equal(outputs.tailnetAddress, "100.101.102.103");
@@ -58,14 +65,27 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
 
     it("refuses bad settings with the key and the fix", () => {
         const issues = (edit: (hub: any) => void, secrets: Record<string, string> = {}) => hubConfigIssues(edit, secrets);
-        assert.deepEqual(issues((h) => withCloudflare(h)), [
-            "omni-scale:cloudflareApiToken: is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
-        ]);
+        assert.deepEqual(
+            issues((h) => withCloudflare(h)),
+            [
+                "omni-scale:cloudflareApiToken: is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
+            ],
+        );
         const plain = hubConfig(withCloudflare, { cloudflareApiToken: FAKE_TOKEN });
-        assert.throws(() => loadStackConfig(plain.raw, new Set()), /omni-scale:cloudflareApiToken: is stored in plain text; set it with `pulumi config set --secret cloudflareApiToken/);
-        const bad = issues((h) => { h.dns = { cloudflare: { zoneId: "example.com", ttl: 1, proxied: true } }; }, { cloudflareApiToken: FAKE_TOKEN });
+        assert.throws(
+            () => loadStackConfig(plain.raw, new Set()),
+            /omni-scale:cloudflareApiToken: is stored in plain text; set it with `pulumi config set --secret cloudflareApiToken/,
+        );
+        const bad = issues(
+            (h) => {
+                h.dns = { cloudflare: { zoneId: "example.com", ttl: 1, proxied: true } };
+            },
+            { cloudflareApiToken: FAKE_TOKEN },
+        );
         assert.deepEqual(bad.map((i) => i.split(": ")[0]).sort(), [
-            "omni-scale:hub.dns.cloudflare.proxied", "omni-scale:hub.dns.cloudflare.ttl", "omni-scale:hub.dns.cloudflare.zoneId",
+            "omni-scale:hub.dns.cloudflare.proxied",
+            "omni-scale:hub.dns.cloudflare.ttl",
+            "omni-scale:hub.dns.cloudflare.zoneId",
         ]);
         assert.match(bad.join("\n"), /zoneId: the zone id: 32 hex digits/);
     });
@@ -86,7 +106,10 @@ describe("lazy loading of the optional providers", () => {
                 const loaded = Object.keys(require.cache).filter((k) => /@pulumi[\\/]cloudflare|@pulumiverse[\\/]acme/.test(k));
                 console.log(JSON.stringify(loaded));
             }, (e) => { console.error(e); process.exit(1); });`;
-        const out = execFileSync(process.execPath, ["-r", require.resolve("../src/plan/register"), "-e", script], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+        const out = execFileSync(process.execPath, ["-r", require.resolve("../src/plan/register"), "-e", script], {
+            cwd: path.join(__dirname, ".."),
+            encoding: "utf8",
+        });
         assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), []);
     });
 });

@@ -49,10 +49,10 @@ describe("stack config", () => {
             classes[0].providerData.ha = { node_affinity_nodes: ["golf:2", "juliet"] };
         });
         const issues = issuesOf(raw);
-        assert.deepEqual(issues.map((i) => i.split(": ")[0]), [
-            "omni-scale:machineClasses[0].providerData.ha.node_affinity_nodes[1]",
-            "omni-scale:machineClasses[1].providerData.node",
-        ]);
+        assert.deepEqual(
+            issues.map((i) => i.split(": ")[0]),
+            ["omni-scale:machineClasses[0].providerData.ha.node_affinity_nodes[1]", "omni-scale:machineClasses[1].providerData.node"],
+        );
         assert.match(issues[1], /Proxmox node india is not in hostDns\.nodes \(foxtrot, golf, hotel\): add it there/);
     });
 
@@ -80,7 +80,9 @@ describe("stack config", () => {
     });
 
     it("shows the bad value and the fix in the message", () => {
-        const raw = withChange("quantum", "omni-scale:hub", (hub) => { hub.auth.auth0.domain = "https://dev-example.us.auth0.com/"; });
+        const raw = withChange("quantum", "omni-scale:hub", (hub) => {
+            hub.auth.auth0.domain = "https://dev-example.us.auth0.com/";
+        });
         try {
             loadStackConfig(raw, new Set());
             assert.fail("expected a ConfigError");
@@ -92,13 +94,18 @@ describe("stack config", () => {
     });
 
     it("rejects a wrong type", () => {
-        const raw = withChange("matrix", "omni-scale:infraProvider", (p) => { p.lxc.vmId = "two hundred"; });
+        const raw = withChange("matrix", "omni-scale:infraProvider", (p) => {
+            p.lxc.vmId = "two hundred";
+        });
         assert.ok(issuesOf(raw).some((i) => i.startsWith("omni-scale:infraProvider.lxc.vmId: ")));
     });
 
     it("rejects a secret stored in plain text and accepts it as a secret", () => {
         const raw = { ...example("quantum").config, "omni-scale:oidcClientSecret": "not-so-secret" };
-        assert.deepEqual(issuesOf(raw).map((i) => i.split(": ")[0]), ["omni-scale:oidcClientSecret"]);
+        assert.deepEqual(
+            issuesOf(raw).map((i) => i.split(": ")[0]),
+            ["omni-scale:oidcClientSecret"],
+        );
         assert.deepEqual(issuesOf(raw, ["omni-scale:oidcClientSecret"]), []);
     });
 
@@ -107,21 +114,32 @@ describe("stack config", () => {
     });
 
     it("requires provider ids to match exactly, naming the case difference", () => {
-        const raw = withChange("matrix", "omni-scale:machineClasses", (classes) => { classes[1].providerId = "Matrix-cluster"; });
+        const raw = withChange("matrix", "omni-scale:machineClasses", (classes) => {
+            classes[1].providerId = "Matrix-cluster";
+        });
         const issues = issuesOf(raw);
-        assert.ok(issues.some((i) => i.startsWith("omni-scale:machineClasses[1].providerId")), issues.join("\n"));
-        const other = withChange("matrix", "omni-scale:machineClasses", (classes) => { classes[0].providerId = "other"; });
+        assert.ok(
+            issues.some((i) => i.startsWith("omni-scale:machineClasses[1].providerId")),
+            issues.join("\n"),
+        );
+        const other = withChange("matrix", "omni-scale:machineClasses", (classes) => {
+            classes[0].providerId = "other";
+        });
         assert.match(issuesOf(other).join("\n"), /machineClasses\[0\]\.providerId: must equal infraProvider\.providerId "matrix-cluster"; Omni rejects/m);
     });
 
     it("names a cluster's unknown machine class with the other errors", () => {
-        const raw = withChange("matrix", "omni-scale:clusters", (clusters) => { clusters[0].workers[1].machineClass = "matrix-worker-golff"; });
+        const raw = withChange("matrix", "omni-scale:clusters", (clusters) => {
+            clusters[0].workers[1].machineClass = "matrix-worker-golff";
+        });
         const issues = issuesOf(raw).join("\n");
         assert.match(issues, /^omni-scale:clusters\[0\]\.workers\[1\]\.machineClass: .*matrix-worker-golff/m);
     });
 
     it("rejects a public resolver on the Proxmox nodes", () => {
-        const raw = withChange("matrix", "omni-scale:hostDns", (dns) => { dns.servers = ["1.1.1.1"]; });
+        const raw = withChange("matrix", "omni-scale:hostDns", (dns) => {
+            dns.servers = ["1.1.1.1"];
+        });
         assert.ok(issuesOf(raw).some((i) => i.startsWith("omni-scale:hostDns.servers[0]")));
     });
 
@@ -131,7 +149,9 @@ describe("stack config", () => {
     });
 
     it("needs existing Proxmox credentials when the least-privilege identity is off", () => {
-        const raw = withChange("matrix", "omni-scale:infraProvider", (p) => { p.leastPrivilege = { enabled: false }; });
+        const raw = withChange("matrix", "omni-scale:infraProvider", (p) => {
+            p.leastPrivilege = { enabled: false };
+        });
         const keys = issuesOf(raw).map((i) => i.split(": ")[0]);
         assert.deepEqual(keys.sort(), ["omni-scale:proxmoxTokenId", "omni-scale:proxmoxTokenSecret"]);
         const ok = { ...raw, "omni-scale:proxmoxTokenId": "terraform@pam!automation", "omni-scale:proxmoxTokenSecret": "fake" };

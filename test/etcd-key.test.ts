@@ -96,13 +96,15 @@ describe("etcd-key: generation (dynamic provider) and etcdKeyProblems", () => {
     });
 });
 
-
 describe("etcd-key: OmniEtcdKey component", () => {
     it("generates the key in a protected, retained dynamic resource with a secret output", async () => {
-        const run = await runProgram(() => {
-            const key = new OmniEtcdKey("etcd", {});
-            return { armored: key.armoredPrivateKey, fingerprint: key.fingerprint };
-        }, { stack: "test" });
+        const run = await runProgram(
+            () => {
+                const key = new OmniEtcdKey("etcd", {});
+                return { armored: key.armoredPrivateKey, fingerprint: key.fingerprint };
+            },
+            { stack: "test" },
+        );
         const generated = run.resources.find((r) => r.name === "etcd-generated")!;
         assert.equal(generated.type, "pulumi-nodejs:dynamic:Resource");
         assert.equal(generated.protect, true);
@@ -116,10 +118,13 @@ describe("etcd-key: OmniEtcdKey component", () => {
     it("passes a good supplied key through as a secret with its fingerprint", async () => {
         const armored = await eccKey();
         const expected = (await openpgp.readKey({ armoredKey: armored })).getFingerprint().toUpperCase();
-        const run = await runProgram(() => {
-            const key = new OmniEtcdKey("etcd", { armoredPrivateKey: pulumi.secret(armored) });
-            return { armored: key.armoredPrivateKey, fingerprint: key.fingerprint };
-        }, { stack: "test" });
+        const run = await runProgram(
+            () => {
+                const key = new OmniEtcdKey("etcd", { armoredPrivateKey: pulumi.secret(armored) });
+                return { armored: key.armoredPrivateKey, fingerprint: key.fingerprint };
+            },
+            { stack: "test" },
+        );
         assert.ok(!run.resources.some((r) => r.type === "pulumi-nodejs:dynamic:Resource"), "no key is generated");
         assert.ok(isSecret(run.outputs.armored));
         assert.equal((run.outputs.armored as { value: string }).value, armored);
@@ -129,10 +134,13 @@ describe("etcd-key: OmniEtcdKey component", () => {
     it("fails the program with a ConfigError for a locked supplied key", async () => {
         const locked = await eccKey({ passphrase: "pw" });
         await assert.rejects(
-            runProgram(() => {
-                const key = new OmniEtcdKey("etcd", { armoredPrivateKey: pulumi.secret(locked) });
-                return { armored: key.armoredPrivateKey };
-            }, { stack: "test" }),
+            runProgram(
+                () => {
+                    const key = new OmniEtcdKey("etcd", { armoredPrivateKey: pulumi.secret(locked) });
+                    return { armored: key.armoredPrivateKey };
+                },
+                { stack: "test" },
+            ),
             /invalid configuration:\n  - etcdKey: key [0-9A-F]{40} is locked with a passphrase/,
         );
     });

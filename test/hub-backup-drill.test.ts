@@ -30,7 +30,10 @@ interface Run {
 function sh(script: string, args: string[], opts: { asUser?: boolean } = {}): Promise<Run> {
     const started = Date.now();
     // As root, run like the container does against a read-only mount: as a user who cannot write Omni's files.
-    const argv = opts.asUser && process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s", "--", ...args] : ["sh", "-s", "--", ...args];
+    const argv =
+        opts.asUser && process.getuid?.() === 0
+            ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s", "--", ...args]
+            : ["sh", "-s", "--", ...args];
     return new Promise((resolve, reject) => {
         const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
@@ -58,17 +61,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class Etcd {
     private proc?: ChildProcess;
-    constructor(readonly dataDir: string, readonly clientPort: number, readonly peerPort: number, readonly logFile: string) {}
+    constructor(
+        readonly dataDir: string,
+        readonly clientPort: number,
+        readonly peerPort: number,
+        readonly logFile: string,
+    ) {}
     get endpoint() {
         return `http://127.0.0.1:${this.clientPort}`;
     }
     async start(): Promise<void> {
         const log = fs.openSync(this.logFile, "a");
-        this.proc = spawn("etcd", [
-            "--data-dir", this.dataDir,
-            "--listen-client-urls", this.endpoint, "--advertise-client-urls", this.endpoint,
-            "--listen-peer-urls", `http://127.0.0.1:${this.peerPort}`,
-        ], { stdio: ["ignore", log, log] });
+        this.proc = spawn(
+            "etcd",
+            [
+                "--data-dir",
+                this.dataDir,
+                "--listen-client-urls",
+                this.endpoint,
+                "--advertise-client-urls",
+                this.endpoint,
+                "--listen-peer-urls",
+                `http://127.0.0.1:${this.peerPort}`,
+            ],
+            { stdio: ["ignore", log, log] },
+        );
         fs.closeSync(log);
         for (let i = 0; i < 100; i++) {
             try {
@@ -98,7 +115,13 @@ class Etcd {
 }
 
 function manifest(dir: string): Record<string, string> {
-    return Object.fromEntries(fs.readFileSync(path.join(dir, BACKUP_FILES.manifest), "utf8").trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    return Object.fromEntries(
+        fs
+            .readFileSync(path.join(dir, BACKUP_FILES.manifest), "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    );
 }
 
 function sql(db: string, query: string): string {
@@ -125,7 +148,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             keyFingerprint: FINGERPRINT,
             ...overrides,
         });
-    const restoreScript = () => hubRestoreScript({ dataDir: data, etcdDir: `${path.join(data, "etcd")}/`, sqlitePath: path.join(data, "omni.db"), setsDir: target });
+    const restoreScript = () =>
+        hubRestoreScript({ dataDir: data, etcdDir: `${path.join(data, "etcd")}/`, sqlitePath: path.join(data, "omni.db"), setsDir: target });
 
     before(async function () {
         requireTools(this, ["etcd", "etcdctl", "sqlite3", "curl"], "the hub backup restore drill");
@@ -145,7 +169,11 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         // connection inserting about 100 rows a second for the whole backup.
         const db = path.join(data, "omni.db");
         sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE machine_logs(id INTEGER PRIMARY KEY, line TEXT NOT NULL);");
-        writer = spawn("sh", ["-c", `(i=0; while :; do i=$((i+1)); echo "INSERT INTO machine_logs(line) VALUES('line $i');"; sleep 0.01; done) | sqlite3 '${db}'`], { stdio: "ignore", detached: true });
+        writer = spawn(
+            "sh",
+            ["-c", `(i=0; while :; do i=$((i+1)); echo "INSERT INTO machine_logs(line) VALUES('line $i');"; sleep 0.01; done) | sqlite3 '${db}'`],
+            { stdio: "ignore", detached: true },
+        );
         await sleep(500);
     });
 
@@ -162,7 +190,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         const run = await sh(backupScript(), ["once"], { asUser: true });
         timings.backup = run.ms;
         assert.equal(run.code, 0, run.stderr);
-        assert.match(run.stdout, new RegExp(`^omni-hub-backup: ok set=${BACKUP_SET_PREFIX}\\d{8}T\\d{6}Z etcdRevision=${revision} .*keyFingerprint=${FINGERPRINT}$`, "m"));
+        assert.match(
+            run.stdout,
+            new RegExp(`^omni-hub-backup: ok set=${BACKUP_SET_PREFIX}\\d{8}T\\d{6}Z etcdRevision=${revision} .*keyFingerprint=${FINGERPRINT}$`, "m"),
+        );
 
         const sets = fs.readdirSync(target).filter((n) => n.startsWith(BACKUP_SET_PREFIX));
         assert.equal(sets.length, 1);
@@ -235,9 +266,17 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             assert.equal(run.code, 0, run.stderr);
             assert.match(run.stdout, / s3=uploaded /);
             const set = fs.readdirSync(s3Target).find((n) => n.startsWith(BACKUP_SET_PREFIX))!;
-            assert.deepEqual(puts.map((p) => p.url).sort(), Object.values(BACKUP_FILES).map((f) => `/omni-backups/hub/quantum/${set}/${f}`).sort());
+            assert.deepEqual(
+                puts.map((p) => p.url).sort(),
+                Object.values(BACKUP_FILES)
+                    .map((f) => `/omni-backups/hub/quantum/${set}/${f}`)
+                    .sort(),
+            );
             for (const put of puts) {
-                assert.match(put.auth, /^AWS4-HMAC-SHA256 Credential=AKIAOFFLINEEXAMPLE\/\d{8}\/eu-central-1\/s3\/aws4_request, SignedHeaders=\S*x-amz-content-sha256\S*, Signature=[0-9a-f]{64}$/);
+                assert.match(
+                    put.auth,
+                    /^AWS4-HMAC-SHA256 Credential=AKIAOFFLINEEXAMPLE\/\d{8}\/eu-central-1\/s3\/aws4_request, SignedHeaders=\S*x-amz-content-sha256\S*, Signature=[0-9a-f]{64}$/,
+                );
                 assert.ok(!put.headers.includes("offline/example+secret"), "the secret key never travels");
                 assert.equal(put.bytes, fs.statSync(path.join(s3Target, set, put.url.split("/").pop()!)).size);
             }
@@ -250,7 +289,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         const before = fs.readdirSync(data).sort();
         const run = await sh(restoreScript(), ["restore", "latest", OTHER_FINGERPRINT]);
         assert.equal(run.code, 3);
-        assert.match(run.stderr, new RegExp(`refusing: set ${path.basename(setDir)} was taken with etcd key ${FINGERPRINT}, but the configured key is ${OTHER_FINGERPRINT}`));
+        assert.match(
+            run.stderr,
+            new RegExp(`refusing: set ${path.basename(setDir)} was taken with etcd key ${FINGERPRINT}, but the configured key is ${OTHER_FINGERPRINT}`),
+        );
         assert.deepEqual(fs.readdirSync(data).sort(), before);
     });
 

@@ -85,11 +85,21 @@ describe("hub backup render: upstream facts (test/fixtures/hub-backup/upstream-f
 describe("hub backup render: settings", () => {
     it("fills defaults: every 6h, 28 sets, pinned tools", () => {
         const s = parse({ targetDir: "/mnt/nas/omni-hub-backups" });
-        assert.deepEqual(s, { interval: "6h", keep: 28, targetDir: "/mnt/nas/omni-hub-backups", etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: HUB_BACKUP_IMAGES.base });
+        assert.deepEqual(s, {
+            interval: "6h",
+            keep: 28,
+            targetDir: "/mnt/nas/omni-hub-backups",
+            etcdImage: HUB_BACKUP_IMAGES.etcd,
+            baseImage: HUB_BACKUP_IMAGES.base,
+        });
     });
 
     it("is the optional hub.backup section, distinct from etcdBackup (the managed clusters' backups)", () => {
-        const hub = parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, backup: { targetDir: "/srv/omni-hub" }, etcdBackup: { localPath: "/srv/omni-etcd" } }, "omni-scale:hub");
+        const hub = parseOrThrow(
+            OmniHubSettingsSchema,
+            { ...hubSettings, backup: { targetDir: "/srv/omni-hub" }, etcdBackup: { localPath: "/srv/omni-etcd" } },
+            "omni-scale:hub",
+        );
         assert.equal(hub.backup?.targetDir, "/srv/omni-hub");
         assert.equal(hub.etcdBackup?.localPath, "/srv/omni-etcd");
         assert.equal(parseOrThrow(OmniHubSettingsSchema, hubSettings, "omni-scale:hub").backup, undefined);
@@ -139,7 +149,10 @@ describe("hub backup render: rules", () => {
         const b = hubBackupDockerfile({ etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: "alpine:3.23.2" });
         assert.match(hubBackupImageTag(a, HUB_BACKUP_IMAGES.etcd), /^omni-scale\/hub-backup:etcd-v3\.7\.1-[0-9a-f]{12}$/);
         assert.notEqual(hubBackupImageTag(a, HUB_BACKUP_IMAGES.etcd), hubBackupImageTag(b, HUB_BACKUP_IMAGES.etcd));
-        assert.match(hubBackupBuildScript(a, "omni-scale/hub-backup:x"), /^docker build --tag 'omni-scale\/hub-backup:x' - <<'OMNI_HUB_BACKUP_DOCKERFILE'\nFROM /);
+        assert.match(
+            hubBackupBuildScript(a, "omni-scale/hub-backup:x"),
+            /^docker build --tag 'omni-scale\/hub-backup:x' - <<'OMNI_HUB_BACKUP_DOCKERFILE'\nFROM /,
+        );
     });
 
     it("keeps S3 credentials in a curl config (quoted), never on a command line", () => {
@@ -165,27 +178,35 @@ describe("hub backup render: rules", () => {
 describe("hub backup render: the restore command's host script (docker stubbed)", () => {
     let tmp: string;
     const params = {
-        omniContainer: "omni", backupContainer: "omni-backup", dataVolume: "omni-data", targetDir: "/mnt/nas/omni-hub-backups",
+        omniContainer: "omni",
+        backupContainer: "omni-backup",
+        dataVolume: "omni-data",
+        targetDir: "/mnt/nas/omni-hub-backups",
         omniPaths: { data: "/_out", etcd: "/_out/etcd/", sqlite: "/_out/omni.db" },
     };
 
     before(() => {
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-restore-host-"));
         // Records each call; `run` saves the script it is fed and exits with RUN_EXIT_<mode> (default 0).
-        fs.writeFileSync(path.join(tmp, "docker"), `#!/bin/sh
+        fs.writeFileSync(
+            path.join(tmp, "docker"),
+            `#!/bin/sh
 echo "$*" >> "$STUB_LOG"
 case "$1" in
   inspect) case "$3" in *Labels*) echo FPR-DEPLOYED ;; *) echo omni-scale/hub-backup:etcd-v3.7.1-abc ;; esac ;;
   run) mode=$(eval echo \\\${$(($# - 2))}); cat > "$STUB_LOG.$mode"; eval "exit \\\${RUN_EXIT_$mode:-0}" ;;
 esac
-`, { mode: 0o755 });
+`,
+            { mode: 0o755 },
+        );
     });
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     function host(args: string[], env: Record<string, string> = {}) {
         const log = path.join(tmp, `log-${Math.random().toString(36).slice(2)}`);
         const r = spawnSync("sh", ["-c", hubRestoreHostScript(params), "omni-hub-restore", ...args], {
-            encoding: "utf8", env: { ...process.env, PATH: `${tmp}:${process.env.PATH}`, STUB_LOG: log, ...env },
+            encoding: "utf8",
+            env: { ...process.env, PATH: `${tmp}:${process.env.PATH}`, STUB_LOG: log, ...env },
         });
         const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
         return { ...r, calls, log };
@@ -195,15 +216,24 @@ esac
         const r = host(["check", "latest"]);
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.calls.length, 3);
-        assert.match(r.calls[2], /^run --rm -i --network none --volume omni-data:\/_out --volume \/mnt\/nas\/omni-hub-backups:\/backup:ro omni-scale\/hub-backup:etcd-v3\.7\.1-abc sh -s check latest FPR-DEPLOYED$/);
-        assert.equal(fs.readFileSync(`${r.log}.check`, "utf8").trim(), hubRestoreScript({ dataDir: "/_out", etcdDir: "/_out/etcd/", sqlitePath: "/_out/omni.db", setsDir: "/backup" }).trim());
+        assert.match(
+            r.calls[2],
+            /^run --rm -i --network none --volume omni-data:\/_out --volume \/mnt\/nas\/omni-hub-backups:\/backup:ro omni-scale\/hub-backup:etcd-v3\.7\.1-abc sh -s check latest FPR-DEPLOYED$/,
+        );
+        assert.equal(
+            fs.readFileSync(`${r.log}.check`, "utf8").trim(),
+            hubRestoreScript({ dataDir: "/_out", etcdDir: "/_out/etcd/", sqlitePath: "/_out/omni.db", setsDir: "/backup" }).trim(),
+        );
         assert.ok(!r.calls.some((c) => c.startsWith("stop")));
     });
 
     it("restore: checks, stops the backup and Omni, restores, starts Omni then the backup", () => {
         const r = host(["restore", "omni-hub-20261202T000000Z", "FPR-GIVEN"]);
         assert.equal(r.status, 0, r.stderr);
-        assert.deepEqual(r.calls.map((c) => c.split(" ").slice(0, 2).join(" ")), ["inspect --format", "run --rm", "stop --time", "run --rm", "start omni", "start omni-backup"]);
+        assert.deepEqual(
+            r.calls.map((c) => c.split(" ").slice(0, 2).join(" ")),
+            ["inspect --format", "run --rm", "stop --time", "run --rm", "start omni", "start omni-backup"],
+        );
         assert.match(r.calls[1], / sh -s check omni-hub-20261202T000000Z FPR-GIVEN$/);
         assert.match(r.calls[3], / sh -s restore omni-hub-20261202T000000Z FPR-GIVEN$/);
         assert.equal(r.calls[2], "stop --time 60 omni-backup omni");

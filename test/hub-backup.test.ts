@@ -9,15 +9,22 @@ import { CapturedResource, RunResult, isSecret, maskSecrets, runProgram, unwrapS
 import { planStack } from "../src/plan/plan";
 import { hubSettings } from "./fixtures/settings";
 
-const tls = { mode: "hostFiles", certPath: "/etc/letsencrypt/live/omni.example.com/fullchain.pem", keyPath: "/etc/letsencrypt/live/omni.example.com/privkey.pem" } as const;
+const tls = {
+    mode: "hostFiles",
+    certPath: "/etc/letsencrypt/live/omni.example.com/fullchain.pem",
+    keyPath: "/etc/letsencrypt/live/omni.example.com/privkey.pem",
+} as const;
 const s3 = { bucket: "omni-backups", prefix: "hub/quantum", endpoint: "https://s3.eu-central-1.amazonaws.com", region: "eu-central-1" };
 const fakeCredentials = { accessKeyId: pulumi.secret("AKIAOFFLINEEXAMPLE"), secretAccessKey: pulumi.secret("offline-example-secret") };
 
 function runHub(backup: OmniHubSettingsInput["backup"], args: Partial<OmniHubArgs> = {}): Promise<RunResult> {
-    return runProgram(() => {
-        const hub = new OmniHub("hub", { settings: parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls, backup }, "hub"), ...args });
-        return { hubBackup: hub.hubBackup, etcdKeyArmored: hub.etcdKeyArmored };
-    }, { stack: "quantum" });
+    return runProgram(
+        () => {
+            const hub = new OmniHub("hub", { settings: parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls, backup }, "hub"), ...args });
+            return { hubBackup: hub.hubBackup, etcdKeyArmored: hub.etcdKeyArmored };
+        },
+        { stack: "quantum" },
+    );
 }
 
 const byName = (run: RunResult, name: string): CapturedResource => {
@@ -89,7 +96,9 @@ describe("hub-backup: HubBackup under mocks", () => {
 
     it("uploads the S3 credentials as a secret 0400 file, masked in the plan", () => {
         const uploads = byName(run, "hub-backup-container").inputs.uploads as unknown[];
-        const credentials = uploads.map((u) => (isSecret(u) ? (u.value as Record<string, unknown>) : (u as Record<string, unknown>))).find((u) => u.file === hubBackupPaths.s3Credentials)!;
+        const credentials = uploads
+            .map((u) => (isSecret(u) ? (u.value as Record<string, unknown>) : (u as Record<string, unknown>)))
+            .find((u) => u.file === hubBackupPaths.s3Credentials)!;
         assert.equal(credentials.permissions, "0400");
         assert.ok(isSecret(credentials.content) || isSecret(uploads[1]), "the credentials are secret");
         const masked = JSON.stringify(maskSecrets(byName(run, "hub-backup-container").inputs));
@@ -102,10 +111,18 @@ describe("hub-backup: HubBackup under mocks", () => {
     });
 
     it("refuses S3 without credentials, credentials without S3, and etcd tools of another minor version", async () => {
-        await assert.rejects(runHub({ targetDir: "/srv/b", s3 }), (e: unknown) => e instanceof ConfigError && /hubBackupS3AccessKeyId\/hubBackupS3SecretAccessKey.*hub\.backup\.s3 is set/.test(e.message));
-        await assert.rejects(runHub({ targetDir: "/srv/b" }, { hubBackupS3: fakeCredentials }), (e: unknown) => e instanceof ConfigError && /hub\.backup\.s3 is not/.test(e.message));
-        await assert.rejects(runHub({ targetDir: "/srv/b", etcdImage: "gcr.io/etcd-development/etcd:v3.6.5" }),
-            (e: unknown) => e instanceof ConfigError && /hub\.backup\.etcdImage.*embeds etcd v3\.7\.1/.test(e.message));
+        await assert.rejects(
+            runHub({ targetDir: "/srv/b", s3 }),
+            (e: unknown) => e instanceof ConfigError && /hubBackupS3AccessKeyId\/hubBackupS3SecretAccessKey.*hub\.backup\.s3 is set/.test(e.message),
+        );
+        await assert.rejects(
+            runHub({ targetDir: "/srv/b" }, { hubBackupS3: fakeCredentials }),
+            (e: unknown) => e instanceof ConfigError && /hub\.backup\.s3 is not/.test(e.message),
+        );
+        await assert.rejects(
+            runHub({ targetDir: "/srv/b", etcdImage: "gcr.io/etcd-development/etcd:v3.6.5" }),
+            (e: unknown) => e instanceof ConfigError && /hub\.backup\.etcdImage.*embeds etcd v3\.7\.1/.test(e.message),
+        );
     });
 });
 

@@ -49,4 +49,6 @@ export async function runHub(edit: (hub: any) => void, secrets: Record<string, s
 }
 
 /** Cloudflare settings of the hub, plus the token as a secret. */
-export const withCloudflare = (hub: any, extra: Record<string, unknown> = {}) => { hub.dns = { cloudflare: { zoneId: ZONE_ID, ...extra } }; };
+export const withCloudflare = (hub: any, extra: Record<string, unknown> = {}) => {
+    hub.dns = { cloudflare: { zoneId: ZONE_ID, ...extra } };
+};

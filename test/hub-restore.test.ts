@@ -10,7 +10,8 @@ import { hubSettingsOf, main, restoreInvocation } from "../src/hub-restore";
 import { hubSettings } from "./fixtures/settings";
 
 const REPO = path.join(__dirname, "..");
-const settings = (over: object = {}) => parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls: { mode: "config" }, backup: { targetDir: "/mnt/nas/b" }, ...over }, "hub");
+const settings = (over: object = {}) =>
+    parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls: { mode: "config" }, backup: { targetDir: "/mnt/nas/b" }, ...over }, "hub");
 
 function captureStdout(fn: () => number): { code: number; out: string } {
     const write = process.stdout.write.bind(process.stdout);
@@ -25,27 +26,45 @@ function captureStdout(fn: () => number): { code: number; out: string } {
 
 describe("hub restore command (npm run restore)", () => {
     it("runs the host script over SSH as one quoted remote command, with the Docker host's port and SSH options", () => {
-        const run = restoreInvocation(settings({ dockerHost: "ssh://ansible@192.168.10.20:2222", dockerSshOpts: ["-o", "StrictHostKeyChecking=yes"] }), { set: "latest", yes: false });
+        const run = restoreInvocation(settings({ dockerHost: "ssh://ansible@192.168.10.20:2222", dockerSshOpts: ["-o", "StrictHostKeyChecking=yes"] }), {
+            set: "latest",
+            yes: false,
+        });
         assert.equal(run.command, "ssh");
         assert.deepEqual(run.args.slice(0, -1), ["-o", "StrictHostKeyChecking=yes", "-p", "2222", "ansible@192.168.10.20"]);
         // What the remote shell receives runs the same script with the same parameters.
-        const words = spawnSync("sh", ["-c", `for w in ${run.args.at(-1)}; do printf '%s\\0' "$w"; done`], { encoding: "utf8" }).stdout.split("\0").slice(0, -1);
+        const words = spawnSync("sh", ["-c", `for w in ${run.args.at(-1)}; do printf '%s\\0' "$w"; done`], { encoding: "utf8" })
+            .stdout.split("\0")
+            .slice(0, -1);
         assert.deepEqual(words, ["sh", "-c", run.script, "omni-hub-restore", "check", "latest", ""]);
-        assert.equal(run.script, hubRestoreHostScript({
-            omniContainer: "omni", backupContainer: "omni-backup", dataVolume: "omni-data", targetDir: "/mnt/nas/b",
-            omniPaths: { data: "/_out", etcd: "/_out/etcd/", sqlite: "/_out/omni.db" },
-        }));
+        assert.equal(
+            run.script,
+            hubRestoreHostScript({
+                omniContainer: "omni",
+                backupContainer: "omni-backup",
+                dataVolume: "omni-data",
+                targetDir: "/mnt/nas/b",
+                omniPaths: { data: "/_out", etcd: "/_out/etcd/", sqlite: "/_out/omni.db" },
+            }),
+        );
     });
 
     it("restores only with --yes, and passes an explicit fingerprint", () => {
-        const run = restoreInvocation(settings({ dockerHost: "unix:///var/run/docker.sock" }), { set: "omni-hub-20261202T000000Z", yes: true, expectFingerprint: "ABCD" });
+        const run = restoreInvocation(settings({ dockerHost: "unix:///var/run/docker.sock" }), {
+            set: "omni-hub-20261202T000000Z",
+            yes: true,
+            expectFingerprint: "ABCD",
+        });
         assert.equal(run.command, "sh");
         assert.deepEqual(run.args.slice(-4), ["omni-hub-restore", "restore", "omni-hub-20261202T000000Z", "ABCD"]);
         assert.deepEqual(run.env, { DOCKER_HOST: "unix:///var/run/docker.sock" });
     });
 
     it("refuses a hub without backups, and a workload stack file", () => {
-        assert.throws(() => restoreInvocation(settings({ backup: undefined }), { set: "latest", yes: false }), (e: unknown) => e instanceof ConfigError && /hub\.backup.*is not set/.test(e.message));
+        assert.throws(
+            () => restoreInvocation(settings({ backup: undefined }), { set: "latest", yes: false }),
+            (e: unknown) => e instanceof ConfigError && /hub\.backup.*is not set/.test(e.message),
+        );
         assert.throws(() => hubSettingsOf(path.join(REPO, "Pulumi.matrix.yaml")), /has no hub settings/);
     });
 
@@ -53,7 +72,10 @@ describe("hub restore command (npm run restore)", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-restore-"));
         try {
             const file = path.join(dir, "Pulumi.real.yaml");
-            fs.writeFileSync(file, `${fs.readFileSync(path.join(REPO, "Pulumi.quantum.yaml"), "utf8")}  omni-scale:etcdGpgKey:\n    secure: v1:offlineExample==\n`);
+            fs.writeFileSync(
+                file,
+                `${fs.readFileSync(path.join(REPO, "Pulumi.quantum.yaml"), "utf8")}  omni-scale:etcdGpgKey:\n    secure: v1:offlineExample==\n`,
+            );
             assert.equal(hubSettingsOf(file).backup?.targetDir, "/mnt/nas/omni-hub-backups");
             const { code, out } = captureStdout(() => main(["--config", file, "--print"]));
             assert.equal(code, 0);

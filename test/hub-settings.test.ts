@@ -30,10 +30,7 @@ describe("hub settings: schema", () => {
     it("refuses Omni before v1.4.0 and non-versions", () => {
         assert.match(problems({ omniVersion: "v1.3.2" }), /hub\.omniVersion.*predates v1\.4\.0.*one minor at a time to v1\.4\.x/);
         assert.match(problems({ omniVersion: "latest" }), /hub\.omniVersion.*not an Omni release tag/);
-        assert.throws(
-            () => renderOmniFlags({ settings: { ...settings(), omniVersion: "v1.3.0" }, accountId: ACCOUNT }),
-            /no --sqlite-storage-path/,
-        );
+        assert.throws(() => renderOmniFlags({ settings: { ...settings(), omniVersion: "v1.3.0" }, accountId: ACCOUNT }), /no --sqlite-storage-path/);
     });
 
     it("rejects latest and untagged images", () => {
@@ -54,10 +51,15 @@ describe("hub settings: schema", () => {
     });
 
     it("requires exactly one auth method", () => {
-        const two = problems({ auth: { auth0: { domain: "dev-xyz.us.auth0.com", clientId: "x" }, oidc: { providerUrl: "https://idp.example.com/", clientId: "y" } } });
+        const two = problems({
+            auth: { auth0: { domain: "dev-xyz.us.auth0.com", clientId: "x" }, oidc: { providerUrl: "https://idp.example.com/", clientId: "y" } },
+        });
         assert.match(two, /hub\.auth.*exactly one auth method.*got auth0 and oidc/);
         assert.match(problems({ auth: {} }), /hub\.auth.*exactly one auth method.*got none/);
-        assert.match(problems({ auth: { saml: { url: "https://idp.example.com/saml", metadata: "/m.xml" } } }), /hub\.auth\.saml.*exactly one of url or metadata/);
+        assert.match(
+            problems({ auth: { saml: { url: "https://idp.example.com/saml", metadata: "/m.xml" } } }),
+            /hub\.auth\.saml.*exactly one of url or metadata/,
+        );
     });
 
     it("rejects bad emails, an empty user list, and a LAN IP that is not an IP", () => {
@@ -138,7 +140,10 @@ describe("hub settings: addresses a booting Talos VM must reach", () => {
     });
 
     it("refuses an etcd backup minInterval above maxInterval", () => {
-        assert.match(problems({ etcdBackup: { localPath: "/srv/b", minInterval: "6h", maxInterval: "2h" } }), /hub\.etcdBackup\.minInterval.*must not exceed maxInterval \(2h\)/);
+        assert.match(
+            problems({ etcdBackup: { localPath: "/srv/b", minInterval: "6h", maxInterval: "2h" } }),
+            /hub\.etcdBackup\.minInterval.*must not exceed maxInterval \(2h\)/,
+        );
         assert.match(problems({ etcdBackup: { localPath: "/srv/b", minInterval: "48h" } }), /must not exceed maxInterval \(24h\)/);
     });
 });

@@ -20,7 +20,10 @@ const ROOT = path.join(__dirname, "..");
 const FIX = "test/fixtures/import";
 const KIT = `${FIX}/kit`;
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
-const documents = (text: string) => YAML.parseAllDocuments(text).map((d) => d.toJS()).filter((d) => d !== null);
+const documents = (text: string) =>
+    YAML.parseAllDocuments(text)
+        .map((d) => d.toJS())
+        .filter((d) => d !== null);
 const run = (o: Partial<ImportOptions>): ImportResult => importStack({ projectDir: ROOT, stack: "matrix", hubStack: "quantum", ...o });
 
 /** Plans the example workload stack with the imported classes and clusters in place of its own. */
@@ -29,7 +32,10 @@ async function planImported(result: ImportResult) {
     const { machineClasses, clusters } = result.config.workloads!;
     const files = editedStacks({ matrix: (c) => Object.assign(c, { "omni-scale:machineClasses": machineClasses, "omni-scale:clusters": clusters }) });
     const plan = await planStack({ stack: "matrix", configFile: files.matrix });
-    assert.deepEqual(plan.violations.filter((v) => v.enforcementLevel === "mandatory"), []);
+    assert.deepEqual(
+        plan.violations.filter((v) => v.enforcementLevel === "mandatory"),
+        [],
+    );
     /** What a command feeds omnictl: a machine class's `apply`, a cluster's `cluster template sync`. */
     const stdin = (name: string) => {
         const command = plan.resources.find((r) => r.type === "command:local:Command" && r.name === name);
@@ -42,7 +48,15 @@ async function planImported(result: ImportResult) {
 /** A MachineClass as Omni stores it: id, provider, provider data (parsed), kernel args, META values, gRPC tunnel. */
 function classView(doc: any) {
     const a = doc.spec.autoprovision;
-    return { id: doc.metadata.id, type: doc.metadata.type, providerid: a.providerid, providerdata: YAML.parse(a.providerdata), kernelargs: a.kernelargs ?? [], metavalues: a.metavalues ?? [], grpctunnel: a.grpctunnel ?? 0 };
+    return {
+        id: doc.metadata.id,
+        type: doc.metadata.type,
+        providerid: a.providerid,
+        providerdata: YAML.parse(a.providerdata),
+        kernelargs: a.kernelargs ?? [],
+        metavalues: a.metavalues ?? [],
+        grpctunnel: a.grpctunnel ?? 0,
+    };
 }
 
 /**
@@ -52,17 +66,28 @@ function classView(doc: any) {
  * beside the template).
  */
 function templateView(text: string, templateDir: string) {
-    const patches = (list: any[] | undefined) => (list ?? []).map((p) => ({
-        id: p.idOverride ?? p.name ?? p.file, labels: p.labels, annotations: p.annotations,
-        content: p.file !== undefined ? documents(fs.readFileSync(path.join(templateDir, p.file), "utf8")) : inlineDocuments(p.inline),
-    }));
+    const patches = (list: any[] | undefined) =>
+        (list ?? []).map((p) => ({
+            id: p.idOverride ?? p.name ?? p.file,
+            labels: p.labels,
+            annotations: p.annotations,
+            content: p.file !== undefined ? documents(fs.readFileSync(path.join(templateDir, p.file), "utf8")) : inlineDocuments(p.inline),
+        }));
     return documents(text).map((d: any) => ({
-        kind: d.kind, name: d.kind === "Workers" ? d.name ?? "workers" : d.name, labels: d.labels, annotations: d.annotations,
-        kubernetes: d.kubernetes?.version, talos: d.talos?.version, features: d.features,
+        kind: d.kind,
+        name: d.kind === "Workers" ? (d.name ?? "workers") : d.name,
+        labels: d.labels,
+        annotations: d.annotations,
+        kubernetes: d.kubernetes?.version,
+        talos: d.talos?.version,
+        features: d.features,
         manifests: d.kubernetes?.manifests?.map((m: any) => ({ name: m.name, mode: m.mode, content: inlineDocuments(m.inline) })),
         machineClass: d.machineClass && { name: d.machineClass.name, size: Number(d.machineClass.size) },
-        updateStrategy: d.updateStrategy, deleteStrategy: d.deleteStrategy, upgradeStrategy: d.upgradeStrategy,
-        systemExtensions: d.systemExtensions, patches: patches(d.patches),
+        updateStrategy: d.updateStrategy,
+        deleteStrategy: d.deleteStrategy,
+        upgradeStrategy: d.upgradeStrategy,
+        systemExtensions: d.systemExtensions,
+        patches: patches(d.patches),
     }));
 }
 
@@ -87,7 +112,10 @@ describe("import → offline plan: the imported config renders the same omnictl 
         const original = templateView(read(`${KIT}/clusters/talos-prod-01.yaml`), path.join(ROOT, KIT, "clusters"));
         assert.deepEqual(templateView(rendered, ROOT), original);
         // Spot checks of what the view compares.
-        assert.deepEqual(original[5].patches.map((p: any) => p.id), ["patches/nvidia.yaml"]);
+        assert.deepEqual(
+            original[5].patches.map((p: any) => p.id),
+            ["patches/nvidia.yaml"],
+        );
         assert.deepEqual(original[5].machineClass, { name: "matrix-gpu-worker", size: 1 });
         // A file patch reaches Omni as the file's exact text, as if omnictl had read the file.
         const longhorn = documents(rendered)[2].patches[1];
@@ -100,7 +128,11 @@ describe("import → offline plan: the imported config renders the same omnictl 
         const rendered = stdin("talos-prod-01-sync");
         assert.deepEqual(templateView(rendered, ROOT), templateView(exported, ROOT));
         const [cluster] = documents(rendered);
-        assert.deepEqual(cluster.patches.map((p: any) => p.inline), documents(exported)[0].patches.map((p: any) => p.inline), "the same bytes");
+        assert.deepEqual(
+            cluster.patches.map((p: any) => p.inline),
+            documents(exported)[0].patches.map((p: any) => p.inline),
+            "the same bytes",
+        );
         for (const original of documents(read(`${FIX}/omnictl/machineclasses.yaml`)).filter((d: any) => d.spec.autoprovision)) {
             assert.deepEqual(classView(YAML.parse(stdin(`${original.metadata.id}-apply`))), classView(original));
         }
@@ -122,15 +154,16 @@ describe("import → offline plan: a hub that adopts the running Omni's state (h
     after(removeStackDirs);
 
     /** The example hub stack with the imported hub settings merged in, and the etcd key when given. */
-    const hubFile = (edit: (h: Record<string, unknown>) => void, withKey = true) => editedStacks({
-        quantum: (c, doc) => {
-            doc.encryptionsalt = stack.encryptionsalt;
-            const merged = { ...c["omni-scale:hub"], ...hub };
-            edit(merged);
-            c["omni-scale:hub"] = merged;
-            if (withKey) c["omni-scale:etcdGpgKey"] = stack.secure(etcdKey);
-        },
-    }).quantum;
+    const hubFile = (edit: (h: Record<string, unknown>) => void, withKey = true) =>
+        editedStacks({
+            quantum: (c, doc) => {
+                doc.encryptionsalt = stack.encryptionsalt;
+                const merged = { ...c["omni-scale:hub"], ...hub };
+                edit(merged);
+                c["omni-scale:hub"] = merged;
+                if (withKey) c["omni-scale:etcdGpgKey"] = stack.secure(etcdKey);
+            },
+        }).quantum;
 
     it("imports both state volumes by name and creates none; the containers wait for them; the account id and event sink port are kept", async () => {
         const file = hubFile(() => undefined);
@@ -138,15 +171,24 @@ describe("import → offline plan: a hub that adopts the running Omni's state (h
         assert.equal(json.code, 0, json.stderr);
         const doc = JSON.parse(json.stdout);
         const volumes = doc.resources.filter((r: any) => r.type === "docker:index/volume:Volume");
-        assert.deepEqual(volumes.map((v: any) => [v.inputs.name, v.import]).sort(), [["omni-data", "omni-data"], ["omni-tailscale-state", "omni-tailscale-state"]]);
+        assert.deepEqual(volumes.map((v: any) => [v.inputs.name, v.import]).sort(), [
+            ["omni-data", "omni-data"],
+            ["omni-tailscale-state", "omni-tailscale-state"],
+        ]);
         assert.ok(volumes.every((v: any) => v.protect && v.retainOnDelete));
         assert.ok(!doc.resources.some((r: any) => r.type === "random:index/randomUuid:RandomUuid"), "the account id is not generated");
         assert.ok(!doc.resources.some((r: any) => r.type === "pulumi-nodejs:dynamic:Resource"), "the etcd key is the running Omni's");
         const containers = doc.resources.filter((r: any) => r.type === "docker:index/container:Container");
         const sidecar = containers.find((c: any) => c.name === "omni-tailscale");
         const omni = containers.find((c: any) => c.name === "omni-omni");
-        assert.ok(sidecar.dependsOn.some((u: string) => u.endsWith("::omni-tailscale-state")), "the sidecar starts on the adopted node state");
-        assert.ok(omni.dependsOn.some((u: string) => u.endsWith("::omni-omni-data")), "Omni starts on the adopted data");
+        assert.ok(
+            sidecar.dependsOn.some((u: string) => u.endsWith("::omni-tailscale-state")),
+            "the sidecar starts on the adopted node state",
+        );
+        assert.ok(
+            omni.dependsOn.some((u: string) => u.endsWith("::omni-omni-data")),
+            "Omni starts on the adopted data",
+        );
         assert.ok(omni.inputs.command.includes("--account-id=5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f"));
         assert.ok(omni.inputs.command.includes("--event-sink-port=8091"));
         assert.deepEqual(doc.violations, []);
@@ -160,7 +202,10 @@ describe("import → offline plan: a hub that adopts the running Omni's state (h
     it("refuses an old account id over a new, empty data volume, and adopted data without the key that decrypts it", async () => {
         const fresh = await runPlan(["--stack", "quantum", "--config", hubFile((h) => delete h.adopt)], env);
         assert.equal(fresh.code, 2);
-        assert.match(fresh.stderr, /omni-scale:hub\.adopt: accountId 5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f names an existing Omni, but this hub would create a new, empty data volume: set adopt\.omniDataVolume/);
+        assert.match(
+            fresh.stderr,
+            /omni-scale:hub\.adopt: accountId 5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f names an existing Omni, but this hub would create a new, empty data volume: set adopt\.omniDataVolume/,
+        );
         const anonymous = await runPlan(["--stack", "quantum", "--config", hubFile((h) => delete h.accountId)], env);
         assert.equal(anonymous.code, 2);
         assert.match(anonymous.stderr, /hub\.accountId: adopt\.omniDataVolume omni-data holds an existing Omni: set accountId to its account UUID/);

@@ -13,7 +13,23 @@ export interface Pair {
 export function selfSigned(dir: string, name: string, cn: string, san: string, days = 30): Pair {
     const keyFile = path.join(dir, `${name}.key`);
     const certFile = path.join(dir, `${name}.crt`);
-    const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", String(days), "-subj", `/CN=${cn}`];
+    const args = [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+        "-days",
+        String(days),
+        "-subj",
+        `/CN=${cn}`,
+    ];
     if (san) args.push("-addext", `subjectAltName=${san}`);
     execFileSync("openssl", args, { stdio: "ignore" });
     return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
@@ -32,8 +48,10 @@ export class GpgHome {
 
     /** Runs gpg in this home; `passphrase` locks a key it generates or unlocks one it exports ("" = none). */
     run(args: string[], passphrase = ""): string {
-        return execFileSync("gpg", ["--homedir", this.dir, "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase, ...args],
-            { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+        return execFileSync("gpg", ["--homedir", this.dir, "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase, ...args], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "ignore"],
+        });
     }
 
     /** A new primary key that can only certify (`gpg --quick-generate-key … cert`); returns its fingerprint. */

@@ -5,7 +5,18 @@ describe("library entry point", () => {
     it("resolves `omni-scale` by its package name to the built components (npm runs the build on install)", () => {
         // Node resolves a package's own name through its "exports", exactly as a consumer's import does.
         const lib = require("omni-scale");
-        const components = ["OmniHub", "OmniEtcdKey", "ProxmoxHostDns", "ProxmoxInfraProvider", "OmniMachineClass", "OmniCluster", "HubBackup", "ProxmoxPreflight", "CloudflareRecord", "AcmeCertificate"];
+        const components = [
+            "OmniHub",
+            "OmniEtcdKey",
+            "ProxmoxHostDns",
+            "ProxmoxInfraProvider",
+            "OmniMachineClass",
+            "OmniCluster",
+            "HubBackup",
+            "ProxmoxPreflight",
+            "CloudflareRecord",
+            "AcmeCertificate",
+        ];
         for (const component of components) {
             assert.ok(lib[component].prototype instanceof pulumi.ComponentResource, `${component} is a ComponentResource`);
         }

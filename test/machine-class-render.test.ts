@@ -16,11 +16,28 @@ import { ConfigError } from "../components/validation";
 import { versions } from "../components/versions";
 
 // The seed's classes (basher83/Omni-Scale `machine-classes/*.yaml`).
-const tuning = { machine_type: "q35", balloon: false, disk_ssd: true, disk_discard: true, disk_iothread: true, disk_cache: "none", disk_aio: "io_uring" } as const;
+const tuning = {
+    machine_type: "q35",
+    balloon: false,
+    disk_ssd: true,
+    disk_discard: true,
+    disk_iothread: true,
+    disk_cache: "none",
+    disk_aio: "io_uring",
+} as const;
 const controlPlane: MachineClassSpec = {
     name: "matrix-control-plane",
     providerId: "matrix-cluster",
-    providerData: { cores: 4, sockets: 1, memory: 8192, disk_size: 40, network_bridge: "vmbr0", storage_selector: 'name == "local-lvm"', cpu_type: "host", ...tuning },
+    providerData: {
+        cores: 4,
+        sockets: 1,
+        memory: 8192,
+        disk_size: 40,
+        network_bridge: "vmbr0",
+        storage_selector: 'name == "local-lvm"',
+        cpu_type: "host",
+        ...tuning,
+    },
 };
 const worker = (node: string): MachineClassSpec => ({
     name: `matrix-worker-${node}`,
@@ -32,7 +49,14 @@ const gpuWorker: MachineClassSpec = {
     name: "gpu-worker",
     providerId: "proxmox",
     providerData: {
-        cores: 8, memory: 32768, disk_size: 100, storage_selector: 'storageType == "rbd"', machine_type: "q35", numa: true, hugepages: "1GB", balloon: false,
+        cores: 8,
+        memory: 32768,
+        disk_size: 100,
+        storage_selector: 'storageType == "rbd"',
+        machine_type: "q35",
+        numa: true,
+        hugepages: "1GB",
+        balloon: false,
         pci_devices: [{ mapping: "nvidia-gpu-1", pcie: true, primary_gpu: false, rombar: true }],
     },
 };
@@ -40,8 +64,19 @@ const multiDisk: MachineClassSpec = {
     name: "multi-disk-worker",
     providerId: "proxmox",
     providerData: {
-        cores: 4, memory: 8192, disk_size: 40, storage_selector: 'name == "local-lvm"',
-        additional_disks: [{ disk_size: 200, storage_selector: 'storageType == "rbd" && availableSpace > 200000000000u', disk_ssd: true, disk_cache: "writeback", disk_aio: "native" }],
+        cores: 4,
+        memory: 8192,
+        disk_size: 40,
+        storage_selector: 'name == "local-lvm"',
+        additional_disks: [
+            {
+                disk_size: 200,
+                storage_selector: 'storageType == "rbd" && availableSpace > 200000000000u',
+                disk_ssd: true,
+                disk_cache: "writeback",
+                disk_aio: "native",
+            },
+        ],
         additional_nics: [{ bridge: "vmbr1", vlan: 40, firewall: false }],
     },
 };
@@ -118,13 +153,29 @@ describe("renderMachineClass", () => {
 
     it("renders the provider v0.1.0–v0.3.0 fields: firewall, tags, pool, placement, the full HA block, firmware display, mdev, USB", () => {
         const ha = {
-            state: "started", comment: "talos", max_restart: 2, max_relocate: 1, failback: true, resource_affinity: "negative",
-            node_affinity_nodes: ["pve1", "pve2:2"], node_affinity_strict: true, rules: ["talos-spread"],
+            state: "started",
+            comment: "talos",
+            max_restart: 2,
+            max_relocate: 1,
+            failback: true,
+            resource_affinity: "negative",
+            node_affinity_nodes: ["pve1", "pve2:2"],
+            node_affinity_strict: true,
+            rules: ["talos-spread"],
         } as const;
-        const data = parsed(withData({
-            network_firewall: false, tags: ["talos", "worker"], pool: "talos-workers", placement_strategy: "round-robin", ha,
-            bios: "ovmf", vga: "virtio,memory=32", pci_devices: [{ mapping: "a16", mdev: "nvidia-180" }], usb_devices: [{ mapping: "zigbee", usb3: true }],
-        })).data;
+        const data = parsed(
+            withData({
+                network_firewall: false,
+                tags: ["talos", "worker"],
+                pool: "talos-workers",
+                placement_strategy: "round-robin",
+                ha,
+                bios: "ovmf",
+                vga: "virtio,memory=32",
+                pci_devices: [{ mapping: "a16", mdev: "nvidia-180" }],
+                usb_devices: [{ mapping: "zigbee", usb3: true }],
+            }),
+        ).data;
         assert.equal(data.network_firewall, false);
         assert.deepEqual(data.tags, ["talos", "worker"]);
         assert.equal(data.pool, "talos-workers");
@@ -139,7 +190,12 @@ describe("renderMachineClass", () => {
     });
 
     it("renders kernel args, META values and the gRPC tunnel enum", () => {
-        const doc = parsed({ ...multiDisk, kernelArgs: ["console=ttyS0"], metaValues: [{ key: 12, value: "machineLabels:\n  size: standard\n" }], grpcTunnel: "enabled" }).doc;
+        const doc = parsed({
+            ...multiDisk,
+            kernelArgs: ["console=ttyS0"],
+            metaValues: [{ key: 12, value: "machineLabels:\n  size: standard\n" }],
+            grpcTunnel: "enabled",
+        }).doc;
         assert.deepEqual(doc.spec.autoprovision.kernelargs, ["console=ttyS0"]);
         assert.deepEqual(doc.spec.autoprovision.metavalues, [{ key: 12, value: "machineLabels:\n  size: standard\n" }]);
         assert.equal(doc.spec.autoprovision.grpctunnel, 1);
@@ -149,7 +205,10 @@ describe("renderMachineClass", () => {
     it("requires cores, memory, disk_size and storage_selector, saying what to set", () => {
         const found = problems({ name: "x", providerId: "p", providerData: {} });
         for (const key of ["cores", "memory", "disk_size", "storage_selector"]) {
-            assert.ok(found.some((p) => p.startsWith(`machineClasses.providerData.${key}: required:`)), `${key} in ${found.join("\n")}`);
+            assert.ok(
+                found.some((p) => p.startsWith(`machineClasses.providerData.${key}: required:`)),
+                `${key} in ${found.join("\n")}`,
+            );
         }
     });
 
@@ -165,7 +224,13 @@ describe("renderMachineClass", () => {
     });
 
     it("rejects values outside the provider's enums", () => {
-        for (const [key, bad] of [["machine_type", "pc"], ["disk_cache", "writeahead"], ["disk_aio", "uring"], ["hugepages", "2M"], ["placement_strategy", "spread-out"]]) {
+        for (const [key, bad] of [
+            ["machine_type", "pc"],
+            ["disk_cache", "writeahead"],
+            ["disk_aio", "uring"],
+            ["hugepages", "2M"],
+            ["placement_strategy", "spread-out"],
+        ]) {
             const found = problems(withData({ [key]: bad }));
             assert.equal(found.length, 1, found.join("\n"));
             assert.match(found[0], new RegExp(`^machineClasses\\.providerData\\.${key}: .*expected one of`));
@@ -174,7 +239,10 @@ describe("renderMachineClass", () => {
 
     it("rejects unknown keys, which the provider would silently ignore", () => {
         assert.deepEqual(problems(withData({ disk_sise: 40 })), ["machineClasses.providerData.disk_sise: unknown key: check its spelling or remove it"]);
-        assert.match(problems(withData({ additional_disks: [{ disk_size: 10, storage_selector: 'name == "a"', ssd: true }] })).join(), /additional_disks\[0\]\.ssd: unknown key/);
+        assert.match(
+            problems(withData({ additional_disks: [{ disk_size: 10, storage_selector: 'name == "a"', ssd: true }] })).join(),
+            /additional_disks\[0\]\.ssd: unknown key/,
+        );
         assert.match(problems(withData({ ha: { state: "started", affinity: "negative" } })).join(), /ha\.affinity: unknown key/);
         assert.match(problems({ ...worker("golf"), provider: "x" }).join(), /machineClasses\.provider: unknown key/);
     });
@@ -194,7 +262,13 @@ describe("renderMachineClass", () => {
     });
 
     it("refuses the static networking keys that came after the pinned provider release, which it would silently drop", () => {
-        const explicit = { network_subnet: "192.168.26.0/24", network_ip: "192.168.26.31", network_gateway: "192.168.26.1", network_nameservers: ["192.168.26.1"], network_mtu: 1500 };
+        const explicit = {
+            network_subnet: "192.168.26.0/24",
+            network_ip: "192.168.26.31",
+            network_gateway: "192.168.26.1",
+            network_nameservers: ["192.168.26.1"],
+            network_mtu: 1500,
+        };
         const found = problems(withData({ ...explicit, network_base_ip: "192.168.26.40", vmid_range: "5300-5350" }));
         assert.equal(found.length, 7, found.join("\n"));
         for (const p of found) assert.match(p, /^machineClasses\.providerData\.(network_\w+|vmid_range): needs a provider release newer than v0\.3\.0 .*DHCP/);
@@ -220,7 +294,14 @@ describe("renderMachineClass", () => {
 
     it("reports every problem at once, under the given key prefix", () => {
         try {
-            renderMachineClass({ name: "x", providerId: "p", providerData: { cores: 0, memory: 1, disk_size: 1, storage_selector: 'type == "rbd"', typo: 1 } as unknown as ProviderData }, "omni-scale:machineClasses[2]");
+            renderMachineClass(
+                {
+                    name: "x",
+                    providerId: "p",
+                    providerData: { cores: 0, memory: 1, disk_size: 1, storage_selector: 'type == "rbd"', typo: 1 } as unknown as ProviderData,
+                },
+                "omni-scale:machineClasses[2]",
+            );
             assert.fail("expected a ConfigError");
         } catch (e) {
             assert.ok(e instanceof ConfigError);
@@ -237,7 +318,13 @@ describe("renderMachineClass", () => {
 
 describe("storageSelectorProblems", () => {
     it("accepts the provider's variables, operators, string methods and macros", () => {
-        for (const ok of ['name == "local-lvm"', "name == 'nvme'", 'storageType == "rbd" && availableSpace > 100u', 'node == "pve1" || name.startsWith("ceph")', '["a", "b"].exists(s, s == name)']) {
+        for (const ok of [
+            'name == "local-lvm"',
+            "name == 'nvme'",
+            'storageType == "rbd" && availableSpace > 100u',
+            'node == "pve1" || name.startsWith("ceph")',
+            '["a", "b"].exists(s, s == name)',
+        ]) {
             assert.deepEqual(storageSelectorProblems(ok), [], ok);
         }
     });
@@ -257,8 +344,14 @@ describe("machineClassDocProblems", () => {
     });
 
     it("flags a wrong type, a missing autoprovision and unparseable YAML", () => {
-        assert.match(machineClassDocProblems(rendered.replace("MachineClasses.omni.sidero.dev", "MachineClass")).join(), /metadata\.type must be MachineClasses\.omni\.sidero\.dev/);
-        assert.match(machineClassDocProblems(YAML.stringify({ metadata: { type: "MachineClasses.omni.sidero.dev", id: "x" }, spec: { matchlabels: [] } })).join(), /autoprovision is missing/);
+        assert.match(
+            machineClassDocProblems(rendered.replace("MachineClasses.omni.sidero.dev", "MachineClass")).join(),
+            /metadata\.type must be MachineClasses\.omni\.sidero\.dev/,
+        );
+        assert.match(
+            machineClassDocProblems(YAML.stringify({ metadata: { type: "MachineClasses.omni.sidero.dev", id: "x" }, spec: { matchlabels: [] } })).join(),
+            /autoprovision is missing/,
+        );
         assert.match(machineClassDocProblems("metadata: [").join(), /not valid YAML/);
         const both = YAML.parse(rendered);
         both.spec.matchlabels = [];
@@ -267,11 +360,17 @@ describe("machineClassDocProblems", () => {
 
     it("applies the provider data rules to hand-written providerdata", () => {
         const doc = YAML.parse(rendered);
-        doc.spec.autoprovision.providerdata = "cors: 4\nmemory: 8192\ndisk_size: 40\nstorage_selector: type == \"rbd\"\n";
+        doc.spec.autoprovision.providerdata = 'cors: 4\nmemory: 8192\ndisk_size: 40\nstorage_selector: type == "rbd"\n';
         const found = machineClassDocProblems(YAML.stringify(doc));
         assert.ok(found.includes("providerdata.cors: unknown key: check its spelling or remove it"), found.join("\n"));
-        assert.ok(found.some((p) => p.startsWith("providerdata.cores: required")), found.join("\n"));
-        assert.ok(found.some((p) => p.startsWith("providerdata.storage_selector:") && p.includes('storageType == "rbd"')), found.join("\n"));
+        assert.ok(
+            found.some((p) => p.startsWith("providerdata.cores: required")),
+            found.join("\n"),
+        );
+        assert.ok(
+            found.some((p) => p.startsWith("providerdata.storage_selector:") && p.includes('storageType == "rbd"')),
+            found.join("\n"),
+        );
     });
 });
 
@@ -319,7 +418,10 @@ describe("provider data against the provider's JSON schema (omni-infra-provider-
     });
 
     it("(the checker itself rejects what the schema rejects)", () => {
-        assert.deepEqual(schemaErrors(schema, { cores: 1, memory: 1024, disk_size: 5, storage_selector: "x", disk_cache: "fast" }), ["$.memory: below 2048", "$.disk_cache: not in enum"]);
+        assert.deepEqual(schemaErrors(schema, { cores: 1, memory: 1024, disk_size: 5, storage_selector: "x", disk_cache: "fast" }), [
+            "$.memory: below 2048",
+            "$.disk_cache: not in enum",
+        ]);
     });
 });
 
@@ -345,7 +447,11 @@ describe("provider data keys of the pinned provider release (omni-infra-provider
 
     it("refuses every key added after the release, naming the release", () => {
         for (const key of release.afterRelease as string[]) {
-            assert.match(problems(withData({ [key]: "x" })).join(), new RegExp(`providerData\\.${key}: needs a provider release newer than ${versions.proxmoxProvider}`), key);
+            assert.match(
+                problems(withData({ [key]: "x" })).join(),
+                new RegExp(`providerData\\.${key}: needs a provider release newer than ${versions.proxmoxProvider}`),
+                key,
+            );
         }
     });
 

@@ -22,7 +22,10 @@ describe("OmniCluster", () => {
         assert.equal(component.type, "omni-scale:omni:OmniCluster");
         assert.equal(cmd.parent, component.urn);
         const docs = YAML.parseAllDocuments(String(cmd.inputs.stdin)).map((d) => d.toJS());
-        assert.deepEqual(docs.map((d) => d.kind), ["Cluster", "ControlPlane", "Workers"]);
+        assert.deepEqual(
+            docs.map((d) => d.kind),
+            ["Cluster", "ControlPlane", "Workers"],
+        );
         assert.equal(docs[0].name, "prod");
         assert.deepEqual(docs[2].machineClass, { name: "large", size: 3 });
         assert.match(String(cmd.inputs.create), /omnictl cluster template sync -f "\$dir\/resource\.yaml"/);

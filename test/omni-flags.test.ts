@@ -149,7 +149,18 @@ describe("omni-flags: flag table against Omni's config schema", () => {
     /** Settings that together switch on every optional flag. */
     const everything: Partial<OmniHubSettingsInput>[] = [
         { etcdBackup: { localPath: "/srv/b", minInterval: "1h", maxInterval: "2h" }, logLevel: "info", eventSinkPort: 8091 },
-        { etcdBackup: { s3: true }, auth: { oidc: { providerUrl: "https://i.example.com/", clientId: "c", scopes: ["openid"], logoutUrl: "https://i.example.com/o", allowUnverifiedEmail: true } } },
+        {
+            etcdBackup: { s3: true },
+            auth: {
+                oidc: {
+                    providerUrl: "https://i.example.com/",
+                    clientId: "c",
+                    scopes: ["openid"],
+                    logoutUrl: "https://i.example.com/o",
+                    allowUnverifiedEmail: true,
+                },
+            },
+        },
         { auth: { saml: { url: "https://i.example.com/saml" } } },
         { auth: { saml: { metadata: "/saml.xml" } } },
     ];
@@ -170,4 +181,3 @@ describe("omni-flags: flag table against Omni's config schema", () => {
         });
     }
 });
-

@@ -18,26 +18,29 @@ let tls: { cert: string; key: string; otherCert: string };
 
 /** Runs one OmniHub under the offline mocks. */
 function runHub(settings: Partial<OmniHubSettingsInput> = {}, args: Partial<OmniHubArgs> = {}): Promise<RunResult> {
-    return runProgram(() => {
-        const hub = new OmniHub("hub", {
-            settings: parseOrThrow(OmniHubSettingsSchema, { ...baseSettings, ...settings }, "hub"),
-            tlsCertificate: pulumi.secret(tls.cert),
-            tlsPrivateKey: pulumi.secret(tls.key),
-            ...args,
-        });
-        return {
-            apiUrl: hub.apiUrl,
-            machineApiUrl: hub.machineApiUrl,
-            k8sProxyUrl: hub.k8sProxyUrl,
-            wireguardEndpoint: hub.wireguardEndpoint,
-            tailscaleHostname: hub.tailscaleHostname,
-            accountId: hub.accountId,
-            etcdKeyArmored: hub.etcdKeyArmored,
-            automationKey: hub.automationKey,
-            infraProviderKeys: hub.infraProviderKeys,
-            flags: hub.flags,
-        };
-    }, { stack: "quantum" });
+    return runProgram(
+        () => {
+            const hub = new OmniHub("hub", {
+                settings: parseOrThrow(OmniHubSettingsSchema, { ...baseSettings, ...settings }, "hub"),
+                tlsCertificate: pulumi.secret(tls.cert),
+                tlsPrivateKey: pulumi.secret(tls.key),
+                ...args,
+            });
+            return {
+                apiUrl: hub.apiUrl,
+                machineApiUrl: hub.machineApiUrl,
+                k8sProxyUrl: hub.k8sProxyUrl,
+                wireguardEndpoint: hub.wireguardEndpoint,
+                tailscaleHostname: hub.tailscaleHostname,
+                accountId: hub.accountId,
+                etcdKeyArmored: hub.etcdKeyArmored,
+                automationKey: hub.automationKey,
+                infraProviderKeys: hub.infraProviderKeys,
+                flags: hub.flags,
+            };
+        },
+        { stack: "quantum" },
+    );
 }
 
 function byName(run: RunResult, name: string): CapturedResource {
@@ -83,7 +86,10 @@ describe("omni-hub: OmniHub under mocks", () => {
             assert.equal(r.parent, hub.urn, `${name} must be a child of the hub`);
         }
         assert.equal(byName(run, "hub-etcd-key-generated").parent, byName(run, "hub-etcd-key").urn);
-        const children = run.resources.filter((r) => r.parent === hub.urn).map((r) => r.name).sort();
+        const children = run.resources
+            .filter((r) => r.parent === hub.urn)
+            .map((r) => r.name)
+            .sort();
         assert.deepEqual(children, expected.map(([n]) => n).sort(), "no unexpected children");
     });
 
@@ -217,7 +223,10 @@ describe("omni-hub: OmniHub under mocks", () => {
         const provider = byName(run, "hub-infra-provider-matrix-cluster");
         const initialKey = String(readKey.state.stdout).trim();
         const automationKey = serviceAccountKeyFromOutput(String(automation.state.stdout));
-        for (const [cmd, key] of [[automation, initialKey], [provider, automationKey]] as const) {
+        for (const [cmd, key] of [
+            [automation, initialKey],
+            [provider, automationKey],
+        ] as const) {
             const env = (cmd.inputs as any).environment;
             assert.deepEqual(Object.keys(env).sort(), ["OMNI_ENDPOINT", "OMNI_SERVICE_ACCOUNT_KEY"], cmd.name);
             assert.equal(env.OMNI_ENDPOINT, "https://omni.example.com");
@@ -260,7 +269,10 @@ describe("omni-hub: OmniHub under mocks", () => {
 
     it("bind-mounts host certificate files read-only in hostFiles mode", async () => {
         const hostFiles = await runHub(
-            { tls: { mode: "hostFiles", certPath: "/etc/letsencrypt/live/omni/fullchain.pem", keyPath: "/etc/letsencrypt/live/omni/privkey.pem" }, etcdBackup: { localPath: "/srv/omni-backup" } },
+            {
+                tls: { mode: "hostFiles", certPath: "/etc/letsencrypt/live/omni/fullchain.pem", keyPath: "/etc/letsencrypt/live/omni/privkey.pem" },
+                etcdBackup: { localPath: "/srv/omni-backup" },
+            },
             { tlsCertificate: undefined, tlsPrivateKey: undefined },
         );
         const inputs = byName(hostFiles, "hub-omni").inputs as any;
@@ -270,7 +282,10 @@ describe("omni-hub: OmniHub under mocks", () => {
             { hostPath: "/etc/letsencrypt/live/omni/privkey.pem", containerPath: "/tls.key", readOnly: true },
             { hostPath: "/srv/omni-backup", containerPath: "/etcd-backup" },
         ]);
-        assert.deepEqual(inputs.uploads.map((u: any) => u.file), ["/omni.asc"]);
+        assert.deepEqual(
+            inputs.uploads.map((u: any) => u.file),
+            ["/omni.asc"],
+        );
     });
 
     it("refuses missing or misplaced TLS inputs", async () => {
@@ -333,7 +348,10 @@ describe("omni-hub: bootstrap scripts", () => {
 
     it("quotes ids and renews instead of failing when a provider already exists", () => {
         const script = infraProviderKeyScript("matrix-cluster");
-        assert.match(script, /if omnictl get infraproviders 'matrix-cluster' >\/dev\/null 2>&1; then\n  omnictl infraprovider renewkey 'matrix-cluster'\nelse\n  omnictl infraprovider create 'matrix-cluster'\nfi/);
+        assert.match(
+            script,
+            /if omnictl get infraproviders 'matrix-cluster' >\/dev\/null 2>&1; then\n  omnictl infraprovider renewkey 'matrix-cluster'\nelse\n  omnictl infraprovider create 'matrix-cluster'\nfi/,
+        );
         assert.equal(automationAccountScript("Admin"), "omnictl serviceaccount create 'pulumi-automation' --role='Admin' --use-user-role=false");
     });
 

@@ -13,16 +13,21 @@ import { PROVIDER_REGISTRATION_TIMEOUT_SECONDS, waitForInfraProviderScript } fro
 function runWait(providerId: string, timeoutSeconds: number, registerAfterCalls?: number) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omnictl-"));
     try {
-        fs.writeFileSync(path.join(dir, "omnictl"), [
-            "#!/bin/sh",
-            `echo "$*" >> "${dir}/calls"`,
-            `n=$(wc -l < "${dir}/calls")`,
-            `if [ -n "${registerAfterCalls ?? ""}" ] && [ "$n" -ge "${registerAfterCalls ?? 0}" ]; then echo "ID ${providerId}"; exit 0; fi`,
-            `echo "rpc error: code = NotFound desc = resource InfraProviderStatuses.omni.sidero.dev(infra-provider/$4@undefined) doesn't exist" >&2`,
-            "exit 1",
-        ].join("\n"), { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(dir, "omnictl"),
+            [
+                "#!/bin/sh",
+                `echo "$*" >> "${dir}/calls"`,
+                `n=$(wc -l < "${dir}/calls")`,
+                `if [ -n "${registerAfterCalls ?? ""}" ] && [ "$n" -ge "${registerAfterCalls ?? 0}" ]; then echo "ID ${providerId}"; exit 0; fi`,
+                `echo "rpc error: code = NotFound desc = resource InfraProviderStatuses.omni.sidero.dev(infra-provider/$4@undefined) doesn't exist" >&2`,
+                "exit 1",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
         const result = spawnSync("sh", ["-c", waitForInfraProviderScript(providerId, timeoutSeconds, 0)], {
-            env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8",
+            env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+            encoding: "utf8",
         });
         const calls = fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : [];
         return { status: result.status, stderr: result.stderr, calls };
@@ -48,7 +53,10 @@ describe("waiting for the infra provider to register", () => {
         const run = runWait("matrix-cluster", 1);
         assert.equal(run.status, 1);
         assert.ok(run.calls.length >= 1);
-        assert.match(run.stderr, /infra provider matrix-cluster has not registered with Omni within 1s \(no InfraProviderStatuses\.omni\.sidero\.dev\/matrix-cluster\)/);
+        assert.match(
+            run.stderr,
+            /infra provider matrix-cluster has not registered with Omni within 1s \(no InfraProviderStatuses\.omni\.sidero\.dev\/matrix-cluster\)/,
+        );
         assert.match(run.stderr, /its --id is matrix-cluster/);
         assert.match(run.stderr, /omnictl infraprovider create matrix-cluster/);
         assert.match(run.stderr, /omnictl said: rpc error: code = NotFound/);

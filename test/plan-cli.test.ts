@@ -42,7 +42,10 @@ describe("plan CLI", () => {
         const sidecar = doc.resources.find((r: any) => r.type === "docker:index/container:Container" && r.name === "omni-tailscale");
         assert.ok(sidecar.inputs.envs.includes("[secret]"), "TS_AUTHKEY is masked");
         // State volumes say what they hold, so the policy pack does not depend on their names.
-        const roles = doc.resources.filter((r: any) => r.type === "docker:index/volume:Volume").map((r: any) => r.inputs.labels[0].value).sort();
+        const roles = doc.resources
+            .filter((r: any) => r.type === "docker:index/volume:Volume")
+            .map((r: any) => r.inputs.labels[0].value)
+            .sort();
         assert.deepEqual(roles, ["omni-data", "tailscale-state"]);
     });
 
@@ -50,7 +53,9 @@ describe("plan CLI", () => {
         const { code, stdout } = await plan("--stack", "matrix", "--json");
         assert.equal(code, 0);
         const doc = JSON.parse(stdout);
-        const provider = doc.resources.find((r: any) => r.type === "docker:index/container:Container" && r.inputs.command?.some((c: string) => c.startsWith("--id=")));
+        const provider = doc.resources.find(
+            (r: any) => r.type === "docker:index/container:Container" && r.inputs.command?.some((c: string) => c.startsWith("--id=")),
+        );
         assert.ok(provider.inputs.command.includes("--omni-api-endpoint=https://omni.example.com"), "endpoint came through the StackReference");
         assert.ok(doc.resources.some((r: any) => r.type === "proxmoxve:index/dnsLegacy:DnsLegacy"));
         assert.deepEqual(doc.violations, []);
@@ -67,7 +72,11 @@ describe("plan CLI", () => {
     });
 
     it("exits 2 naming the key for a wrong type", async () => {
-        const file = editedStacks({ quantum: (c) => { c["omni-scale:hub"].ports = { api: "443x" }; } }).quantum;
+        const file = editedStacks({
+            quantum: (c) => {
+                c["omni-scale:hub"].ports = { api: "443x" };
+            },
+        }).quantum;
         const { code, stderr, stdout } = await plan("--stack", "quantum", "--config", file);
         assert.equal(code, 2);
         assert.equal(stdout, "");
@@ -75,27 +84,45 @@ describe("plan CLI", () => {
     });
 
     it("exits 2 naming a missing required key", async () => {
-        const file = editedStacks({ matrix: (c) => { delete c["omni-scale:infraProvider"].lxc.node; } }).matrix;
+        const file = editedStacks({
+            matrix: (c) => {
+                delete c["omni-scale:infraProvider"].lxc.node;
+            },
+        }).matrix;
         const { code, stderr } = await plan("--stack", "matrix", "--config", file);
         assert.equal(code, 2);
         assert.match(stderr, /omni-scale:infraProvider\.lxc\.node/);
     });
 
     it("exits 2 when the hub stack lacks what the workload stack reads, as `pulumi up` would fail", async () => {
-        const files = editedStacks({ quantum: (c) => { c["omni-scale:hub"].infraProviders = ["other-cluster"]; } });
+        const files = editedStacks({
+            quantum: (c) => {
+                c["omni-scale:hub"].infraProviders = ["other-cluster"];
+            },
+        });
         const { code, stderr } = await plan("--stack", "matrix", "--config", files.matrix);
         assert.equal(code, 2);
         // Just the cause and the fix: no SDK prefix such as `error serializing property "envs":`.
-        assert.match(stderr, /^plan failed: hub stack organization\/omni-scale\/quantum has no infra-provider key for "matrix-cluster": add it to the hub's infraProviders/m);
+        assert.match(
+            stderr,
+            /^plan failed: hub stack organization\/omni-scale\/quantum has no infra-provider key for "matrix-cluster": add it to the hub's infraProviders/m,
+        );
         assert.doesNotMatch(stderr, /serializing/);
     });
 
     it("exits 2 for encrypted values of a provider it cannot reach, saying how to plan anyway, and for bad arguments", async () => {
         // No encryptionsalt and no secretsprovider: the stack's Pulumi Cloud key.
-        const file = editedStacks({ quantum: (c) => { c["omni-scale:tlsPrivateKey"] = { secure: "v1:abc:def" }; } }).quantum;
+        const file = editedStacks({
+            quantum: (c) => {
+                c["omni-scale:tlsPrivateKey"] = { secure: "v1:abc:def" };
+            },
+        }).quantum;
         const enc = await plan("--stack", "quantum", "--config", file);
         assert.equal(enc.code, 2);
-        assert.match(enc.stderr, /omni-scale:tlsPrivateKey: is encrypted with the stack's Pulumi Cloud key .*cannot reach; to plan anyway, plan a copy of the stack file without its encrypted keys \(--config FILE\)/);
+        assert.match(
+            enc.stderr,
+            /omni-scale:tlsPrivateKey: is encrypted with the stack's Pulumi Cloud key .*cannot reach; to plan anyway, plan a copy of the stack file without its encrypted keys \(--config FILE\)/,
+        );
         assert.equal((await plan()).code, 2);
         assert.equal((await plan("--stack", "nope")).code, 2);
     });
@@ -108,12 +135,16 @@ describe("plan CLI", () => {
         const { code, stdout } = await plan("--stack", "matrix", "--json", "--policy-config", policyConfig);
         assert.equal(code, 1);
         const violations = JSON.parse(stdout).violations;
-        assert.ok(violations.some((v: any) => v.policy === "proxmox-provider-patched-tag" && v.enforcementLevel === "mandatory"), stdout);
+        assert.ok(
+            violations.some((v: any) => v.policy === "proxmox-provider-patched-tag" && v.enforcementLevel === "mandatory"),
+            stdout,
+        );
     });
 
     it("runs as `npm run plan` does, as a process with its exit code", function () {
         const run = spawnSync(process.execPath, [...planNodeArgs(), "--stack", "quantum"], {
-            cwd: root, encoding: "utf8",
+            cwd: root,
+            encoding: "utf8",
         });
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stdout, /--auth-auth0-domain=dev-example\.us\.auth0\.com/);

@@ -11,11 +11,15 @@ class Box extends pulumi.ComponentResource {
         super("test:index:Box", name, {}, opts);
         const image = new docker.RemoteImage(`${name}-image`, { name: `nginx:${tag}` }, { parent: this });
         const volume = new docker.Volume(`${name}-data`, {}, { parent: this, protect: tag !== "latest", retainOnDelete: true });
-        new docker.Container(`${name}-app`, {
-            image: image.imageId,
-            envs: [pulumi.secret("PASSWORD=hunter2")],
-            volumes: [{ volumeName: volume.name, containerPath: "/data" }],
-        }, { parent: this, dependsOn: [volume] });
+        new docker.Container(
+            `${name}-app`,
+            {
+                image: image.imageId,
+                envs: [pulumi.secret("PASSWORD=hunter2")],
+                volumes: [{ volumeName: volume.name, containerPath: "/data" }],
+            },
+            { parent: this, dependsOn: [volume] },
+        );
         this.registerOutputs({});
     }
 }
@@ -67,10 +71,16 @@ describe("plan engine", () => {
                     this.registerOutputs({ ready: new Promise((resolve) => setTimeout(() => resolve(true), 50)) });
                 }
             }
-            await assert.rejects(runProgram(() => {
-                new Late("late");
-                throw new Error("refused after registering");
-            }, { stack: "a" }), /refused after registering/);
+            await assert.rejects(
+                runProgram(
+                    () => {
+                        new Late("late");
+                        throw new Error("refused after registering");
+                    },
+                    { stack: "a" },
+                ),
+                /refused after registering/,
+            );
             const next = await runProgram(program("1.27"), { stack: "b" });
             assert.ok(next.resources.some((r) => r.name === "box"));
         });
@@ -89,7 +99,10 @@ describe("plan engine", () => {
             assert.equal(stack[0].resourceName, "box-data");
 
             const clean = await analyzeInProcess("mini-pack", miniPack, (await runProgram(program("1.27"), { stack: "t" })).resources);
-            assert.deepEqual(clean.filter((v) => v.enforcementLevel === "mandatory"), []);
+            assert.deepEqual(
+                clean.filter((v) => v.enforcementLevel === "mandatory"),
+                [],
+            );
         });
 
         it("hands secret inputs to policies as plaintext, as the engine does", async () => {

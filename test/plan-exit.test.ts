@@ -43,12 +43,17 @@ interface Cli {
 function startCli(args: string[]): Cli {
     const run = randomUUID();
     const child = spawn(process.execPath, [...planNodeArgs(), ...args], {
-        cwd: root, env: { ...process.env, [MARKER]: run }, stdio: ["ignore", "ignore", "pipe"],
+        cwd: root,
+        env: { ...process.env, [MARKER]: run },
+        stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
-    child.stderr!.on("data", (d) => { stderr += d; });
+    child.stderr!.on("data", (d) => {
+        stderr += d;
+    });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
-        child.once("exit", (code, signal) => resolve({ code, signal, stderr })));
+        child.once("exit", (code, signal) => resolve({ code, signal, stderr })),
+    );
     return { run, child, exited };
 }
 
@@ -68,7 +73,11 @@ describe("plan CLI: a plan leaves no policy pack process behind", function () {
     });
 
     it("stops the pack when the program fails after the pack started (exit 2)", async () => {
-        const files = editedStacks({ quantum: (c) => { c["omni-scale:hub"].infraProviders = ["other-cluster"]; } });
+        const files = editedStacks({
+            quantum: (c) => {
+                c["omni-scale:hub"].infraProviders = ["other-cluster"];
+            },
+        });
         const plan = cli(["--stack", "matrix", "--config", files.matrix]);
         let sawPack = false;
         const watching = (async () => {
@@ -85,7 +94,10 @@ describe("plan CLI: a plan leaves no policy pack process behind", function () {
         assert.ok(await eventually(() => packsOf(plan.run).length === 0), `pack processes left: ${packsOf(plan.run)}`);
     });
 
-    for (const [signal, exitCode] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    for (const [signal, exitCode] of [
+        ["SIGINT", 130],
+        ["SIGTERM", 143],
+    ] as const) {
         it(`stops the pack when the plan gets ${signal} (exit ${exitCode})`, async () => {
             const plan = cli(["--stack", "quantum"]);
             assert.ok(await eventually(() => packsOf(plan.run).length > 0 || plan.child.exitCode !== null), "the pack started");

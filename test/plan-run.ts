@@ -32,8 +32,14 @@ export async function runPlan(args: string[], env?: NodeJS.ProcessEnv): Promise<
     let stderr = "";
     const out = process.stdout.write.bind(process.stdout);
     const err = process.stderr.write.bind(process.stderr);
-    (process.stdout as any).write = (chunk: unknown) => { stdout += String(chunk); return true; };
-    (process.stderr as any).write = (chunk: unknown) => { stderr += String(chunk); return true; };
+    (process.stdout as any).write = (chunk: unknown) => {
+        stdout += String(chunk);
+        return true;
+    };
+    (process.stderr as any).write = (chunk: unknown) => {
+        stderr += String(chunk);
+        return true;
+    };
     try {
         const code = await main(args, env, pack);
         return { code, stdout, stderr };

@@ -19,7 +19,8 @@ interface PublishedValue {
     passphrase: string;
     wrongPassphrase?: string;
 }
-const [pitfall, pulumiTestState] = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "pulumi-secrets", "published-values.json"), "utf8")).values as PublishedValue[];
+const [pitfall, pulumiTestState] = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "pulumi-secrets", "published-values.json"), "utf8"))
+    .values as PublishedValue[];
 
 const PASSPHRASE = "correct horse battery staple (test only)";
 
@@ -48,7 +49,9 @@ describe("plan: secure values of Pulumi's passphrase provider (src/plan/secrets.
     };
 
     it("opens a value the Pulumi CLI wrote (pitfall's published stack file), and refuses it once altered", () => {
-        const decrypt = stackDecrypter({ encryptionsalt: pitfall.encryptionsalt }, "Pulumi.pitf.yaml", [pitfall.key!], { PULUMI_CONFIG_PASSPHRASE: pitfall.passphrase });
+        const decrypt = stackDecrypter({ encryptionsalt: pitfall.encryptionsalt }, "Pulumi.pitf.yaml", [pitfall.key!], {
+            PULUMI_CONFIG_PASSPHRASE: pitfall.passphrase,
+        });
         // AES-GCM authenticates: only the CLI's own key derivation and layout open it.
         assert.equal(typeof decrypt(pitfall.secure!), "string");
         const [version, nonce, sealed] = pitfall.secure!.split(":");
@@ -90,11 +93,17 @@ describe("plan: secure values of Pulumi's passphrase provider (src/plan/secrets.
         const empty = configError(() => readStackFile(file, { PULUMI_CONFIG_PASSPHRASE: "", PULUMI_CONFIG_PASSPHRASE_FILE: passFile }));
         assert.match(empty.message, /- PULUMI_CONFIG_PASSPHRASE: does not unlock/);
         fs.writeFileSync(passFile, "not it\n");
-        assert.match(configError(() => readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: passFile })).message, /- PULUMI_CONFIG_PASSPHRASE_FILE: does not unlock/);
+        assert.match(
+            configError(() => readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: passFile })).message,
+            /- PULUMI_CONFIG_PASSPHRASE_FILE: does not unlock/,
+        );
         const missing = configError(() => readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: path.join(path.dirname(file), "nope") }));
         assert.match(missing.message, /PULUMI_CONFIG_PASSPHRASE_FILE \(got ".*nope"\): cannot be read \(ENOENT\)/);
         const unset = configError(() => readStackFile(file, {}));
-        assert.match(unset.message, /- PULUMI_CONFIG_PASSPHRASE: is not set: omni-scale:tlsPrivateKey in .* are encrypted with the stack's passphrase; set PULUMI_CONFIG_PASSPHRASE to it \(or PULUMI_CONFIG_PASSPHRASE_FILE/);
+        assert.match(
+            unset.message,
+            /- PULUMI_CONFIG_PASSPHRASE: is not set: omni-scale:tlsPrivateKey in .* are encrypted with the stack's passphrase; set PULUMI_CONFIG_PASSPHRASE to it \(or PULUMI_CONFIG_PASSPHRASE_FILE/,
+        );
     });
 
     it("reads nothing secret, and needs no passphrase, when no key of the program's own is encrypted", () => {
@@ -110,11 +119,22 @@ describe("plan: secure values of Pulumi's passphrase provider (src/plan/secrets.
 
     it("refuses another secrets provider naming it and how to plan anyway, and a damaged salt naming the line", () => {
         const config = { "omni-scale:tlsPrivateKey": { secure: "v1:abc:def" }, "omni-scale:etcdGpgKey": { secure: "v1:abc:def" } };
-        const kms = configError(() => readStackFile(stackFile({ secretsprovider: "awskms://alias/omni?region=eu-central-1", encryptedkey: "AQID", config }), { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE }));
+        const kms = configError(() =>
+            readStackFile(stackFile({ secretsprovider: "awskms://alias/omni?region=eu-central-1", encryptedkey: "AQID", config }), {
+                PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+            }),
+        );
         assert.equal(kms.issues.length, 2);
-        assert.match(kms.message, /omni-scale:tlsPrivateKey: is encrypted with the stack's awskms secrets provider, which the offline plan cannot reach; to plan anyway, plan a copy of the stack file without its encrypted keys \(--config FILE\)/);
+        assert.match(
+            kms.message,
+            /omni-scale:tlsPrivateKey: is encrypted with the stack's awskms secrets provider, which the offline plan cannot reach; to plan anyway, plan a copy of the stack file without its encrypted keys \(--config FILE\)/,
+        );
         // The passphrase provider named explicitly is the passphrase provider.
-        const named = stackFile({ secretsprovider: "passphrase", encryptionsalt: stack.encryptionsalt, config: { "omni-scale:tlsPrivateKey": stack.secure("named-provider-secret") } });
+        const named = stackFile({
+            secretsprovider: "passphrase",
+            encryptionsalt: stack.encryptionsalt,
+            config: { "omni-scale:tlsPrivateKey": stack.secure("named-provider-secret") },
+        });
         assert.equal(readStackFile(named, { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE }).config["omni-scale:tlsPrivateKey"], "named-provider-secret");
         const damaged = configError(() => readStackFile(stackFile({ encryptionsalt: "v1:abc", config }), { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE }));
         assert.match(damaged.message, /encryptionsalt \(.*\) \(got "v1:abc"\): is not a passphrase provider state/);
@@ -177,7 +197,10 @@ describe("plan CLI: a real stack file's etcd GPG key and TLS pair, decrypted (np
         assert.deepEqual(doc.violations, []);
         assert.ok(!doc.resources.some((r: any) => r.type === "pulumi-nodejs:dynamic:Resource"), "the supplied key is used, none generated");
         const omniContainer = doc.resources.find((r: any) => r.type === "docker:index/container:Container" && r.inputs.uploads?.length);
-        assert.ok(omniContainer.inputs.uploads.every((u: any) => u.content === "[secret]"), JSON.stringify(omniContainer.inputs.uploads));
+        assert.ok(
+            omniContainer.inputs.uploads.every((u: any) => u.content === "[secret]"),
+            JSON.stringify(omniContainer.inputs.uploads),
+        );
         assert.equal(doc.outputs.etcdKeyArmored, "[secret]");
         noKeyMaterial(run.stdout + run.stderr);
     });

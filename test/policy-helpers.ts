@@ -11,7 +11,10 @@ export async function analyze(program: () => void, opts: Partial<RunOptions> = {
 
 /** The violations of one policy, after checking nothing else broke (a policy that throws fails the whole run). */
 export async function violationsOf(policy: string, program: () => void, opts: Partial<RunOptions> = {}): Promise<Violation[]> {
-    assert.ok(packArgs.policies.some((p) => p.name === policy), `the pack has no policy ${policy}`);
+    assert.ok(
+        packArgs.policies.some((p) => p.name === policy),
+        `the pack has no policy ${policy}`,
+    );
     return (await analyze(program, opts)).filter((v) => v.policy === policy);
 }
 

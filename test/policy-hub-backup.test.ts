@@ -14,20 +14,22 @@ const script = { file: hubBackupPaths.script, content: "#!/bin/sh\n", permission
 const credentials = { file: hubBackupPaths.s3Credentials, content: pulumi.secret(s3CurlConfig("AKIAOFFLINE", "offline-secret")), permissions: "0400" };
 
 /** A hub backup container as the component registers it; `args` overrides. */
-const backup = (args: Partial<docker.ContainerArgs> = {}) => () => {
-    new docker.Container("hub-backup", {
-        image: IMAGE,
-        networkMode: "container:0123abcd",
-        labels: [role],
-        volumes: [
-            { volumeName: "omni-data", containerPath: "/_out", readOnly: true },
-            { hostPath: "/mnt/nas/omni-hub-backups", containerPath: hubBackupPaths.target },
-        ],
-        uploads: [script],
-        command: [hubBackupPaths.script, "run"],
-        ...args,
-    });
-};
+const backup =
+    (args: Partial<docker.ContainerArgs> = {}) =>
+    () => {
+        new docker.Container("hub-backup", {
+            image: IMAGE,
+            networkMode: "container:0123abcd",
+            labels: [role],
+            volumes: [
+                { volumeName: "omni-data", containerPath: "/_out", readOnly: true },
+                { hostPath: "/mnt/nas/omni-hub-backups", containerPath: hubBackupPaths.target },
+            ],
+            uploads: [script],
+            command: [hubBackupPaths.script, "run"],
+            ...args,
+        });
+    };
 
 describe("policy: hub backup", () => {
     describe("hub-backup-image-pinned", () => {
@@ -44,12 +46,27 @@ describe("policy: hub backup", () => {
         });
 
         it("rejects a build FROM a floating image, and a backup container on latest", async () => {
-            await assertViolation("hub-backup-image-pinned", "hub-backup-image", build("gcr.io/etcd-development/etcd:v3.7.1", "alpine"), /docker build FROM alpine: .*no tag/);
-            await assertViolation("hub-backup-image-pinned", "hub-backup", backup({ image: "omni-scale/hub-backup:latest" }), /the hub backup container: .*"latest"/);
+            await assertViolation(
+                "hub-backup-image-pinned",
+                "hub-backup-image",
+                build("gcr.io/etcd-development/etcd:v3.7.1", "alpine"),
+                /docker build FROM alpine: .*no tag/,
+            );
+            await assertViolation(
+                "hub-backup-image-pinned",
+                "hub-backup",
+                backup({ image: "omni-scale/hub-backup:latest" }),
+                /the hub backup container: .*"latest"/,
+            );
         });
 
         it("reads base images, not build stages, from a docker build script", () => {
-            assert.deepEqual(dockerfileBaseImages("docker build -t x - <<'EOF'\nFROM a:1 AS tools\nFROM --platform=linux/amd64 b:2\nCOPY --from=tools /x /x\nFROM tools\nEOF"), ["a:1", "b:2"]);
+            assert.deepEqual(
+                dockerfileBaseImages(
+                    "docker build -t x - <<'EOF'\nFROM a:1 AS tools\nFROM --platform=linux/amd64 b:2\nCOPY --from=tools /x /x\nFROM tools\nEOF",
+                ),
+                ["a:1", "b:2"],
+            );
             assert.deepEqual(dockerfileBaseImages("echo FROM nothing"), []);
         });
     });
@@ -68,7 +85,10 @@ describe("policy: hub backup", () => {
         });
 
         it("rejects a Docker volume or no mount at all as the target", async () => {
-            const volume = [{ volumeName: "omni-data", containerPath: "/_out" }, { volumeName: "backups", containerPath: hubBackupPaths.target }];
+            const volume = [
+                { volumeName: "omni-data", containerPath: "/_out" },
+                { volumeName: "backups", containerPath: hubBackupPaths.target },
+            ];
             await assertViolation("hub-backup-target-outside-data", "hub-backup", backup({ volumes: volume }), /is a Docker volume/);
             await assertViolation("hub-backup-target-outside-data", "hub-backup", backup({ volumes: [] }), /mounts nothing at \/backup/);
         });
@@ -86,15 +106,28 @@ describe("policy: hub backup", () => {
         });
 
         it("rejects credentials in the environment or on the command line", async () => {
-            await assertViolation("hub-backup-s3-credentials-secret", "hub-backup", backup({ envs: ["AWS_SECRET_ACCESS_KEY=offline-secret"] }), /AWS_SECRET_ACCESS_KEY carries S3 credentials/);
-            await assertViolation("hub-backup-s3-credentials-secret", "hub-backup",
-                backup({ command: ["sh", "-c", "curl --user AKIAOFFLINE:offline-secret -T x https://s3.example.com/b/x"] }), /command line carries S3 credentials/);
+            await assertViolation(
+                "hub-backup-s3-credentials-secret",
+                "hub-backup",
+                backup({ envs: ["AWS_SECRET_ACCESS_KEY=offline-secret"] }),
+                /AWS_SECRET_ACCESS_KEY carries S3 credentials/,
+            );
+            await assertViolation(
+                "hub-backup-s3-credentials-secret",
+                "hub-backup",
+                backup({ command: ["sh", "-c", "curl --user AKIAOFFLINE:offline-secret -T x https://s3.example.com/b/x"] }),
+                /command line carries S3 credentials/,
+            );
         });
 
         it("rejects S3 upload without the credentials file, or with a readable one", async () => {
             await assertViolation("hub-backup-s3-credentials-secret", "hub-backup", backup({ labels: [role, s3Label] }), /no credentials file is uploaded/);
-            await assertViolation("hub-backup-s3-credentials-secret", "hub-backup",
-                backup({ labels: [role, s3Label], uploads: [script, { ...credentials, permissions: "0644" }] }), /mode 0644; upload it with 0400/);
+            await assertViolation(
+                "hub-backup-s3-credentials-secret",
+                "hub-backup",
+                backup({ labels: [role, s3Label], uploads: [script, { ...credentials, permissions: "0644" }] }),
+                /mode 0644; upload it with 0400/,
+            );
         });
     });
 });

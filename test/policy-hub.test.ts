@@ -22,9 +22,11 @@ function omniFlags(extra: string[] = []): string[] {
     return [...base.filter((f) => !names.has(f.split("=")[0])), ...extra];
 }
 
-const omni = (command: string[], uploads: docker.types.input.ContainerUpload[] = []) => () => {
-    new docker.Container("omni", { image: OMNI_IMAGE, command, uploads });
-};
+const omni =
+    (command: string[], uploads: docker.types.input.ContainerUpload[] = []) =>
+    () => {
+        new docker.Container("omni", { image: OMNI_IMAGE, command, uploads });
+    };
 
 describe("policy: hub", () => {
     const keys: Record<"unlocked" | "locked" | "signOnly" | "publicOnly", string> = { unlocked: "", locked: "", signOnly: "", publicOnly: "" };
@@ -159,7 +161,12 @@ describe("policy: hub", () => {
         });
 
         it("recognises the seed's volume names without a label", async () => {
-            await assertViolation("stateful-volumes-protected", "hub-ts", volume("hub-ts", { name: "tailscale-state" }, false), /judging by its name.*not protected/);
+            await assertViolation(
+                "stateful-volumes-protected",
+                "hub-ts",
+                volume("hub-ts", { name: "tailscale-state" }, false),
+                /judging by its name.*not protected/,
+            );
         });
     });
 
@@ -174,7 +181,10 @@ describe("policy: hub", () => {
             const found = await violationsOf("tailnet-key-hygiene", () => {
                 new tailscale.TailnetKey("ts-key", { reusable: true, tags: ["tag:omni"] });
             });
-            assert.deepEqual(found.map((v) => v.enforcementLevel), ["advisory", "advisory"]);
+            assert.deepEqual(
+                found.map((v) => v.enforcementLevel),
+                ["advisory", "advisory"],
+            );
             assert.match(found[0].message, /reusable: false/);
             assert.match(found[1].message, /set expiry/);
         });

@@ -13,15 +13,25 @@ describe("policy: images-pinned", () => {
     });
 
     it("rejects latest on a RemoteImage, naming the fix", async () => {
-        await assertViolation("images-pinned", "ts-image", () => {
-            new docker.RemoteImage("ts-image", { name: "tailscale/tailscale:latest" });
-        }, /uses "latest"; pin a version tag or a digest/);
+        await assertViolation(
+            "images-pinned",
+            "ts-image",
+            () => {
+                new docker.RemoteImage("ts-image", { name: "tailscale/tailscale:latest" });
+            },
+            /uses "latest"; pin a version tag or a digest/,
+        );
     });
 
     it("rejects an untagged Container image (a registry port is not a tag)", async () => {
-        await assertViolation("images-pinned", "tools", () => {
-            new docker.Container("tools", { image: "registry.lan:5000/tools" });
-        }, /has no tag/);
+        await assertViolation(
+            "images-pinned",
+            "tools",
+            () => {
+                new docker.Container("tools", { image: "registry.lan:5000/tools" });
+            },
+            /has no tag/,
+        );
     });
 
     it("skips image ids and flags that are unknown during preview instead of reporting that it can't run", async () => {

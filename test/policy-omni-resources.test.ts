@@ -19,11 +19,14 @@ const apply = (name: string, stdin: string) => () => {
     new command.local.Command(name, { create: "omnictl apply -f -", stdin });
 };
 
-const template = renderClusterTemplate({
-    name: "talos",
-    controlPlane: { machineClass: "worker", size: 1 },
-    workers: [{ name: "workers", machineClass: "worker", size: 2, nodeLabels: { "topology.kubernetes.io/zone": "a" } }],
-}, ["worker"]).yaml;
+const template = renderClusterTemplate(
+    {
+        name: "talos",
+        controlPlane: { machineClass: "worker", size: 1 },
+        workers: [{ name: "workers", machineClass: "worker", size: 2, nodeLabels: { "topology.kubernetes.io/zone": "a" } }],
+    },
+    ["worker"],
+).yaml;
 
 describe("policy: Omni resources", () => {
     describe("machine-class-provider-data", () => {
@@ -34,7 +37,13 @@ describe("policy: Omni resources", () => {
         it("rejects a misspelled key and a `type` selector, naming the fixes", async () => {
             const stdin = classWithProviderData('cores: 4\nmemory: 8192\ndisk_size: 40\nstorage_selector: type == "rbd"\ndisk_sdd: true');
             const found = await violationsOf("machine-class-provider-data", apply("worker-apply", stdin));
-            assert.deepEqual(found.map((v) => [v.resourceName, v.enforcementLevel]), [["worker-apply", "mandatory"], ["worker-apply", "mandatory"]]);
+            assert.deepEqual(
+                found.map((v) => [v.resourceName, v.enforcementLevel]),
+                [
+                    ["worker-apply", "mandatory"],
+                    ["worker-apply", "mandatory"],
+                ],
+            );
             assert.match(found[0].message, /providerdata\.storage_selector: .*use storageType, i\.e\. storageType == "rbd"/);
             assert.match(found[1].message, /providerdata\.disk_sdd: unknown key/);
         });
@@ -50,9 +59,14 @@ describe("policy: Omni resources", () => {
         });
 
         it("rejects a node-role label in a Workers patch, naming the alternative", async () => {
-            const stdin = template.replace("topology.kubernetes.io/zone: a", "node-role.kubernetes.io/worker: \"\"");
-            await assertViolation("no-node-role-labels", "talos-sync", apply("talos-sync", stdin),
-                /Workers workers: patch omni-scale-node-labels sets node-role\.kubernetes\.io\/worker/, /topology\.kubernetes\.io\/zone/);
+            const stdin = template.replace("topology.kubernetes.io/zone: a", 'node-role.kubernetes.io/worker: ""');
+            await assertViolation(
+                "no-node-role-labels",
+                "talos-sync",
+                apply("talos-sync", stdin),
+                /Workers workers: patch omni-scale-node-labels sets node-role\.kubernetes\.io\/worker/,
+                /topology\.kubernetes\.io\/zone/,
+            );
         });
     });
 
@@ -63,7 +77,12 @@ describe("policy: Omni resources", () => {
 
         it("rejects what Omni's template model refuses, e.g. a second ControlPlane", async () => {
             const cp = template.split("---\n").find((doc) => doc.startsWith("kind: ControlPlane"))!;
-            await assertViolation("cluster-template-valid", "talos-sync", apply("talos-sync", `${template}---\n${cp}`), /exactly 1 ControlPlane document, got 2/);
+            await assertViolation(
+                "cluster-template-valid",
+                "talos-sync",
+                apply("talos-sync", `${template}---\n${cp}`),
+                /exactly 1 ControlPlane document, got 2/,
+            );
         });
     });
 
@@ -82,14 +101,22 @@ describe("policy: Omni resources", () => {
         });
 
         it("rejects an id that differs only in case, on the machine class", async () => {
-            const v = await assertViolation("provider-id-consistent", "worker-apply", stack(["--id=proxmox"], workerClass.replace("providerid: proxmox", "providerid: Proxmox")),
-                /providerid "Proxmox", but the infra provider runs with --id "proxmox" \(ids are case-sensitive\)/);
+            const v = await assertViolation(
+                "provider-id-consistent",
+                "worker-apply",
+                stack(["--id=proxmox"], workerClass.replace("providerid: proxmox", "providerid: Proxmox")),
+                /providerid "Proxmox", but the infra provider runs with --id "proxmox" \(ids are case-sensitive\)/,
+            );
             assert.equal(v.resourceType, "command:local:Command");
         });
 
         it("uses the provider's default id when --id is not given", async () => {
-            await assertViolation("provider-id-consistent", "worker-apply", stack([], workerClass.replace("providerid: proxmox", "providerid: matrix")),
-                /--id "proxmox"/);
+            await assertViolation(
+                "provider-id-consistent",
+                "worker-apply",
+                stack([], workerClass.replace("providerid: proxmox", "providerid: matrix")),
+                /--id "proxmox"/,
+            );
         });
 
         it("has nothing to compare in a stack without the provider", async () => {

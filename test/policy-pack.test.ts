@@ -41,20 +41,20 @@ describe("policy pack", () => {
 
     it("runs as its own process, lists its policies, and honours policy config", async () => {
         // A site resolver outside RFC 1918 and a differently named patched build: both fail with the defaults.
-        const { resources } = await runProgram(() => {
-            new proxmoxve.DnsLegacy("pve1-dns", { nodeName: "pve1", domain: "lan", servers: ["192.168.10.1", "203.0.113.53"] });
-            new docker.RemoteImage("provider-image", { name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:hostname-fix" });
-            new docker.RemoteImage("old-provider-image", { name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.2.0" });
-        }, { stack: "policy-test" });
+        const { resources } = await runProgram(
+            () => {
+                new proxmoxve.DnsLegacy("pve1-dns", { nodeName: "pve1", domain: "lan", servers: ["192.168.10.1", "203.0.113.53"] });
+                new docker.RemoteImage("provider-image", { name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:hostname-fix" });
+                new docker.RemoteImage("old-provider-image", { name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.2.0" });
+            },
+            { stack: "policy-test" },
+        );
         const failing = (result: Awaited<ReturnType<typeof analyzeWithPack>>) =>
             result.violations.map((v) => `${v.policy}/${v.resourceName}/${v.enforcementLevel}`).sort();
 
         const defaults = await analyzeWithPack(PACK_DIR, resources);
         assert.deepEqual(Object.fromEntries(defaults.policies.map((p) => [p.name, p.enforcementLevel])), POLICIES);
-        assert.deepEqual(failing(defaults), [
-            "proxmox-dns-local-only/pve1-dns/mandatory",
-            "proxmox-provider-patched-tag/provider-image/mandatory",
-        ]);
+        assert.deepEqual(failing(defaults), ["proxmox-dns-local-only/pve1-dns/mandatory", "proxmox-provider-patched-tag/provider-image/mandatory"]);
 
         const configured = await analyzeWithPack(PACK_DIR, resources, {
             "proxmox-dns-local-only": { allowedResolvers: ["203.0.113.0/24"] },

@@ -11,7 +11,11 @@ const analyzerproto = require("@pulumi/pulumi/proto/analyzer_pb");
 const policyServer = require("@pulumi/policy/server");
 
 /** What @pulumi/policy answers for one resource: its diagnostics and the policies it calls not applicable. */
-async function analyzeOne(policy: ResourceValidationPolicy, type: string, props: Record<string, unknown>): Promise<{ messages: string[]; notApplicable: string[] }> {
+async function analyzeOne(
+    policy: ResourceValidationPolicy,
+    type: string,
+    props: Record<string, unknown>,
+): Promise<{ messages: string[]; notApplicable: string[] }> {
     const req = new analyzerproto.AnalyzeRequest();
     req.setType(type);
     req.setName("r");
@@ -43,7 +47,10 @@ describe("policy props: one validation per resource type (foldByResourceType)", 
 
     it("runs the validation of the resource's type, as the list does", async () => {
         assert.equal(typeof folded.validateResource, "function");
-        for (const [type, name, message] of [[CONTAINER, "omni", "container omni"], [VOLUME, "data", "volume data"]]) {
+        for (const [type, name, message] of [
+            [CONTAINER, "omni", "container omni"],
+            [VOLUME, "data", "volume data"],
+        ]) {
             const expected = await analyzeOne(perType, type, { name });
             assert.equal(expected.messages.filter((m) => m.includes(message)).length, 1, expected.messages.join("\n"));
             const got = await analyzeOne(folded, type, { name });
@@ -59,7 +66,10 @@ describe("policy props: one validation per resource type (foldByResourceType)", 
 
     it("keeps lists with an untyped validation or two validations of one type, and single validations", () => {
         const untyped: ResourceValidationPolicy = { ...perType, validateResource: [perType.validateResource as never, () => undefined].flat() };
-        const twice: ResourceValidationPolicy = { ...perType, validateResource: [validateResourceOfType(docker.Container, () => undefined), validateResourceOfType(docker.Container, () => undefined)] };
+        const twice: ResourceValidationPolicy = {
+            ...perType,
+            validateResource: [validateResourceOfType(docker.Container, () => undefined), validateResourceOfType(docker.Container, () => undefined)],
+        };
         const single: ResourceValidationPolicy = { ...perType, validateResource: validateResourceOfType(docker.Container, () => undefined) };
         for (const p of [untyped, twice, single]) assert.equal(foldByResourceType(p), p);
     });

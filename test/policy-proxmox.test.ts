@@ -2,9 +2,11 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as docker from "@pulumi/docker";
 import { assertNoViolation, assertViolation } from "./policy-helpers";
 
-const dns = (...servers: string[]) => () => {
-    new proxmoxve.DnsLegacy("pve1-dns", { nodeName: "pve1", domain: "lan", servers });
-};
+const dns =
+    (...servers: string[]) =>
+    () => {
+        new proxmoxve.DnsLegacy("pve1-dns", { nodeName: "pve1", domain: "lan", servers });
+    };
 
 const PROVIDER = "ghcr.io/siderolabs/omni-infra-provider-proxmox";
 const providerImage = (name: string) => () => {
@@ -20,13 +22,23 @@ describe("policy: Proxmox", () => {
 
         for (const publicResolver of ["1.1.1.1", "8.8.8.8", "9.9.9.9"]) {
             it(`rejects ${publicResolver}, naming the fix`, async () => {
-                await assertViolation("proxmox-dns-local-only", "pve1-dns", dns("192.168.10.1", publicResolver),
-                    new RegExp(`${publicResolver.replace(/\./g, "\\.")} is a public resolver`), /allowedResolvers/);
+                await assertViolation(
+                    "proxmox-dns-local-only",
+                    "pve1-dns",
+                    dns("192.168.10.1", publicResolver),
+                    new RegExp(`${publicResolver.replace(/\./g, "\\.")} is a public resolver`),
+                    /allowedResolvers/,
+                );
             });
         }
 
         it("rejects the tailnet's MagicDNS resolver (it answers with the tailnet address)", async () => {
-            await assertViolation("proxmox-dns-local-only", "pve1-dns", dns("100.100.100.100"), /is a Tailscale address \(MagicDNS answers the Omni name with its tailnet IP/);
+            await assertViolation(
+                "proxmox-dns-local-only",
+                "pve1-dns",
+                dns("100.100.100.100"),
+                /is a Tailscale address \(MagicDNS answers the Omni name with its tailnet IP/,
+            );
         });
 
         it("checks the resolvers an LXC sets for itself", async () => {
@@ -35,7 +47,12 @@ describe("policy: Proxmox", () => {
             };
             await assertNoViolation("proxmox-dns-local-only", lxc(["192.168.10.1"]));
             await assertNoViolation("proxmox-dns-local-only", lxc());
-            await assertViolation("proxmox-dns-local-only", "provider-lxc", lxc(["8.8.8.8"]), /^Proxmox nodes.*\nLXC provider-lxc: 8\.8\.8\.8 is a public resolver/);
+            await assertViolation(
+                "proxmox-dns-local-only",
+                "provider-lxc",
+                lxc(["8.8.8.8"]),
+                /^Proxmox nodes.*\nLXC provider-lxc: 8\.8\.8\.8 is a public resolver/,
+            );
         });
 
         it("rejects a node with no servers and a server that is not an IP", async () => {
@@ -58,10 +75,21 @@ describe("policy: Proxmox", () => {
         it("rejects latest, no tag, a pre-release commit tag and a container image reference", async () => {
             await assertViolation("proxmox-provider-patched-tag", "provider-image", providerImage(`${PROVIDER}:latest`), /latest/);
             await assertViolation("proxmox-provider-patched-tag", "provider-image", providerImage(PROVIDER), /no tag/);
-            await assertViolation("proxmox-provider-patched-tag", "provider-image", providerImage(`${PROVIDER}:0d9fd58`), /neither a patched tag \(local-fix\)/, /v0\.1\.0 or later/);
-            await assertViolation("proxmox-provider-patched-tag", "provider", () => {
-                new docker.Container("provider", { image: `${PROVIDER}:v0.0.9`, command: ["--id=proxmox"] });
-            }, /predates v0\.1\.0/);
+            await assertViolation(
+                "proxmox-provider-patched-tag",
+                "provider-image",
+                providerImage(`${PROVIDER}:0d9fd58`),
+                /neither a patched tag \(local-fix\)/,
+                /v0\.1\.0 or later/,
+            );
+            await assertViolation(
+                "proxmox-provider-patched-tag",
+                "provider",
+                () => {
+                    new docker.Container("provider", { image: `${PROVIDER}:v0.0.9`, command: ["--id=proxmox"] });
+                },
+                /predates v0\.1\.0/,
+            );
         });
 
         it("ignores other images", async () => {

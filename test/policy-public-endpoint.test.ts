@@ -12,7 +12,10 @@ const omni = (pair: { certPem: string; keyPem: string }) => () => {
     new docker.Container("omni", {
         image: "ghcr.io/siderolabs/omni:v1.10.4",
         command: ["--advertised-api-url=https://omni.example.com", "--cert=/tls.crt", "--key=/tls.key", "--private-key-source=file:///omni.asc"],
-        uploads: [{ file: "/tls.crt", content: pair.certPem }, { file: "/tls.key", content: pair.keyPem }],
+        uploads: [
+            { file: "/tls.crt", content: pair.certPem },
+            { file: "/tls.key", content: pair.keyPem },
+        ],
     });
 };
 
@@ -27,8 +30,12 @@ describe("policy: the Omni certificate, the public record, SSH", () => {
         });
 
         it("rejects a certificate for another name, an expired one, and a key that does not belong to it", async () => {
-            await assertViolation("omni-certificate-covers-domain", "omni", omni(cert(["other.example.com"])),
-                /\/tls\.crt: the certificate covers DNS:other\.example\.com, not omni\.example\.com/);
+            await assertViolation(
+                "omni-certificate-covers-domain",
+                "omni",
+                omni(cert(["other.example.com"])),
+                /\/tls\.crt: the certificate covers DNS:other\.example\.com, not omni\.example\.com/,
+            );
             await assertViolation("omni-certificate-covers-domain", "omni", omni(cert(["omni.example.com"], -1)), /expired on/);
             const mismatched = { certPem: cert(["omni.example.com"]).certPem, keyPem: cert(["omni.example.com"], 30).keyPem };
             await assertViolation("omni-certificate-covers-domain", "omni", omni(mismatched), /private key does not belong to the certificate/);
@@ -58,10 +65,18 @@ describe("policy: the Omni certificate, the public record, SSH", () => {
         });
 
         it("rejects a proxied or long-lived record at a tailnet address", async () => {
-            await assertViolation("cloudflare-tailnet-record-dns-only", "omni-dns-record", record({ content: "100.101.102.103", proxied: true }),
-                /omni\.example\.com → 100\.101\.102\.103 is proxied.*proxied: false/);
-            await assertViolation("cloudflare-tailnet-record-dns-only", "omni-dns-record", record({ content: "100.101.102.103", proxied: false, ttl: 86400 }),
-                /TTL 86400 s; keep it at most 3600 s/);
+            await assertViolation(
+                "cloudflare-tailnet-record-dns-only",
+                "omni-dns-record",
+                record({ content: "100.101.102.103", proxied: true }),
+                /omni\.example\.com → 100\.101\.102\.103 is proxied.*proxied: false/,
+            );
+            await assertViolation(
+                "cloudflare-tailnet-record-dns-only",
+                "omni-dns-record",
+                record({ content: "100.101.102.103", proxied: false, ttl: 86400 }),
+                /TTL 86400 s; keep it at most 3600 s/,
+            );
         });
     });
 
@@ -72,12 +87,24 @@ describe("policy: the Omni certificate, the public record, SSH", () => {
         });
 
         it("rejects a URL as host, a bad user and key material in the program", async () => {
-            await assertViolation("ssh-connections-agent-auth", "preflight-golf", ssh({ host: "ssh://root@192.168.3.6", user: "root" }),
-                /connection\.host .*use "192\.168\.3\.6"/);
-            await assertViolation("ssh-connections-agent-auth", "preflight-golf", ssh({ host: "192.168.3.6", user: "Root User" }),
-                /connection\.user "Root User" is not a Linux user name/);
-            await assertViolation("ssh-connections-agent-auth", "preflight-golf", ssh({ host: "192.168.3.6", user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----fake" }),
-                /connection\.privateKey puts SSH credentials in the program and state; remove it and authenticate with the SSH agent/);
+            await assertViolation(
+                "ssh-connections-agent-auth",
+                "preflight-golf",
+                ssh({ host: "ssh://root@192.168.3.6", user: "root" }),
+                /connection\.host .*use "192\.168\.3\.6"/,
+            );
+            await assertViolation(
+                "ssh-connections-agent-auth",
+                "preflight-golf",
+                ssh({ host: "192.168.3.6", user: "Root User" }),
+                /connection\.user "Root User" is not a Linux user name/,
+            );
+            await assertViolation(
+                "ssh-connections-agent-auth",
+                "preflight-golf",
+                ssh({ host: "192.168.3.6", user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----fake" }),
+                /connection\.privateKey puts SSH credentials in the program and state; remove it and authenticate with the SSH agent/,
+            );
         });
     });
 });

@@ -6,7 +6,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import {
-    offlinePreflightStdout, parsePreflightReport, PreflightSettingsSchema, preflightTarget, PreflightTarget, renderPreflightScript,
+    offlinePreflightStdout,
+    parsePreflightReport,
+    PreflightSettingsSchema,
+    preflightTarget,
+    PreflightTarget,
+    renderPreflightScript,
 } from "../components/preflight-render";
 import { offlineCertificate, OfflineCertificate } from "../src/plan/offline-certificate";
 
@@ -15,7 +20,12 @@ const day = 86_400_000;
 const validFor = (names: string[], from = -1, to = 60, commonName?: string) =>
     offlineCertificate({ names, notBefore: new Date(Date.now() + from * day), notAfter: new Date(Date.now() + to * day), commonName });
 
-interface Run { code: number; stdout: string; stderr: string; calls: string[] }
+interface Run {
+    code: number;
+    stdout: string;
+    stderr: string;
+    calls: string[];
+}
 
 /**
  * The rendered script runs for real with bash, against listeners on 127.0.0.1 standing in for the hub's LAN IP:
@@ -38,15 +48,23 @@ describe("preflight script (run with stubbed getent, real bash/openssl against l
         fs.mkdirSync(stubs);
         const real = execFileSync("bash", ["-c", "command -v openssl"], { encoding: "utf8" }).trim();
         // Each stub logs how it was called; getent answers from $STUB_GETENT like `getent ahosts` (exit 2: not found).
-        fs.writeFileSync(path.join(stubs, "getent"), `#!/bin/sh
+        fs.writeFileSync(
+            path.join(stubs, "getent"),
+            `#!/bin/sh
 echo "getent $*" >> "$STUB_LOG"
 [ -n "$STUB_GETENT" ] || exit 2
 printf '%s\\n' "$STUB_GETENT"
-`, { mode: 0o755 });
-        fs.writeFileSync(path.join(stubs, "openssl"), `#!/bin/sh
+`,
+            { mode: 0o755 },
+        );
+        fs.writeFileSync(
+            path.join(stubs, "openssl"),
+            `#!/bin/sh
 echo "openssl $*" >> "$STUB_LOG"
 exec ${real} "$@"
-`, { mode: 0o755 });
+`,
+            { mode: 0o755 },
+        );
         fs.writeFileSync(path.join(dir, "resolv.conf"), "search example.com\nnameserver 192.168.3.1\n");
     });
     afterEach(() => {
@@ -55,10 +73,11 @@ exec ${real} "$@"
     });
     after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
-    const listen = (server: net.Server) => new Promise<number>((resolve) => {
-        servers.push(server);
-        server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
-    });
+    const listen = (server: net.Server) =>
+        new Promise<number>((resolve) => {
+            servers.push(server);
+            server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
+        });
     const tcp = () => listen(net.createServer((s) => s.end()));
     const tlsServer = (c: OfflineCertificate) => listen(tls.createServer({ cert: c.certPem, key: c.keyPem }, (s) => s.end()));
     const closedPort = async () => {
@@ -76,8 +95,12 @@ exec ${real} "$@"
         const child = spawn("bash", ["-s"], { env: { ...process.env, PATH: `${stubs}:${process.env.PATH}`, STUB_GETENT: getent, STUB_LOG: log } });
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d) => { stdout += d; });
-        child.stderr.on("data", (d) => { stderr += d; });
+        child.stdout.on("data", (d) => {
+            stdout += d;
+        });
+        child.stderr.on("data", (d) => {
+            stderr += d;
+        });
         child.stdin.end(script);
         const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
         return { code, stdout, stderr, calls: fs.readFileSync(log, "utf8").split("\n").filter(Boolean) };
@@ -100,7 +123,10 @@ exec ${real} "$@"
     it("resolves with the node's DNS resolver only (not /etc/hosts) and asks openssl for the Omni name by SNI", async () => {
         const target = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(validFor([DOMAIN])) };
         const { calls } = await run(target, ahosts("127.0.0.1"));
-        assert.deepEqual(calls.filter((c) => c.startsWith("getent")), [`getent -s dns ahosts ${DOMAIN}`]);
+        assert.deepEqual(
+            calls.filter((c) => c.startsWith("getent")),
+            [`getent -s dns ahosts ${DOMAIN}`],
+        );
         assert.ok(calls.includes(`openssl s_client -connect 127.0.0.1:${target.machineApiPort} -servername ${DOMAIN}`), calls.join("\n"));
         assert.ok(calls.includes(`openssl x509 -noout -checkhost ${DOMAIN}`));
         assert.ok(calls.includes("openssl x509 -noout -checkend 0"));
@@ -113,7 +139,10 @@ exec ${real} "$@"
         assert.deepEqual(parsePreflightReport(r.stdout).resolved, ["100.101.102.103"]);
         const lines = r.stderr.trim().split("\n");
         assert.equal(lines.length, 1, r.stderr);
-        assert.match(lines[0], /^foxtrot: DNS: omni\.example\.com resolves to 100\.101\.102\.103 through this node's resolver \(192\.168\.3\.1\) \(a 100\.x address is the tailnet one/);
+        assert.match(
+            lines[0],
+            /^foxtrot: DNS: omni\.example\.com resolves to 100\.101\.102\.103 through this node's resolver \(192\.168\.3\.1\) \(a 100\.x address is the tailnet one/,
+        );
         assert.match(lines[0], /expected only 127\.0\.0\.1, the hub's LAN IP; fix: .*hostDns\.servers/);
     });
 
@@ -122,7 +151,10 @@ exec ${real} "$@"
         const r = await run(target, "");
         assert.equal(r.code, 1);
         assert.deepEqual(parsePreflightReport(r.stdout).resolved, []);
-        assert.match(r.stderr, /^foxtrot: DNS: omni\.example\.com does not resolve through this node's resolver \(192\.168\.3\.1\); expected 127\.0\.0\.1; fix: add a local DNS record omni\.example\.com -> 127\.0\.0\.1/);
+        assert.match(
+            r.stderr,
+            /^foxtrot: DNS: omni\.example\.com does not resolve through this node's resolver \(192\.168\.3\.1\); expected 127\.0\.0\.1; fix: add a local DNS record omni\.example\.com -> 127\.0\.0\.1/,
+        );
     });
 
     it("fails per port that does not answer, naming the firewall fix, and still reports the others", async () => {
@@ -131,7 +163,12 @@ exec ${real} "$@"
         const r = await run(target, ahosts("127.0.0.1"));
         assert.equal(r.code, 1);
         assert.deepEqual(parsePreflightReport(r.stdout).ports, { [closed]: false, [target.machineApiPort]: true });
-        assert.match(r.stderr, new RegExp(`^foxtrot: TCP: 127\\.0\\.0\\.1:${closed} does not answer from this node within 3s; expected Omni listening there; fix: allow TCP ${closed} from this node`));
+        assert.match(
+            r.stderr,
+            new RegExp(
+                `^foxtrot: TCP: 127\\.0\\.0\\.1:${closed} does not answer from this node within 3s; expected Omni listening there; fix: allow TCP ${closed} from this node`,
+            ),
+        );
         assert.equal(r.stderr.trim().split("\n").length, 1, "the certificate check still ran and passed");
     });
 
@@ -148,7 +185,10 @@ exec ${real} "$@"
             const target = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(cert) };
             const r = await run(target, ahosts("127.0.0.1"));
             assert.equal(r.code, 1);
-            assert.match(r.stderr, /foxtrot: TLS: the certificate on 127\.0\.0\.1:\d+ covers (DNS:other\.example\.com|no subjectAltName); expected one for omni\.example\.com .*x509: certificate is valid for.*fix: issue a certificate for omni\.example\.com/);
+            assert.match(
+                r.stderr,
+                /foxtrot: TLS: the certificate on 127\.0\.0\.1:\d+ covers (DNS:other\.example\.com|no subjectAltName); expected one for omni\.example\.com .*x509: certificate is valid for.*fix: issue a certificate for omni\.example\.com/,
+            );
         }
     });
 
@@ -171,9 +211,16 @@ describe("preflight render", () => {
 
     it("reads the target from the hub stack's endpoints", () => {
         assert.deepEqual(preflightTarget(hub), { domain: "omni.example.com", lanIp: "192.168.10.20", apiPort: 443, machineApiPort: 8090 });
-        assert.deepEqual(preflightTarget({ ...hub, omniApiUrl: "https://omni.example.com:8443", wireguardEndpoint: "[fd00::20]:50180" }),
-            { domain: "omni.example.com", lanIp: "fd00::20", apiPort: 8443, machineApiPort: 8090 });
-        assert.throws(() => preflightTarget({ ...hub, wireguardEndpoint: "omni.example.com:50180" }), /wireguardEndpoint "omni\.example\.com:50180" is not <LAN IP>:<port>/);
+        assert.deepEqual(preflightTarget({ ...hub, omniApiUrl: "https://omni.example.com:8443", wireguardEndpoint: "[fd00::20]:50180" }), {
+            domain: "omni.example.com",
+            lanIp: "fd00::20",
+            apiPort: 8443,
+            machineApiPort: 8090,
+        });
+        assert.throws(
+            () => preflightTarget({ ...hub, wireguardEndpoint: "omni.example.com:50180" }),
+            /wireguardEndpoint "omni\.example\.com:50180" is not <LAN IP>:<port>/,
+        );
     });
 
     it("renders each node's own name and the hub's values, quoted, and connects to an IPv6 LAN IP in brackets", () => {
@@ -198,21 +245,39 @@ describe("preflight render", () => {
     });
 
     it("refuses bad settings with the key and the fix", () => {
-        const bad = PreflightSettingsSchema.safeParse({
-            nodes: [
-                { name: "foxtrot", address: "ssh://root@192.168.3.2" },
-                { name: "foxtrot", address: "192.168.3.3", user: "Root Admin" },
-                { name: "golf", address: "192.168.3" },
-            ],
-            rerun: -1,
-        }, { reportInput: true });
+        const bad = PreflightSettingsSchema.safeParse(
+            {
+                nodes: [
+                    { name: "foxtrot", address: "ssh://root@192.168.3.2" },
+                    { name: "foxtrot", address: "192.168.3.3", user: "Root Admin" },
+                    { name: "golf", address: "192.168.3" },
+                ],
+                rerun: -1,
+            },
+            { reportInput: true },
+        );
         assert.ok(!bad.success);
         const issues = bad.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-        assert.ok(issues.some((i) => /^nodes\.0\.address: .*not an IP address or a bare host name.*use "192\.168\.3\.2"/.test(i)), issues.join("\n"));
-        assert.ok(issues.some((i) => /^nodes\.1\.name: each node once/.test(i)), issues.join("\n"));
-        assert.ok(issues.some((i) => /^nodes\.1\.user: a Linux user name/.test(i)), issues.join("\n"));
-        assert.ok(issues.some((i) => /^nodes\.2\.address: /.test(i)), issues.join("\n"));
-        assert.ok(issues.some((i) => /^rerun: /.test(i)), issues.join("\n"));
+        assert.ok(
+            issues.some((i) => /^nodes\.0\.address: .*not an IP address or a bare host name.*use "192\.168\.3\.2"/.test(i)),
+            issues.join("\n"),
+        );
+        assert.ok(
+            issues.some((i) => /^nodes\.1\.name: each node once/.test(i)),
+            issues.join("\n"),
+        );
+        assert.ok(
+            issues.some((i) => /^nodes\.1\.user: a Linux user name/.test(i)),
+            issues.join("\n"),
+        );
+        assert.ok(
+            issues.some((i) => /^nodes\.2\.address: /.test(i)),
+            issues.join("\n"),
+        );
+        assert.ok(
+            issues.some((i) => /^rerun: /.test(i)),
+            issues.join("\n"),
+        );
         assert.ok(!PreflightSettingsSchema.safeParse({ nodes: [] }).success, "at least one node");
 
         const good = PreflightSettingsSchema.parse({ nodes: [{ name: "foxtrot", address: "pve1.example.com" }] });

@@ -51,12 +51,20 @@ describe("proxmox host DNS", () => {
                 error = e as ConfigError;
             }
             assert.ok(error instanceof ConfigError);
-            assert.deepEqual(error.issues.map((i) => i.key).sort(), ["omni-scale:hostDns.nodes[1]", "omni-scale:hostDns.servers[0]", "omni-scale:hostDns.servers[2]"]);
+            assert.deepEqual(error.issues.map((i) => i.key).sort(), [
+                "omni-scale:hostDns.nodes[1]",
+                "omni-scale:hostDns.servers[0]",
+                "omni-scale:hostDns.servers[2]",
+            ]);
             assert.equal(error.issues.find((i) => i.key.endsWith("servers[0]"))?.value, "8.8.8.8");
         });
 
         it("keeps to Proxmox's three servers and rejects unknown keys", () => {
-            const result = ProxmoxHostDnsSettingsSchema.safeParse({ ...settings, servers: ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"], server: "10.0.0.1" });
+            const result = ProxmoxHostDnsSettingsSchema.safeParse({
+                ...settings,
+                servers: ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"],
+                server: "10.0.0.1",
+            });
             assert.ok(!result.success);
             const messages = result.error.issues.map((i) => i.message).join("\n");
             assert.match(messages, /at most 3 DNS servers/);
@@ -71,36 +79,53 @@ describe("proxmox host DNS", () => {
 
     describe("component", () => {
         it("sets the local resolvers on every node", async () => {
-            const { resources } = await runProgram(() => {
-                new ProxmoxHostDns("proxmox-dns", { settings });
-            }, { stack: "matrix" });
+            const { resources } = await runProgram(
+                () => {
+                    new ProxmoxHostDns("proxmox-dns", { settings });
+                },
+                { stack: "matrix" },
+            );
             const component = resources.find((r) => r.type === "omni-scale:proxmox:ProxmoxHostDns")!;
             const records = resources.filter((r) => r.type === DNS_TYPE);
-            assert.deepEqual(records.map((r) => r.name), ["proxmox-dns-foxtrot", "proxmox-dns-golf", "proxmox-dns-hotel"]);
+            assert.deepEqual(
+                records.map((r) => r.name),
+                ["proxmox-dns-foxtrot", "proxmox-dns-golf", "proxmox-dns-hotel"],
+            );
             for (const r of records) {
                 assert.equal(r.parent, component.urn);
                 assert.deepEqual(r.inputs.servers, settings.servers);
                 assert.equal(r.inputs.domain, "spaceships.work");
             }
-            assert.deepEqual(records.map((r) => r.inputs.nodeName), settings.nodes);
+            assert.deepEqual(
+                records.map((r) => r.inputs.nodeName),
+                settings.nodes,
+            );
         });
 
         it("rejects a public resolver before registering anything", async () => {
             let error: unknown;
-            const { resources } = await runProgram(() => {
-                try {
-                    new ProxmoxHostDns("proxmox-dns", { settings: { ...settings, servers: ["192.168.3.1", "1.1.1.1"] } });
-                } catch (e) {
-                    error = e;
-                }
-            }, { stack: "matrix" });
+            const { resources } = await runProgram(
+                () => {
+                    try {
+                        new ProxmoxHostDns("proxmox-dns", { settings: { ...settings, servers: ["192.168.3.1", "1.1.1.1"] } });
+                    } catch (e) {
+                        error = e;
+                    }
+                },
+                { stack: "matrix" },
+            );
             assert.ok(error instanceof ConfigError);
             // Keyed by the component's own args; a stack names its config key instead.
             assert.equal(error.issues[0].key, "proxmox-dns.settings.servers[1]");
-            assert.throws(() => new ProxmoxHostDns("x", { settings: { ...settings, servers: ["1.1.1.1"] }, keyPrefix: "omni-scale:hostDns" }),
-                (e: ConfigError) => e.issues[0].key === "omni-scale:hostDns.servers[0]");
+            assert.throws(
+                () => new ProxmoxHostDns("x", { settings: { ...settings, servers: ["1.1.1.1"] }, keyPrefix: "omni-scale:hostDns" }),
+                (e: ConfigError) => e.issues[0].key === "omni-scale:hostDns.servers[0]",
+            );
             assert.match(error.message, /1\.1\.1\.1.*public resolver/);
-            assert.deepEqual(resources.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
+            assert.deepEqual(
+                resources.filter((r) => r.type !== "pulumi:pulumi:Stack"),
+                [],
+            );
         });
     });
 });

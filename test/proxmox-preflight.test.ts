@@ -32,7 +32,10 @@ describe("preflight in the matrix example (offline plan)", () => {
     it("registers one remote command per Proxmox node, over SSH with the node's address and user, no key material", async () => {
         const { resources } = await planStack({ stack: "matrix", skipPolicies: true });
         const checks = resources.filter((r) => r.type === "command:remote:Command" && r.name.startsWith("preflight-"));
-        assert.deepEqual(checks.map((c) => c.name).sort(), NODES.map((n) => `preflight-${n}`));
+        assert.deepEqual(
+            checks.map((c) => c.name).sort(),
+            NODES.map((n) => `preflight-${n}`),
+        );
         const component = resources.find((r) => r.type === "omni-scale:proxmox:ProxmoxPreflight")!;
         const foxtrot = checks.find((c) => c.name === "preflight-foxtrot")!;
         assert.equal(foxtrot.parent, component.urn);
@@ -94,8 +97,22 @@ describe("preflight in the matrix example (offline plan)", () => {
         };
         const base = await check({});
         assert.deepEqual(await check({}), base, "the plan is deterministic");
-        assert.notEqual((await check({ quantum: (c) => { c["omni-scale:hub"].lanIp = "192.168.10.21"; c["omni-scale:hub"].ports = { machineApi: 8091 }; } })).stdin, base.stdin);
-        const bumped = await check({ matrix: (c) => { c["omni-scale:preflight"].rerun = 1; } });
+        assert.notEqual(
+            (
+                await check({
+                    quantum: (c) => {
+                        c["omni-scale:hub"].lanIp = "192.168.10.21";
+                        c["omni-scale:hub"].ports = { machineApi: 8091 };
+                    },
+                })
+            ).stdin,
+            base.stdin,
+        );
+        const bumped = await check({
+            matrix: (c) => {
+                c["omni-scale:preflight"].rerun = 1;
+            },
+        });
         assert.equal(bumped.stdin, base.stdin);
         assert.notEqual(bumped.triggers, base.triggers, "a new rerun value replaces the command, which runs the checks");
     });
@@ -114,13 +131,20 @@ describe("preflight in the matrix example (offline plan)", () => {
     });
 
     it("passes its dependsOn to each node's command", async () => {
-        const { resources } = await runProgram(() => {
-            const before = new command.local.Command("dns", { create: "true" });
-            new ProxmoxPreflight("pf", {
-                settings: { nodes: [{ name: "golf", address: "pve2.example.com", user: "ansible", port: 2222 }] },
-                target: { domain: "omni.example.com", lanIp: "192.168.10.20", apiPort: 443, machineApiPort: 8090 },
-            }, { dependsOn: [before] });
-        }, { stack: "t" });
+        const { resources } = await runProgram(
+            () => {
+                const before = new command.local.Command("dns", { create: "true" });
+                new ProxmoxPreflight(
+                    "pf",
+                    {
+                        settings: { nodes: [{ name: "golf", address: "pve2.example.com", user: "ansible", port: 2222 }] },
+                        target: { domain: "omni.example.com", lanIp: "192.168.10.20", apiPort: 443, machineApiPort: 8090 },
+                    },
+                    { dependsOn: [before] },
+                );
+            },
+            { stack: "t" },
+        );
         const cmd = resources.find((r) => r.name === "pf-golf")!;
         assert.ok(cmd.dependsOn.includes(resources.find((r) => r.name === "dns")!.urn));
         const connection = cmd.inputs.connection as Record<string, any>;
@@ -145,10 +169,19 @@ describe("preflight settings in the workload stack", () => {
     };
 
     it("needs an entry for every node whose resolver the stack sets, and only those", () => {
-        const missing = issues((p) => { p.nodes = p.nodes.slice(0, 2); });
-        assert.deepEqual(missing, ["omni-scale:preflight.nodes: has no entry for hotel: add { name, address } for every node in hostDns.nodes (Talos VMs can land on any of them)"]);
-        const extra = issues((p) => { p.nodes[2].name = "india"; });
-        assert.ok(extra.some((i) => /^omni-scale:preflight\.nodes\[2\]\.name: is not in hostDns\.nodes \(foxtrot, golf, hotel\): add it there/.test(i)), extra.join("\n"));
+        const missing = issues((p) => {
+            p.nodes = p.nodes.slice(0, 2);
+        });
+        assert.deepEqual(missing, [
+            "omni-scale:preflight.nodes: has no entry for hotel: add { name, address } for every node in hostDns.nodes (Talos VMs can land on any of them)",
+        ]);
+        const extra = issues((p) => {
+            p.nodes[2].name = "india";
+        });
+        assert.ok(
+            extra.some((i) => /^omni-scale:preflight\.nodes\[2\]\.name: is not in hostDns\.nodes \(foxtrot, golf, hotel\): add it there/.test(i)),
+            extra.join("\n"),
+        );
     });
 
     it("refuses a bad address, user or port with the key and the fix", () => {
@@ -160,13 +193,23 @@ describe("preflight settings in the workload stack", () => {
         });
         const keys = bad.map((i) => i.split(": ")[0]);
         assert.deepEqual(keys.sort(), [
-            "omni-scale:preflight.nodes[0].address", "omni-scale:preflight.nodes[1].user", "omni-scale:preflight.nodes[2].port", "omni-scale:preflight.nodez",
+            "omni-scale:preflight.nodes[0].address",
+            "omni-scale:preflight.nodes[1].user",
+            "omni-scale:preflight.nodes[2].port",
+            "omni-scale:preflight.nodez",
         ]);
-        assert.match(bad.find((i) => i.includes("address"))!, /use "192\.168\.3\.5"/);
+        assert.match(
+            bad.find((i) => i.includes("address"))!,
+            /use "192\.168\.3\.5"/,
+        );
     });
 
     it("is optional: a workload stack without it registers no preflight", async () => {
-        const files = editedStacks({ matrix: (c) => { delete c["omni-scale:preflight"]; } });
+        const files = editedStacks({
+            matrix: (c) => {
+                delete c["omni-scale:preflight"];
+            },
+        });
         const { resources, outputs } = await planStack({ stack: "matrix", configFile: files.matrix, skipPolicies: true });
         assert.ok(!resources.some((r) => r.type === "omni-scale:proxmox:ProxmoxPreflight"));
         assert.equal(outputs.preflight, undefined);

@@ -47,8 +47,18 @@ describe("proxmox provider rendering", () => {
             assert.equal(s.leastPrivilege.enabled, true);
             assert.equal(s.leastPrivilege.userId, "omni-provider@pve");
             assert.equal(s.leastPrivilege.path, "/");
-            for (const p of ["VM.Allocate", "VM.Config.Disk", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network",
-                "VM.Config.Options", "VM.Config.HWType", "VM.PowerMgmt", "Datastore.AllocateSpace", "Datastore.Audit"]) {
+            for (const p of [
+                "VM.Allocate",
+                "VM.Config.Disk",
+                "VM.Config.CPU",
+                "VM.Config.Memory",
+                "VM.Config.Network",
+                "VM.Config.Options",
+                "VM.Config.HWType",
+                "VM.PowerMgmt",
+                "Datastore.AllocateSpace",
+                "Datastore.Audit",
+            ]) {
                 assert.ok(s.leastPrivilege.privileges.includes(p), p);
             }
             assert.deepEqual(s.leastPrivilege.privileges, defaultProviderPrivileges);
@@ -72,7 +82,10 @@ describe("proxmox provider rendering", () => {
         it("accepts the patched build, and another patched tag when it is declared", () => {
             ProxmoxInfraProviderSettingsSchema.parse(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-fix"));
             assert.match(issuesOf(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-20251219"))[0].message, /neither a patched tag/);
-            ProxmoxInfraProviderSettingsSchema.parse({ ...withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-20251219"), patchedImageTags: ["local-20251219"] });
+            ProxmoxInfraProviderSettingsSchema.parse({
+                ...withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-20251219"),
+                patchedImageTags: ["local-20251219"],
+            });
         });
 
         it("rejects a provider id with upper case, saying ids are case-sensitive", () => {
@@ -103,32 +116,42 @@ describe("proxmox provider rendering", () => {
                 lxc: { ...goodSettings.lxc, sshPublicKeys: [], vmid: 200 },
                 tailscale: { ...goodSettings.tailscale, tags: ["omni"] },
             });
-            assert.deepEqual(issues.map((i) => i.key).sort(), [
-                `${KEY}.image`,
-                `${KEY}.lxc.sshPublicKeys`,
-                `${KEY}.lxc.vmid`,
-                `${KEY}.providerId`,
-                `${KEY}.proxmox.url`,
-                `${KEY}.tailscale.tags[0]`,
-            ].sort());
+            assert.deepEqual(
+                issues.map((i) => i.key).sort(),
+                [`${KEY}.image`, `${KEY}.lxc.sshPublicKeys`, `${KEY}.lxc.vmid`, `${KEY}.providerId`, `${KEY}.proxmox.url`, `${KEY}.tailscale.tags[0]`].sort(),
+            );
         });
     });
 
     describe("provider config file", () => {
         it("renders the proxmox block the provider reads", () => {
-            const doc = YAML.parse(renderProviderConfig({
-                url: "https://192.168.3.5:8006/api2/json", tokenId: "omni-provider@pve!omni-provider", tokenSecret: "s3cret", insecureSkipVerify: true,
-            }));
+            const doc = YAML.parse(
+                renderProviderConfig({
+                    url: "https://192.168.3.5:8006/api2/json",
+                    tokenId: "omni-provider@pve!omni-provider",
+                    tokenSecret: "s3cret",
+                    insecureSkipVerify: true,
+                }),
+            );
             assert.deepEqual(doc, {
-                proxmox: { url: "https://192.168.3.5:8006/api2/json", tokenID: "omni-provider@pve!omni-provider", tokenSecret: "s3cret", insecureSkipVerify: true },
+                proxmox: {
+                    url: "https://192.168.3.5:8006/api2/json",
+                    tokenID: "omni-provider@pve!omni-provider",
+                    tokenSecret: "s3cret",
+                    insecureSkipVerify: true,
+                },
             });
         });
 
         it("splits a full token value, and takes a bare one as the secret", () => {
-            assert.deepEqual(splitTokenValue("omni-provider@pve!omni-provider=0b6e-42", "x@pve!y"),
-                { tokenId: "omni-provider@pve!omni-provider", tokenSecret: "0b6e-42" });
-            assert.deepEqual(splitTokenValue("0b6e-42", "omni-provider@pve!omni-provider"),
-                { tokenId: "omni-provider@pve!omni-provider", tokenSecret: "0b6e-42" });
+            assert.deepEqual(splitTokenValue("omni-provider@pve!omni-provider=0b6e-42", "x@pve!y"), {
+                tokenId: "omni-provider@pve!omni-provider",
+                tokenSecret: "0b6e-42",
+            });
+            assert.deepEqual(splitTokenValue("0b6e-42", "omni-provider@pve!omni-provider"), {
+                tokenId: "omni-provider@pve!omni-provider",
+                tokenSecret: "0b6e-42",
+            });
         });
     });
 
@@ -146,16 +169,23 @@ describe("proxmox provider rendering", () => {
         });
 
         it("rejects an endpoint that is not a URL", () => {
-            assert.throws(() => providerCommand({ ...base, omniApiEndpoint: "omni.spaceships.work" }), (e: unknown) =>
-                e instanceof ConfigError && e.issues[0].key === "omniApiEndpoint");
+            assert.throws(
+                () => providerCommand({ ...base, omniApiEndpoint: "omni.spaceships.work" }),
+                (e: unknown) => e instanceof ConfigError && e.issues[0].key === "omniApiEndpoint",
+            );
         });
     });
 
     describe("sidecar and scripts", () => {
         it("runs Tailscale in kernel mode with persistent state and a single login", () => {
             const env = tailscaleEnvs({ hostname: "proxmox-worker-matrix", tags: ["tag:omni-provider", "tag:matrix"] });
-            for (const e of ["TS_USERSPACE=false", "TS_AUTH_ONCE=true", "TS_STATE_DIR=/var/lib/tailscale", "TS_HOSTNAME=proxmox-worker-matrix",
-                "TS_EXTRA_ARGS=--advertise-tags=tag:omni-provider,tag:matrix"]) {
+            for (const e of [
+                "TS_USERSPACE=false",
+                "TS_AUTH_ONCE=true",
+                "TS_STATE_DIR=/var/lib/tailscale",
+                "TS_HOSTNAME=proxmox-worker-matrix",
+                "TS_EXTRA_ARGS=--advertise-tags=tag:omni-provider,tag:matrix",
+            ]) {
                 assert.ok(env.includes(e), e);
             }
             assert.ok(!env.some((e) => e.startsWith("TS_AUTHKEY=")), "the auth key is added by the component, as a secret");

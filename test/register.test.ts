@@ -62,7 +62,10 @@ describe("TypeScript loader (src/plan/register.js)", () => {
         assert.throws(fail, (e: Error) => e.stack!.split("\n")[1] === `    at fail (${failing}:5:11)`);
         const broken = path.join(dir, "broken.ts");
         fs.writeFileSync(broken, "const x: number = ;\n");
-        assert.throws(() => require(broken), (e: Error) => e instanceof SyntaxError && e.message.includes(`${broken}(1,19): error TS1109: Expression expected`));
+        assert.throws(
+            () => require(broken),
+            (e: Error) => e instanceof SyntaxError && e.message.includes(`${broken}(1,19): error TS1109: Expression expected`),
+        );
     });
 
     it("transpiles as ts-node --transpile-only (the runner of `pulumi up`) does", () => {

@@ -20,23 +20,34 @@ describe("stack programs against Omni's and the provider's contracts", () => {
     });
 
     it("refuses a cluster backupInterval outside the hub's etcdBackup limits, read from the hub stack", async () => {
-        const interval = (v: string) => (c: Record<string, any>) => { c["omni-scale:clusters"][0].features = { backupInterval: v }; };
-        const hubLimits = (c: Record<string, any>) => { c["omni-scale:hub"].etcdBackup = { localPath: "/srv/b", minInterval: "15m", maxInterval: "2h" }; };
+        const interval = (v: string) => (c: Record<string, any>) => {
+            c["omni-scale:clusters"][0].features = { backupInterval: v };
+        };
+        const hubLimits = (c: Record<string, any>) => {
+            c["omni-scale:hub"].etcdBackup = { localPath: "/srv/b", minInterval: "15m", maxInterval: "2h" };
+        };
         // 30m: below Omni's default minimum, inside this hub's limits.
         const ok = editedStacks({ quantum: hubLimits, matrix: interval("30m") });
         await planStack({ stack: "matrix", configFile: ok.matrix, skipPolicies: true });
         const bad = editedStacks({ quantum: hubLimits, matrix: interval("6h") });
-        await assert.rejects(planStack({ stack: "matrix", configFile: bad.matrix, skipPolicies: true }),
-            /omni-scale:clusters\[0\]\.features\.backupInterval \(got "6h"\): cluster talos-prod-01: backupInterval 6h is longer than the hub's etcdBackup maxInterval \(2h\)/);
+        await assert.rejects(
+            planStack({ stack: "matrix", configFile: bad.matrix, skipPolicies: true }),
+            /omni-scale:clusters\[0\]\.features\.backupInterval \(got "6h"\): cluster talos-prod-01: backupInterval 6h is longer than the hub's etcdBackup maxInterval \(2h\)/,
+        );
         const defaults = editedStacks({ matrix: interval("30m") });
-        await assert.rejects(planStack({ stack: "matrix", configFile: defaults.matrix, skipPolicies: true }), /shorter than the hub's etcdBackup minInterval \(1h\)/);
+        await assert.rejects(
+            planStack({ stack: "matrix", configFile: defaults.matrix, skipPolicies: true }),
+            /shorter than the hub's etcdBackup minInterval \(1h\)/,
+        );
     });
 
     it("grants Sys.Console for HA classes and Mapping.Use for passthrough", async () => {
-        const files = editedStacks({ matrix: (c) => {
-            c["omni-scale:machineClasses"][0].providerData.ha = { state: "started" };
-            c["omni-scale:machineClasses"][1].providerData.usb_devices = [{ mapping: "zigbee" }];
-        } });
+        const files = editedStacks({
+            matrix: (c) => {
+                c["omni-scale:machineClasses"][0].providerData.ha = { state: "started" };
+                c["omni-scale:machineClasses"][1].providerData.usb_devices = [{ mapping: "zigbee" }];
+            },
+        });
         const { resources } = await planStack({ stack: "matrix", configFile: files.matrix, skipPolicies: true });
         const role = resources.find((r) => r.type === "proxmoxve:index/roleLegacy:RoleLegacy")!;
         assert.ok((role.inputs.privileges as string[]).includes("Sys.Console"));
@@ -47,7 +58,11 @@ describe("stack programs against Omni's and the provider's contracts", () => {
     });
 
     it("renews the automation key with the key in use when automationKeyRotation is bumped", async () => {
-        const files = editedStacks({ quantum: (c) => { c["omni-scale:hub"].automationKeyRotation = 1; } });
+        const files = editedStacks({
+            quantum: (c) => {
+                c["omni-scale:hub"].automationKeyRotation = 1;
+            },
+        });
         const previous = { outputs: { automationKey: "previous-automation-key", omniVersion: "v1.10.4" }, secretOutputNames: ["automationKey"] };
         const { resources } = await planStack({ stack: "quantum", configFile: files.quantum, skipPolicies: true, previousOutputs: previous });
         const renew = resources.find((r) => r.name === "omni-automation-key-renewal")!;
@@ -56,17 +71,25 @@ describe("stack programs against Omni's and the provider's contracts", () => {
         const key = (renew.inputs.environment as Record<string, unknown>).OMNI_SERVICE_ACCOUNT_KEY;
         assert.ok(isSecret(key) && key.value === "previous-automation-key", "authenticates with the key in use, as a secret");
         const plain = await planStack({ stack: "quantum", skipPolicies: true });
-        assert.equal(plain.resources.find((r) => r.name === "omni-automation-key-renewal"), undefined);
+        assert.equal(
+            plain.resources.find((r) => r.name === "omni-automation-key-renewal"),
+            undefined,
+        );
     });
 
     it("refuses two machine classes or clusters of one name (Omni ids are global)", async () => {
-        const files = editedStacks({ matrix: (c) => {
-            c["omni-scale:machineClasses"].push({ ...c["omni-scale:machineClasses"][0] });
-            c["omni-scale:clusters"].push({ ...c["omni-scale:clusters"][0] });
-        } });
-        await assert.rejects(planStack({ stack: "matrix", configFile: files.matrix, skipPolicies: true }), (e: Error) =>
-            /omni-scale:machineClasses\[4\]\.name \(got "matrix-control-plane"\): machine class names must be unique/.test(e.message)
-            && /omni-scale:clusters\[1\]\.name \(got "talos-prod-01"\): cluster names must be unique/.test(e.message));
+        const files = editedStacks({
+            matrix: (c) => {
+                c["omni-scale:machineClasses"].push({ ...c["omni-scale:machineClasses"][0] });
+                c["omni-scale:clusters"].push({ ...c["omni-scale:clusters"][0] });
+            },
+        });
+        await assert.rejects(
+            planStack({ stack: "matrix", configFile: files.matrix, skipPolicies: true }),
+            (e: Error) =>
+                /omni-scale:machineClasses\[4\]\.name \(got "matrix-control-plane"\): machine class names must be unique/.test(e.message) &&
+                /omni-scale:clusters\[1\]\.name \(got "talos-prod-01"\): cluster names must be unique/.test(e.message),
+        );
     });
 
     it("renders both EULA flags in the hub example", async () => {

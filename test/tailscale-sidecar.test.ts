@@ -11,16 +11,24 @@ class Parent extends pulumi.ComponentResource {
 }
 
 const base = {
-    containerName: "omni-tailscale", stateVolumeName: "omni-tailscale-state", hostname: "omni", tags: ["tag:omni"],
-    image: "tailscale/tailscale:v1.94.2", keyExpirySeconds: 600, waitTimeoutSeconds: 90,
+    containerName: "omni-tailscale",
+    stateVolumeName: "omni-tailscale-state",
+    hostname: "omni",
+    tags: ["tag:omni"],
+    image: "tailscale/tailscale:v1.94.2",
+    keyExpirySeconds: 600,
+    waitTimeoutSeconds: 90,
 };
 
 async function sidecar(over: Partial<Parameters<typeof tailscaleSidecar>[1]> = {}) {
-    const { resources } = await runProgram(() => {
-        const parent = new Parent();
-        const provider = new docker.Provider("d", { host: "unix:///var/run/docker.sock" }, { parent });
-        tailscaleSidecar("hub", { ...base, ...over }, { parent, provider });
-    }, { stack: "sidecar-test" });
+    const { resources } = await runProgram(
+        () => {
+            const parent = new Parent();
+            const provider = new docker.Provider("d", { host: "unix:///var/run/docker.sock" }, { parent });
+            tailscaleSidecar("hub", { ...base, ...over }, { parent, provider });
+        },
+        { stack: "sidecar-test" },
+    );
     return (name: string) => resources.find((r) => r.name === name);
 }
 
@@ -28,7 +36,10 @@ describe("tailscaleSidecar: the one sidecar definition the hub and the provider 
     it("creates a single-use tagged key, a protected state volume and a kernel-mode container that waits to be healthy", async () => {
         const get = await sidecar();
         const key = get("hub-tailscale-key")!;
-        assert.deepEqual([key.inputs.reusable, key.inputs.ephemeral, key.inputs.preauthorized, key.inputs.expiry, key.inputs.recreateIfInvalid], [false, false, true, 600, "never"]);
+        assert.deepEqual(
+            [key.inputs.reusable, key.inputs.ephemeral, key.inputs.preauthorized, key.inputs.expiry, key.inputs.recreateIfInvalid],
+            [false, false, true, 600, "never"],
+        );
         const volume = get("hub-tailscale-state")!;
         assert.equal(volume.inputs.name, "omni-tailscale-state");
         assert.ok(volume.protect && volume.retainOnDelete, "losing the state renames the node <hostname>-1");

@@ -1,7 +1,14 @@
 import { execFileSync } from "node:child_process";
 
 /** Debian packages that provide the command-line tools some tests run for real. */
-const DEBIAN_PACKAGES: Record<string, string> = { gpg: "gnupg", openssl: "openssl", etcd: "etcd-server", etcdctl: "etcd-client", sqlite3: "sqlite3", curl: "curl" };
+const DEBIAN_PACKAGES: Record<string, string> = {
+    gpg: "gnupg",
+    openssl: "openssl",
+    etcd: "etcd-server",
+    etcdctl: "etcd-client",
+    sqlite3: "sqlite3",
+    curl: "curl",
+};
 
 function missing(tools: readonly string[]): string[] {
     return tools.filter((tool) => {

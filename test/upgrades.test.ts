@@ -46,22 +46,32 @@ describe("upgrade rules in the stack programs", () => {
     const previous = (outputs: Record<string, unknown>) => ({ outputs, secretOutputNames: [] });
 
     it("quantum compares the requested Omni version with the one it deployed last", async () => {
-        await assert.rejects(planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ omniVersion: "v1.3.0" }) }),
-            (e: Error) => e.name === "ConfigError" && /omni-scale:hub\.omniVersion.*skips a minor version.*latest v1\.4\.x/s.test(e.message));
+        await assert.rejects(
+            planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ omniVersion: "v1.3.0" }) }),
+            (e: Error) => e.name === "ConfigError" && /omni-scale:hub\.omniVersion.*skips a minor version.*latest v1\.4\.x/s.test(e.message),
+        );
         const ok = await planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ omniVersion: "v1.9.3" }) });
         assert.equal((ok.outputs as any).omniVersion, "v1.10.4");
     });
 
     it("quantum refuses moving the LAN IP that running machines dial", async () => {
-        await assert.rejects(planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ wireguardEndpoint: "192.168.10.99:50180" }) }),
-            (e: Error) => e.name === "ConfigError" && /omni-scale:hub: wireguardEndpoint would change/.test(e.message));
+        await assert.rejects(
+            planStack({ stack: "quantum", skipPolicies: true, previousOutputs: previous({ wireguardEndpoint: "192.168.10.99:50180" }) }),
+            (e: Error) => e.name === "ConfigError" && /omni-scale:hub: wireguardEndpoint would change/.test(e.message),
+        );
     });
 
     it("matrix refuses changing a cluster's Talos and Kubernetes versions in one update", async () => {
         const before = { "talos-prod-01": { talos: "v1.12.0", kubernetes: "v1.35.0" } };
-        await assert.rejects(planStack({ stack: "matrix", skipPolicies: true, previousOutputs: previous({ clusterVersions: before }) }),
-            (e: Error) => e.name === "ConfigError" && /omni-scale:clusters\[0\].*separate updates/s.test(e.message));
-        const ok = await planStack({ stack: "matrix", skipPolicies: true, previousOutputs: previous({ clusterVersions: { "talos-prod-01": { talos: "v1.13.6", kubernetes: "v1.35.0" } } }) });
+        await assert.rejects(
+            planStack({ stack: "matrix", skipPolicies: true, previousOutputs: previous({ clusterVersions: before }) }),
+            (e: Error) => e.name === "ConfigError" && /omni-scale:clusters\[0\].*separate updates/s.test(e.message),
+        );
+        const ok = await planStack({
+            stack: "matrix",
+            skipPolicies: true,
+            previousOutputs: previous({ clusterVersions: { "talos-prod-01": { talos: "v1.13.6", kubernetes: "v1.35.0" } } }),
+        });
         assert.deepEqual((ok.outputs as any).clusterVersions["talos-prod-01"], { talos: "v1.13.6", kubernetes: "v1.36.2" });
     });
 });

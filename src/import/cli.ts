@@ -17,10 +17,16 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         args = parseArgs({
             args: argv,
             options: {
-                "machine-classes": { type: "string", multiple: true }, clusters: { type: "string", multiple: true },
-                "omni-env": { type: "string" }, "provider-env": { type: "string" }, "provider-config": { type: "string" },
-                stack: { type: "string", default: "matrix" }, "hub-stack": { type: "string", default: "quantum" },
-                out: { type: "string" }, "hub-out": { type: "string" }, help: { type: "boolean" },
+                "machine-classes": { type: "string", multiple: true },
+                clusters: { type: "string", multiple: true },
+                "omni-env": { type: "string" },
+                "provider-env": { type: "string" },
+                "provider-config": { type: "string" },
+                stack: { type: "string", default: "matrix" },
+                "hub-stack": { type: "string", default: "quantum" },
+                out: { type: "string" },
+                "hub-out": { type: "string" },
+                help: { type: "boolean" },
             },
         }).values;
     } catch (e) {
@@ -35,8 +41,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     // Relative to the project directory (the working directory here), where the stack resolves `file:` paths too.
     const at = (p: string | undefined) => (p === undefined ? undefined : path.relative(process.cwd(), path.resolve(callerDir, p)) || ".");
     const inputs = {
-        machineClasses: args["machine-classes"]?.map((p) => at(p)!), clusters: args.clusters?.map((p) => at(p)!),
-        omniEnv: at(args["omni-env"]), providerEnv: at(args["provider-env"]), providerConfig: at(args["provider-config"]),
+        machineClasses: args["machine-classes"]?.map((p) => at(p)!),
+        clusters: args.clusters?.map((p) => at(p)!),
+        omniEnv: at(args["omni-env"]),
+        providerEnv: at(args["provider-env"]),
+        providerConfig: at(args["provider-config"]),
     };
     if (!Object.values(inputs).some((v) => v !== undefined)) {
         process.stderr.write(`nothing to import: name machine classes, cluster templates, an omni.env or the provider's files\n${USAGE}\n`);
@@ -57,7 +66,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         return importExitCode(result);
     } catch (e) {
         const missing = (e as NodeJS.ErrnoException).code === "ENOENT" ? `${(e as Error).message}\n${USAGE}` : undefined;
-        process.stderr.write(`${e instanceof ConfigError ? formatIssues(e.issues) : missing ?? `import failed: ${(e as Error).message}`}\n`);
+        process.stderr.write(`${e instanceof ConfigError ? formatIssues(e.issues) : (missing ?? `import failed: ${(e as Error).message}`)}\n`);
         return 2;
     }
 }

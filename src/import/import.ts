@@ -112,16 +112,20 @@ export function importStack(o: ImportOptions): ImportResult {
     const origins: [string, string][] = [];
 
     if (o.machineClasses?.length) {
-        const classes = yamlFiles(o.machineClasses).flatMap((file) => (reading(f, () => yamlDocuments(file)) ?? []).map((doc) => machineClassFrom(doc, file, f)));
+        const classes = yamlFiles(o.machineClasses).flatMap((file) =>
+            (reading(f, () => yamlDocuments(file)) ?? []).map((doc) => machineClassFrom(doc, file, f)),
+        );
         const found = classes.filter((c) => c !== undefined);
         found.forEach((c, i) => origins.push([`${PROJECT}:machineClasses[${i}]`, c.source]));
         workloads.machineClasses = found.map((c) => c.spec);
     }
     if (o.clusters?.length) {
-        const clusters = yamlFiles(o.clusters).map((file) => {
-            const docs = reading(f, () => yamlDocuments(file));
-            return docs && { file, spec: clusterFromTemplate(docs, file, o.projectDir, f) };
-        }).filter((c) => c?.spec !== undefined);
+        const clusters = yamlFiles(o.clusters)
+            .map((file) => {
+                const docs = reading(f, () => yamlDocuments(file));
+                return docs && { file, spec: clusterFromTemplate(docs, file, o.projectDir, f) };
+            })
+            .filter((c) => c?.spec !== undefined);
         clusters.forEach((c, i) => origins.push([`${PROJECT}:clusters[${i}]`, c!.file]));
         workloads.clusters = clusters.map((c) => c!.spec);
     }
@@ -144,22 +148,34 @@ export function importStack(o: ImportOptions): ImportResult {
         // The hub registers the provider and hands the workload stack its key.
         if (typeof id === "string") hub.infraProviders = [id];
         if (provider.omniEndpointHost && omniDomain && provider.omniEndpointHost !== omniDomain) {
-            f.notes.push({ source, message: `OMNI_API_ENDPOINT names ${provider.omniEndpointHost}, the hub ${omniDomain}: the workload stack points the provider at the hub stack's omniApiUrl output` });
+            f.notes.push({
+                source,
+                message: `OMNI_API_ENDPOINT names ${provider.omniEndpointHost}, the hub ${omniDomain}: the workload stack points the provider at the hub stack's omniApiUrl output`,
+            });
         }
     }
 
     const config: ImportResult["config"] = {};
     const checkedAgainst: ImportResult["checkedAgainst"] = {};
     const stacks = { hub: o.hubStack, workloads: o.stack };
-    for (const [role, keys] of [["hub", Object.keys(hub).length ? { hub } : {}], ["workloads", workloads]] as const) {
+    for (const [role, keys] of [
+        ["hub", Object.keys(hub).length ? { hub } : {}],
+        ["workloads", workloads],
+    ] as const) {
         if (Object.keys(keys).length === 0) continue;
         config[role] = keys;
         checkedAgainst[role] = baseFile(o.projectDir, stacks[role], role);
-        const issues = check(checkedAgainst[role]!, keys, f.secrets.filter((s) => s.stack === role));
-        f.issues.push(...issues.map((i) => {
-            const origin = origins.find(([prefix]) => i.key === prefix || i.key.startsWith(`${prefix}.`) || i.key.startsWith(`${prefix}[`));
-            return origin ? { ...i, message: `${i.message} [from ${origin[1]}]` } : i;
-        }));
+        const issues = check(
+            checkedAgainst[role]!,
+            keys,
+            f.secrets.filter((s) => s.stack === role),
+        );
+        f.issues.push(
+            ...issues.map((i) => {
+                const origin = origins.find(([prefix]) => i.key === prefix || i.key.startsWith(`${prefix}.`) || i.key.startsWith(`${prefix}[`));
+                return origin ? { ...i, message: `${i.message} [from ${origin[1]}]` } : i;
+            }),
+        );
     }
     return { ...f, config, checkedAgainst, stacks };
 }
@@ -181,7 +197,8 @@ export function stackFragment(result: ImportResult, role: StackRole): string | u
 /** A secret's command: the value is typed or pasted at the prompt, or read from its file, never shown. */
 function secretCommand(s: FoundSecret, stacks: Record<StackRole, string>): string {
     const command = `pulumi config set -s ${stacks[s.stack]} --secret ${s.key}`;
-    if (s.file) return `${command} < ${JSON.stringify(s.file)}   # the file ${s.what} names in ${s.source} (copy it from the Docker host first if it lives there)`;
+    if (s.file)
+        return `${command} < ${JSON.stringify(s.file)}   # the file ${s.what} names in ${s.source} (copy it from the Docker host first if it lives there)`;
     return `${command}   # enter ${s.what} from ${s.source} at the prompt`;
 }
 
@@ -189,13 +206,23 @@ function secretCommand(s: FoundSecret, stacks: Record<StackRole, string>): strin
 export function importReport(result: ImportResult): string {
     const classes = (result.config.workloads?.machineClasses as unknown[] | undefined)?.length ?? 0;
     const clusters = (result.config.workloads?.clusters as unknown[] | undefined)?.length ?? 0;
-    const lines = [`Imported ${classes} machine class(es), ${clusters} cluster(s)${result.config.hub ? ", hub settings" : ""}${result.config.workloads?.infraProvider ? ", provider settings" : ""}.`];
+    const lines = [
+        `Imported ${classes} machine class(es), ${clusters} cluster(s)${result.config.hub ? ", hub settings" : ""}${result.config.workloads?.infraProvider ? ", provider settings" : ""}.`,
+    ];
     if (result.secrets.length) {
         lines.push("", "Secrets found (never copied). Set them with:", ...result.secrets.map((s) => `  ${secretCommand(s, result.stacks)}`));
     }
-    if (result.unexpressed.length) lines.push("", "Not carried over (the stack config cannot express it):", ...result.unexpressed.map((n) => `  - ${n.source}: ${n.message}`));
+    if (result.unexpressed.length)
+        lines.push("", "Not carried over (the stack config cannot express it):", ...result.unexpressed.map((n) => `  - ${n.source}: ${n.message}`));
     if (result.notes.length) lines.push("", "Notes:", ...result.notes.map((n) => `  - ${n.source}: ${n.message}`));
-    if (result.issues.length) lines.push("", "Refused, as `pulumi up` would refuse it:", ...formatIssues(result.issues).split("\n").map((l) => `  ${l}`));
+    if (result.issues.length)
+        lines.push(
+            "",
+            "Refused, as `pulumi up` would refuse it:",
+            ...formatIssues(result.issues)
+                .split("\n")
+                .map((l) => `  ${l}`),
+        );
     return lines.join("\n");
 }
 

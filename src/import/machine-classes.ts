@@ -35,13 +35,17 @@ export function machineClassFrom(doc: unknown, source: string, f: Findings): Imp
     if (!auto) {
         f.unexpressed.push({
             source: where,
-            message: `machine class ${id} selects existing machines by label (matchlabels: ${matchLabels.join(", ") || "none"}) instead of asking a provider for VMs; `
-                + "this project manages auto-provisioning classes only: it stays in Omni as it is, and clusters that use it cannot be imported",
+            message:
+                `machine class ${id} selects existing machines by label (matchlabels: ${matchLabels.join(", ") || "none"}) instead of asking a provider for VMs; ` +
+                "this project manages auto-provisioning classes only: it stays in Omni as it is, and clusters that use it cannot be imported",
         });
         return undefined;
     }
     if (matchLabels.length > 0) {
-        f.unexpressed.push({ source: where, message: `machine class ${id} sets both matchlabels and autoprovision, which Omni refuses (validations/machine_class.go): the matchlabels are left out` });
+        f.unexpressed.push({
+            source: where,
+            message: `machine class ${id} sets both matchlabels and autoprovision, which Omni refuses (validations/machine_class.go): the matchlabels are left out`,
+        });
     }
     for (const key of Object.keys(auto).filter((k) => !AUTOPROVISION_KEYS.includes(k))) {
         f.unexpressed.push({ source: where, message: `spec.autoprovision.${key} of machine class ${id} has no setting here: left out` });
@@ -52,7 +56,10 @@ export function machineClassFrom(doc: unknown, source: string, f: Findings): Imp
         try {
             out.providerData = YAML.parse(auto.providerdata) ?? {};
         } catch (e) {
-            f.issues.push({ key: `${where} spec.autoprovision.providerdata`, message: `not valid YAML: ${(e as Error).message.split("\n")[0].replace(/:$/, "")}` });
+            f.issues.push({
+                key: `${where} spec.autoprovision.providerdata`,
+                message: `not valid YAML: ${(e as Error).message.split("\n")[0].replace(/:$/, "")}`,
+            });
             return undefined;
         }
     } else {
@@ -60,7 +67,7 @@ export function machineClassFrom(doc: unknown, source: string, f: Findings): Imp
     }
     if (Array.isArray(auto.kernelargs) && auto.kernelargs.length > 0) out.kernelArgs = auto.kernelargs;
     if (Array.isArray(auto.metavalues) && auto.metavalues.length > 0) out.metaValues = auto.metavalues;
-    const tunnel = auto.grpctunnel === undefined ? "unset" : GRPC_TUNNEL[String(auto.grpctunnel)] ?? auto.grpctunnel;
+    const tunnel = auto.grpctunnel === undefined ? "unset" : (GRPC_TUNNEL[String(auto.grpctunnel)] ?? auto.grpctunnel);
     if (tunnel !== "unset") out.grpcTunnel = tunnel;
     return { source: where, spec: out };
 }

@@ -47,13 +47,20 @@ function authFrom(value: string, source: string, f: Findings): Doc {
         const scopes = flags.get("auth-oidc-scopes");
         flags.delete("auth-oidc-scopes");
         const allowUnverified = one("auth-oidc-allow-unverified-email");
-        auth.oidc = Object.fromEntries(Object.entries({
-            providerUrl: one("auth-oidc-provider-url"), clientId: one("auth-oidc-client-id"), scopes, logoutUrl: one("auth-oidc-logout-url"),
-            allowUnverifiedEmail: allowUnverified === undefined ? undefined : allowUnverified === "true",
-        }).filter(([, v]) => v !== undefined));
-        if (one("auth-oidc-client-secret") !== undefined) f.secrets.push({ source, what: "AUTH --auth-oidc-client-secret", stack: "hub", key: "oidcClientSecret" });
+        auth.oidc = Object.fromEntries(
+            Object.entries({
+                providerUrl: one("auth-oidc-provider-url"),
+                clientId: one("auth-oidc-client-id"),
+                scopes,
+                logoutUrl: one("auth-oidc-logout-url"),
+                allowUnverifiedEmail: allowUnverified === undefined ? undefined : allowUnverified === "true",
+            }).filter(([, v]) => v !== undefined),
+        );
+        if (one("auth-oidc-client-secret") !== undefined)
+            f.secrets.push({ source, what: "AUTH --auth-oidc-client-secret", stack: "hub", key: "oidcClientSecret" });
     }
-    if (on("saml")) auth.saml = Object.fromEntries(Object.entries({ url: one("auth-saml-url"), metadata: one("auth-saml-metadata") }).filter(([, v]) => v !== undefined));
+    if (on("saml"))
+        auth.saml = Object.fromEntries(Object.entries({ url: one("auth-saml-url"), metadata: one("auth-saml-metadata") }).filter(([, v]) => v !== undefined));
     for (const flag of flags.keys()) f.unexpressed.push({ source, message: `AUTH --${flag} has no hub setting: left out` });
     return auth;
 }
@@ -89,7 +96,8 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
     const advertised = (variable: string, port: string, bindVariable: string) => {
         const value = get(variable);
         const parts = value === undefined ? undefined : urlParts(value);
-        if (value !== undefined && !parts) f.issues.push({ key: `${source} ${variable}`, value, message: "not a URL: expected e.g. https://omni.example.com:8090/" });
+        if (value !== undefined && !parts)
+            f.issues.push({ key: `${source} ${variable}`, value, message: "not a URL: expected e.g. https://omni.example.com:8090/" });
         if (!parts) return undefined;
         ports[port] = parts.port;
         const bind = get(bindVariable);
@@ -103,10 +111,16 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
     };
     const omniDomain = advertised("ADVERTISED_API_URL", "api", "BIND_ADDR");
     set("omniDomain", omniDomain);
-    for (const [variable, port, bindVariable] of [["SIDEROLINK_ADVERTISED_API_URL", "machineApi", "MACHINE_API_BIND_ADDR"], ["ADVERTISED_K8S_PROXY_URL", "k8sProxy", "K8S_PROXY_BIND_ADDR"]]) {
+    for (const [variable, port, bindVariable] of [
+        ["SIDEROLINK_ADVERTISED_API_URL", "machineApi", "MACHINE_API_BIND_ADDR"],
+        ["ADVERTISED_K8S_PROXY_URL", "k8sProxy", "K8S_PROXY_BIND_ADDR"],
+    ]) {
         const host = advertised(variable, port, bindVariable);
         if (host && omniDomain && host !== omniDomain) {
-            f.unexpressed.push({ source, message: `${variable} names ${host}, but this hub advertises every URL on one domain (${omniDomain}): ${host} is not carried over` });
+            f.unexpressed.push({
+                source,
+                message: `${variable} names ${host}, but this hub advertises every URL on one domain (${omniDomain}): ${host} is not carried over`,
+            });
         }
     }
     const wireguard = get("SIDEROLINK_WIREGUARD_ADVERTISED_ADDR");
@@ -115,13 +129,22 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
         if (port) ports.wireguard = Number(port);
         const host = wireguard.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
         if (lanIp && host !== lanIp) {
-            f.unexpressed.push({ source, message: `SIDEROLINK_WIREGUARD_ADVERTISED_ADDR=${wireguard} is not on HOST_IP ${lanIp}; this hub advertises WireGuard on its LAN IP (lanIp), which running machines dial: check that lanIp is that address` });
+            f.unexpressed.push({
+                source,
+                message: `SIDEROLINK_WIREGUARD_ADVERTISED_ADDR=${wireguard} is not on HOST_IP ${lanIp}; this hub advertises WireGuard on its LAN IP (lanIp), which running machines dial: check that lanIp is that address`,
+            });
         }
     }
     if (Object.keys(ports).length > 0) hub.ports = ports;
 
     const users = get("INITIAL_USER_EMAILS");
-    set("initialUsers", users?.split(",").map((u) => u.trim()).filter(Boolean));
+    set(
+        "initialUsers",
+        users
+            ?.split(",")
+            .map((u) => u.trim())
+            .filter(Boolean),
+    );
     const auth = get("AUTH");
     if (auth !== undefined) hub.auth = authFrom(auth, source, f);
 
@@ -136,25 +159,32 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
     if (hub.accountId === undefined) {
         f.unexpressed.push({
             source,
-            message: "OMNI_ACCOUNT_UUID is not set, and without the running Omni's account id the hub would start a new, empty Omni: "
-                + "set hub.accountId to its --account-id (docker inspect of its container shows it) and hub.adopt to the volumes that hold its state",
+            message:
+                "OMNI_ACCOUNT_UUID is not set, and without the running Omni's account id the hub would start a new, empty Omni: " +
+                "set hub.accountId to its --account-id (docker inspect of its container shows it) and hub.adopt to the volumes that hold its state",
         });
     } else {
         hub.adopt = { omniDataVolume: `${account}-data`, tailscaleStateVolume: `${account}-tailscale-state` };
         const [etcdDir, sqlite] = [get("ETCD_VOLUME_PATH"), get("OMNI_SQLITE_PATH")];
         f.notes.push({
             source,
-            message: `Omni's data is in ${etcdDir ? `the host directory ${etcdDir} (mounted at /_out/etcd)` : "the running Omni's data directory"}${sqlite ? `, its SQLite at ${sqlite}` : ""}, and the sidecar's node state in its `
-                + `tailscale-state directory. This hub adopts Docker volumes instead (hub.adopt): before the first \`pulumi up\`, copy the data into ${account}-data `
-                + `(etcd/ and omni.db at its root) and the node state into ${account}-tailscale-state, as docs/OPERATIONS.md "Migrating an existing Omni" shows`,
+            message:
+                `Omni's data is in ${etcdDir ? `the host directory ${etcdDir} (mounted at /_out/etcd)` : "the running Omni's data directory"}${sqlite ? `, its SQLite at ${sqlite}` : ""}, and the sidecar's node state in its ` +
+                `tailscale-state directory. This hub adopts Docker volumes instead (hub.adopt): before the first \`pulumi up\`, copy the data into ${account}-data ` +
+                `(etcd/ and omni.db at its root) and the node state into ${account}-tailscale-state, as docs/OPERATIONS.md "Migrating an existing Omni" shows`,
         });
     }
     f.notes.push({
         source,
-        message: "the running Omni's version is not in this file: set hub.omniVersion to it (the image tag in its compose file), or to the next minor at most, as Omni upgrades one minor at a time",
+        message:
+            "the running Omni's version is not in this file: set hub.omniVersion to it (the image tag in its compose file), or to the next minor at most, as Omni upgrades one minor at a time",
     });
     if (get("TS_AUTHKEY") !== undefined) {
-        f.notes.push({ source, message: "TS_AUTHKEY (a secret) is not copied: the adopted node state keeps the hub on the tailnet, and the hub stack makes its own single-use key for a node without state" });
+        f.notes.push({
+            source,
+            message:
+                "TS_AUTHKEY (a secret) is not copied: the adopted node state keeps the hub on the tailnet, and the hub stack makes its own single-use key for a node without state",
+        });
     }
     for (const variable of Object.keys(vars).filter((k) => !used.has(k))) {
         f.unexpressed.push({ source, message: `${variable} is not a setting this import knows: left out (check whether your Omni depends on it)` });
@@ -175,16 +205,22 @@ export interface ImportedProvider {
  * settings. An existing API token is kept (the provider's identity as it was); the least-privilege user the stack
  * can create instead is the default when none is found.
  */
-export function providerFrom(env: { vars: Record<string, string>; source: string } | undefined, config: { doc: unknown; source: string } | undefined, f: Findings): ImportedProvider {
+export function providerFrom(
+    env: { vars: Record<string, string>; source: string } | undefined,
+    config: { doc: unknown; source: string } | undefined,
+    f: Findings,
+): ImportedProvider {
     const infraProvider: Doc = {};
     const out: ImportedProvider = { infraProvider };
     const proxmox: Doc = {};
     let token: { id?: string; secret?: { source: string; what: string } } = {};
-    const login = (source: string, what: string) => f.unexpressed.push({
-        source,
-        message: `${what}: the provider logs in to Proxmox with a user and password, this project gives it an API token. The password is not copied: let the stack create `
-            + "a least-privilege user and token (infraProvider.leastPrivilege.enabled: true, the default), or set proxmoxTokenId and the secret proxmoxTokenSecret",
-    });
+    const login = (source: string, what: string) =>
+        f.unexpressed.push({
+            source,
+            message:
+                `${what}: the provider logs in to Proxmox with a user and password, this project gives it an API token. The password is not copied: let the stack create ` +
+                "a least-privilege user and token (infraProvider.leastPrivilege.enabled: true, the default), or set proxmoxTokenId and the secret proxmoxTokenSecret",
+        });
 
     if (env) {
         const { vars, source } = env;
@@ -192,9 +228,14 @@ export function providerFrom(env: { vars: Record<string, string>; source: string
         if (vars.PROVIDER_ID) infraProvider.providerId = vars.PROVIDER_ID;
         if (vars.OMNI_API_ENDPOINT) out.omniEndpointHost = urlParts(vars.OMNI_API_ENDPOINT)?.host;
         if (vars.OMNI_SERVICE_ACCOUNT_KEY) {
-            f.notes.push({ source, message: "OMNI_SERVICE_ACCOUNT_KEY (a secret) is not copied: the hub stack registers the provider (hub.infraProviders) and hands this stack a new key" });
+            f.notes.push({
+                source,
+                message:
+                    "OMNI_SERVICE_ACCOUNT_KEY (a secret) is not copied: the hub stack registers the provider (hub.infraProviders) and hands this stack a new key",
+            });
         }
-        if (vars.TS_AUTHKEY) f.notes.push({ source, message: "TS_AUTHKEY (a secret) is not copied: the workload stack makes the provider sidecar's own single-use key" });
+        if (vars.TS_AUTHKEY)
+            f.notes.push({ source, message: "TS_AUTHKEY (a secret) is not copied: the workload stack makes the provider sidecar's own single-use key" });
         const pv = (k: string) => {
             used.add(`PROXMOX_${k}`);
             return vars[`PROXMOX_${k}`] || undefined;
@@ -224,7 +265,9 @@ export function providerFrom(env: { vars: Record<string, string>; source: string
             token = { id: p.tokenID as string | undefined, secret: p.tokenSecret !== undefined ? { source, what: "proxmox.tokenSecret" } : undefined };
         }
         if (p.password !== undefined || p.username !== undefined) login(source, "proxmox.username/password");
-        for (const key of Object.keys(p).filter((k) => !["url", "insecureSkipVerify", "token", "tokenID", "tokenSecret", "username", "password", "realm"].includes(k))) {
+        for (const key of Object.keys(p).filter(
+            (k) => !["url", "insecureSkipVerify", "token", "tokenID", "tokenSecret", "username", "password", "realm"].includes(k),
+        )) {
             f.unexpressed.push({ source, message: `proxmox.${key} is not a provider setting this import knows: left out` });
         }
     }
@@ -237,7 +280,8 @@ export function providerFrom(env: { vars: Record<string, string>; source: string
         if (token.secret) f.secrets.push({ ...token.secret, stack: "workloads", key: "proxmoxTokenSecret" });
         f.notes.push({
             source: token.secret?.source ?? config?.source ?? env!.source,
-            message: "the provider keeps its existing Proxmox API token (infraProvider.leastPrivilege.enabled: false); remove that and proxmoxTokenId to let the stack create a least-privilege user and token instead",
+            message:
+                "the provider keeps its existing Proxmox API token (infraProvider.leastPrivilege.enabled: false); remove that and proxmoxTokenId to let the stack create a least-privilege user and token instead",
         });
     }
     return out;

@@ -12,7 +12,12 @@ import { ConfigError } from "../../components/validation";
 export function yamlFiles(paths: string[]): string[] {
     return paths.flatMap((p) => {
         if (!fs.statSync(p).isDirectory()) return [p];
-        return fs.readdirSync(p).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(p, f)).filter((f) => fs.statSync(f).isFile());
+        return fs
+            .readdirSync(p)
+            .filter((f) => /\.ya?ml$/.test(f))
+            .sort()
+            .map((f) => path.join(p, f))
+            .filter((f) => fs.statSync(f).isFile());
     });
 }
 
@@ -45,5 +50,7 @@ export function parseEnvFile(text: string): Record<string, string> {
 
 /** The words of a command-line string such as the seed's `AUTH='--auth-auth0-enabled=true --auth-auth0-domain=…'`. */
 export function shellWords(text: string): string[] {
-    return [...text.matchAll(/(?:[^\s'"]+|'[^']*'|"(?:[^"\\]|\\.)*")+/g)].map((m) => m[0].replace(/'([^']*)'|"((?:[^"\\]|\\.)*)"/g, (_, s, d) => s ?? d.replace(/\\(.)/g, "$1")));
+    return [...text.matchAll(/(?:[^\s'"]+|'[^']*'|"(?:[^"\\]|\\.)*")+/g)].map((m) =>
+        m[0].replace(/'([^']*)'|"((?:[^"\\]|\\.)*)"/g, (_, s, d) => s ?? d.replace(/\\(.)/g, "$1")),
+    );
 }

@@ -20,7 +20,7 @@ function rebase(item: unknown, templateDir: string, projectDir: string, keepName
 }
 
 const rebaseAll = (list: unknown, templateDir: string, projectDir: string, keepName: boolean) =>
-    (Array.isArray(list) ? list.map((i) => rebase(i, templateDir, projectDir, keepName)) : list);
+    Array.isArray(list) ? list.map((i) => rebase(i, templateDir, projectDir, keepName)) : list;
 
 /** Keys of a Workers or ControlPlane document, as the cluster setting names them (the same names, machineClass flattened). */
 function machineSet(doc: Doc, templateDir: string, projectDir: string): Doc {
@@ -40,11 +40,17 @@ export function clusterFromTemplate(docs: unknown[], file: string, projectDir: s
     const of = (kind: string) => all.filter((d) => d?.kind === kind);
     const [cluster, controlPlane] = [of("Cluster"), of("ControlPlane")];
     if (cluster.length !== 1 || controlPlane.length !== 1) {
-        f.issues.push({ key: file, message: `a cluster template needs exactly 1 Cluster and 1 ControlPlane document, got ${cluster.length} and ${controlPlane.length} (omni v1.10.4 models/list.go)` });
+        f.issues.push({
+            key: file,
+            message: `a cluster template needs exactly 1 Cluster and 1 ControlPlane document, got ${cluster.length} and ${controlPlane.length} (omni v1.10.4 models/list.go)`,
+        });
         return undefined;
     }
     for (const d of all.filter((d) => !["Cluster", "ControlPlane", "Workers", "Machine"].includes(String(d?.kind)))) {
-        f.unexpressed.push({ source: file, message: `document of kind ${JSON.stringify(d?.kind)} is not part of a cluster template (Cluster, ControlPlane, Workers, Machine): left out` });
+        f.unexpressed.push({
+            source: file,
+            message: `document of kind ${JSON.stringify(d?.kind)} is not part of a cluster template (Cluster, ControlPlane, Workers, Machine): left out`,
+        });
     }
 
     const { kind: _kind, kubernetes, talos, features, patches, ...rest } = cluster[0];
@@ -71,8 +77,9 @@ export function clusterFromTemplate(docs: unknown[], file: string, projectDir: s
     };
     f.notes.push({
         source: file,
-        message: `cluster ${String(rest.name)} is imported with cni: default, so its template renders exactly as it is (its own CNI patches included); `
-            + "cni: cilium would add the generated omni-scale-cilium-cni patch and print Cilium's Helm values",
+        message:
+            `cluster ${String(rest.name)} is imported with cni: default, so its template renders exactly as it is (its own CNI patches included); ` +
+            "cni: cilium would add the generated omni-scale-cilium-cni patch and print Cilium's Helm values",
     });
     return spec;
 }

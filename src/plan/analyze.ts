@@ -59,13 +59,15 @@ const analyzeRequest = (r: CapturedResource) => describe(new analyzerproto.Analy
 
 function analyzeStackRequest(resources: CapturedResource[]) {
     const req = new analyzerproto.AnalyzeStackRequest();
-    req.setResourcesList(resources.map((r) => {
-        // Stack policies see outputs, as after an update.
-        const ar = describe(new analyzerproto.AnalyzerResource(), r, r.state);
-        if (r.parent) ar.setParent(r.parent);
-        ar.setDependenciesList(r.dependsOn);
-        return ar;
-    }));
+    req.setResourcesList(
+        resources.map((r) => {
+            // Stack policies see outputs, as after an update.
+            const ar = describe(new analyzerproto.AnalyzerResource(), r, r.state);
+            if (r.parent) ar.setParent(r.parent);
+            ar.setDependenciesList(r.dependsOn);
+            return ar;
+        }),
+    );
     return req;
 }
 
@@ -87,8 +89,7 @@ async function runAnalyzer(rpc: AnalyzerRpc, resources: CapturedResource[]): Pro
                 message: d.getMessage(),
             };
         });
-    const perResource = await Promise.all(targets.map(async (r) =>
-        toViolations(await call(rpc.analyze.bind(rpc), analyzeRequest(r)), r)));
+    const perResource = await Promise.all(targets.map(async (r) => toViolations(await call(rpc.analyze.bind(rpc), analyzeRequest(r)), r)));
     const stack = toViolations(await call(rpc.analyzeStack.bind(rpc), analyzeStackRequest(targets)));
     return [...perResource.flat(), ...stack];
 }
@@ -105,10 +106,13 @@ export function analyzeInProcess(packName: string, pack: PolicyPackArgs, resourc
     const policyServer = require("@pulumi/policy/server");
     const analyze = policyServer.makeAnalyzeRpcFun(packName, "0.0.0", level, policies);
     const analyzeStack = policyServer.makeAnalyzeStackRpcFun(packName, "0.0.0", level, policies);
-    return runAnalyzer({
-        analyze: (request, cb) => analyze({ request }, cb),
-        analyzeStack: (request, cb) => analyzeStack({ request }, cb),
-    }, resources);
+    return runAnalyzer(
+        {
+            analyze: (request, cb) => analyze({ request }, cb),
+            analyzeStack: (request, cb) => analyzeStack({ request }, cb),
+        },
+        resources,
+    );
 }
 
 /** Defaults from each policy's config schema, overlaid with the user's config (as the CLI sends to `configure`). */
@@ -158,8 +162,10 @@ export function openPack(packDir: string, started?: PackProcess): OpenPack {
             const configure = policyConfigRequest(info, config);
             await call(client.configure.bind(client), configure);
             const violations = await runAnalyzer(client, resources);
-            const policies = [...configure.getPolicyconfigMap().entries()].map(([name, pc]: [string, any]) =>
-                ({ name, enforcementLevel: LEVELS[pc.getEnforcementlevel()] }));
+            const policies = [...configure.getPolicyconfigMap().entries()].map(([name, pc]: [string, any]) => ({
+                name,
+                enforcementLevel: LEVELS[pc.getEnforcementlevel()],
+            }));
             return { violations, policies };
         },
         close() {

@@ -62,8 +62,7 @@ let running: Promise<unknown> = Promise.resolve();
  * Runs a stack program under `pulumi.runtime.setMocks` and captures every registration with its options.
  * The same function serves the offline plan, the stack tests and the benchmark.
  */
-export function runProgram(program: () => Promise<Record<string, unknown> | void> | Record<string, unknown> | void,
-    opts: RunOptions): Promise<RunResult> {
+export function runProgram(program: () => Promise<Record<string, unknown> | void> | Record<string, unknown> | void, opts: RunOptions): Promise<RunResult> {
     const run = running.then(() => runExclusive(program, opts));
     running = run.catch(() => undefined);
     return run;
@@ -71,8 +70,7 @@ export function runProgram(program: () => Promise<Record<string, unknown> | void
 
 async function runExclusive(program: () => unknown, opts: RunOptions): Promise<RunResult> {
     const project = opts.project ?? "omni-scale";
-    await pulumi.runtime.setMocks(opts.mocks ?? offlineMocks(opts.stackReferences ?? {}), project, opts.stack,
-        opts.preview ?? false, "organization");
+    await pulumi.runtime.setMocks(opts.mocks ?? offlineMocks(opts.stackReferences ?? {}), project, opts.stack, opts.preview ?? false, "organization");
     pulumi.runtime.setAllConfig(opts.config ?? {}, opts.secretKeys ?? []);
 
     const resources: CapturedResource[] = [];
@@ -91,7 +89,9 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
     // An error inside an apply (e.g. a missing StackReference output) fails `pulumi up`; under mocks it only
     // surfaces as an unhandled rejection, so collect those and fail the run with them.
     const failures: unknown[] = [];
-    const onRejection = (reason: unknown) => { failures.push(reason); };
+    const onRejection = (reason: unknown) => {
+        failures.push(reason);
+    };
     process.on("unhandledRejection", onRejection);
     try {
         await pulumi.runtime.runInPulumiStack(async () => program());
@@ -115,7 +115,9 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
 function toCaptured(req: any, resp: any, read: boolean): CapturedResource {
     const propDeps: Record<string, string[]> = {};
     if (!read) {
-        req.getPropertydependenciesMap().forEach((v: any, k: string) => { propDeps[k] = v.getUrnsList(); });
+        req.getPropertydependenciesMap().forEach((v: any, k: string) => {
+            propDeps[k] = v.getUrnsList();
+        });
     }
     const state = resp.getObject ? resp.getObject()?.toJavaScript() : resp.getProperties()?.toJavaScript();
     return {

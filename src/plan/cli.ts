@@ -13,21 +13,26 @@ const USAGE = "usage: npm run plan -- --stack <quantum|matrix> [--config FILE] [
 export function planJson(result: PlanResult) {
     return {
         stack: result.stack,
-        resources: result.resources.filter((r) => !r.read).map((r) => ({
-            type: r.type,
-            name: r.name,
-            parent: r.parent ?? null,
-            inputs: maskSecrets(r.inputs),
-            protect: r.protect,
-            retainOnDelete: r.retainOnDelete,
-            dependsOn: r.dependsOn,
-            // Adopted (Pulumi `import`) rather than created: the id of the existing resource, else null.
-            import: r.importId ?? null,
-        })),
+        resources: result.resources
+            .filter((r) => !r.read)
+            .map((r) => ({
+                type: r.type,
+                name: r.name,
+                parent: r.parent ?? null,
+                inputs: maskSecrets(r.inputs),
+                protect: r.protect,
+                retainOnDelete: r.retainOnDelete,
+                dependsOn: r.dependsOn,
+                // Adopted (Pulumi `import`) rather than created: the id of the existing resource, else null.
+                import: r.importId ?? null,
+            })),
         outputs: maskSecrets(result.outputs),
         violations: result.violations.map((v) => ({
-            policy: v.policy, enforcementLevel: v.enforcementLevel, resourceType: v.resourceType ?? null,
-            resourceName: v.resourceName ?? null, message: redactSecrets(v.message),
+            policy: v.policy,
+            enforcementLevel: v.enforcementLevel,
+            resourceType: v.resourceType ?? null,
+            resourceName: v.resourceName ?? null,
+            message: redactSecrets(v.message),
         })),
     };
 }
@@ -38,7 +43,9 @@ function tree(resources: CapturedResource[]): string[] {
     const lines: string[] = [];
     const walk = (parent: string | undefined, indent: string) => {
         for (const r of children.get(parent) ?? []) {
-            const flags = [r.importId && `adopt: import ${r.importId}`, r.protect && "protect", r.retainOnDelete && "retainOnDelete", r.read && "read"].filter(Boolean);
+            const flags = [r.importId && `adopt: import ${r.importId}`, r.protect && "protect", r.retainOnDelete && "retainOnDelete", r.read && "read"].filter(
+                Boolean,
+            );
             lines.push(`${indent}${r.type}  ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
             walk(r.urn, indent + "  ");
         }
@@ -56,7 +63,14 @@ function artifacts(resources: CapturedResource[]): string[] {
             out.push(`# ${r.name}: command`, ...inputs.command.map((c: string) => `  ${c}`), "");
         }
         if (r.type === "command:local:Command" && typeof inputs.stdin === "string" && inputs.stdin.trim()) {
-            out.push(`# ${r.name}: stdin`, ...inputs.stdin.trimEnd().split("\n").map((l: string) => `  ${l}`), "");
+            out.push(
+                `# ${r.name}: stdin`,
+                ...inputs.stdin
+                    .trimEnd()
+                    .split("\n")
+                    .map((l: string) => `  ${l}`),
+                "",
+            );
         }
     }
     return out;
@@ -70,10 +84,16 @@ function formatViolation(v: Violation): string {
 export function renderText(result: PlanResult): string {
     const outputs = maskSecrets(result.outputs);
     const lines = [
-        `Offline plan of stack "${result.stack}" (role ${result.config.role}): ${result.resources.length} registrations`, "",
-        "Resources:", ...tree(result.resources).map((l) => `  ${l}`), "",
-        "Rendered:", ...artifacts(result.resources).map((l) => `  ${l}`),
-        "Outputs:", ...Object.entries(outputs).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`), "",
+        `Offline plan of stack "${result.stack}" (role ${result.config.role}): ${result.resources.length} registrations`,
+        "",
+        "Resources:",
+        ...tree(result.resources).map((l) => `  ${l}`),
+        "",
+        "Rendered:",
+        ...artifacts(result.resources).map((l) => `  ${l}`),
+        "Outputs:",
+        ...Object.entries(outputs).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
+        "",
         "Policies:",
         ...(result.violations.length ? result.violations.map(formatViolation) : ["  no violations"]),
     ];
@@ -100,8 +120,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     let args;
     try {
         args = parseArgs({
-            args: argv, options: {
-                stack: { type: "string" }, config: { type: "string" }, "policy-config": { type: "string" }, json: { type: "boolean" },
+            args: argv,
+            options: {
+                stack: { type: "string" },
+                config: { type: "string" },
+                "policy-config": { type: "string" },
+                json: { type: "boolean" },
             },
         }).values;
     } catch (e) {
@@ -113,7 +137,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         return 2;
     }
     try {
-        const policyConfig = args["policy-config"] ? JSON.parse(fs.readFileSync(args["policy-config"], "utf8")) as PolicyConfig : undefined;
+        const policyConfig = args["policy-config"] ? (JSON.parse(fs.readFileSync(args["policy-config"], "utf8")) as PolicyConfig) : undefined;
         const result = await planStack({ stack: args.stack, configFile: args.config, policyConfig, env, pack });
         process.stdout.write(args.json ? `${JSON.stringify(planJson(result), null, 2)}\n` : `${renderText(result)}\n`);
         return hasMandatory(result.violations) ? 1 : 0;

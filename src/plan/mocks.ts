@@ -73,14 +73,26 @@ async function computedOutputs(args: MockResourceArgs): Promise<Record<string, u
         case "proxmoxve:index/containerLegacy:ContainerLegacy":
             return { ipv4: { eth0: lxcIpv4(inputs, name) }, vmId: inputs.vmId ?? 200 };
         case "proxmoxve:download/fileLegacy:FileLegacy":
-            return { fileName: inputs.fileName ?? String(inputs.url ?? name).split("/").pop() };
+            return {
+                fileName:
+                    inputs.fileName ??
+                    String(inputs.url ?? name)
+                        .split("/")
+                        .pop(),
+            };
         case "proxmoxve:user/token:Token":
             return { value: `${inputs.userId}!${inputs.tokenName}=${uuidOf(name)}` };
         case "command:local:Command":
         case "command:remote:Command":
-            return { stdout: offlinePreflightStdout(String(inputs.stdin ?? "")) ?? omnictlStdout(String(inputs.create ?? ""), inputs.environment ?? {}), stderr: "" };
+            return {
+                stdout: offlinePreflightStdout(String(inputs.stdin ?? "")) ?? omnictlStdout(String(inputs.create ?? ""), inputs.environment ?? {}),
+                stderr: "",
+            };
         case "acme:index/registration:Registration":
-            return { accountKeyPem: `-----BEGIN EC PRIVATE KEY-----\noffline-${hexOf(name, 48)}\n-----END EC PRIVATE KEY-----\n`, registrationUrl: `https://acme.invalid/acct/${hexOf(name, 8)}` };
+            return {
+                accountKeyPem: `-----BEGIN EC PRIVATE KEY-----\noffline-${hexOf(name, 48)}\n-----END EC PRIVATE KEY-----\n`,
+                registrationUrl: `https://acme.invalid/acct/${hexOf(name, 8)}`,
+            };
         case "acme:index/certificate:Certificate":
             return acmeCertificateOutputs(String(inputs.commonName));
         case "pulumi-nodejs:dynamic:Resource":
@@ -96,9 +108,14 @@ function acmeCertificateOutputs(domain: string): Record<string, unknown> {
     const leaf = offlineCertificate({ names: [domain], ...validity });
     const issuer = offlineCertificate({ names: [], commonName: "Offline plan CA (not a real certificate)", ...validity });
     return {
-        certificatePem: leaf.certPem, issuerPem: issuer.certPem, privateKeyPem: leaf.keyPem, certificateDomain: domain,
-        certificateNotBefore: validity.notBefore.toISOString(), certificateNotAfter: validity.notAfter.toISOString(),
-        certificateSerial: hexOf(domain, 32), certificateUrl: `https://acme.invalid/cert/${hexOf(domain, 16)}`,
+        certificatePem: leaf.certPem,
+        issuerPem: issuer.certPem,
+        privateKeyPem: leaf.keyPem,
+        certificateDomain: domain,
+        certificateNotBefore: validity.notBefore.toISOString(),
+        certificateNotAfter: validity.notAfter.toISOString(),
+        certificateSerial: hexOf(domain, 32),
+        certificateUrl: `https://acme.invalid/cert/${hexOf(domain, 16)}`,
     };
 }
 
@@ -106,9 +123,15 @@ function acmeCertificateOutputs(domain: string): Record<string, unknown> {
 function tailscaleDevice(hostname: string): Record<string, unknown> {
     const b = Buffer.from(hexOf(`tailnet:${hostname}`, 10), "hex");
     return {
-        id: hexOf(hostname, 16), nodeId: `n${hexOf(hostname, 12)}`, hostname, name: `${hostname}.tailnet-offline.ts.net`,
+        id: hexOf(hostname, 16),
+        nodeId: `n${hexOf(hostname, 12)}`,
+        hostname,
+        name: `${hostname}.tailnet-offline.ts.net`,
         addresses: [`100.${64 + (b[0] % 64)}.${b[1]}.${b[2] || 1}`, `fd7a:115c:a1e0::${b.readUInt16BE(3).toString(16)}`],
-        authorized: true, tags: [], user: "offline", os: "linux",
+        authorized: true,
+        tags: [],
+        user: "offline",
+        os: "linux",
     };
 }
 
@@ -116,7 +139,10 @@ function tailscaleDevice(hostname: string): Record<string, unknown> {
 async function dynamicOutputs(inputs: any): Promise<Record<string, unknown>> {
     if (inputs.kind !== "omni-etcd-key") return {};
     const { privateKey } = await openpgp.generateKey({
-        type: "ecc", curve: "curve25519Legacy", userIDs: [{ name: "Omni offline plan", email: "omni@example.invalid" }], format: "armored",
+        type: "ecc",
+        curve: "curve25519Legacy",
+        userIDs: [{ name: "Omni offline plan", email: "omni@example.invalid" }],
+        format: "armored",
     });
     return { armoredPrivateKey: privateKey, fingerprint: await keyFingerprint(privateKey) };
 }

@@ -62,14 +62,24 @@ export function offlineCertificate(spec: OfflineCertificateSpec): OfflineCertifi
     const key = createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]), format: "der", type: "pkcs8" });
     const spki = createPublicKey(key).export({ type: "spki", format: "der" });
     const subject = name(spec.commonName ?? spec.names[0] ?? "offline");
-    const extensions = spec.names.length === 0 ? [] : [der(0xa3, seq(seq(
-        oid("2.5.29.17"),
-        der(0x04, seq(...spec.names.map((n) => der(0x82, Buffer.from(n))))),
-    )))];
+    const extensions =
+        spec.names.length === 0 ? [] : [der(0xa3, seq(seq(oid("2.5.29.17"), der(0x04, seq(...spec.names.map((n) => der(0x82, Buffer.from(n))))))))];
     const serial = der(0x02, Buffer.concat([Buffer.from([0x01]), seed.subarray(0, 15)]));
-    const tbs = seq(der(0xa0, der(0x02, Buffer.from([2]))), serial, ED25519, subject, seq(time(spec.notBefore), time(spec.notAfter)), subject, spki, ...extensions);
+    const tbs = seq(
+        der(0xa0, der(0x02, Buffer.from([2]))),
+        serial,
+        ED25519,
+        subject,
+        seq(time(spec.notBefore), time(spec.notAfter)),
+        subject,
+        spki,
+        ...extensions,
+    );
     const cert = seq(tbs, ED25519, der(0x03, Buffer.from([0]), sign(null, tbs, key)));
-    const lines = cert.toString("base64").match(/.{1,64}/g)!.join("\n");
+    const lines = cert
+        .toString("base64")
+        .match(/.{1,64}/g)!
+        .join("\n");
     return {
         certPem: `-----BEGIN CERTIFICATE-----\n${lines}\n-----END CERTIFICATE-----\n`,
         keyPem: key.export({ type: "pkcs8", format: "pem" }).toString(),

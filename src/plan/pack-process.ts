@@ -38,7 +38,8 @@ export interface PackProcess {
 export function startPack(packDir: string): PackProcess {
     const child = spawn(process.execPath, ["-r", REGISTER, "-r", PACK_GUARD, path.join(packDir, "index.ts")], {
         // stdin is the guard's pipe from this process: it closes when this process ends.
-        cwd: packDir, stdio: ["pipe", "pipe", "pipe"],
+        cwd: packDir,
+        stdio: ["pipe", "pipe", "pipe"],
     });
     runningPacks.add(child);
     child.once("exit", () => runningPacks.delete(child));
@@ -48,10 +49,21 @@ export function startPack(packDir: string): PackProcess {
             child.kill();
             reject(new Error(`the policy pack did not start within ${PACK_START_TIMEOUT_MS / 1000} s: ${stderr}`));
         }, PACK_START_TIMEOUT_MS).unref();
-        child.stderr!.on("data", (d) => { stderr += d; });
-        child.stdout!.once("data", (d) => { clearTimeout(timer); resolve(String(d).trim().split("\n")[0]); });
-        child.once("exit", (code, signal) => { clearTimeout(timer); reject(new Error(`the policy pack exited with ${code ?? signal}: ${stderr}`)); });
-        child.once("error", (e) => { clearTimeout(timer); reject(e); });
+        child.stderr!.on("data", (d) => {
+            stderr += d;
+        });
+        child.stdout!.once("data", (d) => {
+            clearTimeout(timer);
+            resolve(String(d).trim().split("\n")[0]);
+        });
+        child.once("exit", (code, signal) => {
+            clearTimeout(timer);
+            reject(new Error(`the policy pack exited with ${code ?? signal}: ${stderr}`));
+        });
+        child.once("error", (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
     });
     // A pack closed before anyone asked for its port is not an error.
     port.catch(() => undefined);

@@ -106,7 +106,10 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
 
         // The program reads its config as under `pulumi up`: from the runtime, secret keys as the CLI lists them.
         const { resources, outputs } = await runProgram(() => programFor(currentStackConfig()), {
-            stack: opts.stack, config: raw, secretKeys: [...secret], stackReferences,
+            stack: opts.stack,
+            config: raw,
+            secretKeys: [...secret],
+            stackReferences,
         });
         const violations = pack ? (await pack.analyze(resources, opts.policyConfig)).violations : [];
         return { stack: opts.stack, config, resources, outputs, violations };

@@ -46,7 +46,15 @@ function compilerOptions() {
         const file = path.join(ROOT, "tsconfig.json");
         const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(file, ts.sys.readFile).config, ts.sys, ROOT, undefined, file);
         const { out, outFile, composite, declarationDir, declarationMap, emitDeclarationOnly, ...kept } = parsed.options;
-        options = { ...kept, sourceMap: true, inlineSourceMap: false, inlineSources: true, declaration: false, noEmit: false, outDir: path.join(ROOT, ".ts-node") };
+        options = {
+            ...kept,
+            sourceMap: true,
+            inlineSourceMap: false,
+            inlineSources: true,
+            declaration: false,
+            noEmit: false,
+            outDir: path.join(ROOT, ".ts-node"),
+        };
     }
     return { ts, options };
 }

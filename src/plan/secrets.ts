@@ -32,8 +32,13 @@ export interface SecretsSettings {
 }
 
 export function isSecureValue(value: unknown): value is { secure: string } {
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-        && Object.keys(value).length === 1 && typeof (value as { secure?: unknown }).secure === "string";
+    return (
+        typeof value === "object" &&
+        value !== null &&
+        !Array.isArray(value) &&
+        Object.keys(value).length === 1 &&
+        typeof (value as { secure?: unknown }).secure === "string"
+    );
 }
 
 export function hasSecureValue(value: unknown): boolean {
@@ -88,7 +93,13 @@ export function passphraseFromEnv(env: NodeJS.ProcessEnv): Passphrase | undefine
     try {
         return { value: fs.readFileSync(path.resolve(file), "utf8").trim(), variable: PASSPHRASE_FILE_VAR };
     } catch (e) {
-        throw new ConfigError([{ key: PASSPHRASE_FILE_VAR, value: file, message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): point it at the file that holds the stack's passphrase` }]);
+        throw new ConfigError([
+            {
+                key: PASSPHRASE_FILE_VAR,
+                value: file,
+                message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): point it at the file that holds the stack's passphrase`,
+            },
+        ]);
     }
 }
 
@@ -118,7 +129,8 @@ function deriveKey(passphrase: string, salt: Buffer): Buffer {
     return key;
 }
 
-const planAnyway = "to plan anyway, plan a copy of the stack file without its encrypted keys (--config FILE): optional secrets fall back to generated values or other settings";
+const planAnyway =
+    "to plan anyway, plan a copy of the stack file without its encrypted keys (--config FILE): optional secrets fall back to generated values or other settings";
 
 /** Why the offline plan cannot decrypt this file, when its provider is not the passphrase provider. */
 function unreachableProvider(settings: SecretsSettings, file: string): string | undefined {
@@ -143,11 +155,22 @@ export function stackDecrypter(settings: SecretsSettings, file: string, secureKe
     const state = settings.encryptionsalt!;
     const [version, salt, ...token] = state.split(":");
     if (version !== "v1" || !salt || token.length !== 3) {
-        throw new ConfigError([{ key: `encryptionsalt (${file})`, value: state, message: "is not a passphrase provider state `v1:<salt>:v1:<nonce>:<ciphertext>`; restore the line `pulumi stack init` wrote" }]);
+        throw new ConfigError([
+            {
+                key: `encryptionsalt (${file})`,
+                value: state,
+                message: "is not a passphrase provider state `v1:<salt>:v1:<nonce>:<ciphertext>`; restore the line `pulumi stack init` wrote",
+            },
+        ]);
     }
     const passphrase = passphraseFromEnv(env);
     if (!passphrase) {
-        throw new ConfigError([{ key: PASSPHRASE_VAR, message: `is not set: ${secureKeys.join(", ")} in ${file} are encrypted with the stack's passphrase; set ${PASSPHRASE_VAR} to it (or ${PASSPHRASE_FILE_VAR} to a file holding it), as for \`pulumi up\`` }]);
+        throw new ConfigError([
+            {
+                key: PASSPHRASE_VAR,
+                message: `is not set: ${secureKeys.join(", ")} in ${file} are encrypted with the stack's passphrase; set ${PASSPHRASE_VAR} to it (or ${PASSPHRASE_FILE_VAR} to a file holding it), as for \`pulumi up\``,
+            },
+        ]);
     }
     const key = deriveKey(passphrase.value, Buffer.from(salt, "base64"));
     let check: string | undefined;
@@ -157,7 +180,12 @@ export function stackDecrypter(settings: SecretsSettings, file: string, secureKe
         // An authentication failure: the passphrase is wrong (or the salt line was edited).
     }
     if (check !== CHECK_TOKEN) {
-        throw new ConfigError([{ key: passphrase.variable, message: `does not unlock the secrets of ${file} (incorrect passphrase, checked against its encryptionsalt); set ${passphrase.variable} to the passphrase this stack was created with` }]);
+        throw new ConfigError([
+            {
+                key: passphrase.variable,
+                message: `does not unlock the secrets of ${file} (incorrect passphrase, checked against its encryptionsalt); set ${passphrase.variable} to the passphrase this stack was created with`,
+            },
+        ]);
     }
     return (ciphertext) => remember(openValue(key, ciphertext));
 }
@@ -166,7 +194,10 @@ export function stackDecrypter(settings: SecretsSettings, file: string, secureKe
  * The decrypted config values of the keys in `secure` (objects JSON-encoded, as the CLI passes them to a program),
  * with one issue per value that does not open with the stack's key.
  */
-export function decryptKeys(values: Record<string, unknown>, decrypt: (ciphertext: string) => string): { decrypted: Record<string, string>; issues: ConfigIssue[] } {
+export function decryptKeys(
+    values: Record<string, unknown>,
+    decrypt: (ciphertext: string) => string,
+): { decrypted: Record<string, string>; issues: ConfigIssue[] } {
     const decrypted: Record<string, string> = {};
     const issues: ConfigIssue[] = [];
     for (const [key, value] of Object.entries(values)) {
@@ -175,7 +206,8 @@ export function decryptKeys(values: Record<string, unknown>, decrypt: (ciphertex
             decrypted[key] = typeof plain === "string" ? plain : JSON.stringify(plain);
         } catch (e) {
             issues.push({
-                key, message: `cannot be decrypted with this stack's passphrase (${(e as Error).message}): Pulumi encrypts per stack, so a value copied from another stack or edited by hand does not open; set it again with \`pulumi config set --secret ${key.split(":").pop()} ...\``,
+                key,
+                message: `cannot be decrypted with this stack's passphrase (${(e as Error).message}): Pulumi encrypts per stack, so a value copied from another stack or edited by hand does not open; set it again with \`pulumi config set --secret ${key.split(":").pop()} ...\``,
             });
         }
     }
