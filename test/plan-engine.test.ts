@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { runProgram, maskSecrets, unwrapSecrets, isSecret } from "../src/plan/capture";
-import { analyzeInProcess, analyzeWithPack } from "../src/plan/analyze";
+import { analyzeInProcess, openPack } from "../src/plan/analyze";
 import { miniPack } from "./fixtures/mini-pack/policies";
 
 class Box extends pulumi.ComponentResource {
@@ -63,6 +63,15 @@ describe("plan engine", () => {
             assert.ok(second.resources.every((r) => r.urn.startsWith("urn:pulumi:b::")));
         });
 
+        it("hands each registration to onRegistered as it is captured", async () => {
+            const seen: string[] = [];
+            const { resources } = await runProgram(program("1.27"), { stack: "t", onRegistered: (r) => seen.push(r.urn) });
+            assert.deepEqual(
+                seen,
+                resources.map((r) => r.urn),
+            );
+        });
+
         it("lets what a failed run registered complete within that run, not fail the next one", async () => {
             // Outputs that settle after the program failed, as a component's do when a sibling refuses its settings.
             class Late extends pulumi.ComponentResource {
@@ -117,18 +126,27 @@ describe("plan engine", () => {
     describe("analyzer (pack process over gRPC)", () => {
         const packDir = path.join(__dirname, "fixtures", "mini-pack");
 
-        it("runs the real pack process, applies schema defaults and the user's policy config", async () => {
-            const { resources } = await runProgram(program("latest"), { stack: "t" });
-            const defaults = await analyzeWithPack(packDir, resources);
-            assert.ok(defaults.violations.some((v) => v.policy === "no-latest" && v.enforcementLevel === "mandatory"));
-            assert.deepEqual(defaults.policies.map((p) => p.name).sort(), ["no-latest", "secret-env-visible", "volumes-protected"]);
+        it("runs the real pack process, applies schema defaults and the user's policy config, resource by resource as they register", async () => {
+            const pack = openPack(packDir);
+            try {
+                // As a plan does: each resource is analyzed when it registers, the stack at the end.
+                const streamed = pack.begin();
+                const { resources } = await runProgram(program("latest"), { stack: "t", onRegistered: streamed.resource });
+                const defaults = await streamed.finish(resources);
+                assert.ok(defaults.violations.some((v) => v.policy === "no-latest" && v.enforcementLevel === "mandatory"));
+                assert.deepEqual(defaults.policies.map((p) => p.name).sort(), ["no-latest", "secret-env-visible", "volumes-protected"]);
+                assert.deepEqual((await pack.analyze(resources)).violations, defaults.violations, "the same as analyzed after the program");
 
-            const relaxed = await analyzeWithPack(packDir, resources, { "no-latest": { enforcementLevel: "advisory", forbiddenTag: "edge" } });
-            assert.ok(!relaxed.violations.some((v) => v.policy === "no-latest"), "config changed what the policy forbids");
-            assert.equal(relaxed.policies.find((p) => p.name === "no-latest")!.enforcementLevel, "advisory");
+                // One pack process serves analysis after analysis, each configured anew.
+                const relaxed = await pack.analyze(resources, { "no-latest": { enforcementLevel: "advisory", forbiddenTag: "edge" } });
+                assert.ok(!relaxed.violations.some((v) => v.policy === "no-latest"), "config changed what the policy forbids");
+                assert.equal(relaxed.policies.find((p) => p.name === "no-latest")!.enforcementLevel, "advisory");
 
-            const disabled = await analyzeWithPack(packDir, resources, { "volumes-protected": "disabled" });
-            assert.ok(!disabled.violations.some((v) => v.policy === "volumes-protected"));
+                const disabled = await pack.analyze(resources, { "volumes-protected": "disabled" });
+                assert.ok(!disabled.violations.some((v) => v.policy === "volumes-protected"));
+            } finally {
+                pack.close();
+            }
         });
     });
 });

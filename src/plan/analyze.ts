@@ -74,24 +74,47 @@ function analyzeStackRequest(resources: CapturedResource[]) {
 const call = <T>(fn: (req: any, cb: (err: any, resp: T) => void) => void, req: any) =>
     new Promise<T>((resolve, reject) => fn(req, (err, resp) => (err ? reject(err) : resolve(resp))));
 
-async function runAnalyzer(rpc: AnalyzerRpc, resources: CapturedResource[]): Promise<Violation[]> {
-    const targets = analyzable(resources);
-    const byUrn = new Map(targets.map((r) => [r.urn, r]));
-    const toViolations = (resp: any, fallback?: CapturedResource): Violation[] =>
-        resp.getDiagnosticsList().map((d: any) => {
-            const r = byUrn.get(d.getUrn()) ?? fallback;
-            return {
-                policy: d.getPolicyname(),
-                enforcementLevel: LEVELS[d.getEnforcementlevel()],
-                resourceType: r?.type,
-                resourceName: r?.name,
-                urn: d.getUrn() || r?.urn,
-                message: d.getMessage(),
-            };
-        });
-    const perResource = await Promise.all(targets.map(async (r) => toViolations(await call(rpc.analyze.bind(rpc), analyzeRequest(r)), r)));
-    const stack = toViolations(await call(rpc.analyzeStack.bind(rpc), analyzeStackRequest(targets)));
-    return [...perResource.flat(), ...stack];
+/** A preview's analysis as the engine runs it: each resource when it registers, the stack once the program is done. */
+export interface Analysis {
+    /** Starts analyzing a registration (reads, such as StackReferences, are not analyzed). */
+    resource(r: CapturedResource): void;
+    /** Analyzes what was not analyzed yet and the stack: the violations in registration order, the stack's last. */
+    finish(resources: CapturedResource[]): Promise<Violation[]>;
+}
+
+function analysis(rpc: Promise<AnalyzerRpc>): Analysis {
+    const responses = new Map<string, Promise<any>>();
+    const resource = (r: CapturedResource) => {
+        if (r.read || responses.has(r.urn)) return;
+        const response = rpc.then((c) => call(c.analyze.bind(c), analyzeRequest(r)));
+        // Read by finish; a plan that fails before then never reads it.
+        response.catch(() => undefined);
+        responses.set(r.urn, response);
+    };
+    return {
+        resource,
+        async finish(resources) {
+            const targets = analyzable(resources);
+            targets.forEach(resource);
+            const byUrn = new Map(targets.map((r) => [r.urn, r]));
+            const toViolations = (resp: any, fallback?: CapturedResource): Violation[] =>
+                resp.getDiagnosticsList().map((d: any) => {
+                    const r = byUrn.get(d.getUrn()) ?? fallback;
+                    return {
+                        policy: d.getPolicyname(),
+                        enforcementLevel: LEVELS[d.getEnforcementlevel()],
+                        resourceType: r?.type,
+                        resourceName: r?.name,
+                        urn: d.getUrn() || r?.urn,
+                        message: d.getMessage(),
+                    };
+                });
+            const perResource = await Promise.all(targets.map(async (r) => toViolations(await responses.get(r.urn)!, r)));
+            const c = await rpc;
+            const stack = toViolations(await call(c.analyzeStack.bind(c), analyzeStackRequest(targets)));
+            return [...perResource.flat(), ...stack];
+        },
+    };
 }
 
 /**
@@ -106,13 +129,12 @@ export function analyzeInProcess(packName: string, pack: PolicyPackArgs, resourc
     const policyServer = require("@pulumi/policy/server");
     const analyze = policyServer.makeAnalyzeRpcFun(packName, "0.0.0", level, policies);
     const analyzeStack = policyServer.makeAnalyzeStackRpcFun(packName, "0.0.0", level, policies);
-    return runAnalyzer(
-        {
+    return analysis(
+        Promise.resolve({
             analyze: (request, cb) => analyze({ request }, cb),
             analyzeStack: (request, cb) => analyzeStack({ request }, cb),
-        },
-        resources,
-    );
+        }),
+    ).finish(resources);
 }
 
 /** Defaults from each policy's config schema, overlaid with the user's config (as the CLI sends to `configure`). */
@@ -140,7 +162,18 @@ export interface PackResult {
     policies: { name: string; enforcementLevel: EnforcementLevel }[];
 }
 
+export interface PackAnalysis {
+    resource(r: CapturedResource): void;
+    finish(resources: CapturedResource[]): Promise<PackResult>;
+}
+
 export interface OpenPack {
+    /**
+     * Starts a preview's analysis: once the pack is up, getAnalyzerInfo and configure (schema defaults + `config`), then
+     * `analyze` for each resource as it is given, and `analyzeStack` in `finish`, as the engine does while a program runs.
+     */
+    begin(config?: PolicyConfig): PackAnalysis;
+    /** The whole analysis of resources registered already. */
     analyze(resources: CapturedResource[], config?: PolicyConfig): Promise<PackResult>;
     /** Stops the pack process this started, up or not yet; call it on every way out. */
     close(): void;
@@ -148,26 +181,38 @@ export interface OpenPack {
 
 /**
  * The policy pack in `packDir` as its own process, as the CLI runs it: `started` by the caller (who stops it: the CLI
- * when it exits, tests after their plans), or started now and stopped by `close`. `analyze` connects once it is up;
- * starting it before the program runs hides its start-up time behind the program's.
+ * when it exits, tests after their plans), or started now and stopped by `close`. Starting it before the program runs
+ * hides its start-up time behind the program's.
  */
 export function openPack(packDir: string, started?: PackProcess): OpenPack {
     const { child, port } = started ?? startPack(packDir);
     let client: any;
-    return {
-        /** getAnalyzerInfo, configure (schema defaults + `config`), analyze per resource, analyzeStack. */
-        async analyze(resources, config = {}) {
+    const begin = (config: PolicyConfig = {}): PackAnalysis => {
+        const configured = (async () => {
             client = new analyzerrpc.AnalyzerClient(`127.0.0.1:${await port}`, grpc.credentials.createInsecure());
             const info = await call<any>(client.getAnalyzerInfo.bind(client), new Empty());
             const configure = policyConfigRequest(info, config);
             await call(client.configure.bind(client), configure);
-            const violations = await runAnalyzer(client, resources);
-            const policies = [...configure.getPolicyconfigMap().entries()].map(([name, pc]: [string, any]) => ({
-                name,
-                enforcementLevel: LEVELS[pc.getEnforcementlevel()],
-            }));
-            return { violations, policies };
-        },
+            return { rpc: client as AnalyzerRpc, configure };
+        })();
+        // Read by finish, as every analysis is.
+        configured.catch(() => undefined);
+        const run = analysis(configured.then((c) => c.rpc));
+        return {
+            resource: run.resource,
+            async finish(resources) {
+                const violations = await run.finish(resources);
+                const policies = [...(await configured).configure.getPolicyconfigMap().entries()].map(([name, pc]: [string, any]) => ({
+                    name,
+                    enforcementLevel: LEVELS[pc.getEnforcementlevel()],
+                }));
+                return { violations, policies };
+            },
+        };
+    };
+    return {
+        begin,
+        analyze: (resources, config) => begin(config).finish(resources),
         close() {
             client?.close();
             if (!started) child.kill();

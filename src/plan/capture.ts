@@ -48,6 +48,8 @@ export interface RunOptions {
     preview?: boolean;
     /** Replace the offline mocks (tests of the capture itself). */
     mocks?: Mocks;
+    /** Called with each registration as it is captured (the plan analyzes it then, as the engine does). */
+    onRegistered?: (r: CapturedResource) => void;
 }
 
 export interface RunResult {
@@ -79,7 +81,11 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
         const original = monitor[method].bind(monitor);
         monitor[method] = (req: any, callback: (err: unknown, resp?: any) => void) =>
             original(req, (err: unknown, resp?: any) => {
-                if (!err && resp) resources.push(toCaptured(req, resp, method === "readResource"));
+                if (!err && resp) {
+                    const captured = toCaptured(req, resp, method === "readResource");
+                    resources.push(captured);
+                    opts.onRegistered?.(captured);
+                }
                 callback(err, resp);
             });
     };

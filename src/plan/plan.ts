@@ -90,6 +90,8 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
     const config = loadStackConfig(raw, secret);
     // The pack process starts while the program runs; every way out of this function stops it.
     const pack = opts.skipPolicies ? undefined : openPack(POLICY_DIR, opts.pack);
+    // As in a preview, each resource is analyzed as it registers, beside the rest of the program.
+    const analysis = pack?.begin(opts.policyConfig);
     try {
         // The program reads its own last outputs for upgrade rules; offline there is none: a first deployment.
         const stackReferences: Record<string, StackReferenceOutputs> = {
@@ -110,8 +112,9 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
             config: raw,
             secretKeys: [...secret],
             stackReferences,
+            onRegistered: analysis?.resource,
         });
-        const violations = pack ? (await pack.analyze(resources, opts.policyConfig)).violations : [];
+        const violations = analysis ? (await analysis.finish(resources)).violations : [];
         return { stack: opts.stack, config, resources, outputs, violations };
     } finally {
         pack?.close();
