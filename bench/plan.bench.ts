@@ -1,9 +1,14 @@
 /**
- * `npm run bench`: times the offline plan and the policy pack for the example stacks and generated fleets.
- * Each scenario runs in its own process (cold start, as `npm run plan`), so peak memory is per scenario.
+ * `npm run bench`: the offline plan as users run it (`npm run plan -- --stack …`), side by side with a floor (bench/floor.js:
+ * node loading @pulumi/pulumi and the providers, one resource registered under mocks), and per scenario what the plan
+ * costs inside: program and pack time, policy time per resource, peak memory, critical path, cluster isolation.
+ * `--runs N` (default 7): wall times are medians of N rounds, each round running the floor and every scenario in turn.
  */
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import * as YAML from "yaml";
 import { loadStackConfig, RawConfig } from "../src/config";
 import { programFor } from "../src/programs";
 import { CapturedResource, runProgram } from "../src/plan/capture";
@@ -22,21 +27,33 @@ interface Measurement {
     clustersWaitOnlyForOwnClasses: boolean;
 }
 
-/** A matrix config with `clusters` clusters of 10 machines, each on its own control-plane and worker classes. */
-function fleet(clusters: number): RawConfig {
-    const { config } = readStackFile(path.join(REPO_ROOT, "Pulumi.matrix.yaml"));
-    const base = JSON.parse(config["omni-scale:machineClasses"])[0];
+/**
+ * A workload stack file with `clusters` clusters of 10 machines, each on its own control-plane and worker classes, in
+ * `dir` beside a copy of the hub's (which a workload plan reads).
+ */
+function writeFleet(dir: string, clusters: number): string {
+    const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.matrix.yaml"), "utf8"), { merge: true });
+    const base = doc.config["omni-scale:machineClasses"][0];
     const classes = [];
     const specs = [];
     for (let i = 0; i < clusters; i++) {
-        classes.push({ ...base, name: `fleet-${i}-cp` }, { ...base, name: `fleet-${i}-worker`, providerData: { ...base.providerData, cores: 8, memory: 16384 } });
+        classes.push(
+            { ...base, name: `fleet-${i}-cp` },
+            { ...base, name: `fleet-${i}-worker`, providerData: { ...base.providerData, cores: 8, memory: 16384 } },
+        );
         specs.push({
             name: `fleet-${i}`,
             controlPlane: { machineClass: `fleet-${i}-cp`, size: 3 },
             workers: [{ name: "workers", machineClass: `fleet-${i}-worker`, size: 7 }],
         });
     }
-    return { ...config, "omni-scale:machineClasses": JSON.stringify(classes), "omni-scale:clusters": JSON.stringify(specs) };
+    doc.config["omni-scale:machineClasses"] = classes;
+    doc.config["omni-scale:clusters"] = specs;
+    const scenarioDir = path.join(dir, `fleet-${clusters}`);
+    fs.mkdirSync(scenarioDir);
+    fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.quantum.yaml"), path.join(scenarioDir, "Pulumi.quantum.yaml"));
+    fs.writeFileSync(path.join(scenarioDir, "Pulumi.matrix.yaml"), YAML.stringify(doc));
+    return path.join(scenarioDir, "Pulumi.matrix.yaml");
 }
 
 /** Custom resources a resource really waits for: components stand for every custom resource below them. */
@@ -52,7 +69,10 @@ function waitsFor(resources: CapturedResource[]): Map<string, Set<string>> {
     };
     const deps = new Map<string, Set<string>>();
     for (const r of resources.filter((x) => x.custom && !x.read && !x.type.startsWith("pulumi:providers:"))) {
-        deps.set(r.urn, new Set(r.dependsOn.flatMap(customsUnder).filter((u) => u !== r.urn && !byUrn.get(u)?.read && !byUrn.get(u)?.type.startsWith("pulumi:providers:"))));
+        deps.set(
+            r.urn,
+            new Set(r.dependsOn.flatMap(customsUnder).filter((u) => u !== r.urn && !byUrn.get(u)?.read && !byUrn.get(u)?.type.startsWith("pulumi:providers:"))),
+        );
     }
     return deps;
 }
@@ -81,22 +101,28 @@ function clustersIsolated(resources: CapturedResource[], deps: Map<string, Set<s
     });
 }
 
-async function measure(scenario: string): Promise<Measurement> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The stack and stack file of a scenario; fleets are written into `dir`. */
+function scenarioFile(scenario: string, dir: string): { stack: string; file: string } {
+    if (scenario === "quantum" || scenario === "matrix") return { stack: scenario, file: path.join(REPO_ROOT, `Pulumi.${scenario}.yaml`) };
+    return { stack: "matrix", file: writeFleet(dir, Number(scenario.split("-")[1])) };
+}
+
+async function measure(scenario: string, file: string, stack: string): Promise<Measurement> {
     const start = process.hrtime.bigint();
     const ms = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e6;
-    let raw: RawConfig;
-    let stack: string;
-    if (scenario === "quantum" || scenario === "matrix") {
-        raw = readStackFile(path.join(REPO_ROOT, `Pulumi.${scenario}.yaml`)).config;
-        stack = scenario;
-    } else {
-        raw = fleet(Number(scenario.split("-")[1]));
-        stack = "matrix";
-    }
+    const raw: RawConfig = readStackFile(file).config;
     const config = loadStackConfig(raw, new Set());
-    const hub = stack === "matrix" ? await planStack({ stack: "quantum", skipPolicies: true }) : undefined;
+    const hub =
+        stack === "matrix"
+            ? await planStack({ stack: "quantum", configFile: path.join(path.dirname(file), "Pulumi.quantum.yaml"), skipPolicies: true })
+            : undefined;
     const stackReferences = {
-        "organization/omni-scale/quantum": { outputs: Object.fromEntries(Object.entries(hub?.outputs ?? {}).map(([k, v]: [string, any]) => [k, v?.value ?? v])), secretOutputNames: ["automationKey", "infraProviderKeys", "etcdKeyArmored"] },
+        "organization/omni-scale/quantum": {
+            outputs: Object.fromEntries(Object.entries(hub?.outputs ?? {}).map(([k, v]: [string, any]) => [k, v?.value ?? v])),
+            secretOutputNames: ["automationKey", "infraProviderKeys", "etcdKeyArmored"],
+        },
         [`organization/omni-scale/${stack}`]: { outputs: {}, secretOutputNames: [] },
     };
     const { resources } = await runProgram(() => programFor(config), { stack, config: raw, stackReferences });
@@ -105,18 +131,29 @@ async function measure(scenario: string): Promise<Measurement> {
     const packStart = process.hrtime.bigint();
     await analyzeWithPack(POLICY_DIR, resources);
     const packMs = ms(packStart);
+    // The plan's peak: the policy rounds below load the pack's code into this process too.
+    const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
-    // Policy cost alone, in process, without the pack's start-up; repeated for a stable figure.
-    const policyStart = process.hrtime.bigint();
-    const rounds = 5;
-    for (let i = 0; i < rounds; i++) await analyzeInProcess("omni-scale", packArgs, resources);
+    // Policy cost alone, in process, without the pack's start-up: the median of 7 rounds after one that warms up the
+    // code (a fixed cost per pack process, not one per resource).
+    await analyzeInProcess("omni-scale", packArgs, resources);
+    const rounds: number[] = [];
+    for (let i = 0; i < 7; i++) {
+        const round = process.hrtime.bigint();
+        await analyzeInProcess("omni-scale", packArgs, resources);
+        rounds.push(ms(round));
+    }
     const analyzed = resources.filter((r) => !r.read).length;
-    const policyUsPerResource = (ms(policyStart) * 1000) / rounds / analyzed;
+    const policyUsPerResource = (median(rounds) * 1000) / analyzed;
 
     const deps = waitsFor(resources);
     return {
-        scenario, resources: analyzed, programMs, packMs, policyUsPerResource,
-        peakRssMb: process.resourceUsage().maxRSS / 1024,
+        scenario,
+        resources: analyzed,
+        programMs,
+        packMs,
+        policyUsPerResource,
+        peakRssMb,
         criticalPath: criticalPath(deps),
         clustersWaitOnlyForOwnClasses: clustersIsolated(resources, deps),
     };
@@ -124,33 +161,86 @@ async function measure(scenario: string): Promise<Measurement> {
 
 const SCENARIOS = ["quantum", "matrix", "fleet-1", "fleet-10", "fleet-20"];
 
+/** Wall milliseconds of a process; it must exit 0. */
+function wallMs(command: string, args: string[]): number {
+    const start = process.hrtime.bigint();
+    const run = spawnSync(command, args, { cwd: REPO_ROOT, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    if (run.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function machine(): string {
+    const cpus = os.cpus();
+    return `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GB, Node ${process.version}`;
+}
+
+const loadAverage = () =>
+    os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ");
+
 async function main() {
-    const only = process.argv.indexOf("--scenario");
-    if (only !== -1) {
-        process.stdout.write(JSON.stringify(await measure(process.argv[only + 1])));
+    const arg = (name: string) => {
+        const i = process.argv.indexOf(name);
+        return i === -1 ? undefined : process.argv[i + 1];
+    };
+    const only = arg("--scenario");
+    if (only) {
+        process.stdout.write(JSON.stringify(await measure(only, arg("--file")!, arg("--stack")!)));
         return;
     }
-    const rows: (Measurement & { wallMs: number })[] = [];
-    for (const scenario of SCENARIOS) {
-        const t = Date.now();
-        const out = execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", __filename, "--scenario", scenario], { cwd: REPO_ROOT, encoding: "utf8" });
-        rows.push({ ...JSON.parse(out), wallMs: Date.now() - t });
+    const runs = Number(arg("--runs") ?? 7);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-bench-"));
+    try {
+        const files = Object.fromEntries(SCENARIOS.map((s) => [s, scenarioFile(s, dir)]));
+        const loadBefore = loadAverage();
+        // As users type it; a fleet plans its own stack file (--config), the hub's beside it.
+        const planArgs = (s: string) => ["run", "-s", "plan", "--", "--stack", files[s].stack, ...(s.startsWith("fleet-") ? ["--config", files[s].file] : [])];
+        const walls: Record<string, number[]> = { floor: [], ...Object.fromEntries(SCENARIOS.map((s) => [s, []])) };
+        for (let i = 0; i < runs; i++) {
+            walls.floor.push(wallMs(process.execPath, [path.join(__dirname, "floor.js")]));
+            for (const s of SCENARIOS) walls[s].push(wallMs("npm", planArgs(s)));
+        }
+        const loadAfter = loadAverage();
+        // What each plan costs inside, each scenario in a fresh process.
+        const rows: (Measurement & { wallMs: number })[] = SCENARIOS.map((s) => {
+            const out = spawnSync(
+                process.execPath,
+                ["-r", require.resolve("../src/plan/register"), __filename, "--scenario", s, "--file", files[s].file, "--stack", files[s].stack],
+                { cwd: REPO_ROOT, encoding: "utf8" },
+            );
+            if (out.status !== 0) throw new Error(`scenario ${s}: ${out.stderr}`);
+            return { ...JSON.parse(out.stdout), wallMs: median(walls[s]) };
+        });
+        const floor = median(walls.floor);
+        const pad = (v: unknown, n: number) => String(v).padStart(n);
+        const ratio = (ms: number) => `${(ms / floor).toFixed(2)}×`;
+        console.log(`machine: ${machine()}; load average ${loadBefore} before, ${loadAfter} after`);
+        console.log(`wall: median of ${runs} rounds (floor, then each \`npm run plan\` in turn)`);
+        console.log("");
+        console.log(
+            `${"scenario".padEnd(10)}${pad("resources", 10)}${pad("wall s", 8)}${pad("× floor", 9)}${pad("program s", 10)}${pad("pack s", 8)}${pad("µs/res", 8)}${pad("peak MB", 9)}${pad("crit", 6)}  clusters isolated`,
+        );
+        console.log(`${"floor".padEnd(10)}${pad(1, 10)}${pad((floor / 1000).toFixed(2), 8)}${pad(ratio(floor), 9)}`);
+        for (const r of rows) {
+            console.log(
+                `${r.scenario.padEnd(10)}${pad(r.resources, 10)}${pad((r.wallMs / 1000).toFixed(2), 8)}${pad(ratio(r.wallMs), 9)}${pad((r.programMs / 1000).toFixed(2), 10)}${pad((r.packMs / 1000).toFixed(2), 8)}${pad(r.policyUsPerResource.toFixed(0), 8)}${pad(r.peakRssMb.toFixed(0), 9)}${pad(r.criticalPath.length, 6)}  ${r.clustersWaitOnlyForOwnClasses}`,
+            );
+        }
+        const byName = (n: string) => rows.find((r) => r.scenario === n)!;
+        const [quantum, matrix, fleet20] = [byName("quantum"), byName("matrix"), byName("fleet-20")];
+        console.log("");
+        console.log(`targets: example plans ≤ 2.5× the floor: quantum ${ratio(quantum.wallMs)}, matrix ${ratio(matrix.wallMs)}`);
+        console.log(`         fleet-20 ≤ 3× matrix: ${(fleet20.wallMs / matrix.wallMs).toFixed(2)}×`);
+        console.log(`         policies ≤ 1 ms/resource: max ${Math.max(...rows.map((r) => r.policyUsPerResource)).toFixed(0)} µs`);
+        console.log(`         peak memory < 256 MB: max ${Math.max(...rows.map((r) => r.peakRssMb)).toFixed(0)} MB`);
+        console.log(`         hub critical path ≤ 3: ${quantum.criticalPath.length} (${quantum.criticalPath.join(" → ")})`);
+        console.log(`         workload critical path: ${matrix.criticalPath.length} (${matrix.criticalPath.join(" → ")})`);
+        console.log(`         clusters wait only for their own classes: ${rows.every((r) => r.clustersWaitOnlyForOwnClasses)}`);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
     }
-    const pad = (v: unknown, n: number) => String(v).padStart(n);
-    console.log(`${"scenario".padEnd(10)}${pad("resources", 10)}${pad("wall s", 8)}${pad("program s", 10)}${pad("pack s", 8)}${pad("µs/res", 8)}${pad("peak MB", 9)}${pad("crit", 6)}  clusters isolated`);
-    for (const r of rows) {
-        console.log(`${r.scenario.padEnd(10)}${pad(r.resources, 10)}${pad((r.wallMs / 1000).toFixed(2), 8)}${pad((r.programMs / 1000).toFixed(2), 10)}${pad((r.packMs / 1000).toFixed(2), 8)}${pad(r.policyUsPerResource.toFixed(0), 8)}${pad(r.peakRssMb.toFixed(0), 9)}${pad(r.criticalPath.length, 6)}  ${r.clustersWaitOnlyForOwnClasses}`);
-    }
-    const matrix = rows.find((r) => r.scenario === "matrix")!;
-    const fleet20 = rows.find((r) => r.scenario === "fleet-20")!;
-    const quantum = rows.find((r) => r.scenario === "quantum")!;
-    console.log("");
-    console.log(`targets: example plan ≤ 3 s: quantum ${(quantum.wallMs / 1000).toFixed(2)} s, matrix ${(matrix.wallMs / 1000).toFixed(2)} s`);
-    console.log(`         fleet-20 ≤ 3× matrix: ${(fleet20.wallMs / matrix.wallMs).toFixed(2)}×`);
-    console.log(`         policies ≤ 1 ms/resource: max ${Math.max(...rows.map((r) => r.policyUsPerResource)).toFixed(0)} µs`);
-    console.log(`         hub critical path ≤ 3: ${quantum.criticalPath.length} (${quantum.criticalPath.join(" → ")})`);
-    console.log(`         workload critical path: ${matrix.criticalPath.length} (${matrix.criticalPath.join(" → ")})`);
-    console.log(`         clusters wait only for their own classes: ${rows.every((r) => r.clustersWaitOnlyForOwnClasses)}`);
 }
 
 main().catch((e) => {
