@@ -56,15 +56,16 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
         wireguardEndpoint: hub.wireguardEndpoint,
         tailscaleHostname: hub.tailscaleHostname,
         accountId: hub.accountId,
-        automationKey: hub.automationKey,
+        // Optional outputs only when their feature is on: Pulumi warns about every undefined stack output.
+        ...(config.hub.initialServiceAccount.enabled ? { automationKey: hub.automationKey } : {}),
         infraProviderKeys: hub.infraProviderKeys,
         etcdKeyArmored: hub.etcdKeyArmored,
         // The served certificate (tls.mode config or acme): a new one re-runs the workload stacks' preflight.
-        certificate: hub.certificate,
+        ...(config.hub.tls.mode !== "hostFiles" ? { certificate: hub.certificate } : {}),
         // Where the public record for omniDomain points (hub.dns.cloudflare).
-        tailnetAddress: hub.tailnetAddress,
+        ...(config.hub.dns?.cloudflare?.record ? { tailnetAddress: hub.tailnetAddress } : {}),
         // The hub's own backup (not the clusters' etcdBackup): schedule, target and the etcd key fingerprint every set needs.
-        hubBackup: hub.hubBackup,
+        ...(config.hub.backup ? { hubBackup: hub.hubBackup } : {}),
         // Workload stacks check their clusters' backupInterval against these (Omni refuses one outside them).
         etcdBackupIntervals: {
             minInterval: config.hub.etcdBackup?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval,

@@ -92,6 +92,15 @@ describe("stack programs against Omni's and the provider's contracts", () => {
         );
     });
 
+    it("exports optional hub outputs only when their feature is on (Pulumi warns about undefined outputs)", async () => {
+        const { outputs } = await planStack({ stack: "quantum", skipPolicies: true });
+        assert.deepEqual(
+            ["automationKey", "certificate", "tailnetAddress", "hubBackup"].filter((k) => k in outputs),
+            ["automationKey", "hubBackup"],
+            "the example bootstraps and backs up, with hostFiles TLS and no Cloudflare record",
+        );
+    });
+
     it("renders both EULA flags in the hub example", async () => {
         const { resources } = await planStack({ stack: "quantum", skipPolicies: true });
         const omni = resources.find((r) => r.name === "omni-omni")!;
