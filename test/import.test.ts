@@ -9,6 +9,7 @@ import { main } from "../src/import/cli";
 import { importExitCode, importReport, ImportOptions, importStack, ImportResult, stackFragment } from "../src/import/import";
 import { parseEnvFile, shellWords } from "../src/import/sources";
 import { readStackFile } from "../src/plan/plan";
+import { captureOutput } from "./output-capture";
 
 /** Inputs as a seed-kit user or an omnictl user has them (test/fixtures/import/README.md); paths relative to the repository. */
 const FIX = "test/fixtures/import";
@@ -333,22 +334,12 @@ describe("import: refusals are the stack loader's, with key, value and fix, and 
 describe("npm run import (the CLI)", () => {
     /** Runs the CLI in-process from `cwd` (as npm would set INIT_CWD), capturing its output. */
     function cli(args: string[], cwd = path.join(__dirname, "..")): { code: number; stdout: string; stderr: string } {
-        let stdout = "";
-        let stderr = "";
-        const [out, err] = [process.stdout.write.bind(process.stdout), process.stderr.write.bind(process.stderr)];
-        (process.stdout as any).write = (c: unknown) => {
-            stdout += String(c);
-            return true;
-        };
-        (process.stderr as any).write = (c: unknown) => {
-            stderr += String(c);
-            return true;
-        };
+        const capture = captureOutput();
         try {
-            return { code: main(args, { INIT_CWD: cwd }), stdout, stderr };
+            const code = main(args, { INIT_CWD: cwd });
+            return { code, ...capture.restore() };
         } finally {
-            (process.stdout as any).write = out;
-            (process.stderr as any).write = err;
+            capture.restore();
         }
     }
 

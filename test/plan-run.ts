@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { main } from "../src/plan/cli";
 import { PackProcess, POLICY_DIR, startPack } from "../src/plan/pack-process";
+import { captureOutput } from "./output-capture";
 
 export const REPO = path.join(__dirname, "..");
 
@@ -28,23 +29,11 @@ let pack: PackProcess | undefined;
  */
 export async function runPlan(args: string[], env?: NodeJS.ProcessEnv): Promise<PlanRun> {
     pack ??= startPack(POLICY_DIR);
-    let stdout = "";
-    let stderr = "";
-    const out = process.stdout.write.bind(process.stdout);
-    const err = process.stderr.write.bind(process.stderr);
-    (process.stdout as any).write = (chunk: unknown) => {
-        stdout += String(chunk);
-        return true;
-    };
-    (process.stderr as any).write = (chunk: unknown) => {
-        stderr += String(chunk);
-        return true;
-    };
+    const capture = captureOutput();
     try {
         const code = await main(args, env, pack);
-        return { code, stdout, stderr };
+        return { code, ...capture.restore() };
     } finally {
-        (process.stdout as any).write = out;
-        (process.stderr as any).write = err;
+        capture.restore();
     }
 }
