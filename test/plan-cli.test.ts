@@ -149,4 +149,19 @@ describe("plan CLI", () => {
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stdout, /--auth-auth0-domain=dev-example\.us\.auth0\.com/);
     });
+
+    it("as a process, serializes the etcd key's provider once and then serves the same text from .build/closures", function () {
+        const closures = path.join(root, ".build", "closures");
+        const entries = () => (fs.existsSync(closures) ? fs.readdirSync(closures).filter((f) => /^etcd-key\.ts\.etcdKeyProvider\..*\.json$/.test(f)) : []);
+        entries().forEach((f) => fs.rmSync(path.join(closures, f), { force: true }));
+        const providerText = () => {
+            const run = spawnSync(process.execPath, [...planNodeArgs(), "--stack", "quantum", "--json"], { cwd: root, encoding: "utf8" });
+            assert.equal(run.status, 0, run.stderr);
+            return JSON.parse(run.stdout).resources.find((r: any) => r.type === "pulumi-nodejs:dynamic:Resource").inputs.__provider;
+        };
+        const serialized = providerText();
+        assert.match(serialized, /async function \/\*generateEtcdKey\*\//);
+        assert.equal(entries().length, 1, "the first plan kept what the SDK serialized");
+        assert.equal(providerText(), serialized, "the next plan prints the same text");
+    });
 });

@@ -12,7 +12,7 @@ const { compilerOptions, javascriptOf } = require("../src/plan/register") as { c
 function project(): { dir: string; run(file: string): { status: number | null; stdout: string; stderr: string }; cached(file: string): string[] } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-register-"));
     fs.mkdirSync(path.join(dir, "src", "plan"), { recursive: true });
-    fs.copyFileSync(path.join(root, "src", "plan", "register.js"), path.join(dir, "src", "plan", "register.js"));
+    for (const f of ["register.js", "defer-sdk.js"]) fs.copyFileSync(path.join(root, "src", "plan", f), path.join(dir, "src", "plan", f));
     for (const f of ["tsconfig.json", "package-lock.json"]) fs.copyFileSync(path.join(root, f), path.join(dir, f));
     fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
     return {
@@ -50,6 +50,22 @@ describe("TypeScript loader (src/plan/register.js)", () => {
             assert.notDeepEqual(after, before, `a change to ${settings} transpiles again`);
             before = after;
         }
+    });
+
+    it("keys all the code a process loaded: the key changes when a loaded source does, and only then", () => {
+        const p = newProject();
+        fs.writeFileSync(path.join(p.dir, "lib.ts"), "export const value = 1;\n");
+        fs.writeFileSync(path.join(p.dir, "main.ts"), 'import "./lib";\nconsole.log(require("./src/plan/register").loadedCodeKey());\n');
+        const key = () => {
+            const run = p.run("main.ts");
+            assert.equal(run.status, 0, run.stderr);
+            return run.stdout.trim();
+        };
+        const first = key();
+        assert.match(first, /^[0-9a-f]{64}$/);
+        assert.equal(key(), first, "the same code, the same key");
+        fs.writeFileSync(path.join(p.dir, "lib.ts"), "export const value = 2;\n");
+        assert.notEqual(key(), first, "an edit to a loaded module changes the key");
     });
 
     it("names the .ts file and line in stack traces, and a syntax error's place", () => {

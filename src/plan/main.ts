@@ -3,6 +3,7 @@
 process.once("SIGINT", () => process.exit(130));
 process.once("SIGTERM", () => process.exit(143));
 
+import * as path from "node:path";
 import { POLICY_DIR, startPack } from "./pack-process";
 
 // The pack starts before this process loads the plan (the SDK, the program, zod): each takes about a second to load,
@@ -12,4 +13,12 @@ const pack = argv.some((a) => a === "--stack" || a.startsWith("--stack=")) ? sta
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { main } = require("./cli") as typeof import("./cli");
+// A dynamic provider's serialized text comes from .build/closures while no source changed (closure-cache.ts). Only
+// when this process loads its TypeScript through register.js, which knows every source it loaded.
+const register = require.cache[require.resolve("./register")]?.exports as { loadedCodeKey(): string | undefined } | undefined;
+if (register) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { cacheProviderSerialization } = require("./closure-cache") as typeof import("./closure-cache");
+    cacheProviderSerialization(path.resolve(__dirname, "..", "..", ".build", "closures"), register.loadedCodeKey);
+}
 main(argv, process.env, pack).then((code) => process.exit(code));

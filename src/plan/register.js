@@ -14,6 +14,10 @@ const fs = require("node:fs");
 const { SourceMap } = require("node:module");
 const path = require("node:path");
 
+// Every process that runs our TypeScript (plan, pack, tests, bench) loads the SDK without its closure serializer's
+// heavy dependencies until they are used.
+require("./defer-sdk");
+
 const ROOT = path.resolve(__dirname, "..", "..");
 const CACHE = path.join(ROOT, ".build", "ts");
 const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
@@ -82,14 +86,22 @@ function transpile(source, filename) {
 const escapeRegExp = (name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
+ * Each TypeScript file this process loaded through here → the key of its output (its source, tsconfig.json, the
+ * lockfile and this file): together, all the code of ours that this process can run.
+ * @type {Map<string, string>}
+ */
+const loaded = new Map();
+
+/**
  * The JavaScript of `filename`, from the cache when its key matches.
  * @param {string} filename
  */
 function javascriptOf(filename) {
     const source = fs.readFileSync(filename, "utf8");
+    const key = crypto.createHash("sha256").update(settings()).update(filename).update(source).digest("hex").slice(0, 32);
+    loaded.set(filename, key);
     const rel = path.relative(ROOT, filename);
     if (rel.startsWith("..") || path.isAbsolute(rel)) return transpile(source, filename);
-    const key = crypto.createHash("sha256").update(settings()).update(filename).update(source).digest("hex").slice(0, 32);
     const dir = path.join(CACHE, path.dirname(rel));
     const base = path.basename(rel);
     const cached = path.join(dir, `${base}.${key}.js`);
@@ -159,4 +171,12 @@ Error.prepareStackTrace = (error, frames) => {
     return header + frames.map((frame) => `\n    at ${frameText(frame)}`).join("");
 };
 
-module.exports = { javascriptOf, compilerOptions: () => compilerOptions().options };
+/** One key for all the code this process loaded through here so far (see `loaded`); undefined before any. */
+function loadedCodeKey() {
+    if (loaded.size === 0) return undefined;
+    const hash = crypto.createHash("sha256").update(settings());
+    for (const [file, key] of [...loaded].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`${file}\0${key}\n`);
+    return hash.digest("hex");
+}
+
+module.exports = { javascriptOf, loadedCodeKey, compilerOptions: () => compilerOptions().options };

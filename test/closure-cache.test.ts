@@ -1,0 +1,88 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { SerializedFunction } from "@pulumi/pulumi/runtime";
+import { etcdKeyProvider } from "../components/etcd-key";
+import { cacheProviderSerialization } from "../src/plan/closure-cache";
+
+// The module whose export the cache replaces, as @pulumi/pulumi/dynamic calls it.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const sdk = require("@pulumi/pulumi/runtime/closure/serializeClosure") as { serializeFunction(f: Function, args?: object): Promise<SerializedFunction> };
+
+describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () => {
+    const real = sdk.serializeFunction;
+    let dir: string;
+    let calls: number;
+    let containsSecrets: boolean;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-closures-"));
+        calls = 0;
+        containsSecrets = false;
+        // The SDK's serializer, counted (and, for one case, reporting secrets).
+        sdk.serializeFunction = async (f, args) => {
+            calls++;
+            const serialized = await real(f, args);
+            return { ...serialized, containsSecrets: serialized.containsSecrets || containsSecrets };
+        };
+    });
+    afterEach(() => {
+        sdk.serializeFunction = real;
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    // Shaped as @pulumi/pulumi/dynamic asks for a provider: `serializeFunction(() => provider, { allowSecrets: true })`.
+    const provider = etcdKeyProvider;
+    const thunk = () => provider;
+    const serialize = (f: Function = thunk, args: object = { allowSecrets: true }) => sdk.serializeFunction(f, args);
+
+    it("serves what the SDK serialized until the code changes, then serializes afresh", async () => {
+        let code = "code-1";
+        const sdkOwn = sdk.serializeFunction;
+        const uninstall = cacheProviderSerialization(dir, () => code);
+        try {
+            const first = await serialize();
+            assert.equal(calls, 1);
+            assert.match(first.text, /async function \/\*generateEtcdKey\*\//);
+            assert.equal(fs.readdirSync(dir).length, 1);
+            assert.deepEqual(await serialize(), first, "the second time comes from the cache");
+            assert.equal(calls, 1);
+
+            code = "code-2";
+            assert.deepEqual(await serialize(), first);
+            assert.equal(calls, 2, "other code: serialized again");
+            assert.equal(fs.readdirSync(dir).length, 1, "the entry is replaced, not added to");
+            await serialize(thunk, { allowSecrets: false });
+            assert.equal(calls, 3, "other options: serialized again");
+        } finally {
+            uninstall();
+        }
+        assert.equal(sdk.serializeFunction, sdkOwn, "uninstall puts back what was there");
+        const [entry] = fs.readdirSync(dir);
+        assert.match(entry, /^etcd-key\.ts\.etcdKeyProvider\.[0-9a-f]{16}\.json$/);
+    });
+
+    it("serializes every time what it cannot key: providers no module exports, other functions, secrets, code it does not know", async () => {
+        const local = { create: async () => ({ id: "x" }) };
+        const unexported = () => local;
+        const other = () => 42;
+        let code: string | undefined = "code";
+        const uninstall = cacheProviderSerialization(dir, () => code);
+        try {
+            for (const f of [unexported, unexported, other, other]) await serialize(f);
+            assert.equal(calls, 4);
+            containsSecrets = true;
+            await serialize();
+            await serialize();
+            assert.equal(calls, 6, "a text with secrets is never written");
+            containsSecrets = false;
+            code = undefined;
+            await serialize();
+            await serialize();
+            assert.equal(calls, 8, "a process that did not load its code through register.js");
+            assert.deepEqual(fs.readdirSync(dir), []);
+        } finally {
+            uninstall();
+        }
+    });
+});

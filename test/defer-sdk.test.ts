@@ -1,0 +1,61 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const root = path.join(__dirname, "..");
+
+/** Runs `script` in a fresh node with the plan's loader (and so defer-sdk.js), in `cwd`; its stdout as JSON. */
+function run(script: string, cwd = root): any {
+    const out = spawnSync(process.execPath, ["-r", path.join(root, "src", "plan", "register.js"), "-e", script], { cwd, encoding: "utf8" });
+    assert.equal(out.status, 0, out.stderr);
+    return JSON.parse(out.stdout);
+}
+
+/** Whether each of the deferred modules is loaded; `require.resolve` from the SDK file that requires it. */
+const LOADED = `
+const closure = path.dirname(require.resolve("@pulumi/pulumi/runtime/closure/codePaths"));
+const loaded = () => ({
+    typescript: require.cache[require.resolve("typescript", { paths: [closure] })] !== undefined,
+    arborist: require.cache[require.resolve("@npmcli/arborist", { paths: [closure] })] !== undefined,
+    normalize: require.cache[require.resolve("normalize-package-data", { paths: [closure] })] !== undefined,
+});
+`;
+
+describe("the SDK's closure dependencies load on first use (src/plan/defer-sdk.js)", () => {
+    it("loads @pulumi/pulumi without TypeScript, arborist and normalize-package-data", () => {
+        const result = run(`const path = require("path"); const pulumi = require("@pulumi/pulumi"); ${LOADED} console.log(JSON.stringify(loaded()));`);
+        assert.deepEqual(result, { typescript: false, arborist: false, normalize: false });
+    });
+
+    it("serializes a function and computes code paths with the real modules, loaded then", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-defer-"));
+        try {
+            // A package with a dependency that is installed: computeCodePaths reads package.json (normalize-package-data,
+            // through __importDefault) and the installed tree (arborist, through __importStar).
+            fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "probe", version: "1.0.0", dependencies: { dep: "1.0.0" } }));
+            fs.mkdirSync(path.join(dir, "node_modules", "dep"), { recursive: true });
+            fs.writeFileSync(path.join(dir, "node_modules", "dep", "package.json"), JSON.stringify({ name: "dep", version: "1.0.0" }));
+            fs.writeFileSync(path.join(dir, "node_modules", "dep", "index.js"), "module.exports = 1;\n");
+            const result = run(
+                `const path = require("path");
+                 const pulumi = require(${JSON.stringify(require.resolve("@pulumi/pulumi"))});
+                 ${LOADED.replace('require.resolve("@pulumi/pulumi/runtime/closure/codePaths")', JSON.stringify(require.resolve("@pulumi/pulumi/runtime/closure/codePaths")))}
+                 (async () => {
+                     const answer = 42;
+                     const serialized = await pulumi.runtime.serializeFunction(() => answer);
+                     const paths = await pulumi.runtime.computeCodePaths();
+                     console.log(JSON.stringify({ text: serialized.text, paths: [...paths.keys()], loaded: loaded() }));
+                 })().catch((e) => { console.error(e); process.exit(1); });`,
+                dir,
+            );
+            assert.match(result.text, /return \(\) => answer;/);
+            assert.match(result.text, /answer: 42/);
+            assert.deepEqual(result.paths, ["node_modules/dep"]);
+            assert.deepEqual(result.loaded, { typescript: true, arborist: true, normalize: true });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
