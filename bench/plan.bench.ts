@@ -116,7 +116,7 @@ async function measure(scenario: string, file: string, stack: string): Promise<M
     const config = loadStackConfig(raw, new Set());
     const hub =
         stack === "matrix"
-            ? await planStack({ stack: "quantum", configFile: path.join(path.dirname(file), "Pulumi.quantum.yaml"), skipPolicies: true })
+            ? await planStack({ stack: "quantum", configFile: path.join(path.dirname(file), "Pulumi.quantum.yaml"), skipPolicies: true, silent: true })
             : undefined;
     const stackReferences = {
         "organization/omni-scale/quantum": {

@@ -50,7 +50,11 @@ export interface RunOptions {
     mocks?: Mocks;
     /** Called with each registration as it is captured (the plan analyzes it then, as the engine does). */
     onRegistered?: (r: CapturedResource) => void;
+    /** Receives the program's `pulumi.log` messages instead of the console (where the SDK prints them under mocks). */
+    onLog?: (severity: LogSeverity, message: string) => void;
 }
+
+export type LogSeverity = "debug" | "info" | "warn" | "error";
 
 export interface RunResult {
     resources: CapturedResource[];
@@ -99,6 +103,7 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
         failures.push(reason);
     };
     process.on("unhandledRejection", onRejection);
+    const restoreLog = opts.onLog ? redirectLog(opts.onLog) : () => undefined;
     try {
         await pulumi.runtime.runInPulumiStack(async () => program());
         await (pulumi.runtime as any).waitForRPCs();
@@ -111,11 +116,22 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
     // Rejections are reported after the microtask queue drains; a failed program also leaves the stack's
     // own output promises rejected, which must not leak into the caller as unhandled.
     await new Promise((resolve) => setTimeout(resolve, 10));
+    restoreLog();
     process.off("unhandledRejection", onRejection);
     if (failures.length > 0) throw failures[0];
     // The root stack's registered outputs, in wire form: unlike the resolved values, they keep secrets marked.
     const stack = monitor.getRegisteredResources().get(resources[0]?.urn)?.state;
     return { resources, outputs: stack?.toJavaScript?.() ?? {} };
+}
+
+/** Sends `pulumi.log` messages to `onLog` until the returned function is called. */
+function redirectLog(onLog: (severity: LogSeverity, message: string) => void): () => void {
+    const log = pulumi.log as unknown as Record<LogSeverity, (message: string) => Promise<void>>;
+    const original = { ...log };
+    for (const severity of ["debug", "info", "warn", "error"] as const) {
+        log[severity] = async (message) => onLog(severity, message);
+    }
+    return () => Object.assign(log, original);
 }
 
 function toCaptured(req: any, resp: any, read: boolean): CapturedResource {

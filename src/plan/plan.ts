@@ -54,6 +54,11 @@ export interface PlanOptions {
     previousOutputs?: StackReferenceOutputs;
     /** Skip the policy pack (the hub plan a workload plan needs only for its outputs). */
     skipPolicies?: boolean;
+    /**
+     * Drop the program's log messages: the hub plan a workload plan runs for its outputs warns about the hub stack,
+     * which a preview of the workload stack does not print.
+     */
+    silent?: boolean;
     /** Where PULUMI_CONFIG_PASSPHRASE(_FILE) are read from; the process environment by default. */
     env?: NodeJS.ProcessEnv;
     /** The pack process, when the caller started it (the CLI does, before it loads the plan); the caller stops it. */
@@ -101,7 +106,7 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
             const hubStack = config.hubStack.split("/").pop()!;
             const hubFile = path.join(path.dirname(file), `Pulumi.${hubStack}.yaml`);
             if (fs.existsSync(hubFile)) {
-                const hub = await planStack({ stack: hubStack, configFile: hubFile, skipPolicies: true, env: opts.env });
+                const hub = await planStack({ stack: hubStack, configFile: hubFile, skipPolicies: true, silent: true, env: opts.env });
                 stackReferences[config.hubStack] = asStackReference(hub.outputs);
             }
         }
@@ -113,6 +118,7 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
             secretKeys: [...secret],
             stackReferences,
             onRegistered: analysis?.resource,
+            onLog: opts.silent ? () => undefined : undefined,
         });
         const violations = analysis ? (await analysis.finish(resources)).violations : [];
         return { stack: opts.stack, config, resources, outputs, violations };
