@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { foldByResourceType, oncePerText } from "../policy/props";
+import { foldByResourceType, forgetTexts, oncePerText } from "../policy/props";
 
 // The SDK's analyzer protocol and its per-resource RPC, as the pack serves it (no .d.ts for these internals).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -84,5 +84,8 @@ describe("policy props: oncePerText", () => {
         });
         assert.deepEqual([check("key-a"), check("key-bb"), check("key-a")], [5, 6, 5]);
         assert.deepEqual(seen, ["key-a", "key-bb"]);
+        forgetTexts();
+        assert.equal(check("key-a"), 5);
+        assert.deepEqual(seen, ["key-a", "key-bb", "key-a"], "checked again after forgetTexts (the bench's rounds)");
     });
 });
