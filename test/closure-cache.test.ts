@@ -85,4 +85,18 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
             uninstall();
         }
     });
+
+    it("serializes every time where it cannot write its directory", async () => {
+        const blocked = path.join(dir, "blocked");
+        // A file where the directory would be: mkdir fails even for root.
+        fs.writeFileSync(blocked, "");
+        const uninstall = cacheProviderSerialization(path.join(blocked, "closures"), () => "code");
+        try {
+            const first = await serialize();
+            assert.deepEqual(await serialize(), first);
+            assert.equal(calls, 2);
+        } finally {
+            uninstall();
+        }
+    });
 });

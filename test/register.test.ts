@@ -52,6 +52,15 @@ describe("TypeScript loader (src/plan/register.js)", () => {
         }
     });
 
+    it("runs uncached where .build cannot be written", () => {
+        const p = newProject();
+        // A file where the cache directory would be: mkdir fails even for root, whom permissions do not stop.
+        fs.writeFileSync(path.join(p.dir, ".build"), "");
+        fs.writeFileSync(path.join(p.dir, "main.ts"), 'const value: string = "uncached";\nconsole.log(value);\n');
+        const run = p.run("main.ts");
+        assert.equal(run.stdout, "uncached\n", run.stderr);
+    });
+
     it("keys all the code a process loaded: the key changes when a loaded source does, and only then", () => {
         const p = newProject();
         fs.writeFileSync(path.join(p.dir, "lib.ts"), "export const value = 1;\n");

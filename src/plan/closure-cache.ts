@@ -73,11 +73,15 @@ export function cacheProviderSerialization(dir: string, codeKey: () => string | 
         }
         const serialized = await serialize(func, args);
         if (!serialized.containsSecrets) {
-            fs.mkdirSync(dir, { recursive: true });
-            // Renamed into place, so a concurrent plan reads a whole entry or none.
-            const tmp = `${entry.file}.${process.pid}.tmp`;
-            fs.writeFileSync(tmp, JSON.stringify({ key: entry.key, serialized } satisfies Entry));
-            fs.renameSync(tmp, entry.file);
+            try {
+                fs.mkdirSync(dir, { recursive: true });
+                // Renamed into place, so a concurrent plan reads a whole entry or none.
+                const tmp = `${entry.file}.${process.pid}.tmp`;
+                fs.writeFileSync(tmp, JSON.stringify({ key: entry.key, serialized } satisfies Entry));
+                fs.renameSync(tmp, entry.file);
+            } catch {
+                // Where .build cannot be written, every plan serializes: slower, not broken.
+            }
         }
         return serialized;
     };

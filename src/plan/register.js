@@ -111,14 +111,18 @@ function javascriptOf(filename) {
         // Not transpiled yet in this version.
     }
     const js = transpile(source, filename);
-    fs.mkdirSync(dir, { recursive: true });
-    // Renamed into place, so a concurrent run reads a whole file or none.
-    const tmp = `${cached}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, js);
-    fs.renameSync(tmp, cached);
-    const older = new RegExp(`^${escapeRegExp(base)}\\.[0-9a-f]{32}\\.js$`);
-    for (const entry of fs.readdirSync(dir)) {
-        if (older.test(entry) && entry !== path.basename(cached)) fs.rmSync(path.join(dir, entry), { force: true });
+    try {
+        fs.mkdirSync(dir, { recursive: true });
+        // Renamed into place, so a concurrent run reads a whole file or none.
+        const tmp = `${cached}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, js);
+        fs.renameSync(tmp, cached);
+        const older = new RegExp(`^${escapeRegExp(base)}\\.[0-9a-f]{32}\\.js$`);
+        for (const entry of fs.readdirSync(dir)) {
+            if (older.test(entry) && entry !== path.basename(cached)) fs.rmSync(path.join(dir, entry), { force: true });
+        }
+    } catch {
+        // A checkout where .build cannot be written (read-only, full disk) runs uncached: slower, not broken.
     }
     return js;
 }
