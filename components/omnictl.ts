@@ -42,7 +42,8 @@ export const PROVIDER_REGISTRATION_TIMEOUT_SECONDS = 300;
  * `InfraProviderStatuses.omni.sidero.dev/<providerid>` and refuses it ("failed to get provider") until the provider
  * has connected and written that status (omni v1.10.4 `internal/backend/runtime/omni/validations/machine_class.go`,
  * `client/pkg/infra/infra.go`). A started container is not enough: the provider may still be pulling, failing to
- * reach Omni, or holding the wrong key.
+ * reach Omni, or holding the wrong key. The loop reads omnictl's exit code: `get <type> <id>` returns the state's
+ * NotFound error (`client/pkg/omnictl/get.go`), and omnictl exits 1 on any error (`cmd/omnictl/main.go`), both v1.10.4.
  */
 export function waitForInfraProviderScript(providerId: string, timeoutSeconds = PROVIDER_REGISTRATION_TIMEOUT_SECONDS, pollSeconds = 5): string {
     const id = shellQuote(providerId);

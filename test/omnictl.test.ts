@@ -8,7 +8,8 @@ import { PROVIDER_REGISTRATION_TIMEOUT_SECONDS, waitForInfraProviderScript } fro
 /**
  * Runs the wait script with a stand-in omnictl that answers "not found" until a marker file exists, as Omni does
  * for `InfraProviderStatuses.omni.sidero.dev/<id>` until the provider registers (omni v1.10.4
- * validations/machine_class.go refuses the class meanwhile with "failed to get provider").
+ * validations/machine_class.go refuses the class meanwhile with "failed to get provider"). Like omnictl v1.10.4, it
+ * exits 1 for the missing resource: get.go returns the NotFound error of `st.Get`, and main.go exits 1 on any error.
  */
 function runWait(providerId: string, timeoutSeconds: number, registerAfterCalls?: number) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omnictl-"));
