@@ -7,7 +7,7 @@ import { ConfigError } from "../components/validation";
 import { loadStackConfig } from "../src/config";
 import { main } from "../src/import/cli";
 import { importExitCode, importReport, ImportOptions, importStack, ImportResult, stackFragment } from "../src/import/import";
-import { parseEnvFile, shellWords } from "../src/import/sources";
+import { shellWords } from "../src/import/sources";
 import { readStackFile } from "../src/plan/plan";
 import { captureOutput } from "./output-capture";
 
@@ -41,11 +41,10 @@ const everything = (r: ImportResult) => [stackFragment(r, "hub") ?? "", stackFra
 const classesOf = (r: ImportResult) => r.config.workloads!.machineClasses as Record<string, any>[];
 const clusterOf = (r: ImportResult) => (r.config.workloads!.clusters as Record<string, any>[])[0];
 
-describe("import: env files as Docker Compose reads them", () => {
-    it("reads comments, export, quotes and values with '=' or '#'", () => {
-        const vars = parseEnvFile('# c\nexport A=\'x y # z\'\nB="q\\"r"\nC=plain # note\nD=a=b\n  E = spaced\nnot a line\n');
-        assert.deepEqual(vars, { A: "x y # z", B: 'q"r', C: "plain", D: "a=b", E: "spaced" });
+describe("import: command lines in env files", () => {
+    it("splits words as a shell does, a backslash before a line break continuing the line", () => {
         assert.deepEqual(shellWords(`--a=1 --b='two words' --c="3"`), ["--a=1", "--b=two words", "--c=3"]);
+        assert.deepEqual(shellWords("--a=true \\\n      --b=x\\\n--c"), ["--a=true", "--b=x--c"]);
     });
 });
 
@@ -176,7 +175,7 @@ describe("import: hub and provider settings (omni.env, the provider's .env and c
         assert.match(r.checkedAgainst.workloads!, /Pulumi\.matrix\.yaml$/);
         assert.ok(
             r.notes.some((n) =>
-                /host directory \/etc\/etcd\/ .*SQLite at \/_out\/etcd\/omni\.db.*omni-data \(etcd\/ and omni\.db at its root\).*Migrating an existing Omni/.test(
+                /host directory \/etc\/etcd\/ .*SQLite at \/_out\/etcd\/omni\.db, and the sidecar's node state.*omni-data \(etcd\/ and the SQLite files as omni\.db, .* at its root\) and the node state into omni-tailscale-state.*Migrating an existing Omni/.test(
                     n.message,
                 ),
             ),
@@ -217,6 +216,77 @@ describe("import: hub and provider settings (omni.env, the provider's .env and c
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("import: Omni's own compose kit (siderolabs/omni v1.10.4 deploy/compose/env.template)", () => {
+    const TEMPLATE = "test/fixtures/upstream/omni-compose-env.template.v1.10.4";
+    /** The variables Omni's deploy/compose/README.md has the operator set in the environment of `docker compose`. */
+    const README_VARIABLES = {
+        OMNI_VERSION: "v1.10.4",
+        OMNI_ACCOUNT_UUID: "7c1e0f52-8d3a-4b6e-9f21-3a5d7e9b1c04",
+        OMNI_DOMAIN_NAME: "omni.example.com",
+        OMNI_WG_IP: "192.168.10.20",
+        OMNI_ADMIN_EMAIL: "admin@example.com",
+        AUTH0_CLIENT_ID: "EXAMPLEclientId0000000000000000",
+        AUTH0_DOMAIN: "dev-example.us.auth0.com",
+    };
+
+    it("carries an operator's edited env file: version, identity, URLs built from OMNI_DOMAIN_NAME, LAN address, multi-line AUTH", () => {
+        const r = run({ omniEnv: `${FIX}/omni-kit/omni.env`, environment: {} });
+        const h = r.config.hub!.hub as Record<string, any>;
+        assert.deepEqual(r.issues, []);
+        assert.deepEqual(r.unexpressed, []);
+        assert.deepEqual(
+            [h.omniVersion, h.accountId, h.omniDomain, h.lanIp, h.eventSinkPort],
+            ["v1.10.4", "7c1e0f52-8d3a-4b6e-9f21-3a5d7e9b1c04", "omni.example.com", "192.168.10.20", 8091],
+        );
+        assert.deepEqual(h.ports, { api: 443, machineApi: 8090, k8sProxy: 8100, wireguard: 50180 });
+        assert.deepEqual(h.auth, { auth0: { domain: "dev-example.us.auth0.com", clientId: "EXAMPLEclientId0000000000000000" } });
+        assert.equal(h.tls.certPath, "/etc/letsencrypt/live/omni.example.com/fullchain.pem");
+        // No Tailscale sidecar in Omni's kit: only the data is adopted.
+        assert.deepEqual(h.adopt, { omniDataVolume: "omni-data" });
+        // ${PWD} is the env file's directory, where compose runs.
+        assert.deepEqual(
+            r.secrets.map((x) => [x.key, x.file]),
+            [["etcdGpgKey", path.resolve(FIX, "omni-kit", "omni.asc")]],
+        );
+        const notes = r.notes.map((n) => n.message).join("\n");
+        assert.match(
+            notes,
+            /its SQLite at \/var\/lib\/omni\/secondary-storage\/sqlite\.db\. .*copy the data into omni-data \(etcd\/ and the SQLite files as omni\.db/,
+        );
+        assert.match(notes, /lanIp is 192\.168\.10\.20, the address SIDEROLINK_WIREGUARD_ADVERTISED_ADDR advertises/);
+        assert.match(notes, /no Tailscale sidecar here/);
+        assert.doesNotMatch(notes, /hub\.omniVersion/, "the version came from OMNI_IMG_TAG");
+    });
+
+    it("reads the template as Omni ships it with the README's variables set, and names what Compose would hand Omni", () => {
+        const r = run({ omniEnv: TEMPLATE, environment: README_VARIABLES });
+        const h = r.config.hub!.hub as Record<string, any>;
+        assert.deepEqual(
+            [h.omniVersion, h.accountId, h.omniDomain, h.lanIp],
+            ["v1.10.4", "7c1e0f52-8d3a-4b6e-9f21-3a5d7e9b1c04", "omni.example.com", "192.168.10.20"],
+        );
+        assert.deepEqual(h.initialUsers, ["admin@example.com"]);
+        // AUTH is single-quoted there: Compose hands Omni "${AUTH0_DOMAIN}" as written, and the loader refuses it.
+        assert.equal(h.auth.auth0.domain, "${AUTH0_DOMAIN}");
+        assert.match(
+            r.notes.map((n) => n.message).join("\n"),
+            /AUTH is single-quoted, and Compose does not interpolate single-quoted values: \$\{AUTH0_DOMAIN\}, \$\{AUTH0_CLIENT_ID\} reach Omni as written/,
+        );
+        assert.ok(
+            r.issues.some((i) => i.key === "omni-scale:hub.auth.auth0.domain"),
+            JSON.stringify(r.issues),
+        );
+        // Its AUTH has no closing quote of its own: the SAML alternative below it ends up as a variable.
+        assert.match(r.unexpressed.map((u) => u.message).join("\n"), /--auth-saml-enabled is not a setting this import knows/);
+        assert.equal(importExitCode(r), 2);
+    });
+
+    it("names a variable the file interpolates that is set nowhere", () => {
+        const r = run({ omniEnv: TEMPLATE, environment: { ...README_VARIABLES, OMNI_VERSION: undefined } });
+        assert.match(r.notes.map((n) => n.message).join("\n"), /OMNI_IMG_TAG uses \$\{OMNI_VERSION\}, which neither this file nor the environment sets/);
     });
 });
 

@@ -52,7 +52,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         return 2;
     }
     try {
-        const result = importStack({ ...inputs, projectDir: process.cwd(), stack: args.stack!, hubStack: args["hub-stack"]! });
+        const result = importStack({ ...inputs, projectDir: process.cwd(), stack: args.stack!, hubStack: args["hub-stack"]!, environment: env });
         const parts = { workloads: stackFragment(result, "workloads"), hub: stackFragment(result, "hub") };
         const outs = { workloads: at(args.out), hub: at(args["hub-out"]) };
         const toStdout: string[] = [];

@@ -7,7 +7,8 @@ import { hasSecureValue } from "../plan/secrets";
 import { Findings, FoundSecret, newFindings, StackRole } from "./findings";
 import { machineClassFrom } from "./machine-classes";
 import { hubFromOmniEnv, providerFrom } from "./settings";
-import { parseEnvFile, yamlDocuments, yamlFiles } from "./sources";
+import { EnvFile, readEnvFile } from "./env-file";
+import { yamlDocuments, yamlFiles } from "./sources";
 import { clusterFromTemplate } from "./templates";
 
 /**
@@ -29,6 +30,11 @@ export interface ImportOptions {
     /** Stack names: `Pulumi.<name>.yaml` is the file each part is checked against and merged into. */
     stack: string;
     hubStack: string;
+    /**
+     * Where env files' `${VAR}` are looked up first, as Compose looks them up in the environment it runs in (the
+     * process environment by default; `${PWD}` is always the env file's directory, where compose is run).
+     */
+    environment?: NodeJS.ProcessEnv;
 }
 
 export interface ImportResult extends Findings {
@@ -104,8 +110,29 @@ function reading<T>(f: Findings, read: () => T): T | undefined {
     }
 }
 
+/** An env file as Compose reads it for `docker compose --env-file`; what it interpolates from nowhere is noted. */
+function envFile(f: Findings, file: string, environment: NodeJS.ProcessEnv): EnvFile["vars"] | undefined {
+    const lookup = (name: string) => (name === "PWD" ? path.resolve(path.dirname(file)) : environment[name]);
+    const read = reading(f, () => readEnvFile(fs.readFileSync(file, "utf8"), file, lookup));
+    if (!read) return undefined;
+    for (const { variable, in: key } of read.unset) {
+        f.notes.push({
+            source: file,
+            message: `${key} uses \${${variable}}, which neither this file nor the environment sets, so Compose reads it as empty: set ${variable} (in the file, or in the environment of the import as of \`docker compose\`) and import again`,
+        });
+    }
+    for (const { key, variables } of read.uninterpolated) {
+        f.notes.push({
+            source: file,
+            message: `${key} is single-quoted, and Compose does not interpolate single-quoted values: ${variables.map((v) => `\${${v}}`).join(", ")} reach Omni as written. Use double quotes`,
+        });
+    }
+    return read.vars;
+}
+
 export function importStack(o: ImportOptions): ImportResult {
     const f = newFindings();
+    const environment = o.environment ?? process.env;
     const hub: Record<string, unknown> = {};
     const workloads: Record<string, unknown> = {};
     /** Config key prefix → the file it came from, so every refusal names its source. */
@@ -131,13 +158,17 @@ export function importStack(o: ImportOptions): ImportResult {
     }
     let omniDomain: string | undefined;
     if (o.omniEnv) {
-        const imported = hubFromOmniEnv(parseEnvFile(fs.readFileSync(o.omniEnv, "utf8")), o.omniEnv, f);
-        Object.assign(hub, imported.hub);
-        omniDomain = imported.omniDomain;
-        origins.push([`${PROJECT}:hub`, o.omniEnv]);
+        const vars = envFile(f, o.omniEnv, environment);
+        if (vars) {
+            const imported = hubFromOmniEnv(vars, o.omniEnv, f);
+            Object.assign(hub, imported.hub);
+            omniDomain = imported.omniDomain;
+            origins.push([`${PROJECT}:hub`, o.omniEnv]);
+        }
     }
     if (o.providerEnv || o.providerConfig) {
-        const env = o.providerEnv ? { vars: parseEnvFile(fs.readFileSync(o.providerEnv, "utf8")), source: o.providerEnv } : undefined;
+        const vars = o.providerEnv ? envFile(f, o.providerEnv, environment) : undefined;
+        const env = vars && { vars, source: o.providerEnv! };
         const config = o.providerConfig ? reading(f, () => ({ doc: yamlDocuments(o.providerConfig!)[0], source: o.providerConfig! })) : undefined;
         const provider = providerFrom(env, config, f);
         const source = [o.providerEnv, o.providerConfig].filter(Boolean).join(", ");

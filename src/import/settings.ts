@@ -1,9 +1,12 @@
+import { isIP } from "node:net";
 import { splitTokenValue } from "../../components/proxmox-provider-render";
 import { Findings } from "./findings";
 import { shellWords } from "./sources";
 
 /**
- * Hub settings from an `omni.env` (the seed kit's variables, basher83/Omni-Scale `omni/omni.env.example`) and provider settings from the provider's
+ * Hub settings from an `omni.env`: the variables of Omni's own compose kit (siderolabs/omni v1.10.4
+ * `deploy/compose/env.template`) and of the seed kit (basher83/Omni-Scale `omni/omni.env.example`, which adds HOST_IP
+ * and OMNI_SQLITE_PATH). Provider settings from the provider's
  * `.env` and `config.yaml` (§1.5, §3.2, §3.3). Secret values are never copied: each becomes a FoundSecret (the
  * command that sets it) or, with no setting to take it, a note that says why it is not needed.
  */
@@ -86,8 +89,20 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
     const name = get("NAME");
     set("accountId", get("OMNI_ACCOUNT_UUID"));
     set("accountName", name);
-    const lanIp = get("HOST_IP");
+    // The tag of ghcr.io/siderolabs/omni the compose file runs: the first deployment keeps that version.
+    const version = get("OMNI_IMG_TAG");
+    set("omniVersion", version);
+    const wireguard = get("SIDEROLINK_WIREGUARD_ADVERTISED_ADDR");
+    const wireguardHost = wireguard?.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    // Omni's kit has no HOST_IP: machines dial WireGuard on the LAN address, which is this hub's lanIp.
+    const lanIp = get("HOST_IP") ?? (wireguardHost && isIP(wireguardHost) ? wireguardHost : undefined);
     set("lanIp", lanIp);
+    if (vars.HOST_IP === undefined && lanIp !== undefined) {
+        f.notes.push({
+            source,
+            message: `lanIp is ${lanIp}, the address SIDEROLINK_WIREGUARD_ADVERTISED_ADDR advertises: check that it is the Docker host's LAN address`,
+        });
+    }
     const sink = get("EVENT_SINK_PORT");
     set("eventSinkPort", sink === undefined ? undefined : /^\d+$/.test(sink) ? Number(sink) : sink);
 
@@ -111,6 +126,14 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
     };
     const omniDomain = advertised("ADVERTISED_API_URL", "api", "BIND_ADDR");
     set("omniDomain", omniDomain);
+    // Omni's kit builds its URLs from OMNI_DOMAIN_NAME; what Omni runs with are the URLs.
+    const domainName = get("OMNI_DOMAIN_NAME");
+    if (domainName !== undefined && omniDomain !== undefined && domainName !== omniDomain) {
+        f.unexpressed.push({
+            source,
+            message: `OMNI_DOMAIN_NAME=${domainName}, but ADVERTISED_API_URL names ${omniDomain}: omniDomain is ${omniDomain}, the one Omni advertises`,
+        });
+    }
     for (const [variable, port, bindVariable] of [
         ["SIDEROLINK_ADVERTISED_API_URL", "machineApi", "MACHINE_API_BIND_ADDR"],
         ["ADVERTISED_K8S_PROXY_URL", "k8sProxy", "K8S_PROXY_BIND_ADDR"],
@@ -123,11 +146,10 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
             });
         }
     }
-    const wireguard = get("SIDEROLINK_WIREGUARD_ADVERTISED_ADDR");
     if (wireguard !== undefined) {
         const port = portOf(wireguard);
         if (port) ports.wireguard = Number(port);
-        const host = wireguard.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+        const host = wireguardHost;
         if (lanIp && host !== lanIp) {
             f.unexpressed.push({
                 source,
@@ -164,21 +186,35 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
                 "set hub.accountId to its --account-id (docker inspect of its container shows it) and hub.adopt to the volumes that hold its state",
         });
     } else {
-        hub.adopt = { omniDataVolume: `${account}-data`, tailscaleStateVolume: `${account}-tailscale-state` };
-        const [etcdDir, sqlite] = [get("ETCD_VOLUME_PATH"), get("OMNI_SQLITE_PATH")];
+        // The seed kit runs a Tailscale sidecar (TS_AUTHKEY) whose node state is adopted too; Omni's own kit runs Omni
+        // on the host network, without one: the hub's sidecar joins the tailnet as a new node.
+        const sidecar = vars.TS_AUTHKEY !== undefined;
+        hub.adopt = { omniDataVolume: `${account}-data`, ...(sidecar ? { tailscaleStateVolume: `${account}-tailscale-state` } : {}) };
+        // The seed names the SQLite file, Omni's kit the host directory it mounts at /_out/secondary-storage (sqlite.db).
+        const storage = get("SQLITE_STORAGE_PATH");
+        const [etcdDir, sqlite] = [get("ETCD_VOLUME_PATH"), get("OMNI_SQLITE_PATH") ?? (storage && `${storage.replace(/\/$/, "")}/sqlite.db`)];
         f.notes.push({
             source,
             message:
-                `Omni's data is in ${etcdDir ? `the host directory ${etcdDir} (mounted at /_out/etcd)` : "the running Omni's data directory"}${sqlite ? `, its SQLite at ${sqlite}` : ""}, and the sidecar's node state in its ` +
-                `tailscale-state directory. This hub adopts Docker volumes instead (hub.adopt): before the first \`pulumi up\`, copy the data into ${account}-data ` +
-                `(etcd/ and omni.db at its root) and the node state into ${account}-tailscale-state, as docs/OPERATIONS.md "Migrating an existing Omni" shows`,
+                `Omni's data is in ${etcdDir ? `the host directory ${etcdDir} (mounted at /_out/etcd)` : "the running Omni's data directory"}${sqlite ? `, its SQLite at ${sqlite}` : ""}` +
+                `${sidecar ? ", and the sidecar's node state in its tailscale-state directory" : ""}. This hub adopts Docker volumes instead (hub.adopt): before the first \`pulumi up\`, ` +
+                `copy the data into ${account}-data (etcd/ and the SQLite files as omni.db, omni.db-wal, omni.db-shm at its root)` +
+                `${sidecar ? ` and the node state into ${account}-tailscale-state` : ""}, as docs/OPERATIONS.md "Migrating an existing Omni" shows`,
+        });
+        if (!sidecar) {
+            f.notes.push({
+                source,
+                message: `no Tailscale sidecar here (no TS_AUTHKEY): the hub's sidecar joins the tailnet as a new node, so hub.adopt has no tailscaleStateVolume`,
+            });
+        }
+    }
+    if (version === undefined) {
+        f.notes.push({
+            source,
+            message:
+                "the running Omni's version is not in this file: set hub.omniVersion to it (the image tag in its compose file), or to the next minor at most, as Omni upgrades one minor at a time",
         });
     }
-    f.notes.push({
-        source,
-        message:
-            "the running Omni's version is not in this file: set hub.omniVersion to it (the image tag in its compose file), or to the next minor at most, as Omni upgrades one minor at a time",
-    });
     if (get("TS_AUTHKEY") !== undefined) {
         f.notes.push({
             source,

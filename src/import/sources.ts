@@ -4,8 +4,8 @@ import * as YAML from "yaml";
 import { ConfigError } from "../../components/validation";
 
 /**
- * Reading what a running Omni's owner has: YAML files of one or several documents, directories of them, and
- * env files as Docker Compose reads them.
+ * Reading what a running Omni's owner has: YAML files of one or several documents and directories of them (env
+ * files: env-file.ts).
  */
 
 /** Files a path names: the file itself, or a directory's *.yaml and *.yml files, sorted (not its subdirectories: the seed's clusters/patches/ holds patches, not templates). */
@@ -29,28 +29,12 @@ export function yamlDocuments(file: string): unknown[] {
     return docs.map((d) => d.toJS()).filter((d) => d !== null && d !== undefined);
 }
 
-/** One shell-quoted value: single quotes are literal, double quotes honour backslash escapes of `"` and `\`. */
-function unquote(value: string): string {
-    const v = value.trim();
-    if (v.length >= 2 && v.startsWith("'") && v.endsWith("'")) return v.slice(1, -1);
-    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) return v.slice(1, -1).replace(/\\(["\\])/g, "$1");
-    // An unquoted value ends at a comment.
-    return v.replace(/\s+#.*$/, "");
-}
-
-/** `KEY=value` lines of an env file (`omni.env`, a provider `.env`): comments, blank lines, `export ` and quotes as Compose reads them. */
-export function parseEnvFile(text: string): Record<string, string> {
-    const vars: Record<string, string> = {};
-    for (const line of text.split(/\r?\n/)) {
-        const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(line);
-        if (m) vars[m[1]] = unquote(m[2]);
-    }
-    return vars;
-}
-
-/** The words of a command-line string such as the seed's `AUTH='--auth-auth0-enabled=true --auth-auth0-domain=…'`. */
+/**
+ * The words of a command-line string such as the seed's `AUTH='--auth-auth0-enabled=true --auth-auth0-domain=…'`. A
+ * backslash before a line break continues the line, as in Omni's own `deploy/compose/env.template` (v1.10.4).
+ */
 export function shellWords(text: string): string[] {
-    return [...text.matchAll(/(?:[^\s'"]+|'[^']*'|"(?:[^"\\]|\\.)*")+/g)].map((m) =>
+    return [...text.replace(/\\\r?\n/g, "").matchAll(/(?:[^\s'"]+|'[^']*'|"(?:[^"\\]|\\.)*")+/g)].map((m) =>
         m[0].replace(/'([^']*)'|"((?:[^"\\]|\\.)*)"/g, (_, s, d) => s ?? d.replace(/\\(.)/g, "$1")),
     );
 }
