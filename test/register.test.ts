@@ -12,7 +12,7 @@ const { compilerOptions, javascriptOf } = require("../src/plan/register") as { c
 function project(): { dir: string; run(file: string): { status: number | null; stdout: string; stderr: string }; cached(file: string): string[] } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-register-"));
     fs.mkdirSync(path.join(dir, "src", "plan"), { recursive: true });
-    for (const f of ["register.js", "defer-sdk.js"]) fs.copyFileSync(path.join(root, "src", "plan", f), path.join(dir, "src", "plan", f));
+    for (const f of ["register.js", "defer-sdk.js", "cache-file.js"]) fs.copyFileSync(path.join(root, "src", "plan", f), path.join(dir, "src", "plan", f));
     for (const f of ["tsconfig.json", "package-lock.json"]) fs.copyFileSync(path.join(root, f), path.join(dir, f));
     fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
     return {

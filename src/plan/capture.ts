@@ -127,11 +127,11 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
 /** Sends `pulumi.log` messages to `onLog` until the returned function is called. */
 function redirectLog(onLog: (severity: LogSeverity, message: string) => void): () => void {
     const log = pulumi.log as unknown as Record<LogSeverity, (message: string) => Promise<void>>;
-    const original = { ...log };
+    const { debug, info, warn, error } = log;
     for (const severity of ["debug", "info", "warn", "error"] as const) {
         log[severity] = async (message) => onLog(severity, message);
     }
-    return () => Object.assign(log, original);
+    return () => Object.assign(log, { debug, info, warn, error });
 }
 
 function toCaptured(req: any, resp: any, read: boolean): CapturedResource {

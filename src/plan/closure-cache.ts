@@ -23,6 +23,9 @@ const SDK_SERIALIZER = "@pulumi/pulumi/runtime/closure/serializeClosure";
 const PROVIDER_THUNK = "() => provider";
 const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
 
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { writeCacheFile } = require("./cache-file") as { writeCacheFile(file: string, text: string): boolean };
+
 type Serialize = (func: Function, args?: SerializeFunctionArgs) => Promise<SerializedFunction>;
 
 interface Entry {
@@ -72,17 +75,7 @@ export function cacheProviderSerialization(dir: string, codeKey: () => string | 
             // Not serialized yet with this code.
         }
         const serialized = await serialize(func, args);
-        if (!serialized.containsSecrets) {
-            try {
-                fs.mkdirSync(dir, { recursive: true });
-                // Renamed into place, so a concurrent plan reads a whole entry or none.
-                const tmp = `${entry.file}.${process.pid}.tmp`;
-                fs.writeFileSync(tmp, JSON.stringify({ key: entry.key, serialized } satisfies Entry));
-                fs.renameSync(tmp, entry.file);
-            } catch {
-                // Where .build cannot be written, every plan serializes: slower, not broken.
-            }
-        }
+        if (!serialized.containsSecrets) writeCacheFile(entry.file, JSON.stringify({ key: entry.key, serialized } satisfies Entry));
         return serialized;
     };
     return () => {

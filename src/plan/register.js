@@ -14,6 +14,8 @@ const fs = require("node:fs");
 const { SourceMap } = require("node:module");
 const path = require("node:path");
 
+const { writeCacheFile } = require("./cache-file");
+
 // Every process that runs our TypeScript (plan, pack, tests, bench) loads the SDK without its closure serializer's
 // heavy dependencies until they are used.
 require("./defer-sdk");
@@ -111,18 +113,11 @@ function javascriptOf(filename) {
         // Not transpiled yet in this version.
     }
     const js = transpile(source, filename);
-    try {
-        fs.mkdirSync(dir, { recursive: true });
-        // Renamed into place, so a concurrent run reads a whole file or none.
-        const tmp = `${cached}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, js);
-        fs.renameSync(tmp, cached);
+    if (writeCacheFile(cached, js)) {
         const older = new RegExp(`^${escapeRegExp(base)}\\.[0-9a-f]{32}\\.js$`);
         for (const entry of fs.readdirSync(dir)) {
             if (older.test(entry) && entry !== path.basename(cached)) fs.rmSync(path.join(dir, entry), { force: true });
         }
-    } catch {
-        // A checkout where .build cannot be written (read-only, full disk) runs uncached: slower, not broken.
     }
     return js;
 }
@@ -178,7 +173,8 @@ Error.prepareStackTrace = (error, frames) => {
 /** One key for all the code this process loaded through here so far (see `loaded`); undefined before any. */
 function loadedCodeKey() {
     if (loaded.size === 0) return undefined;
-    const hash = crypto.createHash("sha256").update(settings());
+    // Each file's key covers the settings already.
+    const hash = crypto.createHash("sha256");
     for (const [file, key] of [...loaded].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`${file}\0${key}\n`);
     return hash.digest("hex");
 }
