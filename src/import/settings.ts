@@ -149,8 +149,7 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
     if (wireguard !== undefined) {
         const port = portOf(wireguard);
         if (port) ports.wireguard = Number(port);
-        const host = wireguardHost;
-        if (lanIp && host !== lanIp) {
+        if (lanIp && wireguardHost !== lanIp) {
             f.unexpressed.push({
                 source,
                 message: `SIDEROLINK_WIREGUARD_ADVERTISED_ADDR=${wireguard} is not on HOST_IP ${lanIp}; this hub advertises WireGuard on its LAN IP (lanIp), which running machines dial: check that lanIp is that address`,
