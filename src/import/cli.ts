@@ -7,8 +7,10 @@ import { importExitCode, importReport, importStack, stackFragment } from "./impo
 const USAGE = `usage: npm run import -- [--machine-classes PATH]... [--clusters PATH]... [--omni-env FILE] [--provider-env FILE] [--provider-config FILE]
                          [--stack matrix] [--hub-stack quantum] [--out FILE] [--hub-out FILE]
   PATH is a YAML file (one or several documents) or a directory of them; --out / --hub-out write the workload / hub
-  stack's part (default: both to stdout). Exit 0: all carried over; 1: something cannot be expressed (listed);
-  2: something is refused, with the same messages as \`pulumi up\`, or bad arguments.`;
+  stack's part (default: both to stdout). Env files are read as \`docker compose --env-file\` reads them: set the
+  variables their \${VAR} name in the environment, as for compose.
+  Exit 0: all carried over; 1: something cannot be expressed (listed); 2: something is refused, with the same
+  messages as \`pulumi up\`, or bad arguments.`;
 
 /** Runs the import CLI. Relative paths are the caller's: `npm run` changes to the project directory and keeps the caller's in INIT_CWD. */
 export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
