@@ -5,6 +5,7 @@ import * as path from "node:path";
 import type { SerializedFunction } from "@pulumi/pulumi/runtime";
 import { etcdKeyProvider } from "../components/etcd-key";
 import { cacheProviderSerialization } from "../src/plan/closure-cache";
+import { loaderProject } from "./loader-project";
 
 // The module whose export the cache replaces, as @pulumi/pulumi/dynamic calls it.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -83,6 +84,50 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
             assert.deepEqual(fs.readdirSync(dir), []);
         } finally {
             uninstall();
+        }
+    });
+
+    it("serializes an edited provider afresh in the next process, and serves it from the cache in the one after", () => {
+        // A project of its own, as the plan runs: a provider module, and a main that installs the cache as
+        // src/plan/main.ts does and prints what it got and how often the SDK serialized.
+        const root = path.join(__dirname, "..");
+        const project = loaderProject();
+        try {
+            const provider = (id: string) => `export const provider = { async create() { return { id: "${id}", outs: {} }; } };\n`;
+            fs.writeFileSync(
+                path.join(project.dir, "main.ts"),
+                [
+                    `import { cacheProviderSerialization } from ${JSON.stringify(path.join(root, "src", "plan", "closure-cache"))};`,
+                    'import * as mod from "./provider";',
+                    "// Shaped as @pulumi/pulumi/dynamic asks: `() => provider`, a local name (an imported one would read `provider_1.provider`).",
+                    "const provider = mod.provider;",
+                    'const sdk = require("@pulumi/pulumi/runtime/closure/serializeClosure");',
+                    "// The SDK's own serializer, counted; the cache goes on top of it.",
+                    "const serialize = sdk.serializeFunction;",
+                    "let serialized = 0;",
+                    "sdk.serializeFunction = (f: Function, a: object) => (serialized++, serialize(f, a));",
+                    'const register = require("./src/plan/register");',
+                    'cacheProviderSerialization(require("path").join(__dirname, ".build", "closures"), register.loadedCodeKey);',
+                    "sdk.serializeFunction(() => provider, { allowSecrets: true }).then((s: { text: string }) => console.log(JSON.stringify({ text: s.text, serialized })));",
+                ].join("\n"),
+            );
+            const run = () => {
+                const out = project.run("main.ts");
+                assert.equal(out.status, 0, out.stderr);
+                return JSON.parse(out.stdout) as { text: string; serialized: number };
+            };
+            fs.writeFileSync(path.join(project.dir, "provider.ts"), provider("first"));
+            const first = run();
+            assert.match(first.text, /id: "first"/);
+            assert.equal(first.serialized, 1);
+            assert.deepEqual(run(), { text: first.text, serialized: 0 }, "unchanged code: the same text, from the cache");
+            fs.writeFileSync(path.join(project.dir, "provider.ts"), provider("second"));
+            const edited = run();
+            assert.match(edited.text, /id: "second"/, "the edited provider is what the next process serializes");
+            assert.equal(edited.serialized, 1);
+            assert.equal(fs.readdirSync(path.join(project.dir, ".build", "closures")).length, 1);
+        } finally {
+            fs.rmSync(project.dir, { recursive: true, force: true });
         }
     });
 

@@ -1,31 +1,17 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { loaderProject } from "./loader-project";
 
 const root = path.join(__dirname, "..");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { compilerOptions, javascriptOf } = require("../src/plan/register") as { compilerOptions(): object; javascriptOf(filename: string): string };
 
-/** A project of its own: the loader, tsconfig.json and the lockfile copied, node_modules shared. */
-function project(): { dir: string; run(file: string): { status: number | null; stdout: string; stderr: string }; cached(file: string): string[] } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-register-"));
-    fs.mkdirSync(path.join(dir, "src", "plan"), { recursive: true });
-    for (const f of ["register.js", "defer-sdk.js", "cache-file.js"]) fs.copyFileSync(path.join(root, "src", "plan", f), path.join(dir, "src", "plan", f));
-    for (const f of ["tsconfig.json", "package-lock.json"]) fs.copyFileSync(path.join(root, f), path.join(dir, f));
-    fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
-    return {
-        dir,
-        run: (file) => spawnSync(process.execPath, ["-r", path.join(dir, "src", "plan", "register.js"), path.join(dir, file)], { cwd: dir, encoding: "utf8" }),
-        cached: (file) => fs.readdirSync(path.join(dir, ".build", "ts", path.dirname(file))).filter((f) => f.startsWith(`${path.basename(file)}.`)),
-    };
-}
-
 describe("TypeScript loader (src/plan/register.js)", () => {
     const dirs: string[] = [];
     const newProject = () => {
-        const p = project();
+        const p = loaderProject();
         dirs.push(p.dir);
         return p;
     };

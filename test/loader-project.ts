@@ -1,0 +1,31 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const root = path.join(__dirname, "..");
+
+export interface LoaderProject {
+    dir: string;
+    /** Runs `file` (relative to the project) in node with the project's loader, as `npm run plan` runs main.ts. */
+    run(file: string): { status: number | null; stdout: string; stderr: string };
+    /** The transpile cache's copies of `file`. */
+    cached(file: string): string[];
+}
+
+/**
+ * A project of its own, for tests of the plan's caches: the loader (src/plan/register.js and what it loads),
+ * tsconfig.json and the lockfile copied, node_modules shared. Its caches live under its own .build.
+ */
+export function loaderProject(): LoaderProject {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-loader-"));
+    fs.mkdirSync(path.join(dir, "src", "plan"), { recursive: true });
+    for (const f of ["register.js", "defer-sdk.js", "cache-file.js"]) fs.copyFileSync(path.join(root, "src", "plan", f), path.join(dir, "src", "plan", f));
+    for (const f of ["tsconfig.json", "package-lock.json"]) fs.copyFileSync(path.join(root, f), path.join(dir, f));
+    fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
+    return {
+        dir,
+        run: (file) => spawnSync(process.execPath, ["-r", path.join(dir, "src", "plan", "register.js"), path.join(dir, file)], { cwd: dir, encoding: "utf8" }),
+        cached: (file) => fs.readdirSync(path.join(dir, ".build", "ts", path.dirname(file))).filter((f) => f.startsWith(`${path.basename(file)}.`)),
+    };
+}
