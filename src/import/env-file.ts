@@ -196,16 +196,16 @@ export function readEnvFile(text: string, file: string, lookup: Lookup = () => u
             fail(`unterminated quoted value ${rest.split("\n")[0]}`);
         }
         if (quote === "'") {
+            // Single quotes are literal: no escapes, no interpolation.
             const named = [...chars.matchAll(/\$\{?([_a-z][_a-z0-9]*)/gi)].map((m) => m[1]);
             if (named.length > 0) uninterpolated.push({ key, variables: named });
+            vars[key] = chars;
+        } else {
+            vars[key] = interpolate(
+                chars.replace(/\\(0\d{0,3}|[abcfnrtv$"\\])/g, (match, e: string) => doubleQuotedEscape(match, e)),
+                key,
+            );
         }
-        vars[key] =
-            quote === "'"
-                ? chars
-                : interpolate(
-                      chars.replace(/\\(0\d{0,3}|[abcfnrtv$"\\])/g, (match, e: string) => doubleQuotedEscape(match, e)),
-                      key,
-                  );
         rest = rest.slice(closed + 1);
     }
     return { vars, unset, uninterpolated };
