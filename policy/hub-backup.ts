@@ -1,13 +1,13 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { HUB_BACKUP_LABELS, HUB_BACKUP_ROLE, backupTargetProblem, hubBackupPaths } from "../components/hub-backup-render";
-import { imagePinProblem } from "../components/images";
-import { omniContainerPaths } from "../components/omni-flags";
-import { STATE_ROLE_LABEL } from "../components/state-volumes";
+import { HUB_BACKUP_LABELS, HUB_BACKUP_ROLE, backupTargetProblem, hubBackupPaths } from "../components/hub/backup-render";
+import { imagePinProblem } from "../components/core/images";
+import { omniContainerPaths } from "../components/hub/omni-flags";
+import { STATE_ROLE_LABEL } from "../components/core/state-volumes";
 import { known } from "./props";
 
-/** The hub's own backup (components/hub-backup.ts): its image, its target and its S3 credentials. */
+/** The hub's own backup (components/hub/backup.ts): its image, its target and its S3 credentials. */
 
 type Container = docker.ContainerArgs & Record<string, any>;
 

@@ -1,9 +1,9 @@
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import * as tailscale from "@pulumi/tailscale";
-import { etcdKeyProblems } from "../components/etcd-key-rules";
-import { auth0DomainProblem, wireguardAddrProblem } from "../components/address-rules";
-import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/state-volumes";
+import { etcdKeyProblems } from "../components/hub/etcd-key-rules";
+import { auth0DomainProblem, wireguardAddrProblem } from "../components/core/addresses";
+import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/core/state-volumes";
 import { commandFlags, flag, known, oncePerText } from "./props";
 
 /** An OpenPGP parse per distinct key, however many uploads and analyses carry it. */

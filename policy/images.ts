@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import { PolicyConfigSchema, ReportViolation, ResourceValidation, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { defaultProviderImageRules, imagePinProblem, parseImageRef, providerImageProblem, ProviderImageRules } from "../components/images";
+import { defaultProviderImageRules, imagePinProblem, parseImageRef, providerImageProblem, ProviderImageRules } from "../components/core/images";
 import { configOf, ConfigSource } from "./config";
 import { known } from "./props";
 
@@ -23,7 +23,7 @@ export const imagesPinned: ResourceValidationPolicy = {
     name: "images-pinned",
     description: "Container images are pinned to a version tag or a digest (no `latest`, no missing tag).",
     severity: "medium",
-    remediationSteps: "Use a version tag (e.g. ghcr.io/siderolabs/omni:v1.10.4) or a digest (`image@sha256:…`); bump versions in components/versions.ts.",
+    remediationSteps: "Use a version tag (e.g. ghcr.io/siderolabs/omni:v1.10.4) or a digest (`image@sha256:…`); bump versions in components/core/versions.ts.",
     validateResource: forEachImage((image, _args, report) => {
         const problem = imagePinProblem(image);
         if (problem) report(problem);
@@ -54,7 +54,7 @@ export const proxmoxProviderPatchedTag: ResourceValidationPolicy = {
     description: "The Omni Proxmox infra provider image is a patched build, an upstream release without the hostname patch (v0.1.0+), or a digest.",
     severity: "high",
     remediationSteps:
-        "Set the provider image to ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.1.0 or later (components/versions.ts), or to your patched tag " +
+        "Set the provider image to ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.1.0 or later (components/core/versions.ts), or to your patched tag " +
         "(policy config `patchedTags`, default local-fix); never `latest` or an untagged image.",
     configSchema: patchedTagSchema,
     validateResource: forEachImage((image, args, report) => {

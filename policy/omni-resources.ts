@@ -2,9 +2,9 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import * as YAML from "yaml";
-import { clusterTemplateProblems, nodeRoleLabelProblems } from "../components/cluster-render";
-import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/machine-class-render";
-import { DEFAULT_INFRA_PROVIDER_ID } from "../components/validation";
+import { clusterTemplateProblems, nodeRoleLabelProblems } from "../components/omni/cluster-render";
+import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/omni/machine-class-render";
+import { DEFAULT_INFRA_PROVIDER_ID } from "../components/core/validation";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
 
 /** Omni resources applied with omnictl: the YAML a `command:local:Command` gets on stdin. */

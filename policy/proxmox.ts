@@ -1,6 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { PolicyConfigSchema, ReportViolation, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { resolverProblem } from "../components/proxmox-dns-rules";
+import { resolverProblem } from "../components/proxmox/dns-rules";
 import { configOf, ConfigSource } from "./config";
 
 const dnsSchema: PolicyConfigSchema = {
@@ -14,7 +14,7 @@ const dnsSchema: PolicyConfigSchema = {
     },
 };
 
-/** One violation per resolver that is not local (the rule lives in components/proxmox-host-dns.ts). */
+/** One violation per resolver that is not local (the rule lives in components/proxmox/host-dns.ts). */
 function checkResolvers(where: string, servers: readonly string[], args: ConfigSource, report: ReportViolation): void {
     const { allowedResolvers } = configOf<{ allowedResolvers: string[] }>(args, dnsSchema);
     for (const server of servers) {

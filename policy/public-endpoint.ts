@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { isTailnetAddress } from "../components/address-rules";
-import { tlsProblems } from "../components/tls";
+import { isTailnetAddress } from "../components/core/addresses";
+import { tlsProblems } from "../components/edge/tls";
 import { commandFlags, flag, known } from "./props";
 
 /** How clients reach Omni by name: the certificate it serves and the public record for its name. */

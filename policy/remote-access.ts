@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { hostOrIpProblem } from "../components/address-rules";
-import { LINUX_USER } from "../components/preflight-render";
+import { hostOrIpProblem } from "../components/core/addresses";
+import { LINUX_USER } from "../components/proxmox/preflight-render";
 import { known } from "./props";
 
 /** Commands run over SSH (bootstrap, Docker install, backups, the Proxmox preflight). */

@@ -1,12 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ClusterSpecSchema, renderClusterTemplate } from "../components/cluster-render";
-import { MachineClassSpecSchema } from "../components/machine-class-render";
-import { OmniHubSettingsSchema } from "../components/hub-settings";
-import { PreflightSettingsSchema } from "../components/preflight-render";
-import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox-dns-rules";
-import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox-provider-render";
-import { ConfigError, ConfigIssue, uniqueBy, zodIssues } from "../components/validation";
+import { ClusterSpecSchema, renderClusterTemplate } from "../components/omni/cluster-render";
+import { MachineClassSpecSchema } from "../components/omni/machine-class-render";
+import { OmniHubSettingsSchema } from "../components/hub/settings";
+import { PreflightSettingsSchema } from "../components/proxmox/preflight-render";
+import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox/dns-rules";
+import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox/provider-render";
+import { ConfigError, ConfigIssue, uniqueBy, zodIssues } from "../components/core/validation";
 
 /** The Pulumi project name: config keys are `omni-scale:<key>`. */
 export const PROJECT = "omni-scale";

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { hubBackupWarnings } from "../components/hub-backup-render";
-import { OmniHub } from "../components/omni-hub";
-import { ETCD_BACKUP_DEFAULTS } from "../components/hub-settings";
-import { hubEndpoints } from "../components/omni-flags";
-import { hubEndpointProblems, IMMUTABLE_HUB_OUTPUTS, omniUpgradeProblem } from "../components/upgrades";
-import { ConfigError, ConfigIssue } from "../components/validation";
-import { versions } from "../components/versions";
+import { hubBackupWarnings } from "../components/hub/backup-render";
+import { OmniHub } from "../components/hub/omni-hub";
+import { ETCD_BACKUP_DEFAULTS } from "../components/hub/settings";
+import { hubEndpoints } from "../components/hub/omni-flags";
+import { hubEndpointProblems, IMMUTABLE_HUB_OUTPUTS, omniUpgradeProblem } from "../components/core/upgrades";
+import { ConfigError, ConfigIssue } from "../components/core/validation";
+import { versions } from "../components/core/versions";
 import { HubStackConfig } from "./config";
 import { previousOutputs } from "./previous";
 
@@ -24,7 +24,7 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
     if (issues.length > 0) throw new ConfigError(issues);
     if (config.hub.omniVersion !== versions.omnictl) {
         pulumi.log.warn(
-            `hub.omniVersion ${config.hub.omniVersion} differs from the omnictl pin ${versions.omnictl} (components/versions.ts, mise.toml): use an omnictl equal to the hub`,
+            `hub.omniVersion ${config.hub.omniVersion} differs from the omnictl pin ${versions.omnictl} (components/core/versions.ts, mise.toml): use an omnictl equal to the hub`,
         );
     }
 

@@ -3,12 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import * as YAML from "yaml";
-import { hubContainerNames, hubRestoreHostScript } from "../components/hub-backup-render";
-import { OmniHubSettings, OmniHubSettingsSchema } from "../components/hub-settings";
-import { omniContainerPaths } from "../components/omni-flags";
-import { parseDockerHost } from "../components/address-rules";
-import { shellQuote } from "../components/omnictl";
-import { ConfigError, parseOrThrow } from "../components/validation";
+import { hubContainerNames, hubRestoreHostScript } from "../components/hub/backup-render";
+import { OmniHubSettings, OmniHubSettingsSchema } from "../components/hub/settings";
+import { omniContainerPaths } from "../components/hub/omni-flags";
+import { parseDockerHost } from "../components/core/addresses";
+import { shellQuote } from "../components/core/shell";
+import { ConfigError, parseOrThrow } from "../components/core/validation";
 import { PROJECT } from "./config";
 
 /**

@@ -1,14 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
-import { OmniCluster } from "../components/omni-cluster";
-import { privilegesForProviderData } from "../components/machine-class-render";
-import { OmniMachineClass } from "../components/omni-machine-class";
-import { ProxmoxHostDns } from "../components/proxmox-host-dns";
-import { ProxmoxInfraProvider } from "../components/proxmox-infra-provider";
-import { preflightTarget } from "../components/preflight-render";
-import { ProxmoxPreflight } from "../components/proxmox-preflight";
-import { ClusterVersions, clusterUpgradeProblem } from "../components/upgrades";
-import { ConfigError, ConfigIssue } from "../components/validation";
-import { versions } from "../components/versions";
+import { OmniCluster } from "../components/omni/cluster";
+import { privilegesForProviderData } from "../components/omni/machine-class-render";
+import { OmniMachineClass } from "../components/omni/machine-class";
+import { ProxmoxHostDns } from "../components/proxmox/host-dns";
+import { ProxmoxInfraProvider } from "../components/proxmox/infra-provider";
+import { preflightTarget } from "../components/proxmox/preflight-render";
+import { ProxmoxPreflight } from "../components/proxmox/preflight";
+import { ClusterVersions, clusterUpgradeProblem } from "../components/core/upgrades";
+import { ConfigError, ConfigIssue } from "../components/core/validation";
+import { versions } from "../components/core/versions";
 import { WorkloadStackConfig } from "./config";
 import { previousOutputs } from "./previous";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { X509Certificate } from "node:crypto";
-import { ACME_DIRECTORIES, cloudflareDnsChallenge, fullChain } from "../components/acme-certificate-render";
-import { ConfigError } from "../components/validation";
+import { ACME_DIRECTORIES, cloudflareDnsChallenge, fullChain } from "../components/edge/acme-certificate-render";
+import { ConfigError } from "../components/core/validation";
 import { packArgs } from "../policy/pack";
 import { analyzeInProcess } from "../src/plan/analyze";
 import { CapturedResource, isSecret, unwrapSecrets } from "../src/plan/capture";

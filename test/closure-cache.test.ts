@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { SerializedFunction } from "@pulumi/pulumi/runtime";
-import { etcdKeyProvider } from "../components/etcd-key";
+import { etcdKeyProvider } from "../components/hub/etcd-key";
 import { cacheProviderSerialization } from "../src/plan/closure-cache";
 import { loaderProject } from "./loader-project";
 

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { renderDnsRecord, tailnetIpv4 } from "../components/cloudflare-record-render";
-import { OmniHubSettingsSchema } from "../components/hub-settings";
+import { renderDnsRecord, tailnetIpv4 } from "../components/edge/cloudflare-record-render";
+import { OmniHubSettingsSchema } from "../components/hub/settings";
 import { loadStackConfig } from "../src/config";
 import { isSecret } from "../src/plan/capture";
 import { hubSettings } from "./fixtures/settings";

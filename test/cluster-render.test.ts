@@ -9,11 +9,11 @@ import {
     clusterTemplateProblems,
     nodeRoleLabelProblems,
     renderClusterTemplate,
-} from "../components/cluster-render";
-import { etcdBackupIntervalLimits } from "../components/hub-settings";
-import { parseGoDuration } from "../components/validation";
-import { ConfigError } from "../components/validation";
-import { versions } from "../components/versions";
+} from "../components/omni/cluster-render";
+import { etcdBackupIntervalLimits } from "../components/hub/settings";
+import { parseGoDuration } from "../components/core/validation";
+import { ConfigError } from "../components/core/validation";
+import { versions } from "../components/core/versions";
 
 const classes = ["matrix-control-plane", "matrix-worker-foxtrot", "matrix-worker-golf", "matrix-worker-hotel"];
 const longhorn = {

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { loadStackConfig, RawConfig } from "../src/config";
 import { readStackFile } from "../src/plan/plan";
-import { ConfigError } from "../components/validation";
+import { ConfigError } from "../components/core/validation";
 
 const root = path.join(__dirname, "..");
 const example = (stack: string) => readStackFile(path.join(root, `Pulumi.${stack}.yaml`));

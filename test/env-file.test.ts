@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError } from "../components/validation";
+import { ConfigError } from "../components/core/validation";
 import { readEnvFile } from "../src/import/env-file";
 
 /** compose-go v2.13.0's own expectations for how Docker Compose reads an env file (see the file's `provenance`). */

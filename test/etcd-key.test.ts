@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as openpgp from "openpgp";
-import { OmniEtcdKey, etcdKeyProvider } from "../components/etcd-key";
-import { etcdKeyProblems } from "../components/etcd-key-rules";
+import { OmniEtcdKey, etcdKeyProvider } from "../components/hub/etcd-key";
+import { etcdKeyProblems } from "../components/hub/etcd-key-rules";
 import { isSecret, runProgram } from "../src/plan/capture";
 import { GpgHome } from "./keys";
 import { requireTools } from "./tools";

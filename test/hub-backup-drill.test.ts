@@ -5,7 +5,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BACKUP_FILES, BACKUP_SET_PREFIX, hubBackupScript, hubRestoreScript, s3CurlConfig } from "../components/hub-backup-render";
+import { BACKUP_FILES, BACKUP_SET_PREFIX, hubBackupScript, hubRestoreScript, s3CurlConfig } from "../components/hub/backup-render";
 import { requireTools } from "./tools";
 
 /**

@@ -20,11 +20,11 @@ import {
     hubRestoreScript,
     s3BaseUrl,
     s3CurlConfig,
-} from "../components/hub-backup-render";
-import { parseImageRef } from "../components/images";
-import { OmniHubSettingsSchema } from "../components/hub-settings";
-import { omniContainerPaths } from "../components/omni-flags";
-import { ConfigError, parseOrThrow } from "../components/validation";
+} from "../components/hub/backup-render";
+import { parseImageRef } from "../components/core/images";
+import { OmniHubSettingsSchema } from "../components/hub/settings";
+import { omniContainerPaths } from "../components/hub/omni-flags";
+import { ConfigError, parseOrThrow } from "../components/core/validation";
 import { hubSettings } from "./fixtures/settings";
 
 const facts = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/hub-backup/upstream-facts.json"), "utf8"));

@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { HUB_BACKUP_LABELS, hubBackupDockerfile, hubBackupImageTag, hubBackupPaths, hubContainerNames } from "../components/hub-backup-render";
-import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub-settings";
-import { OmniHub, OmniHubArgs } from "../components/omni-hub";
-import { ConfigError, parseOrThrow } from "../components/validation";
+import { HUB_BACKUP_LABELS, hubBackupDockerfile, hubBackupImageTag, hubBackupPaths, hubContainerNames } from "../components/hub/backup-render";
+import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub/settings";
+import { OmniHub, OmniHubArgs } from "../components/hub/omni-hub";
+import { ConfigError, parseOrThrow } from "../components/core/validation";
 import { CapturedResource, RunResult, isSecret, maskSecrets, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
 import { hubSettings } from "./fixtures/settings";

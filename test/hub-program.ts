@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { Mocks } from "@pulumi/pulumi/runtime";
-import { ConfigError } from "../components/validation";
+import { ConfigError } from "../components/core/validation";
 import { loadStackConfig, RawConfig } from "../src/config";
 import { CapturedResource, runProgram } from "../src/plan/capture";
 import { offlineMocks, StackReferenceOutputs } from "../src/plan/mocks";

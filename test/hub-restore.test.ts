@@ -3,9 +3,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { hubRestoreHostScript } from "../components/hub-backup-render";
-import { OmniHubSettingsSchema } from "../components/hub-settings";
-import { ConfigError, parseOrThrow } from "../components/validation";
+import { hubRestoreHostScript } from "../components/hub/backup-render";
+import { OmniHubSettingsSchema } from "../components/hub/settings";
+import { ConfigError, parseOrThrow } from "../components/core/validation";
 import { hubSettingsOf, main, restoreInvocation } from "../src/hub-restore";
 import { hubSettings } from "./fixtures/settings";
 

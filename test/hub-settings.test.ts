@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { auth0DomainProblem, lanIpProblem, parseDockerHost, wireguardAddrProblem } from "../components/address-rules";
-import { renderOmniFlags } from "../components/omni-flags";
-import { images, versions } from "../components/versions";
+import { auth0DomainProblem, lanIpProblem, parseDockerHost, wireguardAddrProblem } from "../components/core/addresses";
+import { renderOmniFlags } from "../components/hub/omni-flags";
+import { images, versions } from "../components/core/versions";
 import { hubSettingsProblems as problems, parsedHubSettings as settings } from "./fixtures/settings";
 
 const ACCOUNT = "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f";

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { imagePinProblem, parseImageRef, providerImageProblem, tagVersion } from "../components/images";
-import { images, versions } from "../components/versions";
+import { imagePinProblem, parseImageRef, providerImageProblem, tagVersion } from "../components/core/images";
+import { images, versions } from "../components/core/versions";
 
 describe("image references", () => {
     it("parses registry ports, tags and digests", () => {

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as openpgp from "openpgp";
 import * as YAML from "yaml";
-import { inlineDocuments } from "../components/cluster-render";
+import { inlineDocuments } from "../components/omni/cluster-render";
 import { ImportOptions, ImportResult, importStack } from "../src/import/import";
 import { unwrapSecrets } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { ConfigError } from "../components/validation";
+import { ConfigError } from "../components/core/validation";
 import { loadStackConfig } from "../src/config";
 import { main } from "../src/import/cli";
 import { importExitCode, importReport, ImportOptions, importStack, ImportResult, stackFragment } from "../src/import/import";

@@ -10,10 +10,10 @@ import {
     privilegesForProviderData,
     renderMachineClass,
     storageSelectorProblems,
-} from "../components/machine-class-render";
+} from "../components/omni/machine-class-render";
 import { z } from "zod";
-import { ConfigError } from "../components/validation";
-import { versions } from "../components/versions";
+import { ConfigError } from "../components/core/validation";
+import { versions } from "../components/core/versions";
 
 // The seed's classes (basher83/Omni-Scale `machine-classes/*.yaml`).
 const tuning = {

@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as YAML from "yaml";
-import { ClusterSpec } from "../components/cluster-render";
-import { OmniCluster } from "../components/omni-cluster";
-import { OmniMachineClass } from "../components/omni-machine-class";
-import { ConfigError } from "../components/validation";
+import { ClusterSpec } from "../components/omni/cluster-render";
+import { OmniCluster } from "../components/omni/cluster";
+import { OmniMachineClass } from "../components/omni/machine-class";
+import { ConfigError } from "../components/core/validation";
 import { access, assertOmnictlEnvironment, classSpec, clusterSpec, run } from "./omni-commands";
 
 describe("OmniCluster", () => {

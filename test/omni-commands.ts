@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { ClusterSpec } from "../components/cluster-render";
-import { MachineClassSpec } from "../components/machine-class-render";
+import { ClusterSpec } from "../components/omni/cluster-render";
+import { MachineClassSpec } from "../components/omni/machine-class-render";
 import { CapturedResource, isSecret, runProgram } from "../src/plan/capture";
 
 /** Shared by the OmniMachineClass and OmniCluster tests. */

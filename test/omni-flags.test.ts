@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { wireguardAddrProblem } from "../components/address-rules";
-import { OmniHubSettingsInput } from "../components/hub-settings";
-import { hubEndpoints, renderOmniFlags, renderedOmniFlags } from "../components/omni-flags";
-import { versions } from "../components/versions";
+import { wireguardAddrProblem } from "../components/core/addresses";
+import { OmniHubSettingsInput } from "../components/hub/settings";
+import { hubEndpoints, renderOmniFlags, renderedOmniFlags } from "../components/hub/omni-flags";
+import { versions } from "../components/core/versions";
 import { parsedHubSettings as settings } from "./fixtures/settings";
 
 const ACCOUNT = "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f";

@@ -2,9 +2,9 @@ import { strict as assert } from "node:assert";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { MachineClassSpec } from "../components/machine-class-render";
-import { OmniMachineClass } from "../components/omni-machine-class";
-import { ConfigError } from "../components/validation";
+import { MachineClassSpec } from "../components/omni/machine-class-render";
+import { OmniMachineClass } from "../components/omni/machine-class";
+import { ConfigError } from "../components/core/validation";
 import { access, assertOmnictlEnvironment, classSpec, run } from "./omni-commands";
 
 describe("OmniMachineClass", () => {

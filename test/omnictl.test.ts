@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PROVIDER_REGISTRATION_TIMEOUT_SECONDS, waitForInfraProviderScript } from "../components/omnictl";
+import { PROVIDER_REGISTRATION_TIMEOUT_SECONDS, waitForInfraProviderScript } from "../components/omni/omnictl";
 
 /**
  * Runs the wait script with a stand-in omnictl that answers "not found" until a marker file exists, as Omni does

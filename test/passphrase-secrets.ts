@@ -7,7 +7,7 @@ export interface PassphraseStack {
 }
 
 /**
- * Test-side writer of the passphrase provider's format, written from the format itself (the reader, src/plan/secrets.ts,
+ * Test-side writer of the passphrase provider's format, written from the format itself (the reader, src/stack-secrets.ts,
  * names the pulumi/pulumi files it follows): values `v1:<base64 12-byte nonce>:<base64 ciphertext+tag>` under
  * AES-256-GCM, the key PBKDF2-HMAC-SHA256(passphrase, 8-byte salt, 1,000,000 rounds, 32 bytes), and the stack's
  * `encryptionsalt` = `v1:<base64 salt>:<the value of "pulumi">`. The key is derived once here: share one stack

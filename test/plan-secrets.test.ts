@@ -3,9 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { ConfigError } from "../components/validation";
+import { ConfigError } from "../components/core/validation";
 import { readStackFile } from "../src/plan/plan";
-import { decryptKeys, stackDecrypter } from "../src/plan/secrets";
+import { decryptKeys, stackDecrypter } from "../src/stack-secrets";
 import { GpgHome, Pair, selfSigned } from "./keys";
 import { passphraseStack } from "./passphrase-secrets";
 import { runPlan } from "./plan-run";
@@ -35,7 +35,7 @@ function configError(fn: () => unknown): ConfigError {
     assert.fail("expected a ConfigError");
 }
 
-describe("plan: secure values of Pulumi's passphrase provider (src/plan/secrets.ts)", () => {
+describe("plan: secure values of Pulumi's passphrase provider (src/stack-secrets.ts)", () => {
     // One key derivation (1M PBKDF2 rounds) for every fixture of this block.
     const stack = passphraseStack(PASSPHRASE);
     const dirs: string[] = [];

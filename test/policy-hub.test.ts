@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as tailscale from "@pulumi/tailscale";
 import * as openpgp from "openpgp";
-import { STATE_ROLE_LABEL } from "../components/state-volumes";
+import { STATE_ROLE_LABEL } from "../components/core/state-volumes";
 import { assertNoViolation, assertViolation, violationsOf } from "./policy-helpers";
 
 const OMNI_IMAGE = "ghcr.io/siderolabs/omni:v1.10.4";

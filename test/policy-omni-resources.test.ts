@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { renderClusterTemplate } from "../components/cluster-render";
-import { renderMachineClass } from "../components/machine-class-render";
+import { renderClusterTemplate } from "../components/omni/cluster-render";
+import { renderMachineClass } from "../components/omni/machine-class-render";
 import { analyze, assertNoViolation, assertViolation, violationsOf } from "./policy-helpers";
 
 const workerClass = renderMachineClass({

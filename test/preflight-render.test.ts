@@ -12,7 +12,7 @@ import {
     preflightTarget,
     PreflightTarget,
     renderPreflightScript,
-} from "../components/preflight-render";
+} from "../components/proxmox/preflight-render";
 import { offlineCertificate, OfflineCertificate } from "../src/plan/offline-certificate";
 
 const DOMAIN = "omni.example.com";

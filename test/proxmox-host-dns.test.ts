@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { ProxmoxHostDnsSettingsSchema, resolverProblem } from "../components/proxmox-dns-rules";
-import { ProxmoxHostDns } from "../components/proxmox-host-dns";
-import { ConfigError, parseOrThrow } from "../components/validation";
+import { ProxmoxHostDnsSettingsSchema, resolverProblem } from "../components/proxmox/dns-rules";
+import { ProxmoxHostDns } from "../components/proxmox/host-dns";
+import { ConfigError, parseOrThrow } from "../components/core/validation";
 import { runProgram } from "../src/plan/capture";
 
 const DNS_TYPE = "proxmoxve:index/dnsLegacy:DnsLegacy";

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { ProxmoxInfraProvider, ProxmoxInfraProviderArgs, ProxmoxInfraProviderSettings } from "../components/proxmox-infra-provider";
-import { ConfigError } from "../components/validation";
+import { ProxmoxInfraProvider, ProxmoxInfraProviderArgs, ProxmoxInfraProviderSettings } from "../components/proxmox/infra-provider";
+import { ConfigError } from "../components/core/validation";
 import { CapturedResource, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { providerSettings } from "./fixtures/settings";
 

@@ -10,10 +10,10 @@ import {
     renderProviderConfig,
     splitTokenValue,
     vmGuardScript,
-} from "../components/proxmox-provider-render";
-import { tailscaleEnvs } from "../components/tailscale-sidecar-render";
-import { ConfigError, ConfigIssue, parseOrThrow } from "../components/validation";
-import { images } from "../components/versions";
+} from "../components/proxmox/provider-render";
+import { tailscaleEnvs } from "../components/tailscale/sidecar-render";
+import { ConfigError, ConfigIssue, parseOrThrow } from "../components/core/validation";
+import { images } from "../components/core/versions";
 import { providerSettings } from "./fixtures/settings";
 
 const KEY = "omni-scale:infraProvider";

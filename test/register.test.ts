@@ -88,7 +88,7 @@ describe("TypeScript loader (src/plan/register.js)", () => {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
         const tsNode = require("ts-node").create({ transpileOnly: true, project: path.join(root, "tsconfig.json") });
         assert.deepEqual(compilerOptions(), tsNode.config.options);
-        const file = path.join(root, "components", "etcd-key.ts");
+        const file = path.join(root, "components", "hub", "etcd-key.ts");
         const withoutMap = (js: string) => js.replace(/\/\/# sourceMappingURL=\S+\s*$/, "");
         assert.equal(withoutMap(javascriptOf(file)), withoutMap(tsNode.compile(fs.readFileSync(file, "utf8"), file)));
     });

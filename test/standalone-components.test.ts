@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { OmniCluster } from "../components/omni-cluster";
-import { OmniHub } from "../components/omni-hub";
-import { OmniMachineClass } from "../components/omni-machine-class";
-import { ProxmoxHostDns } from "../components/proxmox-host-dns";
-import { ProxmoxInfraProvider } from "../components/proxmox-infra-provider";
-import { ProxmoxPreflight } from "../components/proxmox-preflight";
-import { ConfigError } from "../components/validation";
+import { OmniCluster } from "../components/omni/cluster";
+import { OmniHub } from "../components/hub/omni-hub";
+import { OmniMachineClass } from "../components/omni/machine-class";
+import { ProxmoxHostDns } from "../components/proxmox/host-dns";
+import { ProxmoxInfraProvider } from "../components/proxmox/infra-provider";
+import { ProxmoxPreflight } from "../components/proxmox/preflight";
+import { ConfigError } from "../components/core/validation";
 import { runProgram } from "../src/plan/capture";
 import { hubSettings, providerSettings } from "./fixtures/settings";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { tailscaleSidecar } from "../components/tailscale-sidecar";
+import { tailscaleSidecar } from "../components/tailscale/sidecar";
 import { isSecret, runProgram } from "../src/plan/capture";
 
 class Parent extends pulumi.ComponentResource {

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { tlsProblems } from "../components/tls";
+import { tlsProblems } from "../components/edge/tls";
 import { Pair, selfSigned as selfSignedIn } from "./keys";
 import { requireTools } from "./tools";
 

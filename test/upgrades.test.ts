@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { clusterUpgradeProblem, hubEndpointProblems, omniUpgradeProblem } from "../components/upgrades";
+import { clusterUpgradeProblem, hubEndpointProblems, omniUpgradeProblem } from "../components/core/upgrades";
 import { planStack } from "../src/plan/plan";
 
 // Omni's self-hosted upgrade guide ("Upgrade Omni", docs.siderolabs.com): sequential minor upgrades only, no downgrades.

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, formatIssues } from "../../components/validation";
+import { ConfigError, formatIssues } from "../../components/core/validation";
 import { importExitCode, importReport, importStack, stackFragment } from "./import";
 
 const USAGE = `usage: npm run import -- [--machine-classes PATH]... [--clusters PATH]... [--omni-env FILE] [--provider-env FILE] [--provider-config FILE]

@@ -1,4 +1,4 @@
-import { ConfigError } from "../../components/validation";
+import { ConfigError } from "../../components/core/validation";
 
 /**
  * An env file (`docker compose --env-file omni.env`, a provider `.env`) read as Docker Compose reads it: compose-go

@@ -1,4 +1,4 @@
-import { ConfigIssue } from "../../components/validation";
+import { ConfigIssue } from "../../components/core/validation";
 
 /** Which stack file a key or secret belongs to. */
 export type StackRole = "hub" | "workloads";

@@ -1,9 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { ConfigError, ConfigIssue, formatIssues } from "../../components/validation";
+import { ConfigError, ConfigIssue, formatIssues } from "../../components/core/validation";
 import { loadStackConfig, PROJECT, RawConfig } from "../config";
-import { hasSecureValue } from "../plan/secrets";
+import { hasSecureValue } from "../stack-secrets";
 import { Findings, FoundSecret, newFindings, StackRole } from "./findings";
 import { machineClassFrom } from "./machine-classes";
 import { hubFromOmniEnv, providerFrom } from "./settings";

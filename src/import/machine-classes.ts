@@ -1,5 +1,5 @@
 import * as YAML from "yaml";
-import { MACHINE_CLASS_TYPE } from "../../components/machine-class-render";
+import { MACHINE_CLASS_TYPE } from "../../components/omni/machine-class-render";
 import { Findings } from "./findings";
 
 /**

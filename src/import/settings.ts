@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { splitTokenValue } from "../../components/proxmox-provider-render";
+import { splitTokenValue } from "../../components/proxmox/provider-render";
 import { Findings } from "./findings";
 import { shellWords } from "./sources";
 

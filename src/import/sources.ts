@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { ConfigError } from "../../components/validation";
+import { ConfigError } from "../../components/core/validation";
 
 /**
  * Reading what a running Omni's owner has: YAML files of one or several documents and directories of them (env

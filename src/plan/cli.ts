@@ -1,11 +1,11 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError, formatIssues } from "../../components/validation";
+import { ConfigError, formatIssues } from "../../components/core/validation";
 import { CapturedResource, maskSecrets } from "./capture";
 import { PolicyConfig, Violation } from "./analyze";
 import { PackProcess } from "./pack-process";
 import { planStack, PlanResult } from "./plan";
-import { redactSecrets } from "./secrets";
+import { redactSecrets } from "../stack-secrets";
 
 const USAGE = "usage: npm run plan -- --stack <quantum|matrix> [--config FILE] [--policy-config FILE.json] [--json]";
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { MockCallArgs, MockResourceArgs, Mocks } from "@pulumi/pulumi/runtime";
 import * as openpgp from "openpgp";
-import { keyFingerprint } from "../../components/etcd-key-rules";
-import { OFFLINE_CERTIFICATE_VALIDITY, offlinePreflightStdout } from "../../components/preflight-render";
+import { keyFingerprint } from "../../components/hub/etcd-key-rules";
+import { OFFLINE_CERTIFICATE_VALIDITY, offlinePreflightStdout } from "../../components/proxmox/preflight-render";
 import { offlineCertificate } from "./offline-certificate";
 
 /** What a StackReference returns: the referenced stack's outputs and which of them are secret. */

@@ -4,12 +4,12 @@ import * as YAML from "yaml";
 import { currentStackConfig, loadStackConfig, PROJECT, RawConfig, StackConfig } from "../config";
 import { selfReferenceName } from "../previous";
 import { programFor } from "../programs";
-import { ConfigError } from "../../components/validation";
+import { ConfigError } from "../../components/core/validation";
 import { CapturedResource, isSecret, runProgram } from "./capture";
 import { openPack, PolicyConfig, Violation } from "./analyze";
 import { StackReferenceOutputs } from "./mocks";
 import { PackProcess, POLICY_DIR } from "./pack-process";
-import { decryptKeys, hasSecureValue, stackDecrypter } from "./secrets";
+import { decryptKeys, hasSecureValue, stackDecrypter } from "../stack-secrets";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export { POLICY_DIR };

@@ -1,6 +1,6 @@
-import { OmniHubSettings, omniVersionProblem } from "./hub-settings";
+import { OmniHubSettings, omniVersionProblem } from "./settings";
 
-/** Omni's command line and container layout, rendered from validated hub settings (components/hub-settings.ts). */
+/** Omni's command line and container layout, rendered from validated hub settings (components/hub/settings.ts). */
 
 /** Where things live inside the Omni container. The data volume is mounted at `data`. */
 export const omniContainerPaths = {

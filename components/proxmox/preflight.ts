@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { parsePreflightReport, PreflightResult, PreflightSettings, PreflightSettingsSchema, PreflightTarget, renderPreflightScript } from "./preflight-render";
-import { argsKey, KeyedArgs, parseOrThrow } from "./validation";
+import { argsKey, KeyedArgs, parseOrThrow } from "../core/validation";
 
 export { PreflightSettingsSchema } from "./preflight-render";
 export type { PreflightResult, PreflightSettings, PreflightTarget } from "./preflight-render";

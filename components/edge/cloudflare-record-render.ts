@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { isTailnetAddress } from "./address-rules";
+import { isTailnetAddress } from "../core/addresses";
 
 /**
  * The public half of the split horizon: a Cloudflare record that sends the Omni name to the hub's tailnet address,

@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tailscale from "@pulumi/tailscale";
-import { adoptedVolume, stateVolumeLabels } from "./state-volumes";
-import { TAILSCALE_STATE_DIR, tailscaleEnvs, tailscaleHealthcheck } from "./tailscale-sidecar-render";
+import { adoptedVolume, stateVolumeLabels } from "../core/state-volumes";
+import { TAILSCALE_STATE_DIR, tailscaleEnvs, tailscaleHealthcheck } from "./sidecar-render";
 
 export interface TailscaleSidecarArgs {
     /** Docker names: the container is `<containerName>`, its state volume `<stateVolumeName>`. */

@@ -2,25 +2,25 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { adoptedVolume, stateVolumeLabels } from "./state-volumes";
-import { tailscaleSidecar } from "./tailscale-sidecar";
+import { adoptedVolume, stateVolumeLabels } from "../core/state-volumes";
+import { tailscaleSidecar } from "../tailscale/sidecar";
 import { OmniEtcdKey } from "./etcd-key";
-import { HubBackup, HubBackupSummary } from "./hub-backup";
-import { OmniHubSettings, OmniHubSettingsSchema } from "./hub-settings";
+import { HubBackup, HubBackupSummary } from "./backup";
+import { OmniHubSettings, OmniHubSettingsSchema } from "./settings";
 import { hubEndpoints, omniContainerPaths, renderOmniFlags } from "./omni-flags";
-import { parseDockerHost } from "./address-rules";
+import { parseDockerHost } from "../core/addresses";
 import {
     automationAccountScript,
     automationKeyRenewalScript,
     infraProviderKeyScript,
     readInitialKeyScript,
     serviceAccountKeyFromOutput,
-} from "./omni-hub-scripts";
-import { omnictlEnvironment } from "./omnictl";
-import { AcmeCertificate } from "./acme-certificate";
-import { CloudflareRecord } from "./cloudflare-record";
-import { CertificateSummary, certificateSummary, tlsProblems } from "./tls";
-import { argsKey, ConfigError, ConfigIssue, KeyedArgs, parseOrThrow } from "./validation";
+} from "./scripts";
+import { omnictlEnvironment } from "../omni/omnictl";
+import { AcmeCertificate } from "../edge/acme-certificate";
+import { CloudflareRecord } from "../edge/cloudflare-record";
+import { CertificateSummary, certificateSummary, tlsProblems } from "../edge/tls";
+import { argsKey, ConfigError, ConfigIssue, KeyedArgs, parseOrThrow } from "../core/validation";
 
 export interface OmniHubArgs extends KeyedArgs {
     /** Validated settings (OmniHubSettingsSchema); checked again here. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import * as YAML from "yaml";
-import { dnsLabel, InfraProviderIdSchema, parseOrThrow, zodIssues } from "./validation";
+import { dnsLabel, InfraProviderIdSchema, parseOrThrow, zodIssues } from "../core/validation";
 
 /**
  * Omni MachineClass rendering for the Proxmox infra provider (omni-infra-provider-proxmox `internal/pkg/provider/data.go`, test/fixtures/upstream/provider-data.v0.3.0.json).

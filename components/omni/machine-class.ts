@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MachineClassSpec, renderMachineClass } from "./machine-class-render";
-import { argsKey, KeyedArgs } from "./validation";
+import { argsKey, KeyedArgs } from "../core/validation";
 import { omnictlEnvironment, omnictlWithStdinFile, PROVIDER_REGISTRATION_TIMEOUT_SECONDS, waitForInfraProviderScript } from "./omnictl";
 
 export interface OmniMachineClassArgs extends KeyedArgs {

@@ -2,10 +2,10 @@ import { isIP } from "node:net";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 import * as YAML from "yaml";
-import { defaultProviderImageRules, PinnedImageSchema, providerImageProblem } from "./images";
-import { DnsSettingsSchema, ProxmoxNodeName } from "./proxmox-dns-rules";
-import { ConfigError, DEFAULT_INFRA_PROVIDER_ID, dnsLabel, InfraProviderIdSchema, TailscaleTag } from "./validation";
-import { images } from "./versions";
+import { defaultProviderImageRules, PinnedImageSchema, providerImageProblem } from "../core/images";
+import { DnsSettingsSchema, ProxmoxNodeName } from "./dns-rules";
+import { ConfigError, DEFAULT_INFRA_PROVIDER_ID, dnsLabel, InfraProviderIdSchema, TailscaleTag } from "../core/validation";
+import { images } from "../core/versions";
 
 /**
  * Pure rendering for the Omni Proxmox infra provider in its LXC (omni-infra-provider-proxmox `cmd/omni-infra-provider-proxmox/main.go`, `internal/pkg/config/config.go`):

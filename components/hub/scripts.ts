@@ -1,4 +1,4 @@
-import { shellQuote as sh } from "./omnictl";
+import { shellQuote as sh } from "../core/shell";
 
 /** The shell commands the hub's browserless bootstrap runs (on the Docker host, or locally with omnictl). */
 

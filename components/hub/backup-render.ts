@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as semver from "semver";
 import { z } from "zod";
-import { parseImageRef, PinnedImageSchema, tagVersion } from "./images";
-import { shellQuote as shQuote } from "./omnictl";
-import { absoluteHostPath, goDuration, parseGoDuration, refineWith } from "./validation";
+import { parseImageRef, PinnedImageSchema, tagVersion } from "../core/images";
+import { shellQuote as shQuote } from "../core/shell";
+import { absoluteHostPath, goDuration, parseGoDuration, refineWith } from "../core/validation";
 
 /**
  * Backups of the Omni hub ITSELF: its embedded etcd (a snapshot over the client endpoint) and its SQLite
@@ -182,7 +182,7 @@ export interface HubBackupScriptParams {
 export function hubBackupScript(p: HubBackupScriptParams): string {
     const retry = p.retrySeconds ?? Math.min(300, p.intervalSeconds);
     return `#!/bin/sh
-# omni-hub-backup, rendered by omni-scale (components/hub-backup-render.ts): backs up the Omni hub's embedded
+# omni-hub-backup, rendered by omni-scale (components/hub/backup-render.ts): backs up the Omni hub's embedded
 # etcd and SQLite database. Snapshots are encrypted by Omni: restoring one needs the etcd GPG key
 # ${p.keyFingerprint}.
 set -u
@@ -324,7 +324,7 @@ export interface HubRestoreScriptParams {
 export function hubRestoreScript(p: HubRestoreScriptParams): string {
     const etcdDir = p.etcdDir.replace(/\/+$/, "");
     return `#!/bin/sh
-# omni-hub-restore, rendered by omni-scale (components/hub-backup-render.ts).
+# omni-hub-restore, rendered by omni-scale (components/hub/backup-render.ts).
 set -eu
 DATA=${shQuote(p.dataDir)}
 ETCD_DIR=${shQuote(etcdDir)}
@@ -460,7 +460,7 @@ export function hubBackupWarnings(hub: { omniVersion: string; backup?: HubBackup
     }
     if (!EMBEDDED_ETCD[hub.omniVersion]) {
         warnings.push(
-            `the etcd version embedded in Omni ${hub.omniVersion} is not recorded in components/hub-backup-render.ts (EMBEDDED_ETCD): ` +
+            `the etcd version embedded in Omni ${hub.omniVersion} is not recorded in components/hub/backup-render.ts (EMBEDDED_ETCD): ` +
                 `check go.etcd.io/etcd/server/v3 in that release's go.mod and set hub.backup.etcdImage to the same minor version`,
         );
     }

@@ -3,8 +3,8 @@ import * as path from "node:path";
 import * as semver from "semver";
 import { z } from "zod";
 import * as YAML from "yaml";
-import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "./validation";
-import { kubernetesSupportProblem, versions } from "./versions";
+import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
+import { kubernetesSupportProblem, versions } from "../core/versions";
 
 /**
  * Omni cluster templates (siderolabs/omni v1.10.4 `client/pkg/template/internal/models`): one Cluster, one ControlPlane, Workers, optional Machine docs,

@@ -1,8 +1,8 @@
 import * as semver from "semver";
 import { z } from "zod";
-import { auth0DomainProblem, hostnameProblem, lanIpProblem, omniDomainProblem, parseDockerHost } from "./address-rules";
-import { HubBackupSettingsSchema } from "./hub-backup-render";
-import { parseImageRef, PinnedImageSchema as pinnedImage, tagVersion } from "./images";
+import { auth0DomainProblem, hostnameProblem, lanIpProblem, omniDomainProblem, parseDockerHost } from "../core/addresses";
+import { HubBackupSettingsSchema } from "./backup-render";
+import { parseImageRef, PinnedImageSchema as pinnedImage, tagVersion } from "../core/images";
 import {
     absoluteHostPath,
     dnsLabel,
@@ -12,8 +12,8 @@ import {
     refineWith as check,
     TailscaleTag,
     uniqueBy,
-} from "./validation";
-import { images, versions } from "./versions";
+} from "../core/validation";
+import { images, versions } from "../core/versions";
 
 /**
  * Typed, non-secret settings of the Omni hub, validated once here and reused by config loading, the

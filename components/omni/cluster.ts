@@ -1,10 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./cluster-render";
-import { etcdBackupIntervalLimits } from "./hub-settings";
-import { OmniMachineClass } from "./omni-machine-class";
+import { etcdBackupIntervalLimits } from "../hub/settings";
+import { OmniMachineClass } from "./machine-class";
 import { omnictlEnvironment, omnictlWithStdinFile } from "./omnictl";
-import { argsKey, ConfigError, KeyedArgs } from "./validation";
+import { argsKey, ConfigError, KeyedArgs } from "../core/validation";
 
 export interface OmniClusterArgs extends KeyedArgs {
     spec: ClusterSpec;

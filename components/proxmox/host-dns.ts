@@ -1,7 +1,7 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import { ProxmoxHostDnsSettings, ProxmoxHostDnsSettingsSchema } from "./proxmox-dns-rules";
-import { argsKey, KeyedArgs, parseOrThrow } from "./validation";
+import { ProxmoxHostDnsSettings, ProxmoxHostDnsSettingsSchema } from "./dns-rules";
+import { argsKey, KeyedArgs, parseOrThrow } from "../core/validation";
 
 export interface ProxmoxHostDnsArgs extends KeyedArgs {
     settings: ProxmoxHostDnsSettings;

@@ -17,11 +17,11 @@ import {
     hubBackupScript,
     s3BaseUrl,
     s3CurlConfig,
-} from "./hub-backup-render";
+} from "./backup-render";
 import { omniContainerPaths } from "./omni-flags";
-import { parseDockerHost } from "./address-rules";
-import { STATE_ROLE_LABEL } from "./state-volumes";
-import { ConfigError, ConfigIssue } from "./validation";
+import { parseDockerHost } from "../core/addresses";
+import { STATE_ROLE_LABEL } from "../core/state-volumes";
+import { ConfigError, ConfigIssue } from "../core/validation";
 
 export interface HubBackupArgs {
     /** Validated `hub.backup` settings. */

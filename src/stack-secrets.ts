@@ -1,7 +1,7 @@
 import { createDecipheriv, pbkdf2Sync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, ConfigIssue } from "../../components/validation";
+import { ConfigError, ConfigIssue } from "../components/core/validation";
 
 /*
  * `secure:` values of a stack file, read the way the Pulumi CLI reads them (pulumi/pulumi, read for this module):

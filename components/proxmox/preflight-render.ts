@@ -1,9 +1,9 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { hostOrIpProblem } from "./address-rules";
-import { shellQuote as quote } from "./omnictl";
-import { ProxmoxNodeName } from "./proxmox-dns-rules";
-import { refineWith, uniqueBy } from "./validation";
+import { hostOrIpProblem } from "../core/addresses";
+import { shellQuote as quote } from "../core/shell";
+import { ProxmoxNodeName } from "./dns-rules";
+import { refineWith, uniqueBy } from "../core/validation";
 
 /**
  * Pure parts of the preflight that runs on every Proxmox node before any VM is requested: its settings, the

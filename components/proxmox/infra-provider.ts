@@ -13,11 +13,11 @@ import {
     renderProviderConfig,
     splitTokenValue,
     vmGuardScript,
-} from "./proxmox-provider-render";
-import { tailscaleSidecar } from "./tailscale-sidecar";
-import { argsKey, ConfigError, KeyedArgs, parseOrThrow } from "./validation";
+} from "./provider-render";
+import { tailscaleSidecar } from "../tailscale/sidecar";
+import { argsKey, ConfigError, KeyedArgs, parseOrThrow } from "../core/validation";
 
-export { ProxmoxInfraProviderSettings, ProxmoxInfraProviderSettingsSchema } from "./proxmox-provider-render";
+export { ProxmoxInfraProviderSettings, ProxmoxInfraProviderSettingsSchema } from "./provider-render";
 
 /** How long a destroy waits for Omni to deprovision the provider's VMs before refusing. */
 const VM_GUARD_WAIT_SECONDS = 600;

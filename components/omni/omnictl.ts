@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { shellQuote } from "../core/shell";
 
 /**
  * How local commands talk to Omni with omnictl (siderolabs/omni `client/pkg/omnictl`, `internal/access/client.go`): a service-account key in the environment
@@ -27,11 +28,6 @@ export function omnictlEnvironment(access: OmniAccess): Record<string, pulumi.In
  */
 export function omnictlWithStdinFile(args: string): string {
     return ["set -eu", 'dir="$(mktemp -d)"', "trap 'rm -rf \"$dir\"' EXIT", 'cat > "$dir/resource.yaml"', `omnictl ${args} -f "$dir/resource.yaml"`].join("\n");
-}
-
-/** Single-quote for /bin/sh. */
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** How long a machine class waits for its provider to register before the apply fails. */

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { etcdKeyProblems, generateEtcdKey, keyFingerprint } from "./etcd-key-rules";
-import { ConfigError } from "./validation";
+import { ConfigError } from "../core/validation";
 
 /**
  * Generates the key once, at create. `diff` never reports changes, so nothing short of deleting the

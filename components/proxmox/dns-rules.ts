@@ -1,8 +1,8 @@
 import { isIP } from "node:net";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { isTailnetAddress } from "./address-rules";
-import { uniqueBy } from "./validation";
+import { isTailnetAddress } from "../core/addresses";
+import { uniqueBy } from "../core/validation";
 
 /** Resolver rules for Proxmox hosts and the provider's LXC (split-horizon DNS): pure, shared by config, components and policies. */
 

@@ -1,0 +1,8 @@
+// The Omni hub: Omni and its Tailscale sidecar on a Docker host, the etcd encryption key, and the hub's own backup.
+export * from "./omni-hub";
+export * from "./etcd-key";
+export * from "./backup";
+export { etcdKeyProblems, generateEtcdKey, keyFingerprint } from "./etcd-key-rules";
+export { OmniHubSettingsSchema } from "./settings";
+export type { OmniHubSettings, OmniHubSettingsInput } from "./settings";
+export { renderOmniFlags, hubEndpoints } from "./omni-flags";
