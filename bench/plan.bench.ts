@@ -72,7 +72,14 @@ function waitsFor(resources: CapturedResource[]): Map<string, Set<string>> {
     for (const r of resources.filter((x) => x.custom && !x.read && !x.type.startsWith("pulumi:providers:"))) {
         deps.set(
             r.urn,
-            new Set(r.dependsOn.flatMap(customsUnder).filter((u) => u !== r.urn && !byUrn.get(u)?.read && !byUrn.get(u)?.type.startsWith("pulumi:providers:"))),
+            new Set(
+                r.dependsOn
+                    .flatMap(customsUnder)
+                    .filter(
+                        (u) =>
+                            u !== r.urn && !byUrn.get(u)?.read && !byUrn.get(u)?.type.startsWith("pulumi:providers:"),
+                    ),
+            ),
         );
     }
     return deps;
@@ -83,7 +90,9 @@ function criticalPath(deps: Map<string, Set<string>>): string[] {
     const memo = new Map<string, string[]>();
     const chain = (urn: string): string[] => {
         if (!memo.has(urn)) {
-            const longest = [...(deps.get(urn) ?? [])].map(chain).reduce<string[]>((a, b) => (b.length > a.length ? b : a), []);
+            const longest = [...(deps.get(urn) ?? [])]
+                .map(chain)
+                .reduce<string[]>((a, b) => (b.length > a.length ? b : a), []);
             memo.set(urn, [...longest, urn.split("::").pop()!]);
         }
         return memo.get(urn)!;
@@ -94,7 +103,9 @@ function criticalPath(deps: Map<string, Set<string>>): string[] {
 /** True when each cluster's sync waits for exactly the apply commands of its own classes. */
 function clustersIsolated(resources: CapturedResource[], deps: Map<string, Set<string>>): boolean {
     const syncs = resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-sync"));
-    const applies = new Map(resources.filter((r) => r.name.endsWith("-apply")).map((r) => [r.urn, r.name.replace(/-apply$/, "")]));
+    const applies = new Map(
+        resources.filter((r) => r.name.endsWith("-apply")).map((r) => [r.urn, r.name.replace(/-apply$/, "")]),
+    );
     return syncs.every((s) => {
         const cluster = s.name.replace(/-sync$/, "");
         const own = [...(deps.get(s.urn) ?? [])].filter((u) => applies.has(u)).map((u) => applies.get(u)!);
@@ -106,7 +117,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** The stack and stack file of a scenario; fleets are written into `dir`. */
 function scenarioFile(scenario: string, dir: string): { stack: string; file: string } {
-    if (scenario === "quantum" || scenario === "matrix") return { stack: scenario, file: path.join(REPO_ROOT, `Pulumi.${scenario}.yaml`) };
+    if (scenario === "quantum" || scenario === "matrix")
+        return { stack: scenario, file: path.join(REPO_ROOT, `Pulumi.${scenario}.yaml`) };
     return { stack: "matrix", file: writeFleet(dir, Number(scenario.split("-")[1])) };
 }
 
@@ -117,11 +129,18 @@ async function measure(scenario: string, file: string, stack: string): Promise<M
     const config = loadStackConfig(raw, new Set());
     const hub =
         stack === "matrix"
-            ? await planStack({ stack: "quantum", configFile: path.join(path.dirname(file), "Pulumi.quantum.yaml"), skipPolicies: true, silent: true })
+            ? await planStack({
+                  stack: "quantum",
+                  configFile: path.join(path.dirname(file), "Pulumi.quantum.yaml"),
+                  skipPolicies: true,
+                  silent: true,
+              })
             : undefined;
     const stackReferences = {
         "organization/omni-scale/quantum": {
-            outputs: Object.fromEntries(Object.entries(hub?.outputs ?? {}).map(([k, v]: [string, any]) => [k, v?.value ?? v])),
+            outputs: Object.fromEntries(
+                Object.entries(hub?.outputs ?? {}).map(([k, v]: [string, any]) => [k, v?.value ?? v]),
+            ),
             secretOutputNames: ["automationKey", "infraProviderKeys", "etcdKeyArmored"],
         },
         [`organization/omni-scale/${stack}`]: { outputs: {}, secretOutputNames: [] },
@@ -199,7 +218,15 @@ async function main() {
         const files = Object.fromEntries(SCENARIOS.map((s) => [s, scenarioFile(s, dir)]));
         const loadBefore = loadAverage();
         // As users type it; a fleet plans its own stack file (--config), the hub's beside it.
-        const planArgs = (s: string) => ["run", "-s", "plan", "--", "--stack", files[s].stack, ...(s.startsWith("fleet-") ? ["--config", files[s].file] : [])];
+        const planArgs = (s: string) => [
+            "run",
+            "-s",
+            "plan",
+            "--",
+            "--stack",
+            files[s].stack,
+            ...(s.startsWith("fleet-") ? ["--config", files[s].file] : []),
+        ];
         const walls: Record<string, number[]> = { floor: [], ...Object.fromEntries(SCENARIOS.map((s) => [s, []])) };
         for (let i = 0; i < runs; i++) {
             walls.floor.push(wallMs(process.execPath, [path.join(__dirname, "floor.js")]));
@@ -210,7 +237,17 @@ async function main() {
         const rows: (Measurement & { wallMs: number })[] = SCENARIOS.map((s) => {
             const out = spawnSync(
                 process.execPath,
-                ["-r", require.resolve("../src/plan/register"), __filename, "--scenario", s, "--file", files[s].file, "--stack", files[s].stack],
+                [
+                    "-r",
+                    require.resolve("../src/plan/register"),
+                    __filename,
+                    "--scenario",
+                    s,
+                    "--file",
+                    files[s].file,
+                    "--stack",
+                    files[s].stack,
+                ],
                 { cwd: REPO_ROOT, encoding: "utf8" },
             );
             if (out.status !== 0) throw new Error(`scenario ${s}: ${out.stderr}`);
@@ -234,13 +271,23 @@ async function main() {
         const byName = (n: string) => rows.find((r) => r.scenario === n)!;
         const [quantum, matrix, fleet20] = [byName("quantum"), byName("matrix"), byName("fleet-20")];
         console.log("");
-        console.log(`targets: example plans ≤ 2.5× the floor: quantum ${ratio(quantum.wallMs)}, matrix ${ratio(matrix.wallMs)}`);
+        console.log(
+            `targets: example plans ≤ 2.5× the floor: quantum ${ratio(quantum.wallMs)}, matrix ${ratio(matrix.wallMs)}`,
+        );
         console.log(`         fleet-20 ≤ 3× matrix: ${(fleet20.wallMs / matrix.wallMs).toFixed(2)}×`);
-        console.log(`         policies ≤ 1 ms/resource: max ${Math.max(...rows.map((r) => r.policyUsPerResource)).toFixed(0)} µs`);
+        console.log(
+            `         policies ≤ 1 ms/resource: max ${Math.max(...rows.map((r) => r.policyUsPerResource)).toFixed(0)} µs`,
+        );
         console.log(`         peak memory < 256 MB: max ${Math.max(...rows.map((r) => r.peakRssMb)).toFixed(0)} MB`);
-        console.log(`         hub critical path ≤ 3: ${quantum.criticalPath.length} (${quantum.criticalPath.join(" → ")})`);
-        console.log(`         workload critical path: ${matrix.criticalPath.length} (${matrix.criticalPath.join(" → ")})`);
-        console.log(`         clusters wait only for their own classes: ${rows.every((r) => r.clustersWaitOnlyForOwnClasses)}`);
+        console.log(
+            `         hub critical path ≤ 3: ${quantum.criticalPath.length} (${quantum.criticalPath.join(" → ")})`,
+        );
+        console.log(
+            `         workload critical path: ${matrix.criticalPath.length} (${matrix.criticalPath.join(" → ")})`,
+        );
+        console.log(
+            `         clusters wait only for their own classes: ${rows.every((r) => r.clustersWaitOnlyForOwnClasses)}`,
+        );
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,12 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { HUB_BACKUP_LABELS, HUB_BACKUP_ROLE, backupTargetProblem, hubBackupPaths } from "../components/hub/backup-render";
+import {
+    HUB_BACKUP_LABELS,
+    HUB_BACKUP_ROLE,
+    backupTargetProblem,
+    hubBackupPaths,
+} from "../components/hub/backup-render";
 import { imagePinProblem } from "../components/core/images";
 import { omniContainerPaths } from "../components/hub/omni-flags";
 import { STATE_ROLE_LABEL } from "../components/core/state-volumes";
@@ -40,7 +45,8 @@ function buildBasesPinned(script: unknown, report: (message: string) => void): v
 
 export const hubBackupImagePinned: ResourceValidationPolicy = {
     name: "hub-backup-image-pinned",
-    description: "The hub backup runs a pinned image, built on the Docker host FROM pinned images: its etcdutl must stay the embedded etcd's minor version.",
+    description:
+        "The hub backup runs a pinned image, built on the Docker host FROM pinned images: its etcdutl must stay the embedded etcd's minor version.",
     severity: "high",
     remediationSteps:
         "Pin hub.backup.etcdImage (e.g. gcr.io/etcd-development/etcd:v3.7.1, the etcd of Omni v1.10.4) and hub.backup.baseImage (e.g. alpine:3.23.0) to version tags or digests.",
@@ -68,17 +74,25 @@ export const hubBackupImagePinned: ResourceValidationPolicy = {
 
 export const hubBackupTargetOutsideData: ResourceValidationPolicy = {
     name: "hub-backup-target-outside-data",
-    description: "The hub backup writes outside the Omni data volume and Docker's data root: a backup on the disk it protects is lost with it.",
+    description:
+        "The hub backup writes outside the Omni data volume and Docker's data root: a backup on the disk it protects is lost with it.",
     severity: "high",
-    remediationSteps: "Set hub.backup.targetDir to another disk or a NAS mount on the Docker host, e.g. /mnt/nas/omni-hub-backups.",
+    remediationSteps:
+        "Set hub.backup.targetDir to another disk or a NAS mount on the Docker host, e.g. /mnt/nas/omni-hub-backups.",
     validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
         if (!isHubBackup(container)) return;
-        const volumes = (known(() => container.volumes) ?? []) as { hostPath?: string; volumeName?: string; containerPath?: string }[];
+        const volumes = (known(() => container.volumes) ?? []) as {
+            hostPath?: string;
+            volumeName?: string;
+            containerPath?: string;
+        }[];
         const dataVolume = volumes.find((v) => known(() => v.containerPath) === omniContainerPaths.data);
         const target = volumes.find((v) => known(() => v.containerPath) === hubBackupPaths.target);
         const hostPath = target && known(() => target.hostPath);
         if (!target) {
-            report(`the hub backup container mounts nothing at ${hubBackupPaths.target}: its sets would stay inside the container and die with it`);
+            report(
+                `the hub backup container mounts nothing at ${hubBackupPaths.target}: its sets would stay inside the container and die with it`,
+            );
             return;
         }
         if (!hostPath) {
@@ -106,7 +120,8 @@ export const hubBackupS3CredentialsSecret: ResourceValidationPolicy = {
     validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
         if (!isHubBackup(container)) return;
         const envs = ((known(() => container.envs) ?? []) as string[]).map((e) => known(() => e) ?? "");
-        for (const env of envs.filter((e) => CREDENTIAL_ENV.test(e))) report(`environment variable ${env.split("=")[0]} carries S3 credentials in plain sight`);
+        for (const env of envs.filter((e) => CREDENTIAL_ENV.test(e)))
+            report(`environment variable ${env.split("=")[0]} carries S3 credentials in plain sight`);
         const command = ((known(() => container.command) ?? []) as string[]).map((c) => known(() => c) ?? "");
         if (command.some((c) => /aws_secret_access_key|--user[= ]\S+:\S+|secret[_-]?key[= ]\S/i.test(c)))
             report("the command line carries S3 credentials in plain sight");
@@ -118,7 +133,10 @@ export const hubBackupS3CredentialsSecret: ResourceValidationPolicy = {
             return;
         }
         const mode = known(() => credentials.permissions);
-        if (!mode || !/^0?[0-7]00$/.test(mode)) report(`${hubBackupPaths.s3Credentials} has mode ${mode ?? "default (world-readable)"}; upload it with 0400`);
+        if (!mode || !/^0?[0-7]00$/.test(mode))
+            report(
+                `${hubBackupPaths.s3Credentials} has mode ${mode ?? "default (world-readable)"}; upload it with 0400`,
+            );
     }),
 };
 

@@ -13,7 +13,8 @@ const etcdKeyProblemsOnce = oncePerText(etcdKeyProblems);
 
 export const omniGpgKeyNoPassphrase: ResourceValidationPolicy = {
     name: "omni-gpg-key-no-passphrase",
-    description: "The etcd encryption key uploaded to Omni is an unlocked OpenPGP secret key with an encryption subkey (Omni cannot prompt for a passphrase).",
+    description:
+        "The etcd encryption key uploaded to Omni is an unlocked OpenPGP secret key with an encryption subkey (Omni cannot prompt for a passphrase).",
     severity: "critical",
     remediationSteps:
         "Leave etcdGpgKey unset to let the hub generate a key, or export one made without a passphrase and with an encryption subkey: " +
@@ -25,7 +26,9 @@ export const omniGpgKeyNoPassphrase: ResourceValidationPolicy = {
         const path = source.slice("file://".length);
         for (const upload of container.uploads ?? []) {
             if (upload.file !== path) continue;
-            const armored = upload.content ?? (upload.contentBase64 && Buffer.from(upload.contentBase64, "base64").toString("utf8"));
+            const armored =
+                upload.content ??
+                (upload.contentBase64 && Buffer.from(upload.contentBase64, "base64").toString("utf8"));
             if (!armored) continue;
             for (const problem of await etcdKeyProblemsOnce(armored)) report(`${path}: ${problem}`);
         }
@@ -34,7 +37,10 @@ export const omniGpgKeyNoPassphrase: ResourceValidationPolicy = {
 
 /** A policy that checks every value of one Omni flag with the rule the hub's own config validation uses. */
 function omniFlagPolicy(
-    p: Omit<ResourceValidationPolicy, "validateResource"> & { flag: string; problem: (value: string) => string | undefined },
+    p: Omit<ResourceValidationPolicy, "validateResource"> & {
+        flag: string;
+        problem: (value: string) => string | undefined;
+    },
 ): ResourceValidationPolicy {
     const { flag: name, problem, ...policy } = p;
     return {
@@ -50,9 +56,11 @@ function omniFlagPolicy(
 
 export const auth0DomainBareHost = omniFlagPolicy({
     name: "auth0-domain-bare-host",
-    description: "Omni's Auth0 domain is a bare host name: Omni prepends https:// itself, and a scheme or path breaks every login with 'invalid jwt'.",
+    description:
+        "Omni's Auth0 domain is a bare host name: Omni prepends https:// itself, and a scheme or path breaks every login with 'invalid jwt'.",
     severity: "high",
-    remediationSteps: "Set the Auth0 domain to the tenant host only, e.g. dev-xyz.us.auth0.com (not https://dev-xyz.us.auth0.com/).",
+    remediationSteps:
+        "Set the Auth0 domain to the tenant host only, e.g. dev-xyz.us.auth0.com (not https://dev-xyz.us.auth0.com/).",
     flag: "auth-auth0-domain",
     problem: auth0DomainProblem,
 });
@@ -63,7 +71,8 @@ const TRUE = ["1", "t", "T", "true", "TRUE", "True"];
 
 export const omniSingleAuthMethod: ResourceValidationPolicy = {
     name: "omni-single-auth-method",
-    description: "Omni has exactly one auth method enabled (Auth0, OIDC or SAML): it refuses to start with several, and nobody can log in with none.",
+    description:
+        "Omni has exactly one auth method enabled (Auth0, OIDC or SAML): it refuses to start with several, and nobody can log in with none.",
     severity: "high",
     remediationSteps: "Configure exactly one of auth.auth0, auth.oidc or auth.saml in the hub settings.",
     validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
@@ -73,9 +82,13 @@ export const omniSingleAuthMethod: ResourceValidationPolicy = {
         const enabled = AUTH_METHODS.filter((m) => TRUE.includes(flag(flags, `auth-${m}-enabled`) ?? ""));
         if (enabled.length === 1) return;
         if (enabled.length > 1) {
-            report(`auth methods ${enabled.join(" and ")} are all enabled; Omni fails with "only one can be enabled": keep exactly one`);
+            report(
+                `auth methods ${enabled.join(" and ")} are all enabled; Omni fails with "only one can be enabled": keep exactly one`,
+            );
         } else if (!flags.has("config-path")) {
-            report("no auth method is enabled, so nobody can log in: enable exactly one of --auth-auth0-enabled, --auth-oidc-enabled or --auth-saml-enabled");
+            report(
+                "no auth method is enabled, so nobody can log in: enable exactly one of --auth-auth0-enabled, --auth-oidc-enabled or --auth-saml-enabled",
+            );
         }
     }),
 };
@@ -91,7 +104,8 @@ export const omniEulaAccepted: ResourceValidationPolicy = {
         const flags = commandFlags(container);
         if (!flags.has("private-key-source")) return;
         const given = ["eula-accept-name", "eula-accept-email"].filter((f) => (flag(flags, f) ?? "") !== "");
-        if (given.length === 1) report(`only --${given[0]} is set: Omni takes --eula-accept-name and --eula-accept-email together`);
+        if (given.length === 1)
+            report(`only --${given[0]} is set: Omni takes --eula-accept-name and --eula-accept-email together`);
         const bootstrap = TRUE.includes(flag(flags, "create-initial-service-account") ?? "");
         if (bootstrap && given.length === 0 && !flags.has("config-path")) {
             report(
@@ -106,7 +120,8 @@ export const wireguardAdvertisedIp = omniFlagPolicy({
     description:
         "Omni's SideroLink WireGuard advertised address is IP:port: Talos dials it before it can resolve any name, and changing it later orphans clusters.",
     severity: "high",
-    remediationSteps: "Advertise the hub's LAN IP and WireGuard port, e.g. --siderolink-wireguard-advertised-addr=192.168.10.20:50180 (hub setting lanIp).",
+    remediationSteps:
+        "Advertise the hub's LAN IP and WireGuard port, e.g. --siderolink-wireguard-advertised-addr=192.168.10.20:50180 (hub setting lanIp).",
     flag: "siderolink-wireguard-advertised-addr",
     problem: wireguardAddrProblem,
 });
@@ -130,19 +145,28 @@ export const statefulVolumesProtected: ResourceValidationPolicy = {
                 : STATEFUL_NAME.test(args.name) || STATEFUL_NAME.test(known(() => volume.name) ?? "");
         if (!stateful) return;
         const what = role ?? "Tailscale state or Omni data (judging by its name)";
-        report(`volume ${args.name} holds ${what} but is not protected: set protect: true (and retainOnDelete: true) so no update or destroy can delete it`);
+        report(
+            `volume ${args.name} holds ${what} but is not protected: set protect: true (and retainOnDelete: true) so no update or destroy can delete it`,
+        );
     }),
 };
 
 export const tailnetKeyHygiene: ResourceValidationPolicy = {
     name: "tailnet-key-hygiene",
-    description: "Tailnet auth keys are single-use and short-lived: a sidecar with persistent state needs its key only for the first login.",
+    description:
+        "Tailnet auth keys are single-use and short-lived: a sidecar with persistent state needs its key only for the first login.",
     enforcementLevel: "advisory",
     severity: "low",
     remediationSteps: "Create the key with reusable: false and an explicit expiry in seconds, e.g. expiry: 86400.",
     validateResource: validateResourceOfType(tailscale.TailnetKey, (key, args, report) => {
-        if (key.reusable) report(`${args.name} is reusable: whoever reads it can join more devices until it expires; set reusable: false`);
-        if (!key.expiry || key.expiry <= 0) report(`${args.name} has no expiry, so Tailscale keeps it valid for 90 days; set expiry, e.g. 86400 (one day)`);
+        if (key.reusable)
+            report(
+                `${args.name} is reusable: whoever reads it can join more devices until it expires; set reusable: false`,
+            );
+        if (!key.expiry || key.expiry <= 0)
+            report(
+                `${args.name} has no expiry, so Tailscale keeps it valid for 90 days; set expiry, e.g. 86400 (one day)`,
+            );
     }),
 };
 

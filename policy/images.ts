@@ -1,6 +1,18 @@
 import * as docker from "@pulumi/docker";
-import { PolicyConfigSchema, ReportViolation, ResourceValidation, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { defaultProviderImageRules, imagePinProblem, parseImageRef, providerImageProblem, ProviderImageRules } from "../components/core/images";
+import {
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidation,
+    ResourceValidationPolicy,
+    validateResourceOfType,
+} from "@pulumi/policy";
+import {
+    defaultProviderImageRules,
+    imagePinProblem,
+    parseImageRef,
+    providerImageProblem,
+    ProviderImageRules,
+} from "../components/core/images";
 import { configOf, ConfigSource } from "./config";
 import { known } from "./props";
 
@@ -8,7 +20,9 @@ import { known } from "./props";
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 /** Runs `check` on every image reference: RemoteImage names, and Container images that are references. */
-function forEachImage(check: (image: string, args: ConfigSource, report: ReportViolation) => void): ResourceValidation[] {
+function forEachImage(
+    check: (image: string, args: ConfigSource, report: ReportViolation) => void,
+): ResourceValidation[] {
     return [
         validateResourceOfType(docker.RemoteImage, (image, args, report) => check(image.name, args, report)),
         validateResourceOfType(docker.Container, (container, args, report) => {
@@ -23,7 +37,8 @@ export const imagesPinned: ResourceValidationPolicy = {
     name: "images-pinned",
     description: "Container images are pinned to a version tag or a digest (no `latest`, no missing tag).",
     severity: "medium",
-    remediationSteps: "Use a version tag (e.g. ghcr.io/siderolabs/omni:v1.10.4) or a digest (`image@sha256:…`); bump versions in components/core/versions.ts.",
+    remediationSteps:
+        "Use a version tag (e.g. ghcr.io/siderolabs/omni:v1.10.4) or a digest (`image@sha256:…`); bump versions in components/core/versions.ts.",
     validateResource: forEachImage((image, _args, report) => {
         const problem = imagePinProblem(image);
         if (problem) report(problem);
@@ -44,14 +59,16 @@ const patchedTagSchema: PolicyConfigSchema = {
             type: "string",
             pattern: "^v?\\d+\\.\\d+\\.\\d+$",
             default: defaultProviderImageRules.minimumVersion,
-            description: "First upstream provider release accepted (it must not carry the hostname patch that breaks Talos ≥ 1.12).",
+            description:
+                "First upstream provider release accepted (it must not carry the hostname patch that breaks Talos ≥ 1.12).",
         },
     },
 };
 
 export const proxmoxProviderPatchedTag: ResourceValidationPolicy = {
     name: "proxmox-provider-patched-tag",
-    description: "The Omni Proxmox infra provider image is a patched build, an upstream release without the hostname patch (v0.1.0+), or a digest.",
+    description:
+        "The Omni Proxmox infra provider image is a patched build, an upstream release without the hostname patch (v0.1.0+), or a digest.",
     severity: "high",
     remediationSteps:
         "Set the provider image to ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.1.0 or later (components/core/versions.ts), or to your patched tag " +
@@ -60,7 +77,10 @@ export const proxmoxProviderPatchedTag: ResourceValidationPolicy = {
     validateResource: forEachImage((image, args, report) => {
         if (parseImageRef(image).repository.split("/").pop() !== PROVIDER_REPOSITORY) return;
         const config = configOf<{ patchedTags: string[]; minimumVersion: string }>(args, patchedTagSchema);
-        const rules: ProviderImageRules = { patchedTags: config.patchedTags, minimumVersion: config.minimumVersion.replace(/^v/, "") };
+        const rules: ProviderImageRules = {
+            patchedTags: config.patchedTags,
+            minimumVersion: config.minimumVersion.replace(/^v/, ""),
+        };
         const problem = providerImageProblem(image, rules);
         if (problem) report(problem);
     }),

@@ -1,6 +1,11 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import {
+    PolicyResource,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+    validateResourceOfType,
+} from "@pulumi/policy";
 import * as YAML from "yaml";
 import { clusterTemplateProblems, nodeRoleLabelProblems } from "../components/omni/cluster-render";
 import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/omni/machine-class-render";
@@ -21,7 +26,8 @@ export const machineClassProviderData: ResourceValidationPolicy = {
         "Machine classes use only provider-data keys the Proxmox provider knows, with required fields and a storage_selector on storageType " +
         "(the provider silently drops unknown keys, and `type` in CEL is the built-in).",
     severity: "high",
-    remediationSteps: "Fix the machine class's providerData as the message says (spelling of keys, storageType instead of type, minimums).",
+    remediationSteps:
+        "Fix the machine class's providerData as the message says (spelling of keys, storageType instead of type, minimums).",
     validateResource: validateResourceOfType(command.local.Command, (cmd, _args, report) => {
         for (const doc of machineClassDocs(cmd)) {
             for (const problem of machineClassDocProblems(doc)) report(problem);
@@ -32,7 +38,9 @@ export const machineClassProviderData: ResourceValidationPolicy = {
 const CLUSTER_DOC = /^kind:\s*["']?Cluster["']?\s*$/m;
 
 /** A policy over the cluster templates that omnictl commands carry on stdin. */
-function clusterTemplatePolicy(p: Omit<ResourceValidationPolicy, "validateResource"> & { problems: (template: string) => string[] }): ResourceValidationPolicy {
+function clusterTemplatePolicy(
+    p: Omit<ResourceValidationPolicy, "validateResource"> & { problems: (template: string) => string[] },
+): ResourceValidationPolicy {
     const { problems, ...policy } = p;
     return {
         ...policy,
@@ -46,9 +54,11 @@ function clusterTemplatePolicy(p: Omit<ResourceValidationPolicy, "validateResour
 
 export const noNodeRoleLabels = clusterTemplatePolicy({
     name: "no-node-role-labels",
-    description: "Cluster templates set no node-role.kubernetes.io/* node labels: NodeRestriction rejects them and the node reboot-loops.",
+    description:
+        "Cluster templates set no node-role.kubernetes.io/* node labels: NodeRestriction rejects them and the node reboot-loops.",
     severity: "high",
-    remediationSteps: "Use another label (e.g. topology.kubernetes.io/zone) or label nodes with kubectl after they join.",
+    remediationSteps:
+        "Use another label (e.g. topology.kubernetes.io/zone) or label nodes with kubectl after they join.",
     problems: nodeRoleLabelProblems,
 });
 
@@ -58,7 +68,8 @@ export const clusterTemplateValid = clusterTemplatePolicy({
         "Cluster templates are what Omni's template model accepts: one Cluster and one ControlPlane, pinned Talos and Kubernetes versions, " +
         "no control-plane update/delete strategy, no kernelArgs on sets that use machine classes, no unlisted Machine documents.",
     severity: "high",
-    remediationSteps: "Fix each template problem named; omnictl cluster template validate -f <file> shows the same offline.",
+    remediationSteps:
+        "Fix each template problem named; omnictl cluster template validate -f <file> shows the same offline.",
     problems: clusterTemplateProblems,
 });
 
@@ -73,7 +84,10 @@ function parseMachineClass(doc: string): { id: string; providerId?: string } | u
     try {
         const parsed = YAML.parse(doc);
         const providerId = parsed?.spec?.autoprovision?.providerid;
-        return { id: String(parsed?.metadata?.id), providerId: typeof providerId === "string" ? providerId : undefined };
+        return {
+            id: String(parsed?.metadata?.id),
+            providerId: typeof providerId === "string" ? providerId : undefined,
+        };
     } catch {
         return undefined; // machine-class-provider-data reports the broken YAML
     }
@@ -85,7 +99,8 @@ export const providerIdConsistent: StackValidationPolicy = {
         "Every machine class's providerid equals the infra provider's --id (case-sensitive): Omni rejects the provider's writes for another id, " +
         "and the class never gets machines.",
     severity: "high",
-    remediationSteps: "Use one provider id everywhere: the provider's --id, `omnictl infraprovider create <id>` and each machine class's providerId.",
+    remediationSteps:
+        "Use one provider id everywhere: the provider's --id, `omnictl infraprovider create <id>` and each machine class's providerId.",
     validateStack: (args, report) => {
         const ids = new Set<string>();
         for (const r of args.resources) {
@@ -113,4 +128,9 @@ export const providerIdConsistent: StackValidationPolicy = {
     },
 };
 
-export const omniResourcePolicies = [machineClassProviderData, noNodeRoleLabels, clusterTemplateValid, providerIdConsistent];
+export const omniResourcePolicies = [
+    machineClassProviderData,
+    noNodeRoleLabels,
+    clusterTemplateValid,
+    providerIdConsistent,
+];

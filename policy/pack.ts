@@ -10,7 +10,8 @@ import { remoteAccessPolicies } from "./remote-access";
 
 /** The pack's policies, side-effect free so tests and the offline plan can import them (index.ts serves them). */
 export const packArgs: PolicyPackArgs = {
-    description: "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",
+    description:
+        "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",
     enforcementLevel: "mandatory",
     policies: [
         ...hubPolicies,

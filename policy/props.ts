@@ -80,7 +80,8 @@ export function forgetTexts(): void {
 }
 
 /** The type a validateResourceOfType function carries; with it the SDK skips other resources unexamined. */
-const pulumiTypeOf = (validation: ResourceValidation): string | undefined => (validation as { __pulumiType?: string }).__pulumiType;
+const pulumiTypeOf = (validation: ResourceValidation): string | undefined =>
+    (validation as { __pulumiType?: string }).__pulumiType;
 
 /**
  * A policy whose validations each check another resource type, as one validation that runs the one of the resource's
@@ -96,7 +97,10 @@ export function foldByResourceType<P extends Policy>(policy: P): P {
     const byType = new Map(validations.map((v, i) => [types[i]!, v]));
     const folded: ResourceValidation = (args, report) => {
         const validation = byType.get(args.type);
-        if (!validation) return args.notApplicable(`Policy only applies to resources of types ${types.map((t) => `'${t}'`).join(", ")}`);
+        if (!validation)
+            return args.notApplicable(
+                `Policy only applies to resources of types ${types.map((t) => `'${t}'`).join(", ")}`,
+            );
         return validation(args, report);
     };
     return { ...policy, validateResource: folded };

@@ -9,7 +9,8 @@ const dnsSchema: PolicyConfigSchema = {
             type: "array",
             items: { type: "string" },
             default: [],
-            description: "Further resolver addresses or CIDR ranges that answer the Omni name with its LAN IP (e.g. a routed DNS server outside RFC 1918).",
+            description:
+                "Further resolver addresses or CIDR ranges that answer the Omni name with its LAN IP (e.g. a routed DNS server outside RFC 1918).",
         },
     },
 };
@@ -37,14 +38,21 @@ export const proxmoxDnsLocalOnly: ResourceValidationPolicy = {
         validateResourceOfType(proxmoxve.DnsLegacy, (dns, args, report) => {
             const servers = dns.servers ?? [];
             if (servers.length === 0) {
-                report(`node ${dns.nodeName} gets no DNS servers: set servers to the local resolver(s) that answer the Omni name with its LAN IP`);
+                report(
+                    `node ${dns.nodeName} gets no DNS servers: set servers to the local resolver(s) that answer the Omni name with its LAN IP`,
+                );
             }
             checkResolvers(`node ${dns.nodeName}`, servers, args, report);
         }),
         // An LXC without its own resolvers uses the node's, which the DnsLegacy check covers.
         validateResourceOfType(proxmoxve.ContainerLegacy, (lxc, args, report) => {
             const dns = lxc.initialization?.dns;
-            checkResolvers(`LXC ${args.name}`, [...(dns?.servers ?? []), ...(dns?.server ? [dns.server] : [])], args, report);
+            checkResolvers(
+                `LXC ${args.name}`,
+                [...(dns?.servers ?? []), ...(dns?.server ? [dns.server] : [])],
+                args,
+                report,
+            );
         }),
     ],
 };

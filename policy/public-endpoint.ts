@@ -12,7 +12,8 @@ export const omniCertificateCoversDomain: ResourceValidationPolicy = {
         "The certificate and key uploaded into Omni (tls.mode config or acme) belong together, cover the advertised Omni domain and are " +
         'valid now: Talos checks them while joining and fails with "x509: certificate is valid for …".',
     severity: "critical",
-    remediationSteps: "Issue the certificate for the Omni domain (tls.mode acme does), give the key issued with it, and renew before it expires.",
+    remediationSteps:
+        "Issue the certificate for the Omni domain (tls.mode acme does), give the key issued with it, and renew before it expires.",
     validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
         const flags = commandFlags(container);
         const certPath = flag(flags, "cert");
@@ -49,12 +50,16 @@ export const cloudflareTailnetRecordDnsOnly: ResourceValidationPolicy = {
         const content = known(() => props.content);
         if (typeof content !== "string" || !isTailnetAddress(content)) return;
         if (known(() => props.proxied) === true) {
-            report(`${props.name} → ${content} is proxied; tailnet clients need the address itself: set proxied: false`);
+            report(
+                `${props.name} → ${content} is proxied; tailnet clients need the address itself: set proxied: false`,
+            );
         }
         const ttl = known(() => props.ttl);
         // 1 is Cloudflare's "automatic" (300 s).
         if (typeof ttl === "number" && ttl > 3600) {
-            report(`${props.name} → ${content} has TTL ${ttl} s; keep it at most 3600 s so a new tailnet address takes effect soon`);
+            report(
+                `${props.name} → ${content} has TTL ${ttl} s; keep it at most 3600 s so a new tailnet address takes effect soon`,
+            );
         }
     },
 };

@@ -23,11 +23,15 @@ export const sshConnectionsAgentAuth: ResourceValidationPolicy = {
         if (hostProblem) report(`${args.name}: connection.host ${hostProblem}`);
         const user = known(() => connection.user);
         if (typeof user === "string" && !LINUX_USER.test(user)) {
-            report(`${args.name}: connection.user "${user}" is not a Linux user name; use the login name, e.g. root or ansible`);
+            report(
+                `${args.name}: connection.user "${user}" is not a Linux user name; use the login name, e.g. root or ansible`,
+            );
         }
         for (const secret of ["password", "privateKey", "privateKeyPassword"] as const) {
             if (known(() => connection[secret]) !== undefined) {
-                report(`${args.name}: connection.${secret} puts SSH credentials in the program and state; remove it and authenticate with the SSH agent`);
+                report(
+                    `${args.name}: connection.${secret} puts SSH credentials in the program and state; remove it and authenticate with the SSH agent`,
+                );
             }
         }
     }),

@@ -14,7 +14,15 @@ const key = (k: string) => `${PROJECT}:${k}`;
 
 /** Secret config keys per role; each must be set with `pulumi config set --secret`. */
 export const secretKeys = {
-    hub: ["etcdGpgKey", "tlsCertificate", "tlsPrivateKey", "oidcClientSecret", "hubBackupS3AccessKeyId", "hubBackupS3SecretAccessKey", "cloudflareApiToken"],
+    hub: [
+        "etcdGpgKey",
+        "tlsCertificate",
+        "tlsPrivateKey",
+        "oidcClientSecret",
+        "hubBackupS3AccessKeyId",
+        "hubBackupS3SecretAccessKey",
+        "cloudflareApiToken",
+    ],
     workloads: ["proxmoxTokenSecret"],
 } as const;
 
@@ -49,7 +57,13 @@ const WorkloadKeys = z
         machineClasses: z
             .array(MachineClassSpecSchema)
             .default([])
-            .superRefine(uniqueBy((c) => c.name, "machine class names must be unique (Omni ids are global: a repeat overwrites the first)", "name")),
+            .superRefine(
+                uniqueBy(
+                    (c) => c.name,
+                    "machine class names must be unique (Omni ids are global: a repeat overwrites the first)",
+                    "name",
+                ),
+            ),
         clusters: z
             .array(ClusterSpecSchema)
             .default([])
@@ -92,7 +106,11 @@ export function loadStackConfig(raw: RawConfig, secret: ReadonlySet<string>): St
     const role = raw[key("role")];
     if (role !== "hub" && role !== "workloads") {
         throw new ConfigError([
-            { key: key("role"), value: role, message: "set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)" },
+            {
+                key: key("role"),
+                value: role,
+                message: "set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)",
+            },
         ]);
     }
 
@@ -103,21 +121,31 @@ export function loadStackConfig(raw: RawConfig, secret: ReadonlySet<string>): St
     for (const k of secretKeys[role]) {
         if (raw[key(k)] === undefined) continue;
         if (!secret.has(key(k))) {
-            issues.push({ key: key(k), message: `is stored in plain text; set it with \`pulumi config set --secret ${k} ...\`` });
+            issues.push({
+                key: key(k),
+                message: `is stored in plain text; set it with \`pulumi config set --secret ${k} ...\``,
+            });
         }
         secrets[k] = pulumi.secret(raw[key(k)]);
     }
     // hubStack has a project-wide default (Pulumi.yaml), so a hub stack sees it too and ignores it.
     const ignored = role === "hub" ? ["role", "hubStack"] : ["role"];
     const plain = Object.fromEntries(
-        own.filter((k) => !ignored.includes(k) && !(secretKeys[role] as readonly string[]).includes(k)).map((k) => [k, decode(raw[key(k)])]),
+        own
+            .filter((k) => !ignored.includes(k) && !(secretKeys[role] as readonly string[]).includes(k))
+            .map((k) => [k, decode(raw[key(k)])]),
     );
 
     const schema = role === "hub" ? HubKeys : WorkloadKeys;
     const parsed = schema.safeParse(plain, { reportInput: true });
     if (!parsed.success) {
         // Issue paths start with the config key itself, so the prefix is just the namespace.
-        issues.push(...zodIssues(parsed.error, PROJECT).map((i) => ({ ...i, key: i.key.replace(`${PROJECT}.`, `${PROJECT}:`) })));
+        issues.push(
+            ...zodIssues(parsed.error, PROJECT).map((i) => ({
+                ...i,
+                key: i.key.replace(`${PROJECT}.`, `${PROJECT}:`),
+            })),
+        );
     }
     if (parsed.success && role === "workloads") {
         issues.push(...crossCheckWorkloads(parsed.data as z.output<typeof WorkloadKeys>, secrets));
@@ -160,7 +188,10 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
     cfg.machineClasses.forEach((mc, i) => {
         const pinned = [
             ...(mc.providerData.node ? [["node", mc.providerData.node]] : []),
-            ...(mc.providerData.ha?.node_affinity_nodes ?? []).map((n, j) => [`ha.node_affinity_nodes[${j}]`, n.split(":")[0]]),
+            ...(mc.providerData.ha?.node_affinity_nodes ?? []).map((n, j) => [
+                `ha.node_affinity_nodes[${j}]`,
+                n.split(":")[0],
+            ]),
         ];
         for (const [at, node] of pinned) {
             if (managed.has(node)) continue;
@@ -203,11 +234,16 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
     }
     if (!cfg.infraProvider.leastPrivilege.enabled) {
         // Without a dedicated identity the provider needs an existing token.
-        if (!cfg.proxmoxTokenId) issues.push({ key: key("proxmoxTokenId"), message: "is required when infraProvider.leastPrivilege.enabled is false" });
+        if (!cfg.proxmoxTokenId)
+            issues.push({
+                key: key("proxmoxTokenId"),
+                message: "is required when infraProvider.leastPrivilege.enabled is false",
+            });
         if (!secrets.proxmoxTokenSecret)
             issues.push({
                 key: key("proxmoxTokenSecret"),
-                message: "is required when infraProvider.leastPrivilege.enabled is false: `pulumi config set --secret proxmoxTokenSecret ...`",
+                message:
+                    "is required when infraProvider.leastPrivilege.enabled is false: `pulumi config set --secret proxmoxTokenSecret ...`",
             });
     }
     return issues;

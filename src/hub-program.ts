@@ -18,7 +18,10 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
     // the endpoints they first booted with.
     const previous = await previousOutputs(["omniVersion", "automationKey", ...IMMUTABLE_HUB_OUTPUTS]);
     const next = { ...hubEndpoints(config.hub), accountId: config.hub.accountId ?? previous.accountId };
-    const issues: ConfigIssue[] = hubEndpointProblems(previous, next).map((message) => ({ key: "omni-scale:hub", message }));
+    const issues: ConfigIssue[] = hubEndpointProblems(previous, next).map((message) => ({
+        key: "omni-scale:hub",
+        message,
+    }));
     const upgrade = omniUpgradeProblem(previous.omniVersion as string | undefined, config.hub.omniVersion);
     if (upgrade) issues.push({ key: "omni-scale:hub.omniVersion", value: config.hub.omniVersion, message: upgrade });
     if (issues.length > 0) throw new ConfigError(issues);
@@ -43,7 +46,10 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
         tlsPrivateKey: config.secrets.tlsPrivateKey,
         oidcClientSecret: config.secrets.oidcClientSecret,
         cloudflareApiToken: config.secrets.cloudflareApiToken,
-        hubBackupS3: { accessKeyId: config.secrets.hubBackupS3AccessKeyId, secretAccessKey: config.secrets.hubBackupS3SecretAccessKey },
+        hubBackupS3: {
+            accessKeyId: config.secrets.hubBackupS3AccessKeyId,
+            secretAccessKey: config.secrets.hubBackupS3SecretAccessKey,
+        },
         currentAutomationKey: previous.automationKey as string | undefined,
     });
     return {

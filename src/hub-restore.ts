@@ -17,7 +17,8 @@ import { PROJECT } from "./config";
  * with the configured etcd key) and changes nothing.
  */
 
-const USAGE = "usage: npm run restore -- --stack <stack> [--config FILE] [--set NAME|latest] [--expect-fingerprint FPR] [--yes] [--print]";
+const USAGE =
+    "usage: npm run restore -- --stack <stack> [--config FILE] [--set NAME|latest] [--expect-fingerprint FPR] [--yes] [--print]";
 
 export interface RestoreOptions {
     set: string;
@@ -31,7 +32,10 @@ export interface RestoreOptions {
 export function hubSettingsOf(file: string): OmniHubSettings {
     const doc = YAML.parse(fs.readFileSync(file, "utf8"), { merge: true }) ?? {};
     const key = `${PROJECT}:hub`;
-    if (!doc.config?.[key]) throw new ConfigError([{ key, message: `${file} has no hub settings: restore works on a hub stack (role hub)` }]);
+    if (!doc.config?.[key])
+        throw new ConfigError([
+            { key, message: `${file} has no hub settings: restore works on a hub stack (role hub)` },
+        ]);
     return parseOrThrow(OmniHubSettingsSchema, doc.config[key], key);
 }
 
@@ -40,7 +44,10 @@ export function restoreInvocation(
     s: OmniHubSettings,
     o: RestoreOptions,
 ): { command: string; args: string[]; env?: Record<string, string>; script: string; params: string[] } {
-    if (!s.backup) throw new ConfigError([{ key: `${PROJECT}:hub.backup`, message: "is not set: this hub takes no backups to restore from" }]);
+    if (!s.backup)
+        throw new ConfigError([
+            { key: `${PROJECT}:hub.backup`, message: "is not set: this hub takes no backups to restore from" },
+        ]);
     const names = hubContainerNames(s.accountName);
     const script = hubRestoreHostScript({
         omniContainer: names.omni,
@@ -51,15 +58,27 @@ export function restoreInvocation(
     });
     const params = [o.yes ? "restore" : "check", o.set, o.expectFingerprint ?? ""];
     const host = parseDockerHost(s.dockerHost);
-    if (typeof host === "string") throw new ConfigError([{ key: `${PROJECT}:hub.dockerHost`, value: s.dockerHost, message: host }]);
+    if (typeof host === "string")
+        throw new ConfigError([{ key: `${PROJECT}:hub.dockerHost`, value: s.dockerHost, message: host }]);
     if (host.scheme === "ssh") {
         // ssh hands one command line to the remote shell: every word quoted once.
         const remote = ["sh", "-c", script, "omni-hub-restore", ...params].map(shellQuote).join(" ");
         const target = `${host.user}@${host.host}`;
-        return { command: "ssh", args: [...(s.dockerSshOpts ?? []), ...(host.port ? ["-p", String(host.port)] : []), target, remote], script, params };
+        return {
+            command: "ssh",
+            args: [...(s.dockerSshOpts ?? []), ...(host.port ? ["-p", String(host.port)] : []), target, remote],
+            script,
+            params,
+        };
     }
     // unix:// or tcp://: the script uses only docker commands, which DOCKER_HOST points at the host.
-    return { command: "sh", args: ["-c", script, "omni-hub-restore", ...params], env: { DOCKER_HOST: s.dockerHost }, script, params };
+    return {
+        command: "sh",
+        args: ["-c", script, "omni-hub-restore", ...params],
+        env: { DOCKER_HOST: s.dockerHost },
+        script,
+        params,
+    };
 }
 
 export function main(argv: string[]): number {
@@ -87,15 +106,23 @@ export function main(argv: string[]): number {
     try {
         const file = args.config ?? path.resolve(__dirname, "..", `Pulumi.${args.stack}.yaml`);
         const settings = hubSettingsOf(file);
-        const run = restoreInvocation(settings, { set: args.set!, yes: args.yes!, expectFingerprint: args["expect-fingerprint"] });
+        const run = restoreInvocation(settings, {
+            set: args.set!,
+            yes: args.yes!,
+            expectFingerprint: args["expect-fingerprint"],
+        });
         if (args.print) {
-            process.stdout.write(`# on ${settings.dockerHost}: sh -c "<this script>" omni-hub-restore ${run.params.map(shellQuote).join(" ")}\n${run.script}`);
+            process.stdout.write(
+                `# on ${settings.dockerHost}: sh -c "<this script>" omni-hub-restore ${run.params.map(shellQuote).join(" ")}\n${run.script}`,
+            );
             return 0;
         }
         const result = spawnSync(run.command, run.args, { stdio: "inherit", env: { ...process.env, ...run.env } });
         if (result.error) throw result.error;
         if (!args.yes && result.status === 0)
-            process.stdout.write("Checked only; nothing changed. Add --yes to stop Omni, restore this set and start Omni again.\n");
+            process.stdout.write(
+                "Checked only; nothing changed. Add --yes to stop Omni, restore this set and start Omni again.\n",
+            );
         return result.status ?? 1;
     } catch (e) {
         const err = e as Error;

@@ -12,4 +12,5 @@ export async function previousOutputs(names: string[]): Promise<Record<string, u
 }
 
 /** The StackReference name `previousOutputs` reads for a stack of this project. */
-export const selfReferenceName = (organization: string, project: string, stack: string) => `${organization}/${project}/${stack}`;
+export const selfReferenceName = (organization: string, project: string, stack: string) =>
+    `${organization}/${project}/${stack}`;

@@ -109,10 +109,13 @@ function openValue(key: Buffer, value: string): string {
     if (parts.length !== 3 || parts[0] !== "v1") throw new Error("not a `v1:<nonce>:<ciphertext>` value");
     const nonce = Buffer.from(parts[1], "base64");
     const sealed = Buffer.from(parts[2], "base64");
-    if (nonce.length !== NONCE_BYTES || sealed.length < TAG_BYTES) throw new Error("not a `v1:<nonce>:<ciphertext>` value");
+    if (nonce.length !== NONCE_BYTES || sealed.length < TAG_BYTES)
+        throw new Error("not a `v1:<nonce>:<ciphertext>` value");
     const decipher = createDecipheriv("aes-256-gcm", key, nonce);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]).toString("utf8");
+    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]).toString(
+        "utf8",
+    );
 }
 
 // Keys derived in this process, per salt and passphrase: a workload plan reads its hub's file too, and tests plan
@@ -148,7 +151,12 @@ function unreachableProvider(settings: SecretsSettings, file: string): string | 
  * A decrypter for the secure values of one stack file (`secureKeys` name them, for errors): checks the provider and
  * the passphrase first, then derives the key once. Throws a ConfigError (exit 2) naming what to set or change.
  */
-export function stackDecrypter(settings: SecretsSettings, file: string, secureKeys: string[], env: NodeJS.ProcessEnv): (ciphertext: string) => string {
+export function stackDecrypter(
+    settings: SecretsSettings,
+    file: string,
+    secureKeys: string[],
+    env: NodeJS.ProcessEnv,
+): (ciphertext: string) => string {
     const unreachable = unreachableProvider(settings, file);
     if (unreachable) throw new ConfigError(secureKeys.map((key) => ({ key, message: unreachable })));
 
@@ -159,7 +167,8 @@ export function stackDecrypter(settings: SecretsSettings, file: string, secureKe
             {
                 key: `encryptionsalt (${file})`,
                 value: state,
-                message: "is not a passphrase provider state `v1:<salt>:v1:<nonce>:<ciphertext>`; restore the line `pulumi stack init` wrote",
+                message:
+                    "is not a passphrase provider state `v1:<salt>:v1:<nonce>:<ciphertext>`; restore the line `pulumi stack init` wrote",
             },
         ]);
     }

@@ -26,7 +26,8 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Rec
             },
         ]),
     );
-    const previous = (await previousOutputs(["clusterVersions"])).clusterVersions as Record<string, ClusterVersions> | undefined;
+    const previous = (await previousOutputs(["clusterVersions"])).clusterVersions as
+        Record<string, ClusterVersions> | undefined;
     const upgradeIssues: ConfigIssue[] = config.clusters.flatMap((c, i) => {
         const problem = clusterUpgradeProblem(c.name, previous?.[c.name], clusterVersions[c.name]);
         return problem ? [{ key: `omni-scale:clusters[${i}]`, message: problem }] : [];
@@ -50,7 +51,9 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Rec
     );
 
     // Absent on hubs deployed before this output existed: Omni's defaults apply then.
-    const etcdBackupIntervals = hub.getOutput("etcdBackupIntervals") as pulumi.Output<{ minInterval?: string; maxInterval?: string } | undefined>;
+    const etcdBackupIntervals = hub.getOutput("etcdBackupIntervals") as pulumi.Output<
+        { minInterval?: string; maxInterval?: string } | undefined
+    >;
 
     const dns = new ProxmoxHostDns("proxmox-dns", { settings: config.hostDns, keyPrefix: "omni-scale:hostDns" });
     const provider = new ProxmoxInfraProvider(
@@ -80,9 +83,15 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Rec
                 keyPrefix: "omni-scale:preflight",
                 target: pulumi
                     .all([omniApiUrl, hub.requireOutput("machineApiUrl"), hub.requireOutput("wireguardEndpoint")])
-                    .apply(([omniApiUrl, machineApiUrl, wireguardEndpoint]) => preflightTarget({ omniApiUrl, machineApiUrl, wireguardEndpoint })),
+                    .apply(([omniApiUrl, machineApiUrl, wireguardEndpoint]) =>
+                        preflightTarget({ omniApiUrl, machineApiUrl, wireguardEndpoint }),
+                    ),
                 // A new certificate on the hub (tls.mode config or acme) re-runs the checks; hostFiles hubs export none.
-                triggers: [hub.getOutput("certificate").apply((c: { fingerprint?: string } | undefined) => c?.fingerprint ?? "")],
+                triggers: [
+                    hub
+                        .getOutput("certificate")
+                        .apply((c: { fingerprint?: string } | undefined) => c?.fingerprint ?? ""),
+                ],
             },
             { dependsOn: [dns] },
         );

@@ -33,8 +33,14 @@ describe("ACME certificate (hub tls.mode acme)", () => {
         assert.equal(cert.inputs.minDaysRemaining, 30);
         assert.ok(isSecret(cert.inputs.accountKeyPem), "the account key reaches the certificate as a secret");
         const challenge = unwrapSecrets(cert.inputs.dnsChallenges)[0];
-        assert.deepEqual(challenge, { provider: "cloudflare", config: { [facts.legoCloudflareTokenEnv.value]: FAKE_TOKEN } });
-        assert.ok(isSecret((cert.inputs.dnsChallenges as any[])[0].config[facts.legoCloudflareTokenEnv.value]), "the token stays secret");
+        assert.deepEqual(challenge, {
+            provider: "cloudflare",
+            config: { [facts.legoCloudflareTokenEnv.value]: FAKE_TOKEN },
+        });
+        assert.ok(
+            isSecret((cert.inputs.dnsChallenges as any[])[0].config[facts.legoCloudflareTokenEnv.value]),
+            "the token stays secret",
+        );
         assert.ok(cert.provider?.startsWith(provider.urn) && account.provider?.startsWith(provider.urn));
     });
 
@@ -68,39 +74,63 @@ describe("ACME certificate (hub tls.mode acme)", () => {
     });
 
     it("fails the Omni container when the issued certificate does not cover the Omni name", async () => {
-        const wrong = offlineCertificate({ names: ["other.example.com"], notBefore: new Date("2026-01-01"), notAfter: new Date("2099-01-01") });
+        const wrong = offlineCertificate({
+            names: ["other.example.com"],
+            notBefore: new Date("2026-01-01"),
+            notAfter: new Date("2099-01-01"),
+        });
         await assert.rejects(
             runHub(acme(), token, (base) => ({
                 ...base,
                 newResource: async (args) =>
                     args.type === "acme:index/certificate:Certificate"
-                        ? { id: "c", state: { ...args.inputs, certificatePem: wrong.certPem, issuerPem: "", privateKeyPem: wrong.keyPem } }
+                        ? {
+                              id: "c",
+                              state: {
+                                  ...args.inputs,
+                                  certificatePem: wrong.certPem,
+                                  issuerPem: "",
+                                  privateKeyPem: wrong.keyPem,
+                              },
+                          }
                         : base.newResource(args),
             })),
             (e: unknown) =>
                 e instanceof ConfigError &&
-                /hub\.tls \(the issued certificate\): the certificate covers DNS:other\.example\.com, not omni\.example\.com/.test(e.message),
+                /hub\.tls \(the issued certificate\): the certificate covers DNS:other\.example\.com, not omni\.example\.com/.test(
+                    e.message,
+                ),
         );
     });
 
     it("uses the staging directory and a renewal threshold when set; a staging account is not protected", async () => {
         const { find } = await runHub(acme({ directory: "staging", renewalDays: 14 }), token);
-        assert.equal(find((r) => r.type === "pulumi:providers:acme", "provider").inputs.serverUrl, facts.letsEncryptDirectories.staging);
+        assert.equal(
+            find((r) => r.type === "pulumi:providers:acme", "provider").inputs.serverUrl,
+            facts.letsEncryptDirectories.staging,
+        );
         const account = find((r) => r.type === "acme:index/registration:Registration", "account");
         assert.equal(account.name, "omni-acme-account-staging", "accounts belong to one directory");
         assert.equal(account.protect, false);
-        assert.equal(find((r) => r.type === "acme:index/certificate:Certificate", "certificate").inputs.minDaysRemaining, 14);
+        assert.equal(
+            find((r) => r.type === "acme:index/certificate:Certificate", "certificate").inputs.minDaysRemaining,
+            14,
+        );
     });
 
     it("mirrors Let's Encrypt's directories and lego's Cloudflare token variable (fixtures/upstream/acme-cloudflare-facts.json)", () => {
-        assert.deepEqual({ ...ACME_DIRECTORIES }, { production: facts.letsEncryptDirectories.production, staging: facts.letsEncryptDirectories.staging });
+        assert.deepEqual(
+            { ...ACME_DIRECTORIES },
+            { production: facts.letsEncryptDirectories.production, staging: facts.letsEncryptDirectories.staging },
+        );
         assert.deepEqual(Object.keys(cloudflareDnsChallenge("t").config), [facts.legoCloudflareTokenEnv.value]);
         assert.equal(fullChain("LEAF", "ISSUER\n"), "LEAF\nISSUER\n");
         assert.equal(fullChain("LEAF\n", ""), "LEAF\n");
     });
 
     it("refuses bad settings with the key and the fix", () => {
-        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = token) => hubConfigIssues(edit, secrets);
+        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = token) =>
+            hubConfigIssues(edit, secrets);
         const noDns = issues((h) => {
             h.tls = { mode: "acme" };
         });

@@ -9,7 +9,9 @@ import { loaderProject } from "./loader-project";
 
 // The module whose export the cache replaces, as @pulumi/pulumi/dynamic calls it.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const sdk = require("@pulumi/pulumi/runtime/closure/serializeClosure") as { serializeFunction(f: Function, args?: object): Promise<SerializedFunction> };
+const sdk = require("@pulumi/pulumi/runtime/closure/serializeClosure") as {
+    serializeFunction(f: Function, args?: object): Promise<SerializedFunction>;
+};
 
 describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () => {
     const real = sdk.serializeFunction;
@@ -93,7 +95,8 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
         const root = path.join(__dirname, "..");
         const project = loaderProject();
         try {
-            const provider = (id: string) => `export const provider = { async create() { return { id: "${id}", outs: {} }; } };\n`;
+            const provider = (id: string) =>
+                `export const provider = { async create() { return { id: "${id}", outs: {} }; } };\n`;
             fs.writeFileSync(
                 path.join(project.dir, "main.ts"),
                 [
@@ -120,7 +123,11 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
             const first = run();
             assert.match(first.text, /id: "first"/);
             assert.equal(first.serialized, 1);
-            assert.deepEqual(run(), { text: first.text, serialized: 0 }, "unchanged code: the same text, from the cache");
+            assert.deepEqual(
+                run(),
+                { text: first.text, serialized: 0 },
+                "unchanged code: the same text, from the cache",
+            );
             fs.writeFileSync(path.join(project.dir, "provider.ts"), provider("second"));
             const edited = run();
             assert.match(edited.text, /id: "second"/, "the edited provider is what the next process serializes");

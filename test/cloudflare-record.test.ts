@@ -22,7 +22,11 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
                 return { addresses: ["fd7a:115c:a1e0::1234", "100.101.102.103"], hostname: args.inputs.hostname };
             },
         }));
-        assert.deepEqual(lookups, [{ hostname: "omni", waitFor: "120s" }], "looked up by the sidecar's hostname, retrying while it joins");
+        assert.deepEqual(
+            lookups,
+            [{ hostname: "omni", waitFor: "120s" }],
+            "looked up by the sidecar's hostname, retrying while it joins",
+        );
         const record = find((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord", "the DNS record");
         assert.deepEqual(
             {
@@ -33,7 +37,14 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
                 proxied: record.inputs.proxied,
                 ttl: record.inputs.ttl,
             },
-            { zoneId: ZONE_ID, name: "omni.example.com", type: "A", content: "100.101.102.103", proxied: false, ttl: 60 },
+            {
+                zoneId: ZONE_ID,
+                name: "omni.example.com",
+                type: "A",
+                content: "100.101.102.103",
+                proxied: false,
+                ttl: 60,
+            },
         );
         assert.equal(outputs.tailnetAddress, "100.101.102.103");
         // Its own provider, authenticated with the secret token.
@@ -47,7 +58,11 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
     it("waits for the sidecar: the component depends on it", async () => {
         const { find } = await runHub(withCloudflare, { cloudflareApiToken: FAKE_TOKEN });
         const sidecar = find((r) => r.name === "omni-tailscale", "the sidecar");
-        assert.ok(find((r) => r.type === "omni-scale:cloudflare:CloudflareRecord", "the component").dependsOn.includes(sidecar.urn));
+        assert.ok(
+            find((r) => r.type === "omni-scale:cloudflare:CloudflareRecord", "the component").dependsOn.includes(
+                sidecar.urn,
+            ),
+        );
     });
 
     it("publishes no record with record: false, and none without dns.cloudflare", async () => {
@@ -58,13 +73,20 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
 
     it("picks the tailnet IPv4 and names the fix when the device has none", () => {
         assert.equal(tailnetIpv4(["fd7a:115c:a1e0::1", "100.64.0.7"], "omni"), "100.64.0.7");
-        assert.throws(() => tailnetIpv4(["192.168.10.20"], "omni"), /Tailscale device "omni" has no tailnet IPv4 address \(got \["192\.168\.10\.20"\]\).*-1/);
+        assert.throws(
+            () => tailnetIpv4(["192.168.10.20"], "omni"),
+            /Tailscale device "omni" has no tailnet IPv4 address \(got \["192\.168\.10\.20"\]\).*-1/,
+        );
         assert.throws(() => tailnetIpv4(undefined, "omni"), /no tailnet IPv4/);
-        assert.equal(renderDnsRecord({ zoneId: ZONE_ID, name: "omni.example.com", ttl: 120 }, "100.64.0.7").proxied, false);
+        assert.equal(
+            renderDnsRecord({ zoneId: ZONE_ID, name: "omni.example.com", ttl: 120 }, "100.64.0.7").proxied,
+            false,
+        );
     });
 
     it("refuses bad settings with the key and the fix", () => {
-        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = {}) => hubConfigIssues(edit, secrets);
+        const issues = (edit: (hub: any) => void, secrets: Record<string, string> = {}) =>
+            hubConfigIssues(edit, secrets);
         assert.deepEqual(
             issues((h) => withCloudflare(h)),
             [
@@ -91,7 +113,8 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
     });
 
     it("keeps the TTL inside Cloudflare's range (upstream: pulumi-cloudflare v6.22.1 dnsRecord.ts)", () => {
-        const parse = (ttl: number) => OmniHubSettingsSchema.safeParse({ ...hubSettings, dns: { cloudflare: { zoneId: ZONE_ID, ttl } } }).success;
+        const parse = (ttl: number) =>
+            OmniHubSettingsSchema.safeParse({ ...hubSettings, dns: { cloudflare: { zoneId: ZONE_ID, ttl } } }).success;
         assert.equal(parse(facts.cloudflareRecordTtl.min - 1), false);
         assert.equal(parse(facts.cloudflareRecordTtl.min), true);
         assert.ok(3600 <= facts.cloudflareRecordTtl.max, "the short ceiling stays inside Cloudflare's");

@@ -20,7 +20,16 @@ const longhorn = {
     name: "longhorn",
     inline: {
         machine: {
-            kubelet: { extraMounts: [{ destination: "/var/lib/longhorn", type: "bind", source: "/var/local/longhorn", options: ["bind", "rshared", "rw"] }] },
+            kubelet: {
+                extraMounts: [
+                    {
+                        destination: "/var/lib/longhorn",
+                        type: "bind",
+                        source: "/var/local/longhorn",
+                        options: ["bind", "rshared", "rw"],
+                    },
+                ],
+            },
         },
     },
 };
@@ -72,14 +81,21 @@ describe("renderClusterTemplate", () => {
     it("renders the seed's production cluster: one Cluster, one ControlPlane, three Workers", () => {
         const out = renderClusterTemplate(prod, classes);
         const [cluster, cp, ...workers] = docs(out.yaml);
-        assert.deepEqual([cluster.kind, cp.kind, ...workers.map((w) => w.kind)], ["Cluster", "ControlPlane", "Workers", "Workers", "Workers"]);
+        assert.deepEqual(
+            [cluster.kind, cp.kind, ...workers.map((w) => w.kind)],
+            ["Cluster", "ControlPlane", "Workers", "Workers", "Workers"],
+        );
         assert.equal(out.name, "talos-prod-01");
         assert.equal(cluster.name, "talos-prod-01");
         assert.deepEqual(cluster.labels, { environment: "production" });
         assert.deepEqual(cluster.kubernetes, { version: "v1.36.2" });
         assert.deepEqual(cluster.talos, { version: "v1.13.6" });
         assert.deepEqual(cp.machineClass, { name: "matrix-control-plane", size: 3 });
-        assert.deepEqual(cp.systemExtensions, ["siderolabs/iscsi-tools", "siderolabs/nfsd", "siderolabs/util-linux-tools"]);
+        assert.deepEqual(cp.systemExtensions, [
+            "siderolabs/iscsi-tools",
+            "siderolabs/nfsd",
+            "siderolabs/util-linux-tools",
+        ]);
         assert.deepEqual(
             workers.map((w) => w.name),
             ["worker-foxtrot", "worker-golf", "worker-hotel"],
@@ -91,7 +107,9 @@ describe("renderClusterTemplate", () => {
     it("renders worker node labels as a machine.nodeLabels patch, before the user's patches", () => {
         const foxtrot = docs(renderClusterTemplate(prod, classes).yaml)[2];
         assert.equal(foxtrot.patches.length, 2);
-        assert.deepEqual(foxtrot.patches[0].inline, { machine: { nodeLabels: { "topology.kubernetes.io/zone": "foxtrot" } } });
+        assert.deepEqual(foxtrot.patches[0].inline, {
+            machine: { nodeLabels: { "topology.kubernetes.io/zone": "foxtrot" } },
+        });
         assert.deepEqual(foxtrot.patches[1], longhorn);
         assert.equal(foxtrot.nodeLabels, undefined, "nodeLabels is not a template field");
     });
@@ -99,7 +117,9 @@ describe("renderClusterTemplate", () => {
     it("with the Cilium preset, disables the default CNI and kube-proxy by a cluster patch", () => {
         const cluster = docs(renderClusterTemplate(prod, classes).yaml)[0];
         assert.equal(cluster.patches.length, 1);
-        assert.deepEqual(cluster.patches[0].inline, { cluster: { network: { cni: { name: "none" } }, proxy: { disabled: true } } });
+        assert.deepEqual(cluster.patches[0].inline, {
+            cluster: { network: { cni: { name: "none" } }, proxy: { disabled: true } },
+        });
     });
 
     it("renders Cilium values for the seed's install: MTU 1450, KubePrism, capabilities, cgroup", () => {
@@ -122,14 +142,21 @@ describe("renderClusterTemplate", () => {
             "SETGID",
             "SETUID",
         ]);
-        assert.deepEqual(values.securityContext.capabilities.cleanCiliumState, ["NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"]);
+        assert.deepEqual(values.securityContext.capabilities.cleanCiliumState, [
+            "NET_ADMIN",
+            "SYS_ADMIN",
+            "SYS_RESOURCE",
+        ]);
         assert.deepEqual(values.cgroup, { autoMount: { enabled: false }, hostRoot: "/sys/fs/cgroup" });
         assert.equal(values.hubble, undefined);
         assert.equal(values.gatewayAPI, undefined);
     });
 
     it("honours Cilium options: MTU, Hubble, Gateway API and the chart version", () => {
-        const text = renderClusterTemplate(withSpec({ cilium: { version: "1.18.2", mtu: 1400, hubble: true, gatewayApi: true } }), classes).ciliumValues!;
+        const text = renderClusterTemplate(
+            withSpec({ cilium: { version: "1.18.2", mtu: 1400, hubble: true, gatewayApi: true } }),
+            classes,
+        ).ciliumValues!;
         const values = YAML.parse(text);
         assert.equal(values.MTU, 1400);
         assert.equal(values.hubble.enabled, true);
@@ -149,7 +176,10 @@ describe("renderClusterTemplate", () => {
         assert.equal(cluster.talos.version, "v1.12.0");
         assert.deepEqual(cp.machineClass, { name: "matrix-control-plane", size: 1 });
         assert.deepEqual(workers.machineClass, { name: "matrix-worker-golf", size: 0 });
-        const pinned = docs(renderClusterTemplate({ ...testCluster, kubernetesVersion: undefined, talosVersion: undefined }, classes).yaml)[0];
+        const pinned = docs(
+            renderClusterTemplate({ ...testCluster, kubernetesVersion: undefined, talosVersion: undefined }, classes)
+                .yaml,
+        )[0];
         assert.equal(pinned.kubernetes.version, versions.kubernetes);
         assert.equal(pinned.talos.version, versions.talos);
     });
@@ -160,9 +190,22 @@ describe("renderClusterTemplate", () => {
             withSpec({
                 annotations: { owner: "platform" },
                 systemExtensions: ["siderolabs/qemu-guest-agent"],
-                features: { diskEncryption: true, enableWorkloadProxy: true, useEmbeddedDiscoveryService: false, backupInterval: "6h" },
+                features: {
+                    diskEncryption: true,
+                    enableWorkloadProxy: true,
+                    useEmbeddedDiscoveryService: false,
+                    backupInterval: "6h",
+                },
                 controlPlane: { machineClass: "matrix-control-plane", size: 3 },
-                workers: [{ name: "elastic", machineClass: "matrix-worker-golf", size: 2, updateStrategy: strategy, deleteStrategy: strategy }],
+                workers: [
+                    {
+                        name: "elastic",
+                        machineClass: "matrix-worker-golf",
+                        size: 2,
+                        updateStrategy: strategy,
+                        deleteStrategy: strategy,
+                    },
+                ],
             }),
             classes,
         );
@@ -189,10 +232,23 @@ describe("renderClusterTemplate", () => {
         it("controlplane.go: no updateStrategy or deleteStrategy on the control plane", () => {
             const strategy = { type: "Rolling" };
             const found = problems(
-                withSpec({ controlPlane: { machineClass: "matrix-control-plane", size: 3, updateStrategy: strategy, deleteStrategy: strategy } }),
+                withSpec({
+                    controlPlane: {
+                        machineClass: "matrix-control-plane",
+                        size: 3,
+                        updateStrategy: strategy,
+                        deleteStrategy: strategy,
+                    },
+                }),
             );
-            assert.match(found.join("\n"), /controlPlane\.updateStrategy: .*refuses updateStrategy on the control plane/);
-            assert.match(found.join("\n"), /controlPlane\.deleteStrategy: .*refuses deleteStrategy on the control plane/);
+            assert.match(
+                found.join("\n"),
+                /controlPlane\.updateStrategy: .*refuses updateStrategy on the control plane/,
+            );
+            assert.match(
+                found.join("\n"),
+                /controlPlane\.deleteStrategy: .*refuses deleteStrategy on the control plane/,
+            );
         });
 
         it("machineset.go: no kernelArgs on a set that uses a machine class, nor at cluster level", () => {
@@ -212,7 +268,9 @@ describe("renderClusterTemplate", () => {
         });
 
         it("list.go: no Machine documents that no set lists (our sets always use machine classes)", () => {
-            const found = problems(withSpec({ machines: [{ name: "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40", locked: true }] }));
+            const found = problems(
+                withSpec({ machines: [{ name: "0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40", locked: true }] }),
+            );
             assert.match(found.join(), /^clusters\.machines: .*no machine set lists.*machine class/);
         });
     });
@@ -229,15 +287,31 @@ describe("renderClusterTemplate", () => {
 
     it("rejects unpinned versions", () => {
         for (const bad of ["1.36.2", "v1.36", "latest", "v1.36.x", "^v1.36.2", "v1.36.2-rc.0"]) {
-            assert.match(problems(withSpec({ kubernetesVersion: bad })).join(), /^clusters\.kubernetesVersion: pin an exact Kubernetes version like v\d/, bad);
-            assert.match(problems(withSpec({ talosVersion: bad })).join(), /^clusters\.talosVersion: pin an exact Talos version/, bad);
+            assert.match(
+                problems(withSpec({ kubernetesVersion: bad })).join(),
+                /^clusters\.kubernetesVersion: pin an exact Kubernetes version like v\d/,
+                bad,
+            );
+            assert.match(
+                problems(withSpec({ talosVersion: bad })).join(),
+                /^clusters\.talosVersion: pin an exact Talos version/,
+                bad,
+            );
         }
     });
 
     it("rejects node-role.kubernetes.io labels in nodeLabels and in any patch, with the fix", () => {
         const worker = { name: "w", machineClass: "matrix-worker-golf", size: 1 };
-        const rolePatch = { name: "roles", inline: { machine: { nodeLabels: { "node-role.kubernetes.io/worker": "" } } } };
-        const flagPatch = { name: "flag", inline: { machine: { kubelet: { extraArgs: { "node-labels": "zone=a,node-role.kubernetes.io/storage=" } } } } };
+        const rolePatch = {
+            name: "roles",
+            inline: { machine: { nodeLabels: { "node-role.kubernetes.io/worker": "" } } },
+        };
+        const flagPatch = {
+            name: "flag",
+            inline: {
+                machine: { kubelet: { extraArgs: { "node-labels": "zone=a,node-role.kubernetes.io/storage=" } } },
+            },
+        };
         const found = problems(
             withSpec({
                 patches: [rolePatch],
@@ -262,7 +336,10 @@ describe("renderClusterTemplate", () => {
 
     it("rejects the reserved and duplicate worker names", () => {
         const w = { machineClass: "matrix-worker-golf", size: 1 };
-        assert.match(problems(withSpec({ workers: [{ ...w, name: "control-planes" }] })).join(), /workers\[0\]\.name: control-planes is reserved/);
+        assert.match(
+            problems(withSpec({ workers: [{ ...w, name: "control-planes" }] })).join(),
+            /workers\[0\]\.name: control-planes is reserved/,
+        );
         assert.match(
             problems(
                 withSpec({
@@ -279,13 +356,22 @@ describe("renderClusterTemplate", () => {
     it("rejects bad patches: duplicate names, the generated-name prefix, inline content Omni cannot read", () => {
         const p = { name: "p", inline: { machine: {} } };
         assert.match(problems(withSpec({ patches: [p, p] })).join(), /patches\[1\]\.name: patch names must be unique/);
-        assert.match(problems(withSpec({ patches: [{ ...p, name: "omni-scale-cilium-cni" }] })).join(), /patches\[0\]\.name: .*reserved/);
+        assert.match(
+            problems(withSpec({ patches: [{ ...p, name: "omni-scale-cilium-cni" }] })).join(),
+            /patches\[0\]\.name: .*reserved/,
+        );
         assert.match(
             problems(withSpec({ patches: [{ name: "p", inline: 42 }] })).join(),
             /patches\[0\]\.inline.*: inline content is a mapping .*, a list of mappings .* or a YAML string/,
         );
-        assert.match(problems(withSpec({ patches: [{ name: "p", inline: "machine: [" }] })).join(), /patches\[0\]\.inline: not valid YAML: Flow sequence/);
-        assert.match(problems(withSpec({ patches: [{ name: "p", fiel: "p.yaml" }] })).join(), /patches\[0\]\.fiel: unknown key/);
+        assert.match(
+            problems(withSpec({ patches: [{ name: "p", inline: "machine: [" }] })).join(),
+            /patches\[0\]\.inline: not valid YAML: Flow sequence/,
+        );
+        assert.match(
+            problems(withSpec({ patches: [{ name: "p", fiel: "p.yaml" }] })).join(),
+            /patches\[0\]\.fiel: unknown key/,
+        );
     });
 
     it("rejects other bad values", () => {
@@ -296,9 +382,18 @@ describe("renderClusterTemplate", () => {
         );
         assert.match(problems(withSpec({ cni: "flannel" })).join(), /^clusters\.cni/);
         assert.match(problems(withSpec({ cilium: { mtu: 1000 } })).join(), /cilium\.mtu/);
-        assert.match(problems(withSpec({ features: { backupInterval: "daily" } })).join(), /features\.backupInterval: use a Go duration such as 1h, 6h or 24h/);
-        assert.match(problems(withSpec({ systemExtensions: ["iscsi-tools"] })).join(), /systemExtensions\[0\]: name the extension as <org>\/<name>/);
-        assert.match(problems(withSpec({ kuberentesVersion: "v1.36.2" })).join(), /clusters\.kuberentesVersion: unknown key/);
+        assert.match(
+            problems(withSpec({ features: { backupInterval: "daily" } })).join(),
+            /features\.backupInterval: use a Go duration such as 1h, 6h or 24h/,
+        );
+        assert.match(
+            problems(withSpec({ systemExtensions: ["iscsi-tools"] })).join(),
+            /systemExtensions\[0\]: name the extension as <org>\/<name>/,
+        );
+        assert.match(
+            problems(withSpec({ kuberentesVersion: "v1.36.2" })).join(),
+            /clusters\.kuberentesVersion: unknown key/,
+        );
     });
 
     it("reports every problem at once, under the given key prefix", () => {
@@ -327,8 +422,12 @@ describe("clusterTemplateProblems", () => {
     });
 
     it("needs exactly one Cluster and one ControlPlane", () => {
-        assert.deepEqual(clusterTemplateProblems(edit((d) => [...d, d[1]])), ["a template needs exactly 1 ControlPlane document, got 2"]);
-        assert.deepEqual(clusterTemplateProblems(edit((d) => d.slice(1))), ["a template needs exactly 1 Cluster document, got 0"]);
+        assert.deepEqual(clusterTemplateProblems(edit((d) => [...d, d[1]])), [
+            "a template needs exactly 1 ControlPlane document, got 2",
+        ]);
+        assert.deepEqual(clusterTemplateProblems(edit((d) => d.slice(1))), [
+            "a template needs exactly 1 Cluster document, got 0",
+        ]);
     });
 
     it("flags what Omni's template model refuses in a hand-written template (omni v1.10.4 models)", () => {
@@ -342,7 +441,12 @@ describe("clusterTemplateProblems", () => {
         );
         assert.deepEqual(
             found.map((p) => p.split(":")[0]),
-            ["ControlPlane", "Workers worker-foxtrot", "Cluster talos-prod-01", "Machine 0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40"],
+            [
+                "ControlPlane",
+                "Workers worker-foxtrot",
+                "Cluster talos-prod-01",
+                "Machine 0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40",
+            ],
         );
         assert.match(found[0], /updateStrategy is not allowed on the control plane/);
         assert.match(found[1], /kernelArgs/);
@@ -367,7 +471,10 @@ describe("clusterTemplateProblems", () => {
         assert.deepEqual(nodeRoleLabelProblems(rendered), []);
         const found = nodeRoleLabelProblems(labelled);
         assert.equal(found.length, 1);
-        assert.match(found[0], /^Workers worker-golf: patch omni-scale-node-labels sets node-role\.kubernetes\.io\/worker: .*NodeRestriction/);
+        assert.match(
+            found[0],
+            /^Workers worker-golf: patch omni-scale-node-labels sets node-role\.kubernetes\.io\/worker: .*NodeRestriction/,
+        );
     });
 
     it("flags unpinned versions, unknown kinds and broken YAML", () => {
@@ -388,7 +495,9 @@ describe("clusterTemplateProblems", () => {
 
 describe("cluster etcd backup interval (omni v1.10.4 internal/backend/runtime/omni/validations/cluster.go)", () => {
     /** The hub's flag defaults, as Omni's own config schema at v1.10.4 states them. */
-    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-config.schema.v1.10.4.json"), "utf8"));
+    const schema = JSON.parse(
+        fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-config.schema.v1.10.4.json"), "utf8"),
+    );
     const backup = schema.definitions.EtcdBackup.properties;
 
     it("uses Omni's defaults when the hub sets no interval", () => {
@@ -399,9 +508,16 @@ describe("cluster etcd backup interval (omni v1.10.4 internal/backend/runtime/om
 
     it("accepts min ≤ interval ≤ max and 0 (backups off); refuses the rest naming the bound and the fix", () => {
         const defaults = etcdBackupIntervalLimits(undefined);
-        for (const ok of ["1h", "6h", "24h", "1h30m", "0"]) assert.equal(backupIntervalProblem(ok, defaults), undefined, ok);
-        assert.match(backupIntervalProblem("30m", defaults)!, /shorter than the hub's etcdBackup minInterval \(1h\).*use 1h or more/);
-        assert.match(backupIntervalProblem("25h", defaults)!, /longer than the hub's etcdBackup maxInterval \(24h\).*use 24h or less/);
+        for (const ok of ["1h", "6h", "24h", "1h30m", "0"])
+            assert.equal(backupIntervalProblem(ok, defaults), undefined, ok);
+        assert.match(
+            backupIntervalProblem("30m", defaults)!,
+            /shorter than the hub's etcdBackup minInterval \(1h\).*use 1h or more/,
+        );
+        assert.match(
+            backupIntervalProblem("25h", defaults)!,
+            /longer than the hub's etcdBackup maxInterval \(24h\).*use 24h or less/,
+        );
         const hub = etcdBackupIntervalLimits({ minInterval: "15m", maxInterval: "2h" });
         assert.equal(backupIntervalProblem("30m", hub), undefined);
         assert.match(backupIntervalProblem("3h", hub)!, /maxInterval \(2h\)/);
@@ -411,7 +527,10 @@ describe("cluster etcd backup interval (omni v1.10.4 internal/backend/runtime/om
 describe("Kubernetes versions a cluster's Talos supports (Talos machinery compatibility, checked by omni v1.10.4 validations/cluster.go)", () => {
     it("accepts the pinned pair and the edges of Talos 1.13's range (1.31–1.36)", () => {
         for (const k of [versions.kubernetes, "v1.31.0", "v1.36.9"])
-            assert.doesNotThrow(() => renderClusterTemplate(withSpec({ talosVersion: "v1.13.6", kubernetesVersion: k }), classes), k);
+            assert.doesNotThrow(
+                () => renderClusterTemplate(withSpec({ talosVersion: "v1.13.6", kubernetesVersion: k }), classes),
+                k,
+            );
     });
 
     it("refuses a Kubernetes version outside the Talos version's range, naming the range", () => {
@@ -419,8 +538,14 @@ describe("Kubernetes versions a cluster's Talos supports (Talos machinery compat
             problems(withSpec({ talosVersion: "v1.13.6", kubernetesVersion: "v1.37.0" })).join(),
             /^clusters\.kubernetesVersion: Kubernetes v1\.37\.0 does not run on Talos v1\.13\.6, which supports Kubernetes 1\.31 to 1\.36/,
         );
-        assert.match(problems(withSpec({ talosVersion: "v1.12.0", kubernetesVersion: "v1.36.2" })).join(), /supports Kubernetes 1\.30 to 1\.35/);
-        assert.match(problems(withSpec({ talosVersion: "v1.11.5", kubernetesVersion: "v1.28.3" })).join(), /supports Kubernetes 1\.29 to 1\.34/);
+        assert.match(
+            problems(withSpec({ talosVersion: "v1.12.0", kubernetesVersion: "v1.36.2" })).join(),
+            /supports Kubernetes 1\.30 to 1\.35/,
+        );
+        assert.match(
+            problems(withSpec({ talosVersion: "v1.11.5", kubernetesVersion: "v1.28.3" })).join(),
+            /supports Kubernetes 1\.29 to 1\.34/,
+        );
     });
 });
 
@@ -429,11 +554,14 @@ describe("Kubernetes versions a cluster's Talos supports (Talos machinery compat
  * test/fixtures/import/omni-template-model.v1.10.4.json): each is rendered, or refused with a reason, never "unknown key".
  */
 describe("cluster templates express Omni's template model (omni v1.10.4 client/pkg/template/internal/models)", () => {
-    const model = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/import/omni-template-model.v1.10.4.json"), "utf8"));
+    const model = JSON.parse(
+        fs.readFileSync(path.join(__dirname, "fixtures/import/omni-template-model.v1.10.4.json"), "utf8"),
+    );
     const patchDir = "test/fixtures/import/kit/clusters/patches";
     const cp = { machineClass: "matrix-control-plane", size: 3 };
     const worker = { name: "w", machineClass: "matrix-worker-golf", size: 1 };
-    const render = (over: Record<string, unknown>) => docs(renderClusterTemplate(withSpec({ cni: "default", ...over }), classes).yaml);
+    const render = (over: Record<string, unknown>) =>
+        docs(renderClusterTemplate(withSpec({ cni: "default", ...over }), classes).yaml);
 
     it("machineset.go Size: counts as numbers or digit strings, Static as 0; unlimited in every spelling refused, naming why (validations/machine_set.go)", () => {
         assert.equal(model.sizes.file.split(" ")[0], "client/pkg/template/internal/models/machineset.go");
@@ -462,7 +590,10 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
             );
         }
         assert.doesNotMatch(problems(withSpec({ workers: [{ ...worker, size: true }] })).join(), /Invalid input/);
-        assert.match(problems(withSpec({ controlPlane: { machineClass: "matrix-control-plane" } })).join(), /controlPlane\.size: required: a machine count/);
+        assert.match(
+            problems(withSpec({ controlPlane: { machineClass: "matrix-control-plane" } })).join(),
+            /controlPlane\.size: required: a machine count/,
+        );
     });
 
     it("patch.go: file patches are read at render time and rendered inline under their name (the path when unnamed), so sync needs no file", () => {
@@ -472,10 +603,22 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
             workers: [{ ...worker, patches: [{ name: "longhorn", file: `${patchDir}/longhorn.yaml` }] }],
         });
         assert.deepEqual(cluster.patches, [
-            { name: `${patchDir}/registry-mirrors.yaml`, inline: fs.readFileSync(path.join(patchDir, "registry-mirrors.yaml"), "utf8") },
+            {
+                name: `${patchDir}/registry-mirrors.yaml`,
+                inline: fs.readFileSync(path.join(patchDir, "registry-mirrors.yaml"), "utf8"),
+            },
         ]);
-        assert.deepEqual(w.patches, [{ name: "longhorn", inline: longhorn }], "the file's exact text, comments included");
-        assert.ok(!renderClusterTemplate(withSpec({ patches: [{ file: `${patchDir}/longhorn.yaml` }] }), classes).yaml.includes("file:"));
+        assert.deepEqual(
+            w.patches,
+            [{ name: "longhorn", inline: longhorn }],
+            "the file's exact text, comments included",
+        );
+        assert.ok(
+            !renderClusterTemplate(
+                withSpec({ patches: [{ file: `${patchDir}/longhorn.yaml` }] }),
+                classes,
+            ).yaml.includes("file:"),
+        );
     });
 
     it("patch.go: idOverride, labels and annotations; exactly one of file or inline; an inline patch needs a name or idOverride", () => {
@@ -491,7 +634,10 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
             problems(withSpec({ patches: [{ name: "p", inline: {}, file: `${patchDir}/longhorn.yaml` }] })).join(),
             /patches\[0\]\.inline: set exactly one of inline .* or file/,
         );
-        assert.match(problems(withSpec({ patches: [{ name: "p" }] })).join(), /patches\[0\]\.inline: set exactly one of inline/);
+        assert.match(
+            problems(withSpec({ patches: [{ name: "p" }] })).join(),
+            /patches\[0\]\.inline: set exactly one of inline/,
+        );
         assert.match(
             problems(withSpec({ patches: [{ inline: { machine: {} } }] })).join(),
             /patches\[0\]\.name: an inline patch needs a name \(or an idOverride\)/,
@@ -513,7 +659,9 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
             [{ machine: {} }, { apiVersion: "v1alpha1", kind: "SideroLinkConfig" }],
             'machine:\n  sysctls:\n    a: "1"\n',
         ];
-        const rendered = render({ patches: forms.map((inline, i) => ({ name: `p${i}`, inline })) })[0].patches.map((p: { inline: unknown }) => p.inline);
+        const rendered = render({ patches: forms.map((inline, i) => ({ name: `p${i}`, inline })) })[0].patches.map(
+            (p: { inline: unknown }) => p.inline,
+        );
         assert.deepEqual(rendered, forms);
         const role = { machine: { nodeLabels: { "node-role.kubernetes.io/gpu": "" } } };
         const found = problems(
@@ -536,11 +684,19 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
         const [, c, w] = render({
             controlPlane: { ...cp, upgradeStrategy: { type: "Rolling", rolling: { maxParallelism: 1 } } },
             workers: [
-                { ...worker, updateStrategy: { rolling: { maxParallelism: 2 } }, deleteStrategy: { type: "Unset" }, upgradeStrategy: { type: "Rolling" } },
+                {
+                    ...worker,
+                    updateStrategy: { rolling: { maxParallelism: 2 } },
+                    deleteStrategy: { type: "Unset" },
+                    upgradeStrategy: { type: "Rolling" },
+                },
             ],
         });
         assert.deepEqual(c.upgradeStrategy, { type: "Rolling", rolling: { maxParallelism: 1 } });
-        assert.deepEqual([w.updateStrategy, w.deleteStrategy, w.upgradeStrategy], [{ rolling: { maxParallelism: 2 } }, { type: "Unset" }, { type: "Rolling" }]);
+        assert.deepEqual(
+            [w.updateStrategy, w.deleteStrategy, w.upgradeStrategy],
+            [{ rolling: { maxParallelism: 2 } }, { type: "Unset" }, { type: "Rolling" }],
+        );
         assert.match(
             problems(withSpec({ workers: [{ ...worker, upgradeStrategy: { type: "Parallel" } }] })).join(),
             /upgradeStrategy\.type: type is Rolling or Unset/,
@@ -549,35 +705,66 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
 
     it('controlplane.go / workers.go: bootstrapSpec on the control plane only, both fields needed; no custom control-plane name; Workers default to "workers"', () => {
         assert.deepEqual(model.controlPlaneRefuses.fields, ["name", "updateStrategy", "deleteStrategy"]);
-        const bootstrapSpec = { clusterUUID: "98d00c6b-fae1-4bf2-afa3-0282ef443f84", snapshot: "FFFFFFFF9AA169F0.snapshot" };
-        const [, c, w] = render({ controlPlane: { ...cp, bootstrapSpec }, workers: [{ machineClass: "matrix-worker-golf", size: 1 }] });
+        const bootstrapSpec = {
+            clusterUUID: "98d00c6b-fae1-4bf2-afa3-0282ef443f84",
+            snapshot: "FFFFFFFF9AA169F0.snapshot",
+        };
+        const [, c, w] = render({
+            controlPlane: { ...cp, bootstrapSpec },
+            workers: [{ machineClass: "matrix-worker-golf", size: 1 }],
+        });
         assert.deepEqual(c.bootstrapSpec, bootstrapSpec);
         assert.equal(w.name, model.workersRefuses.defaultName);
-        assert.match(problems(withSpec({ controlPlane: { ...cp, bootstrapSpec: { clusterUUID: "x" } } })).join(), /controlPlane\.bootstrapSpec\.snapshot/);
+        assert.match(
+            problems(withSpec({ controlPlane: { ...cp, bootstrapSpec: { clusterUUID: "x" } } })).join(),
+            /controlPlane\.bootstrapSpec\.snapshot/,
+        );
         assert.match(
             problems(withSpec({ workers: [{ ...worker, bootstrapSpec }] })).join(),
             /workers\[0\]\.bootstrapSpec: .*belongs to the control plane.*move it to controlPlane/,
         );
-        assert.match(problems(withSpec({ controlPlane: { ...cp, name: "cp" } })).join(), /controlPlane\.name: Omni names the control-plane set itself/);
+        assert.match(
+            problems(withSpec({ controlPlane: { ...cp, name: "cp" } })).join(),
+            /controlPlane\.name: Omni names the control-plane set itself/,
+        );
     });
 
     it("machineset.go: a set of machines listed by UUID is refused with why and what to do", () => {
-        const found = problems(withSpec({ workers: [{ ...worker, machines: ["0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40"] }] })).join();
-        assert.match(found, /workers\[0\]\.machines: .*hand-picked machines .* cannot be expressed: let a machine class provide them/);
+        const found = problems(
+            withSpec({ workers: [{ ...worker, machines: ["0f9e8a52-4c1b-4b8e-9d3a-7e2f1c6b5a40"] }] }),
+        ).join();
+        assert.match(
+            found,
+            /workers\[0\]\.machines: .*hand-picked machines .* cannot be expressed: let a machine class provide them/,
+        );
     });
 
     it("cluster.go features: disablePublicDiscoveryService only on Talos 1.14+ with the embedded service (validations/cluster.go); enableNodeAuditSkip", () => {
         assert.equal(model.publicDiscoveryService.minimumTalos, "1.14.0");
-        const features = render({ features: { enableNodeAuditSkip: true, useEmbeddedDiscoveryService: true, disablePublicDiscoveryService: false } })[0]
-            .features;
-        assert.deepEqual(features, { enableNodeAuditSkip: true, useEmbeddedDiscoveryService: true, disablePublicDiscoveryService: false });
+        const features = render({
+            features: {
+                enableNodeAuditSkip: true,
+                useEmbeddedDiscoveryService: true,
+                disablePublicDiscoveryService: false,
+            },
+        })[0].features;
+        assert.deepEqual(features, {
+            enableNodeAuditSkip: true,
+            useEmbeddedDiscoveryService: true,
+            disablePublicDiscoveryService: false,
+        });
         assert.match(
-            problems(withSpec({ features: { disablePublicDiscoveryService: true, useEmbeddedDiscoveryService: true } })).join(),
+            problems(
+                withSpec({ features: { disablePublicDiscoveryService: true, useEmbeddedDiscoveryService: true } }),
+            ).join(),
             /disablePublicDiscoveryService: .*Talos 1\.14 or newer, and this one runs v1\.13\.6/,
         );
         assert.doesNotThrow(() =>
             renderClusterTemplate(
-                withSpec({ talosVersion: "v1.14.0", features: { disablePublicDiscoveryService: true, useEmbeddedDiscoveryService: true } }),
+                withSpec({
+                    talosVersion: "v1.14.0",
+                    features: { disablePublicDiscoveryService: true, useEmbeddedDiscoveryService: true },
+                }),
                 classes,
             ),
         );
@@ -592,7 +779,11 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
         const file = `${patchDir}/longhorn.yaml`;
         const [cluster] = render({
             kubernetesManifests: [
-                { name: "ns", mode: "one-time", inline: { apiVersion: "v1", kind: "Namespace", metadata: { name: "x" } } },
+                {
+                    name: "ns",
+                    mode: "one-time",
+                    inline: { apiVersion: "v1", kind: "Namespace", metadata: { name: "x" } },
+                },
                 { file, mode: "full" },
             ],
         });
@@ -612,7 +803,15 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
     });
 
     it("kubernetes_healthcheck.go: Job healthchecks inline or from a file, with an interval, named or with an idOverride", () => {
-        assert.deepEqual(model.healthcheckFields.fields, ["name", "idOverride", "labels", "annotations", "job", "file", "interval"]);
+        assert.deepEqual(model.healthcheckFields.fields, [
+            "name",
+            "idOverride",
+            "labels",
+            "annotations",
+            "job",
+            "file",
+            "interval",
+        ]);
         const job = "apiVersion: batch/v1\nkind: Job\n";
         const [cluster] = render({
             kubernetesHealthchecks: [
@@ -624,14 +823,26 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
             { name: "nodes-ready", interval: "1m", job },
             { idOverride: "cluster-x-file", job: fs.readFileSync(`${patchDir}/nvidia.yaml`, "utf8") },
         ]);
-        assert.match(problems(withSpec({ kubernetesHealthchecks: [{ job }] })).join(), /kubernetesHealthchecks\[0\]\.name: a healthcheck needs a name/);
-        assert.match(problems(withSpec({ kubernetesHealthchecks: [{ name: "a", job, interval: "often" }] })).join(), /interval: use a Go duration/);
+        assert.match(
+            problems(withSpec({ kubernetesHealthchecks: [{ job }] })).join(),
+            /kubernetesHealthchecks\[0\]\.name: a healthcheck needs a name/,
+        );
+        assert.match(
+            problems(withSpec({ kubernetesHealthchecks: [{ name: "a", job, interval: "often" }] })).join(),
+            /interval: use a Go duration/,
+        );
     });
 
     it("models.go Descriptors: Omni's own omni.sidero.dev/ prefix is refused in labels and annotations of every resource", () => {
         assert.equal(model.systemLabelPrefix.prefix, "omni.sidero.dev/");
         const bad = { "omni.sidero.dev/owner": "me" };
-        const found = problems(withSpec({ labels: bad, controlPlane: { ...cp, annotations: bad }, patches: [{ name: "p", inline: {}, labels: bad }] }));
+        const found = problems(
+            withSpec({
+                labels: bad,
+                controlPlane: { ...cp, annotations: bad },
+                patches: [{ name: "p", inline: {}, labels: bad }],
+            }),
+        );
         assert.deepEqual(
             found.map((p) => p.split(": ")[0]),
             [
@@ -688,7 +899,11 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
         const check = (where: string, field: string, spec: unknown) => {
             for (const message of verdict(spec)) {
                 assert.doesNotMatch(message, /unknown key|^Invalid input/, `${where} ${field}: ${message}`);
-                assert.match(message, /Omni|refuse|remove it|move it|cannot be expressed/, `${where} ${field}: a refusal says why (${message})`);
+                assert.match(
+                    message,
+                    /Omni|refuse|remove it|move it|cannot be expressed/,
+                    `${where} ${field}: a refusal says why (${message})`,
+                );
             }
         };
         for (const field of (model.clusterFields.fields as string[]).filter((f) => f !== "kind")) {

@@ -51,13 +51,18 @@ describe("stack config", () => {
         const issues = issuesOf(raw);
         assert.deepEqual(
             issues.map((i) => i.split(": ")[0]),
-            ["omni-scale:machineClasses[0].providerData.ha.node_affinity_nodes[1]", "omni-scale:machineClasses[1].providerData.node"],
+            [
+                "omni-scale:machineClasses[0].providerData.ha.node_affinity_nodes[1]",
+                "omni-scale:machineClasses[1].providerData.node",
+            ],
         );
         assert.match(issues[1], /Proxmox node india is not in hostDns\.nodes \(foxtrot, golf, hotel\): add it there/);
     });
 
     it("requires a known role", () => {
-        assert.deepEqual(issuesOf({}), ["omni-scale:role: set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)"]);
+        assert.deepEqual(issuesOf({}), [
+            "omni-scale:role: set `hub` for the management stack (quantum) or `workloads` for a workload stack (matrix)",
+        ]);
         assert.match(issuesOf({ "omni-scale:role": "hubb" })[0], /^omni-scale:role: /);
     });
 
@@ -110,7 +115,10 @@ describe("stack config", () => {
     });
 
     it("ignores the project-wide hubStack default on a hub stack", () => {
-        assert.deepEqual(issuesOf({ ...example("quantum").config, "omni-scale:hubStack": "organization/omni-scale/quantum" }), []);
+        assert.deepEqual(
+            issuesOf({ ...example("quantum").config, "omni-scale:hubStack": "organization/omni-scale/quantum" }),
+            [],
+        );
     });
 
     it("requires provider ids to match exactly, naming the case difference", () => {
@@ -125,7 +133,10 @@ describe("stack config", () => {
         const other = withChange("matrix", "omni-scale:machineClasses", (classes) => {
             classes[0].providerId = "other";
         });
-        assert.match(issuesOf(other).join("\n"), /machineClasses\[0\]\.providerId: must equal infraProvider\.providerId "matrix-cluster"; Omni rejects/m);
+        assert.match(
+            issuesOf(other).join("\n"),
+            /machineClasses\[0\]\.providerId: must equal infraProvider\.providerId "matrix-cluster"; Omni rejects/m,
+        );
     });
 
     it("names a cluster's unknown machine class with the other errors", () => {
@@ -154,7 +165,11 @@ describe("stack config", () => {
         });
         const keys = issuesOf(raw).map((i) => i.split(": ")[0]);
         assert.deepEqual(keys.sort(), ["omni-scale:proxmoxTokenId", "omni-scale:proxmoxTokenSecret"]);
-        const ok = { ...raw, "omni-scale:proxmoxTokenId": "terraform@pam!automation", "omni-scale:proxmoxTokenSecret": "fake" };
+        const ok = {
+            ...raw,
+            "omni-scale:proxmoxTokenId": "terraform@pam!automation",
+            "omni-scale:proxmoxTokenSecret": "fake",
+        };
         assert.deepEqual(issuesOf(ok, ["omni-scale:proxmoxTokenSecret"]), []);
     });
 });

@@ -8,7 +8,10 @@ const root = path.join(__dirname, "..");
 
 /** Runs `script` in a fresh node with the plan's loader (and so defer-sdk.js), in `cwd`; its stdout as JSON. */
 function run(script: string, cwd = root): any {
-    const out = spawnSync(process.execPath, ["-r", path.join(root, "src", "plan", "register.js"), "-e", script], { cwd, encoding: "utf8" });
+    const out = spawnSync(process.execPath, ["-r", path.join(root, "src", "plan", "register.js"), "-e", script], {
+        cwd,
+        encoding: "utf8",
+    });
     assert.equal(out.status, 0, out.stderr);
     return JSON.parse(out.stdout);
 }
@@ -25,7 +28,9 @@ const loaded = () => ({
 
 describe("the SDK's closure dependencies load on first use (src/plan/defer-sdk.js)", () => {
     it("loads @pulumi/pulumi without TypeScript, arborist and normalize-package-data", () => {
-        const result = run(`const path = require("path"); const pulumi = require("@pulumi/pulumi"); ${LOADED} console.log(JSON.stringify(loaded()));`);
+        const result = run(
+            `const path = require("path"); const pulumi = require("@pulumi/pulumi"); ${LOADED} console.log(JSON.stringify(loaded()));`,
+        );
         assert.deepEqual(result, { typescript: false, arborist: false, normalize: false });
     });
 
@@ -34,9 +39,15 @@ describe("the SDK's closure dependencies load on first use (src/plan/defer-sdk.j
         try {
             // A package with a dependency that is installed: computeCodePaths reads package.json (normalize-package-data,
             // through __importDefault) and the installed tree (arborist, through __importStar).
-            fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "probe", version: "1.0.0", dependencies: { dep: "1.0.0" } }));
+            fs.writeFileSync(
+                path.join(dir, "package.json"),
+                JSON.stringify({ name: "probe", version: "1.0.0", dependencies: { dep: "1.0.0" } }),
+            );
             fs.mkdirSync(path.join(dir, "node_modules", "dep"), { recursive: true });
-            fs.writeFileSync(path.join(dir, "node_modules", "dep", "package.json"), JSON.stringify({ name: "dep", version: "1.0.0" }));
+            fs.writeFileSync(
+                path.join(dir, "node_modules", "dep", "package.json"),
+                JSON.stringify({ name: "dep", version: "1.0.0" }),
+            );
             fs.writeFileSync(path.join(dir, "node_modules", "dep", "index.js"), "module.exports = 1;\n");
             const result = run(
                 `const path = require("path");

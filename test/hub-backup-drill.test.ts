@@ -5,7 +5,13 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BACKUP_FILES, BACKUP_SET_PREFIX, hubBackupScript, hubRestoreScript, s3CurlConfig } from "../components/hub/backup-render";
+import {
+    BACKUP_FILES,
+    BACKUP_SET_PREFIX,
+    hubBackupScript,
+    hubRestoreScript,
+    s3CurlConfig,
+} from "../components/hub/backup-render";
 import { requireTools } from "./tools";
 
 /**
@@ -89,7 +95,9 @@ class Etcd {
         fs.closeSync(log);
         for (let i = 0; i < 100; i++) {
             try {
-                execFileSync("etcdctl", ["--endpoints", this.endpoint, "--dial-timeout", "1s", "endpoint", "health"], { stdio: "ignore" });
+                execFileSync("etcdctl", ["--endpoints", this.endpoint, "--dial-timeout", "1s", "endpoint", "health"], {
+                    stdio: "ignore",
+                });
                 return;
             } catch {
                 if (this.proc.exitCode !== null) break;
@@ -149,7 +157,12 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             ...overrides,
         });
     const restoreScript = () =>
-        hubRestoreScript({ dataDir: data, etcdDir: `${path.join(data, "etcd")}/`, sqlitePath: path.join(data, "omni.db"), setsDir: target });
+        hubRestoreScript({
+            dataDir: data,
+            etcdDir: `${path.join(data, "etcd")}/`,
+            sqlitePath: path.join(data, "omni.db"),
+            setsDir: target,
+        });
 
     before(async function () {
         requireTools(this, ["etcd", "etcdctl", "sqlite3", "curl"], "the hub backup restore drill");
@@ -171,7 +184,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE machine_logs(id INTEGER PRIMARY KEY, line TEXT NOT NULL);");
         writer = spawn(
             "sh",
-            ["-c", `(i=0; while :; do i=$((i+1)); echo "INSERT INTO machine_logs(line) VALUES('line $i');"; sleep 0.01; done) | sqlite3 '${db}'`],
+            [
+                "-c",
+                `(i=0; while :; do i=$((i+1)); echo "INSERT INTO machine_logs(line) VALUES('line $i');"; sleep 0.01; done) | sqlite3 '${db}'`,
+            ],
             { stdio: "ignore", detached: true },
         );
         await sleep(500);
@@ -192,7 +208,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal(run.code, 0, run.stderr);
         assert.match(
             run.stdout,
-            new RegExp(`^omni-hub-backup: ok set=${BACKUP_SET_PREFIX}\\d{8}T\\d{6}Z etcdRevision=${revision} .*keyFingerprint=${FINGERPRINT}$`, "m"),
+            new RegExp(
+                `^omni-hub-backup: ok set=${BACKUP_SET_PREFIX}\\d{8}T\\d{6}Z etcdRevision=${revision} .*keyFingerprint=${FINGERPRINT}$`,
+                "m",
+            ),
         );
 
         const sets = fs.readdirSync(target).filter((n) => n.startsWith(BACKUP_SET_PREFIX));
@@ -252,7 +271,12 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             let bytes = 0;
             req.on("data", (d: Buffer) => (bytes += d.length));
             req.on("end", () => {
-                puts.push({ url: req.url!, auth: String(req.headers.authorization), headers: JSON.stringify(req.headers), bytes });
+                puts.push({
+                    url: req.url!,
+                    auth: String(req.headers.authorization),
+                    headers: JSON.stringify(req.headers),
+                    bytes,
+                });
                 res.writeHead(req.method === "PUT" ? 200 : 405).end();
             });
         });
@@ -262,7 +286,13 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         fs.writeFileSync(credentials, s3CurlConfig("AKIAOFFLINEEXAMPLE", "offline/example+secret"), { mode: 0o400 });
         try {
             const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/omni-backups/hub/quantum`;
-            const run = await sh(backupScript({ targetDir: s3Target, s3: { url, region: "eu-central-1", credentialsFile: credentials } }), ["once"]);
+            const run = await sh(
+                backupScript({
+                    targetDir: s3Target,
+                    s3: { url, region: "eu-central-1", credentialsFile: credentials },
+                }),
+                ["once"],
+            );
             assert.equal(run.code, 0, run.stderr);
             assert.match(run.stdout, / s3=uploaded /);
             const set = fs.readdirSync(s3Target).find((n) => n.startsWith(BACKUP_SET_PREFIX))!;
@@ -291,7 +321,9 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal(run.code, 3);
         assert.match(
             run.stderr,
-            new RegExp(`refusing: set ${path.basename(setDir)} was taken with etcd key ${FINGERPRINT}, but the configured key is ${OTHER_FINGERPRINT}`),
+            new RegExp(
+                `refusing: set ${path.basename(setDir)} was taken with etcd key ${FINGERPRINT}, but the configured key is ${OTHER_FINGERPRINT}`,
+            ),
         );
         assert.deepEqual(fs.readdirSync(data).sort(), before);
     });

@@ -46,8 +46,15 @@ describe("hub backup render: upstream facts (test/fixtures/hub-backup/upstream-f
         assert.equal(facts.omni.etcdEndpoints.flag, "etcd-endpoints");
         assert.equal(OMNI_ETCD_ENDPOINT, facts.omni.etcdEndpoints.default[0]);
         // The flags this relies on exist in the vendored config schema of the same tag.
-        for (const flag of [facts.omni.etcdEndpoints.flag, facts.omni.flags.etcdEmbeddedDbPath.flag, facts.omni.flags.sqliteStoragePath.flag]) {
-            assert.ok(omniSchema.includes(`"x-cli-flag": "${flag}"`), `--${flag} is not in omni-config.schema.v1.10.4.json`);
+        for (const flag of [
+            facts.omni.etcdEndpoints.flag,
+            facts.omni.flags.etcdEmbeddedDbPath.flag,
+            facts.omni.flags.sqliteStoragePath.flag,
+        ]) {
+            assert.ok(
+                omniSchema.includes(`"x-cli-flag": "${flag}"`),
+                `--${flag} is not in omni-config.schema.v1.10.4.json`,
+            );
         }
         assert.ok(omniContainerPaths.etcd.endsWith(facts.omni.flags.etcdEmbeddedDbPath.default));
     });
@@ -63,7 +70,10 @@ describe("hub backup render: upstream facts (test/fixtures/hub-backup/upstream-f
 
     it("builds on another base because the etcd image has no shell (etcd-io/etcd v3.7.1 Dockerfile), copying its tools", () => {
         assert.equal(facts.etcd.image.shell, false);
-        const dockerfile = hubBackupDockerfile({ etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: HUB_BACKUP_IMAGES.base });
+        const dockerfile = hubBackupDockerfile({
+            etcdImage: HUB_BACKUP_IMAGES.etcd,
+            baseImage: HUB_BACKUP_IMAGES.base,
+        });
         assert.match(dockerfile, new RegExp(`^FROM ${HUB_BACKUP_IMAGES.etcd} AS etcd$`, "m"));
         assert.match(dockerfile, new RegExp(`^FROM ${HUB_BACKUP_IMAGES.base}$`, "m"));
         for (const tool of ["etcdctl", "etcdutl"]) {
@@ -74,10 +84,19 @@ describe("hub backup render: upstream facts (test/fixtures/hub-backup/upstream-f
     });
 
     it("restores a member named and advertised as Omni's embedded etcd is (embed.NewConfig defaults, etcd v3.7.1)", () => {
-        const script = hubRestoreScript({ dataDir: "/_out", etcdDir: "/_out/etcd/", sqlitePath: "/_out/omni.db", setsDir: "/backup" });
+        const script = hubRestoreScript({
+            dataDir: "/_out",
+            etcdDir: "/_out/etcd/",
+            sqlitePath: "/_out/omni.db",
+            setsDir: "/backup",
+        });
         const d = facts.etcd.embedDefaults;
         assert.match(script, new RegExp(`--name ${d.name} `));
-        assert.ok(script.includes(`--initial-cluster ${d.initialCluster} --initial-advertise-peer-urls ${d.initialAdvertisePeerUrls}`));
+        assert.ok(
+            script.includes(
+                `--initial-cluster ${d.initialCluster} --initial-advertise-peer-urls ${d.initialAdvertisePeerUrls}`,
+            ),
+        );
         assert.match(script, /^ETCD_DIR='\/_out\/etcd'$/m);
     });
 });
@@ -107,23 +126,47 @@ describe("hub backup render: settings", () => {
 
     it("refuses a target inside Docker's data root, naming the key, the value and the fix", () => {
         const message = issuesOf({ targetDir: "/var/lib/docker/volumes/omni-data/_data/backups" });
-        assert.match(message, /omni-scale:hub\.backup\.targetDir \(got "\/var\/lib\/docker\/volumes\/omni-data\/_data\/backups"\)/);
+        assert.match(
+            message,
+            /omni-scale:hub\.backup\.targetDir \(got "\/var\/lib\/docker\/volumes\/omni-data\/_data\/backups"\)/,
+        );
         assert.match(message, /lost with it; use another disk or a NAS mount/);
     });
 
     it("refuses intervals under a minute, unpinned images, keep 0, plain-http or pathful S3 endpoints and slashes around the prefix", () => {
         assert.match(issuesOf({ targetDir: "/srv/b", interval: "30s" }), /hub\.backup\.interval.*at least 1m/);
         assert.match(issuesOf({ targetDir: "/srv/b", keep: 0 }), /hub\.backup\.keep/);
-        assert.match(issuesOf({ targetDir: "/srv/b", etcdImage: "gcr.io/etcd-development/etcd:latest" }), /hub\.backup\.etcdImage.*"latest"/);
-        assert.match(issuesOf({ targetDir: "/srv/b", s3: { bucket: "b-1", endpoint: "http://minio.lan:9000" } }), /hub\.backup\.s3\.endpoint.*https/);
-        assert.match(issuesOf({ targetDir: "/srv/b", s3: { bucket: "b-1", endpoint: "https://minio.lan:9000/b-1" } }), /no path/);
-        assert.match(issuesOf({ targetDir: "/srv/b", s3: { bucket: "b-1", endpoint: "https://minio.lan:9000", prefix: "/hub/" } }), /hub\.backup\.s3\.prefix/);
-        assert.match(issuesOf({ targetDir: "/srv/b", s3: { bucket: "B", endpoint: "https://minio.lan:9000" } }), /hub\.backup\.s3\.bucket/);
+        assert.match(
+            issuesOf({ targetDir: "/srv/b", etcdImage: "gcr.io/etcd-development/etcd:latest" }),
+            /hub\.backup\.etcdImage.*"latest"/,
+        );
+        assert.match(
+            issuesOf({ targetDir: "/srv/b", s3: { bucket: "b-1", endpoint: "http://minio.lan:9000" } }),
+            /hub\.backup\.s3\.endpoint.*https/,
+        );
+        assert.match(
+            issuesOf({ targetDir: "/srv/b", s3: { bucket: "b-1", endpoint: "https://minio.lan:9000/b-1" } }),
+            /no path/,
+        );
+        assert.match(
+            issuesOf({
+                targetDir: "/srv/b",
+                s3: { bucket: "b-1", endpoint: "https://minio.lan:9000", prefix: "/hub/" },
+            }),
+            /hub\.backup\.s3\.prefix/,
+        );
+        assert.match(
+            issuesOf({ targetDir: "/srv/b", s3: { bucket: "B", endpoint: "https://minio.lan:9000" } }),
+            /hub\.backup\.s3\.bucket/,
+        );
         assert.match(issuesOf({ targetDir: "/srv/b", accessKey: "x" }), /hub\.backup\.accessKey.*unknown key/);
     });
 
     it("builds path-style S3 URLs", () => {
-        const s = parse({ targetDir: "/srv/b", s3: { bucket: "omni-backups", prefix: "hub/quantum", endpoint: "https://s3.eu-central-1.amazonaws.com" } });
+        const s = parse({
+            targetDir: "/srv/b",
+            s3: { bucket: "omni-backups", prefix: "hub/quantum", endpoint: "https://s3.eu-central-1.amazonaws.com" },
+        });
         assert.equal(s3BaseUrl(s.s3!), "https://s3.eu-central-1.amazonaws.com/omni-backups/hub/quantum");
         assert.equal(s.s3!.region, "us-east-1");
     });
@@ -131,7 +174,10 @@ describe("hub backup render: settings", () => {
 
 describe("hub backup render: rules", () => {
     it("backupTargetProblem names the Omni data volume when the target is inside it, after normalizing the path", () => {
-        assert.match(backupTargetProblem("/var/lib/docker/volumes/omni-data/_data/", "omni-data")!, /inside the Omni data volume omni-data/);
+        assert.match(
+            backupTargetProblem("/var/lib/docker/volumes/omni-data/_data/", "omni-data")!,
+            /inside the Omni data volume omni-data/,
+        );
         assert.match(backupTargetProblem("/var/lib/docker/../docker/volumes/other/_data")!, /Docker's data root/);
         assert.match(backupTargetProblem("/")!, /root directory/);
         assert.equal(backupTargetProblem("/mnt/nas/omni-hub-backups", "omni-data"), undefined);
@@ -140,14 +186,20 @@ describe("hub backup render: rules", () => {
 
     it("etcdToolsProblem wants the embedded etcd's minor version and stays silent for an Omni it does not know", () => {
         assert.equal(etcdToolsProblem("v1.10.4", "quay.io/coreos/etcd:v3.7.3"), undefined);
-        assert.match(etcdToolsProblem("v1.10.4", "gcr.io/etcd-development/etcd:v3.6.5")!, /embeds etcd v3\.7\.1, but the image has etcd v3\.6\.5/);
+        assert.match(
+            etcdToolsProblem("v1.10.4", "gcr.io/etcd-development/etcd:v3.6.5")!,
+            /embeds etcd v3\.7\.1, but the image has etcd v3\.6\.5/,
+        );
         assert.equal(etcdToolsProblem("v1.99.0", "gcr.io/etcd-development/etcd:v3.6.5"), undefined);
     });
 
     it("tags the image by its Dockerfile, so a new pin builds a new image", () => {
         const a = hubBackupDockerfile({ etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: "alpine:3.23.0" });
         const b = hubBackupDockerfile({ etcdImage: HUB_BACKUP_IMAGES.etcd, baseImage: "alpine:3.23.2" });
-        assert.match(hubBackupImageTag(a, HUB_BACKUP_IMAGES.etcd), /^omni-scale\/hub-backup:etcd-v3\.7\.1-[0-9a-f]{12}$/);
+        assert.match(
+            hubBackupImageTag(a, HUB_BACKUP_IMAGES.etcd),
+            /^omni-scale\/hub-backup:etcd-v3\.7\.1-[0-9a-f]{12}$/,
+        );
         assert.notEqual(hubBackupImageTag(a, HUB_BACKUP_IMAGES.etcd), hubBackupImageTag(b, HUB_BACKUP_IMAGES.etcd));
         assert.match(
             hubBackupBuildScript(a, "omni-scale/hub-backup:x"),
@@ -168,10 +220,16 @@ describe("hub backup render: rules", () => {
 
     it("warns when backups are on but the etcd key exists only in the state, or the Omni version's etcd is unknown", () => {
         const backup = parse({ targetDir: "/srv/b" });
-        assert.match(hubBackupWarnings({ omniVersion: "v1.10.4", backup }, false).join("\n"), /exists only in its state and on the hub: export it now/);
+        assert.match(
+            hubBackupWarnings({ omniVersion: "v1.10.4", backup }, false).join("\n"),
+            /exists only in its state and on the hub: export it now/,
+        );
         assert.deepEqual(hubBackupWarnings({ omniVersion: "v1.10.4", backup }, true), []);
         assert.deepEqual(hubBackupWarnings({ omniVersion: "v1.10.4" }, false), []);
-        assert.match(hubBackupWarnings({ omniVersion: "v1.11.0", backup }, true).join("\n"), /not recorded .*EMBEDDED_ETCD/);
+        assert.match(
+            hubBackupWarnings({ omniVersion: "v1.11.0", backup }, true).join("\n"),
+            /not recorded .*EMBEDDED_ETCD/,
+        );
     });
 });
 
@@ -222,7 +280,12 @@ esac
         );
         assert.equal(
             fs.readFileSync(`${r.log}.check`, "utf8").trim(),
-            hubRestoreScript({ dataDir: "/_out", etcdDir: "/_out/etcd/", sqlitePath: "/_out/omni.db", setsDir: "/backup" }).trim(),
+            hubRestoreScript({
+                dataDir: "/_out",
+                etcdDir: "/_out/etcd/",
+                sqlitePath: "/_out/omni.db",
+                setsDir: "/backup",
+            }).trim(),
         );
         assert.ok(!r.calls.some((c) => c.startsWith("stop")));
     });

@@ -1,7 +1,13 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { HUB_BACKUP_LABELS, hubBackupDockerfile, hubBackupImageTag, hubBackupPaths, hubContainerNames } from "../components/hub/backup-render";
+import {
+    HUB_BACKUP_LABELS,
+    hubBackupDockerfile,
+    hubBackupImageTag,
+    hubBackupPaths,
+    hubContainerNames,
+} from "../components/hub/backup-render";
 import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub/settings";
 import { OmniHub, OmniHubArgs } from "../components/hub/omni-hub";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
@@ -14,13 +20,24 @@ const tls = {
     certPath: "/etc/letsencrypt/live/omni.example.com/fullchain.pem",
     keyPath: "/etc/letsencrypt/live/omni.example.com/privkey.pem",
 } as const;
-const s3 = { bucket: "omni-backups", prefix: "hub/quantum", endpoint: "https://s3.eu-central-1.amazonaws.com", region: "eu-central-1" };
-const fakeCredentials = { accessKeyId: pulumi.secret("AKIAOFFLINEEXAMPLE"), secretAccessKey: pulumi.secret("offline-example-secret") };
+const s3 = {
+    bucket: "omni-backups",
+    prefix: "hub/quantum",
+    endpoint: "https://s3.eu-central-1.amazonaws.com",
+    region: "eu-central-1",
+};
+const fakeCredentials = {
+    accessKeyId: pulumi.secret("AKIAOFFLINEEXAMPLE"),
+    secretAccessKey: pulumi.secret("offline-example-secret"),
+};
 
 function runHub(backup: OmniHubSettingsInput["backup"], args: Partial<OmniHubArgs> = {}): Promise<RunResult> {
     return runProgram(
         () => {
-            const hub = new OmniHub("hub", { settings: parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls, backup }, "hub"), ...args });
+            const hub = new OmniHub("hub", {
+                settings: parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls, backup }, "hub"),
+                ...args,
+            });
             return { hubBackup: hub.hubBackup, etcdKeyArmored: hub.etcdKeyArmored };
         },
         { stack: "quantum" },
@@ -36,7 +53,10 @@ const byName = (run: RunResult, name: string): CapturedResource => {
 describe("hub-backup: HubBackup under mocks", () => {
     let run: RunResult;
     before(async () => {
-        run = await runHub({ targetDir: "/mnt/nas/omni-hub-backups", interval: "4h", keep: 10, s3 }, { hubBackupS3: fakeCredentials });
+        run = await runHub(
+            { targetDir: "/mnt/nas/omni-hub-backups", interval: "4h", keep: 10, s3 },
+            { hubBackupS3: fakeCredentials },
+        );
     });
 
     it("joins Omni's network namespace (the sidecar's, by id) where the embedded etcd listens", () => {
@@ -57,13 +77,21 @@ describe("hub-backup: HubBackup under mocks", () => {
         const backup = byName(run, "hub-backup-container");
         const build = byName(run, "hub-backup-image");
         assert.equal(build.type, "command:remote:Command");
-        const dockerfile = hubBackupDockerfile({ etcdImage: "gcr.io/etcd-development/etcd:v3.7.1", baseImage: "alpine:3.23.0" });
+        const dockerfile = hubBackupDockerfile({
+            etcdImage: "gcr.io/etcd-development/etcd:v3.7.1",
+            baseImage: "alpine:3.23.0",
+        });
         assert.equal(backup.inputs.image, hubBackupImageTag(dockerfile, "gcr.io/etcd-development/etcd:v3.7.1"));
         assert.ok(String(build.inputs.create).includes(dockerfile.trim()));
         assert.ok(backup.dependsOn.includes(build.urn));
-        for (const name of ["hub-backup-etcd-image", "hub-backup-base-image"]) assert.ok(build.dependsOn.includes(byName(run, name).urn));
+        for (const name of ["hub-backup-etcd-image", "hub-backup-base-image"])
+            assert.ok(build.dependsOn.includes(byName(run, name).urn));
         // It starts after Omni (the first set is taken at start).
-        assert.ok(run.resources.find((r) => r.type === "omni-scale:omni:HubBackup")!.dependsOn.includes(byName(run, "hub-omni").urn));
+        assert.ok(
+            run.resources
+                .find((r) => r.type === "omni-scale:omni:HubBackup")!
+                .dependsOn.includes(byName(run, "hub-omni").urn),
+        );
     });
 
     it("mounts Omni's data read-only where Omni has it and the target read-write; renders the schedule and retention", () => {
@@ -78,13 +106,19 @@ describe("hub-backup: HubBackup under mocks", () => {
         assert.match(script.content, /^KEEP=10$/m);
         assert.match(script.content, /^ETCD_ENDPOINT='http:\/\/localhost:2379'$/m);
         assert.match(script.content, /^SQLITE_DB='\/_out\/omni\.db'$/m);
-        assert.match(script.content, /^S3_URL='https:\/\/s3\.eu-central-1\.amazonaws\.com\/omni-backups\/hub\/quantum'$/m);
+        assert.match(
+            script.content,
+            /^S3_URL='https:\/\/s3\.eu-central-1\.amazonaws\.com\/omni-backups\/hub\/quantum'$/m,
+        );
         assert.deepEqual(inputs.command, [hubBackupPaths.script, "run"]);
         assert.deepEqual(inputs.healthcheck.tests, ["CMD", hubBackupPaths.script, "health"]);
     });
 
     it("labels every set's key: the fingerprint of the etcd key Omni uses, also in the output", () => {
-        const labels = unwrapSecrets(byName(run, "hub-backup-container").inputs.labels) as { label: string; value: string }[];
+        const labels = unwrapSecrets(byName(run, "hub-backup-container").inputs.labels) as {
+            label: string;
+            value: string;
+        }[];
         const fingerprint = labels.find((l) => l.label === HUB_BACKUP_LABELS.fingerprint)!.value;
         assert.match(fingerprint, /^[0-9A-F]{40}$/);
         const summary = run.outputs.hubBackup as Record<string, string>;
@@ -113,7 +147,9 @@ describe("hub-backup: HubBackup under mocks", () => {
     it("refuses S3 without credentials, credentials without S3, and etcd tools of another minor version", async () => {
         await assert.rejects(
             runHub({ targetDir: "/srv/b", s3 }),
-            (e: unknown) => e instanceof ConfigError && /hubBackupS3AccessKeyId\/hubBackupS3SecretAccessKey.*hub\.backup\.s3 is set/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                /hubBackupS3AccessKeyId\/hubBackupS3SecretAccessKey.*hub\.backup\.s3 is set/.test(e.message),
         );
         await assert.rejects(
             runHub({ targetDir: "/srv/b" }, { hubBackupS3: fakeCredentials }),
@@ -128,10 +164,18 @@ describe("hub-backup: HubBackup under mocks", () => {
 
 describe("hub-backup: the quantum example plan", () => {
     it("shows the backup container in Omni's namespace with its pinned image, schedule, retention and target", async () => {
-        const plan = await planStack({ stack: "quantum", configFile: path.join(__dirname, "..", "Pulumi.quantum.yaml"), skipPolicies: true });
-        const backup = plan.resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "omni-backup");
+        const plan = await planStack({
+            stack: "quantum",
+            configFile: path.join(__dirname, "..", "Pulumi.quantum.yaml"),
+            skipPolicies: true,
+        });
+        const backup = plan.resources.find(
+            (r) => r.type === "docker:index/container:Container" && r.inputs.name === "omni-backup",
+        );
         assert.ok(backup, "the quantum example enables hub.backup");
-        const omni = plan.resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "omni")!;
+        const omni = plan.resources.find(
+            (r) => r.type === "docker:index/container:Container" && r.inputs.name === "omni",
+        )!;
         assert.equal(backup.inputs.networkMode, omni.inputs.networkMode);
         const summary = plan.outputs.hubBackup as Record<string, unknown>;
         assert.match(String(summary.image), /^omni-scale\/hub-backup:etcd-v3\.7\.1-[0-9a-f]{12}$/);

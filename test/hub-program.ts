@@ -13,12 +13,18 @@ export const FAKE_TOKEN = "offline-cloudflare-token-not-real";
 export const ZONE_ID = "0123456789abcdef0123456789abcdef";
 
 /** The example hub's settings with `edit` applied, as raw config (secrets given as `omni-scale:<key>` → value). */
-export function hubConfig(edit: (hub: any) => void, secrets: Record<string, string> = {}): { raw: RawConfig; secretKeys: string[] } {
+export function hubConfig(
+    edit: (hub: any) => void,
+    secrets: Record<string, string> = {},
+): { raw: RawConfig; secretKeys: string[] } {
     const { config } = readStackFile(path.join(__dirname, "..", "Pulumi.quantum.yaml"));
     const hub = JSON.parse(config["omni-scale:hub"]);
     edit(hub);
     const secretEntries = Object.entries(secrets).map(([k, v]) => [`omni-scale:${k}`, v]);
-    return { raw: { ...config, "omni-scale:hub": JSON.stringify(hub), ...Object.fromEntries(secretEntries) }, secretKeys: secretEntries.map(([k]) => k) };
+    return {
+        raw: { ...config, "omni-scale:hub": JSON.stringify(hub), ...Object.fromEntries(secretEntries) },
+        secretKeys: secretEntries.map(([k]) => k),
+    };
 }
 
 /** Runs the hub program on the edited example under the offline mocks, or `wrap`'s changes to them. */
@@ -37,9 +43,16 @@ export function hubConfigIssues(edit: (hub: any) => void, secrets: Record<string
 export async function runHub(edit: (hub: any) => void, secrets: Record<string, string>, wrap?: (base: Mocks) => Mocks) {
     const { raw, secretKeys } = hubConfig(edit, secrets);
     const config = loadStackConfig(raw, new Set(secretKeys));
-    const refs: Record<string, StackReferenceOutputs> = { "organization/omni-scale/quantum": { outputs: {}, secretOutputNames: [] } };
+    const refs: Record<string, StackReferenceOutputs> = {
+        "organization/omni-scale/quantum": { outputs: {}, secretOutputNames: [] },
+    };
     const base = offlineMocks(refs);
-    const result = await runProgram(() => programFor(config), { stack: "quantum", config: raw, secretKeys, mocks: wrap ? wrap(base) : base });
+    const result = await runProgram(() => programFor(config), {
+        stack: "quantum",
+        config: raw,
+        secretKeys,
+        mocks: wrap ? wrap(base) : base,
+    });
     const find = (pred: (r: CapturedResource) => boolean, what: string): CapturedResource => {
         const r = result.resources.find(pred);
         if (!r) throw new Error(`${what} was not registered`);

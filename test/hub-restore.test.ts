@@ -11,7 +11,11 @@ import { hubSettings } from "./fixtures/settings";
 
 const REPO = path.join(__dirname, "..");
 const settings = (over: object = {}) =>
-    parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls: { mode: "config" }, backup: { targetDir: "/mnt/nas/b" }, ...over }, "hub");
+    parseOrThrow(
+        OmniHubSettingsSchema,
+        { ...hubSettings, tls: { mode: "config" }, backup: { targetDir: "/mnt/nas/b" }, ...over },
+        "hub",
+    );
 
 function captureStdout(fn: () => number): { code: number; out: string } {
     const write = process.stdout.write.bind(process.stdout);
@@ -26,14 +30,28 @@ function captureStdout(fn: () => number): { code: number; out: string } {
 
 describe("hub restore command (npm run restore)", () => {
     it("runs the host script over SSH as one quoted remote command, with the Docker host's port and SSH options", () => {
-        const run = restoreInvocation(settings({ dockerHost: "ssh://ansible@192.168.10.20:2222", dockerSshOpts: ["-o", "StrictHostKeyChecking=yes"] }), {
-            set: "latest",
-            yes: false,
-        });
+        const run = restoreInvocation(
+            settings({
+                dockerHost: "ssh://ansible@192.168.10.20:2222",
+                dockerSshOpts: ["-o", "StrictHostKeyChecking=yes"],
+            }),
+            {
+                set: "latest",
+                yes: false,
+            },
+        );
         assert.equal(run.command, "ssh");
-        assert.deepEqual(run.args.slice(0, -1), ["-o", "StrictHostKeyChecking=yes", "-p", "2222", "ansible@192.168.10.20"]);
+        assert.deepEqual(run.args.slice(0, -1), [
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-p",
+            "2222",
+            "ansible@192.168.10.20",
+        ]);
         // What the remote shell receives runs the same script with the same parameters.
-        const words = spawnSync("sh", ["-c", `for w in ${run.args.at(-1)}; do printf '%s\\0' "$w"; done`], { encoding: "utf8" })
+        const words = spawnSync("sh", ["-c", `for w in ${run.args.at(-1)}; do printf '%s\\0' "$w"; done`], {
+            encoding: "utf8",
+        })
             .stdout.split("\0")
             .slice(0, -1);
         assert.deepEqual(words, ["sh", "-c", run.script, "omni-hub-restore", "check", "latest", ""]);
@@ -79,7 +97,10 @@ describe("hub restore command (npm run restore)", () => {
             assert.equal(hubSettingsOf(file).backup?.targetDir, "/mnt/nas/omni-hub-backups");
             const { code, out } = captureStdout(() => main(["--config", file, "--print"]));
             assert.equal(code, 0);
-            assert.match(out, /^# on ssh:\/\/ansible@192\.168\.10\.20: sh -c "<this script>" omni-hub-restore 'check' 'latest' ''\n/);
+            assert.match(
+                out,
+                /^# on ssh:\/\/ansible@192\.168\.10\.20: sh -c "<this script>" omni-hub-restore 'check' 'latest' ''\n/,
+            );
             assert.match(out, /docker stop --time 60 "\$BACKUP" "\$OMNI"/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });

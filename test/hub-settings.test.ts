@@ -28,19 +28,35 @@ describe("hub settings: schema", () => {
     });
 
     it("refuses Omni before v1.4.0 and non-versions", () => {
-        assert.match(problems({ omniVersion: "v1.3.2" }), /hub\.omniVersion.*predates v1\.4\.0.*one minor at a time to v1\.4\.x/);
+        assert.match(
+            problems({ omniVersion: "v1.3.2" }),
+            /hub\.omniVersion.*predates v1\.4\.0.*one minor at a time to v1\.4\.x/,
+        );
         assert.match(problems({ omniVersion: "latest" }), /hub\.omniVersion.*not an Omni release tag/);
-        assert.throws(() => renderOmniFlags({ settings: { ...settings(), omniVersion: "v1.3.0" }, accountId: ACCOUNT }), /no --sqlite-storage-path/);
+        assert.throws(
+            () => renderOmniFlags({ settings: { ...settings(), omniVersion: "v1.3.0" }, accountId: ACCOUNT }),
+            /no --sqlite-storage-path/,
+        );
     });
 
     it("rejects latest and untagged images", () => {
         assert.match(problems({ tailscaleImage: "tailscale/tailscale:latest" }), /hub\.tailscaleImage.*uses "latest"/);
         assert.match(problems({ omniImage: "ghcr.io/siderolabs/omni" }), /hub\.omniImage.*no tag/);
-        assert.equal(settings({ tailscaleImage: `tailscale/tailscale@sha256:${"a".repeat(64)}` }).tailscaleImage.includes("@sha256:"), true);
+        assert.equal(
+            settings({ tailscaleImage: `tailscale/tailscale@sha256:${"a".repeat(64)}` }).tailscaleImage.includes(
+                "@sha256:",
+            ),
+            true,
+        );
     });
 
     it("rejects an Auth0 domain with a scheme, a path or a port, naming the fix", () => {
-        for (const bad of ["https://dev-xyz.us.auth0.com", "dev-xyz.us.auth0.com/", "https://dev-xyz.us.auth0.com/authorize", "dev-xyz.us.auth0.com:443"]) {
+        for (const bad of [
+            "https://dev-xyz.us.auth0.com",
+            "dev-xyz.us.auth0.com/",
+            "https://dev-xyz.us.auth0.com/authorize",
+            "dev-xyz.us.auth0.com:443",
+        ]) {
             const msg = problems({ auth: { auth0: { domain: bad, clientId: "x" } } });
             assert.match(msg, /hub\.auth\.auth0\.domain/);
             assert.match(msg, /bare host/);
@@ -52,7 +68,10 @@ describe("hub settings: schema", () => {
 
     it("requires exactly one auth method", () => {
         const two = problems({
-            auth: { auth0: { domain: "dev-xyz.us.auth0.com", clientId: "x" }, oidc: { providerUrl: "https://idp.example.com/", clientId: "y" } },
+            auth: {
+                auth0: { domain: "dev-xyz.us.auth0.com", clientId: "x" },
+                oidc: { providerUrl: "https://idp.example.com/", clientId: "y" },
+            },
         });
         assert.match(two, /hub\.auth.*exactly one auth method.*got auth0 and oidc/);
         assert.match(problems({ auth: {} }), /hub\.auth.*exactly one auth method.*got none/);
@@ -63,11 +82,17 @@ describe("hub settings: schema", () => {
     });
 
     it("rejects bad emails, an empty user list, and a LAN IP that is not an IP", () => {
-        assert.match(problems({ initialUsers: ["admin@example.com", "not-an-email"] }), /hub\.initialUsers\[1\].*email/);
+        assert.match(
+            problems({ initialUsers: ["admin@example.com", "not-an-email"] }),
+            /hub\.initialUsers\[1\].*email/,
+        );
         assert.match(problems({ initialUsers: [] }), /hub\.initialUsers.*at least one admin/);
         assert.match(problems({ lanIp: "omni.lan" }), /hub\.lanIp.*not an IP address/);
         assert.match(problems({ lanIp: "0.0.0.0" }), /hub\.lanIp.*unspecified/);
-        assert.match(problems({ omniDomain: "https://omni.example.com/" }), /hub\.omniDomain.*use "omni\.example\.com"/);
+        assert.match(
+            problems({ omniDomain: "https://omni.example.com/" }),
+            /hub\.omniDomain.*use "omni\.example\.com"/,
+        );
     });
 
     it("checks the WireGuard advertised address is IP:port, never a name", () => {
@@ -79,15 +104,26 @@ describe("hub settings: schema", () => {
     });
 
     it("parses Docker host addresses", () => {
-        assert.deepEqual(parseDockerHost("ssh://ansible@10.0.0.5:2222"), { scheme: "ssh", user: "ansible", host: "10.0.0.5", port: 2222 });
-        assert.deepEqual(parseDockerHost("unix:///var/run/docker.sock"), { scheme: "unix", path: "/var/run/docker.sock" });
+        assert.deepEqual(parseDockerHost("ssh://ansible@10.0.0.5:2222"), {
+            scheme: "ssh",
+            user: "ansible",
+            host: "10.0.0.5",
+            port: 2222,
+        });
+        assert.deepEqual(parseDockerHost("unix:///var/run/docker.sock"), {
+            scheme: "unix",
+            path: "/var/run/docker.sock",
+        });
         assert.deepEqual(parseDockerHost("tcp://docker.lan:2376"), { scheme: "tcp", host: "docker.lan", port: 2376 });
         assert.match(problems({ dockerHost: "ssh://10.0.0.5" }), /hub\.dockerHost.*ssh:\/\/user@host/);
         assert.match(problems({ dockerHost: "10.0.0.5" }), /hub\.dockerHost.*not a Docker host address/);
     });
 
     it("rejects mutually exclusive backup targets, unknown keys, bad provider ids", () => {
-        assert.match(problems({ etcdBackup: { localPath: "/srv/backup", s3: true } }), /hub\.etcdBackup.*mutually exclusive/);
+        assert.match(
+            problems({ etcdBackup: { localPath: "/srv/backup", s3: true } }),
+            /hub\.etcdBackup.*mutually exclusive/,
+        );
         assert.match(problems({ etcdBackup: {} }), /hub\.etcdBackup.*set localPath/);
         assert.match(problems({ ports: { api: 443, apiPort: 1 } }), /hub\.ports\.apiPort.*unknown key/);
         assert.match(problems({ infraProviders: ["Matrix"] }), /hub\.infraProviders\[0\].*lowercase/);
@@ -106,19 +142,27 @@ describe("hub settings: schema", () => {
 });
 
 describe("hub settings: EULA acceptance (omni v1.10.4 internal/pkg/auth/interceptor/eula.go)", () => {
-    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-config.schema.v1.10.4.json"), "utf8"));
+    const schema = JSON.parse(
+        fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-config.schema.v1.10.4.json"), "utf8"),
+    );
 
     it("renders both flags Omni's schema names, together", () => {
         const eula = schema.definitions.EulaAccept;
         assert.deepEqual(eula.dependentRequired, { name: ["email"], email: ["name"] }, "Omni takes both or neither");
-        const flags = renderOmniFlags({ settings: settings({ eula: { name: "Jane Admin", email: "jane@example.com" } }), accountId: ACCOUNT });
+        const flags = renderOmniFlags({
+            settings: settings({ eula: { name: "Jane Admin", email: "jane@example.com" } }),
+            accountId: ACCOUNT,
+        });
         assert.ok(flags.includes(`--${eula.properties.name["x-cli-flag"]}=Jane Admin`), flags.join(" "));
         assert.ok(flags.includes(`--${eula.properties.email["x-cli-flag"]}=jane@example.com`), flags.join(" "));
     });
 
     it("is required for the browserless bootstrap, saying why and who accepts what", () => {
         const msg = problems({ eula: undefined });
-        assert.match(msg, /hub\.eula: set eula\.name and eula\.email: Omni v1\.7\+ refuses every API call until its EULA is accepted/);
+        assert.match(
+            msg,
+            /hub\.eula: set eula\.name and eula\.email: Omni v1\.7\+ refuses every API call until its EULA is accepted/,
+        );
         assert.match(msg, /accepts the Sidero Labs EULA .*on behalf of this Omni instance/);
         assert.doesNotThrow(() => settings({ eula: undefined, initialServiceAccount: { enabled: false } }));
         assert.match(problems({ eula: { name: "Jane", email: "not-an-email" } }), /hub\.eula\.email/);
@@ -128,11 +172,24 @@ describe("hub settings: EULA acceptance (omni v1.10.4 internal/pkg/auth/intercep
 
 describe("hub settings: addresses a booting Talos VM must reach", () => {
     it("refuses tailnet, loopback and unspecified LAN IPs and WireGuard endpoints", () => {
-        for (const ip of ["100.64.0.1", "100.101.102.103", "100.127.255.254", "fd7a:115c:a1e0::1", "127.0.0.1", "0.0.0.0", "::1"]) {
+        for (const ip of [
+            "100.64.0.1",
+            "100.101.102.103",
+            "100.127.255.254",
+            "fd7a:115c:a1e0::1",
+            "127.0.0.1",
+            "0.0.0.0",
+            "::1",
+        ]) {
             assert.match(problems({ lanIp: ip }), /hub\.lanIp.*(Tailscale address|loopback|unspecified)/, ip);
-            assert.match(wireguardAddrProblem(`${ip.includes(":") ? `[${ip}]` : ip}:50180`) ?? "", /Tailscale address|loopback|unspecified/, ip);
+            assert.match(
+                wireguardAddrProblem(`${ip.includes(":") ? `[${ip}]` : ip}:50180`) ?? "",
+                /Tailscale address|loopback|unspecified/,
+                ip,
+            );
         }
-        for (const ip of ["192.168.10.20", "10.0.0.5", "100.63.255.255", "100.128.0.1"]) assert.equal(lanIpProblem(ip), undefined, ip);
+        for (const ip of ["192.168.10.20", "10.0.0.5", "100.63.255.255", "100.128.0.1"])
+            assert.equal(lanIpProblem(ip), undefined, ip);
     });
 
     it("refuses a MagicDNS domain, which booting machines cannot resolve", () => {
@@ -144,6 +201,9 @@ describe("hub settings: addresses a booting Talos VM must reach", () => {
             problems({ etcdBackup: { localPath: "/srv/b", minInterval: "6h", maxInterval: "2h" } }),
             /hub\.etcdBackup\.minInterval.*must not exceed maxInterval \(2h\)/,
         );
-        assert.match(problems({ etcdBackup: { localPath: "/srv/b", minInterval: "48h" } }), /must not exceed maxInterval \(24h\)/);
+        assert.match(
+            problems({ etcdBackup: { localPath: "/srv/b", minInterval: "48h" } }),
+            /must not exceed maxInterval \(24h\)/,
+        );
     });
 });

@@ -6,15 +6,31 @@ import { images, versions } from "../components/core/versions";
 
 describe("image references", () => {
     it("parses registry ports, tags and digests", () => {
-        assert.deepEqual(parseImageRef("registry.local:5000/team/app:1.2"), { repository: "registry.local:5000/team/app", tag: "1.2", digest: undefined });
-        assert.deepEqual(parseImageRef("registry.local:5000/team/app"), { repository: "registry.local:5000/team/app", tag: undefined, digest: undefined });
+        assert.deepEqual(parseImageRef("registry.local:5000/team/app:1.2"), {
+            repository: "registry.local:5000/team/app",
+            tag: "1.2",
+            digest: undefined,
+        });
+        assert.deepEqual(parseImageRef("registry.local:5000/team/app"), {
+            repository: "registry.local:5000/team/app",
+            tag: undefined,
+            digest: undefined,
+        });
         const d = "sha256:" + "a".repeat(64);
-        assert.deepEqual(parseImageRef(`tailscale/tailscale:latest@${d}`), { repository: "tailscale/tailscale", tag: "latest", digest: d });
+        assert.deepEqual(parseImageRef(`tailscale/tailscale:latest@${d}`), {
+            repository: "tailscale/tailscale",
+            tag: "latest",
+            digest: d,
+        });
     });
 
     it("accepts tags and digests, refuses latest and untagged", () => {
         assert.equal(imagePinProblem("ghcr.io/siderolabs/omni:v1.10.4"), undefined);
-        assert.equal(imagePinProblem(`tailscale/tailscale:latest@sha256:${"b".repeat(64)}`), undefined, "a digest pins even a latest tag");
+        assert.equal(
+            imagePinProblem(`tailscale/tailscale:latest@sha256:${"b".repeat(64)}`),
+            undefined,
+            "a digest pins even a latest tag",
+        );
         assert.match(imagePinProblem("tailscale/tailscale:latest")!, /latest/);
         assert.match(imagePinProblem("tailscale/tailscale")!, /no tag/);
         assert.match(imagePinProblem("tailscale/tailscale@sha256:xyz")!, /not a sha256 digest/);
@@ -34,8 +50,14 @@ describe("image references", () => {
         assert.match(providerImageProblem(`${repo}:latest`)!, /latest/);
         assert.match(providerImageProblem(repo)!, /no tag/);
         assert.match(providerImageProblem(`${repo}:main-0d9fd58`)!, /neither a patched tag/);
-        assert.equal(providerImageProblem(`${repo}:my-build`, { patchedTags: ["my-build"], minimumVersion: "0.1.0" }), undefined);
-        assert.match(providerImageProblem(`${repo}:v0.2.0`, { patchedTags: [], minimumVersion: "0.3.0" })!, /predates v0\.3\.0/);
+        assert.equal(
+            providerImageProblem(`${repo}:my-build`, { patchedTags: ["my-build"], minimumVersion: "0.1.0" }),
+            undefined,
+        );
+        assert.match(
+            providerImageProblem(`${repo}:v0.2.0`, { patchedTags: [], minimumVersion: "0.3.0" })!,
+            /predates v0\.3\.0/,
+        );
     });
 });
 

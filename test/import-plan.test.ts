@@ -24,13 +24,17 @@ const documents = (text: string) =>
     YAML.parseAllDocuments(text)
         .map((d) => d.toJS())
         .filter((d) => d !== null);
-const run = (o: Partial<ImportOptions>): ImportResult => importStack({ projectDir: ROOT, stack: "matrix", hubStack: "quantum", ...o });
+const run = (o: Partial<ImportOptions>): ImportResult =>
+    importStack({ projectDir: ROOT, stack: "matrix", hubStack: "quantum", ...o });
 
 /** Plans the example workload stack with the imported classes and clusters in place of its own. */
 async function planImported(result: ImportResult) {
     assert.deepEqual(result.issues, [], "the import is clean");
     const { machineClasses, clusters } = result.config.workloads!;
-    const files = editedStacks({ matrix: (c) => Object.assign(c, { "omni-scale:machineClasses": machineClasses, "omni-scale:clusters": clusters }) });
+    const files = editedStacks({
+        matrix: (c) =>
+            Object.assign(c, { "omni-scale:machineClasses": machineClasses, "omni-scale:clusters": clusters }),
+    });
     const plan = await planStack({ stack: "matrix", configFile: files.matrix });
     assert.deepEqual(
         plan.violations.filter((v) => v.enforcementLevel === "mandatory"),
@@ -71,7 +75,10 @@ function templateView(text: string, templateDir: string) {
             id: p.idOverride ?? p.name ?? p.file,
             labels: p.labels,
             annotations: p.annotations,
-            content: p.file !== undefined ? documents(fs.readFileSync(path.join(templateDir, p.file), "utf8")) : inlineDocuments(p.inline),
+            content:
+                p.file !== undefined
+                    ? documents(fs.readFileSync(path.join(templateDir, p.file), "utf8"))
+                    : inlineDocuments(p.inline),
         }));
     return documents(text).map((d: any) => ({
         kind: d.kind,
@@ -81,7 +88,11 @@ function templateView(text: string, templateDir: string) {
         kubernetes: d.kubernetes?.version,
         talos: d.talos?.version,
         features: d.features,
-        manifests: d.kubernetes?.manifests?.map((m: any) => ({ name: m.name, mode: m.mode, content: inlineDocuments(m.inline) })),
+        manifests: d.kubernetes?.manifests?.map((m: any) => ({
+            name: m.name,
+            mode: m.mode,
+            content: inlineDocuments(m.inline),
+        })),
         machineClass: d.machineClass && { name: d.machineClass.name, size: Number(d.machineClass.size) },
         updateStrategy: d.updateStrategy,
         deleteStrategy: d.deleteStrategy,
@@ -96,8 +107,12 @@ describe("import → offline plan: the imported config renders the same omnictl 
     after(removeStackDirs);
 
     it("the seed kit: every machine class, with its PCI devices, extra disk and node pinning, as Omni has it", async () => {
-        const { stdin } = await planImported(run({ machineClasses: [`${KIT}/machine-classes`], clusters: [`${KIT}/clusters`] }));
-        const originals = fs.readdirSync(path.join(ROOT, KIT, "machine-classes")).flatMap((f) => documents(read(`${KIT}/machine-classes/${f}`)));
+        const { stdin } = await planImported(
+            run({ machineClasses: [`${KIT}/machine-classes`], clusters: [`${KIT}/clusters`] }),
+        );
+        const originals = fs
+            .readdirSync(path.join(ROOT, KIT, "machine-classes"))
+            .flatMap((f) => documents(read(`${KIT}/machine-classes/${f}`)));
         assert.equal(originals.length, 5);
         for (const original of originals) {
             const rendered = YAML.parse(stdin(`${original.metadata.id}-apply`));
@@ -106,7 +121,9 @@ describe("import → offline plan: the imported config renders the same omnictl 
     });
 
     it("the seed kit: the cluster template, inline and file patches under the same ids, sets, extensions, no patch added", async () => {
-        const { stdin } = await planImported(run({ machineClasses: [`${KIT}/machine-classes`], clusters: [`${KIT}/clusters`] }));
+        const { stdin } = await planImported(
+            run({ machineClasses: [`${KIT}/machine-classes`], clusters: [`${KIT}/clusters`] }),
+        );
         const rendered = stdin("talos-prod-01-sync");
         assert.doesNotMatch(rendered, /\bfile:/, "omnictl runs on a temporary copy: file patches travel inline");
         const original = templateView(read(`${KIT}/clusters/talos-prod-01.yaml`), path.join(ROOT, KIT, "clusters"));
@@ -123,7 +140,12 @@ describe("import → offline plan: the imported config renders the same omnictl 
     });
 
     it("omnictl's export: idOverride patches byte for byte, manifests, strategies; the classes from omnictl get", async () => {
-        const { stdin } = await planImported(run({ machineClasses: [`${FIX}/omnictl/machineclasses.yaml`], clusters: [`${FIX}/omnictl/talos-prod-01.yaml`] }));
+        const { stdin } = await planImported(
+            run({
+                machineClasses: [`${FIX}/omnictl/machineclasses.yaml`],
+                clusters: [`${FIX}/omnictl/talos-prod-01.yaml`],
+            }),
+        );
         const exported = read(`${FIX}/omnictl/talos-prod-01.yaml`);
         const rendered = stdin("talos-prod-01-sync");
         assert.deepEqual(templateView(rendered, ROOT), templateView(exported, ROOT));
@@ -133,7 +155,9 @@ describe("import → offline plan: the imported config renders the same omnictl 
             documents(exported)[0].patches.map((p: any) => p.inline),
             "the same bytes",
         );
-        for (const original of documents(read(`${FIX}/omnictl/machineclasses.yaml`)).filter((d: any) => d.spec.autoprovision)) {
+        for (const original of documents(read(`${FIX}/omnictl/machineclasses.yaml`)).filter(
+            (d: any) => d.spec.autoprovision,
+        )) {
             assert.deepEqual(classView(YAML.parse(stdin(`${original.metadata.id}-apply`))), classView(original));
         }
     });
@@ -149,7 +173,12 @@ describe("import → offline plan: a hub that adopts the running Omni's state (h
 
     before(async () => {
         // The running Omni's key, as its omni.asc holds it: unlocked, with an encryption subkey (generated here, fake).
-        etcdKey = (await openpgp.generateKey({ userIDs: [{ name: "Omni (offline test)", email: "omni@example.com" }], format: "armored" })).privateKey;
+        etcdKey = (
+            await openpgp.generateKey({
+                userIDs: [{ name: "Omni (offline test)", email: "omni@example.com" }],
+                format: "armored",
+            })
+        ).privateKey;
     });
     after(removeStackDirs);
 
@@ -176,8 +205,14 @@ describe("import → offline plan: a hub that adopts the running Omni's state (h
             ["omni-tailscale-state", "omni-tailscale-state"],
         ]);
         assert.ok(volumes.every((v: any) => v.protect && v.retainOnDelete));
-        assert.ok(!doc.resources.some((r: any) => r.type === "random:index/randomUuid:RandomUuid"), "the account id is not generated");
-        assert.ok(!doc.resources.some((r: any) => r.type === "pulumi-nodejs:dynamic:Resource"), "the etcd key is the running Omni's");
+        assert.ok(
+            !doc.resources.some((r: any) => r.type === "random:index/randomUuid:RandomUuid"),
+            "the account id is not generated",
+        );
+        assert.ok(
+            !doc.resources.some((r: any) => r.type === "pulumi-nodejs:dynamic:Resource"),
+            "the etcd key is the running Omni's",
+        );
         const containers = doc.resources.filter((r: any) => r.type === "docker:index/container:Container");
         const sidecar = containers.find((c: any) => c.name === "omni-tailscale");
         const omni = containers.find((c: any) => c.name === "omni-omni");
@@ -195,8 +230,14 @@ describe("import → offline plan: a hub that adopts the running Omni's state (h
 
         const text = await runPlan(["--stack", "quantum", "--config", file], env);
         assert.equal(text.code, 0, text.stderr);
-        assert.match(text.stdout, /docker:index\/volume:Volume {2}omni-omni-data {2}\[adopt: import omni-data, protect, retainOnDelete\]/);
-        assert.match(text.stdout, /docker:index\/volume:Volume {2}omni-tailscale-state {2}\[adopt: import omni-tailscale-state, protect, retainOnDelete\]/);
+        assert.match(
+            text.stdout,
+            /docker:index\/volume:Volume {2}omni-omni-data {2}\[adopt: import omni-data, protect, retainOnDelete\]/,
+        );
+        assert.match(
+            text.stdout,
+            /docker:index\/volume:Volume {2}omni-tailscale-state {2}\[adopt: import omni-tailscale-state, protect, retainOnDelete\]/,
+        );
     });
 
     it("refuses an old account id over a new, empty data volume, and adopted data without the key that decrypts it", async () => {
@@ -208,9 +249,15 @@ describe("import → offline plan: a hub that adopts the running Omni's state (h
         );
         const anonymous = await runPlan(["--stack", "quantum", "--config", hubFile((h) => delete h.accountId)], env);
         assert.equal(anonymous.code, 2);
-        assert.match(anonymous.stderr, /hub\.accountId: adopt\.omniDataVolume omni-data holds an existing Omni: set accountId to its account UUID/);
+        assert.match(
+            anonymous.stderr,
+            /hub\.accountId: adopt\.omniDataVolume omni-data holds an existing Omni: set accountId to its account UUID/,
+        );
         const keyless = await runPlan(["--stack", "quantum", "--config", hubFile(() => undefined, false)], env);
         assert.equal(keyless.code, 2);
-        assert.match(keyless.stderr, /adopt\.omniDataVolume omni-data holds data encrypted with the running Omni's etcd key.*etcdGpgKey/);
+        assert.match(
+            keyless.stderr,
+            /adopt\.omniDataVolume omni-data holds data encrypted with the running Omni's etcd key.*etcdGpgKey/,
+        );
     });
 });

@@ -6,7 +6,14 @@ import * as YAML from "yaml";
 import { ConfigError } from "../components/core/validation";
 import { loadStackConfig } from "../src/config";
 import { main } from "../src/import/cli";
-import { importExitCode, importReport, ImportOptions, importStack, ImportResult, stackFragment } from "../src/import/import";
+import {
+    importExitCode,
+    importReport,
+    ImportOptions,
+    importStack,
+    ImportResult,
+    stackFragment,
+} from "../src/import/import";
 import { shellWords } from "../src/import/sources";
 import { readStackFile } from "../src/plan/plan";
 import { captureOutput } from "./output-capture";
@@ -14,7 +21,8 @@ import { captureOutput } from "./output-capture";
 /** Inputs as a seed-kit user or an omnictl user has them (test/fixtures/import/README.md); paths relative to the repository. */
 const FIX = "test/fixtures/import";
 const KIT = `${FIX}/kit`;
-const run = (o: Partial<ImportOptions>): ImportResult => importStack({ projectDir: path.join(__dirname, ".."), stack: "matrix", hubStack: "quantum", ...o });
+const run = (o: Partial<ImportOptions>): ImportResult =>
+    importStack({ projectDir: path.join(__dirname, ".."), stack: "matrix", hubStack: "quantum", ...o });
 const kit = () =>
     run({
         machineClasses: [`${KIT}/machine-classes`],
@@ -37,7 +45,8 @@ const SECRETS = [
 const noSecrets = (text: string) => {
     for (const s of SECRETS) assert.ok(!text.includes(s), `a secret value leaked: ${s}`);
 };
-const everything = (r: ImportResult) => [stackFragment(r, "hub") ?? "", stackFragment(r, "workloads") ?? "", importReport(r)].join("\n");
+const everything = (r: ImportResult) =>
+    [stackFragment(r, "hub") ?? "", stackFragment(r, "workloads") ?? "", importReport(r)].join("\n");
 const classesOf = (r: ImportResult) => r.config.workloads!.machineClasses as Record<string, any>[];
 const clusterOf = (r: ImportResult) => (r.config.workloads!.clusters as Record<string, any>[])[0];
 
@@ -53,7 +62,13 @@ describe("import: machine classes (omnictl get machineclasses -o yaml, the seed'
         const classes = classesOf(kit());
         assert.deepEqual(
             classes.map((c) => c.name),
-            ["matrix-gpu-worker", "matrix-control-plane", "matrix-worker-foxtrot", "matrix-worker-golf", "matrix-worker-hotel"],
+            [
+                "matrix-gpu-worker",
+                "matrix-control-plane",
+                "matrix-worker-foxtrot",
+                "matrix-worker-golf",
+                "matrix-worker-hotel",
+            ],
         );
         const gpu = classes[0];
         assert.equal(gpu.providerId, "matrix-cluster");
@@ -66,7 +81,10 @@ describe("import: machine classes (omnictl get machineclasses -o yaml, the seed'
             disk_iothread: true,
         });
         assert.equal(gpu.providerData.node, "hotel");
-        assert.deepEqual([gpu.kernelArgs, gpu.metaValues, gpu.grpcTunnel], [["nvidia-drm.modeset=1"], [{ key: 12, value: "gpu" }], "disabled"]);
+        assert.deepEqual(
+            [gpu.kernelArgs, gpu.metaValues, gpu.grpcTunnel],
+            [["nvidia-drm.modeset=1"], [{ key: 12, value: "gpu" }], "disabled"],
+        );
         assert.deepEqual(
             classes.slice(2).map((c) => c.providerData.node),
             ["foxtrot", "golf", "hotel"],
@@ -76,7 +94,10 @@ describe("import: machine classes (omnictl get machineclasses -o yaml, the seed'
 
     it("reads omnictl's output (Omni's metadata ignored) and names the class it cannot carry instead of dropping it", () => {
         // With the exported cluster that uses them: the example's clusters need classes this export does not have.
-        const r = run({ machineClasses: [`${FIX}/omnictl/machineclasses.yaml`], clusters: [`${FIX}/omnictl/talos-prod-01.yaml`] });
+        const r = run({
+            machineClasses: [`${FIX}/omnictl/machineclasses.yaml`],
+            clusters: [`${FIX}/omnictl/talos-prod-01.yaml`],
+        });
         assert.deepEqual(
             classesOf(r).map((c) => [c.name, c.grpcTunnel]),
             [
@@ -98,9 +119,15 @@ describe("import: machine classes (omnictl get machineclasses -o yaml, the seed'
 describe("import: cluster templates (omnictl cluster template export, the seed's clusters/*.yaml)", () => {
     it("maps the seed's template: versions, labels, features, sets, extensions; file patches resolved against the template, named as Omni named them", () => {
         const c = clusterOf(kit());
-        assert.deepEqual([c.name, c.kubernetesVersion, c.talosVersion, c.cni], ["talos-prod-01", "v1.36.2", "v1.13.6", "default"]);
+        assert.deepEqual(
+            [c.name, c.kubernetesVersion, c.talosVersion, c.cni],
+            ["talos-prod-01", "v1.36.2", "v1.13.6", "default"],
+        );
         assert.deepEqual(c.features, { enableWorkloadProxy: true, backupInterval: "6h" });
-        assert.deepEqual(c.patches[1], { name: "patches/registry-mirrors.yaml", file: `${KIT}/clusters/patches/registry-mirrors.yaml` });
+        assert.deepEqual(c.patches[1], {
+            name: "patches/registry-mirrors.yaml",
+            file: `${KIT}/clusters/patches/registry-mirrors.yaml`,
+        });
         assert.deepEqual(c.controlPlane, {
             systemExtensions: ["siderolabs/iscsi-tools", "siderolabs/nfsd", "siderolabs/util-linux-tools"],
             machineClass: "matrix-control-plane",
@@ -111,7 +138,9 @@ describe("import: cluster templates (omnictl cluster template export, the seed's
             ["worker-foxtrot", "worker-golf", "worker-hotel", "gpu"],
         );
         assert.deepEqual(c.workers[0].patches[1], { name: "longhorn", file: `${KIT}/clusters/patches/longhorn.yaml` });
-        assert.deepEqual(c.workers[3].patches, [{ name: "patches/nvidia.yaml", file: `${KIT}/clusters/patches/nvidia.yaml` }]);
+        assert.deepEqual(c.workers[3].patches, [
+            { name: "patches/nvidia.yaml", file: `${KIT}/clusters/patches/nvidia.yaml` },
+        ]);
         assert.deepEqual(
             [c.workers[3].size, c.workers[3].labels, c.workers[3].updateStrategy],
             ["1", { accelerator: "nvidia" }, { rolling: { maxParallelism: 1 } }],
@@ -119,7 +148,12 @@ describe("import: cluster templates (omnictl cluster template export, the seed's
     });
 
     it("maps an exported template: idOverride patches with their annotations, manifests, upgrade/delete strategies", () => {
-        const c = clusterOf(run({ clusters: [`${FIX}/omnictl/talos-prod-01.yaml`], machineClasses: [`${FIX}/omnictl/machineclasses.yaml`] }));
+        const c = clusterOf(
+            run({
+                clusters: [`${FIX}/omnictl/talos-prod-01.yaml`],
+                machineClasses: [`${FIX}/omnictl/machineclasses.yaml`],
+            }),
+        );
         assert.equal(c.patches[0].idOverride, "200-cluster-talos-prod-01-disable-default-cni");
         assert.deepEqual(c.patches[0].annotations, { name: "disable-default-cni" });
         assert.equal(typeof c.patches[0].inline, "string");
@@ -147,9 +181,14 @@ describe("import: hub and provider settings (omni.env, the provider's .env and c
         const r = kit();
         const h = r.config.hub!.hub as Record<string, any>;
         assert.equal(h.accountId, "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f");
-        assert.deepEqual([h.accountName, h.lanIp, h.omniDomain, h.eventSinkPort], ["omni", "192.168.10.20", "omni.example.com", 8091]);
+        assert.deepEqual(
+            [h.accountName, h.lanIp, h.omniDomain, h.eventSinkPort],
+            ["omni", "192.168.10.20", "omni.example.com", 8091],
+        );
         assert.deepEqual(h.ports, { api: 443, machineApi: 8090, k8sProxy: 8100, wireguard: 50180 });
-        assert.deepEqual(h.auth, { auth0: { domain: "dev-example.us.auth0.com", clientId: "EXAMPLEclientId0000000000000000" } });
+        assert.deepEqual(h.auth, {
+            auth0: { domain: "dev-example.us.auth0.com", clientId: "EXAMPLEclientId0000000000000000" },
+        });
         assert.deepEqual(h.tls, {
             mode: "hostFiles",
             certPath: "/etc/letsencrypt/live/omni.example.com/fullchain.pem",
@@ -204,9 +243,15 @@ describe("import: hub and provider settings (omni.env, the provider's .env and c
                 found,
                 /SIDEROLINK_ADVERTISED_API_URL names siderolink\.example\.com, but this hub advertises every URL on one domain \(omni\.example\.com\)/,
             );
-            assert.match(found, /BIND_ADDR=0\.0\.0\.0:8080 listens on another port than ADVERTISED_API_URL advertises \(443\)/);
+            assert.match(
+                found,
+                /BIND_ADDR=0\.0\.0\.0:8080 listens on another port than ADVERTISED_API_URL advertises \(443\)/,
+            );
             assert.match(found, /OMNI_EXTRA_FLAG is not a setting this import knows/);
-            fs.writeFileSync(env, fs.readFileSync(`${KIT}/omni/omni.env`, "utf8").replace(/^OMNI_ACCOUNT_UUID=.*$/m, ""));
+            fs.writeFileSync(
+                env,
+                fs.readFileSync(`${KIT}/omni/omni.env`, "utf8").replace(/^OMNI_ACCOUNT_UUID=.*$/m, ""),
+            );
             const anonymous = run({ omniEnv: env });
             assert.equal((anonymous.config.hub!.hub as Record<string, unknown>).adopt, undefined);
             assert.match(
@@ -242,7 +287,9 @@ describe("import: Omni's own compose kit (siderolabs/omni v1.10.4 deploy/compose
             ["v1.10.4", "7c1e0f52-8d3a-4b6e-9f21-3a5d7e9b1c04", "omni.example.com", "192.168.10.20", 8091],
         );
         assert.deepEqual(h.ports, { api: 443, machineApi: 8090, k8sProxy: 8100, wireguard: 50180 });
-        assert.deepEqual(h.auth, { auth0: { domain: "dev-example.us.auth0.com", clientId: "EXAMPLEclientId0000000000000000" } });
+        assert.deepEqual(h.auth, {
+            auth0: { domain: "dev-example.us.auth0.com", clientId: "EXAMPLEclientId0000000000000000" },
+        });
         assert.equal(h.tls.certPath, "/etc/letsencrypt/live/omni.example.com/fullchain.pem");
         // No Tailscale sidecar in Omni's kit: only the data is adopted.
         assert.deepEqual(h.adopt, { omniDataVolume: "omni-data" });
@@ -280,13 +327,19 @@ describe("import: Omni's own compose kit (siderolabs/omni v1.10.4 deploy/compose
             JSON.stringify(r.issues),
         );
         // Its AUTH has no closing quote of its own: the SAML alternative below it ends up as a variable.
-        assert.match(r.unexpressed.map((u) => u.message).join("\n"), /--auth-saml-enabled is not a setting this import knows/);
+        assert.match(
+            r.unexpressed.map((u) => u.message).join("\n"),
+            /--auth-saml-enabled is not a setting this import knows/,
+        );
         assert.equal(importExitCode(r), 2);
     });
 
     it("names a variable the file interpolates that is set nowhere", () => {
         const r = run({ omniEnv: TEMPLATE, environment: { ...README_VARIABLES, OMNI_VERSION: undefined } });
-        assert.match(r.notes.map((n) => n.message).join("\n"), /OMNI_IMG_TAG uses \$\{OMNI_VERSION\}, which neither this file nor the environment sets/);
+        assert.match(
+            r.notes.map((n) => n.message).join("\n"),
+            /OMNI_IMG_TAG uses \$\{OMNI_VERSION\}, which neither this file nor the environment sets/,
+        );
     });
 });
 
@@ -302,10 +355,19 @@ describe("import: secrets are never written, only the commands that set them", (
             ],
         );
         const report = importReport(r);
-        assert.match(report, /pulumi config set -s quantum --secret etcdGpgKey < "\/home\/ansible\/docker\/omni\/omni\.asc"/);
-        assert.match(report, /pulumi config set -s matrix --secret proxmoxTokenSecret {3}# enter proxmox\.tokenSecret from .*config\.yaml at the prompt/);
+        assert.match(
+            report,
+            /pulumi config set -s quantum --secret etcdGpgKey < "\/home\/ansible\/docker\/omni\/omni\.asc"/,
+        );
+        assert.match(
+            report,
+            /pulumi config set -s matrix --secret proxmoxTokenSecret {3}# enter proxmox\.tokenSecret from .*config\.yaml at the prompt/,
+        );
         assert.match(report, /TS_AUTHKEY \(a secret\) is not copied/);
-        assert.match(report, /OMNI_SERVICE_ACCOUNT_KEY \(a secret\) is not copied: the hub stack registers the provider/);
+        assert.match(
+            report,
+            /OMNI_SERVICE_ACCOUNT_KEY \(a secret\) is not copied: the hub stack registers the provider/,
+        );
     });
 
     it("OIDC: the client secret becomes oidcClientSecret; provider and scopes are carried", () => {
@@ -344,7 +406,8 @@ describe("import: secrets are never written, only the commands that set them", (
 });
 
 describe("import: refusals are the stack loader's, with key, value and fix, and where they came from", () => {
-    const refused = () => run({ machineClasses: [`${FIX}/refused/machine-classes.yaml`], clusters: [`${FIX}/refused/cluster.yaml`] });
+    const refused = () =>
+        run({ machineClasses: [`${FIX}/refused/machine-classes.yaml`], clusters: [`${FIX}/refused/cluster.yaml`] });
 
     it("reports each refused class and template setting", () => {
         const r = refused();
@@ -361,7 +424,9 @@ describe("import: refusals are the stack loader's, with key, value and fix, and 
         expect(/machineClasses\[0\]\.providerData\.storage_selector .*use storageType, i\.e\. storageType == "rbd"/);
         expect(/machineClasses\[0\]\.providerData\.disk_sise \(got 200\): unknown key/);
         expect(/machineClasses\[0\]\.providerData\.network_ip .*needs a provider release newer than v0\.3\.0/);
-        expect(/^omni-scale:clusters\[0\]\.kernelArgs .*set them in the machine class's kernelArgs instead \[from .*refused\/cluster\.yaml\]$/);
+        expect(
+            /^omni-scale:clusters\[0\]\.kernelArgs .*set them in the machine class's kernelArgs instead \[from .*refused\/cluster\.yaml\]$/,
+        );
         expect(/clusters\[0\]\.labels\.omni\.sidero\.dev\/owner .*reserved for Omni's own labels/);
         expect(/clusters\[0\]\.controlPlane\.machines .*hand-picked machines/);
         expect(/clusters\[0\]\.controlPlane\.updateStrategy .*refuses updateStrategy on the control plane/);
@@ -380,7 +445,9 @@ describe("import: refusals are the stack loader's, with key, value and fix, and 
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-import-"));
         try {
             const file = path.join(dir, "Pulumi.matrix.yaml");
-            const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.matrix.yaml"), "utf8"), { merge: true });
+            const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.matrix.yaml"), "utf8"), {
+                merge: true,
+            });
             Object.assign(doc.config, YAML.parse(stackFragment(r, "workloads")!).config);
             fs.writeFileSync(file, YAML.stringify(doc));
             const { config, secret } = readStackFile(file);

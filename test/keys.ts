@@ -48,10 +48,14 @@ export class GpgHome {
 
     /** Runs gpg in this home; `passphrase` locks a key it generates or unlocks one it exports ("" = none). */
     run(args: string[], passphrase = ""): string {
-        return execFileSync("gpg", ["--homedir", this.dir, "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase, ...args], {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "ignore"],
-        });
+        return execFileSync(
+            "gpg",
+            ["--homedir", this.dir, "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase, ...args],
+            {
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "ignore"],
+            },
+        );
     }
 
     /** A new primary key that can only certify (`gpg --quick-generate-key … cert`); returns its fingerprint. */

@@ -34,7 +34,8 @@ describe("layout", () => {
                 .sort(),
             ["core", "edge", "hub", "omni", "proxmox", "tailscale"],
         );
-        for (const dir of ["core", "edge", "hub", "omni", "proxmox"]) assert.ok(fs.existsSync(path.join(COMPONENTS, dir, "index.ts")), dir);
+        for (const dir of ["core", "edge", "hub", "omni", "proxmox"])
+            assert.ok(fs.existsSync(path.join(COMPONENTS, dir, "index.ts")), dir);
     });
 
     it("keeps pure modules (no Pulumi SDK) free of modules that load the SDK, however indirectly", () => {
@@ -48,7 +49,10 @@ describe("layout", () => {
                     const dep = resolve(f, spec);
                     if (seen.has(dep)) continue;
                     seen.add(dep);
-                    assert.ok(!usesSdk(dep), `${[...chain, dep].map(rel).join(" → ")} loads the Pulumi SDK from a pure module`);
+                    assert.ok(
+                        !usesSdk(dep),
+                        `${[...chain, dep].map(rel).join(" → ")} loads the Pulumi SDK from a pure module`,
+                    );
                     visit(dep, [...chain, dep]);
                 }
             };

@@ -18,7 +18,10 @@ describe("library entry point", () => {
             "AcmeCertificate",
         ];
         for (const component of components) {
-            assert.ok(lib[component].prototype instanceof pulumi.ComponentResource, `${component} is a ComponentResource`);
+            assert.ok(
+                lib[component].prototype instanceof pulumi.ComponentResource,
+                `${component} is a ComponentResource`,
+            );
         }
         assert.equal(typeof lib.renderOmniFlags, "function");
         assert.equal(lib.versions.omni, lib.versions.omnictl);

@@ -20,12 +20,20 @@ export interface LoaderProject {
 export function loaderProject(): LoaderProject {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-loader-"));
     fs.mkdirSync(path.join(dir, "src", "plan"), { recursive: true });
-    for (const f of ["register.js", "defer-sdk.js", "cache-file.js"]) fs.copyFileSync(path.join(root, "src", "plan", f), path.join(dir, "src", "plan", f));
+    for (const f of ["register.js", "defer-sdk.js", "cache-file.js"])
+        fs.copyFileSync(path.join(root, "src", "plan", f), path.join(dir, "src", "plan", f));
     for (const f of ["tsconfig.json", "package-lock.json"]) fs.copyFileSync(path.join(root, f), path.join(dir, f));
     fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
     return {
         dir,
-        run: (file) => spawnSync(process.execPath, ["-r", path.join(dir, "src", "plan", "register.js"), path.join(dir, file)], { cwd: dir, encoding: "utf8" }),
-        cached: (file) => fs.readdirSync(path.join(dir, ".build", "ts", path.dirname(file))).filter((f) => f.startsWith(`${path.basename(file)}.`)),
+        run: (file) =>
+            spawnSync(process.execPath, ["-r", path.join(dir, "src", "plan", "register.js"), path.join(dir, file)], {
+                cwd: dir,
+                encoding: "utf8",
+            }),
+        cached: (file) =>
+            fs
+                .readdirSync(path.join(dir, ".build", "ts", path.dirname(file)))
+                .filter((f) => f.startsWith(`${path.basename(file)}.`)),
     };
 }

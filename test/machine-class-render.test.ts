@@ -42,7 +42,16 @@ const controlPlane: MachineClassSpec = {
 const worker = (node: string): MachineClassSpec => ({
     name: `matrix-worker-${node}`,
     providerId: "matrix-cluster",
-    providerData: { cores: 8, sockets: 1, memory: 16384, disk_size: 100, network_bridge: "vmbr0", storage_selector: 'name == "vm_ssd"', node, ...tuning },
+    providerData: {
+        cores: 8,
+        sockets: 1,
+        memory: 16384,
+        disk_size: 100,
+        network_bridge: "vmbr0",
+        storage_selector: 'name == "vm_ssd"',
+        node,
+        ...tuning,
+    },
 });
 // The seed's examples/gpu-worker.yaml and multi-disk-worker.yaml, in spirit.
 const gpuWorker: MachineClassSpec = {
@@ -106,10 +115,20 @@ describe("renderMachineClass", () => {
     it("renders the seed's control-plane class as the document omnictl apply takes", () => {
         const { out, doc, data } = parsed(controlPlane);
         assert.equal(out.id, "matrix-control-plane");
-        assert.deepEqual(doc.metadata, { namespace: "default", type: "MachineClasses.omni.sidero.dev", id: "matrix-control-plane" });
+        assert.deepEqual(doc.metadata, {
+            namespace: "default",
+            type: "MachineClasses.omni.sidero.dev",
+            id: "matrix-control-plane",
+        });
         // omni v1.10.4 internal/backend/runtime/omni/validations/machine_class.go: autoprovision and matchlabels are exclusive.
         assert.deepEqual(Object.keys(doc.spec), ["autoprovision"]);
-        assert.deepEqual(Object.keys(doc.spec.autoprovision).sort(), ["grpctunnel", "kernelargs", "metavalues", "providerdata", "providerid"]);
+        assert.deepEqual(Object.keys(doc.spec.autoprovision).sort(), [
+            "grpctunnel",
+            "kernelargs",
+            "metavalues",
+            "providerdata",
+            "providerid",
+        ]);
         assert.equal(doc.spec.autoprovision.providerid, "matrix-cluster");
         assert.deepEqual(doc.spec.autoprovision.kernelargs, []);
         assert.deepEqual(doc.spec.autoprovision.metavalues, []);
@@ -238,12 +257,19 @@ describe("renderMachineClass", () => {
     });
 
     it("rejects unknown keys, which the provider would silently ignore", () => {
-        assert.deepEqual(problems(withData({ disk_sise: 40 })), ["machineClasses.providerData.disk_sise: unknown key: check its spelling or remove it"]);
+        assert.deepEqual(problems(withData({ disk_sise: 40 })), [
+            "machineClasses.providerData.disk_sise: unknown key: check its spelling or remove it",
+        ]);
         assert.match(
-            problems(withData({ additional_disks: [{ disk_size: 10, storage_selector: 'name == "a"', ssd: true }] })).join(),
+            problems(
+                withData({ additional_disks: [{ disk_size: 10, storage_selector: 'name == "a"', ssd: true }] }),
+            ).join(),
             /additional_disks\[0\]\.ssd: unknown key/,
         );
-        assert.match(problems(withData({ ha: { state: "started", affinity: "negative" } })).join(), /ha\.affinity: unknown key/);
+        assert.match(
+            problems(withData({ ha: { state: "started", affinity: "negative" } })).join(),
+            /ha\.affinity: unknown key/,
+        );
         assert.match(problems({ ...worker("golf"), provider: "x" }).join(), /machineClasses\.provider: unknown key/);
     });
 
@@ -256,8 +282,14 @@ describe("renderMachineClass", () => {
     });
 
     it("rejects a storage_selector that tests no storage variable", () => {
-        assert.match(problems(withData({ storage_selector: "'local-lvm'" })).join(), /storage_selector: .*must test a storage variable/);
-        assert.match(problems(withData({ storage_selector: 'storage_type == "rbd"' })).join(), /unknown variable\(s\) storage_type/);
+        assert.match(
+            problems(withData({ storage_selector: "'local-lvm'" })).join(),
+            /storage_selector: .*must test a storage variable/,
+        );
+        assert.match(
+            problems(withData({ storage_selector: 'storage_type == "rbd"' })).join(),
+            /unknown variable\(s\) storage_type/,
+        );
         assert.match(problems(withData({ storage_selector: "  " })).join(), /storage_selector: .*CEL expression/);
     });
 
@@ -271,24 +303,45 @@ describe("renderMachineClass", () => {
         };
         const found = problems(withData({ ...explicit, network_base_ip: "192.168.26.40", vmid_range: "5300-5350" }));
         assert.equal(found.length, 7, found.join("\n"));
-        for (const p of found) assert.match(p, /^machineClasses\.providerData\.(network_\w+|vmid_range): needs a provider release newer than v0\.3\.0 .*DHCP/);
+        for (const p of found)
+            assert.match(
+                p,
+                /^machineClasses\.providerData\.(network_\w+|vmid_range): needs a provider release newer than v0\.3\.0 .*DHCP/,
+            );
     });
 
     it("caps kernel args as Omni does (omni v1.10.4 validations/kernel_args.go: 64 entries, 256 bytes each)", () => {
-        assert.doesNotThrow(() => renderMachineClass({ ...multiDisk, kernelArgs: Array.from({ length: 64 }, (_, i) => `a${i}=${"x".repeat(200)}`) }));
-        assert.match(problems({ ...multiDisk, kernelArgs: Array.from({ length: 65 }, (_, i) => `a${i}`) }).join(), /kernelArgs: Omni accepts at most 64/);
-        assert.match(problems({ ...multiDisk, kernelArgs: ["x".repeat(257)] }).join(), /kernelArgs\[0\]: Omni accepts kernel args of at most 256 bytes/);
+        assert.doesNotThrow(() =>
+            renderMachineClass({
+                ...multiDisk,
+                kernelArgs: Array.from({ length: 64 }, (_, i) => `a${i}=${"x".repeat(200)}`),
+            }),
+        );
+        assert.match(
+            problems({ ...multiDisk, kernelArgs: Array.from({ length: 65 }, (_, i) => `a${i}`) }).join(),
+            /kernelArgs: Omni accepts at most 64/,
+        );
+        assert.match(
+            problems({ ...multiDisk, kernelArgs: ["x".repeat(257)] }).join(),
+            /kernelArgs\[0\]: Omni accepts kernel args of at most 256 bytes/,
+        );
     });
 
     it("asks for Mapping.Use with PCI/USB passthrough and Sys.Console with HA", () => {
         assert.deepEqual(privilegesForProviderData([controlPlane.providerData]), []);
         assert.deepEqual(privilegesForProviderData([gpuWorker.providerData]), ["Mapping.Use"]);
-        assert.deepEqual(privilegesForProviderData([{ usb_devices: [{ mapping: "z" }] }, { ha: { state: "started" } }]), ["Mapping.Use", "Sys.Console"]);
+        assert.deepEqual(
+            privilegesForProviderData([{ usb_devices: [{ mapping: "z" }] }, { ha: { state: "started" } }]),
+            ["Mapping.Use", "Sys.Console"],
+        );
     });
 
     it("checks the class's own fields", () => {
         assert.match(problems({ ...worker("golf"), name: "Worker_1" }).join(), /^machineClasses\.name: use lowercase/);
-        assert.match(problems({ ...worker("golf"), metaValues: [{ key: 256, value: "x" }] }).join(), /metaValues\[0\]\.key: META keys are 0–255/);
+        assert.match(
+            problems({ ...worker("golf"), metaValues: [{ key: 256, value: "x" }] }).join(),
+            /metaValues\[0\]\.key: META keys are 0–255/,
+        );
         assert.match(problems({ ...worker("golf"), grpcTunnel: "on" }).join(), /grpcTunnel/);
     });
 
@@ -298,7 +351,13 @@ describe("renderMachineClass", () => {
                 {
                     name: "x",
                     providerId: "p",
-                    providerData: { cores: 0, memory: 1, disk_size: 1, storage_selector: 'type == "rbd"', typo: 1 } as unknown as ProviderData,
+                    providerData: {
+                        cores: 0,
+                        memory: 1,
+                        disk_size: 1,
+                        storage_selector: 'type == "rbd"',
+                        typo: 1,
+                    } as unknown as ProviderData,
                 },
                 "omni-scale:machineClasses[2]",
             );
@@ -332,7 +391,10 @@ describe("storageSelectorProblems", () => {
     it("only flags `type` used as a variable, not inside strings or as a member", () => {
         assert.deepEqual(storageSelectorProblems('name == "type"'), []);
         assert.equal(storageSelectorProblems('name.startsWith("type") && type == "rbd"').length, 1);
-        assert.match(storageSelectorProblems('name.startsWith("type") && type == "rbd"')[0], /name\.startsWith\("type"\) && storageType == "rbd"/);
+        assert.match(
+            storageSelectorProblems('name.startsWith("type") && type == "rbd"')[0],
+            /name\.startsWith\("type"\) && storageType == "rbd"/,
+        );
     });
 });
 
@@ -349,13 +411,21 @@ describe("machineClassDocProblems", () => {
             /metadata\.type must be MachineClasses\.omni\.sidero\.dev/,
         );
         assert.match(
-            machineClassDocProblems(YAML.stringify({ metadata: { type: "MachineClasses.omni.sidero.dev", id: "x" }, spec: { matchlabels: [] } })).join(),
+            machineClassDocProblems(
+                YAML.stringify({
+                    metadata: { type: "MachineClasses.omni.sidero.dev", id: "x" },
+                    spec: { matchlabels: [] },
+                }),
+            ).join(),
             /autoprovision is missing/,
         );
         assert.match(machineClassDocProblems("metadata: [").join(), /not valid YAML/);
         const both = YAML.parse(rendered);
         both.spec.matchlabels = [];
-        assert.match(machineClassDocProblems(YAML.stringify(both)).join(), /matchlabels must be absent with spec\.autoprovision/);
+        assert.match(
+            machineClassDocProblems(YAML.stringify(both)).join(),
+            /matchlabels must be absent with spec\.autoprovision/,
+        );
     });
 
     it("applies the provider data rules to hand-written providerdata", () => {
@@ -375,7 +445,14 @@ describe("machineClassDocProblems", () => {
 });
 
 /** Just enough JSON Schema (type, minimum, enum, required, properties, items) to check rendered provider data. */
-type JsonSchema = { type?: string; minimum?: number; enum?: unknown[]; required?: string[]; properties?: Record<string, JsonSchema>; items?: JsonSchema };
+type JsonSchema = {
+    type?: string;
+    minimum?: number;
+    enum?: unknown[];
+    required?: string[];
+    properties?: Record<string, JsonSchema>;
+    items?: JsonSchema;
+};
 function schemaErrors(schema: JsonSchema, value: unknown, at = "$"): string[] {
     const typeOk: Record<string, (v: unknown) => boolean> = {
         object: (v) => typeof v === "object" && v !== null && !Array.isArray(v),
@@ -386,14 +463,17 @@ function schemaErrors(schema: JsonSchema, value: unknown, at = "$"): string[] {
     };
     if (schema.type && !typeOk[schema.type](value)) return [`${at}: expected ${schema.type}`];
     const errors: string[] = [];
-    if (schema.minimum !== undefined && (value as number) < schema.minimum) errors.push(`${at}: below ${schema.minimum}`);
+    if (schema.minimum !== undefined && (value as number) < schema.minimum)
+        errors.push(`${at}: below ${schema.minimum}`);
     if (schema.enum && !schema.enum.includes(value)) errors.push(`${at}: not in enum`);
-    for (const key of schema.required ?? []) if ((value as Record<string, unknown>)[key] === undefined) errors.push(`${at}.${key}: required`);
+    for (const key of schema.required ?? [])
+        if ((value as Record<string, unknown>)[key] === undefined) errors.push(`${at}.${key}: required`);
     for (const [key, sub] of Object.entries(schema.properties ?? {})) {
         const v = (value as Record<string, unknown>)[key];
         if (v !== undefined) errors.push(...schemaErrors(sub, v, `${at}.${key}`));
     }
-    if (schema.items && Array.isArray(value)) value.forEach((v, i) => errors.push(...schemaErrors(schema.items!, v, `${at}[${i}]`)));
+    if (schema.items && Array.isArray(value))
+        value.forEach((v, i) => errors.push(...schemaErrors(schema.items!, v, `${at}[${i}]`)));
     return errors;
 }
 
@@ -404,9 +484,12 @@ describe("provider data against the provider's JSON schema (omni-infra-provider-
 
     it("covers every field of the schema, with the same required fields", () => {
         const ours = Object.keys(ProviderDataSchema.shape);
-        for (const key of Object.keys(schema.properties!)) assert.ok(ours.includes(key), `ProviderDataSchema lacks ${key}`);
+        for (const key of Object.keys(schema.properties!))
+            assert.ok(ours.includes(key), `ProviderDataSchema lacks ${key}`);
         assert.deepEqual([...schema.required!].sort(), ["cores", "disk_size", "memory", "storage_selector"]);
-        const missing = problems({ name: "x", providerId: "p", providerData: {} }).map((p) => p.split(":")[0].replace("machineClasses.providerData.", ""));
+        const missing = problems({ name: "x", providerId: "p", providerData: {} }).map((p) =>
+            p.split(":")[0].replace("machineClasses.providerData.", ""),
+        );
         assert.deepEqual(missing.sort(), [...schema.required!].sort());
     });
 
@@ -418,10 +501,10 @@ describe("provider data against the provider's JSON schema (omni-infra-provider-
     });
 
     it("(the checker itself rejects what the schema rejects)", () => {
-        assert.deepEqual(schemaErrors(schema, { cores: 1, memory: 1024, disk_size: 5, storage_selector: "x", disk_cache: "fast" }), [
-            "$.memory: below 2048",
-            "$.disk_cache: not in enum",
-        ]);
+        assert.deepEqual(
+            schemaErrors(schema, { cores: 1, memory: 1024, disk_size: 5, storage_selector: "x", disk_cache: "fast" }),
+            ["$.memory: below 2048", "$.disk_cache: not in enum"],
+        );
     });
 });
 
@@ -436,13 +519,15 @@ describe("provider data keys of the pinned provider release (omni-infra-provider
         const shape = ProviderDataSchema.shape as Record<string, z.ZodType>;
         const known = Object.keys(shape);
         assert.deepEqual(known.filter((k) => !release.afterRelease.includes(k)).sort(), [...release.keys].sort());
-        for (const key of release.afterRelease) assert.ok(known.includes(key), `${key} gets the release message, not "unknown key"`);
+        for (const key of release.afterRelease)
+            assert.ok(known.includes(key), `${key} gets the release message, not "unknown key"`);
         const nested = (key: string) => {
             const element = (shape[key] as z.ZodOptional<z.ZodType>).unwrap();
             const obj = (element instanceof z.ZodArray ? element.element : element) as z.ZodObject;
             return Object.keys(obj.shape).sort();
         };
-        for (const [key, fields] of Object.entries(release.nested as Record<string, string[]>)) assert.deepEqual(nested(key), [...fields].sort(), key);
+        for (const [key, fields] of Object.entries(release.nested as Record<string, string[]>))
+            assert.deepEqual(nested(key), [...fields].sort(), key);
     });
 
     it("refuses every key added after the release, naming the release", () => {
@@ -456,6 +541,7 @@ describe("provider data keys of the pinned provider release (omni-infra-provider
     });
 
     it("accepts each placement strategy the release parses", () => {
-        for (const strategy of release.placementStrategies) assert.equal(parsed(withData({ placement_strategy: strategy })).data.placement_strategy, strategy);
+        for (const strategy of release.placementStrategies)
+            assert.equal(parsed(withData({ placement_strategy: strategy })).data.placement_strategy, strategy);
     });
 });

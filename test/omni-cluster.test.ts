@@ -29,7 +29,10 @@ describe("OmniCluster", () => {
         assert.equal(docs[0].name, "prod");
         assert.deepEqual(docs[2].machineClass, { name: "large", size: 3 });
         assert.match(String(cmd.inputs.create), /omnictl cluster template sync -f "\$dir\/resource\.yaml"/);
-        assert.match(String(cmd.inputs.delete), /cat > "\$dir\/resource\.yaml"[\s\S]*omnictl cluster template delete -f "\$dir\/resource\.yaml"/);
+        assert.match(
+            String(cmd.inputs.delete),
+            /cat > "\$dir\/resource\.yaml"[\s\S]*omnictl cluster template delete -f "\$dir\/resource\.yaml"/,
+        );
         assert.doesNotMatch(String(cmd.inputs.create) + String(cmd.inputs.delete), /ControlPlane/);
         assert.deepEqual(cmd.inputs.triggers, ["prod"]);
         assertOmnictlEnvironment(cmd);
@@ -42,7 +45,10 @@ describe("OmniCluster", () => {
             const devDeps = find("dev-sync").dependsOn;
             const prodDeps = find("prod-sync").dependsOn;
             assert.ok(devDeps.includes(apply("cp")) && devDeps.includes(apply("small")), devDeps.join("\n"));
-            assert.ok(!devDeps.includes(apply("large")), "dev must not wait for (or block the deletion of) prod's class");
+            assert.ok(
+                !devDeps.includes(apply("large")),
+                "dev must not wait for (or block the deletion of) prod's class",
+            );
             assert.ok(prodDeps.includes(apply("cp")) && prodDeps.includes(apply("large")));
             assert.ok(!prodDeps.includes(apply("small")));
             for (const n of ["cp", "small", "large"]) assert.deepEqual(find(`${n}-apply`).dependsOn, []);
@@ -61,7 +67,11 @@ describe("OmniCluster", () => {
         const scaled = await sync(clusterSpec("dev", "small", 2));
         const renamed = await sync(clusterSpec("dev2", "small", 1));
         assert.notEqual(scaled.stdin, before.stdin);
-        assert.deepEqual(scaled.triggers, before.triggers, "a content change must not replace (its delete would remove the cluster)");
+        assert.deepEqual(
+            scaled.triggers,
+            before.triggers,
+            "a content change must not replace (its delete would remove the cluster)",
+        );
         assert.notDeepEqual(renamed.triggers, before.triggers);
     });
 
@@ -81,7 +91,8 @@ describe("OmniCluster", () => {
                 const cp = new OmniMachineClass("cp", { spec: classSpec("cp"), ...access });
                 new OmniCluster("dev", { spec: clusterSpec("dev", "missing"), machineClasses: [cp], ...access });
             }),
-            (e: unknown) => e instanceof ConfigError && /cluster dev uses machine class "missing".*known: cp/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError && /cluster dev uses machine class "missing".*known: cp/.test(e.message),
         );
     });
 });

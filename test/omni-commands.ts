@@ -5,7 +5,10 @@ import { CapturedResource, isSecret, runProgram } from "../src/plan/capture";
 
 /** Shared by the OmniMachineClass and OmniCluster tests. */
 
-export const access = { omniEndpoint: "https://omni.example.internal", serviceAccountKey: "offline-service-account-key" };
+export const access = {
+    omniEndpoint: "https://omni.example.internal",
+    serviceAccountKey: "offline-service-account-key",
+};
 export const classSpec = (name: string, memory = 8192, cpu_type = "x86-64-v2-AES"): MachineClassSpec => ({
     name,
     providerId: "matrix-cluster",

@@ -107,7 +107,10 @@ describe("omni-flags: renderOmniFlags", () => {
     });
 
     it("renders etcd backup and log level flags only when configured", () => {
-        const local = render({ etcdBackup: { localPath: "/srv/omni-backup", minInterval: "1h", maxInterval: "24h" }, logLevel: "warn" });
+        const local = render({
+            etcdBackup: { localPath: "/srv/omni-backup", minInterval: "1h", maxInterval: "24h" },
+            logLevel: "warn",
+        });
         assert.deepEqual(local.get("etcd-backup-local-path"), ["/etcd-backup"]);
         assert.deepEqual(local.get("etcd-backup-min-interval"), ["1h"]);
         assert.deepEqual(local.get("etcd-backup-max-interval"), ["24h"]);
@@ -121,7 +124,13 @@ describe("omni-flags: renderOmniFlags", () => {
     });
 
     it("never renders deprecated aliases or flags removed in v1.6", () => {
-        const removed = ["audit-log-dir", "secondary-storage-path", "machine-log-storage-path", "log-storage-path", "embedded-discovery-service-snapshot-path"];
+        const removed = [
+            "audit-log-dir",
+            "secondary-storage-path",
+            "machine-log-storage-path",
+            "log-storage-path",
+            "embedded-discovery-service-snapshot-path",
+        ];
         for (const name of renderedOmniFlags) {
             assert.ok(!name.startsWith("siderolink-api-"), name);
             assert.ok(!removed.includes(name) && !name.startsWith("machine-log-buffer"), name);
@@ -148,7 +157,11 @@ describe("omni-flags: flag table against Omni's config schema", () => {
 
     /** Settings that together switch on every optional flag. */
     const everything: Partial<OmniHubSettingsInput>[] = [
-        { etcdBackup: { localPath: "/srv/b", minInterval: "1h", maxInterval: "2h" }, logLevel: "info", eventSinkPort: 8091 },
+        {
+            etcdBackup: { localPath: "/srv/b", minInterval: "1h", maxInterval: "2h" },
+            logLevel: "info",
+            eventSinkPort: 8091,
+        },
         {
             etcdBackup: { s3: true },
             auth: {

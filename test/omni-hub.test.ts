@@ -5,14 +5,23 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub/settings";
 import { OmniHub, OmniHubArgs } from "../components/hub/omni-hub";
-import { automationAccountScript, infraProviderKeyScript, readInitialKeyScript, serviceAccountKeyFromOutput } from "../components/hub/scripts";
+import {
+    automationAccountScript,
+    infraProviderKeyScript,
+    readInitialKeyScript,
+    serviceAccountKeyFromOutput,
+} from "../components/hub/scripts";
 import { parseOrThrow } from "../components/core/validation";
 import { CapturedResource, RunResult, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { hubSettings } from "./fixtures/settings";
 import { selfSigned } from "./keys";
 import { requireTools } from "./tools";
 
-const baseSettings: OmniHubSettingsInput = { ...hubSettings, dockerHost: "ssh://ansible@192.168.10.20:2222", infraProviders: ["matrix-cluster"] };
+const baseSettings: OmniHubSettingsInput = {
+    ...hubSettings,
+    dockerHost: "ssh://ansible@192.168.10.20:2222",
+    infraProviders: ["matrix-cluster"],
+};
 
 let tls: { cert: string; key: string; otherCert: string };
 
@@ -97,9 +106,22 @@ describe("omni-hub: OmniHub under mocks", () => {
         const dockerProvider = byName(run, "hub-docker");
         assert.equal(dockerProvider.inputs.host, "ssh://ansible@192.168.10.20:2222");
         const withOpts = await runHub({ dockerSshOpts: ["-o", "StrictHostKeyChecking=yes"] });
-        assert.equal(byName(withOpts, "hub-docker").inputs.sshOpts, JSON.stringify(["-o", "StrictHostKeyChecking=yes"]));
-        for (const name of ["hub-omni-image", "hub-tailscale-image", "hub-tailscale-state", "hub-omni-data", "hub-tailscale", "hub-omni"]) {
-            assert.ok(byName(run, name).provider?.startsWith(dockerProvider.urn), `${name} must use the hub's Docker provider`);
+        assert.equal(
+            byName(withOpts, "hub-docker").inputs.sshOpts,
+            JSON.stringify(["-o", "StrictHostKeyChecking=yes"]),
+        );
+        for (const name of [
+            "hub-omni-image",
+            "hub-tailscale-image",
+            "hub-tailscale-state",
+            "hub-omni-data",
+            "hub-tailscale",
+            "hub-omni",
+        ]) {
+            assert.ok(
+                byName(run, name).provider?.startsWith(dockerProvider.urn),
+                `${name} must use the hub's Docker provider`,
+            );
         }
     });
 
@@ -143,10 +165,18 @@ describe("omni-hub: OmniHub under mocks", () => {
         assert.ok(authKey, "TS_AUTHKEY must be a secret env entry");
         assert.match(String((authKey as { value: string }).value), /^TS_AUTHKEY=tskey-auth-/);
         assert.ok(!envs.some((e) => typeof e === "string" && e.startsWith("TS_AUTHKEY")), "no plaintext TS_AUTHKEY");
-        for (const env of ["TS_HOSTNAME=omni", "TS_STATE_DIR=/var/lib/tailscale", "TS_USERSPACE=false", "TS_AUTH_ONCE=true", "TS_ENABLE_HEALTH_CHECK=true"]) {
+        for (const env of [
+            "TS_HOSTNAME=omni",
+            "TS_STATE_DIR=/var/lib/tailscale",
+            "TS_USERSPACE=false",
+            "TS_AUTH_ONCE=true",
+            "TS_ENABLE_HEALTH_CHECK=true",
+        ]) {
             assert.ok(envs.includes(env), env);
         }
-        assert.deepEqual(sidecar.volumes, [{ volumeName: "omni-tailscale-state", containerPath: "/var/lib/tailscale" }]);
+        assert.deepEqual(sidecar.volumes, [
+            { volumeName: "omni-tailscale-state", containerPath: "/var/lib/tailscale" },
+        ]);
         assert.deepEqual(sidecar.devices, [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }]);
         assert.deepEqual(sidecar.capabilities.adds, ["NET_ADMIN"]);
         assert.equal(sidecar.restart, "unless-stopped");
@@ -154,7 +184,12 @@ describe("omni-hub: OmniHub under mocks", () => {
         assert.match(sidecar.healthcheck.tests.join(" "), /healthz.*getent hosts/);
         assert.deepEqual(
             sidecar.ports.map((p: any) => `${p.ip}:${p.external}->${p.internal}/${p.protocol}`).sort(),
-            ["192.168.10.20:443->443/tcp", "192.168.10.20:8090->8090/tcp", "192.168.10.20:8100->8100/tcp", "192.168.10.20:50180->50180/udp"].sort(),
+            [
+                "192.168.10.20:443->443/tcp",
+                "192.168.10.20:8090->8090/tcp",
+                "192.168.10.20:8100->8100/tcp",
+                "192.168.10.20:50180->50180/udp",
+            ].sort(),
         );
     });
 
@@ -216,7 +251,10 @@ describe("omni-hub: OmniHub under mocks", () => {
         assert.equal(connection.user, "ansible");
         assert.equal(connection.port, 2222);
         assert.equal(connection.privateKey, undefined, "the SSH agent authenticates");
-        assert.match(String(readKey.inputs.create), /docker cp 'omni:\/_out\/initial-service-account-key' - .*\| tar -xOf -/);
+        assert.match(
+            String(readKey.inputs.create),
+            /docker cp 'omni:\/_out\/initial-service-account-key' - .*\| tar -xOf -/,
+        );
         assert.ok(readKey.dependsOn.includes(byName(run, "hub-omni").urn));
 
         const automation = byName(run, "hub-automation-account");
@@ -233,7 +271,10 @@ describe("omni-hub: OmniHub under mocks", () => {
             assert.ok(isSecret(env.OMNI_SERVICE_ACCOUNT_KEY), `${cmd.name}: the key must be secret`);
             assert.equal(unwrapSecrets(env.OMNI_SERVICE_ACCOUNT_KEY), key, `${cmd.name} uses the previous step's key`);
         }
-        assert.match(String(automation.inputs.create), /omnictl serviceaccount create 'pulumi-automation' --role='Admin'/);
+        assert.match(
+            String(automation.inputs.create),
+            /omnictl serviceaccount create 'pulumi-automation' --role='Admin'/,
+        );
         assert.match(String(provider.inputs.create), /omnictl infraprovider create 'matrix-cluster'/);
         assert.deepEqual(provider.inputs.triggers, [0]);
     });
@@ -264,13 +305,20 @@ describe("omni-hub: OmniHub under mocks", () => {
         assert.ok(isSecret(command) || (command as unknown[]).some(isSecret), "command must be secret");
         assert.ok((unwrapSecrets(command) as string[]).includes("--auth-oidc-client-secret=s3cret"));
         assert.ok(!(oidc.outputs.flags as string[]).some((f) => f.includes("s3cret")));
-        assert.ok(!isSecret((byName(run, "hub-omni").inputs as any).command), "without a secret the command stays readable");
+        assert.ok(
+            !isSecret((byName(run, "hub-omni").inputs as any).command),
+            "without a secret the command stays readable",
+        );
     });
 
     it("bind-mounts host certificate files read-only in hostFiles mode", async () => {
         const hostFiles = await runHub(
             {
-                tls: { mode: "hostFiles", certPath: "/etc/letsencrypt/live/omni/fullchain.pem", keyPath: "/etc/letsencrypt/live/omni/privkey.pem" },
+                tls: {
+                    mode: "hostFiles",
+                    certPath: "/etc/letsencrypt/live/omni/fullchain.pem",
+                    keyPath: "/etc/letsencrypt/live/omni/privkey.pem",
+                },
                 etcdBackup: { localPath: "/srv/omni-backup" },
             },
             { tlsCertificate: undefined, tlsPrivateKey: undefined },
@@ -313,7 +361,10 @@ describe("omni-hub: OmniHub under mocks", () => {
     it("adopts an existing account id without generating one", async () => {
         // An existing Omni's id comes with its data volume and its etcd key (see test/import-adopt.test.ts).
         const etcdKey = pulumi.secret(String(unwrapSecrets(run.outputs.etcdKeyArmored)));
-        const adopted = await runHub({ accountId: "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f", adopt: { omniDataVolume: "omni-data" } }, { etcdKey });
+        const adopted = await runHub(
+            { accountId: "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f", adopt: { omniDataVolume: "omni-data" } },
+            { etcdKey },
+        );
         assert.ok(!adopted.resources.some((r) => r.type === "random:index/randomUuid:RandomUuid"));
         assert.equal(adopted.outputs.accountId, "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f");
     });
@@ -343,7 +394,10 @@ describe("omni-hub: bootstrap scripts", () => {
             "Note: Store the service account key securely, it will not be displayed again",
         ].join("\n");
         assert.equal(serviceAccountKeyFromOutput(out), "eyJuYW1lIjoibWF0cml4In0=");
-        assert.throws(() => serviceAccountKeyFromOutput("error: permission denied"), /no OMNI_SERVICE_ACCOUNT_KEY line/);
+        assert.throws(
+            () => serviceAccountKeyFromOutput("error: permission denied"),
+            /no OMNI_SERVICE_ACCOUNT_KEY line/,
+        );
     });
 
     it("quotes ids and renews instead of failing when a provider already exists", () => {
@@ -352,13 +406,19 @@ describe("omni-hub: bootstrap scripts", () => {
             script,
             /if omnictl get infraproviders 'matrix-cluster' >\/dev\/null 2>&1; then\n  omnictl infraprovider renewkey 'matrix-cluster'\nelse\n  omnictl infraprovider create 'matrix-cluster'\nfi/,
         );
-        assert.equal(automationAccountScript("Admin"), "omnictl serviceaccount create 'pulumi-automation' --role='Admin' --use-user-role=false");
+        assert.equal(
+            automationAccountScript("Admin"),
+            "omnictl serviceaccount create 'pulumi-automation' --role='Admin' --use-user-role=false",
+        );
     });
 
     it("waits for Omni to write the initial key and fails with a hint when it never does", () => {
         const script = readInitialKeyScript("omni", "/_out/initial-service-account-key");
         assert.match(script, /for i in \$\(seq 1 60\)/);
-        assert.match(script, /docker cp 'omni:\/_out\/initial-service-account-key' - 2>\/dev\/null \| tar -xOf - 2>\/dev\/null && exit 0/);
+        assert.match(
+            script,
+            /docker cp 'omni:\/_out\/initial-service-account-key' - 2>\/dev\/null \| tar -xOf - 2>\/dev\/null && exit 0/,
+        );
         assert.match(script, /docker logs omni.*\nexit 1$/);
     });
 });

@@ -30,8 +30,16 @@ describe("OmniMachineClass", () => {
         assert.equal(cmd.inputs.stdin, mc.yaml);
         assert.equal(YAML.parse(String(cmd.inputs.stdin)).metadata.id, "cp");
         assert.match(String(cmd.inputs.create), /omnictl apply -f "\$dir\/resource\.yaml"/);
-        assert.match(String(cmd.inputs.create), /cat > "\$dir\/resource\.yaml"/, "stdin is saved to the file omnictl reads");
-        assert.doesNotMatch(String(cmd.inputs.create), /MachineClasses|local-lvm/, "content never goes on the command line");
+        assert.match(
+            String(cmd.inputs.create),
+            /cat > "\$dir\/resource\.yaml"/,
+            "stdin is saved to the file omnictl reads",
+        );
+        assert.doesNotMatch(
+            String(cmd.inputs.create),
+            /MachineClasses|local-lvm/,
+            "content never goes on the command line",
+        );
         assert.equal(cmd.inputs.delete, "omnictl delete machineclass cp");
         assertOmnictlEnvironment(cmd);
     });
@@ -45,7 +53,11 @@ describe("OmniMachineClass", () => {
         const bigger = await stdinAndTriggers(classSpec("workers", 16384));
         const renamed = await stdinAndTriggers(classSpec("workers-v2"));
         assert.notEqual(bigger.stdin, before.stdin, "new content reaches the command, so omnictl apply runs again");
-        assert.deepEqual(bigger.triggers, before.triggers, "a content change must not replace (its delete would remove the class)");
+        assert.deepEqual(
+            bigger.triggers,
+            before.triggers,
+            "a content change must not replace (its delete would remove the class)",
+        );
         assert.notDeepEqual(renamed.triggers, before.triggers, "a new id replaces, so the old class is deleted");
     });
 

@@ -30,7 +30,9 @@ function runWait(providerId: string, timeoutSeconds: number, registerAfterCalls?
             env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
             encoding: "utf8",
         });
-        const calls = fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : [];
+        const calls = fs.existsSync(path.join(dir, "calls"))
+            ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n")
+            : [];
         return { status: result.status, stderr: result.stderr, calls };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -22,5 +22,8 @@ export function passphraseStack(passphrase: string): PassphraseStack {
         const sealed = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
         return `v1:${nonce.toString("base64")}:${sealed.toString("base64")}`;
     };
-    return { encryptionsalt: `v1:${salt.toString("base64")}:${seal("pulumi")}`, secure: (plaintext) => ({ secure: seal(plaintext) }) };
+    return {
+        encryptionsalt: `v1:${salt.toString("base64")}:${seal("pulumi")}`,
+        secure: (plaintext) => ({ secure: seal(plaintext) }),
+    };
 }

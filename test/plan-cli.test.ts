@@ -27,12 +27,24 @@ describe("plan CLI", () => {
     it("prints the documented JSON for the hub example, secrets masked, exit 0", async () => {
         const { code, stdout, stderr } = await plan("--stack", "quantum", "--json");
         assert.equal(code, 0);
-        assert.match(stderr, /^warning: \[runtime\] Omni's etcd encryption key is generated and kept only in this stack's state/m);
+        assert.match(
+            stderr,
+            /^warning: \[runtime\] Omni's etcd encryption key is generated and kept only in this stack's state/m,
+        );
         const doc = JSON.parse(stdout);
         assert.deepEqual(Object.keys(doc).sort(), ["outputs", "resources", "stack", "violations"]);
         assert.equal(doc.stack, "quantum");
         for (const r of doc.resources) {
-            assert.deepEqual(Object.keys(r).sort(), ["dependsOn", "import", "inputs", "name", "parent", "protect", "retainOnDelete", "type"]);
+            assert.deepEqual(Object.keys(r).sort(), [
+                "dependsOn",
+                "import",
+                "inputs",
+                "name",
+                "parent",
+                "protect",
+                "retainOnDelete",
+                "type",
+            ]);
             assert.equal(r.import, null, "the example creates everything, adopts nothing");
         }
         assert.deepEqual(doc.violations, []);
@@ -40,7 +52,9 @@ describe("plan CLI", () => {
         assert.equal(doc.outputs.omniApiUrl, "https://omni.example.com");
         // No secret reaches the document: the mock Tailscale key and any armored key stay masked.
         assert.doesNotMatch(stdout, /tskey-auth-|BEGIN PGP PRIVATE KEY/);
-        const sidecar = doc.resources.find((r: any) => r.type === "docker:index/container:Container" && r.name === "omni-tailscale");
+        const sidecar = doc.resources.find(
+            (r: any) => r.type === "docker:index/container:Container" && r.name === "omni-tailscale",
+        );
         assert.ok(sidecar.inputs.envs.includes("[secret]"), "TS_AUTHKEY is masked");
         // State volumes say what they hold, so the policy pack does not depend on their names.
         const roles = doc.resources
@@ -58,9 +72,14 @@ describe("plan CLI", () => {
         assert.doesNotMatch(stderr, /etcd encryption key/);
         const doc = JSON.parse(stdout);
         const provider = doc.resources.find(
-            (r: any) => r.type === "docker:index/container:Container" && r.inputs.command?.some((c: string) => c.startsWith("--id=")),
+            (r: any) =>
+                r.type === "docker:index/container:Container" &&
+                r.inputs.command?.some((c: string) => c.startsWith("--id=")),
         );
-        assert.ok(provider.inputs.command.includes("--omni-api-endpoint=https://omni.example.com"), "endpoint came through the StackReference");
+        assert.ok(
+            provider.inputs.command.includes("--omni-api-endpoint=https://omni.example.com"),
+            "endpoint came through the StackReference",
+        );
         assert.ok(doc.resources.some((r: any) => r.type === "proxmoxve:index/dnsLegacy:DnsLegacy"));
         assert.deepEqual(doc.violations, []);
     });
@@ -140,7 +159,9 @@ describe("plan CLI", () => {
         assert.equal(code, 1);
         const violations = JSON.parse(stdout).violations;
         assert.ok(
-            violations.some((v: any) => v.policy === "proxmox-provider-patched-tag" && v.enforcementLevel === "mandatory"),
+            violations.some(
+                (v: any) => v.policy === "proxmox-provider-patched-tag" && v.enforcementLevel === "mandatory",
+            ),
             stdout,
         );
     });
@@ -156,12 +177,19 @@ describe("plan CLI", () => {
 
     it("as a process, serializes the etcd key's provider once and then serves the same text from .build/closures", function () {
         const closures = path.join(root, ".build", "closures");
-        const entries = () => (fs.existsSync(closures) ? fs.readdirSync(closures).filter((f) => /^etcd-key\.ts\.etcdKeyProvider\..*\.json$/.test(f)) : []);
+        const entries = () =>
+            fs.existsSync(closures)
+                ? fs.readdirSync(closures).filter((f) => /^etcd-key\.ts\.etcdKeyProvider\..*\.json$/.test(f))
+                : [];
         entries().forEach((f) => fs.rmSync(path.join(closures, f), { force: true }));
         const providerText = () => {
-            const run = spawnSync(process.execPath, [...planNodeArgs(), "--stack", "quantum", "--json"], { cwd: root, encoding: "utf8" });
+            const run = spawnSync(process.execPath, [...planNodeArgs(), "--stack", "quantum", "--json"], {
+                cwd: root,
+                encoding: "utf8",
+            });
             assert.equal(run.status, 0, run.stderr);
-            return JSON.parse(run.stdout).resources.find((r: any) => r.type === "pulumi-nodejs:dynamic:Resource").inputs.__provider;
+            return JSON.parse(run.stdout).resources.find((r: any) => r.type === "pulumi-nodejs:dynamic:Resource").inputs
+                .__provider;
         };
         const serialized = providerText();
         assert.match(serialized, /async function \/\*generateEtcdKey\*\//);

@@ -10,7 +10,11 @@ class Box extends pulumi.ComponentResource {
     constructor(name: string, tag: string, opts?: pulumi.ComponentResourceOptions) {
         super("test:index:Box", name, {}, opts);
         const image = new docker.RemoteImage(`${name}-image`, { name: `nginx:${tag}` }, { parent: this });
-        const volume = new docker.Volume(`${name}-data`, {}, { parent: this, protect: tag !== "latest", retainOnDelete: true });
+        const volume = new docker.Volume(
+            `${name}-data`,
+            {},
+            { parent: this, protect: tag !== "latest", retainOnDelete: true },
+        );
         new docker.Container(
             `${name}-app`,
             {
@@ -65,7 +69,10 @@ describe("plan engine", () => {
 
         it("hands each registration to onRegistered as it is captured", async () => {
             const seen: string[] = [];
-            const { resources } = await runProgram(program("1.27"), { stack: "t", onRegistered: (r) => seen.push(r.urn) });
+            const { resources } = await runProgram(program("1.27"), {
+                stack: "t",
+                onRegistered: (r) => seen.push(r.urn),
+            });
             assert.deepEqual(
                 seen,
                 resources.map((r) => r.urn),
@@ -97,7 +104,11 @@ describe("plan engine", () => {
 
     describe("analyzer (in process)", () => {
         it("reports a violating resource and stays quiet for a clean one", async () => {
-            const bad = await analyzeInProcess("mini-pack", miniPack, (await runProgram(program("latest"), { stack: "t" })).resources);
+            const bad = await analyzeInProcess(
+                "mini-pack",
+                miniPack,
+                (await runProgram(program("latest"), { stack: "t" })).resources,
+            );
             const noLatest = bad.filter((v) => v.policy === "no-latest");
             assert.equal(noLatest.length, 1);
             assert.equal(noLatest[0].enforcementLevel, "mandatory");
@@ -107,7 +118,11 @@ describe("plan engine", () => {
             assert.equal(stack.length, 1);
             assert.equal(stack[0].resourceName, "box-data");
 
-            const clean = await analyzeInProcess("mini-pack", miniPack, (await runProgram(program("1.27"), { stack: "t" })).resources);
+            const clean = await analyzeInProcess(
+                "mini-pack",
+                miniPack,
+                (await runProgram(program("1.27"), { stack: "t" })).resources,
+            );
             assert.deepEqual(
                 clean.filter((v) => v.enforcementLevel === "mandatory"),
                 [],
@@ -115,7 +130,11 @@ describe("plan engine", () => {
         });
 
         it("hands secret inputs to policies as plaintext, as the engine does", async () => {
-            const v = await analyzeInProcess("mini-pack", miniPack, (await runProgram(program("1.27"), { stack: "t" })).resources);
+            const v = await analyzeInProcess(
+                "mini-pack",
+                miniPack,
+                (await runProgram(program("1.27"), { stack: "t" })).resources,
+            );
             const seen = v.find((x) => x.policy === "secret-env-visible");
             assert.ok(seen);
             assert.match(seen.message, /saw PASSWORD=hunter2/);
@@ -131,15 +150,33 @@ describe("plan engine", () => {
             try {
                 // As a plan does: each resource is analyzed when it registers, the stack at the end.
                 const streamed = pack.begin();
-                const { resources } = await runProgram(program("latest"), { stack: "t", onRegistered: streamed.resource });
+                const { resources } = await runProgram(program("latest"), {
+                    stack: "t",
+                    onRegistered: streamed.resource,
+                });
                 const defaults = await streamed.finish(resources);
-                assert.ok(defaults.violations.some((v) => v.policy === "no-latest" && v.enforcementLevel === "mandatory"));
-                assert.deepEqual(defaults.policies.map((p) => p.name).sort(), ["no-latest", "secret-env-visible", "volumes-protected"]);
-                assert.deepEqual((await pack.analyze(resources)).violations, defaults.violations, "the same as analyzed after the program");
+                assert.ok(
+                    defaults.violations.some((v) => v.policy === "no-latest" && v.enforcementLevel === "mandatory"),
+                );
+                assert.deepEqual(defaults.policies.map((p) => p.name).sort(), [
+                    "no-latest",
+                    "secret-env-visible",
+                    "volumes-protected",
+                ]);
+                assert.deepEqual(
+                    (await pack.analyze(resources)).violations,
+                    defaults.violations,
+                    "the same as analyzed after the program",
+                );
 
                 // One pack process serves analysis after analysis, each configured anew.
-                const relaxed = await pack.analyze(resources, { "no-latest": { enforcementLevel: "advisory", forbiddenTag: "edge" } });
-                assert.ok(!relaxed.violations.some((v) => v.policy === "no-latest"), "config changed what the policy forbids");
+                const relaxed = await pack.analyze(resources, {
+                    "no-latest": { enforcementLevel: "advisory", forbiddenTag: "edge" },
+                });
+                assert.ok(
+                    !relaxed.violations.some((v) => v.policy === "no-latest"),
+                    "config changed what the policy forbids",
+                );
                 assert.equal(relaxed.policies.find((p) => p.name === "no-latest")!.enforcementLevel, "advisory");
 
                 const disabled = await pack.analyze(resources, { "volumes-protected": "disabled" });

@@ -17,7 +17,8 @@ function packsOf(run: string): number[] {
         try {
             // A zombie has no environment left, so only running processes match.
             if (!fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(`${MARKER}=${run}`)) continue;
-            if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(PACK_ENTRY)) pids.push(Number(entry));
+            if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(PACK_ENTRY))
+                pids.push(Number(entry));
         } catch {
             // Gone while we looked.
         }
@@ -100,18 +101,27 @@ describe("plan CLI: a plan leaves no policy pack process behind", function () {
     ] as const) {
         it(`stops the pack when the plan gets ${signal} (exit ${exitCode})`, async () => {
             const plan = cli(["--stack", "quantum"]);
-            assert.ok(await eventually(() => packsOf(plan.run).length > 0 || plan.child.exitCode !== null), "the pack started");
+            assert.ok(
+                await eventually(() => packsOf(plan.run).length > 0 || plan.child.exitCode !== null),
+                "the pack started",
+            );
             assert.equal(plan.child.exitCode, null, "the plan was still running");
             plan.child.kill(signal);
             const { code } = await plan.exited;
             assert.equal(code, exitCode);
-            assert.ok(await eventually(() => packsOf(plan.run).length === 0), `pack processes left: ${packsOf(plan.run)}`);
+            assert.ok(
+                await eventually(() => packsOf(plan.run).length === 0),
+                `pack processes left: ${packsOf(plan.run)}`,
+            );
         });
     }
 
     it("stops the pack when the plan is killed outright (SIGKILL, as a timeout does): the pack guard", async () => {
         const plan = cli(["--stack", "quantum"]);
-        assert.ok(await eventually(() => packsOf(plan.run).length > 0 || plan.child.exitCode !== null), "the pack started");
+        assert.ok(
+            await eventually(() => packsOf(plan.run).length > 0 || plan.child.exitCode !== null),
+            "the pack started",
+        );
         assert.equal(plan.child.exitCode, null, "the plan was still running");
         plan.child.kill("SIGKILL");
         assert.equal((await plan.exited).signal, "SIGKILL");

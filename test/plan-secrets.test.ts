@@ -19,8 +19,9 @@ interface PublishedValue {
     passphrase: string;
     wrongPassphrase?: string;
 }
-const [pitfall, pulumiTestState] = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "pulumi-secrets", "published-values.json"), "utf8"))
-    .values as PublishedValue[];
+const [pitfall, pulumiTestState] = JSON.parse(
+    fs.readFileSync(path.join(__dirname, "fixtures", "pulumi-secrets", "published-values.json"), "utf8"),
+).values as PublishedValue[];
 
 const PASSPHRASE = "correct horse battery staple (test only)";
 
@@ -58,14 +59,28 @@ describe("plan: secure values of Pulumi's passphrase provider (src/stack-secrets
         const altered = `${version}:${nonce}:${sealed.startsWith("A") ? "B" : "A"}${sealed.slice(1)}`;
         const { issues } = decryptKeys({ [pitfall.key!]: { secure: altered } }, decrypt);
         assert.equal(issues.length, 1);
-        assert.match(issues[0].message, /cannot be decrypted with this stack's passphrase.*set it again with `pulumi config set --secret dbpassword \.\.\.`/);
+        assert.match(
+            issues[0].message,
+            /cannot be decrypted with this stack's passphrase.*set it again with `pulumi config set --secret dbpassword \.\.\.`/,
+        );
     });
 
     it("tells the passphrase of Pulumi's own test state from a wrong one, naming the variable and never the value", () => {
         const settings = { encryptionsalt: pulumiTestState.encryptionsalt };
-        assert.doesNotThrow(() => stackDecrypter(settings, "Pulumi.dev.yaml", ["p:k"], { PULUMI_CONFIG_PASSPHRASE: pulumiTestState.passphrase }));
-        const wrong = configError(() => stackDecrypter(settings, "Pulumi.dev.yaml", ["p:k"], { PULUMI_CONFIG_PASSPHRASE: pulumiTestState.wrongPassphrase }));
-        assert.match(wrong.message, /PULUMI_CONFIG_PASSPHRASE: does not unlock the secrets of Pulumi\.dev\.yaml \(incorrect passphrase/);
+        assert.doesNotThrow(() =>
+            stackDecrypter(settings, "Pulumi.dev.yaml", ["p:k"], {
+                PULUMI_CONFIG_PASSPHRASE: pulumiTestState.passphrase,
+            }),
+        );
+        const wrong = configError(() =>
+            stackDecrypter(settings, "Pulumi.dev.yaml", ["p:k"], {
+                PULUMI_CONFIG_PASSPHRASE: pulumiTestState.wrongPassphrase,
+            }),
+        );
+        assert.match(
+            wrong.message,
+            /PULUMI_CONFIG_PASSPHRASE: does not unlock the secrets of Pulumi\.dev\.yaml \(incorrect passphrase/,
+        );
         assert.ok(!wrong.message.includes(pulumiTestState.wrongPassphrase!));
     });
 
@@ -74,30 +89,53 @@ describe("plan: secure values of Pulumi's passphrase provider (src/stack-secrets
             encryptionsalt: stack.encryptionsalt,
             config: {
                 "omni-scale:role": "hub",
-                "omni-scale:tlsPrivateKey": stack.secure("-----BEGIN PRIVATE KEY-----\nfake\n-----END PRIVATE KEY-----\n"),
-                "omni-scale:nested": { a: stack.secure("nested-secret-one"), list: [stack.secure("nested-secret-two"), "plain"], n: 3 },
+                "omni-scale:tlsPrivateKey": stack.secure(
+                    "-----BEGIN PRIVATE KEY-----\nfake\n-----END PRIVATE KEY-----\n",
+                ),
+                "omni-scale:nested": {
+                    a: stack.secure("nested-secret-one"),
+                    list: [stack.secure("nested-secret-two"), "plain"],
+                    n: 3,
+                },
             },
         });
         const { config, secret } = readStackFile(file, { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE });
-        assert.equal(config["omni-scale:tlsPrivateKey"], "-----BEGIN PRIVATE KEY-----\nfake\n-----END PRIVATE KEY-----\n");
-        assert.deepEqual(JSON.parse(config["omni-scale:nested"]), { a: "nested-secret-one", list: ["nested-secret-two", "plain"], n: 3 });
+        assert.equal(
+            config["omni-scale:tlsPrivateKey"],
+            "-----BEGIN PRIVATE KEY-----\nfake\n-----END PRIVATE KEY-----\n",
+        );
+        assert.deepEqual(JSON.parse(config["omni-scale:nested"]), {
+            a: "nested-secret-one",
+            list: ["nested-secret-two", "plain"],
+            n: 3,
+        });
         assert.equal(config["omni-scale:role"], "hub");
         assert.deepEqual([...secret].sort(), ["omni-scale:nested", "omni-scale:tlsPrivateKey"]);
     });
 
     it("reads PULUMI_CONFIG_PASSPHRASE_FILE (trimmed) unless PULUMI_CONFIG_PASSPHRASE is set, even empty, as the CLI does", () => {
-        const file = stackFile({ encryptionsalt: stack.encryptionsalt, config: { "omni-scale:tlsPrivateKey": stack.secure("file-test-secret") } });
+        const file = stackFile({
+            encryptionsalt: stack.encryptionsalt,
+            config: { "omni-scale:tlsPrivateKey": stack.secure("file-test-secret") },
+        });
         const passFile = path.join(path.dirname(file), "passphrase.txt");
         fs.writeFileSync(passFile, `${PASSPHRASE}\n`);
-        assert.equal(readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: passFile }).config["omni-scale:tlsPrivateKey"], "file-test-secret");
-        const empty = configError(() => readStackFile(file, { PULUMI_CONFIG_PASSPHRASE: "", PULUMI_CONFIG_PASSPHRASE_FILE: passFile }));
+        assert.equal(
+            readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: passFile }).config["omni-scale:tlsPrivateKey"],
+            "file-test-secret",
+        );
+        const empty = configError(() =>
+            readStackFile(file, { PULUMI_CONFIG_PASSPHRASE: "", PULUMI_CONFIG_PASSPHRASE_FILE: passFile }),
+        );
         assert.match(empty.message, /- PULUMI_CONFIG_PASSPHRASE: does not unlock/);
         fs.writeFileSync(passFile, "not it\n");
         assert.match(
             configError(() => readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: passFile })).message,
             /- PULUMI_CONFIG_PASSPHRASE_FILE: does not unlock/,
         );
-        const missing = configError(() => readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: path.join(path.dirname(file), "nope") }));
+        const missing = configError(() =>
+            readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: path.join(path.dirname(file), "nope") }),
+        );
         assert.match(missing.message, /PULUMI_CONFIG_PASSPHRASE_FILE \(got ".*nope"\): cannot be read \(ENOENT\)/);
         const unset = configError(() => readStackFile(file, {}));
         assert.match(
@@ -118,11 +156,17 @@ describe("plan: secure values of Pulumi's passphrase provider (src/stack-secrets
     });
 
     it("refuses another secrets provider naming it and how to plan anyway, and a damaged salt naming the line", () => {
-        const config = { "omni-scale:tlsPrivateKey": { secure: "v1:abc:def" }, "omni-scale:etcdGpgKey": { secure: "v1:abc:def" } };
+        const config = {
+            "omni-scale:tlsPrivateKey": { secure: "v1:abc:def" },
+            "omni-scale:etcdGpgKey": { secure: "v1:abc:def" },
+        };
         const kms = configError(() =>
-            readStackFile(stackFile({ secretsprovider: "awskms://alias/omni?region=eu-central-1", encryptedkey: "AQID", config }), {
-                PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
-            }),
+            readStackFile(
+                stackFile({ secretsprovider: "awskms://alias/omni?region=eu-central-1", encryptedkey: "AQID", config }),
+                {
+                    PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+                },
+            ),
         );
         assert.equal(kms.issues.length, 2);
         assert.match(
@@ -135,8 +179,13 @@ describe("plan: secure values of Pulumi's passphrase provider (src/stack-secrets
             encryptionsalt: stack.encryptionsalt,
             config: { "omni-scale:tlsPrivateKey": stack.secure("named-provider-secret") },
         });
-        assert.equal(readStackFile(named, { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE }).config["omni-scale:tlsPrivateKey"], "named-provider-secret");
-        const damaged = configError(() => readStackFile(stackFile({ encryptionsalt: "v1:abc", config }), { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE }));
+        assert.equal(
+            readStackFile(named, { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE }).config["omni-scale:tlsPrivateKey"],
+            "named-provider-secret",
+        );
+        const damaged = configError(() =>
+            readStackFile(stackFile({ encryptionsalt: "v1:abc", config }), { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE }),
+        );
         assert.match(damaged.message, /encryptionsalt \(.*\) \(got "v1:abc"\): is not a passphrase provider state/);
     });
 });
@@ -147,7 +196,12 @@ describe("plan CLI: a real stack file's etcd GPG key and TLS pair, decrypted (np
     const env = { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE };
     let home: GpgHome | undefined;
     let tlsDir: string | undefined;
-    const keys: Record<"good" | "locked" | "noEncryptionSubkey" | "publicOnly", string> = { good: "", locked: "", noEncryptionSubkey: "", publicOnly: "" };
+    const keys: Record<"good" | "locked" | "noEncryptionSubkey" | "publicOnly", string> = {
+        good: "",
+        locked: "",
+        noEncryptionSubkey: "",
+        publicOnly: "",
+    };
     let omni: Pair;
     let other: Pair;
 
@@ -179,24 +233,33 @@ describe("plan CLI: a real stack file's etcd GPG key and TLS pair, decrypted (np
             quantum: (c, doc) => {
                 doc.encryptionsalt = stack.encryptionsalt;
                 c["omni-scale:hub"].tls = { mode: "config" };
-                for (const [key, value] of Object.entries(secrets)) if (value !== undefined) c[`omni-scale:${key}`] = stack.secure(value);
+                for (const [key, value] of Object.entries(secrets))
+                    if (value !== undefined) c[`omni-scale:${key}`] = stack.secure(value);
             },
         }).quantum;
     }
-    const plan = (file: string, extra: string[] = [], planEnv: NodeJS.ProcessEnv = env) => runPlan(["--stack", "quantum", "--config", file, ...extra], planEnv);
+    const plan = (file: string, extra: string[] = [], planEnv: NodeJS.ProcessEnv = env) =>
+        runPlan(["--stack", "quantum", "--config", file, ...extra], planEnv);
     const noKeyMaterial = (text: string) => {
         assert.doesNotMatch(text, /BEGIN PGP PRIVATE KEY|BEGIN PRIVATE KEY|BEGIN CERTIFICATE/);
         assert.ok(!text.includes(omni.key.split("\n")[1]), "no line of the TLS key");
     };
 
     it("plans a good key and pair: exit 0, the policies see them, every output masks them", async () => {
-        const run = await plan(hubFile({ etcdGpgKey: keys.good, tlsCertificate: omni.cert, tlsPrivateKey: omni.key }), ["--json"]);
+        const run = await plan(hubFile({ etcdGpgKey: keys.good, tlsCertificate: omni.cert, tlsPrivateKey: omni.key }), [
+            "--json",
+        ]);
         assert.equal(run.code, 0, run.stderr);
         const doc = JSON.parse(run.stdout);
         // The policy that parses the uploaded key found nothing: it read the decrypted key in plain text, as in a preview.
         assert.deepEqual(doc.violations, []);
-        assert.ok(!doc.resources.some((r: any) => r.type === "pulumi-nodejs:dynamic:Resource"), "the supplied key is used, none generated");
-        const omniContainer = doc.resources.find((r: any) => r.type === "docker:index/container:Container" && r.inputs.uploads?.length);
+        assert.ok(
+            !doc.resources.some((r: any) => r.type === "pulumi-nodejs:dynamic:Resource"),
+            "the supplied key is used, none generated",
+        );
+        const omniContainer = doc.resources.find(
+            (r: any) => r.type === "docker:index/container:Container" && r.inputs.uploads?.length,
+        );
         assert.ok(
             omniContainer.inputs.uploads.every((u: any) => u.content === "[secret]"),
             JSON.stringify(omniContainer.inputs.uploads),
@@ -207,11 +270,17 @@ describe("plan CLI: a real stack file's etcd GPG key and TLS pair, decrypted (np
 
     for (const [name, key, problem] of [
         ["locked with a passphrase", "locked", /locked with a passphrase.*cannot unlock it at startup/],
-        ["without an encryption subkey", "noEncryptionSubkey", /no usable encryption subkey.*gpg --quick-add-key [0-9A-F]{40} rsa4096 encr never/],
+        [
+            "without an encryption subkey",
+            "noEncryptionSubkey",
+            /no usable encryption subkey.*gpg --quick-add-key [0-9A-F]{40} rsa4096 encr never/,
+        ],
         ["that is a public key only", "publicOnly", /is a public key.*gpg --export-secret-key --armor/],
     ] as const) {
         it(`fails naming the problem for a GnuPG key ${name}`, async () => {
-            const run = await plan(hubFile({ etcdGpgKey: keys[key], tlsCertificate: omni.cert, tlsPrivateKey: omni.key }));
+            const run = await plan(
+                hubFile({ etcdGpgKey: keys[key], tlsCertificate: omni.cert, tlsPrivateKey: omni.key }),
+            );
             assert.notEqual(run.code, 0);
             assert.match(run.stderr, problem);
             noKeyMaterial(run.stdout + run.stderr);
@@ -219,10 +288,14 @@ describe("plan CLI: a real stack file's etcd GPG key and TLS pair, decrypted (np
     }
 
     it("fails naming the problem for a TLS pair of another name and for a key of another certificate", async () => {
-        const otherName = await plan(hubFile({ etcdGpgKey: keys.good, tlsCertificate: other.cert, tlsPrivateKey: other.key }));
+        const otherName = await plan(
+            hubFile({ etcdGpgKey: keys.good, tlsCertificate: other.cert, tlsPrivateKey: other.key }),
+        );
         assert.notEqual(otherName.code, 0);
         assert.match(otherName.stderr, /tlsCertificate: .*covers DNS:other\.example\.com, not omni\.example\.com/);
-        const mismatched = await plan(hubFile({ etcdGpgKey: keys.good, tlsCertificate: omni.cert, tlsPrivateKey: other.key }));
+        const mismatched = await plan(
+            hubFile({ etcdGpgKey: keys.good, tlsCertificate: omni.cert, tlsPrivateKey: other.key }),
+        );
         assert.notEqual(mismatched.code, 0);
         assert.match(mismatched.stderr, /tlsCertificate: the private key does not belong to the certificate/);
         noKeyMaterial(otherName.stderr + mismatched.stderr);
@@ -233,11 +306,17 @@ describe("plan CLI: a real stack file's etcd GPG key and TLS pair, decrypted (np
         const wrong = await plan(file, [], { PULUMI_CONFIG_PASSPHRASE: "not the passphrase" });
         assert.equal(wrong.code, 2);
         assert.equal(wrong.stdout, "");
-        assert.match(wrong.stderr, /PULUMI_CONFIG_PASSPHRASE: does not unlock the secrets of .*Pulumi\.quantum\.yaml \(incorrect passphrase/);
+        assert.match(
+            wrong.stderr,
+            /PULUMI_CONFIG_PASSPHRASE: does not unlock the secrets of .*Pulumi\.quantum\.yaml \(incorrect passphrase/,
+        );
         assert.ok(!wrong.stderr.includes("not the passphrase"));
         const unset = await plan(file, [], {});
         assert.equal(unset.code, 2);
-        assert.match(unset.stderr, /PULUMI_CONFIG_PASSPHRASE: is not set: .*omni-scale:tlsCertificate, omni-scale:tlsPrivateKey/);
+        assert.match(
+            unset.stderr,
+            /PULUMI_CONFIG_PASSPHRASE: is not set: .*omni-scale:tlsCertificate, omni-scale:tlsPrivateKey/,
+        );
     });
 
     it("never prints a decrypted value, even where an error would quote it", async () => {

@@ -10,7 +10,11 @@ export async function analyze(program: () => void, opts: Partial<RunOptions> = {
 }
 
 /** The violations of one policy, after checking nothing else broke (a policy that throws fails the whole run). */
-export async function violationsOf(policy: string, program: () => void, opts: Partial<RunOptions> = {}): Promise<Violation[]> {
+export async function violationsOf(
+    policy: string,
+    program: () => void,
+    opts: Partial<RunOptions> = {},
+): Promise<Violation[]> {
     assert.ok(
         packArgs.policies.some((p) => p.name === policy),
         `the pack has no policy ${policy}`,
@@ -19,7 +23,12 @@ export async function violationsOf(policy: string, program: () => void, opts: Pa
 }
 
 /** Exactly one violation of `policy`, on `resourceName`, whose message matches every pattern. */
-export async function assertViolation(policy: string, resourceName: string, program: () => void, ...patterns: RegExp[]): Promise<Violation> {
+export async function assertViolation(
+    policy: string,
+    resourceName: string,
+    program: () => void,
+    ...patterns: RegExp[]
+): Promise<Violation> {
     const found = await violationsOf(policy, program);
     assert.equal(found.length, 1, `expected one ${policy} violation, got ${JSON.stringify(found, null, 2)}`);
     assert.equal(found[0].resourceName, resourceName);

@@ -2,7 +2,14 @@ import { strict as assert } from "node:assert";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HUB_BACKUP_LABELS, HUB_BACKUP_ROLE, hubBackupBuildScript, hubBackupDockerfile, hubBackupPaths, s3CurlConfig } from "../components/hub/backup-render";
+import {
+    HUB_BACKUP_LABELS,
+    HUB_BACKUP_ROLE,
+    hubBackupBuildScript,
+    hubBackupDockerfile,
+    hubBackupPaths,
+    s3CurlConfig,
+} from "../components/hub/backup-render";
 import { STATE_ROLE_LABEL } from "../components/core/state-volumes";
 import { dockerfileBaseImages } from "../policy/hub-backup";
 import { assertNoViolation, assertViolation } from "./policy-helpers";
@@ -11,7 +18,11 @@ const IMAGE = "omni-scale/hub-backup:etcd-v3.7.1-0123456789ab";
 const role = { label: STATE_ROLE_LABEL, value: HUB_BACKUP_ROLE };
 const s3Label = { label: HUB_BACKUP_LABELS.s3, value: "s3://omni-backups/hub at https://s3.example.com" };
 const script = { file: hubBackupPaths.script, content: "#!/bin/sh\n", permissions: "0555" };
-const credentials = { file: hubBackupPaths.s3Credentials, content: pulumi.secret(s3CurlConfig("AKIAOFFLINE", "offline-secret")), permissions: "0400" };
+const credentials = {
+    file: hubBackupPaths.s3Credentials,
+    content: pulumi.secret(s3CurlConfig("AKIAOFFLINE", "offline-secret")),
+    permissions: "0400",
+};
 
 /** A hub backup container as the component registers it; `args` overrides. */
 const backup =
@@ -41,7 +52,10 @@ describe("policy: hub backup", () => {
         };
 
         it("passes the component's build (pinned FROM images) and container", async () => {
-            await assertNoViolation("hub-backup-image-pinned", build("gcr.io/etcd-development/etcd:v3.7.1", "alpine:3.23.0"));
+            await assertNoViolation(
+                "hub-backup-image-pinned",
+                build("gcr.io/etcd-development/etcd:v3.7.1", "alpine:3.23.0"),
+            );
             await assertNoViolation("hub-backup-image-pinned", backup());
         });
 
@@ -81,7 +95,12 @@ describe("policy: hub backup", () => {
                 { volumeName: "omni-data", containerPath: "/_out", readOnly: true },
                 { hostPath: "/var/lib/docker/volumes/omni-data/_data/backups", containerPath: hubBackupPaths.target },
             ];
-            await assertViolation("hub-backup-target-outside-data", "hub-backup", backup({ volumes }), /inside the Omni data volume omni-data/);
+            await assertViolation(
+                "hub-backup-target-outside-data",
+                "hub-backup",
+                backup({ volumes }),
+                /inside the Omni data volume omni-data/,
+            );
         });
 
         it("rejects a Docker volume or no mount at all as the target", async () => {
@@ -89,20 +108,36 @@ describe("policy: hub backup", () => {
                 { volumeName: "omni-data", containerPath: "/_out" },
                 { volumeName: "backups", containerPath: hubBackupPaths.target },
             ];
-            await assertViolation("hub-backup-target-outside-data", "hub-backup", backup({ volumes: volume }), /is a Docker volume/);
-            await assertViolation("hub-backup-target-outside-data", "hub-backup", backup({ volumes: [] }), /mounts nothing at \/backup/);
+            await assertViolation(
+                "hub-backup-target-outside-data",
+                "hub-backup",
+                backup({ volumes: volume }),
+                /is a Docker volume/,
+            );
+            await assertViolation(
+                "hub-backup-target-outside-data",
+                "hub-backup",
+                backup({ volumes: [] }),
+                /mounts nothing at \/backup/,
+            );
         });
 
         it("leaves other containers alone", async () => {
             await assertNoViolation("hub-backup-target-outside-data", () => {
-                new docker.Container("other", { image: "nginx:1.27.0", volumes: [{ hostPath: "/var/lib/docker/volumes/x/_data", containerPath: "/backup" }] });
+                new docker.Container("other", {
+                    image: "nginx:1.27.0",
+                    volumes: [{ hostPath: "/var/lib/docker/volumes/x/_data", containerPath: "/backup" }],
+                });
             });
         });
     });
 
     describe("hub-backup-s3-credentials-secret", () => {
         it("passes credentials uploaded as a 0400 file (a secret input, seen as plaintext by the policy)", async () => {
-            await assertNoViolation("hub-backup-s3-credentials-secret", backup({ labels: [role, s3Label], uploads: [script, credentials] }));
+            await assertNoViolation(
+                "hub-backup-s3-credentials-secret",
+                backup({ labels: [role, s3Label], uploads: [script, credentials] }),
+            );
         });
 
         it("rejects credentials in the environment or on the command line", async () => {
@@ -115,13 +150,20 @@ describe("policy: hub backup", () => {
             await assertViolation(
                 "hub-backup-s3-credentials-secret",
                 "hub-backup",
-                backup({ command: ["sh", "-c", "curl --user AKIAOFFLINE:offline-secret -T x https://s3.example.com/b/x"] }),
+                backup({
+                    command: ["sh", "-c", "curl --user AKIAOFFLINE:offline-secret -T x https://s3.example.com/b/x"],
+                }),
                 /command line carries S3 credentials/,
             );
         });
 
         it("rejects S3 upload without the credentials file, or with a readable one", async () => {
-            await assertViolation("hub-backup-s3-credentials-secret", "hub-backup", backup({ labels: [role, s3Label] }), /no credentials file is uploaded/);
+            await assertViolation(
+                "hub-backup-s3-credentials-secret",
+                "hub-backup",
+                backup({ labels: [role, s3Label] }),
+                /no credentials file is uploaded/,
+            );
             await assertViolation(
                 "hub-backup-s3-credentials-secret",
                 "hub-backup",

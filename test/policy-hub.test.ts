@@ -29,7 +29,12 @@ const omni =
     };
 
 describe("policy: hub", () => {
-    const keys: Record<"unlocked" | "locked" | "signOnly" | "publicOnly", string> = { unlocked: "", locked: "", signOnly: "", publicOnly: "" };
+    const keys: Record<"unlocked" | "locked" | "signOnly" | "publicOnly", string> = {
+        unlocked: "",
+        locked: "",
+        signOnly: "",
+        publicOnly: "",
+    };
 
     before(async () => {
         // Real OpenPGP keys (ECC: fast). The etcd-key component's own tests cover the RSA-4096 generator.
@@ -37,9 +42,13 @@ describe("policy: hub", () => {
         const unlocked = await openpgp.generateKey({ type: "ecc", userIDs, format: "armored" });
         keys.unlocked = unlocked.privateKey;
         keys.publicOnly = unlocked.publicKey;
-        keys.locked = (await openpgp.generateKey({ type: "ecc", userIDs, passphrase: "hunter2", format: "armored" })).privateKey;
+        keys.locked = (
+            await openpgp.generateKey({ type: "ecc", userIDs, passphrase: "hunter2", format: "armored" })
+        ).privateKey;
         // A primary key only: it can certify and sign, but nothing can encrypt to it.
-        keys.signOnly = (await openpgp.generateKey({ type: "ecc", userIDs, subkeys: [], format: "armored" })).privateKey;
+        keys.signOnly = (
+            await openpgp.generateKey({ type: "ecc", userIDs, subkeys: [], format: "armored" })
+        ).privateKey;
     });
 
     describe("omni-gpg-key-no-passphrase", () => {
@@ -50,15 +59,33 @@ describe("policy: hub", () => {
         });
 
         it("rejects a passphrase-protected key, naming the fix", async () => {
-            await assertViolation("omni-gpg-key-no-passphrase", "omni", withKey(keys.locked), /locked with a passphrase/, /remove the passphrase/);
+            await assertViolation(
+                "omni-gpg-key-no-passphrase",
+                "omni",
+                withKey(keys.locked),
+                /locked with a passphrase/,
+                /remove the passphrase/,
+            );
         });
 
         it("rejects a key without an encryption subkey", async () => {
-            await assertViolation("omni-gpg-key-no-passphrase", "omni", withKey(keys.signOnly), /no usable encryption subkey/, /quick-add-key/);
+            await assertViolation(
+                "omni-gpg-key-no-passphrase",
+                "omni",
+                withKey(keys.signOnly),
+                /no usable encryption subkey/,
+                /quick-add-key/,
+            );
         });
 
         it("rejects a public key", async () => {
-            await assertViolation("omni-gpg-key-no-passphrase", "omni", withKey(keys.publicOnly), /public key/, /export-secret-key/);
+            await assertViolation(
+                "omni-gpg-key-no-passphrase",
+                "omni",
+                withKey(keys.publicOnly),
+                /public key/,
+                /export-secret-key/,
+            );
         });
 
         it("reads base64 uploads and follows --private-key-source to the uploaded file", async () => {
@@ -66,7 +93,12 @@ describe("policy: hub", () => {
                 { file: "/omni.asc", content: keys.unlocked },
                 { file: "/keys/etcd.asc", contentBase64: Buffer.from(keys.locked).toString("base64") },
             ]);
-            await assertViolation("omni-gpg-key-no-passphrase", "omni", program, /^The etcd encryption key.*\n\/keys\/etcd\.asc: .*locked/);
+            await assertViolation(
+                "omni-gpg-key-no-passphrase",
+                "omni",
+                program,
+                /^The etcd encryption key.*\n\/keys\/etcd\.asc: .*locked/,
+            );
         });
     });
 
@@ -77,12 +109,22 @@ describe("policy: hub", () => {
 
         it("rejects a URL and names the bare host to use", async () => {
             const program = omni(omniFlags(["--auth-auth0-domain=https://dev-xyz.us.auth0.com/"]));
-            const v = await assertViolation("auth0-domain-bare-host", "omni", program, /bare host/, /use "dev-xyz\.us\.auth0\.com"/);
+            const v = await assertViolation(
+                "auth0-domain-bare-host",
+                "omni",
+                program,
+                /bare host/,
+                /use "dev-xyz\.us\.auth0\.com"/,
+            );
             assert.equal(v.enforcementLevel, "mandatory");
         });
 
         it("reads the space-separated flag form too", async () => {
-            const program = omni([...omniFlags().filter((f) => !f.startsWith("--auth-auth0-domain")), "--auth-auth0-domain", "dev-xyz.us.auth0.com:443"]);
+            const program = omni([
+                ...omniFlags().filter((f) => !f.startsWith("--auth-auth0-domain")),
+                "--auth-auth0-domain",
+                "dev-xyz.us.auth0.com:443",
+            ]);
             await assertViolation("auth0-domain-bare-host", "omni", program, /use "dev-xyz\.us\.auth0\.com"/);
         });
     });
@@ -93,8 +135,16 @@ describe("policy: hub", () => {
         });
 
         it("rejects two methods", async () => {
-            const program = omni(omniFlags(["--auth-oidc-enabled", "--auth-oidc-provider-url=https://idp.example.com/"]));
-            await assertViolation("omni-single-auth-method", "omni", program, /auth0 and oidc are all enabled/, /keep exactly one/);
+            const program = omni(
+                omniFlags(["--auth-oidc-enabled", "--auth-oidc-provider-url=https://idp.example.com/"]),
+            );
+            await assertViolation(
+                "omni-single-auth-method",
+                "omni",
+                program,
+                /auth0 and oidc are all enabled/,
+                /keep exactly one/,
+            );
         });
 
         it("rejects none", async () => {
@@ -119,11 +169,21 @@ describe("policy: hub", () => {
         });
 
         it("rejects a bootstrap without the EULA flags", async () => {
-            await assertViolation("omni-eula-accepted", "omni", omni(omniFlags(bootstrap)), /EULA has not been accepted/);
+            await assertViolation(
+                "omni-eula-accepted",
+                "omni",
+                omni(omniFlags(bootstrap)),
+                /EULA has not been accepted/,
+            );
         });
 
         it("rejects one flag without the other", async () => {
-            await assertViolation("omni-eula-accepted", "omni", omni(omniFlags([eula[0]])), /only --eula-accept-name is set/);
+            await assertViolation(
+                "omni-eula-accepted",
+                "omni",
+                omni(omniFlags([eula[0]])),
+                /only --eula-accept-name is set/,
+            );
         });
     });
 
@@ -134,7 +194,13 @@ describe("policy: hub", () => {
 
         it("rejects a host name", async () => {
             const program = omni(omniFlags(["--siderolink-wireguard-advertised-addr=omni.example.com:50180"]));
-            await assertViolation("wireguard-advertised-ip", "omni", program, /must be an IP/, /192\.168\.10\.20:50180/);
+            await assertViolation(
+                "wireguard-advertised-ip",
+                "omni",
+                program,
+                /must be an IP/,
+                /192\.168\.10\.20:50180/,
+            );
         });
 
         it("rejects an address without a port", async () => {
@@ -150,14 +216,23 @@ describe("policy: hub", () => {
         const role = (value: string) => ({ labels: [{ label: STATE_ROLE_LABEL, value }] });
 
         it("passes protected state volumes and ignores other volumes", async () => {
-            await assertNoViolation("stateful-volumes-protected", volume("hub-tailscale-state", role("tailscale-state"), true));
+            await assertNoViolation(
+                "stateful-volumes-protected",
+                volume("hub-tailscale-state", role("tailscale-state"), true),
+            );
             await assertNoViolation("stateful-volumes-protected", volume("scratch", { name: "scratch" }, false));
             // The label decides over the name.
             await assertNoViolation("stateful-volumes-protected", volume("omni-data-cache", role("cache"), false));
         });
 
         it("rejects an unprotected volume labelled as Omni data", async () => {
-            await assertViolation("stateful-volumes-protected", "hub-data", volume("hub-data", role("omni-data"), false), /holds omni-data/, /protect: true/);
+            await assertViolation(
+                "stateful-volumes-protected",
+                "hub-data",
+                volume("hub-data", role("omni-data"), false),
+                /holds omni-data/,
+                /protect: true/,
+            );
         });
 
         it("recognises the seed's volume names without a label", async () => {
@@ -173,7 +248,12 @@ describe("policy: hub", () => {
     describe("tailnet-key-hygiene (advisory)", () => {
         it("passes a single-use key with an expiry", async () => {
             await assertNoViolation("tailnet-key-hygiene", () => {
-                new tailscale.TailnetKey("ts-key", { reusable: false, expiry: 86400, preauthorized: true, tags: ["tag:omni"] });
+                new tailscale.TailnetKey("ts-key", {
+                    reusable: false,
+                    expiry: 86400,
+                    preauthorized: true,
+                    tags: ["tag:omni"],
+                });
             });
         });
 

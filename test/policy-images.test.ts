@@ -37,12 +37,18 @@ describe("policy: images-pinned", () => {
     it("skips image ids and flags that are unknown during preview instead of reporting that it can't run", async () => {
         const program = () => {
             const image = new docker.RemoteImage("omni-image", { name: "ghcr.io/siderolabs/omni:v1.10.4" });
-            new docker.Container("app", { image: image.imageId, command: ["--auth-auth0-domain=dev-xyz.us.auth0.com", image.imageId] });
+            new docker.Container("app", {
+                image: image.imageId,
+                command: ["--auth-auth0-domain=dev-xyz.us.auth0.com", image.imageId],
+            });
         };
         // The offline mocks resolve every output; return none for the image so its id stays unknown, as in a first preview.
         const found = await analyze(program, {
             preview: true,
-            mocks: { newResource: (args) => ({ id: args.name, state: args.type.endsWith("RemoteImage") ? {} : args.inputs }), call: (args) => args.inputs },
+            mocks: {
+                newResource: (args) => ({ id: args.name, state: args.type.endsWith("RemoteImage") ? {} : args.inputs }),
+                call: (args) => args.inputs,
+            },
         });
         assert.deepEqual(found, []);
     });

@@ -13,7 +13,10 @@ const workerClass = renderMachineClass({
 
 /** The same class with hand-written provider data, as someone might apply it without the renderer. */
 const classWithProviderData = (providerdata: string) =>
-    workerClass.replace(/providerdata: \|\n(?: {6}.*\n)+/, `providerdata: |\n${providerdata.replace(/^/gm, "      ")}\n`);
+    workerClass.replace(
+        /providerdata: \|\n(?: {6}.*\n)+/,
+        `providerdata: |\n${providerdata.replace(/^/gm, "      ")}\n`,
+    );
 
 const apply = (name: string, stdin: string) => () => {
     new command.local.Command(name, { create: "omnictl apply -f -", stdin });
@@ -23,7 +26,9 @@ const template = renderClusterTemplate(
     {
         name: "talos",
         controlPlane: { machineClass: "worker", size: 1 },
-        workers: [{ name: "workers", machineClass: "worker", size: 2, nodeLabels: { "topology.kubernetes.io/zone": "a" } }],
+        workers: [
+            { name: "workers", machineClass: "worker", size: 2, nodeLabels: { "topology.kubernetes.io/zone": "a" } },
+        ],
     },
     ["worker"],
 ).yaml;
@@ -35,7 +40,9 @@ describe("policy: Omni resources", () => {
         });
 
         it("rejects a misspelled key and a `type` selector, naming the fixes", async () => {
-            const stdin = classWithProviderData('cores: 4\nmemory: 8192\ndisk_size: 40\nstorage_selector: type == "rbd"\ndisk_sdd: true');
+            const stdin = classWithProviderData(
+                'cores: 4\nmemory: 8192\ndisk_size: 40\nstorage_selector: type == "rbd"\ndisk_sdd: true',
+            );
             const found = await violationsOf("machine-class-provider-data", apply("worker-apply", stdin));
             assert.deepEqual(
                 found.map((v) => [v.resourceName, v.enforcementLevel]),
@@ -44,7 +51,10 @@ describe("policy: Omni resources", () => {
                     ["worker-apply", "mandatory"],
                 ],
             );
-            assert.match(found[0].message, /providerdata\.storage_selector: .*use storageType, i\.e\. storageType == "rbd"/);
+            assert.match(
+                found[0].message,
+                /providerdata\.storage_selector: .*use storageType, i\.e\. storageType == "rbd"/,
+            );
             assert.match(found[1].message, /providerdata\.disk_sdd: unknown key/);
         });
 

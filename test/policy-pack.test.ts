@@ -35,7 +35,10 @@ describe("policy pack", () => {
     it("declares every policy with a description, severity and remediation steps", () => {
         assert.deepEqual(packArgs.policies.map((p) => p.name).sort(), Object.keys(POLICIES).sort());
         for (const p of packArgs.policies) {
-            assert.ok(p.description && p.severity && p.remediationSteps, `${p.name} lacks description, severity or remediationSteps`);
+            assert.ok(
+                p.description && p.severity && p.remediationSteps,
+                `${p.name} lacks description, severity or remediationSteps`,
+            );
         }
     });
 
@@ -43,9 +46,17 @@ describe("policy pack", () => {
         // A site resolver outside RFC 1918 and a differently named patched build: both fail with the defaults.
         const { resources } = await runProgram(
             () => {
-                new proxmoxve.DnsLegacy("pve1-dns", { nodeName: "pve1", domain: "lan", servers: ["192.168.10.1", "203.0.113.53"] });
-                new docker.RemoteImage("provider-image", { name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:hostname-fix" });
-                new docker.RemoteImage("old-provider-image", { name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.2.0" });
+                new proxmoxve.DnsLegacy("pve1-dns", {
+                    nodeName: "pve1",
+                    domain: "lan",
+                    servers: ["192.168.10.1", "203.0.113.53"],
+                });
+                new docker.RemoteImage("provider-image", {
+                    name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:hostname-fix",
+                });
+                new docker.RemoteImage("old-provider-image", {
+                    name: "ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.2.0",
+                });
             },
             { stack: "policy-test" },
         );
@@ -54,7 +65,10 @@ describe("policy pack", () => {
 
         const defaults = await analyzeWithPack(PACK_DIR, resources);
         assert.deepEqual(Object.fromEntries(defaults.policies.map((p) => [p.name, p.enforcementLevel])), POLICIES);
-        assert.deepEqual(failing(defaults), ["proxmox-dns-local-only/pve1-dns/mandatory", "proxmox-provider-patched-tag/provider-image/mandatory"]);
+        assert.deepEqual(failing(defaults), [
+            "proxmox-dns-local-only/pve1-dns/mandatory",
+            "proxmox-provider-patched-tag/provider-image/mandatory",
+        ]);
 
         const configured = await analyzeWithPack(PACK_DIR, resources, {
             "proxmox-dns-local-only": { allowedResolvers: ["203.0.113.0/24"] },

@@ -23,7 +23,9 @@ async function analyzeOne(
     req.setProperties(Struct.fromJavaScript(props as never));
     req.setOptions(new analyzerproto.AnalyzerResourceOptions());
     const rpc = policyServer.makeAnalyzeRpcFun("t", "0.0.0", "mandatory", [policy]);
-    const resp: any = await new Promise((resolve, reject) => rpc({ request: req }, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))));
+    const resp: any = await new Promise((resolve, reject) =>
+        rpc({ request: req }, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))),
+    );
     return {
         messages: resp.getDiagnosticsList().map((d: any) => d.getMessage()),
         notApplicable: resp.getNotApplicableList().map((n: any) => n.getPolicyName()),
@@ -65,12 +67,21 @@ describe("policy props: one validation per resource type (foldByResourceType)", 
     });
 
     it("keeps lists with an untyped validation or two validations of one type, and single validations", () => {
-        const untyped: ResourceValidationPolicy = { ...perType, validateResource: [perType.validateResource as never, () => undefined].flat() };
+        const untyped: ResourceValidationPolicy = {
+            ...perType,
+            validateResource: [perType.validateResource as never, () => undefined].flat(),
+        };
         const twice: ResourceValidationPolicy = {
             ...perType,
-            validateResource: [validateResourceOfType(docker.Container, () => undefined), validateResourceOfType(docker.Container, () => undefined)],
+            validateResource: [
+                validateResourceOfType(docker.Container, () => undefined),
+                validateResourceOfType(docker.Container, () => undefined),
+            ],
         };
-        const single: ResourceValidationPolicy = { ...perType, validateResource: validateResourceOfType(docker.Container, () => undefined) };
+        const single: ResourceValidationPolicy = {
+            ...perType,
+            validateResource: validateResourceOfType(docker.Container, () => undefined),
+        };
         for (const p of [untyped, twice, single]) assert.equal(foldByResourceType(p), p);
     });
 });

@@ -43,7 +43,10 @@ describe("policy: Proxmox", () => {
 
         it("checks the resolvers an LXC sets for itself", async () => {
             const lxc = (servers?: string[]) => () => {
-                new proxmoxve.ContainerLegacy("provider-lxc", { nodeName: "pve1", initialization: { hostname: "provider", dns: servers && { servers } } });
+                new proxmoxve.ContainerLegacy("provider-lxc", {
+                    nodeName: "pve1",
+                    initialization: { hostname: "provider", dns: servers && { servers } },
+                });
             };
             await assertNoViolation("proxmox-dns-local-only", lxc(["192.168.10.1"]));
             await assertNoViolation("proxmox-dns-local-only", lxc());
@@ -57,7 +60,12 @@ describe("policy: Proxmox", () => {
 
         it("rejects a node with no servers and a server that is not an IP", async () => {
             await assertViolation("proxmox-dns-local-only", "pve1-dns", dns(), /no DNS servers/);
-            await assertViolation("proxmox-dns-local-only", "pve1-dns", dns("dns.lan"), /"dns\.lan" is not an IP address/);
+            await assertViolation(
+                "proxmox-dns-local-only",
+                "pve1-dns",
+                dns("dns.lan"),
+                /"dns\.lan" is not an IP address/,
+            );
         });
     });
 
@@ -69,11 +77,19 @@ describe("policy: Proxmox", () => {
         }
 
         it("passes a digest", async () => {
-            await assertNoViolation("proxmox-provider-patched-tag", providerImage(`${PROVIDER}@sha256:${"a".repeat(64)}`));
+            await assertNoViolation(
+                "proxmox-provider-patched-tag",
+                providerImage(`${PROVIDER}@sha256:${"a".repeat(64)}`),
+            );
         });
 
         it("rejects latest, no tag, a pre-release commit tag and a container image reference", async () => {
-            await assertViolation("proxmox-provider-patched-tag", "provider-image", providerImage(`${PROVIDER}:latest`), /latest/);
+            await assertViolation(
+                "proxmox-provider-patched-tag",
+                "provider-image",
+                providerImage(`${PROVIDER}:latest`),
+                /latest/,
+            );
             await assertViolation("proxmox-provider-patched-tag", "provider-image", providerImage(PROVIDER), /no tag/);
             await assertViolation(
                 "proxmox-provider-patched-tag",

@@ -5,13 +5,19 @@ import { offlineCertificate } from "../src/plan/offline-certificate";
 import { assertNoViolation, assertViolation } from "./policy-helpers";
 
 const day = 86_400_000;
-const cert = (names: string[], to = 60) => offlineCertificate({ names, notBefore: new Date(Date.now() - day), notAfter: new Date(Date.now() + to * day) });
+const cert = (names: string[], to = 60) =>
+    offlineCertificate({ names, notBefore: new Date(Date.now() - day), notAfter: new Date(Date.now() + to * day) });
 
 /** An Omni container as the hub registers it with an uploaded certificate. */
 const omni = (pair: { certPem: string; keyPem: string }) => () => {
     new docker.Container("omni", {
         image: "ghcr.io/siderolabs/omni:v1.10.4",
-        command: ["--advertised-api-url=https://omni.example.com", "--cert=/tls.crt", "--key=/tls.key", "--private-key-source=file:///omni.asc"],
+        command: [
+            "--advertised-api-url=https://omni.example.com",
+            "--cert=/tls.crt",
+            "--key=/tls.key",
+            "--private-key-source=file:///omni.asc",
+        ],
         uploads: [
             { file: "/tls.crt", content: pair.certPem },
             { file: "/tls.key", content: pair.keyPem },
@@ -36,9 +42,22 @@ describe("policy: the Omni certificate, the public record, SSH", () => {
                 omni(cert(["other.example.com"])),
                 /\/tls\.crt: the certificate covers DNS:other\.example\.com, not omni\.example\.com/,
             );
-            await assertViolation("omni-certificate-covers-domain", "omni", omni(cert(["omni.example.com"], -1)), /expired on/);
-            const mismatched = { certPem: cert(["omni.example.com"]).certPem, keyPem: cert(["omni.example.com"], 30).keyPem };
-            await assertViolation("omni-certificate-covers-domain", "omni", omni(mismatched), /private key does not belong to the certificate/);
+            await assertViolation(
+                "omni-certificate-covers-domain",
+                "omni",
+                omni(cert(["omni.example.com"], -1)),
+                /expired on/,
+            );
+            const mismatched = {
+                certPem: cert(["omni.example.com"]).certPem,
+                keyPem: cert(["omni.example.com"], 30).keyPem,
+            };
+            await assertViolation(
+                "omni-certificate-covers-domain",
+                "omni",
+                omni(mismatched),
+                /private key does not belong to the certificate/,
+            );
         });
 
         it("leaves host-file certificates to the preflight", async () => {
@@ -56,12 +75,24 @@ describe("policy: the Omni certificate, the public record, SSH", () => {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
         const cf = () => require("@pulumi/cloudflare") as typeof cloudflare;
         const record = (args: Partial<cloudflare.DnsRecordArgs>) => () => {
-            new (cf().DnsRecord)("omni-dns-record", { zoneId: "0123456789abcdef0123456789abcdef", name: "omni.example.com", type: "A", ttl: 60, ...args });
+            new (cf().DnsRecord)("omni-dns-record", {
+                zoneId: "0123456789abcdef0123456789abcdef",
+                name: "omni.example.com",
+                type: "A",
+                ttl: 60,
+                ...args,
+            });
         };
 
         it("passes a DNS-only record at the tailnet address with a short TTL, and ignores records elsewhere", async () => {
-            await assertNoViolation("cloudflare-tailnet-record-dns-only", record({ content: "100.101.102.103", proxied: false }));
-            await assertNoViolation("cloudflare-tailnet-record-dns-only", record({ content: "203.0.113.10", proxied: true, ttl: 86400 }));
+            await assertNoViolation(
+                "cloudflare-tailnet-record-dns-only",
+                record({ content: "100.101.102.103", proxied: false }),
+            );
+            await assertNoViolation(
+                "cloudflare-tailnet-record-dns-only",
+                record({ content: "203.0.113.10", proxied: true, ttl: 86400 }),
+            );
         });
 
         it("rejects a proxied or long-lived record at a tailnet address", async () => {
@@ -83,7 +114,10 @@ describe("policy: the Omni certificate, the public record, SSH", () => {
     describe("ssh-connections-agent-auth", () => {
         it("passes a host name or IP, a login name and agent auth", async () => {
             await assertNoViolation("ssh-connections-agent-auth", ssh({ host: "192.168.3.6", user: "root" }));
-            await assertNoViolation("ssh-connections-agent-auth", ssh({ host: "pve2.example.com", user: "ansible", port: 2222 }));
+            await assertNoViolation(
+                "ssh-connections-agent-auth",
+                ssh({ host: "pve2.example.com", user: "ansible", port: 2222 }),
+            );
         });
 
         it("rejects a URL as host, a bad user and key material in the program", async () => {

@@ -18,7 +18,12 @@ import { offlineCertificate, OfflineCertificate } from "../src/plan/offline-cert
 const DOMAIN = "omni.example.com";
 const day = 86_400_000;
 const validFor = (names: string[], from = -1, to = 60, commonName?: string) =>
-    offlineCertificate({ names, notBefore: new Date(Date.now() + from * day), notAfter: new Date(Date.now() + to * day), commonName });
+    offlineCertificate({
+        names,
+        notBefore: new Date(Date.now() + from * day),
+        notAfter: new Date(Date.now() + to * day),
+        commonName,
+    });
 
 interface Run {
     code: number;
@@ -41,7 +46,9 @@ describe("preflight script (run with stubbed getent, real bash/openssl against l
         try {
             execFileSync("openssl", ["version"], { stdio: "ignore" });
         } catch {
-            throw new Error("these tests run the preflight script, which needs openssl on PATH (Debian: apt-get install openssl)");
+            throw new Error(
+                "these tests run the preflight script, which needs openssl on PATH (Debian: apt-get install openssl)",
+            );
         }
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-preflight-"));
         stubs = path.join(dir, "bin");
@@ -79,7 +86,8 @@ exec ${real} "$@"
             server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
         });
     const tcp = () => listen(net.createServer((s) => s.end()));
-    const tlsServer = (c: OfflineCertificate) => listen(tls.createServer({ cert: c.certPem, key: c.keyPem }, (s) => s.end()));
+    const tlsServer = (c: OfflineCertificate) =>
+        listen(tls.createServer({ cert: c.certPem, key: c.keyPem }, (s) => s.end()));
     const closedPort = async () => {
         const server = net.createServer();
         const port = await listen(server);
@@ -91,8 +99,13 @@ exec ${real} "$@"
     async function run(target: PreflightTarget, getent: string): Promise<Run> {
         const log = path.join(dir, `calls-${Date.now()}-${Math.random()}`);
         fs.writeFileSync(log, "");
-        const script = renderPreflightScript({ name: "foxtrot" }, target, { timeoutSeconds: 3, resolvConf: path.join(dir, "resolv.conf") });
-        const child = spawn("bash", ["-s"], { env: { ...process.env, PATH: `${stubs}:${process.env.PATH}`, STUB_GETENT: getent, STUB_LOG: log } });
+        const script = renderPreflightScript({ name: "foxtrot" }, target, {
+            timeoutSeconds: 3,
+            resolvConf: path.join(dir, "resolv.conf"),
+        });
+        const child = spawn("bash", ["-s"], {
+            env: { ...process.env, PATH: `${stubs}:${process.env.PATH}`, STUB_GETENT: getent, STUB_LOG: log },
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => {
@@ -109,7 +122,12 @@ exec ${real} "$@"
     const ahosts = (ip: string) => `${ip}       STREAM ${DOMAIN}\n${ip}       DGRAM  \n${ip}       RAW    `;
 
     it("passes on a healthy node and reports what it saw", async () => {
-        const target = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(validFor([DOMAIN])) };
+        const target = {
+            domain: DOMAIN,
+            lanIp: "127.0.0.1",
+            apiPort: await tcp(),
+            machineApiPort: await tlsServer(validFor([DOMAIN])),
+        };
         const r = await run(target, ahosts("127.0.0.1"));
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stderr, "");
@@ -121,19 +139,32 @@ exec ${real} "$@"
     });
 
     it("resolves with the node's DNS resolver only (not /etc/hosts) and asks openssl for the Omni name by SNI", async () => {
-        const target = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(validFor([DOMAIN])) };
+        const target = {
+            domain: DOMAIN,
+            lanIp: "127.0.0.1",
+            apiPort: await tcp(),
+            machineApiPort: await tlsServer(validFor([DOMAIN])),
+        };
         const { calls } = await run(target, ahosts("127.0.0.1"));
         assert.deepEqual(
             calls.filter((c) => c.startsWith("getent")),
             [`getent -s dns ahosts ${DOMAIN}`],
         );
-        assert.ok(calls.includes(`openssl s_client -connect 127.0.0.1:${target.machineApiPort} -servername ${DOMAIN}`), calls.join("\n"));
+        assert.ok(
+            calls.includes(`openssl s_client -connect 127.0.0.1:${target.machineApiPort} -servername ${DOMAIN}`),
+            calls.join("\n"),
+        );
         assert.ok(calls.includes(`openssl x509 -noout -checkhost ${DOMAIN}`));
         assert.ok(calls.includes("openssl x509 -noout -checkend 0"));
     });
 
     it("fails when the name resolves to the tailnet address, saying found, expected and fix", async () => {
-        const target = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(validFor([DOMAIN])) };
+        const target = {
+            domain: DOMAIN,
+            lanIp: "127.0.0.1",
+            apiPort: await tcp(),
+            machineApiPort: await tlsServer(validFor([DOMAIN])),
+        };
         const r = await run(target, ahosts("100.101.102.103"));
         assert.equal(r.code, 1);
         assert.deepEqual(parsePreflightReport(r.stdout).resolved, ["100.101.102.103"]);
@@ -147,7 +178,12 @@ exec ${real} "$@"
     });
 
     it("fails when the name does not resolve at all", async () => {
-        const target = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(validFor([DOMAIN])) };
+        const target = {
+            domain: DOMAIN,
+            lanIp: "127.0.0.1",
+            apiPort: await tcp(),
+            machineApiPort: await tlsServer(validFor([DOMAIN])),
+        };
         const r = await run(target, "");
         assert.equal(r.code, 1);
         assert.deepEqual(parsePreflightReport(r.stdout).resolved, []);
@@ -159,7 +195,12 @@ exec ${real} "$@"
 
     it("fails per port that does not answer, naming the firewall fix, and still reports the others", async () => {
         const closed = await closedPort();
-        const target = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: closed, machineApiPort: await tlsServer(validFor([DOMAIN])) };
+        const target = {
+            domain: DOMAIN,
+            lanIp: "127.0.0.1",
+            apiPort: closed,
+            machineApiPort: await tlsServer(validFor([DOMAIN])),
+        };
         const r = await run(target, ahosts("127.0.0.1"));
         assert.equal(r.code, 1);
         assert.deepEqual(parsePreflightReport(r.stdout).ports, { [closed]: false, [target.machineApiPort]: true });
@@ -182,7 +223,12 @@ exec ${real} "$@"
 
     it("fails when the certificate covers another name, or only has the name in its CN", async () => {
         for (const cert of [validFor(["other.example.com"]), validFor([], -1, 60, DOMAIN)]) {
-            const target = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(cert) };
+            const target = {
+                domain: DOMAIN,
+                lanIp: "127.0.0.1",
+                apiPort: await tcp(),
+                machineApiPort: await tlsServer(cert),
+            };
             const r = await run(target, ahosts("127.0.0.1"));
             assert.equal(r.code, 1);
             assert.match(
@@ -193,30 +239,62 @@ exec ${real} "$@"
     });
 
     it("fails when the certificate has expired or is not valid yet", async () => {
-        const expired = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(validFor([DOMAIN], -90, -1)) };
+        const expired = {
+            domain: DOMAIN,
+            lanIp: "127.0.0.1",
+            apiPort: await tcp(),
+            machineApiPort: await tlsServer(validFor([DOMAIN], -90, -1)),
+        };
         const r = await run(expired, ahosts("127.0.0.1"));
         assert.equal(r.code, 1);
-        assert.match(r.stderr, /foxtrot: TLS: the certificate on .* expired on .*; expected a valid one; fix: renew it/);
+        assert.match(
+            r.stderr,
+            /foxtrot: TLS: the certificate on .* expired on .*; expected a valid one; fix: renew it/,
+        );
         assert.ok(Date.parse(parsePreflightReport(r.stdout).certificate!.notAfter) < Date.now());
 
-        const future = { domain: DOMAIN, lanIp: "127.0.0.1", apiPort: await tcp(), machineApiPort: await tlsServer(validFor([DOMAIN], 2, 60)) };
+        const future = {
+            domain: DOMAIN,
+            lanIp: "127.0.0.1",
+            apiPort: await tcp(),
+            machineApiPort: await tlsServer(validFor([DOMAIN], 2, 60)),
+        };
         const f = await run(future, ahosts("127.0.0.1"));
         assert.equal(f.code, 1);
-        assert.match(f.stderr, /foxtrot: TLS: the certificate on .* is not valid before .*; fix: check this node's clock/);
+        assert.match(
+            f.stderr,
+            /foxtrot: TLS: the certificate on .* is not valid before .*; fix: check this node's clock/,
+        );
     });
 });
 
 describe("preflight render", () => {
-    const hub = { omniApiUrl: "https://omni.example.com", machineApiUrl: "https://omni.example.com:8090", wireguardEndpoint: "192.168.10.20:50180" };
+    const hub = {
+        omniApiUrl: "https://omni.example.com",
+        machineApiUrl: "https://omni.example.com:8090",
+        wireguardEndpoint: "192.168.10.20:50180",
+    };
 
     it("reads the target from the hub stack's endpoints", () => {
-        assert.deepEqual(preflightTarget(hub), { domain: "omni.example.com", lanIp: "192.168.10.20", apiPort: 443, machineApiPort: 8090 });
-        assert.deepEqual(preflightTarget({ ...hub, omniApiUrl: "https://omni.example.com:8443", wireguardEndpoint: "[fd00::20]:50180" }), {
+        assert.deepEqual(preflightTarget(hub), {
             domain: "omni.example.com",
-            lanIp: "fd00::20",
-            apiPort: 8443,
+            lanIp: "192.168.10.20",
+            apiPort: 443,
             machineApiPort: 8090,
         });
+        assert.deepEqual(
+            preflightTarget({
+                ...hub,
+                omniApiUrl: "https://omni.example.com:8443",
+                wireguardEndpoint: "[fd00::20]:50180",
+            }),
+            {
+                domain: "omni.example.com",
+                lanIp: "fd00::20",
+                apiPort: 8443,
+                machineApiPort: 8090,
+            },
+        );
         assert.throws(
             () => preflightTarget({ ...hub, wireguardEndpoint: "omni.example.com:50180" }),
             /wireguardEndpoint "omni\.example\.com:50180" is not <LAN IP>:<port>/,
@@ -224,7 +302,11 @@ describe("preflight render", () => {
     });
 
     it("renders each node's own name and the hub's values, quoted, and connects to an IPv6 LAN IP in brackets", () => {
-        const script = renderPreflightScript({ name: "golf" }, { ...preflightTarget(hub), lanIp: "fd00::20" }, { timeoutSeconds: 7 });
+        const script = renderPreflightScript(
+            { name: "golf" },
+            { ...preflightTarget(hub), lanIp: "fd00::20" },
+            { timeoutSeconds: 7 },
+        );
         assert.match(script, /^node='golf'$/m);
         assert.match(script, /^domain='omni\.example\.com'$/m);
         assert.match(script, /^connect_host='\[fd00::20\]'$/m);
@@ -239,7 +321,11 @@ describe("preflight render", () => {
         assert.deepEqual(report, {
             resolved: ["192.168.10.20"],
             ports: { 443: true, 8090: true },
-            certificate: { names: ["omni.example.com"], notBefore: "2026-01-01T00:00:00.000Z", notAfter: "2099-01-01T00:00:00.000Z" },
+            certificate: {
+                names: ["omni.example.com"],
+                notBefore: "2026-01-01T00:00:00.000Z",
+                notAfter: "2099-01-01T00:00:00.000Z",
+            },
         });
         assert.equal(offlinePreflightStdout("omnictl apply -f x"), undefined);
     });
@@ -259,7 +345,9 @@ describe("preflight render", () => {
         assert.ok(!bad.success);
         const issues = bad.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
         assert.ok(
-            issues.some((i) => /^nodes\.0\.address: .*not an IP address or a bare host name.*use "192\.168\.3\.2"/.test(i)),
+            issues.some((i) =>
+                /^nodes\.0\.address: .*not an IP address or a bare host name.*use "192\.168\.3\.2"/.test(i),
+            ),
             issues.join("\n"),
         );
         assert.ok(
@@ -281,6 +369,10 @@ describe("preflight render", () => {
         assert.ok(!PreflightSettingsSchema.safeParse({ nodes: [] }).success, "at least one node");
 
         const good = PreflightSettingsSchema.parse({ nodes: [{ name: "foxtrot", address: "pve1.example.com" }] });
-        assert.deepEqual(good, { nodes: [{ name: "foxtrot", address: "pve1.example.com", user: "root", port: 22 }], rerun: 0, timeoutSeconds: 5 });
+        assert.deepEqual(good, {
+            nodes: [{ name: "foxtrot", address: "pve1.example.com", user: "root", port: 22 }],
+            rerun: 0,
+            timeoutSeconds: 5,
+        });
     });
 });

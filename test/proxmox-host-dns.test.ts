@@ -5,15 +5,36 @@ import { ConfigError, parseOrThrow } from "../components/core/validation";
 import { runProgram } from "../src/plan/capture";
 
 const DNS_TYPE = "proxmoxve:index/dnsLegacy:DnsLegacy";
-const settings = { domain: "spaceships.work", servers: ["192.168.3.1", "fd00:3::53"], nodes: ["foxtrot", "golf", "hotel"] };
+const settings = {
+    domain: "spaceships.work",
+    servers: ["192.168.3.1", "fd00:3::53"],
+    nodes: ["foxtrot", "golf", "hotel"],
+};
 
 describe("proxmox host DNS", () => {
     describe("resolverProblem", () => {
-        for (const local of ["192.168.3.1", "10.0.0.53", "172.16.0.1", "127.0.0.53", "169.254.1.1", "fd00::53", "fe80::1", "::1", "::ffff:192.168.3.1"]) {
+        for (const local of [
+            "192.168.3.1",
+            "10.0.0.53",
+            "172.16.0.1",
+            "127.0.0.53",
+            "169.254.1.1",
+            "fd00::53",
+            "fe80::1",
+            "::1",
+            "::ffff:192.168.3.1",
+        ]) {
             it(`accepts the local resolver ${local}`, () => assert.equal(resolverProblem(local), undefined));
         }
 
-        for (const pub of ["1.1.1.1", "8.8.8.8", "9.9.9.9", "2606:4700:4700::1111", "2001:4860:4860::8888", "::ffff:8.8.8.8"]) {
+        for (const pub of [
+            "1.1.1.1",
+            "8.8.8.8",
+            "9.9.9.9",
+            "2606:4700:4700::1111",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+        ]) {
             it(`rejects the public resolver ${pub} and explains split-horizon DNS`, () => {
                 const problem = resolverProblem(pub);
                 assert.match(problem ?? "", /is a public resolver/);
@@ -23,9 +44,17 @@ describe("proxmox host DNS", () => {
 
         it("rejects Tailscale's MagicDNS and other tailnet addresses, which answer with tailnet IPs", () => {
             for (const ts of ["100.100.100.100", "100.90.1.2", "fd7a:115c:a1e0::53"]) {
-                assert.match(resolverProblem(ts) ?? "", /is a Tailscale address \(MagicDNS answers the Omni name with its tailnet IP/, ts);
+                assert.match(
+                    resolverProblem(ts) ?? "",
+                    /is a Tailscale address \(MagicDNS answers the Omni name with its tailnet IP/,
+                    ts,
+                );
             }
-            assert.match(resolverProblem("100.63.255.255") ?? "", /is a public resolver/, "just below the tailnet range");
+            assert.match(
+                resolverProblem("100.63.255.255") ?? "",
+                /is a public resolver/,
+                "just below the tailnet range",
+            );
         });
 
         it("rejects a name or garbage instead of an address", () => {
@@ -43,7 +72,11 @@ describe("proxmox host DNS", () => {
 
     describe("settings", () => {
         it("names every bad server and node at once, by key", () => {
-            const bad = { domain: "spaceships.work", servers: ["8.8.8.8", "192.168.3.1", "1.1.1.1"], nodes: ["foxtrot", "foxtrot"] };
+            const bad = {
+                domain: "spaceships.work",
+                servers: ["8.8.8.8", "192.168.3.1", "1.1.1.1"],
+                nodes: ["foxtrot", "foxtrot"],
+            };
             let error: ConfigError | undefined;
             try {
                 parseOrThrow(ProxmoxHostDnsSettingsSchema, bad, "omni-scale:hostDns");
@@ -72,7 +105,11 @@ describe("proxmox host DNS", () => {
         });
 
         it("accepts an allow-listed resolver", () => {
-            const parsed = ProxmoxHostDnsSettingsSchema.parse({ ...settings, servers: ["203.0.113.53"], allowedResolvers: ["203.0.113.0/24"] });
+            const parsed = ProxmoxHostDnsSettingsSchema.parse({
+                ...settings,
+                servers: ["203.0.113.53"],
+                allowedResolvers: ["203.0.113.0/24"],
+            });
             assert.deepEqual(parsed.servers, ["203.0.113.53"]);
         });
     });
@@ -107,7 +144,9 @@ describe("proxmox host DNS", () => {
             const { resources } = await runProgram(
                 () => {
                     try {
-                        new ProxmoxHostDns("proxmox-dns", { settings: { ...settings, servers: ["192.168.3.1", "1.1.1.1"] } });
+                        new ProxmoxHostDns("proxmox-dns", {
+                            settings: { ...settings, servers: ["192.168.3.1", "1.1.1.1"] },
+                        });
                     } catch (e) {
                         error = e;
                     }
@@ -118,7 +157,11 @@ describe("proxmox host DNS", () => {
             // Keyed by the component's own args; a stack names its config key instead.
             assert.equal(error.issues[0].key, "proxmox-dns.settings.servers[1]");
             assert.throws(
-                () => new ProxmoxHostDns("x", { settings: { ...settings, servers: ["1.1.1.1"] }, keyPrefix: "omni-scale:hostDns" }),
+                () =>
+                    new ProxmoxHostDns("x", {
+                        settings: { ...settings, servers: ["1.1.1.1"] },
+                        keyPrefix: "omni-scale:hostDns",
+                    }),
                 (e: ConfigError) => e.issues[0].key === "omni-scale:hostDns.servers[0]",
             );
             assert.match(error.message, /1\.1\.1\.1.*public resolver/);

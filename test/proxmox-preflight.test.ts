@@ -39,7 +39,8 @@ describe("preflight in the matrix example (offline plan)", () => {
         const component = resources.find((r) => r.type === "omni-scale:proxmox:ProxmoxPreflight")!;
         const foxtrot = checks.find((c) => c.name === "preflight-foxtrot")!;
         assert.equal(foxtrot.parent, component.urn);
-        const connection = (foxtrot.inputs.connection as { value: Record<string, unknown> }).value ?? foxtrot.inputs.connection;
+        const connection =
+            (foxtrot.inputs.connection as { value: Record<string, unknown> }).value ?? foxtrot.inputs.connection;
         assert.equal(connection.host, "192.168.3.5");
         assert.equal(connection.user, "root");
         assert.equal(connection.privateKey, undefined, "the SSH agent authenticates");
@@ -56,7 +57,9 @@ describe("preflight in the matrix example (offline plan)", () => {
 
     it("makes every machine-class and cluster command wait for every node's check, and the checks wait for the nodes' DNS only", async () => {
         const { resources } = await planStack({ stack: "matrix", skipPolicies: true });
-        const checks = resources.filter((r) => r.type === "command:remote:Command" && r.name.startsWith("preflight-")).map((c) => c.urn);
+        const checks = resources
+            .filter((r) => r.type === "command:remote:Command" && r.name.startsWith("preflight-"))
+            .map((c) => c.urn);
         const applies = resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-apply"));
         const syncs = resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-sync"));
         assert.ok(applies.length === 4 && syncs.length === 1);
@@ -71,8 +74,12 @@ describe("preflight in the matrix example (offline plan)", () => {
         const dns = resources.filter((r) => r.type === "proxmoxve:index/dnsLegacy:DnsLegacy").map((r) => r.urn);
         const provider = resources.filter((r) => r.parent && r.urn.includes("ProxmoxInfraProvider")).map((r) => r.urn);
         for (const check of resources.filter((r) => checks.includes(r.urn))) {
-            for (const d of dns) assert.ok(check.dependsOn.includes(d), `${check.name} runs after the resolvers are set`);
-            assert.ok(!provider.some((p) => check.dependsOn.includes(p)), "checks run beside the provider, not after it");
+            for (const d of dns)
+                assert.ok(check.dependsOn.includes(d), `${check.name} runs after the resolvers are set`);
+            assert.ok(
+                !provider.some((p) => check.dependsOn.includes(p)),
+                "checks run beside the provider, not after it",
+            );
             assert.ok(!checks.some((other) => check.dependsOn.includes(other)), "checks run in parallel");
         }
     });
@@ -84,7 +91,11 @@ describe("preflight in the matrix example (offline plan)", () => {
         assert.deepEqual(preflight.golf, {
             resolved: ["192.168.10.20"],
             ports: { 443: true, 8090: true },
-            certificate: { names: ["omni.example.com"], notBefore: "2026-01-01T00:00:00.000Z", notAfter: "2099-01-01T00:00:00.000Z" },
+            certificate: {
+                names: ["omni.example.com"],
+                notBefore: "2026-01-01T00:00:00.000Z",
+                notAfter: "2099-01-01T00:00:00.000Z",
+            },
         });
     });
 
@@ -114,7 +125,11 @@ describe("preflight in the matrix example (offline plan)", () => {
             },
         });
         assert.equal(bumped.stdin, base.stdin);
-        assert.notEqual(bumped.triggers, base.triggers, "a new rerun value replaces the command, which runs the checks");
+        assert.notEqual(
+            bumped.triggers,
+            base.triggers,
+            "a new rerun value replaces the command, which runs the checks",
+        );
     });
 
     it("runs again when the hub serves a new certificate", async () => {
@@ -126,7 +141,9 @@ describe("preflight in the matrix example (offline plan)", () => {
             });
             return { results: p.results };
         };
-        const triggers = async (fp?: string) => (await runProgram(program(fp), { stack: "t" })).resources.find((r) => r.name === "pf-golf")!.inputs.triggers;
+        const triggers = async (fp?: string) =>
+            (await runProgram(program(fp), { stack: "t" })).resources.find((r) => r.name === "pf-golf")!.inputs
+                .triggers;
         assert.notDeepEqual(await triggers("AA:BB"), await triggers("CC:DD"));
     });
 
@@ -137,8 +154,15 @@ describe("preflight in the matrix example (offline plan)", () => {
                 new ProxmoxPreflight(
                     "pf",
                     {
-                        settings: { nodes: [{ name: "golf", address: "pve2.example.com", user: "ansible", port: 2222 }] },
-                        target: { domain: "omni.example.com", lanIp: "192.168.10.20", apiPort: 443, machineApiPort: 8090 },
+                        settings: {
+                            nodes: [{ name: "golf", address: "pve2.example.com", user: "ansible", port: 2222 }],
+                        },
+                        target: {
+                            domain: "omni.example.com",
+                            lanIp: "192.168.10.20",
+                            apiPort: 443,
+                            machineApiPort: 8090,
+                        },
                     },
                     { dependsOn: [before] },
                 );
@@ -179,7 +203,11 @@ describe("preflight settings in the workload stack", () => {
             p.nodes[2].name = "india";
         });
         assert.ok(
-            extra.some((i) => /^omni-scale:preflight\.nodes\[2\]\.name: is not in hostDns\.nodes \(foxtrot, golf, hotel\): add it there/.test(i)),
+            extra.some((i) =>
+                /^omni-scale:preflight\.nodes\[2\]\.name: is not in hostDns\.nodes \(foxtrot, golf, hotel\): add it there/.test(
+                    i,
+                ),
+            ),
             extra.join("\n"),
         );
     });
@@ -210,7 +238,11 @@ describe("preflight settings in the workload stack", () => {
                 delete c["omni-scale:preflight"];
             },
         });
-        const { resources, outputs } = await planStack({ stack: "matrix", configFile: files.matrix, skipPolicies: true });
+        const { resources, outputs } = await planStack({
+            stack: "matrix",
+            configFile: files.matrix,
+            skipPolicies: true,
+        });
         assert.ok(!resources.some((r) => r.type === "omni-scale:proxmox:ProxmoxPreflight"));
         assert.equal(outputs.preflight, undefined);
     });

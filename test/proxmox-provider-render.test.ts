@@ -65,23 +65,36 @@ describe("proxmox provider rendering", () => {
         });
 
         it("rejects a public resolver for the LXC", () => {
-            const issues = issuesOf(withLxc({ dns: { domain: "spaceships.work", servers: ["192.168.3.1", "8.8.8.8"] } }));
+            const issues = issuesOf(
+                withLxc({ dns: { domain: "spaceships.work", servers: ["192.168.3.1", "8.8.8.8"] } }),
+            );
             assert.equal(issues.length, 1);
             assert.equal(issues[0].key, `${KEY}.lxc.dns.servers[1]`);
             assert.match(issues[0].message, /public resolver/);
         });
 
         it("rejects latest, untagged and pre-v0.1.0 provider images", () => {
-            assert.match(issuesOf(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:latest"))[0].message, /uses "latest"/);
-            assert.match(issuesOf(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox"))[0].message, /has no tag/);
+            assert.match(
+                issuesOf(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:latest"))[0].message,
+                /uses "latest"/,
+            );
+            assert.match(
+                issuesOf(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox"))[0].message,
+                /has no tag/,
+            );
             const old = issuesOf(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:v0.0.9"));
             assert.equal(old[0].key, `${KEY}.image`);
             assert.match(old[0].message, /predates v0\.1\.0/);
         });
 
         it("accepts the patched build, and another patched tag when it is declared", () => {
-            ProxmoxInfraProviderSettingsSchema.parse(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-fix"));
-            assert.match(issuesOf(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-20251219"))[0].message, /neither a patched tag/);
+            ProxmoxInfraProviderSettingsSchema.parse(
+                withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-fix"),
+            );
+            assert.match(
+                issuesOf(withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-20251219"))[0].message,
+                /neither a patched tag/,
+            );
             ProxmoxInfraProviderSettingsSchema.parse({
                 ...withImage("ghcr.io/siderolabs/omni-infra-provider-proxmox:local-20251219"),
                 patchedImageTags: ["local-20251219"],
@@ -95,7 +108,10 @@ describe("proxmox provider rendering", () => {
         });
 
         it("rejects an unpinned Tailscale image", () => {
-            const issues = issuesOf({ ...goodSettings, tailscale: { ...goodSettings.tailscale, image: "tailscale/tailscale:latest" } });
+            const issues = issuesOf({
+                ...goodSettings,
+                tailscale: { ...goodSettings.tailscale, image: "tailscale/tailscale:latest" },
+            });
             assert.equal(issues[0].key, `${KEY}.tailscale.image`);
         });
 
@@ -118,7 +134,14 @@ describe("proxmox provider rendering", () => {
             });
             assert.deepEqual(
                 issues.map((i) => i.key).sort(),
-                [`${KEY}.image`, `${KEY}.lxc.sshPublicKeys`, `${KEY}.lxc.vmid`, `${KEY}.providerId`, `${KEY}.proxmox.url`, `${KEY}.tailscale.tags[0]`].sort(),
+                [
+                    `${KEY}.image`,
+                    `${KEY}.lxc.sshPublicKeys`,
+                    `${KEY}.lxc.vmid`,
+                    `${KEY}.providerId`,
+                    `${KEY}.proxmox.url`,
+                    `${KEY}.tailscale.tags[0]`,
+                ].sort(),
             );
         });
     });
@@ -156,11 +179,19 @@ describe("proxmox provider rendering", () => {
     });
 
     describe("provider command", () => {
-        const base = { providerId: "matrix-cluster", omniApiEndpoint: "https://omni.spaceships.work/", omniInsecureSkipVerify: false };
+        const base = {
+            providerId: "matrix-cluster",
+            omniApiEndpoint: "https://omni.spaceships.work/",
+            omniInsecureSkipVerify: false,
+        };
 
         it("passes id, endpoint and config file, and never the key", () => {
             const args = providerCommand(base);
-            assert.deepEqual(args, ["--id=matrix-cluster", "--omni-api-endpoint=https://omni.spaceships.work/", "--config-file=/config.yaml"]);
+            assert.deepEqual(args, [
+                "--id=matrix-cluster",
+                "--omni-api-endpoint=https://omni.spaceships.work/",
+                "--config-file=/config.yaml",
+            ]);
             assert.ok(!args.some((a) => a.includes("service-account-key")));
         });
 
@@ -188,7 +219,10 @@ describe("proxmox provider rendering", () => {
             ]) {
                 assert.ok(env.includes(e), e);
             }
-            assert.ok(!env.some((e) => e.startsWith("TS_AUTHKEY=")), "the auth key is added by the component, as a secret");
+            assert.ok(
+                !env.some((e) => e.startsWith("TS_AUTHKEY=")),
+                "the auth key is added by the component, as a secret",
+            );
         });
 
         it("installs Docker only when missing, with sudo for a non-root user", () => {

@@ -6,7 +6,10 @@ import { loaderProject } from "./loader-project";
 
 const root = path.join(__dirname, "..");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { compilerOptions, javascriptOf } = require("../src/plan/register") as { compilerOptions(): object; javascriptOf(filename: string): string };
+const { compilerOptions, javascriptOf } = require("../src/plan/register") as {
+    compilerOptions(): object;
+    javascriptOf(filename: string): string;
+};
 
 describe("TypeScript loader (src/plan/register.js)", () => {
     const dirs: string[] = [];
@@ -50,7 +53,10 @@ describe("TypeScript loader (src/plan/register.js)", () => {
     it("keys all the code a process loaded: the key changes when a loaded source does, and only then", () => {
         const p = newProject();
         fs.writeFileSync(path.join(p.dir, "lib.ts"), "export const value = 1;\n");
-        fs.writeFileSync(path.join(p.dir, "main.ts"), 'import "./lib";\nconsole.log(require("./src/plan/register").loadedCodeKey());\n');
+        fs.writeFileSync(
+            path.join(p.dir, "main.ts"),
+            'import "./lib";\nconsole.log(require("./src/plan/register").loadedCodeKey());\n',
+        );
         const key = () => {
             const run = p.run("main.ts");
             assert.equal(run.status, 0, run.stderr);
@@ -68,7 +74,10 @@ describe("TypeScript loader (src/plan/register.js)", () => {
         dirs.push(dir);
         const failing = path.join(dir, "fail.ts");
         // Type-only lines vanish from the JavaScript, so its lines are not the source's.
-        fs.writeFileSync(failing, 'interface Unused { a: number }\ntype Alias = Unused;\n\nexport function fail(): never {\n    throw new Error("here");\n}\n');
+        fs.writeFileSync(
+            failing,
+            'interface Unused { a: number }\ntype Alias = Unused;\n\nexport function fail(): never {\n    throw new Error("here");\n}\n',
+        );
         const { fail } = require(failing) as { fail(): never };
         assert.throws(fail, (e: Error) => e.stack!.split("\n")[1] === `    at fail (${failing}:5:11)`);
         const broken = path.join(dir, "broken.ts");

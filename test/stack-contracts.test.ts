@@ -53,7 +53,8 @@ describe("stack programs against Omni's and the provider's contracts", () => {
         assert.ok((role.inputs.privileges as string[]).includes("Sys.Console"));
         assert.ok((role.inputs.privileges as string[]).includes("Mapping.Use"));
         const plain = await planStack({ stack: "matrix", skipPolicies: true });
-        const basic = plain.resources.find((r) => r.type === "proxmoxve:index/roleLegacy:RoleLegacy")!.inputs.privileges as string[];
+        const basic = plain.resources.find((r) => r.type === "proxmoxve:index/roleLegacy:RoleLegacy")!.inputs
+            .privileges as string[];
         assert.ok(!basic.includes("Sys.Console") && !basic.includes("Mapping.Use"));
     });
 
@@ -63,13 +64,24 @@ describe("stack programs against Omni's and the provider's contracts", () => {
                 c["omni-scale:hub"].automationKeyRotation = 1;
             },
         });
-        const previous = { outputs: { automationKey: "previous-automation-key", omniVersion: "v1.10.4" }, secretOutputNames: ["automationKey"] };
-        const { resources } = await planStack({ stack: "quantum", configFile: files.quantum, skipPolicies: true, previousOutputs: previous });
+        const previous = {
+            outputs: { automationKey: "previous-automation-key", omniVersion: "v1.10.4" },
+            secretOutputNames: ["automationKey"],
+        };
+        const { resources } = await planStack({
+            stack: "quantum",
+            configFile: files.quantum,
+            skipPolicies: true,
+            previousOutputs: previous,
+        });
         const renew = resources.find((r) => r.name === "omni-automation-key-renewal")!;
         assert.equal(renew.inputs.create, "omnictl serviceaccount renew 'pulumi-automation'");
         assert.deepEqual(renew.inputs.triggers, [1]);
         const key = (renew.inputs.environment as Record<string, unknown>).OMNI_SERVICE_ACCOUNT_KEY;
-        assert.ok(isSecret(key) && key.value === "previous-automation-key", "authenticates with the key in use, as a secret");
+        assert.ok(
+            isSecret(key) && key.value === "previous-automation-key",
+            "authenticates with the key in use, as a secret",
+        );
         const plain = await planStack({ stack: "quantum", skipPolicies: true });
         assert.equal(
             plain.resources.find((r) => r.name === "omni-automation-key-renewal"),
@@ -87,7 +99,9 @@ describe("stack programs against Omni's and the provider's contracts", () => {
         await assert.rejects(
             planStack({ stack: "matrix", configFile: files.matrix, skipPolicies: true }),
             (e: Error) =>
-                /omni-scale:machineClasses\[4\]\.name \(got "matrix-control-plane"\): machine class names must be unique/.test(e.message) &&
+                /omni-scale:machineClasses\[4\]\.name \(got "matrix-control-plane"\): machine class names must be unique/.test(
+                    e.message,
+                ) &&
                 /omni-scale:clusters\[1\]\.name \(got "talos-prod-01"\): cluster names must be unique/.test(e.message),
         );
     });

@@ -11,7 +11,11 @@ import { runProgram } from "../src/plan/capture";
 import { hubSettings, providerSettings } from "./fixtures/settings";
 
 const access = { omniEndpoint: "https://omni.example.com", serviceAccountKey: pulumi.secret("key") };
-const badClass = { name: "Bad_Name", providerId: "proxmox", providerData: { cores: 2, memory: 4096, disk_size: 20, storage_selector: 'name == "local-lvm"' } };
+const badClass = {
+    name: "Bad_Name",
+    providerId: "proxmox",
+    providerData: { cores: 2, memory: 4096, disk_size: 20, storage_selector: 'name == "local-lvm"' },
+};
 
 /**
  * Each component, used from a plain program with no omni-scale stack config, as a platform team would: bad args fail
@@ -19,10 +23,18 @@ const badClass = { name: "Bad_Name", providerId: "proxmox", providerData: { core
  * `keyPrefix` when given.
  */
 const cases: [string, (keyPrefix?: string) => void, string][] = [
-    ["OmniHub", (keyPrefix) => new OmniHub("hub", { settings: { ...hubSettings, lanIp: "100.100.1.1" } as never, keyPrefix }), "hub.settings.lanIp"],
+    [
+        "OmniHub",
+        (keyPrefix) => new OmniHub("hub", { settings: { ...hubSettings, lanIp: "100.100.1.1" } as never, keyPrefix }),
+        "hub.settings.lanIp",
+    ],
     [
         "ProxmoxHostDns",
-        (keyPrefix) => new ProxmoxHostDns("dns", { settings: { domain: "example.com", servers: ["8.8.8.8"], nodes: ["pve1"] }, keyPrefix }),
+        (keyPrefix) =>
+            new ProxmoxHostDns("dns", {
+                settings: { domain: "example.com", servers: ["8.8.8.8"], nodes: ["pve1"] },
+                keyPrefix,
+            }),
         "dns.settings.servers[0]",
     ],
     [
@@ -46,7 +58,11 @@ const cases: [string, (keyPrefix?: string) => void, string][] = [
             }),
         "preflight.settings.nodes[0].address",
     ],
-    ["OmniMachineClass", (keyPrefix) => new OmniMachineClass("class", { spec: badClass, ...access, keyPrefix }), "class.spec.name"],
+    [
+        "OmniMachineClass",
+        (keyPrefix) => new OmniMachineClass("class", { spec: badClass, ...access, keyPrefix }),
+        "class.spec.name",
+    ],
     [
         "OmniCluster",
         (keyPrefix) =>

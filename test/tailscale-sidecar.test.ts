@@ -37,14 +37,23 @@ describe("tailscaleSidecar: the one sidecar definition the hub and the provider 
         const get = await sidecar();
         const key = get("hub-tailscale-key")!;
         assert.deepEqual(
-            [key.inputs.reusable, key.inputs.ephemeral, key.inputs.preauthorized, key.inputs.expiry, key.inputs.recreateIfInvalid],
+            [
+                key.inputs.reusable,
+                key.inputs.ephemeral,
+                key.inputs.preauthorized,
+                key.inputs.expiry,
+                key.inputs.recreateIfInvalid,
+            ],
             [false, false, true, 600, "never"],
         );
         const volume = get("hub-tailscale-state")!;
         assert.equal(volume.inputs.name, "omni-tailscale-state");
         assert.ok(volume.protect && volume.retainOnDelete, "losing the state renames the node <hostname>-1");
         const container = get("hub-tailscale")!;
-        assert.deepEqual([container.inputs.wait, container.inputs.waitTimeout, container.deleteBeforeReplace], [true, 90, true]);
+        assert.deepEqual(
+            [container.inputs.wait, container.inputs.waitTimeout, container.deleteBeforeReplace],
+            [true, 90, true],
+        );
         assert.deepEqual((container.inputs.capabilities as { adds: string[] }).adds, ["NET_ADMIN"]);
         const envs = container.inputs.envs as unknown[];
         assert.ok(isSecret(envs[0]), "TS_AUTHKEY stays secret");
@@ -52,7 +61,11 @@ describe("tailscaleSidecar: the one sidecar definition the hub and the provider 
     });
 
     it("uses a given auth key instead of creating one, and adopts an existing state volume by name", async () => {
-        const get = await sidecar({ authKey: pulumi.secret("tskey-given"), adoptStateVolume: "tailscale-state", stateVolumeName: "tailscale-state" });
+        const get = await sidecar({
+            authKey: pulumi.secret("tskey-given"),
+            adoptStateVolume: "tailscale-state",
+            stateVolumeName: "tailscale-state",
+        });
         assert.equal(get("hub-tailscale-key"), undefined);
         const volume = get("hub-tailscale-state")!;
         assert.equal(volume.importId, "tailscale-state");

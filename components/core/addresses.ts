@@ -22,7 +22,8 @@ export function hostnameProblem(value: string): string | undefined {
     if (isIp(value)) return `"${value}" is an IP address; use the DNS name that the TLS certificate covers`;
     if (hostnamePattern.test(value)) return undefined;
     const bare = bareHost(value);
-    const fix = bare && bare !== value && hostnamePattern.test(bare) ? `use "${bare}"` : "use a name such as omni.example.com";
+    const fix =
+        bare && bare !== value && hostnamePattern.test(bare) ? `use "${bare}"` : "use a name such as omni.example.com";
     return `"${value}" is not a bare host name (no scheme, path or port); ${fix}`;
 }
 
@@ -142,7 +143,9 @@ export function parseDockerHost(value: string): DockerHost | string {
             }
             return { scheme: "ssh", user: decodeURIComponent(url.username), host, port };
         case "unix:":
-            return url.pathname.startsWith("/") && !host ? { scheme: "unix", path: url.pathname } : `"${value}" must be unix:///absolute/path.sock`;
+            return url.pathname.startsWith("/") && !host
+                ? { scheme: "unix", path: url.pathname }
+                : `"${value}" must be unix:///absolute/path.sock`;
         case "tcp:":
             return host && port ? { scheme: "tcp", host, port } : `"${value}" must be tcp://host:port`;
         default:

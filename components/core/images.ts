@@ -49,7 +49,10 @@ export const defaultProviderImageRules: ProviderImageRules = { patchedTags: ["lo
  * Why a Proxmox infra provider image may still carry the hostname patch that conflicts with Omni
  * (`static hostname is already set`), or undefined when it is safe: a digest, a patched tag, or a release ≥ minimumVersion.
  */
-export function providerImageProblem(image: string, rules: ProviderImageRules = defaultProviderImageRules): string | undefined {
+export function providerImageProblem(
+    image: string,
+    rules: ProviderImageRules = defaultProviderImageRules,
+): string | undefined {
     const pin = imagePinProblem(image);
     if (pin) return pin;
     const ref = parseImageRef(image);

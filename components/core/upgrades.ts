@@ -12,7 +12,12 @@ export function omniUpgradeProblem(from: string | undefined, to: string): string
     if (semver.lt(next, prev)) {
         return `Omni ${to} is older than the deployed ${from}: Omni cannot roll back; restore a backup instead of downgrading`;
     }
-    const [pMajor, pMinor, nMajor, nMinor] = [semver.major(prev), semver.minor(prev), semver.major(next), semver.minor(next)];
+    const [pMajor, pMinor, nMajor, nMinor] = [
+        semver.major(prev),
+        semver.minor(prev),
+        semver.major(next),
+        semver.minor(next),
+    ];
     const oneStep = nMajor === pMajor ? nMinor - pMinor <= 1 : nMajor === pMajor + 1 && nMinor === 0;
     if (!oneStep) {
         return `Omni ${from} → ${to} skips a minor version; Omni upgrades one minor at a time: set omniVersion to the latest v${pMajor}.${pMinor + 1}.x, run \`pulumi up\`, then continue`;
@@ -30,7 +35,11 @@ export interface ClusterVersions {
  * machine and are done one at a time, so a single update may change only one of them, never downgrade,
  * and move Kubernetes by at most one minor version.
  */
-export function clusterUpgradeProblem(cluster: string, from: ClusterVersions | undefined, to: ClusterVersions): string | undefined {
+export function clusterUpgradeProblem(
+    cluster: string,
+    from: ClusterVersions | undefined,
+    to: ClusterVersions,
+): string | undefined {
     if (!from) return undefined;
     const talosChanged = from.talos !== to.talos;
     const k8sChanged = from.kubernetes !== to.kubernetes;
@@ -43,11 +52,17 @@ export function clusterUpgradeProblem(cluster: string, from: ClusterVersions | u
     ] as const) {
         const prev = semver.clean(a);
         const next = semver.clean(b);
-        if (prev && next && semver.lt(next, prev)) return `cluster ${cluster}: ${what} ${b} is older than the running ${a}; downgrades are not supported`;
+        if (prev && next && semver.lt(next, prev))
+            return `cluster ${cluster}: ${what} ${b} is older than the running ${a}; downgrades are not supported`;
     }
     const prevK8s = semver.clean(from.kubernetes);
     const nextK8s = semver.clean(to.kubernetes);
-    if (prevK8s && nextK8s && semver.major(prevK8s) === semver.major(nextK8s) && semver.minor(nextK8s) - semver.minor(prevK8s) > 1) {
+    if (
+        prevK8s &&
+        nextK8s &&
+        semver.major(prevK8s) === semver.major(nextK8s) &&
+        semver.minor(nextK8s) - semver.minor(prevK8s) > 1
+    ) {
         return `cluster ${cluster}: Kubernetes ${from.kubernetes} → ${to.kubernetes} skips a minor version; upgrade one minor version per update`;
     }
     return undefined;

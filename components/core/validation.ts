@@ -25,7 +25,10 @@ export function formatIssues(issues: ConfigIssue[]): string {
 
 /** Dotted key for a zod path, rooted at `prefix` (e.g. `omni-scale:hub` + ["auth","auth0","domain"]). */
 export function keyOf(prefix: string, path: ReadonlyArray<PropertyKey>): string {
-    return path.reduce<string>((key, part) => (typeof part === "number" ? `${key}[${part}]` : `${key}.${String(part)}`), prefix);
+    return path.reduce<string>(
+        (key, part) => (typeof part === "number" ? `${key}[${part}]` : `${key}.${String(part)}`),
+        prefix,
+    );
 }
 
 /** Zod issues → ConfigIssues, keeping the offending input so the message can show it. */
@@ -58,18 +61,30 @@ export const dnsLabel = (hint = "use lowercase letters, digits and '-', starting
         .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, hint)
         .max(63, "at most 63 characters");
 
-const GO_DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const GO_DURATION_UNITS_MS: Record<string, number> = {
+    ns: 1e-6,
+    us: 1e-3,
+    µs: 1e-3,
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+};
 const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
 /** Milliseconds of a Go duration string (`1h30m`, `90s`; Go's time.ParseDuration without a sign), or undefined. */
 export function parseGoDuration(value: string): number | undefined {
     if (value === "0") return 0;
     if (!GO_DURATION.test(value)) return undefined;
-    return [...value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)].reduce((ms, [, n, unit]) => ms + Number(n) * GO_DURATION_UNITS_MS[unit], 0);
+    return [...value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)].reduce(
+        (ms, [, n, unit]) => ms + Number(n) * GO_DURATION_UNITS_MS[unit],
+        0,
+    );
 }
 
 /** A Go duration setting (Omni's flags and templates take time.Duration strings). */
-export const goDuration = (hint = "must be a Go duration such as 1h or 30m") => z.string().refine((v) => parseGoDuration(v) !== undefined, hint);
+export const goDuration = (hint = "must be a Go duration such as 1h or 30m") =>
+    z.string().refine((v) => parseGoDuration(v) !== undefined, hint);
 
 /**
  * A zod refinement for arrays whose items must be unique by `by` (names that become Omni ids or Pulumi resource
@@ -96,7 +111,8 @@ export interface KeyedArgs {
     keyPrefix?: string;
 }
 
-export const argsKey = (name: string, args: KeyedArgs, field = "settings"): string => args.keyPrefix ?? `${name}.${field}`;
+export const argsKey = (name: string, args: KeyedArgs, field = "settings"): string =>
+    args.keyPrefix ?? `${name}.${field}`;
 
 /** Adds a zod issue for each message a `…Problem` function returns (the one bridge from pure rules to schemas). */
 export function refineWith(problem: (value: string) => string | undefined) {
@@ -121,4 +137,5 @@ export const DEFAULT_INFRA_PROVIDER_ID = "proxmox";
 export const TailscaleTag = z.string().regex(/^tag:[a-zA-Z][a-zA-Z0-9-]*$/, "a Tailscale tag such as tag:omni");
 
 /** An absolute path on the Docker host; `example` shows one in the error. */
-export const absoluteHostPath = (example: string) => z.string().regex(/^\/[^\0]*$/, `must be an absolute path on the Docker host, e.g. ${example}`);
+export const absoluteHostPath = (example: string) =>
+    z.string().regex(/^\/[^\0]*$/, `must be an absolute path on the Docker host, e.g. ${example}`);

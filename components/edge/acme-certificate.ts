@@ -1,6 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as acme from "@pulumiverse/acme";
-import { ACME_DIRECTORIES, AcmeDirectory, cloudflareDnsChallenge, fullChain, PROPAGATION_RESOLVERS } from "./acme-certificate-render";
+import {
+    ACME_DIRECTORIES,
+    AcmeDirectory,
+    cloudflareDnsChallenge,
+    fullChain,
+    PROPAGATION_RESOLVERS,
+} from "./acme-certificate-render";
 
 export interface AcmeCertificateArgs {
     /** The name the certificate is for (the Omni domain). */
@@ -31,7 +37,11 @@ export class AcmeCertificate extends pulumi.ComponentResource {
         // plan and `pulumi up` starts without it.
         // eslint-disable-next-line @typescript-eslint/no-var-requires
         const sdk = require("@pulumiverse/acme") as typeof acme;
-        const provider = new sdk.Provider(`${name}-${args.directory}`, { serverUrl: ACME_DIRECTORIES[args.directory] }, { parent: this });
+        const provider = new sdk.Provider(
+            `${name}-${args.directory}`,
+            { serverUrl: ACME_DIRECTORIES[args.directory] },
+            { parent: this },
+        );
         // Accounts belong to one directory, so each has its own. The provider generates the account key, which stays
         // in state as a secret; the production account is protected (its key owns the certificates), a staging one
         // can go once it served its test.
@@ -58,7 +68,9 @@ export class AcmeCertificate extends pulumi.ComponentResource {
             },
             { parent: this, provider, additionalSecretOutputs: ["privateKeyPem"] },
         );
-        this.certificatePem = pulumi.all([certificate.certificatePem, certificate.issuerPem]).apply(([cert, issuer]) => fullChain(cert, issuer ?? ""));
+        this.certificatePem = pulumi
+            .all([certificate.certificatePem, certificate.issuerPem])
+            .apply(([cert, issuer]) => fullChain(cert, issuer ?? ""));
         this.privateKeyPem = pulumi.secret(certificate.privateKeyPem);
         this.notAfter = certificate.certificateNotAfter;
         this.registerOutputs({ certificatePem: this.certificatePem, notAfter: this.notAfter });

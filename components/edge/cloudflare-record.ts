@@ -24,9 +24,16 @@ export class CloudflareRecord extends pulumi.ComponentResource {
         // every other plan and `pulumi up` starts without it.
         // eslint-disable-next-line @typescript-eslint/no-var-requires
         const cf = require("@pulumi/cloudflare") as typeof cloudflare;
-        const provider = new cf.Provider(`${name}-cloudflare`, { apiToken: pulumi.secret(args.apiToken) }, { parent: this });
+        const provider = new cf.Provider(
+            `${name}-cloudflare`,
+            { apiToken: pulumi.secret(args.apiToken) },
+            { parent: this },
+        );
         // The device appears once the sidecar has logged in; retry for a while rather than fail on a slow join.
-        const device = tailscale.getDeviceOutput({ hostname: args.tailscaleHostname, waitFor: "120s" }, { parent: this, dependsOn: opts?.dependsOn });
+        const device = tailscale.getDeviceOutput(
+            { hostname: args.tailscaleHostname, waitFor: "120s" },
+            { parent: this, dependsOn: opts?.dependsOn },
+        );
         this.address = device.addresses.apply((addresses) => tailnetIpv4(addresses, args.tailscaleHostname));
         new cf.DnsRecord(`${name}-record`, renderDnsRecord(args, this.address), { parent: this, provider });
         this.registerOutputs({ address: this.address });

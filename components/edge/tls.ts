@@ -13,17 +13,23 @@ export function tlsProblems(certPem: string, keyPem: string, domain: string, now
         // With a full chain this is the first (leaf) certificate, the one that must match.
         cert = new crypto.X509Certificate(certPem);
     } catch (e) {
-        problems.push(`the certificate is not PEM (${(e as Error).message}); use the full chain, e.g. certbot's fullchain.pem`);
+        problems.push(
+            `the certificate is not PEM (${(e as Error).message}); use the full chain, e.g. certbot's fullchain.pem`,
+        );
     }
     try {
         key = crypto.createPrivateKey(keyPem);
     } catch (e) {
-        problems.push(`the private key is not an unencrypted PEM key (${(e as Error).message}); use e.g. certbot's privkey.pem`);
+        problems.push(
+            `the private key is not an unencrypted PEM key (${(e as Error).message}); use e.g. certbot's privkey.pem`,
+        );
     }
     if (!cert) return problems;
 
     if (key && !cert.checkPrivateKey(key)) {
-        problems.push(`the private key does not belong to the certificate (${cert.subject.replace(/\n/g, ", ")}); use the key issued with it`);
+        problems.push(
+            `the private key does not belong to the certificate (${cert.subject.replace(/\n/g, ", ")}); use the key issued with it`,
+        );
     }
     // Go clients (Talos, omnictl) ignore the subject CN, so only subjectAltName counts.
     if (!cert.checkHost(domain, { subject: "never" })) {
@@ -35,7 +41,10 @@ export function tlsProblems(certPem: string, keyPem: string, domain: string, now
     const validTo = new Date(cert.validTo);
     const validFrom = new Date(cert.validFrom);
     if (validTo < now) problems.push(`the certificate expired on ${validTo.toISOString()}; renew it`);
-    if (validFrom > now) problems.push(`the certificate is not valid before ${validFrom.toISOString()}; check the clock or the certificate`);
+    if (validFrom > now)
+        problems.push(
+            `the certificate is not valid before ${validFrom.toISOString()}; check the clock or the certificate`,
+        );
     return problems;
 }
 

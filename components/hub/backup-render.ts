@@ -49,7 +49,12 @@ export const HUB_BACKUP_ROLE = "hub-backup";
 
 /** Names of the files of one backup set (a directory `omni-hub-<UTC timestamp>`). */
 export const BACKUP_SET_PREFIX = "omni-hub-";
-export const BACKUP_FILES = { etcd: "etcd.snapshot", sqlite: "omni.db", manifest: "manifest", sums: "SHA256SUMS" } as const;
+export const BACKUP_FILES = {
+    etcd: "etcd.snapshot",
+    sqlite: "omni.db",
+    manifest: "manifest",
+    sums: "SHA256SUMS",
+} as const;
 
 /** Seconds of a Go duration, or NaN. */
 export function durationSeconds(value: string): number {
@@ -70,7 +75,8 @@ export function backupTargetProblem(targetDir: string, dataVolumeName?: string):
     if (inside("/var/lib/docker")) {
         return `"${targetDir}" is inside Docker's data root, where the Omni data volume lives: a backup there is lost with it; use another disk or a NAS mount, e.g. /mnt/nas/omni-hub-backups`;
     }
-    if (dir === "/") return `"${targetDir}" is the root directory; use a dedicated directory on another disk or a NAS mount`;
+    if (dir === "/")
+        return `"${targetDir}" is the root directory; use a dedicated directory on another disk or a NAS mount`;
     if (/['"\\\n]/.test(dir)) return `"${targetDir}" contains quotes, backslashes or newlines; use a plain path`;
     return undefined;
 }
@@ -80,7 +86,8 @@ export function etcdToolsProblem(omniVersion: string, etcdImage: string): string
     const embedded = EMBEDDED_ETCD[omniVersion];
     const tools = tagVersion(etcdImage);
     if (!embedded || !tools) return undefined;
-    if (semver.major(tools) === semver.major(embedded) && semver.minor(tools) === semver.minor(embedded)) return undefined;
+    if (semver.major(tools) === semver.major(embedded) && semver.minor(tools) === semver.minor(embedded))
+        return undefined;
     return `Omni ${omniVersion} embeds etcd ${embedded}, but the image has etcd v${tools}: use the same minor version, e.g. gcr.io/etcd-development/etcd:${embedded}`;
 }
 
@@ -88,7 +95,10 @@ export const HubBackupSettingsSchema = z.strictObject({
     /** How often a set is taken (a Go duration); the container turns unhealthy when the last success is older than twice this. */
     interval: goDuration()
         .default("6h")
-        .refine((v) => durationSeconds(v) >= 60 && Number.isInteger(durationSeconds(v)), "must be whole seconds and at least 1m, e.g. 6h"),
+        .refine(
+            (v) => durationSeconds(v) >= 60 && Number.isInteger(durationSeconds(v)),
+            "must be whole seconds and at least 1m, e.g. 6h",
+        ),
     /** How many sets stay in targetDir (and are pruned there; S3 keeps what its lifecycle rules keep). */
     keep: z.number().int().min(1, "keep at least one set").default(28),
     /** A directory on the Docker host, ideally another disk or a NAS mount; never inside Docker's data root. */
@@ -96,14 +106,28 @@ export const HubBackupSettingsSchema = z.strictObject({
     /** Upload each set to S3-compatible storage (path-style URLs); credentials are the secrets hubBackupS3AccessKeyId / hubBackupS3SecretAccessKey. */
     s3: z
         .strictObject({
-            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name: 3-63 lowercase letters, digits, dots and dashes"),
+            bucket: z
+                .string()
+                .regex(
+                    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+                    "must be an S3 bucket name: 3-63 lowercase letters, digits, dots and dashes",
+                ),
             prefix: z
                 .string()
-                .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, "must be a key prefix without leading or trailing slash, e.g. omni/quantum")
+                .regex(
+                    /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+                    "must be a key prefix without leading or trailing slash, e.g. omni/quantum",
+                )
                 .default("omni-hub"),
             endpoint: z
-                .url({ protocol: /^https$/, error: "must be the https URL of the S3 API without a path, e.g. https://s3.eu-central-1.amazonaws.com" })
-                .refine((u) => new URL(u).pathname === "/" && !new URL(u).search, "must have no path or query; the bucket is added to it"),
+                .url({
+                    protocol: /^https$/,
+                    error: "must be the https URL of the S3 API without a path, e.g. https://s3.eu-central-1.amazonaws.com",
+                })
+                .refine(
+                    (u) => new URL(u).pathname === "/" && !new URL(u).search,
+                    "must have no path or query; the bucket is added to it",
+                ),
             region: z
                 .string()
                 .regex(/^[a-z0-9-]+$/, "must be a region name such as us-east-1 (what the SigV4 signature uses)")
@@ -139,13 +163,18 @@ export function hubBackupImageTag(dockerfile: string, etcdImage: string): string
 
 /** Builds the image on the Docker host with its own docker CLI, the Dockerfile on stdin (no build context). */
 export function hubBackupBuildScript(dockerfile: string, tag: string): string {
-    return [`docker build --tag ${shQuote(tag)} - <<'OMNI_HUB_BACKUP_DOCKERFILE'`, dockerfile.trimEnd(), "OMNI_HUB_BACKUP_DOCKERFILE"].join("\n");
+    return [
+        `docker build --tag ${shQuote(tag)} - <<'OMNI_HUB_BACKUP_DOCKERFILE'`,
+        dockerfile.trimEnd(),
+        "OMNI_HUB_BACKUP_DOCKERFILE",
+    ].join("\n");
 }
 
 /** The curl config holding the S3 credentials (read with `curl --config`, so they never appear in a process list). */
 export function s3CurlConfig(accessKeyId: string, secretAccessKey: string): string {
     const quote = (v: string) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-    if (/[:\n]/.test(accessKeyId) || /\n/.test(secretAccessKey)) throw new Error("S3 credentials must not contain newlines, and the access key id no colon");
+    if (/[:\n]/.test(accessKeyId) || /\n/.test(secretAccessKey))
+        throw new Error("S3 credentials must not contain newlines, and the access key id no colon");
     return `user = ${quote(`${accessKeyId}:${secretAccessKey}`)}\n`;
 }
 
@@ -404,7 +433,12 @@ export interface HubRestoreHostParams {
  * The expected key fingerprint defaults to the one the deployed backup container carries (the configured key).
  */
 export function hubRestoreHostScript(p: HubRestoreHostParams): string {
-    const inner = hubRestoreScript({ dataDir: p.omniPaths.data, etcdDir: p.omniPaths.etcd, sqlitePath: p.omniPaths.sqlite, setsDir: hubBackupPaths.target });
+    const inner = hubRestoreScript({
+        dataDir: p.omniPaths.data,
+        etcdDir: p.omniPaths.etcd,
+        sqlitePath: p.omniPaths.sqlite,
+        setsDir: hubBackupPaths.target,
+    });
     return `set -eu
 MODE=\${1:?check or restore}
 SET=\${2:-latest}
@@ -448,7 +482,10 @@ export function hubBackupHealthcheck(intervalSeconds: number) {
 }
 
 /** Plan warnings about the hub backup (quantum logs them). */
-export function hubBackupWarnings(hub: { omniVersion: string; backup?: HubBackupSettings }, etcdKeyConfigured: boolean): string[] {
+export function hubBackupWarnings(
+    hub: { omniVersion: string; backup?: HubBackupSettings },
+    etcdKeyConfigured: boolean,
+): string[] {
     if (!hub.backup) return [];
     const warnings: string[] = [];
     if (!etcdKeyConfigured) {

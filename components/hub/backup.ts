@@ -70,7 +70,8 @@ export class HubBackup extends pulumi.ComponentResource {
         const s = args.settings;
         const issues: ConfigIssue[] = [];
         const toolsProblem = etcdToolsProblem(args.omniVersion, s.etcdImage);
-        if (toolsProblem) issues.push({ key: "omni-scale:hub.backup.etcdImage", value: s.etcdImage, message: toolsProblem });
+        if (toolsProblem)
+            issues.push({ key: "omni-scale:hub.backup.etcdImage", value: s.etcdImage, message: toolsProblem });
         const hasCredentials = args.s3AccessKeyId !== undefined && args.s3SecretAccessKey !== undefined;
         if (s.s3 && !hasCredentials) {
             issues.push({
@@ -92,8 +93,16 @@ export class HubBackup extends pulumi.ComponentResource {
         const onDocker = { parent: this, provider: args.dockerProvider };
 
         // Pulled first, so the build uses exactly these pins; kept when replaced, so going back needs no pull.
-        const etcdImage = new docker.RemoteImage(`${name}-etcd-image`, { name: s.etcdImage, keepLocally: true }, onDocker);
-        const baseImage = new docker.RemoteImage(`${name}-base-image`, { name: s.baseImage, keepLocally: true }, onDocker);
+        const etcdImage = new docker.RemoteImage(
+            `${name}-etcd-image`,
+            { name: s.etcdImage, keepLocally: true },
+            onDocker,
+        );
+        const baseImage = new docker.RemoteImage(
+            `${name}-base-image`,
+            { name: s.baseImage, keepLocally: true },
+            onDocker,
+        );
         const dockerfile = hubBackupDockerfile(s);
         const tag = hubBackupImageTag(dockerfile, s.etcdImage);
         const buildScript = hubBackupBuildScript(dockerfile, tag);
@@ -113,7 +122,12 @@ export class HubBackup extends pulumi.ComponentResource {
                   )
                 : new command.local.Command(
                       `${name}-image`,
-                      { create: buildScript, environment: { DOCKER_HOST: args.dockerHost }, triggers: [tag], logging: "stderr" },
+                      {
+                          create: buildScript,
+                          environment: { DOCKER_HOST: args.dockerHost },
+                          triggers: [tag],
+                          logging: "stderr",
+                      },
                       buildOpts,
                   );
 
@@ -127,18 +141,28 @@ export class HubBackup extends pulumi.ComponentResource {
                 intervalSeconds,
                 keep: s.keep,
                 keyFingerprint: fpr,
-                s3: s.s3 && { url: s3BaseUrl(s.s3), region: s.s3.region, credentialsFile: hubBackupPaths.s3Credentials },
+                s3: s.s3 && {
+                    url: s3BaseUrl(s.s3),
+                    region: s.s3.region,
+                    credentialsFile: hubBackupPaths.s3Credentials,
+                },
             }),
         );
-        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [{ file: hubBackupPaths.script, content: script, permissions: "0555" }];
+        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
+            { file: hubBackupPaths.script, content: script, permissions: "0555" },
+        ];
         if (s.s3) {
-            const curlrc = pulumi.all([args.s3AccessKeyId!, args.s3SecretAccessKey!]).apply(([id, secret]) => s3CurlConfig(id, secret));
+            const curlrc = pulumi
+                .all([args.s3AccessKeyId!, args.s3SecretAccessKey!])
+                .apply(([id, secret]) => s3CurlConfig(id, secret));
             uploads.push({ file: hubBackupPaths.s3Credentials, content: pulumi.secret(curlrc), permissions: "0400" });
         }
         const labels = [
             { label: STATE_ROLE_LABEL, value: HUB_BACKUP_ROLE },
             { label: HUB_BACKUP_LABELS.fingerprint, value: fingerprint },
-            ...(s.s3 ? [{ label: HUB_BACKUP_LABELS.s3, value: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` }] : []),
+            ...(s.s3
+                ? [{ label: HUB_BACKUP_LABELS.s3, value: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` }]
+                : []),
         ];
 
         const container = new docker.Container(
@@ -162,18 +186,21 @@ export class HubBackup extends pulumi.ComponentResource {
             { ...onDocker, dependsOn: [build], deleteBeforeReplace: true },
         );
 
-        this.summary = pulumi.all([container.name, container.networkMode, fingerprint]).apply(([c, networkMode, fpr]) => ({
-            container: c,
-            networkMode: `${networkMode} (Omni's; etcd at ${OMNI_ETCD_ENDPOINT})`,
-            image: tag,
-            schedule: `every ${s.interval}; unhealthy when the last success is older than ${2 * intervalSeconds}s`,
-            keep: s.keep,
-            target: s.targetDir,
-            ...(s.s3 ? { s3: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` } : {}),
-            keyFingerprint: fpr,
-            restore: "npm run restore -- --stack <stack> --set latest (add --yes to restore; see docs/OPERATIONS.md)",
-            note: `every set is encrypted by Omni: restoring it needs the etcd GPG key ${fpr}; keep that key apart from the backups`,
-        }));
+        this.summary = pulumi
+            .all([container.name, container.networkMode, fingerprint])
+            .apply(([c, networkMode, fpr]) => ({
+                container: c,
+                networkMode: `${networkMode} (Omni's; etcd at ${OMNI_ETCD_ENDPOINT})`,
+                image: tag,
+                schedule: `every ${s.interval}; unhealthy when the last success is older than ${2 * intervalSeconds}s`,
+                keep: s.keep,
+                target: s.targetDir,
+                ...(s.s3 ? { s3: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` } : {}),
+                keyFingerprint: fpr,
+                restore:
+                    "npm run restore -- --stack <stack> --set latest (add --yes to restore; see docs/OPERATIONS.md)",
+                note: `every set is encrypted by Omni: restoring it needs the etcd GPG key ${fpr}; keep that key apart from the backups`,
+            }));
         this.registerOutputs({ summary: this.summary });
     }
 }

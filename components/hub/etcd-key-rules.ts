@@ -12,11 +12,15 @@ export async function etcdKeyProblems(armored: string): Promise<string[]> {
     try {
         key = await openpgp.readKey({ armoredKey: armored });
     } catch (e) {
-        return [`is not an ASCII-armored OpenPGP key (${(e as Error).message}); export it with gpg --export-secret-key --armor <fingerprint>`];
+        return [
+            `is not an ASCII-armored OpenPGP key (${(e as Error).message}); export it with gpg --export-secret-key --armor <fingerprint>`,
+        ];
     }
     const fingerprint = key.getFingerprint().toUpperCase();
     if (!key.isPrivate()) {
-        return [`key ${fingerprint} is a public key; Omni needs the secret key: gpg --export-secret-key --armor ${fingerprint}`];
+        return [
+            `key ${fingerprint} is a public key; Omni needs the secret key: gpg --export-secret-key --armor ${fingerprint}`,
+        ];
     }
     const problems: string[] = [];
     // Every secret part must be usable without a prompt; gpg can lock the primary and subkeys separately.
@@ -30,7 +34,9 @@ export async function etcdKeyProblems(armored: string): Promise<string[]> {
     try {
         await key.getEncryptionKey();
     } catch {
-        problems.push(`key ${fingerprint} has no usable encryption subkey; add one: gpg --quick-add-key ${fingerprint} rsa4096 encr never`);
+        problems.push(
+            `key ${fingerprint} has no usable encryption subkey; add one: gpg --quick-add-key ${fingerprint} rsa4096 encr never`,
+        );
     }
     return problems;
 }

@@ -28,7 +28,12 @@ class GeneratedEtcdKey extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: GeneratedEtcdKeyInputs, opts?: pulumi.CustomResourceOptions) {
         // `kind` tells the offline plan's mocks what this dynamic resource is.
-        super(etcdKeyProvider, name, { ...args, kind: "omni-etcd-key", armoredPrivateKey: undefined, fingerprint: undefined }, opts);
+        super(
+            etcdKeyProvider,
+            name,
+            { ...args, kind: "omni-etcd-key", armoredPrivateKey: undefined, fingerprint: undefined },
+            opts,
+        );
     }
 }
 

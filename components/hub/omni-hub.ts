@@ -75,17 +75,26 @@ export class OmniHub extends pulumi.ComponentResource {
         const tlsArgs = [args.tlsCertificate, args.tlsPrivateKey];
         if (s.tls.mode === "config" && tlsArgs.some((v) => v === undefined)) {
             throw new ConfigError([
-                { key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is config: set both (PEM, as secrets), or use tls.mode hostFiles" },
+                {
+                    key: "tlsCertificate/tlsPrivateKey",
+                    message: "tls.mode is config: set both (PEM, as secrets), or use tls.mode hostFiles",
+                },
             ]);
         }
         if (s.tls.mode === "hostFiles" && tlsArgs.some((v) => v !== undefined)) {
             throw new ConfigError([
-                { key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is hostFiles, so these would be ignored: remove them or use tls.mode config" },
+                {
+                    key: "tlsCertificate/tlsPrivateKey",
+                    message: "tls.mode is hostFiles, so these would be ignored: remove them or use tls.mode config",
+                },
             ]);
         }
         if (s.tls.mode === "acme" && tlsArgs.some((v) => v !== undefined)) {
             throw new ConfigError([
-                { key: "tlsCertificate/tlsPrivateKey", message: "tls.mode is acme, so these would be ignored: remove them or use tls.mode config" },
+                {
+                    key: "tlsCertificate/tlsPrivateKey",
+                    message: "tls.mode is acme, so these would be ignored: remove them or use tls.mode config",
+                },
             ]);
         }
         if (s.adopt && args.etcdKey === undefined) {
@@ -102,7 +111,8 @@ export class OmniHub extends pulumi.ComponentResource {
             throw new ConfigError([
                 {
                     key: "cloudflareApiToken",
-                    message: "dns.cloudflare is set: set a token that can edit DNS in the zone with `pulumi config set --secret cloudflareApiToken ...`",
+                    message:
+                        "dns.cloudflare is set: set a token that can edit DNS in the zone with `pulumi config set --secret cloudflareApiToken ...`",
                 },
             ]);
         }
@@ -110,7 +120,11 @@ export class OmniHub extends pulumi.ComponentResource {
         const endpoints = hubEndpoints(s);
         const paths = omniContainerPaths;
 
-        const provider = new docker.Provider(`${name}-docker`, { host: s.dockerHost, sshOpts: s.dockerSshOpts }, { parent: this });
+        const provider = new docker.Provider(
+            `${name}-docker`,
+            { host: s.dockerHost, sshOpts: s.dockerSshOpts },
+            { parent: this },
+        );
         const onDocker = { parent: this, provider };
         // Stateful: never replaced or deleted by a routine `up` or `destroy`.
         const keep = { protect: true, retainOnDelete: true };
@@ -118,11 +132,19 @@ export class OmniHub extends pulumi.ComponentResource {
         // The account id must never change (Omni schema); protect it and ignore any input drift.
         const accountId = s.accountId
             ? pulumi.output(s.accountId)
-            : new random.RandomUuid(`${name}-account-id`, {}, { parent: this, protect: true, ignoreChanges: ["keepers"] }).result;
+            : new random.RandomUuid(
+                  `${name}-account-id`,
+                  {},
+                  { parent: this, protect: true, ignoreChanges: ["keepers"] },
+              ).result;
         const etcdKey = new OmniEtcdKey(`${name}-etcd-key`, { armoredPrivateKey: args.etcdKey }, { parent: this });
 
         // keepLocally: a replaced or destroyed image stays on the host, so going back needs no pull.
-        const omniImage = new docker.RemoteImage(`${name}-omni-image`, { name: s.omniImage, keepLocally: true }, onDocker);
+        const omniImage = new docker.RemoteImage(
+            `${name}-omni-image`,
+            { name: s.omniImage, keepLocally: true },
+            onDocker,
+        );
         const omniData = new docker.Volume(
             `${name}-omni-data`,
             {
@@ -133,7 +155,12 @@ export class OmniHub extends pulumi.ComponentResource {
         );
 
         const tun = [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun" }];
-        const tcp = [s.ports.api, s.ports.machineApi, s.ports.k8sProxy].map((p) => ({ internal: p, external: p, ip: s.lanIp, protocol: "tcp" }));
+        const tcp = [s.ports.api, s.ports.machineApi, s.ports.k8sProxy].map((p) => ({
+            internal: p,
+            external: p,
+            ip: s.lanIp,
+            protocol: "tcp",
+        }));
         const { container: sidecar } = tailscaleSidecar(
             name,
             {
@@ -147,15 +174,22 @@ export class OmniHub extends pulumi.ComponentResource {
                 keyExpirySeconds: s.tailscale.keyExpirySeconds,
                 keyDescription: "Omni hub sidecar",
                 // Omni's ports are published here: the sidecar owns the namespace. LAN IP only (Talos boots there).
-                ports: [...tcp, { internal: s.ports.wireguard, external: s.ports.wireguard, ip: s.lanIp, protocol: "udp" }],
+                ports: [
+                    ...tcp,
+                    { internal: s.ports.wireguard, external: s.ports.wireguard, ip: s.lanIp, protocol: "udp" },
+                ],
                 // Pulling and first login on a fresh Docker host take longer than in the provider's LXC.
                 waitTimeoutSeconds: 180,
             },
             { ...onDocker, parent: this },
         );
 
-        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [{ file: paths.gpgKey, content: etcdKey.armoredPrivateKey, permissions: "0400" }];
-        const volumes: pulumi.Input<docker.types.input.ContainerVolume>[] = [{ volumeName: omniData.name, containerPath: paths.data }];
+        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
+            { file: paths.gpgKey, content: etcdKey.armoredPrivateKey, permissions: "0400" },
+        ];
+        const volumes: pulumi.Input<docker.types.input.ContainerVolume>[] = [
+            { volumeName: omniData.name, containerPath: paths.data },
+        ];
         let certificate: pulumi.Output<CertificateSummary | undefined> = pulumi.output(undefined);
         if (s.tls.mode === "config" || s.tls.mode === "acme") {
             // An issued certificate is uploaded and checked exactly like a configured one.
@@ -179,7 +213,8 @@ export class OmniHub extends pulumi.ComponentResource {
             // Checked at program time; a bad pair fails the Omni container with this ConfigError.
             const tls = pulumi.all([certPem, keyPem]).apply(([cert, key]) => {
                 const problems = tlsProblems(cert, key, s.omniDomain);
-                if (problems.length) throw new ConfigError(problems.map((message): ConfigIssue => ({ key: configKey, message })));
+                if (problems.length)
+                    throw new ConfigError(problems.map((message): ConfigIssue => ({ key: configKey, message })));
                 return { cert, key };
             });
             uploads.push({ file: paths.tlsCert, content: tls.cert, permissions: "0444" });
@@ -191,14 +226,17 @@ export class OmniHub extends pulumi.ComponentResource {
             volumes.push({ hostPath: s.tls.certPath, containerPath: paths.tlsCert, readOnly: true });
             volumes.push({ hostPath: s.tls.keyPath, containerPath: paths.tlsKey, readOnly: true });
         }
-        if (s.etcdBackup?.localPath) volumes.push({ hostPath: s.etcdBackup.localPath, containerPath: paths.etcdBackup });
+        if (s.etcdBackup?.localPath)
+            volumes.push({ hostPath: s.etcdBackup.localPath, containerPath: paths.etcdBackup });
 
         this.flags = accountId.apply((id) => renderOmniFlags({ settings: s, accountId: id }));
         const omniCommand =
             s.auth.oidc && args.oidcClientSecret !== undefined
                 ? pulumi
                       .all([accountId, pulumi.secret(args.oidcClientSecret)])
-                      .apply(([id, secret]) => renderOmniFlags({ settings: s, accountId: id, oidcClientSecret: secret }))
+                      .apply(([id, secret]) =>
+                          renderOmniFlags({ settings: s, accountId: id, oidcClientSecret: secret }),
+                      )
                 : this.flags;
 
         const omni = new docker.Container(
@@ -259,7 +297,9 @@ export class OmniHub extends pulumi.ComponentResource {
         this.accountId = accountId;
         this.etcdKeyArmored = etcdKey.armoredPrivateKey;
 
-        const keys = s.initialServiceAccount.enabled ? this.bootstrap(name, s, omni, endpoints.apiUrl, args.currentAutomationKey) : undefined;
+        const keys = s.initialServiceAccount.enabled
+            ? this.bootstrap(name, s, omni, endpoints.apiUrl, args.currentAutomationKey)
+            : undefined;
         this.automationKey = keys ? keys.automationKey : pulumi.output(undefined);
         this.infraProviderKeys = keys ? keys.infraProviderKeys : pulumi.output<Record<string, string>>({});
 
@@ -285,7 +325,13 @@ export class OmniHub extends pulumi.ComponentResource {
      * from the Docker host, create a long-lived automation account with it, and register the infra
      * providers. Each command runs once; later `up`s keep the keys in state (secret) and create none.
      */
-    private bootstrap(name: string, s: OmniHubSettings, omni: docker.Container, apiUrl: string, currentAutomationKey?: pulumi.Input<string>) {
+    private bootstrap(
+        name: string,
+        s: OmniHubSettings,
+        omni: docker.Container,
+        apiUrl: string,
+        currentAutomationKey?: pulumi.Input<string>,
+    ) {
         const dockerHost = parseDockerHost(s.dockerHost);
         // Unreachable for validated settings; narrows the type.
         if (typeof dockerHost === "string") throw new Error(dockerHost);
@@ -297,7 +343,11 @@ export class OmniHub extends pulumi.ComponentResource {
                 ? new command.remote.Command(
                       `${name}-initial-key`,
                       // No key material here: the SSH agent (SSH_AUTH_SOCK) authenticates, as for the Docker provider.
-                      { connection: { host: dockerHost.host!, user: dockerHost.user, port: dockerHost.port }, create: script, logging: "stderr" },
+                      {
+                          connection: { host: dockerHost.host!, user: dockerHost.user, port: dockerHost.port },
+                          create: script,
+                          logging: "stderr",
+                      },
                       { ...once, dependsOn: [omni] },
                   )
                 : new command.local.Command(
@@ -327,7 +377,10 @@ export class OmniHub extends pulumi.ComponentResource {
                           `${name}-automation-key-renewal`,
                           {
                               create: automationKeyRenewalScript(),
-                              environment: omnictlEnvironment({ omniEndpoint: apiUrl, serviceAccountKey: currentAutomationKey ?? createdKey }),
+                              environment: omnictlEnvironment({
+                                  omniEndpoint: apiUrl,
+                                  serviceAccountKey: currentAutomationKey ?? createdKey,
+                              }),
                               triggers: [s.automationKeyRotation],
                               logging: "stderr",
                           },

@@ -1,6 +1,12 @@
 import * as semver from "semver";
 import { z } from "zod";
-import { auth0DomainProblem, hostnameProblem, lanIpProblem, omniDomainProblem, parseDockerHost } from "../core/addresses";
+import {
+    auth0DomainProblem,
+    hostnameProblem,
+    lanIpProblem,
+    omniDomainProblem,
+    parseDockerHost,
+} from "../core/addresses";
 import { HubBackupSettingsSchema } from "./backup-render";
 import { parseImageRef, PinnedImageSchema as pinnedImage, tagVersion } from "../core/images";
 import {
@@ -38,8 +44,12 @@ const goDuration = goDurationOf();
 const port = z.number().int().min(1).max(65535);
 const absolutePath = absoluteHostPath("/etc/letsencrypt/live/omni.example.com/fullchain.pem");
 /** Docker's volume name rule (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`). */
-const dockerVolumeName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, "a Docker volume name as `docker volume ls` shows it, e.g. omni-data");
-const email = z.email("must be an email address exactly as the identity provider reports it (case-sensitive), e.g. admin@example.com");
+const dockerVolumeName = z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, "a Docker volume name as `docker volume ls` shows it, e.g. omni-data");
+const email = z.email(
+    "must be an email address exactly as the identity provider reports it (case-sensitive), e.g. admin@example.com",
+);
 
 const AuthSchema = z
     .strictObject({
@@ -51,7 +61,10 @@ const AuthSchema = z
             .optional(),
         oidc: z
             .strictObject({
-                providerUrl: z.url({ protocol: /^https$/, error: "must be the issuer URL, e.g. https://idp.example.com/" }),
+                providerUrl: z.url({
+                    protocol: /^https$/,
+                    error: "must be the issuer URL, e.g. https://idp.example.com/",
+                }),
                 clientId: z.string().min(1, "set the OIDC client id"),
                 scopes: z.array(z.string().min(1)).optional(),
                 logoutUrl: z.url().optional(),
@@ -63,7 +76,10 @@ const AuthSchema = z
                 url: z.url().optional(),
                 metadata: z.string().min(1).optional(),
             })
-            .refine((s) => (s.url === undefined) !== (s.metadata === undefined), "set exactly one of url or metadata (Omni treats them as mutually exclusive)")
+            .refine(
+                (s) => (s.url === undefined) !== (s.metadata === undefined),
+                "set exactly one of url or metadata (Omni treats them as mutually exclusive)",
+            )
             .optional(),
     })
     .superRefine((auth, ctx) => {
@@ -113,7 +129,12 @@ const TlsSchema = z.discriminatedUnion("mode", [
 const DnsSchema = z.strictObject({
     cloudflare: z
         .strictObject({
-            zoneId: z.string().regex(/^[0-9a-f]{32}$/, "the zone id: 32 hex digits, on the zone's overview page in the Cloudflare dashboard"),
+            zoneId: z
+                .string()
+                .regex(
+                    /^[0-9a-f]{32}$/,
+                    "the zone id: 32 hex digits, on the zone's overview page in the Cloudflare dashboard",
+                ),
             /** Publish omniDomain → the hub's tailnet address (false: the zone only answers ACME challenges). */
             record: z.boolean().default(true),
             ttl: z
@@ -133,7 +154,10 @@ export const ETCD_BACKUP_DEFAULTS = { minInterval: "1h", maxInterval: "24h" } as
  * The range Omni accepts for a cluster's backup interval, in milliseconds: the hub's flags, or Omni's defaults
  * (omni v1.10.4 `internal/backend/runtime/omni/validations/cluster.go`).
  */
-export function etcdBackupIntervalLimits(b?: { minInterval?: string; maxInterval?: string }): { min: number; max: number } {
+export function etcdBackupIntervalLimits(b?: { minInterval?: string; maxInterval?: string }): {
+    min: number;
+    max: number;
+} {
     return {
         min: parseGoDuration(b?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval) ?? NaN,
         max: parseGoDuration(b?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval) ?? NaN,
@@ -151,9 +175,17 @@ const EtcdBackupSchema = z
     })
     .superRefine((b, ctx) => {
         if (b.localPath !== undefined && b.s3) {
-            ctx.addIssue({ code: "custom", input: b, message: "localPath and s3 are mutually exclusive in Omni; keep one" });
+            ctx.addIssue({
+                code: "custom",
+                input: b,
+                message: "localPath and s3 are mutually exclusive in Omni; keep one",
+            });
         } else if (b.localPath === undefined && !b.s3) {
-            ctx.addIssue({ code: "custom", input: b, message: "set localPath (a host directory) or s3: true, or remove etcdBackup" });
+            ctx.addIssue({
+                code: "custom",
+                input: b,
+                message: "set localPath (a host directory) or s3: true, or remove etcdBackup",
+            });
         }
         const { min, max } = etcdBackupIntervalLimits(b);
         if (min > max) {
@@ -190,8 +222,16 @@ export const OmniHubSettingsSchema = z
         omniDomain: z.string().superRefine(check(omniDomainProblem)),
         lanIp: z.string().superRefine(check(lanIpProblem)),
         ports: z
-            .strictObject({ api: port.default(443), machineApi: port.default(8090), k8sProxy: port.default(8100), wireguard: port.default(50180) })
-            .refine((p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3, "api, machineApi and k8sProxy must be different TCP ports")
+            .strictObject({
+                api: port.default(443),
+                machineApi: port.default(8090),
+                k8sProxy: port.default(8100),
+                wireguard: port.default(50180),
+            })
+            .refine(
+                (p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3,
+                "api, machineApi and k8sProxy must be different TCP ports",
+            )
             .prefault({}),
         /** Omni's `--event-sink-port` inside the SideroLink tunnel (Omni's default 8090); keep a running Omni's value. */
         eventSinkPort: port.optional(),
@@ -200,7 +240,9 @@ export const OmniHubSettingsSchema = z
          * Whoever is named here accepts the Sidero Labs EULA on behalf of this Omni instance (`--eula-accept-name`,
          * `--eula-accept-email`). Omni v1.7+ refuses every API call until the EULA is accepted.
          */
-        eula: z.strictObject({ name: z.string().trim().min(1, "the full name of the person accepting the EULA"), email }).optional(),
+        eula: z
+            .strictObject({ name: z.string().trim().min(1, "the full name of the person accepting the EULA"), email })
+            .optional(),
         auth: AuthSchema,
         tailscale: z
             .strictObject({
@@ -298,7 +340,10 @@ export const OmniHubSettingsSchema = z
             });
         }
     })
-    .transform((s) => ({ ...s, omniImage: s.omniImage ?? `${parseImageRef(images.omni).repository}:${s.omniVersion}` }));
+    .transform((s) => ({
+        ...s,
+        omniImage: s.omniImage ?? `${parseImageRef(images.omni).repository}:${s.omniVersion}`,
+    }));
 
 export type OmniHubSettings = z.output<typeof OmniHubSettingsSchema>;
 /** What an operator writes (defaults may be left out). */

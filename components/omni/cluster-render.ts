@@ -40,7 +40,9 @@ export function inlineDocuments(inline: unknown): unknown[] {
 /** node-role.kubernetes.io/* keys a machine config patch would make the kubelet set (nodeLabels or --node-labels). */
 export function nodeRoleLabelsInPatch(inline: unknown): string[] {
     return inlineDocuments(inline).flatMap((doc) => {
-        const machine = (doc as { machine?: { nodeLabels?: unknown; kubelet?: { extraArgs?: Record<string, unknown> } } } | null)?.machine;
+        const machine = (
+            doc as { machine?: { nodeLabels?: unknown; kubelet?: { extraArgs?: Record<string, unknown> } } } | null
+        )?.machine;
         const labels = Object.keys((machine?.nodeLabels as object | undefined) ?? {});
         const flag = machine?.kubelet?.extraArgs?.["node-labels"];
         if (typeof flag === "string") labels.push(...flag.split(",").map((l) => l.split("=")[0].trim()));
@@ -51,7 +53,10 @@ export function nodeRoleLabelsInPatch(inline: unknown): string[] {
 const Name = dnsLabel();
 
 const Version = (what: string, pinned: string) =>
-    z.string().refine(isPinnedVersion, `pin an exact ${what} version like ${pinned} (leading v, no ranges or "latest")`).default(pinned);
+    z
+        .string()
+        .refine(isPinnedVersion, `pin an exact ${what} version like ${pinned} (leading v, no ranges or "latest")`)
+        .default(pinned);
 
 const Labels = z.record(z.string(), z.string());
 
@@ -106,7 +111,11 @@ function oneSource(content: "inline" | "job", what: string) {
  * `omnictl cluster template sync` runs on a temporary copy of the template, where a relative `file:` would not
  * resolve. Its content stays a string, so Omni stores the same bytes as from the file itself. Strings must be YAML.
  */
-function content(v: { file?: string } & Record<string, unknown>, key: "inline" | "job", ctx: z.RefinementCtx): z.output<typeof Inline> | undefined {
+function content(
+    v: { file?: string } & Record<string, unknown>,
+    key: "inline" | "job",
+    ctx: z.RefinementCtx,
+): z.output<typeof Inline> | undefined {
     let value = v[key] as z.output<typeof Inline> | undefined;
     if (v.file !== undefined) {
         const file = path.resolve(v.file);
@@ -140,8 +149,14 @@ const Patch = z
     .strictObject({
         name: z
             .string()
-            .regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, "name the patch with letters, digits, '.', '_', '-' or '/' (Omni names a file patch by its path)")
-            .refine((n) => !n.startsWith(GENERATED_PATCH_PREFIX), `the "${GENERATED_PATCH_PREFIX}" prefix is reserved for generated patches: rename it`)
+            .regex(
+                /^[A-Za-z0-9][A-Za-z0-9._\/-]*$/,
+                "name the patch with letters, digits, '.', '_', '-' or '/' (Omni names a file patch by its path)",
+            )
+            .refine(
+                (n) => !n.startsWith(GENERATED_PATCH_PREFIX),
+                `the "${GENERATED_PATCH_PREFIX}" prefix is reserved for generated patches: rename it`,
+            )
             .optional(),
         idOverride: IdOverride.optional(),
         labels: Descriptors.optional(),
@@ -152,7 +167,11 @@ const Patch = z
     .superRefine(oneSource("inline", "machine config patch"))
     .superRefine((p, ctx) => {
         if (p.inline !== undefined && p.name === undefined && p.idOverride === undefined) {
-            ctx.addIssue({ code: "custom", path: ["name"], message: "an inline patch needs a name (or an idOverride): Omni derives the patch's id from it" });
+            ctx.addIssue({
+                code: "custom",
+                path: ["name"],
+                message: "an inline patch needs a name (or an idOverride): Omni derives the patch's id from it",
+            });
         }
     })
     .transform((p, ctx) => {
@@ -170,12 +189,28 @@ const Patch = z
             return z.NEVER;
         }
         // A file patch keeps the name Omni gives it (its path), so its resource id does not change.
-        return { name: p.name ?? p.file, idOverride: p.idOverride, labels: p.labels, annotations: p.annotations, inline };
+        return {
+            name: p.name ?? p.file,
+            idOverride: p.idOverride,
+            labels: p.labels,
+            annotations: p.annotations,
+            inline,
+        };
     });
 
-const Patches = z.array(Patch).superRefine(uniqueBy((p) => p.idOverride ?? p.name, "patch names must be unique in a list, and so must idOverrides", "name"));
+const Patches = z
+    .array(Patch)
+    .superRefine(
+        uniqueBy(
+            (p) => p.idOverride ?? p.name,
+            "patch names must be unique in a list, and so must idOverrides",
+            "name",
+        ),
+    );
 
-const SystemExtensions = z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"));
+const SystemExtensions = z.array(
+    z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"),
+);
 
 /** machineset.go `UpdateStrategyConfig`; the type defaults to Rolling for updates and to Unset for deletes and upgrades. */
 const Strategy = z.strictObject({
@@ -192,26 +227,30 @@ const SIZE_FORMS = 'a machine count: a whole number such as 3 (or the string "3"
  * infinity or ∞. Unlimited is refused: Omni refuses it from a machine class that auto-provisions
  * (`internal/backend/runtime/omni/validations/machine_set.go`), and every class of this project does.
  */
-const Size = z.union([z.number(), z.string()], { error: (i) => `${i.input === undefined ? "required" : "size is"}: ${SIZE_FORMS}` }).transform((v, ctx) => {
-    if (typeof v === "string" && UNLIMITED_SIZES.includes(v)) {
-        ctx.addIssue({
-            code: "custom",
-            input: v,
-            message: `"${v}" is Omni's unlimited allocation (${UNLIMITED_SIZES.join(", ")} are the same), which Omni refuses for a machine class that auto-provisions, as every class of this project does: give ${SIZE_FORMS}`,
-        });
-        return z.NEVER;
-    }
-    const count = typeof v === "number" ? v : /^\d+$/.test(v) ? Number(v) : v === "Static" ? 0 : NaN;
-    if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
-        ctx.addIssue({
-            code: "custom",
-            input: v,
-            message: `size is ${SIZE_FORMS}, or one of ${UNLIMITED_SIZES.join(", ")} for unlimited (refused here: see its message)`,
-        });
-        return z.NEVER;
-    }
-    return count;
-});
+const Size = z
+    .union([z.number(), z.string()], {
+        error: (i) => `${i.input === undefined ? "required" : "size is"}: ${SIZE_FORMS}`,
+    })
+    .transform((v, ctx) => {
+        if (typeof v === "string" && UNLIMITED_SIZES.includes(v)) {
+            ctx.addIssue({
+                code: "custom",
+                input: v,
+                message: `"${v}" is Omni's unlimited allocation (${UNLIMITED_SIZES.join(", ")} are the same), which Omni refuses for a machine class that auto-provisions, as every class of this project does: give ${SIZE_FORMS}`,
+            });
+            return z.NEVER;
+        }
+        const count = typeof v === "number" ? v : /^\d+$/.test(v) ? Number(v) : v === "Static" ? 0 : NaN;
+        if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
+            ctx.addIssue({
+                code: "custom",
+                input: v,
+                message: `size is ${SIZE_FORMS}, or one of ${UNLIMITED_SIZES.join(", ")} for unlimited (refused here: see its message)`,
+            });
+            return z.NEVER;
+        }
+        return count;
+    });
 
 const ManifestName = z.string().min(1, "name the manifest (Omni derives its id from the name, or from the file path)");
 
@@ -219,7 +258,9 @@ const ManifestName = z.string().min(1, "name the manifest (Omni derives its id f
 const KubernetesManifest = z
     .strictObject({
         name: ManifestName.optional(),
-        mode: z.enum(["one-time", "full"], { error: 'mode is "one-time" (applied once) or "full" (Omni keeps it in sync)' }),
+        mode: z.enum(["one-time", "full"], {
+            error: 'mode is "one-time" (applied once) or "full" (Omni keeps it in sync)',
+        }),
         labels: Descriptors.optional(),
         annotations: Descriptors.optional(),
         inline: Inline.optional(),
@@ -228,11 +269,17 @@ const KubernetesManifest = z
     .superRefine(oneSource("inline", "manifest"))
     .superRefine((m, ctx) => {
         if (m.name === undefined && m.file === undefined)
-            ctx.addIssue({ code: "custom", path: ["name"], message: "an inline manifest needs a name: Omni derives its id from it" });
+            ctx.addIssue({
+                code: "custom",
+                path: ["name"],
+                message: "an inline manifest needs a name: Omni derives its id from it",
+            });
     })
     .transform((m, ctx) => {
         const inline = content(m, "inline", ctx);
-        return inline === undefined ? z.NEVER : { name: (m.name ?? m.file)!, mode: m.mode, labels: m.labels, annotations: m.annotations, inline };
+        return inline === undefined
+            ? z.NEVER
+            : { name: (m.name ?? m.file)!, mode: m.mode, labels: m.labels, annotations: m.annotations, inline };
     });
 
 /** kubernetes_healthcheck.go: a Kubernetes Job Omni runs to check the cluster while it holds an upgrade. */
@@ -250,13 +297,24 @@ const KubernetesHealthcheck = z
     .superRefine(oneSource("job", "Job manifest"))
     .superRefine((h, ctx) => {
         if (h.name === undefined && h.idOverride === undefined)
-            ctx.addIssue({ code: "custom", path: ["name"], message: "a healthcheck needs a name (or an idOverride): Omni derives its id from it" });
+            ctx.addIssue({
+                code: "custom",
+                path: ["name"],
+                message: "a healthcheck needs a name (or an idOverride): Omni derives its id from it",
+            });
     })
     .transform((h, ctx) => {
         const job = content(h, "job", ctx);
         return job === undefined
             ? z.NEVER
-            : { name: h.name, idOverride: h.idOverride, labels: h.labels, annotations: h.annotations, job, interval: h.interval };
+            : {
+                  name: h.name,
+                  idOverride: h.idOverride,
+                  labels: h.labels,
+                  annotations: h.annotations,
+                  job,
+                  interval: h.interval,
+              };
     });
 
 /** A key Omni's template model refuses in this place: set, it fails with `why`. */
@@ -333,7 +391,13 @@ function clusterSpecSchema(classes?: ClassCheck) {
             /** Jobs Omni runs to check the cluster during upgrades (cluster.go `kubernetes.healthchecks`). */
             kubernetesHealthchecks: z
                 .array(KubernetesHealthcheck)
-                .superRefine(uniqueBy((h) => h.idOverride ?? h.name, "healthcheck names (and idOverrides) must be unique in a cluster", "name"))
+                .superRefine(
+                    uniqueBy(
+                        (h) => h.idOverride ?? h.name,
+                        "healthcheck names (and idOverrides) must be unique in a cluster",
+                        "name",
+                    ),
+                )
                 .optional(),
             features: z
                 .strictObject({
@@ -348,7 +412,9 @@ function clusterSpecSchema(classes?: ClassCheck) {
                      * Etcd backup interval, a Go duration; it must lie within the hub's etcdBackup min/max interval (Omni's
                      * defaults: 1h to 24h). "0" turns this cluster's backups off.
                      */
-                    backupInterval: goDuration("use a Go duration such as 1h, 6h or 24h (0 disables backups)").optional(),
+                    backupInterval: goDuration(
+                        "use a Go duration such as 1h, 6h or 24h (0 disables backups)",
+                    ).optional(),
                 })
                 .optional(),
             // A template has exactly one ControlPlane (models/list.go).
@@ -356,7 +422,9 @@ function clusterSpecSchema(classes?: ClassCheck) {
                 {
                     ...machineSetFields(classes),
                     size: Size.pipe(z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)")),
-                    name: refused("Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it"),
+                    name: refused(
+                        "Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it",
+                    ),
                     /** Create the cluster from an etcd backup (controlplane.go); both fields are required. */
                     bootstrapSpec: z
                         .strictObject({
@@ -368,7 +436,9 @@ function clusterSpecSchema(classes?: ClassCheck) {
                     updateStrategy: refused(
                         "Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it",
                     ),
-                    deleteStrategy: refused("Omni's template model refuses deleteStrategy on the control plane: remove it"),
+                    deleteStrategy: refused(
+                        "Omni's template model refuses deleteStrategy on the control plane: remove it",
+                    ),
                 },
                 { error: "required: the control plane, { machineClass, size } (a cluster has exactly one)" },
             ),
@@ -415,7 +485,13 @@ function clusterSpecSchema(classes?: ClassCheck) {
         })
         .superRefine((c, ctx) => {
             const problem = kubernetesSupportProblem(c.talosVersion, c.kubernetesVersion);
-            if (problem) ctx.addIssue({ code: "custom", path: ["kubernetesVersion"], message: problem, input: c.kubernetesVersion });
+            if (problem)
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["kubernetesVersion"],
+                    message: problem,
+                    input: c.kubernetesVersion,
+                });
             // omni v1.10.4 internal/backend/runtime/omni/validations/cluster.go (validateDiscoveryServiceSetting).
             const talos = semver.coerce(c.talosVersion);
             if (c.features?.disablePublicDiscoveryService && talos && semver.lt(talos, "1.14.0")) {
@@ -430,7 +506,8 @@ function clusterSpecSchema(classes?: ClassCheck) {
                     code: "custom",
                     path: ["features", "disablePublicDiscoveryService"],
                     input: true,
-                    message: "Omni refuses a cluster with no discovery service at all: set features.useEmbeddedDiscoveryService: true too, or remove this",
+                    message:
+                        "Omni refuses a cluster with no discovery service at all: set features.useEmbeddedDiscoveryService: true too, or remove this",
                 });
             }
         });
@@ -440,9 +517,20 @@ export const ClusterSpecSchema = clusterSpecSchema();
 export type ClusterSpec = z.input<typeof ClusterSpecSchema>;
 type Cluster = z.output<typeof ClusterSpecSchema>;
 type Worker = Cluster["workers"][number];
-type MachineSet = Pick<Worker, "labels" | "annotations" | "machineClass" | "size" | "upgradeStrategy" | "systemExtensions"> &
-    Partial<Pick<Worker, "name" | "updateStrategy" | "deleteStrategy">> & { bootstrapSpec?: Cluster["controlPlane"]["bootstrapSpec"] };
-type RenderedPatch = { name?: string; idOverride?: string; labels?: Record<string, string>; annotations?: Record<string, string>; inline: unknown };
+type MachineSet = Pick<
+    Worker,
+    "labels" | "annotations" | "machineClass" | "size" | "upgradeStrategy" | "systemExtensions"
+> &
+    Partial<Pick<Worker, "name" | "updateStrategy" | "deleteStrategy">> & {
+        bootstrapSpec?: Cluster["controlPlane"]["bootstrapSpec"];
+    };
+type RenderedPatch = {
+    name?: string;
+    idOverride?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    inline: unknown;
+};
 
 export interface RenderedClusterTemplate {
     /** The cluster name (Omni's cluster id). */
@@ -459,7 +547,10 @@ export interface RenderedClusterTemplate {
 function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
     return Object.fromEntries(
         Object.entries(o).filter(
-            ([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && !(typeof v === "object" && v !== null && Object.keys(v).length === 0),
+            ([, v]) =>
+                v !== undefined &&
+                !(Array.isArray(v) && v.length === 0) &&
+                !(typeof v === "object" && v !== null && Object.keys(v).length === 0),
         ),
     ) as Partial<T>;
 }
@@ -502,7 +593,19 @@ function ciliumValues(c: Cluster["cilium"]): string {
         k8sServicePort: 7445,
         securityContext: {
             capabilities: {
-                ciliumAgent: ["CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN", "SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
+                ciliumAgent: [
+                    "CHOWN",
+                    "KILL",
+                    "NET_ADMIN",
+                    "NET_RAW",
+                    "IPC_LOCK",
+                    "SYS_ADMIN",
+                    "SYS_RESOURCE",
+                    "DAC_OVERRIDE",
+                    "FOWNER",
+                    "SETGID",
+                    "SETUID",
+                ],
                 cleanCiliumState: ["NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"],
             },
         },
@@ -518,11 +621,18 @@ function ciliumValues(c: Cluster["cilium"]): string {
 }
 
 /** Render the template; every problem (including unknown machine classes) is reported at once as a ConfigError. */
-export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: string[], keyPrefix = "clusters"): RenderedClusterTemplate {
+export function renderClusterTemplate(
+    spec: ClusterSpec,
+    knownMachineClasses: string[],
+    keyPrefix = "clusters",
+): RenderedClusterTemplate {
     const cluster = String((spec as { name?: unknown } | undefined)?.name);
     const c = parseOrThrow(clusterSpecSchema(classCheck(cluster, knownMachineClasses)), spec, keyPrefix);
     const cilium = c.cni === "cilium";
-    const cniPatch = { name: CNI_PATCH, inline: { cluster: { network: { cni: { name: "none" } }, proxy: { disabled: true } } } };
+    const cniPatch = {
+        name: CNI_PATCH,
+        inline: { cluster: { network: { cni: { name: "none" } }, proxy: { disabled: true } } },
+    };
     const docs: object[] = [
         {
             ...compact({
@@ -537,7 +647,13 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
                         inline: m.inline,
                     })),
                     healthchecks: c.kubernetesHealthchecks?.map((h) => ({
-                        ...compact({ name: h.name, idOverride: h.idOverride, labels: h.labels, annotations: h.annotations, interval: h.interval }),
+                        ...compact({
+                            name: h.name,
+                            idOverride: h.idOverride,
+                            labels: h.labels,
+                            annotations: h.annotations,
+                            interval: h.interval,
+                        }),
                         job: h.job,
                     })),
                 }),
@@ -548,7 +664,9 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
                     useEmbeddedDiscoveryService: c.features?.useEmbeddedDiscoveryService,
                     disablePublicDiscoveryService: c.features?.disablePublicDiscoveryService,
                     enableNodeAuditSkip: c.features?.enableNodeAuditSkip,
-                    backupConfiguration: c.features?.backupInterval ? { interval: c.features.backupInterval } : undefined,
+                    backupConfiguration: c.features?.backupInterval
+                        ? { interval: c.features.backupInterval }
+                        : undefined,
                 }),
                 patches: [...(cilium ? [cniPatch] : []), ...(c.patches ?? [])].map(patchDoc),
             }),
@@ -557,7 +675,9 @@ export function renderClusterTemplate(spec: ClusterSpec, knownMachineClasses: st
         machineSetDoc("ControlPlane", c.controlPlane, c.controlPlane.patches ?? []),
         ...c.workers.map((w) => {
             const labelsPatch =
-                w.nodeLabels && Object.keys(w.nodeLabels).length > 0 ? [{ name: NODE_LABELS_PATCH, inline: { machine: { nodeLabels: w.nodeLabels } } }] : [];
+                w.nodeLabels && Object.keys(w.nodeLabels).length > 0
+                    ? [{ name: NODE_LABELS_PATCH, inline: { machine: { nodeLabels: w.nodeLabels } } }]
+                    : [];
             return machineSetDoc("Workers", w, [...labelsPatch, ...(w.patches ?? [])]);
         }),
     ];
@@ -574,7 +694,9 @@ function templateDocuments(yamlText: string): Record<string, unknown>[] | string
     const parsed = YAML.parseAllDocuments(yamlText);
     const broken = parsed.flatMap((d) => d.errors.map((e) => e.message));
     if (broken.length > 0) return `not valid YAML: ${broken.join("; ")}`;
-    return parsed.map((d) => d.toJS() as Record<string, unknown> | null).filter((d): d is Record<string, unknown> => d !== null);
+    return parsed
+        .map((d) => d.toJS() as Record<string, unknown> | null)
+        .filter((d): d is Record<string, unknown> => d !== null);
 }
 
 /** node-role.kubernetes.io/* labels any patch of a template (rendered here or written by hand) would make the kubelet set. */
@@ -586,7 +708,9 @@ export function nodeRoleLabelProblems(yamlText: string): string[] {
         const patches = Array.isArray(d.patches) ? (d.patches as { name?: unknown; inline?: unknown }[]) : [];
         return patches.flatMap((p) => {
             const labels = nodeRoleLabelsInPatch(p?.inline);
-            return labels.length > 0 ? [`${where}: patch ${String(p.name)} sets ${labels.join(", ")}: ${NODE_ROLE_FIX}`] : [];
+            return labels.length > 0
+                ? [`${where}: patch ${String(p.name)} sets ${labels.join(", ")}: ${NODE_ROLE_FIX}`]
+                : [];
         });
     });
 }
@@ -602,7 +726,8 @@ export function backupIntervalProblem(
 ): string | undefined {
     const ms = interval === undefined ? undefined : parseGoDuration(interval);
     if (ms === undefined || ms === 0) return undefined;
-    const fmt = (v: number) => (v % 3_600_000 === 0 ? `${v / 3_600_000}h` : v % 60_000 === 0 ? `${v / 60_000}m` : `${v / 1000}s`);
+    const fmt = (v: number) =>
+        v % 3_600_000 === 0 ? `${v / 3_600_000}h` : v % 60_000 === 0 ? `${v / 60_000}m` : `${v / 1000}s`;
     if (ms < limits.min)
         return `backupInterval ${interval} is shorter than ${hubSetting} minInterval (${fmt(limits.min)}); Omni refuses the cluster: use ${fmt(limits.min)} or more`;
     if (ms > limits.max)
@@ -627,13 +752,19 @@ export function clusterTemplateProblems(yamlText: string): string[] {
             const k = (d.kubernetes as { version?: unknown } | undefined)?.version;
             const t = (d.talos as { version?: unknown } | undefined)?.version;
             if (!isPinnedVersion(k))
-                problems.push(`${where}: kubernetes.version ${JSON.stringify(k)} is not pinned: use an exact version like ${versions.kubernetes}`);
-            if (!isPinnedVersion(t)) problems.push(`${where}: talos.version ${JSON.stringify(t)} is not pinned: use an exact version like ${versions.talos}`);
+                problems.push(
+                    `${where}: kubernetes.version ${JSON.stringify(k)} is not pinned: use an exact version like ${versions.kubernetes}`,
+                );
+            if (!isPinnedVersion(t))
+                problems.push(
+                    `${where}: talos.version ${JSON.stringify(t)} is not pinned: use an exact version like ${versions.talos}`,
+                );
         }
         // Omni's template model at v1.10.4 (controlplane.go, machineset.go): the same refusals as the renderer's.
         if (d.kind === "ControlPlane") {
             for (const key of ["updateStrategy", "deleteStrategy"])
-                if (d[key] !== undefined) problems.push(`${where}: ${key} is not allowed on the control plane (Omni refuses the template)`);
+                if (d[key] !== undefined)
+                    problems.push(`${where}: ${key} is not allowed on the control plane (Omni refuses the template)`);
         }
         const usesClass = (d.kind === "ControlPlane" || d.kind === "Workers") && d.machineClass !== undefined;
         if (usesClass && d.kernelArgs !== undefined) problems.push(`${where}: ${KERNEL_ARGS_REFUSED}`);

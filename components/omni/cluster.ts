@@ -52,7 +52,13 @@ export class OmniCluster extends pulumi.ComponentResource {
                     const interval = args.spec.features?.backupInterval;
                     const problem = backupIntervalProblem(interval, etcdBackupIntervalLimits(limits));
                     if (problem)
-                        throw new ConfigError([{ key: `${key}.features.backupInterval`, value: interval, message: `cluster ${rendered.name}: ${problem}` }]);
+                        throw new ConfigError([
+                            {
+                                key: `${key}.features.backupInterval`,
+                                value: interval,
+                                message: `cluster ${rendered.name}: ${problem}`,
+                            },
+                        ]);
                     return rendered.yaml;
                 }),
                 triggers: [rendered.name],

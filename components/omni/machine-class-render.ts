@@ -13,7 +13,22 @@ export const MACHINE_CLASS_TYPE = "MachineClasses.omni.sidero.dev";
 /** Variables the provider declares for `storage_selector` (§3.6). */
 const SELECTOR_VARIABLES = ["name", "node", "storageType", "availableSpace"];
 /** CEL literals and type names that may appear bare (`type` is left out on purpose: see below). */
-const CEL_KEYWORDS = ["true", "false", "null", "in", "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "dyn"];
+const CEL_KEYWORDS = [
+    "true",
+    "false",
+    "null",
+    "in",
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "dyn",
+];
 
 const STRING_LITERAL = /([rRbB]?(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'))/;
 /** A whole identifier that is not a `.member` and not a `function(` call. */
@@ -29,24 +44,34 @@ export function storageSelectorProblems(expr: string): string[] {
     const code = parts.filter((_, i) => i % 2 === 0).join(" ");
     // Comprehension macros (`list.exists(x, ...)`) bind their own variable.
     const bound = [...code.matchAll(/\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,/g)].map((m) => m[1]);
-    const variables = [...code.matchAll(BARE_IDENTIFIER)].map((m) => m[1]).filter((id) => !CEL_KEYWORDS.includes(id) && !bound.includes(id));
+    const variables = [...code.matchAll(BARE_IDENTIFIER)]
+        .map((m) => m[1])
+        .filter((id) => !CEL_KEYWORDS.includes(id) && !bound.includes(id));
     const problems: string[] = [];
     if (variables.includes("type")) {
-        const fixed = parts.map((p, i) => (i % 2 === 0 ? p.replace(BARE_IDENTIFIER, (id) => (id === "type" ? "storageType" : id)) : p)).join("");
+        const fixed = parts
+            .map((p, i) => (i % 2 === 0 ? p.replace(BARE_IDENTIFIER, (id) => (id === "type" ? "storageType" : id)) : p))
+            .join("");
         problems.push(`"type" is CEL's built-in type, not the storage type: use storageType, i.e. ${fixed}`);
     }
     const unknown = [...new Set(variables.filter((v) => v !== "type" && !SELECTOR_VARIABLES.includes(v)))];
     if (unknown.length > 0) {
-        problems.push(`unknown variable(s) ${unknown.join(", ")}: the selector can use ${SELECTOR_VARIABLES.join(", ")}`);
+        problems.push(
+            `unknown variable(s) ${unknown.join(", ")}: the selector can use ${SELECTOR_VARIABLES.join(", ")}`,
+        );
     }
     if (problems.length === 0 && !variables.some((v) => SELECTOR_VARIABLES.includes(v))) {
-        problems.push(`the selector must test a storage variable (${SELECTOR_VARIABLES.join(", ")}), e.g. name == "local-lvm"`);
+        problems.push(
+            `the selector must test a storage variable (${SELECTOR_VARIABLES.join(", ")}), e.g. name == "local-lvm"`,
+        );
     }
     return problems;
 }
 
 /** zod's "expected number, received undefined" does not say what to set: name it. */
-const required = (hint: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? `required: ${hint}` : undefined) });
+const required = (hint: string) => ({
+    error: (issue: { input?: unknown }) => (issue.input === undefined ? `required: ${hint}` : undefined),
+});
 
 const StorageSelector = z
     .string(required('a CEL expression that picks the disk storage, e.g. name == "local-lvm"'))
@@ -77,7 +102,9 @@ const AdditionalNic = z.strictObject({
 });
 
 const PciDevice = z.strictObject({
-    mapping: z.string(required("a Proxmox PCI resource mapping name")).min(1, "name a Proxmox PCI resource mapping (Datacenter → Resource Mappings)"),
+    mapping: z
+        .string(required("a Proxmox PCI resource mapping name"))
+        .min(1, "name a Proxmox PCI resource mapping (Datacenter → Resource Mappings)"),
     /** A mediated device type of the mapped card (vGPU), e.g. nvidia-180. */
     mdev: z.string().min(1).optional(),
     pcie: z.boolean().optional(),
@@ -86,7 +113,9 @@ const PciDevice = z.strictObject({
 });
 
 const UsbDevice = z.strictObject({
-    mapping: z.string(required("a Proxmox USB resource mapping name")).min(1, "name a Proxmox USB resource mapping (Datacenter → Resource Mappings)"),
+    mapping: z
+        .string(required("a Proxmox USB resource mapping name"))
+        .min(1, "name a Proxmox USB resource mapping (Datacenter → Resource Mappings)"),
     usb3: z.boolean().optional(),
 });
 
@@ -101,13 +130,30 @@ const Ha = z.strictObject({
     max_relocate: z.number().int().min(0).optional(),
     failback: z.boolean().optional(),
     resource_affinity: z.enum(["positive", "negative"]).optional(),
-    node_affinity_nodes: z.array(z.string().regex(/^[a-zA-Z0-9-]+(:\d+)?$/, "a Proxmox node name, optionally with a priority (node:2)")).optional(),
+    node_affinity_nodes: z
+        .array(z.string().regex(/^[a-zA-Z0-9-]+(:\d+)?$/, "a Proxmox node name, optionally with a priority (node:2)"))
+        .optional(),
     node_affinity_strict: z.boolean().optional(),
     rules: z.array(z.string().min(1)).optional(),
 });
 
 /** Proxmox's display types (qm.conf `vga: [type=]<enum>[,clipboard=vnc][,memory=<MiB>]`). */
-const VGA_TYPES = ["cirrus", "none", "qxl", "qxl2", "qxl3", "qxl4", "serial0", "serial1", "serial2", "serial3", "std", "virtio", "virtio-gl", "vmware"];
+const VGA_TYPES = [
+    "cirrus",
+    "none",
+    "qxl",
+    "qxl2",
+    "qxl3",
+    "qxl4",
+    "serial0",
+    "serial1",
+    "serial2",
+    "serial3",
+    "std",
+    "virtio",
+    "virtio-gl",
+    "vmware",
+];
 const Vga = z
     .string()
     .regex(
@@ -133,8 +179,14 @@ export const ProviderDataSchema = z.strictObject({
     cores: z.number(required("vCPU cores per socket, e.g. 4")).int().min(1, "cores (per socket) must be at least 1"),
     // The provider sends 0 sockets when omitted (§3.5), so always send 1 unless told otherwise.
     sockets: z.number().int().min(1, "sockets must be at least 1").default(1),
-    memory: z.number(required("memory in MB, at least 2048")).int().min(2048, "memory is in MB and the provider requires at least 2048"),
-    disk_size: z.number(required("boot disk size in GB, at least 5")).int().min(5, "disk_size is in GB and the provider requires at least 5"),
+    memory: z
+        .number(required("memory in MB, at least 2048"))
+        .int()
+        .min(2048, "memory is in MB and the provider requires at least 2048"),
+    disk_size: z
+        .number(required("boot disk size in GB, at least 5"))
+        .int()
+        .min(5, "disk_size is in GB and the provider requires at least 5"),
     storage_selector: StorageSelector,
     node: z.string().min(1, "name a Proxmox node, or leave node out for automatic placement").optional(),
     network_bridge: z.string().min(1, "name the Proxmox bridge, e.g. vmbr0").optional(),
@@ -179,9 +231,14 @@ export const MachineClassSpecSchema = z.strictObject({
     providerId: InfraProviderIdSchema,
     providerData: ProviderDataSchema,
     /** Omni caps auto-provision kernel args (omni v1.10.4 `validations/kernel_args.go`). */
-    kernelArgs: z.array(z.string().min(1).max(256, "Omni accepts kernel args of at most 256 bytes")).max(64, "Omni accepts at most 64 kernel args").optional(),
+    kernelArgs: z
+        .array(z.string().min(1).max(256, "Omni accepts kernel args of at most 256 bytes"))
+        .max(64, "Omni accepts at most 64 kernel args")
+        .optional(),
     /** Talos META entries; keys are one byte. */
-    metaValues: z.array(z.strictObject({ key: z.number().int().min(0).max(255, "META keys are 0–255"), value: z.string() })).optional(),
+    metaValues: z
+        .array(z.strictObject({ key: z.number().int().min(0).max(255, "META keys are 0–255"), value: z.string() }))
+        .optional(),
     grpcTunnel: z.enum(["unset", "enabled", "disabled"]).optional(),
 });
 
@@ -202,7 +259,8 @@ export interface RenderedMachineClass {
  */
 export function privilegesForProviderData(data: Pick<ProviderData, "pci_devices" | "usb_devices" | "ha">[]): string[] {
     const privileges: string[] = [];
-    if (data.some((d) => (d.pci_devices?.length ?? 0) + (d.usb_devices?.length ?? 0) > 0)) privileges.push("Mapping.Use");
+    if (data.some((d) => (d.pci_devices?.length ?? 0) + (d.usb_devices?.length ?? 0) > 0))
+        privileges.push("Mapping.Use");
     if (data.some((d) => d.ha !== undefined)) privileges.push("Sys.Console");
     return privileges;
 }
@@ -244,13 +302,18 @@ export function machineClassDocProblems(yamlText: string): string[] {
         return [`not valid YAML: ${(e as Error).message}`];
     }
     const d = doc as { metadata?: { type?: unknown }; spec?: { autoprovision?: { providerdata?: unknown } } } | null;
-    if (d?.metadata?.type !== MACHINE_CLASS_TYPE) return [`metadata.type must be ${MACHINE_CLASS_TYPE} (got ${JSON.stringify(d?.metadata?.type)})`];
+    if (d?.metadata?.type !== MACHINE_CLASS_TYPE)
+        return [`metadata.type must be ${MACHINE_CLASS_TYPE} (got ${JSON.stringify(d?.metadata?.type)})`];
     const auto = d.spec?.autoprovision;
     // omni v1.10.4 validations/machine_class.go: "can't set both auto provision and match labels at the same time".
     if (auto && (d.spec as { matchlabels?: unknown }).matchlabels !== undefined)
         return ["spec.matchlabels must be absent with spec.autoprovision: Omni refuses a class that sets both"];
-    if (!auto) return ["spec.autoprovision is missing: Omni reports 'autoprovision is disabled for the machine class' and never asks the provider for VMs"];
-    if (typeof auto.providerdata !== "string") return ["spec.autoprovision.providerdata must be a YAML string (providerdata: |)"];
+    if (!auto)
+        return [
+            "spec.autoprovision is missing: Omni reports 'autoprovision is disabled for the machine class' and never asks the provider for VMs",
+        ];
+    if (typeof auto.providerdata !== "string")
+        return ["spec.autoprovision.providerdata must be a YAML string (providerdata: |)"];
     let data: unknown;
     try {
         data = YAML.parse(auto.providerdata);

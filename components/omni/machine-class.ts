@@ -2,7 +2,12 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MachineClassSpec, renderMachineClass } from "./machine-class-render";
 import { argsKey, KeyedArgs } from "../core/validation";
-import { omnictlEnvironment, omnictlWithStdinFile, PROVIDER_REGISTRATION_TIMEOUT_SECONDS, waitForInfraProviderScript } from "./omnictl";
+import {
+    omnictlEnvironment,
+    omnictlWithStdinFile,
+    PROVIDER_REGISTRATION_TIMEOUT_SECONDS,
+    waitForInfraProviderScript,
+} from "./omnictl";
 
 export interface OmniMachineClassArgs extends KeyedArgs {
     spec: MachineClassSpec;
@@ -32,7 +37,10 @@ export class OmniMachineClass extends pulumi.ComponentResource {
             {
                 // Each apply (create and update) first waits for the provider: Omni refuses the class until it registered.
                 create: [
-                    waitForInfraProviderScript(rendered.providerId, args.providerTimeoutSeconds ?? PROVIDER_REGISTRATION_TIMEOUT_SECONDS),
+                    waitForInfraProviderScript(
+                        rendered.providerId,
+                        args.providerTimeoutSeconds ?? PROVIDER_REGISTRATION_TIMEOUT_SECONDS,
+                    ),
                     omnictlWithStdinFile("apply"),
                 ].join("\n"),
                 delete: `omnictl delete machineclass ${rendered.id}`,

@@ -27,7 +27,13 @@ export function omnictlEnvironment(access: OmniAccess): Record<string, pulumi.In
  * `omnictl apply` and `omnictl cluster template …` only read files.
  */
 export function omnictlWithStdinFile(args: string): string {
-    return ["set -eu", 'dir="$(mktemp -d)"', "trap 'rm -rf \"$dir\"' EXIT", 'cat > "$dir/resource.yaml"', `omnictl ${args} -f "$dir/resource.yaml"`].join("\n");
+    return [
+        "set -eu",
+        'dir="$(mktemp -d)"',
+        "trap 'rm -rf \"$dir\"' EXIT",
+        'cat > "$dir/resource.yaml"',
+        `omnictl ${args} -f "$dir/resource.yaml"`,
+    ].join("\n");
 }
 
 /** How long a machine class waits for its provider to register before the apply fails. */
@@ -41,7 +47,11 @@ export const PROVIDER_REGISTRATION_TIMEOUT_SECONDS = 300;
  * reach Omni, or holding the wrong key. The loop reads omnictl's exit code: `get <type> <id>` returns the state's
  * NotFound error (`client/pkg/omnictl/get.go`), and omnictl exits 1 on any error (`cmd/omnictl/main.go`), both v1.10.4.
  */
-export function waitForInfraProviderScript(providerId: string, timeoutSeconds = PROVIDER_REGISTRATION_TIMEOUT_SECONDS, pollSeconds = 5): string {
+export function waitForInfraProviderScript(
+    providerId: string,
+    timeoutSeconds = PROVIDER_REGISTRATION_TIMEOUT_SECONDS,
+    pollSeconds = 5,
+): string {
     const id = shellQuote(providerId);
     return [
         `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,

@@ -32,7 +32,8 @@ function inAllowList(addr: ipaddr.IPv4 | ipaddr.IPv6, allowList: readonly string
  * Pure, so the policy pack checks with the same rule the program enforces.
  */
 export function resolverProblem(server: string, allowList: readonly string[] = []): string | undefined {
-    if (isIP(server) === 0) return `"${server}" is not an IP address; Proxmox DNS servers are IP addresses, e.g. 192.168.3.1`;
+    if (isIP(server) === 0)
+        return `"${server}" is not an IP address; Proxmox DNS servers are IP addresses, e.g. 192.168.3.1`;
     const addr = ipaddr.process(server); // IPv4-mapped IPv6 is judged as the IPv4 it carries
     if (inAllowList(addr, allowList)) return undefined;
     if (isTailnetAddress(server)) {
@@ -43,13 +44,24 @@ export function resolverProblem(server: string, allowList: readonly string[] = [
     return `${server} is ${what}: ${SPLIT_HORIZON}`;
 }
 
-export const ProxmoxNodeName = z.string().regex(/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, "a Proxmox node name as shown by `pvesh get /nodes`, e.g. foxtrot");
+export const ProxmoxNodeName = z
+    .string()
+    .regex(
+        /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/,
+        "a Proxmox node name as shown by `pvesh get /nodes`, e.g. foxtrot",
+    );
 
 const dnsShape = {
     domain: z
         .string()
-        .regex(/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/, "the DNS search domain, e.g. spaceships.work"),
-    servers: z.array(z.string()).min(1, "name at least one local resolver, e.g. [192.168.3.1]").max(3, "Proxmox keeps at most 3 DNS servers"),
+        .regex(
+            /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/,
+            "the DNS search domain, e.g. spaceships.work",
+        ),
+    servers: z
+        .array(z.string())
+        .min(1, "name at least one local resolver, e.g. [192.168.3.1]")
+        .max(3, "Proxmox keeps at most 3 DNS servers"),
     /** Addresses or CIDRs accepted although not private, e.g. a LAN resolver on a public address. */
     allowedResolvers: z.array(z.string()).default([]),
 };

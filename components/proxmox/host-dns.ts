@@ -18,7 +18,11 @@ export class ProxmoxHostDns extends pulumi.ComponentResource {
         const s = parseOrThrow(ProxmoxHostDnsSettingsSchema, args.settings, argsKey(name, args));
         super("omni-scale:proxmox:ProxmoxHostDns", name, {}, opts);
         for (const node of s.nodes) {
-            new proxmoxve.DnsLegacy(`${name}-${node}`, { nodeName: node, domain: s.domain, servers: s.servers }, { parent: this });
+            new proxmoxve.DnsLegacy(
+                `${name}-${node}`,
+                { nodeName: node, domain: s.domain, servers: s.servers },
+                { parent: this },
+            );
         }
         this.nodes = s.nodes;
         this.registerOutputs({ nodes: this.nodes });

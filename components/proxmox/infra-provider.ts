@@ -48,8 +48,17 @@ export interface ProxmoxInfraProviderArgs extends KeyedArgs {
  * A dedicated Proxmox user holding only the provider's role, and its API token. The user has no password, so only
  * the token can act as it.
  */
-function leastPrivilegeIdentity(name: string, lp: ParsedProviderSettings["leastPrivilege"], extraPrivileges: string[], parent: pulumi.Resource) {
-    const role = new proxmoxve.RoleLegacy(`${name}-role`, { roleId: lp.roleId, privileges: [...new Set([...lp.privileges, ...extraPrivileges])] }, { parent });
+function leastPrivilegeIdentity(
+    name: string,
+    lp: ParsedProviderSettings["leastPrivilege"],
+    extraPrivileges: string[],
+    parent: pulumi.Resource,
+) {
+    const role = new proxmoxve.RoleLegacy(
+        `${name}-role`,
+        { roleId: lp.roleId, privileges: [...new Set([...lp.privileges, ...extraPrivileges])] },
+        { parent },
+    );
     const user = new proxmoxve.UserLegacy(
         `${name}-user`,
         {
@@ -59,7 +68,11 @@ function leastPrivilegeIdentity(name: string, lp: ParsedProviderSettings["leastP
         },
         { parent },
     );
-    const acl = new proxmoxve.Acl(`${name}-acl`, { path: lp.path, roleId: role.roleId, userId: user.userId, propagate: true }, { parent });
+    const acl = new proxmoxve.Acl(
+        `${name}-acl`,
+        { path: lp.path, roleId: role.roleId, userId: user.userId, propagate: true },
+        { parent },
+    );
     // Without privilege separation the token has exactly the user's rights, so the one ACL covers both.
     const token = new proxmoxve.user.Token(
         `${name}-token`,
@@ -100,7 +113,8 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
                 {
                     key: `${key}.leastPrivilege.enabled`,
                     value: false,
-                    message: "without the least-privilege identity the provider needs an existing API token: pass proxmoxCredentials, or enable leastPrivilege",
+                    message:
+                        "without the least-privilege identity the provider needs an existing API token: pass proxmoxCredentials, or enable leastPrivilege",
                 },
             ]);
         }
@@ -113,10 +127,22 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
         let acl: proxmoxve.Acl | undefined;
         let credentials: ProxmoxApiToken;
         if (s.leastPrivilege.enabled) {
-            if (args.proxmoxCredentials) pulumi.log.warn("proxmoxCredentials are ignored: the provider uses its own least-privilege token", this);
-            ({ acl, ...credentials } = leastPrivilegeIdentity(name, s.leastPrivilege, args.extraPrivileges ?? [], this));
+            if (args.proxmoxCredentials)
+                pulumi.log.warn(
+                    "proxmoxCredentials are ignored: the provider uses its own least-privilege token",
+                    this,
+                );
+            ({ acl, ...credentials } = leastPrivilegeIdentity(
+                name,
+                s.leastPrivilege,
+                args.extraPrivileges ?? [],
+                this,
+            ));
         } else {
-            credentials = { tokenId: args.proxmoxCredentials!.tokenId, tokenSecret: pulumi.secret(args.proxmoxCredentials!.tokenSecret) };
+            credentials = {
+                tokenId: args.proxmoxCredentials!.tokenId,
+                tokenSecret: pulumi.secret(args.proxmoxCredentials!.tokenSecret),
+            };
         }
 
         const template = new proxmoxve.download.FileLegacy(
@@ -169,7 +195,8 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
         const staticAddress = dhcp ? undefined : lxc.ipv4.split("/")[0];
         this.lxcAddress = container.ipv4.apply((ips) => {
             const address = staticAddress ?? ips?.eth0;
-            if (!address) throw new Error(`LXC ${lxc.vmId} reported no IPv4 address on eth0: check DHCP on ${lxc.bridge}`);
+            if (!address)
+                throw new Error(`LXC ${lxc.vmId} reported no IPv4 address on eth0: check DHCP on ${lxc.bridge}`);
             return address;
         });
 
@@ -213,13 +240,22 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
             onLxc,
         );
         // Aliases keep the earlier names (`<name>-provider-image`, `<name>-provider`): a rename must not replace them.
-        const providerImage = new docker.RemoteImage(`${name}-image`, { name: s.image }, { ...onLxc, aliases: [{ name: `${name}-provider-image` }] });
+        const providerImage = new docker.RemoteImage(
+            `${name}-image`,
+            { name: s.image },
+            { ...onLxc, aliases: [{ name: `${name}-provider-image` }] },
+        );
 
         const configYaml = pulumi.secret(
             pulumi
                 .all([credentials.tokenId, credentials.tokenSecret])
                 .apply(([tokenId, tokenSecret]) =>
-                    renderProviderConfig({ url: s.proxmox.url, tokenId, tokenSecret, insecureSkipVerify: s.proxmox.insecureSkipVerify }),
+                    renderProviderConfig({
+                        url: s.proxmox.url,
+                        tokenId,
+                        tokenSecret,
+                        insecureSkipVerify: s.proxmox.insecureSkipVerify,
+                    }),
                 ),
         );
         const infraProviderKey = pulumi.secret(args.infraProviderKey);
@@ -245,14 +281,22 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
                 restart: "unless-stopped",
                 logOpts: LOG_OPTS,
             },
-            { ...onLxc, deleteBeforeReplace: true, dependsOn: acl ? [acl] : [], aliases: [{ name: `${name}-provider` }] },
+            {
+                ...onLxc,
+                deleteBeforeReplace: true,
+                dependsOn: acl ? [acl] : [],
+                aliases: [{ name: `${name}-provider` }],
+            },
         );
 
         // Deleted before the provider (it depends on it): waits for the provider's VMs to be gone, or refuses.
         new command.local.Command(
             `${name}-vm-guard`,
             {
-                delete: vmGuardScript({ insecureSkipVerify: s.proxmox.insecureSkipVerify, waitSeconds: VM_GUARD_WAIT_SECONDS }),
+                delete: vmGuardScript({
+                    insecureSkipVerify: s.proxmox.insecureSkipVerify,
+                    waitSeconds: VM_GUARD_WAIT_SECONDS,
+                }),
                 environment: {
                     PVE_API_URL: s.proxmox.url.replace(/\/$/, ""),
                     PVE_API_TOKEN: pulumi.secret(pulumi.interpolate`${credentials.tokenId}=${credentials.tokenSecret}`),

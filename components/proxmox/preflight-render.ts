@@ -26,7 +26,10 @@ const PreflightNodeSchema = z.strictObject({
         }),
     ),
     /** The checks need no privileges; any user with a login shell will do. */
-    user: z.string().regex(LINUX_USER, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')").default("root"),
+    user: z
+        .string()
+        .regex(LINUX_USER, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')")
+        .default("root"),
     port: z.number().int().min(1).max(65535).default(22),
 });
 
@@ -67,7 +70,9 @@ export function preflightTarget(hub: HubEndpointOutputs): PreflightTarget {
     const machine = new URL(hub.machineApiUrl);
     const lanIp = /^\[?(.+?)\]?:\d+$/.exec(hub.wireguardEndpoint)?.[1];
     if (!lanIp || isIP(lanIp) === 0) {
-        throw new Error(`the hub's wireguardEndpoint "${hub.wireguardEndpoint}" is not <LAN IP>:<port>; redeploy the hub stack`);
+        throw new Error(
+            `the hub's wireguardEndpoint "${hub.wireguardEndpoint}" is not <LAN IP>:<port>; redeploy the hub stack`,
+        );
     }
     return { domain: api.hostname, lanIp, apiPort: port(api), machineApiPort: port(machine) };
 }
@@ -88,7 +93,11 @@ export interface PreflightScriptOptions {
  * depends on it. Tools: getent (libc), bash's /dev/tcp, timeout (coreutils), openssl and GNU date, all present on
  * a Proxmox VE node.
  */
-export function renderPreflightScript(node: Pick<PreflightNode, "name">, target: PreflightTarget, opts: PreflightScriptOptions): string {
+export function renderPreflightScript(
+    node: Pick<PreflightNode, "name">,
+    target: PreflightTarget,
+    opts: PreflightScriptOptions,
+): string {
     const t = opts.timeoutSeconds;
     const connectHost = target.lanIp.includes(":") ? `[${target.lanIp}]` : target.lanIp;
     return `${MARKER}${JSON.stringify({ node: node.name, ...target })}
@@ -203,7 +212,10 @@ export function parsePreflightReport(stdout: string): PreflightResult {
 }
 
 /** The validity the offline plan reports for the hub's certificate (a fixed, obviously fake window). */
-export const OFFLINE_CERTIFICATE_VALIDITY = { notBefore: "Jan  1 00:00:00 2026 GMT", notAfter: "Jan  1 00:00:00 2099 GMT" };
+export const OFFLINE_CERTIFICATE_VALIDITY = {
+    notBefore: "Jan  1 00:00:00 2026 GMT",
+    notAfter: "Jan  1 00:00:00 2099 GMT",
+};
 
 /**
  * What a healthy node prints for a preflight script, or undefined when `script` is not one. The offline plan's

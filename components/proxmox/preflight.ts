@@ -1,6 +1,13 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { parsePreflightReport, PreflightResult, PreflightSettings, PreflightSettingsSchema, PreflightTarget, renderPreflightScript } from "./preflight-render";
+import {
+    parsePreflightReport,
+    PreflightResult,
+    PreflightSettings,
+    PreflightSettingsSchema,
+    PreflightTarget,
+    renderPreflightScript,
+} from "./preflight-render";
 import { argsKey, KeyedArgs, parseOrThrow } from "../core/validation";
 
 export { PreflightSettingsSchema } from "./preflight-render";
@@ -38,7 +45,9 @@ export class ProxmoxPreflight extends pulumi.ComponentResource {
                     connection: { host: node.address, user: node.user, port: node.port },
                     // bash, not the login shell: the TCP checks use bash's /dev/tcp.
                     create: "bash -s",
-                    stdin: pulumi.output(args.target).apply((t) => renderPreflightScript(node, t, { timeoutSeconds: s.timeoutSeconds })),
+                    stdin: pulumi
+                        .output(args.target)
+                        .apply((t) => renderPreflightScript(node, t, { timeoutSeconds: s.timeoutSeconds })),
                     triggers: [s.rerun, ...(args.triggers ?? [])],
                     logging: "stderr",
                 },

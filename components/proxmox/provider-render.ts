@@ -4,7 +4,13 @@ import { z } from "zod";
 import * as YAML from "yaml";
 import { defaultProviderImageRules, PinnedImageSchema, providerImageProblem } from "../core/images";
 import { DnsSettingsSchema, ProxmoxNodeName } from "./dns-rules";
-import { ConfigError, DEFAULT_INFRA_PROVIDER_ID, dnsLabel, InfraProviderIdSchema, TailscaleTag } from "../core/validation";
+import {
+    ConfigError,
+    DEFAULT_INFRA_PROVIDER_ID,
+    dnsLabel,
+    InfraProviderIdSchema,
+    TailscaleTag,
+} from "../core/validation";
 import { images } from "../core/versions";
 
 /**
@@ -74,7 +80,10 @@ const Lxc = z
         /** CIDR (e.g. 192.168.3.10/24) or "dhcp"; a static address keeps the SSH/Docker endpoint stable. */
         ipv4: z
             .string()
-            .refine((s) => s === "dhcp" || (ipaddr.isValidCIDR(s) && ipaddr.parseCIDR(s)[0].kind() === "ipv4"), 'an IPv4 CIDR like 192.168.3.10/24, or "dhcp"'),
+            .refine(
+                (s) => s === "dhcp" || (ipaddr.isValidCIDR(s) && ipaddr.parseCIDR(s)[0].kind() === "ipv4"),
+                'an IPv4 CIDR like 192.168.3.10/24, or "dhcp"',
+            ),
         gateway: Ipv4Address.optional(),
         dns: DnsSettingsSchema,
         template: z
@@ -100,7 +109,14 @@ const Lxc = z
                 path: ["checksum"],
             }),
         sshPublicKeys: z
-            .array(z.string().regex(/^(ssh-|ecdsa-|sk-)\S+ \S+/, "an OpenSSH public key line, e.g. ssh-ed25519 AAAA... you@host"))
+            .array(
+                z
+                    .string()
+                    .regex(
+                        /^(ssh-|ecdsa-|sk-)\S+ \S+/,
+                        "an OpenSSH public key line, e.g. ssh-ed25519 AAAA... you@host",
+                    ),
+            )
             .min(1, "Pulumi installs Docker and runs containers over SSH: add the public key of your SSH agent"),
         /** Proxmox installs the keys for root; another user must exist in the template with the keys and passwordless sudo. */
         sshUser: z
@@ -111,13 +127,31 @@ const Lxc = z
     .superRefine((l, ctx) => {
         if (l.ipv4 === "dhcp") {
             if (l.gateway !== undefined)
-                ctx.addIssue({ code: "custom", path: ["gateway"], input: l.gateway, message: 'leave gateway out with ipv4 "dhcp" (DHCP provides it)' });
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["gateway"],
+                    input: l.gateway,
+                    message: 'leave gateway out with ipv4 "dhcp" (DHCP provides it)',
+                });
             return;
         }
         if (l.gateway === undefined) {
-            ctx.addIssue({ code: "custom", path: ["gateway"], message: "a static ipv4 needs a gateway (apt-get and image pulls need a default route)" });
-        } else if (isIP(l.gateway) === 4 && ipaddr.isValidCIDR(l.ipv4) && !ipaddr.parse(l.gateway).match(ipaddr.parseCIDR(l.ipv4))) {
-            ctx.addIssue({ code: "custom", path: ["gateway"], input: l.gateway, message: `the gateway must be inside ${l.ipv4}` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["gateway"],
+                message: "a static ipv4 needs a gateway (apt-get and image pulls need a default route)",
+            });
+        } else if (
+            isIP(l.gateway) === 4 &&
+            ipaddr.isValidCIDR(l.ipv4) &&
+            !ipaddr.parse(l.gateway).match(ipaddr.parseCIDR(l.ipv4))
+        ) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["gateway"],
+                input: l.gateway,
+                message: `the gateway must be inside ${l.ipv4}`,
+            });
         }
     });
 
@@ -135,7 +169,9 @@ export const ProxmoxInfraProviderSettingsSchema = z
         lxc: Lxc,
         tailscale: z.strictObject({
             hostname: dnsLabel().default("omni-provider"),
-            tags: z.array(TailscaleTag).min(1, "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them"),
+            tags: z
+                .array(TailscaleTag)
+                .min(1, "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them"),
             image: PinnedImageSchema.default(images.tailscale),
         }),
         /** The provider's `--insecure-skip-verify`: skips TLS verification of Omni (not Proxmox). */
@@ -164,7 +200,10 @@ export const ProxmoxInfraProviderSettingsSchema = z
             .prefault({}),
     })
     .superRefine((s, ctx) => {
-        const problem = providerImageProblem(s.image, { ...defaultProviderImageRules, patchedTags: s.patchedImageTags });
+        const problem = providerImageProblem(s.image, {
+            ...defaultProviderImageRules,
+            patchedTags: s.patchedImageTags,
+        });
         if (problem) ctx.addIssue({ code: "custom", path: ["image"], message: problem, input: s.image });
     });
 
@@ -180,7 +219,14 @@ export interface ProxmoxApiConfig {
 
 /** The provider's `--config-file` (its `proxmox:` block, omni-infra-provider-proxmox `internal/pkg/config/config.go`). */
 export function renderProviderConfig(c: ProxmoxApiConfig): string {
-    return YAML.stringify({ proxmox: { url: c.url, tokenID: c.tokenId, tokenSecret: c.tokenSecret, insecureSkipVerify: c.insecureSkipVerify } });
+    return YAML.stringify({
+        proxmox: {
+            url: c.url,
+            tokenID: c.tokenId,
+            tokenSecret: c.tokenSecret,
+            insecureSkipVerify: c.insecureSkipVerify,
+        },
+    });
 }
 
 /**
@@ -189,7 +235,9 @@ export function renderProviderConfig(c: ProxmoxApiConfig): string {
  */
 export function splitTokenValue(value: string, tokenId: string): { tokenId: string; tokenSecret: string } {
     const eq = value.indexOf("=");
-    return eq === -1 ? { tokenId, tokenSecret: value } : { tokenId: value.slice(0, eq), tokenSecret: value.slice(eq + 1) };
+    return eq === -1
+        ? { tokenId, tokenSecret: value }
+        : { tokenId: value.slice(0, eq), tokenSecret: value.slice(eq + 1) };
 }
 
 export interface ProviderCommandOptions {
@@ -207,7 +255,13 @@ export function providerCommand(o: ProviderCommandOptions): string[] {
         url = undefined;
     }
     if (!url || !["https:", "http:"].includes(url.protocol)) {
-        throw new ConfigError([{ key: "omniApiEndpoint", value: o.omniApiEndpoint, message: "the Omni API URL, e.g. https://omni.example.com/" }]);
+        throw new ConfigError([
+            {
+                key: "omniApiEndpoint",
+                value: o.omniApiEndpoint,
+                message: "the Omni API URL, e.g. https://omni.example.com/",
+            },
+        ]);
     }
     return [
         `--id=${o.providerId}`,

@@ -26,7 +26,10 @@ export function tailscaleEnvs(o: { hostname: string; tags: string[] }): string[]
  * It lives on the sidecar because neither the Omni nor the provider image has a shell.
  */
 export const tailscaleHealthcheck = {
-    tests: ["CMD-SHELL", `wget -q -O /dev/null http://${TAILSCALE_HEALTH_ADDR}/healthz && getent hosts controlplane.tailscale.com >/dev/null`],
+    tests: [
+        "CMD-SHELL",
+        `wget -q -O /dev/null http://${TAILSCALE_HEALTH_ADDR}/healthz && getent hosts controlplane.tailscale.com >/dev/null`,
+    ],
     interval: "10s",
     timeout: "5s",
     retries: 5,

@@ -33,7 +33,11 @@ export interface TailscaleSidecarArgs {
  * volume, and a kernel-mode container whose network namespace the workload joins. Registered under `parent` with
  * names `<name>-tailscale-key`, `<name>-tailscale-image`, `<name>-tailscale-state` and `<name>-tailscale`.
  */
-export function tailscaleSidecar(name: string, a: TailscaleSidecarArgs, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }) {
+export function tailscaleSidecar(
+    name: string,
+    a: TailscaleSidecarArgs,
+    opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource },
+) {
     // Single-use, preauthorized, tagged and short-lived: after the first login the node lives on its persisted state
     // (TS_AUTH_ONCE). Not ephemeral: an ephemeral node is removed while offline and could not come back from its state.
     // "never": a spent or expired key must not be recreated, which would change TS_AUTHKEY and replace the containers.
@@ -52,7 +56,11 @@ export function tailscaleSidecar(name: string, a: TailscaleSidecarArgs, opts: pu
             },
             { parent: opts.parent },
         ).key;
-    const image = new docker.RemoteImage(`${name}-tailscale-image`, { name: a.image, keepLocally: a.keepImageLocally }, opts);
+    const image = new docker.RemoteImage(
+        `${name}-tailscale-image`,
+        { name: a.image, keepLocally: a.keepImageLocally },
+        opts,
+    );
     // Losing it re-registers the node as <hostname>-1: never replaced or deleted by a routine `up` or `destroy`.
     const stateVolume = new docker.Volume(
         `${name}-tailscale-state`,

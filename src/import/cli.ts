@@ -41,7 +41,8 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     }
     const callerDir = env.INIT_CWD ?? process.cwd();
     // Relative to the project directory (the working directory here), where the stack resolves `file:` paths too.
-    const at = (p: string | undefined) => (p === undefined ? undefined : path.relative(process.cwd(), path.resolve(callerDir, p)) || ".");
+    const at = (p: string | undefined) =>
+        p === undefined ? undefined : path.relative(process.cwd(), path.resolve(callerDir, p)) || ".";
     const inputs = {
         machineClasses: args["machine-classes"]?.map((p) => at(p)!),
         clusters: args.clusters?.map((p) => at(p)!),
@@ -50,11 +51,19 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         providerConfig: at(args["provider-config"]),
     };
     if (!Object.values(inputs).some((v) => v !== undefined)) {
-        process.stderr.write(`nothing to import: name machine classes, cluster templates, an omni.env or the provider's files\n${USAGE}\n`);
+        process.stderr.write(
+            `nothing to import: name machine classes, cluster templates, an omni.env or the provider's files\n${USAGE}\n`,
+        );
         return 2;
     }
     try {
-        const result = importStack({ ...inputs, projectDir: process.cwd(), stack: args.stack!, hubStack: args["hub-stack"]!, environment: env });
+        const result = importStack({
+            ...inputs,
+            projectDir: process.cwd(),
+            stack: args.stack!,
+            hubStack: args["hub-stack"]!,
+            environment: env,
+        });
         const parts = { workloads: stackFragment(result, "workloads"), hub: stackFragment(result, "hub") };
         const outs = { workloads: at(args.out), hub: at(args["hub-out"]) };
         const toStdout: string[] = [];
@@ -67,8 +76,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         process.stderr.write(`${importReport(result)}\n`);
         return importExitCode(result);
     } catch (e) {
-        const missing = (e as NodeJS.ErrnoException).code === "ENOENT" ? `${(e as Error).message}\n${USAGE}` : undefined;
-        process.stderr.write(`${e instanceof ConfigError ? formatIssues(e.issues) : (missing ?? `import failed: ${(e as Error).message}`)}\n`);
+        const missing =
+            (e as NodeJS.ErrnoException).code === "ENOENT" ? `${(e as Error).message}\n${USAGE}` : undefined;
+        process.stderr.write(
+            `${e instanceof ConfigError ? formatIssues(e.issues) : (missing ?? `import failed: ${(e as Error).message}`)}\n`,
+        );
         return 2;
     }
 }

@@ -22,7 +22,17 @@ const NAME = /^[_a-z][_a-z0-9]*/i;
 /** Operators of `${VAR<op>word}`, in the order compose-go tries them at one position. */
 const OPERATORS = [":?", "?", ":-", "-", ":+", "+"] as const;
 /** Backslash escapes a double-quoted value expands (compose-go `escapeSeqRegex`). */
-const ESCAPES: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", '"': '"', "\\": "\\" };
+const ESCAPES: Record<string, string> = {
+    a: "\x07",
+    b: "\b",
+    f: "\f",
+    n: "\n",
+    r: "\r",
+    t: "\t",
+    v: "\v",
+    '"': '"',
+    "\\": "\\",
+};
 
 class TemplateError extends Error {}
 
@@ -90,7 +100,9 @@ function expand(name: string, op: string | undefined, word: string, get: Get): s
         case ":?":
         case "?":
             if (!empty) return value!;
-            throw new TemplateError(`required variable ${name} is missing a value${word ? `: ${substitute(word, get)}` : ""}`);
+            throw new TemplateError(
+                `required variable ${name} is missing a value${word ? `: ${substitute(word, get)}` : ""}`,
+            );
         default:
             return value ?? "";
     }
@@ -142,7 +154,10 @@ export function readEnvFile(text: string, file: string, lookup: Lookup = () => u
         const keyEnd = rest.search(/[=:\n]/);
         const rawKey = keyEnd === -1 ? rest : rest.slice(0, keyEnd);
         const bad = /[^\sA-Za-z0-9_.\-[\]\p{L}\p{N}]/u.exec(rawKey);
-        if (bad) fail(`unexpected character ${JSON.stringify(bad[0])} in variable name ${JSON.stringify(rest.split("\n")[0])}`);
+        if (bad)
+            fail(
+                `unexpected character ${JSON.stringify(bad[0])} in variable name ${JSON.stringify(rest.split("\n")[0])}`,
+            );
         const key = rawKey.trimEnd();
         if (/\s/.test(key)) fail("key cannot contain a space");
         if (keyEnd === -1 || rest[keyEnd] === "\n") {
@@ -218,6 +233,9 @@ export function readEnvFile(text: string, file: string, lookup: Lookup = () => u
  */
 function doubleQuotedEscape(match: string, e: string): string {
     if (e === "$") return "$$";
-    if (e.startsWith("0")) return /^[0-7]{3}$/.test(e.slice(1)) && parseInt(e.slice(1), 8) <= 0o377 ? String.fromCharCode(parseInt(e.slice(1), 8)) : match;
+    if (e.startsWith("0"))
+        return /^[0-7]{3}$/.test(e.slice(1)) && parseInt(e.slice(1), 8) <= 0o377
+            ? String.fromCharCode(parseInt(e.slice(1), 8))
+            : match;
     return ESCAPES[e] ?? match;
 }

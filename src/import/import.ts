@@ -56,12 +56,15 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  * time (an imported `auth` or `tls` is the whole method); anything else, lists included, is replaced: imported classes
  * and clusters are the whole set.
  */
-const merge = (base: unknown, over: unknown): unknown => (isObject(base) && isObject(over) ? { ...base, ...over } : over);
+const merge = (base: unknown, over: unknown): unknown =>
+    isObject(base) && isObject(over) ? { ...base, ...over } : over;
 
 /** The stack file to check against: `Pulumi.<stack>.yaml` in the project, else the example of the same role in this repository. */
 function baseFile(projectDir: string, stack: string, role: StackRole): string {
     const own = path.join(projectDir, `Pulumi.${stack}.yaml`);
-    return fs.existsSync(own) ? own : path.join(REPO_ROOT, role === "hub" ? "Pulumi.quantum.yaml" : "Pulumi.matrix.yaml");
+    return fs.existsSync(own)
+        ? own
+        : path.join(REPO_ROOT, role === "hub" ? "Pulumi.quantum.yaml" : "Pulumi.matrix.yaml");
 }
 
 /**
@@ -169,7 +172,9 @@ export function importStack(o: ImportOptions): ImportResult {
     if (o.providerEnv || o.providerConfig) {
         const vars = o.providerEnv ? envFile(f, o.providerEnv, environment) : undefined;
         const env = vars && { vars, source: o.providerEnv! };
-        const config = o.providerConfig ? reading(f, () => ({ doc: yamlDocuments(o.providerConfig!)[0], source: o.providerConfig! })) : undefined;
+        const config = o.providerConfig
+            ? reading(f, () => ({ doc: yamlDocuments(o.providerConfig!)[0], source: o.providerConfig! }))
+            : undefined;
         const provider = providerFrom(env, config, f);
         const source = [o.providerEnv, o.providerConfig].filter(Boolean).join(", ");
         if (Object.keys(provider.infraProvider).length > 0) workloads.infraProvider = provider.infraProvider;
@@ -203,7 +208,9 @@ export function importStack(o: ImportOptions): ImportResult {
         );
         f.issues.push(
             ...issues.map((i) => {
-                const origin = origins.find(([prefix]) => i.key === prefix || i.key.startsWith(`${prefix}.`) || i.key.startsWith(`${prefix}[`));
+                const origin = origins.find(
+                    ([prefix]) => i.key === prefix || i.key.startsWith(`${prefix}.`) || i.key.startsWith(`${prefix}[`),
+                );
                 return origin ? { ...i, message: `${i.message} [from ${origin[1]}]` } : i;
             }),
         );
@@ -215,7 +222,9 @@ export function importStack(o: ImportOptions): ImportResult {
 export function stackFragment(result: ImportResult, role: StackRole): string | undefined {
     const keys = result.config[role];
     if (!keys) return undefined;
-    const doc = new YAML.Document({ config: Object.fromEntries(Object.entries(keys).map(([k, v]) => [`${PROJECT}:${k}`, v])) });
+    const doc = new YAML.Document({
+        config: Object.fromEntries(Object.entries(keys).map(([k, v]) => [`${PROJECT}:${k}`, v])),
+    });
     const replaced = ["machineClasses", "clusters"].filter((k) => k in keys).map((k) => `${PROJECT}:${k}`);
     doc.commentBefore = [
         ` npm run import: merge into Pulumi.${result.stacks[role]}.yaml (under config:)${replaced.length ? `; it replaces ${replaced.join(" and ")}` : ""}.`,
@@ -241,10 +250,18 @@ export function importReport(result: ImportResult): string {
         `Imported ${classes} machine class(es), ${clusters} cluster(s)${result.config.hub ? ", hub settings" : ""}${result.config.workloads?.infraProvider ? ", provider settings" : ""}.`,
     ];
     if (result.secrets.length) {
-        lines.push("", "Secrets found (never copied). Set them with:", ...result.secrets.map((s) => `  ${secretCommand(s, result.stacks)}`));
+        lines.push(
+            "",
+            "Secrets found (never copied). Set them with:",
+            ...result.secrets.map((s) => `  ${secretCommand(s, result.stacks)}`),
+        );
     }
     if (result.unexpressed.length)
-        lines.push("", "Not carried over (the stack config cannot express it):", ...result.unexpressed.map((n) => `  - ${n.source}: ${n.message}`));
+        lines.push(
+            "",
+            "Not carried over (the stack config cannot express it):",
+            ...result.unexpressed.map((n) => `  - ${n.source}: ${n.message}`),
+        );
     if (result.notes.length) lines.push("", "Notes:", ...result.notes.map((n) => `  - ${n.source}: ${n.message}`));
     if (result.issues.length)
         lines.push(

@@ -9,7 +9,14 @@ import { Findings } from "./findings";
  */
 
 /** `spec.autoprovision.grpctunnel` (Omni's GrpcTunnelMode enum, number or name) → the setting's value. */
-const GRPC_TUNNEL: Record<string, string> = { 0: "unset", 1: "enabled", 2: "disabled", UNSET: "unset", ENABLED: "enabled", DISABLED: "disabled" };
+const GRPC_TUNNEL: Record<string, string> = {
+    0: "unset",
+    1: "enabled",
+    2: "disabled",
+    UNSET: "unset",
+    ENABLED: "enabled",
+    DISABLED: "disabled",
+};
 
 /** Keys of `spec.autoprovision` this project renders; anything else is named as not carried over. */
 const AUTOPROVISION_KEYS = ["providerid", "providerdata", "kernelargs", "metavalues", "grpctunnel"];
@@ -26,7 +33,10 @@ export function machineClassFrom(doc: unknown, source: string, f: Findings): Imp
     const id = typeof d?.metadata?.id === "string" ? d.metadata.id : undefined;
     const where = `${source}${id ? ` (${id})` : ""}`;
     if (d?.metadata?.type !== MACHINE_CLASS_TYPE || !id) {
-        f.unexpressed.push({ source: where, message: `not a MachineClass (metadata.type ${MACHINE_CLASS_TYPE} and metadata.id are needed): skipped` });
+        f.unexpressed.push({
+            source: where,
+            message: `not a MachineClass (metadata.type ${MACHINE_CLASS_TYPE} and metadata.id are needed): skipped`,
+        });
         return undefined;
     }
     const spec = d.spec ?? {};
@@ -48,7 +58,10 @@ export function machineClassFrom(doc: unknown, source: string, f: Findings): Imp
         });
     }
     for (const key of Object.keys(auto).filter((k) => !AUTOPROVISION_KEYS.includes(k))) {
-        f.unexpressed.push({ source: where, message: `spec.autoprovision.${key} of machine class ${id} has no setting here: left out` });
+        f.unexpressed.push({
+            source: where,
+            message: `spec.autoprovision.${key} of machine class ${id} has no setting here: left out`,
+        });
     }
 
     const out: Record<string, unknown> = { name: id, providerId: auto.providerid };

@@ -63,8 +63,13 @@ function authFrom(value: string, source: string, f: Findings): Doc {
             f.secrets.push({ source, what: "AUTH --auth-oidc-client-secret", stack: "hub", key: "oidcClientSecret" });
     }
     if (on("saml"))
-        auth.saml = Object.fromEntries(Object.entries({ url: one("auth-saml-url"), metadata: one("auth-saml-metadata") }).filter(([, v]) => v !== undefined));
-    for (const flag of flags.keys()) f.unexpressed.push({ source, message: `AUTH --${flag} has no hub setting: left out` });
+        auth.saml = Object.fromEntries(
+            Object.entries({ url: one("auth-saml-url"), metadata: one("auth-saml-metadata") }).filter(
+                ([, v]) => v !== undefined,
+            ),
+        );
+    for (const flag of flags.keys())
+        f.unexpressed.push({ source, message: `AUTH --${flag} has no hub setting: left out` });
     return auth;
 }
 
@@ -112,7 +117,11 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
         const value = get(variable);
         const parts = value === undefined ? undefined : urlParts(value);
         if (value !== undefined && !parts)
-            f.issues.push({ key: `${source} ${variable}`, value, message: "not a URL: expected e.g. https://omni.example.com:8090/" });
+            f.issues.push({
+                key: `${source} ${variable}`,
+                value,
+                message: "not a URL: expected e.g. https://omni.example.com:8090/",
+            });
         if (!parts) return undefined;
         ports[port] = parts.port;
         const bind = get(bindVariable);
@@ -173,7 +182,8 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
     if (cert !== undefined || key !== undefined) hub.tls = { mode: "hostFiles", certPath: cert, keyPath: key };
 
     const gpgKey = get("ETCD_ENCRYPTION_KEY");
-    if (gpgKey !== undefined) f.secrets.push({ source, what: "ETCD_ENCRYPTION_KEY", stack: "hub", key: "etcdGpgKey", file: gpgKey });
+    if (gpgKey !== undefined)
+        f.secrets.push({ source, what: "ETCD_ENCRYPTION_KEY", stack: "hub", key: "etcdGpgKey", file: gpgKey });
 
     // The state is adopted: the account id comes with the volumes that hold Omni's data and the sidecar's node.
     const account = name ?? "omni";
@@ -188,10 +198,16 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
         // The seed kit runs a Tailscale sidecar (TS_AUTHKEY) whose node state is adopted too; Omni's own kit runs Omni
         // on the host network, without one: the hub's sidecar joins the tailnet as a new node.
         const sidecar = vars.TS_AUTHKEY !== undefined;
-        hub.adopt = { omniDataVolume: `${account}-data`, ...(sidecar ? { tailscaleStateVolume: `${account}-tailscale-state` } : {}) };
+        hub.adopt = {
+            omniDataVolume: `${account}-data`,
+            ...(sidecar ? { tailscaleStateVolume: `${account}-tailscale-state` } : {}),
+        };
         // The seed names the SQLite file, Omni's kit the host directory it mounts at /_out/secondary-storage (sqlite.db).
         const storage = get("SQLITE_STORAGE_PATH");
-        const [etcdDir, sqlite] = [get("ETCD_VOLUME_PATH"), get("OMNI_SQLITE_PATH") ?? (storage && `${storage.replace(/\/$/, "")}/sqlite.db`)];
+        const [etcdDir, sqlite] = [
+            get("ETCD_VOLUME_PATH"),
+            get("OMNI_SQLITE_PATH") ?? (storage && `${storage.replace(/\/$/, "")}/sqlite.db`),
+        ];
         f.notes.push({
             source,
             message:
@@ -222,7 +238,10 @@ export function hubFromOmniEnv(vars: Record<string, string>, source: string, f: 
         });
     }
     for (const variable of Object.keys(vars).filter((k) => !used.has(k))) {
-        f.unexpressed.push({ source, message: `${variable} is not a setting this import knows: left out (check whether your Omni depends on it)` });
+        f.unexpressed.push({
+            source,
+            message: `${variable} is not a setting this import knows: left out (check whether your Omni depends on it)`,
+        });
     }
     return { hub, omniDomain };
 }
@@ -270,7 +289,11 @@ export function providerFrom(
             });
         }
         if (vars.TS_AUTHKEY)
-            f.notes.push({ source, message: "TS_AUTHKEY (a secret) is not copied: the workload stack makes the provider sidecar's own single-use key" });
+            f.notes.push({
+                source,
+                message:
+                    "TS_AUTHKEY (a secret) is not copied: the workload stack makes the provider sidecar's own single-use key",
+            });
         const pv = (k: string) => {
             used.add(`PROXMOX_${k}`);
             return vars[`PROXMOX_${k}`] || undefined;
@@ -278,14 +301,23 @@ export function providerFrom(
         if (pv("URL")) proxmox.url = pv("URL");
         if (pv("INSECURE_SKIP_VERIFY")) proxmox.insecureSkipVerify = pv("INSECURE_SKIP_VERIFY") === "true";
         if (pv("TOKEN")) {
-            token = { id: splitTokenValue(pv("TOKEN")!, "").tokenId || undefined, secret: { source, what: "PROXMOX_TOKEN (after the =)" } };
+            token = {
+                id: splitTokenValue(pv("TOKEN")!, "").tokenId || undefined,
+                secret: { source, what: "PROXMOX_TOKEN (after the =)" },
+            };
         } else if (pv("TOKEN_ID") || pv("TOKEN_SECRET")) {
-            token = { id: pv("TOKEN_ID"), secret: pv("TOKEN_SECRET") ? { source, what: "PROXMOX_TOKEN_SECRET" } : undefined };
+            token = {
+                id: pv("TOKEN_ID"),
+                secret: pv("TOKEN_SECRET") ? { source, what: "PROXMOX_TOKEN_SECRET" } : undefined,
+            };
         }
         if (pv("PASSWORD") || pv("USERNAME")) login(source, "PROXMOX_USERNAME/PROXMOX_PASSWORD");
         pv("REALM");
         for (const variable of Object.keys(vars).filter((k) => !used.has(k))) {
-            f.unexpressed.push({ source, message: `${variable} is not a provider setting this import knows: left out` });
+            f.unexpressed.push({
+                source,
+                message: `${variable} is not a provider setting this import knows: left out`,
+            });
         }
     }
 
@@ -295,15 +327,34 @@ export function providerFrom(
         if (p.url !== undefined) proxmox.url = p.url;
         if (p.insecureSkipVerify !== undefined) proxmox.insecureSkipVerify = p.insecureSkipVerify;
         if (typeof p.token === "string") {
-            token = { id: splitTokenValue(p.token, "").tokenId || undefined, secret: { source, what: "proxmox.token (after the =)" } };
+            token = {
+                id: splitTokenValue(p.token, "").tokenId || undefined,
+                secret: { source, what: "proxmox.token (after the =)" },
+            };
         } else if (p.tokenID !== undefined || p.tokenSecret !== undefined) {
-            token = { id: p.tokenID as string | undefined, secret: p.tokenSecret !== undefined ? { source, what: "proxmox.tokenSecret" } : undefined };
+            token = {
+                id: p.tokenID as string | undefined,
+                secret: p.tokenSecret !== undefined ? { source, what: "proxmox.tokenSecret" } : undefined,
+            };
         }
         if (p.password !== undefined || p.username !== undefined) login(source, "proxmox.username/password");
         for (const key of Object.keys(p).filter(
-            (k) => !["url", "insecureSkipVerify", "token", "tokenID", "tokenSecret", "username", "password", "realm"].includes(k),
+            (k) =>
+                ![
+                    "url",
+                    "insecureSkipVerify",
+                    "token",
+                    "tokenID",
+                    "tokenSecret",
+                    "username",
+                    "password",
+                    "realm",
+                ].includes(k),
         )) {
-            f.unexpressed.push({ source, message: `proxmox.${key} is not a provider setting this import knows: left out` });
+            f.unexpressed.push({
+                source,
+                message: `proxmox.${key} is not a provider setting this import knows: left out`,
+            });
         }
     }
 

@@ -25,7 +25,10 @@ export function yamlFiles(paths: string[]): string[] {
 export function yamlDocuments(file: string): unknown[] {
     const docs = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"));
     const errors = docs.flatMap((d) => d.errors);
-    if (errors.length > 0) throw new ConfigError([{ key: file, message: `not valid YAML: ${errors[0].message.split("\n")[0].replace(/:$/, "")}` }]);
+    if (errors.length > 0)
+        throw new ConfigError([
+            { key: file, message: `not valid YAML: ${errors[0].message.split("\n")[0].replace(/:$/, "")}` },
+        ]);
     return docs.map((d) => d.toJS()).filter((d) => d !== null && d !== undefined);
 }
 

@@ -65,9 +65,17 @@ export function clusterFromTemplate(docs: unknown[], file: string, projectDir: s
         talosVersion: (talos as { version?: unknown } | undefined)?.version,
         // Unknown keys under kubernetes: are kept under their own name, so the schema names them.
         ...Object.fromEntries(Object.entries(k8sRest).map(([key, v]) => [`kubernetes.${key}`, v])),
-        ...(manifests === undefined ? {} : { kubernetesManifests: rebaseAll(manifests, templateDir, projectDir, true) }),
-        ...(healthchecks === undefined ? {} : { kubernetesHealthchecks: rebaseAll(healthchecks, templateDir, projectDir, false) }),
-        ...(features === undefined ? {} : { features: { ...featureRest, ...(interval === undefined ? {} : { backupInterval: String(interval) }) } }),
+        ...(manifests === undefined
+            ? {}
+            : { kubernetesManifests: rebaseAll(manifests, templateDir, projectDir, true) }),
+        ...(healthchecks === undefined
+            ? {}
+            : { kubernetesHealthchecks: rebaseAll(healthchecks, templateDir, projectDir, false) }),
+        ...(features === undefined
+            ? {}
+            : {
+                  features: { ...featureRest, ...(interval === undefined ? {} : { backupInterval: String(interval) }) },
+              }),
         ...(patches === undefined ? {} : { patches: rebaseAll(patches, templateDir, projectDir, true) }),
         controlPlane: machineSet(controlPlane[0], templateDir, projectDir),
         workers: of("Workers").map((w) => machineSet(w, templateDir, projectDir)),

@@ -24,7 +24,10 @@ export interface Violation {
 }
 
 /** Per-policy configuration as in a `--policy-pack-config` JSON file. */
-export type PolicyConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
+export type PolicyConfig = Record<
+    string,
+    EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)
+>;
 
 /** The two RPCs the engine makes per preview: one `analyze` per resource, one `analyzeStack`. */
 interface AnalyzerRpc {
@@ -109,7 +112,9 @@ function analysis(rpc: Promise<AnalyzerRpc>): Analysis {
                         message: d.getMessage(),
                     };
                 });
-            const perResource = await Promise.all(targets.map(async (r) => toViolations(await responses.get(r.urn)!, r)));
+            const perResource = await Promise.all(
+                targets.map(async (r) => toViolations(await responses.get(r.urn)!, r)),
+            );
             const c = await rpc;
             const stack = toViolations(await call(c.analyzeStack.bind(c), analyzeStackRequest(targets)));
             return [...perResource.flat(), ...stack];
@@ -121,7 +126,11 @@ function analysis(rpc: Promise<AnalyzerRpc>): Analysis {
  * Runs policies in this process through `@pulumi/policy`'s own analyzer functions (secret unwrapping,
  * unknown handling, message format as in a real preview). Policy config cannot be injected this way.
  */
-export function analyzeInProcess(packName: string, pack: PolicyPackArgs, resources: CapturedResource[]): Promise<Violation[]> {
+export function analyzeInProcess(
+    packName: string,
+    pack: PolicyPackArgs,
+    resources: CapturedResource[],
+): Promise<Violation[]> {
     const level = pack.enforcementLevel ?? "advisory";
     const policies = pack.policies;
     // Loaded here: the plan itself only talks to the pack process.
@@ -202,10 +211,12 @@ export function openPack(packDir: string, started?: PackProcess): OpenPack {
             resource: run.resource,
             async finish(resources) {
                 const violations = await run.finish(resources);
-                const policies = [...(await configured).configure.getPolicyconfigMap().entries()].map(([name, pc]: [string, any]) => ({
-                    name,
-                    enforcementLevel: LEVELS[pc.getEnforcementlevel()],
-                }));
+                const policies = [...(await configured).configure.getPolicyconfigMap().entries()].map(
+                    ([name, pc]: [string, any]) => ({
+                        name,
+                        enforcementLevel: LEVELS[pc.getEnforcementlevel()],
+                    }),
+                );
                 return { violations, policies };
             },
         };
@@ -221,7 +232,11 @@ export function openPack(packDir: string, started?: PackProcess): OpenPack {
 }
 
 /** Runs the pack in `packDir` over the resources over loopback gRPC, the path `pulumi preview --policy-pack` takes. */
-export async function analyzeWithPack(packDir: string, resources: CapturedResource[], config: PolicyConfig = {}): Promise<PackResult> {
+export async function analyzeWithPack(
+    packDir: string,
+    resources: CapturedResource[],
+    config: PolicyConfig = {},
+): Promise<PackResult> {
     const pack = openPack(packDir);
     try {
         return await pack.analyze(resources, config);

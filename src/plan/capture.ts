@@ -68,7 +68,10 @@ let running: Promise<unknown> = Promise.resolve();
  * Runs a stack program under `pulumi.runtime.setMocks` and captures every registration with its options.
  * The same function serves the offline plan, the stack tests and the benchmark.
  */
-export function runProgram(program: () => Promise<Record<string, unknown> | void> | Record<string, unknown> | void, opts: RunOptions): Promise<RunResult> {
+export function runProgram(
+    program: () => Promise<Record<string, unknown> | void> | Record<string, unknown> | void,
+    opts: RunOptions,
+): Promise<RunResult> {
     const run = running.then(() => runExclusive(program, opts));
     running = run.catch(() => undefined);
     return run;
@@ -76,7 +79,13 @@ export function runProgram(program: () => Promise<Record<string, unknown> | void
 
 async function runExclusive(program: () => unknown, opts: RunOptions): Promise<RunResult> {
     const project = opts.project ?? "omni-scale";
-    await pulumi.runtime.setMocks(opts.mocks ?? offlineMocks(opts.stackReferences ?? {}), project, opts.stack, opts.preview ?? false, "organization");
+    await pulumi.runtime.setMocks(
+        opts.mocks ?? offlineMocks(opts.stackReferences ?? {}),
+        project,
+        opts.stack,
+        opts.preview ?? false,
+        "organization",
+    );
     pulumi.runtime.setAllConfig(opts.config ?? {}, opts.secretKeys ?? []);
 
     const resources: CapturedResource[] = [];

@@ -43,9 +43,12 @@ function tree(resources: CapturedResource[]): string[] {
     const lines: string[] = [];
     const walk = (parent: string | undefined, indent: string) => {
         for (const r of children.get(parent) ?? []) {
-            const flags = [r.importId && `adopt: import ${r.importId}`, r.protect && "protect", r.retainOnDelete && "retainOnDelete", r.read && "read"].filter(
-                Boolean,
-            );
+            const flags = [
+                r.importId && `adopt: import ${r.importId}`,
+                r.protect && "protect",
+                r.retainOnDelete && "retainOnDelete",
+                r.read && "read",
+            ].filter(Boolean);
             lines.push(`${indent}${r.type}  ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
             walk(r.urn, indent + "  ");
         }
@@ -137,7 +140,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         return 2;
     }
     try {
-        const policyConfig = args["policy-config"] ? (JSON.parse(fs.readFileSync(args["policy-config"], "utf8")) as PolicyConfig) : undefined;
+        const policyConfig = args["policy-config"]
+            ? (JSON.parse(fs.readFileSync(args["policy-config"], "utf8")) as PolicyConfig)
+            : undefined;
         const result = await planStack({ stack: args.stack, configFile: args.config, policyConfig, env, pack });
         process.stdout.write(args.json ? `${JSON.stringify(planJson(result), null, 2)}\n` : `${renderText(result)}\n`);
         return hasMandatory(result.violations) ? 1 : 0;

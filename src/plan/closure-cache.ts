@@ -43,7 +43,12 @@ function exporter(value: object): { file: string; name: string } | undefined {
 }
 
 /** Where a provider's entry lives, and the key its text must match; undefined for what is not cached. */
-function entryFor(func: Function, args: SerializeFunctionArgs | undefined, dir: string, codeKey: () => string | undefined) {
+function entryFor(
+    func: Function,
+    args: SerializeFunctionArgs | undefined,
+    dir: string,
+    codeKey: () => string | undefined,
+) {
     const code = func.toString() === PROVIDER_THUNK ? codeKey() : undefined;
     if (code === undefined) return undefined;
     const provider = func();
@@ -75,7 +80,8 @@ export function cacheProviderSerialization(dir: string, codeKey: () => string | 
             // Not serialized yet with this code.
         }
         const serialized = await serialize(func, args);
-        if (!serialized.containsSecrets) writeCacheFile(entry.file, JSON.stringify({ key: entry.key, serialized } satisfies Entry));
+        if (!serialized.containsSecrets)
+            writeCacheFile(entry.file, JSON.stringify({ key: entry.key, serialized } satisfies Entry));
         return serialized;
     };
     return () => {

@@ -15,7 +15,8 @@ const pack = argv.some((a) => a === "--stack" || a.startsWith("--stack=")) ? sta
 const { main } = require("./cli") as typeof import("./cli");
 // A dynamic provider's serialized text comes from .build/closures while no source changed (closure-cache.ts). Only
 // when this process loads its TypeScript through register.js, which knows every source it loaded.
-const register = require.cache[require.resolve("./register")]?.exports as { loadedCodeKey(): string | undefined } | undefined;
+const register = require.cache[require.resolve("./register")]?.exports as
+    { loadedCodeKey(): string | undefined } | undefined;
 if (register) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { cacheProviderSerialization } = require("./closure-cache") as typeof import("./closure-cache");

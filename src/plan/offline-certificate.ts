@@ -59,11 +59,22 @@ const name = (cn: string) => seq(der(0x31, seq(oid("2.5.4.3"), der(0x0c, Buffer.
 export function offlineCertificate(spec: OfflineCertificateSpec): OfflineCertificate {
     const seed = createHash("sha256").update(JSON.stringify(spec)).digest();
     // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410): the key follows from the spec, so the bytes are stable.
-    const key = createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]), format: "der", type: "pkcs8" });
+    const key = createPrivateKey({
+        key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]),
+        format: "der",
+        type: "pkcs8",
+    });
     const spki = createPublicKey(key).export({ type: "spki", format: "der" });
     const subject = name(spec.commonName ?? spec.names[0] ?? "offline");
     const extensions =
-        spec.names.length === 0 ? [] : [der(0xa3, seq(seq(oid("2.5.29.17"), der(0x04, seq(...spec.names.map((n) => der(0x82, Buffer.from(n))))))))];
+        spec.names.length === 0
+            ? []
+            : [
+                  der(
+                      0xa3,
+                      seq(seq(oid("2.5.29.17"), der(0x04, seq(...spec.names.map((n) => der(0x82, Buffer.from(n))))))),
+                  ),
+              ];
     const serial = der(0x02, Buffer.concat([Buffer.from([0x01]), seed.subarray(0, 15)]));
     const tbs = seq(
         der(0xa0, der(0x02, Buffer.from([2]))),

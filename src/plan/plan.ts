@@ -100,13 +100,22 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
     try {
         // The program reads its own last outputs for upgrade rules; offline there is none: a first deployment.
         const stackReferences: Record<string, StackReferenceOutputs> = {
-            [selfReferenceName("organization", PROJECT, opts.stack)]: opts.previousOutputs ?? { outputs: {}, secretOutputNames: [] },
+            [selfReferenceName("organization", PROJECT, opts.stack)]: opts.previousOutputs ?? {
+                outputs: {},
+                secretOutputNames: [],
+            },
         };
         if (config.role === "workloads") {
             const hubStack = config.hubStack.split("/").pop()!;
             const hubFile = path.join(path.dirname(file), `Pulumi.${hubStack}.yaml`);
             if (fs.existsSync(hubFile)) {
-                const hub = await planStack({ stack: hubStack, configFile: hubFile, skipPolicies: true, silent: true, env: opts.env });
+                const hub = await planStack({
+                    stack: hubStack,
+                    configFile: hubFile,
+                    skipPolicies: true,
+                    silent: true,
+                    env: opts.env,
+                });
                 stackReferences[config.hubStack] = asStackReference(hub.outputs);
             }
         }

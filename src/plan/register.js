@@ -50,8 +50,15 @@ function compilerOptions() {
     if (!ts || !options) {
         ts = require("typescript");
         const file = path.join(ROOT, "tsconfig.json");
-        const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(file, ts.sys.readFile).config, ts.sys, ROOT, undefined, file);
-        const { out, outFile, composite, declarationDir, declarationMap, emitDeclarationOnly, ...kept } = parsed.options;
+        const parsed = ts.parseJsonConfigFileContent(
+            ts.readConfigFile(file, ts.sys.readFile).config,
+            ts.sys,
+            ROOT,
+            undefined,
+            file,
+        );
+        const { out, outFile, composite, declarationDir, declarationMap, emitDeclarationOnly, ...kept } =
+            parsed.options;
         options = {
             ...kept,
             sourceMap: true,
@@ -73,9 +80,17 @@ function transpile(source, filename) {
     const { ts, options } = compilerOptions();
     const out = ts.transpileModule(source, { fileName: filename, compilerOptions: options, reportDiagnostics: true });
     // As ts-node, leave out 6059 (a file outside rootDir), 18002 and 18003 (no inputs).
-    const errors = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error && ![6059, 18002, 18003].includes(d.code));
+    const errors = (out.diagnostics ?? []).filter(
+        (d) => d.category === ts.DiagnosticCategory.Error && ![6059, 18002, 18003].includes(d.code),
+    );
     if (errors.length > 0) {
-        throw new SyntaxError(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" }));
+        throw new SyntaxError(
+            ts.formatDiagnostics(errors, {
+                getCanonicalFileName: (f) => f,
+                getCurrentDirectory: () => ROOT,
+                getNewLine: () => "\n",
+            }),
+        );
     }
     const map = JSON.parse(/** @type {string} */ (out.sourceMapText));
     map.file = filename;
@@ -100,7 +115,13 @@ const loaded = new Map();
  */
 function javascriptOf(filename) {
     const source = fs.readFileSync(filename, "utf8");
-    const key = crypto.createHash("sha256").update(settings()).update(filename).update(source).digest("hex").slice(0, 32);
+    const key = crypto
+        .createHash("sha256")
+        .update(settings())
+        .update(filename)
+        .update(source)
+        .digest("hex")
+        .slice(0, 32);
     loaded.set(filename, key);
     const rel = path.relative(ROOT, filename);
     if (rel.startsWith("..") || path.isAbsolute(rel)) return transpile(source, filename);
