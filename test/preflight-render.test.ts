@@ -419,13 +419,23 @@ describe("preflight script (real bash, perl Net::DNS, dnsmasq and openssl on loo
             assert.match(line, /chains to an issuer this node does not trust \(20 /);
         });
 
-        it("fails a certificate for another name", async () => {
+        it("fails a certificate for another name, before its chain as Go does, matching wildcards one label deep", async () => {
+            const wrong =
+                /covers other\.example\.com, not omni\.example\.com \(Talos: "x509: certificate is valid for other\.example\.com, not omni\.example\.com"\)/;
             const leaf = pki.issue("other", "int", { cn: "other.example.com", san: "DNS:other.example.com" });
-            const { line } = await tlsLines({ cert: { leaf, chain: pki.cert("int") } });
+            assert.match((await tlsLines({ cert: { leaf, chain: pki.cert("int") } })).line, wrong);
+            // crypto/x509 Verify checks the name before building a chain: the name is what Talos reports.
+            const selfOther = pki.selfSigned("self-other", "other.example.com", { san: "DNS:other.example.com" });
+            assert.match((await tlsLines({ cert: { leaf: selfOther } })).line, wrong);
+            // matchHostnames: "*" stands for exactly the leftmost label.
+            const deep = pki.issue("deep", "int", { cn: "*.omni.example.com", san: "DNS:*.omni.example.com" });
             assert.match(
-                line,
-                /covers other\.example\.com, not omni\.example\.com \(Talos: "x509: certificate is valid for other\.example\.com, not omni\.example\.com"\)/,
+                (await tlsLines({ cert: { leaf: deep, chain: pki.cert("int") } })).line,
+                /covers \*\.omni\.example\.com, not omni\.example\.com/,
             );
+            const wildcard = pki.issue("wild", "int", { cn: "*.example.com", san: "DNS:*.example.com" });
+            const ok = await run({ node: [lan], cert: { leaf: wildcard, chain: pki.cert("int") } });
+            assert.equal(ok.code, 0, ok.stderr);
         });
 
         it("fails a certificate with the name only in the CN, or only an IP subjectAltName, though openssl alone accepts both", async () => {
