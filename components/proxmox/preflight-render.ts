@@ -19,7 +19,7 @@ import { refineWith, uniqueBy } from "../core/validation";
 /** A login name as Debian's adduser accepts it (NAME_REGEX), at most 32 characters. */
 export const LINUX_USER = /^(?=.{1,32}$)[a-z_][a-z0-9_-]*\$?$/;
 
-/** An IP address in one spelling (ipaddr.js: IPv6 compressed and lowercase, RFC 5952), so equal addresses compare equal. */
+/** An IP address in one spelling (ipaddr.js: IPv6 compressed, lowercase, RFC 5952), so equal addresses compare equal. */
 export function normalizeIp(ip: string): string {
     return ipaddr.parse(ip).toString();
 }
@@ -180,7 +180,8 @@ lan=$(canon "$lan_ip")
 lan_family=$(family "$lan")
 
 # lookup NAMESERVER: the A and AAAA answers of that server (empty: the resolvers in $resolv_conf), one per line;
-# exit 2 when no server answered within the timeout (one try each). Asked directly, with no /etc/hosts and no search domains, as a VM would.
+# exit 2 when no server answered within the timeout (one try each). Asked directly, with no /etc/hosts and no
+# search domains, as a VM would.
 lookup() {
   perl -MNet::DNS -e '
     my ($name, $conf, $server, $port, $timeout) = @ARGV;
