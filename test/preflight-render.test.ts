@@ -473,6 +473,19 @@ describe("preflight script (real bash, perl Net::DNS, dnsmasq and openssl on loo
                 end: "20990201000000Z",
             });
             const f = await tlsLines({ cert: { leaf: future, chain: pki.cert("int") } });
+            // Go checks every certificate of the chain it builds (buildChains → isValid), openssl too (code 10).
+            pki.issue("old-int", "root", {
+                cn: "Old Intermediate",
+                ca: true,
+                start: "20240101000000Z",
+                end: "20240201000000Z",
+            });
+            const underOld = pki.issue("under-old", "old-int", { cn: DOMAIN, san: `DNS:${DOMAIN}` });
+            const o = await tlsLines({ cert: { leaf: underOld, chain: pki.cert("old-int") } });
+            assert.match(
+                o.line,
+                /a certificate in the chain served on .* has expired \(10 \(certificate has expired\)\); expected a valid chain; fix: serve the issuer's current intermediate/,
+            );
             assert.match(
                 f.line,
                 /is not valid before Jan  1 00:00:00 2099 GMT; expected one valid now; fix: check this node's clock/,
