@@ -270,6 +270,17 @@ describe("preflight settings in the workload stack", () => {
         );
     });
 
+    it("refuses a malformed host key or VM resolver under its config key", () => {
+        const bad = issues((p) => {
+            p.nodes[1].hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5";
+            p.vmResolvers = ["192.168.3.1", "dns.example.com"];
+        });
+        assert.deepEqual(bad, [
+            'omni-scale:preflight.nodes[1].hostKey: the key after "ssh-ed25519" is not a complete ssh-ed25519 key (cut or mistyped?); use one line of the node\'s /etc/ssh/ssh_host_ed25519_key.pub, e.g. ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA… root@pve1',
+            "omni-scale:preflight.vmResolvers[1]: an IP address (the DNS server the VM network's DHCP hands out), e.g. 192.168.3.1",
+        ]);
+    });
+
     it("is optional: a workload stack without it registers no preflight", async () => {
         const files = editedStacks({
             matrix: (c) => {
