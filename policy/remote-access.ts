@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { hostOrIpProblem } from "../components/core/addresses";
+import { sshHostKeyProblem } from "../components/core/ssh";
 import { LINUX_USER } from "../components/proxmox/preflight-render";
 import { known } from "./props";
 
@@ -9,7 +10,7 @@ import { known } from "./props";
 export const sshConnectionsAgentAuth: ResourceValidationPolicy = {
     name: "ssh-connections-agent-auth",
     description:
-        "Remote commands reach an IP address or DNS name as a valid Linux user and authenticate with the SSH agent: " +
+        "Remote commands reach an IP address or DNS name as a valid Linux user, pin a well-formed host key if any, and authenticate with the SSH agent: " +
         "a password or private key in the program is stored in the state and shows in every diff.",
     severity: "high",
     remediationSteps:
@@ -27,6 +28,10 @@ export const sshConnectionsAgentAuth: ResourceValidationPolicy = {
                 `${args.name}: connection.user "${user}" is not a Linux user name; use the login name, e.g. root or ansible`,
             );
         }
+        // The provider parses a pinned key only when it connects; a bad one would fail there, after the preview.
+        const hostKey = known(() => connection.hostKey);
+        const hostKeyProblem = typeof hostKey === "string" ? sshHostKeyProblem(hostKey) : undefined;
+        if (hostKeyProblem) report(`${args.name}: connection.hostKey ${hostKeyProblem}`);
         for (const secret of ["password", "privateKey", "privateKeyPassword"] as const) {
             if (known(() => connection[secret]) !== undefined) {
                 report(

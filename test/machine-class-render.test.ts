@@ -221,6 +221,17 @@ describe("renderMachineClass", () => {
         assert.equal(parsed({ ...multiDisk, grpcTunnel: "disabled" }).doc.spec.autoprovision.grpctunnel, 2);
     });
 
+    it("renders grpcTunnel as Omni's GrpcTunnelMode numbers (fixtures/upstream/omni-grpc-tunnel.v1.10.4.json)", () => {
+        const upstream = JSON.parse(
+            fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-grpc-tunnel.v1.10.4.json"), "utf8"),
+        );
+        assert.equal(upstream.machineClassField, "spec.autoprovision.grpctunnel");
+        for (const [mode, number] of Object.entries(upstream.enum)) {
+            const doc = parsed({ ...multiDisk, grpcTunnel: mode.toLowerCase() as "unset" }).doc;
+            assert.equal(doc.spec.autoprovision.grpctunnel, number, mode);
+        }
+    });
+
     it("requires cores, memory, disk_size and storage_selector, saying what to set", () => {
         const found = problems({ name: "x", providerId: "p", providerData: {} });
         for (const key of ["cores", "memory", "disk_size", "storage_selector"]) {

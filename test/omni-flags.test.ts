@@ -161,6 +161,7 @@ describe("omni-flags: flag table against Omni's config schema", () => {
             etcdBackup: { localPath: "/srv/b", minInterval: "1h", maxInterval: "2h" },
             logLevel: "info",
             eventSinkPort: 8091,
+            siderolinkGrpcTunnel: true,
         },
         {
             etcdBackup: { s3: true },
@@ -184,6 +185,26 @@ describe("omni-flags: flag table against Omni's config schema", () => {
             for (const name of render(over, "secret").keys()) produced.add(name);
         }
         assert.deepEqual([...produced].sort(), [...renderedOmniFlags].sort());
+    });
+
+    it("renders the hub-wide gRPC tunnel as Omni's boolean siderolink-use-grpc-tunnel (services.siderolink.useGRPCTunnel)", () => {
+        const schema = JSON.parse(
+            fs.readFileSync(path.join(__dirname, `fixtures/upstream/omni-config.schema.${versions.omni}.json`), "utf8"),
+        );
+        const find = (node: any): any =>
+            node && typeof node === "object"
+                ? (node.useGRPCTunnel ??
+                  Object.values(node)
+                      .map(find)
+                      .find((x) => x !== undefined))
+                : undefined;
+        const prop = find(schema);
+        assert.equal(prop["x-cli-flag"], "siderolink-use-grpc-tunnel");
+        assert.equal(prop.type, "boolean");
+        assert.match(prop.description, /regardless of their individual configuration/);
+        assert.deepEqual(render({ siderolinkGrpcTunnel: true }).get(prop["x-cli-flag"]), ["true"]);
+        assert.deepEqual(render({ siderolinkGrpcTunnel: false }).get(prop["x-cli-flag"]), ["false"]);
+        assert.equal(render().get(prop["x-cli-flag"]), undefined, "Omni's default (off) unless set");
     });
 
     for (const version of [versions.omni, "v1.9.3"]) {

@@ -5,6 +5,8 @@ import { offlineCertificate } from "../src/plan/offline-certificate";
 import { assertNoViolation, assertViolation } from "./policy-helpers";
 
 const day = 86_400_000;
+/** A well-formed, obviously fake ed25519 host key (32 bytes of 0x11). */
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBERERERERERERERERERERERERERERERERERERERERER fake@pve2";
 const cert = (names: string[], to = 60) =>
     offlineCertificate({ names, notBefore: new Date(Date.now() - day), notAfter: new Date(Date.now() + to * day) });
 
@@ -118,6 +120,10 @@ describe("policy: the Omni certificate, the public record, SSH", () => {
                 "ssh-connections-agent-auth",
                 ssh({ host: "pve2.example.com", user: "ansible", port: 2222 }),
             );
+            await assertNoViolation(
+                "ssh-connections-agent-auth",
+                ssh({ host: "192.168.3.6", user: "root", hostKey: HOST_KEY }),
+            );
         });
 
         it("rejects a URL as host, a bad user and key material in the program", async () => {
@@ -138,6 +144,12 @@ describe("policy: the Omni certificate, the public record, SSH", () => {
                 "preflight-golf",
                 ssh({ host: "192.168.3.6", user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----fake" }),
                 /connection\.privateKey puts SSH credentials in the program and state; remove it and authenticate with the SSH agent/,
+            );
+            await assertViolation(
+                "ssh-connections-agent-auth",
+                "preflight-golf",
+                ssh({ host: "192.168.3.6", user: "root", hostKey: `192.168.3.6 ${HOST_KEY}` }),
+                /connection\.hostKey starts with "192\.168\.3\.6" before the key type; drop it/,
             );
         });
     });

@@ -10,6 +10,8 @@ import { planStack, readStackFile } from "../src/plan/plan";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
 const NODES = ["foxtrot", "golf", "hotel"];
+/** A well-formed, obviously fake ed25519 host key (32 bytes of 0x11). */
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBERERERERERERERERERERERERERERERERERERERERER fake@pve2";
 
 /** URNs a resource waits for, directly or through anything it waits for. */
 function waitsFor(resources: CapturedResource[], r: CapturedResource): Set<string> {
@@ -53,6 +55,8 @@ describe("preflight in the matrix example (offline plan)", () => {
         assert.match(script, /^lan_ip='192\.168\.10\.20'$/m);
         assert.match(script, /^api_port=443$/m);
         assert.match(script, /^machine_port=8090$/m);
+        assert.match(script, /^vm_resolvers=\('192\.168\.3\.1'\)$/m, "the VM network's resolver from the stack");
+        assert.match(script, /^ca_args=\(\)$/m, "the node's system trust store");
     });
 
     it("makes every machine-class and cluster command wait for every node's check, and the checks wait for the nodes' DNS only", async () => {
@@ -89,12 +93,17 @@ describe("preflight in the matrix example (offline plan)", () => {
         const preflight = outputs.preflight as Record<string, any>;
         assert.deepEqual(Object.keys(preflight).sort(), NODES);
         assert.deepEqual(preflight.golf, {
+            resolver: [],
             resolved: ["192.168.10.20"],
+            vmResolvers: { "192.168.3.1": ["192.168.10.20"] },
             ports: { 443: true, 8090: true },
             certificate: {
                 names: ["omni.example.com"],
+                issuer: "CN=Offline Plan Intermediate,O=omni-scale offline plan",
                 notBefore: "2026-01-01T00:00:00.000Z",
                 notAfter: "2099-01-01T00:00:00.000Z",
+                chain: 2,
+                verify: "0 (ok)",
             },
         });
     });
@@ -155,7 +164,16 @@ describe("preflight in the matrix example (offline plan)", () => {
                     "pf",
                     {
                         settings: {
-                            nodes: [{ name: "golf", address: "pve2.example.com", user: "ansible", port: 2222 }],
+                            nodes: [
+                                {
+                                    name: "golf",
+                                    address: "pve2.example.com",
+                                    user: "ansible",
+                                    port: 2222,
+                                    hostKey: HOST_KEY,
+                                },
+                                { name: "hotel", address: "pve3.example.com" },
+                            ],
                         },
                         target: {
                             domain: "omni.example.com",
@@ -174,6 +192,26 @@ describe("preflight in the matrix example (offline plan)", () => {
         const connection = cmd.inputs.connection as Record<string, any>;
         const c = connection.value ?? connection;
         assert.deepEqual([c.host, c.user, c.port], ["pve2.example.com", "ansible", 2222]);
+        assert.equal(c.hostKey, HOST_KEY, "the provider accepts only this key from golf");
+        const hotel = resources.find((r) => r.name === "pf-hotel")!.inputs.connection as Record<string, any>;
+        assert.equal((hotel.value ?? hotel).hostKey, undefined, "without one, the provider accepts any key");
+    });
+
+    it("refuses a host key that is not one OpenSSH public key line, naming the node's key", () => {
+        assert.throws(
+            () =>
+                new ProxmoxPreflight("pf", {
+                    settings: { nodes: [{ name: "golf", address: "pve2.example.com", hostKey: `pve2 ${HOST_KEY}` }] },
+                    target: { domain: "omni.example.com", lanIp: "192.168.10.20", apiPort: 443, machineApiPort: 8090 },
+                    keyPrefix: "omni-scale:preflight",
+                }),
+            (e: ConfigError) =>
+                e.issues.some(
+                    (i) =>
+                        i.key === "omni-scale:preflight.nodes[0].hostKey" &&
+                        /starts with "pve2" before the key type/.test(i.message),
+                ),
+        );
     });
 });
 
@@ -230,6 +268,17 @@ describe("preflight settings in the workload stack", () => {
             bad.find((i) => i.includes("address"))!,
             /use "192\.168\.3\.5"/,
         );
+    });
+
+    it("refuses a malformed host key or VM resolver under its config key", () => {
+        const bad = issues((p) => {
+            p.nodes[1].hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5";
+            p.vmResolvers = ["192.168.3.1", "dns.example.com"];
+        });
+        assert.deepEqual(bad, [
+            'omni-scale:preflight.nodes[1].hostKey: the key after "ssh-ed25519" is not a complete ssh-ed25519 key (cut or mistyped?); use one line of the node\'s /etc/ssh/ssh_host_ed25519_key.pub, e.g. ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA… root@pve1',
+            "omni-scale:preflight.vmResolvers[1]: an IP address (the DNS server the VM network's DHCP hands out), e.g. 192.168.3.1",
+        ]);
     });
 
     it("is optional: a workload stack without it registers no preflight", async () => {

@@ -8,12 +8,20 @@ const DEBIAN_PACKAGES: Record<string, string> = {
     etcdctl: "etcd-client",
     sqlite3: "sqlite3",
     curl: "curl",
+    "ssh-keygen": "openssh-client",
+    dnsmasq: "dnsmasq-base",
+    "Net::DNS": "libnet-dns-perl",
+};
+
+/** How to tell a tool is there, when it is not a command on PATH (a Perl module). */
+const PROBES: Record<string, string> = {
+    "Net::DNS": "perl -MNet::DNS -e 1",
 };
 
 function missing(tools: readonly string[]): string[] {
     return tools.filter((tool) => {
         try {
-            execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+            execFileSync("sh", ["-c", PROBES[tool] ?? `command -v ${tool}`], { stdio: "ignore" });
             return false;
         } catch {
             return true;

@@ -71,7 +71,8 @@ export function wireguardAddrProblem(addr: string): string | undefined {
 }
 
 /** Tailscale's address ranges (tailscale.com/kb/1015/100.x-addresses; IPv6 ULA fd7a:115c:a1e0::/48). */
-const TAILNET_RANGES = [ipaddr.parseCIDR("100.64.0.0/10"), ipaddr.parseCIDR("fd7a:115c:a1e0::/48")];
+export const TAILNET_CIDRS = ["100.64.0.0/10", "fd7a:115c:a1e0::/48"] as const;
+const TAILNET_RANGES = TAILNET_CIDRS.map((cidr) => ipaddr.parseCIDR(cidr));
 
 /** True for an address Tailscale assigns (a node's tailnet IP). */
 export function isTailnetAddress(ip: string): boolean {

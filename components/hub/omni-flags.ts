@@ -56,6 +56,7 @@ export const renderedOmniFlags = [
     "advertised-kubernetes-proxy-url",
     "siderolink-wireguard-bind-addr",
     "siderolink-wireguard-advertised-addr",
+    "siderolink-use-grpc-tunnel",
     "metrics-bind-addr",
     "debug-server-endpoint",
     "initial-users",
@@ -128,6 +129,7 @@ export function renderOmniFlags(input: OmniFlagsInput): string[] {
     flag("advertised-kubernetes-proxy-url", endpoints.k8sProxyUrl);
     flag("siderolink-wireguard-bind-addr", `0.0.0.0:${s.ports.wireguard}`);
     flag("siderolink-wireguard-advertised-addr", endpoints.wireguardEndpoint);
+    flag("siderolink-use-grpc-tunnel", s.siderolinkGrpcTunnel);
     // The kernel-mode sidecar puts every 0.0.0.0 listener on the tailnet; keep the internal ones local (docs/OPERATIONS.md: what the tailnet can reach).
     flag("metrics-bind-addr", "127.0.0.1:2122");
     flag("debug-server-endpoint", "127.0.0.1:9988");

@@ -235,6 +235,11 @@ export const OmniHubSettingsSchema = z
             .prefault({}),
         /** Omni's `--event-sink-port` inside the SideroLink tunnel (Omni's default 8090); keep a running Omni's value. */
         eventSinkPort: port.optional(),
+        /**
+         * Omni's `--siderolink-use-grpc-tunnel`: every machine sends SideroLink's WireGuard over gRPC on the machine API
+         * port (TCP) instead of UDP to `ports.wireguard`, whatever its class says. For networks that drop UDP.
+         */
+        siderolinkGrpcTunnel: z.boolean().optional(),
         initialUsers: z.array(email).min(1, "list at least one admin email, or nobody can log in"),
         /**
          * Whoever is named here accepts the Sidero Labs EULA on behalf of this Omni instance (`--eula-accept-name`,

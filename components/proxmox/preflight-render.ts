@@ -1,19 +1,34 @@
 import { isIP } from "node:net";
+import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { hostOrIpProblem } from "../core/addresses";
+import { hostOrIpProblem, TAILNET_CIDRS } from "../core/addresses";
+import { sshHostKeyProblem } from "../core/ssh";
 import { shellQuote as quote } from "../core/shell";
 import { ProxmoxNodeName } from "./dns-rules";
 import { refineWith, uniqueBy } from "../core/validation";
 
 /**
- * Pure parts of the preflight that runs on every Proxmox node before any VM is requested: its settings, the
- * check script, and the report the script prints. The script checks the path a booting Talos VM takes to Omni
- * (docs/TROUBLESHOOTING.md "Talos VMs boot but never appear in Omni"): the Omni name through the node's own resolver, TCP to the hub's LAN IP on the
- * API and machine API ports, and the certificate served there for the Omni name.
+ * Pure parts of the preflight that runs on every Proxmox node before any VM is requested: its settings, the check
+ * script, and the report the script prints. The script checks the path a booting Talos VM takes to Omni
+ * (docs/TROUBLESHOOTING.md "Talos VMs boot but never appear in Omni"): the Omni name through the node's resolver and
+ * optionally the VM network's resolvers, TCP to the hub's LAN IP on the API and machine API ports, and the certificate
+ * served there, verified as Talos (a Go TLS client with system roots) verifies it. SideroLink's WireGuard port (UDP)
+ * is not checked: nothing answers an unauthenticated WireGuard probe (docs/DEPLOYMENT.md "The preflight").
  */
 
 /** A login name as Debian's adduser accepts it (NAME_REGEX), at most 32 characters. */
 export const LINUX_USER = /^(?=.{1,32}$)[a-z_][a-z0-9_-]*\$?$/;
+
+/** An IP address in one spelling (ipaddr.js: IPv6 compressed, lowercase, RFC 5952), so equal addresses compare equal. */
+export function normalizeIp(ip: string): string {
+    return ipaddr.parse(ip).toString();
+}
+
+const ipAddress = (what: string) =>
+    z
+        .string()
+        .refine((ip) => isIP(ip) !== 0, `an IP address (${what}), e.g. 192.168.3.1`)
+        .transform(normalizeIp);
 
 const PreflightNodeSchema = z.strictObject({
     /** The Proxmox node name, as in hostDns.nodes. */
@@ -31,6 +46,8 @@ const PreflightNodeSchema = z.strictObject({
         .regex(LINUX_USER, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')")
         .default("root"),
     port: z.number().int().min(1).max(65535).default(22),
+    /** The node's SSH host key (`ssh-ed25519 AAAA…`); without it the command provider accepts any host key. */
+    hostKey: z.string().superRefine(refineWith(sshHostKeyProblem)).optional(),
 });
 
 export const PreflightSettingsSchema = z.strictObject({
@@ -38,9 +55,17 @@ export const PreflightSettingsSchema = z.strictObject({
         .array(PreflightNodeSchema)
         .min(1, "list every Proxmox node with its SSH address, e.g. [{ name: foxtrot, address: 192.168.3.2 }]")
         .superRefine(uniqueBy((n) => n.name, "each node once", "name")),
+    /**
+     * The resolvers the VM network hands out (DHCP on the VM bridge/VLAN), asked directly from every node: booting
+     * VMs use these, not the node's own resolver.
+     */
+    vmResolvers: z
+        .array(ipAddress("the DNS server the VM network's DHCP hands out"))
+        .superRefine(uniqueBy((ip) => ip, "each resolver once"))
+        .default([]),
     /** Bump to run the checks again with nothing else changed (e.g. after fixing a resolver or renewing a certificate by hand). */
     rerun: z.number().int().min(0).default(0),
-    /** How long each TCP or TLS check waits for the hub. */
+    /** How long each DNS, TCP or TLS check waits. */
     timeoutSeconds: z.number().int().min(1).max(60).default(5),
 });
 
@@ -74,7 +99,7 @@ export function preflightTarget(hub: HubEndpointOutputs): PreflightTarget {
             `the hub's wireguardEndpoint "${hub.wireguardEndpoint}" is not <LAN IP>:<port>; redeploy the hub stack`,
         );
     }
-    return { domain: api.hostname, lanIp, apiPort: port(api), machineApiPort: port(machine) };
+    return { domain: api.hostname, lanIp: normalizeIp(lanIp), apiPort: port(api), machineApiPort: port(machine) };
 }
 
 /** First line of every preflight script; the offline plan's mocks read the target from it. */
@@ -82,16 +107,44 @@ const MARKER = "# omni-scale preflight ";
 
 export interface PreflightScriptOptions {
     timeoutSeconds: number;
-    /** The resolver configuration named in messages (tests point it at a fixture). */
+    /** The VM network's resolvers to ask directly (settings.vmResolvers). */
+    vmResolvers?: string[];
+    /** The node's resolver configuration (tests point it at a fixture). */
     resolvConf?: string;
+    /** The DNS port the resolvers listen on (tests run a resolver on an unprivileged port). */
+    dnsPort?: number;
+    /** A PEM file of trusted roots instead of the node's system store (tests trust their own CA). */
+    caFile?: string;
+}
+
+/**
+ * Shell `case` patterns matching the text of every address in a CIDR range, as libc prints addresses (IPv6
+ * compressed, lowercase). Covers IPv4 ranges and IPv6 ranges on a 16-bit boundary with no zero group in the prefix,
+ * which a compressed address could hide; the tailnet ranges are both.
+ */
+export function cidrCasePatterns(cidr: string): string[] {
+    const [base, bits] = ipaddr.parseCIDR(cidr);
+    if (base.kind() === "ipv4") {
+        const octets = base.toByteArray();
+        const whole = Math.floor(bits / 8);
+        const prefix = octets.slice(0, whole).join(".");
+        if (whole === 4 || bits % 8 === 0) return [whole === 4 ? prefix : `${prefix}.*`];
+        const size = 2 ** (8 - (bits % 8));
+        const from = octets[whole] & ~(size - 1) & 0xff;
+        return Array.from({ length: size }, (_, i) => [prefix, from + i].filter((p) => p !== "").join(".") + ".*");
+    }
+    const groups = (base as ipaddr.IPv6).parts.slice(0, bits / 16);
+    if (bits % 16 !== 0 || bits === 0 || groups.includes(0)) throw new Error(`cannot render ${cidr} as shell patterns`);
+    return [`${groups.map((g) => g.toString(16)).join(":")}:*`];
 }
 
 /**
  * The check script for one node, run with `bash -s` over SSH. It prints a `key=value` report on stdout (see
  * parsePreflightReport) and, for each failed check, one line on stderr with what it found, what was expected and
- * the fix; it exits 1 when any check failed, which fails the command and stops `pulumi up` before anything that
- * depends on it. Tools: getent (libc), bash's /dev/tcp, timeout (coreutils), openssl and GNU date, all present on
- * a Proxmox VE node.
+ * the fix (and `note:` lines for what passes but deserves a look); it exits 1 when any check failed, which fails the
+ * command and stops `pulumi up` before anything that depends on it. Tools, all on a stock Proxmox VE node: bash
+ * (its /dev/tcp), getent (libc: normalizes addresses), perl with Net::DNS (a pve-manager dependency: asks a given
+ * resolver for A and AAAA; PVE does not depend on dig or host), timeout (coreutils) and openssl.
  */
 export function renderPreflightScript(
     node: Pick<PreflightNode, "name">,
@@ -100,7 +153,9 @@ export function renderPreflightScript(
 ): string {
     const t = opts.timeoutSeconds;
     const connectHost = target.lanIp.includes(":") ? `[${target.lanIp}]` : target.lanIp;
-    return `${MARKER}${JSON.stringify({ node: node.name, ...target })}
+    const vmResolvers = opts.vmResolvers ?? [];
+    const tailnet = TAILNET_CIDRS.flatMap(cidrCasePatterns).join("|");
+    return `${MARKER}${JSON.stringify({ node: node.name, ...target, vmResolvers })}
 set -u
 node=${quote(node.name)}
 domain=${quote(target.domain)}
@@ -109,25 +164,99 @@ connect_host=${quote(connectHost)}
 api_port=${target.apiPort}
 machine_port=${target.machineApiPort}
 resolv_conf=${quote(opts.resolvConf ?? "/etc/resolv.conf")}
+dns_port=${opts.dnsPort ?? 53}
+vm_resolvers=(${vmResolvers.map(quote).join(" ")})
+ca_args=(${opts.caFile ? `-CAfile ${quote(opts.caFile)}` : ""})
 failed=0
 fail() { printf '%s: %s\\n' "$node" "$1" >&2; failed=1; }
-resolvers=$(awk '/^nameserver/ { printf "%s%s", sep, $2; sep = " " }' "$resolv_conf" 2>/dev/null)
+note() { printf '%s: note: %s\\n' "$node" "$1" >&2; }
 
-# DNS through the node's resolver only (-s dns skips /etc/hosts): a booting Talos VM has nothing else.
-resolved=$(getent -s dns ahosts "$domain" 2>/dev/null | awk '{ print $1 }' | sort -u | tr '\\n' ' ')
-resolved=\${resolved% }
-echo "resolved=$resolved"
-if [ -z "$resolved" ]; then
-  fail "DNS: $domain does not resolve through this node's resolver (\${resolvers:-none in $resolv_conf}); expected $lan_ip; fix: add a local DNS record $domain -> $lan_ip on that resolver, or point the node at the resolver that has it (hostDns.servers)"
-elif [ "$resolved" != "$lan_ip" ]; then
-  case "$resolved" in
-    100.*) why=" (a 100.x address is the tailnet one: the answer came from public DNS)" ;;
-    *) why="" ;;
-  esac
-  fail "DNS: $domain resolves to $resolved through this node's resolver (\${resolvers:-none in $resolv_conf})$why; expected only $lan_ip, the hub's LAN IP; fix: make the local record $domain -> $lan_ip win on that resolver (split horizon), or point the node at the resolver that has it (hostDns.servers)"
+# --- DNS: what a booting VM's resolver answers for the Omni name, judged as Talos's Go dialer would use it.
+# An address as libc prints it: getent parses a literal without asking DNS, so every spelling compares equal.
+canon() { getent ahosts "$1" 2>/dev/null | awk 'NR == 1 { print $1 }'; }
+family() { case "$1" in *:*) echo IPv6 ;; *) echo IPv4 ;; esac; }
+is_tailnet() { case "$1" in ${tailnet}) return 0 ;; esac; return 1; }
+lan=$(canon "$lan_ip")
+lan_family=$(family "$lan")
+
+# lookup NAMESERVER: the A and AAAA answers of that server (empty: the resolvers in $resolv_conf), one per line;
+# exit 2 when no server answered within the timeout (one try each). Asked directly, with no /etc/hosts and no
+# search domains, as a VM would.
+lookup() {
+  perl -MNet::DNS -e '
+    my ($name, $conf, $server, $port, $timeout) = @ARGV;
+    my %o = (config_file => $conf, port => $port, retrans => $timeout, retry => 1, tcp_timeout => $timeout);
+    $o{nameservers} = [$server] if $server ne "";
+    my $resolver = Net::DNS::Resolver->new(%o);
+    for my $type ("A", "AAAA") {
+      my $reply = $resolver->send($name, $type) or exit 2;
+      print $_->address, "\\n" for grep { $_->type eq $type } $reply->answer;
+    }
+  ' "$domain" "$resolv_conf" "$1" "$dns_port" ${t}
+}
+
+# judge WHERE FIX ADDRESS...: fail unless a Go client would reach the LAN IP. Go dials the addresses of the first
+# answer's family one after another (each with a share of the timeout), and the other family 300 ms later in
+# parallel (net/dial.go, net/ipsock.go partition), keeping the first connection. So: the LAN IP must be there; a
+# tailnet address is an answer from public DNS that no VM can reach; another address of the LAN IP's family can be
+# dialled first; an address of the other family is raced against the LAN IP, which is fine when it is the hub too.
+judge() {
+  local where=$1 fix=$2 a found=0 tailnet="" same="" other=""
+  shift 2
+  if [ $# -eq 0 ]; then
+    fail "DNS: $domain does not resolve through $where; expected $lan_ip; fix: $fix"
+    return
+  fi
+  for a in "$@"; do
+    if [ "$a" = "$lan" ]; then found=1
+    elif is_tailnet "$a"; then tailnet="$tailnet $a"
+    elif [ "$(family "$a")" = "$lan_family" ]; then same="$same $a"
+    else other="$other $a"; fi
+  done
+  local answer="$*"
+  if [ -n "$tailnet" ]; then
+    fail "DNS: $domain resolves to $answer through $where, including the tailnet address$tailnet (${TAILNET_CIDRS.join(", ")}): that answer comes from public DNS and no booting VM can reach it; expected only $lan_ip, the hub's LAN IP; fix: $fix"
+  elif [ "$found" = 0 ]; then
+    fail "DNS: $domain resolves to $answer through $where; expected $lan_ip, the hub's LAN IP; fix: $fix"
+  elif [ -n "$same" ]; then
+    fail "DNS: $domain resolves to $answer through $where; besides $lan_ip it answers$same ($lan_family too), which Talos may dial first; expected only $lan_ip; fix: remove the other record(s) on that resolver"
+  elif [ -n "$other" ]; then
+    note "DNS: $domain also resolves to$other through $where; Talos races that address against $lan_ip and keeps the first that connects, so it must be the hub too (serving Omni on the same ports) or refuse connections"
+  fi
+}
+
+# resolved ADDRESS...: the answer in libc's spelling, sorted.
+resolved() { local a; for a in "$@"; do canon "$a"; done | sort -u | tr '\\n' ' '; }
+
+if ! perl -MNet::DNS -e 1 2>/dev/null; then
+  fail "DNS: perl's Net::DNS is missing on this node, so no resolver can be asked; expected it (libnet-dns-perl, a dependency of pve-manager); fix: apt-get install libnet-dns-perl"
+else
+  # The node's own resolver: the one hostDns sets, and the one VMs use when the VM network hands out the same.
+  resolvers=$(awk '/^nameserver/ { printf "%s%s", sep, $2; sep = " " }' "$resolv_conf" 2>/dev/null)
+  echo "resolver=$resolvers"
+  where="this node's resolver (\${resolvers:-none in $resolv_conf})"
+  if answers=$(lookup ""); then
+    set -- $(resolved $answers)
+    echo "resolved=$*"
+    judge "$where" "make the local record $domain -> $lan_ip win on that resolver (split horizon), or point the node at the resolver that has it (hostDns.servers)" "$@"
+  else
+    echo "resolved="
+    fail "DNS: no answer from $where within ${t}s; expected one with $lan_ip; fix: check that resolver is up and reachable from this node (hostDns.servers)"
+  fi
+  # The VM network's resolvers (preflight.vmResolvers), asked directly from this node.
+  for server in "\${vm_resolvers[@]}"; do
+    if answers=$(lookup "$server"); then
+      set -- $(resolved $answers)
+      echo "vmResolver.$server=$*"
+      judge "the VM network's resolver $server" "add the local record $domain -> $lan_ip on $server and make it win over public DNS (split horizon), or hand out a resolver that has it in the VM network's DHCP" "$@"
+    else
+      echo "vmResolver.$server=unanswered"
+      fail "DNS: the VM network's resolver $server does not answer this node within ${t}s; expected an answer with $lan_ip; fix: check the address in preflight.vmResolvers, that the server runs, and that it answers queries from the Proxmox nodes"
+    fi
+  done
 fi
 
-# TCP from this node to the hub's LAN IP, as the provider (API) and booting machines (machine API) connect.
+# --- TCP from this node to the hub's LAN IP, as the provider (API) and booting machines (machine API) connect.
 for port in "$api_port" "$machine_port"; do
   if timeout ${t} bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$lan_ip" "$port" 2>/dev/null; then
     echo "port.$port=open"
@@ -137,47 +266,99 @@ for port in "$api_port" "$machine_port"; do
   fi
 done
 
-# The certificate Omni serves for its name on the machine API port, where Talos verifies it while joining.
-pem=$(timeout ${t} openssl s_client -connect "$connect_host:$machine_port" -servername "$domain" </dev/null 2>/dev/null | openssl x509 2>/dev/null)
+# --- TLS: the certificate Omni serves for its name on the machine API port, verified in the order Go's crypto/x509
+# Certificate.Verify checks it (Talos joins over this port): the leaf's validity, then the name against DNS
+# subjectAltNames only (no CN, since Go 1.15), then a chain to a trusted root. openssl checks the chain and the name
+# against the node's trust store (Mozilla's roots, as Talos ships); it would fall back to the CN, so a DNS name in the
+# subjectAltName is required here first.
+tls=$(timeout ${t} openssl s_client -connect "$connect_host:$machine_port" -servername "$domain" -showcerts -verify_return_error -verify_hostname "$domain" "\${ca_args[@]}" </dev/null 2>&1)
+pem=$(printf '%s\\n' "$tls" | openssl x509 2>/dev/null)
 if [ -z "$pem" ]; then
   echo "certificate=none"
   fail "TLS: no certificate from $lan_ip:$machine_port for $domain; expected Omni's certificate for $domain; fix: check that Omni runs (docker logs on the Docker host) and the port answers"
 else
+  at="the certificate on $lan_ip:$machine_port"
+  served=$(printf '%s\\n' "$tls" | grep -c -- '-----BEGIN CERTIFICATE-----')
+  verify=$(printf '%s\\n' "$tls" | sed -n 's/^ *Verify return code: //p' | tail -n 1)
   names=$(printf '%s\\n' "$pem" | openssl x509 -noout -ext subjectAltName 2>/dev/null | sed 1d | tr -d ' ')
+  dns_names=$(printf '%s\\n' "$names" | tr ',' '\\n' | sed -n 's/^DNS://p' | paste -sd, -)
+  issuer=$(printf '%s\\n' "$pem" | openssl x509 -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//')
   not_before=$(printf '%s\\n' "$pem" | openssl x509 -noout -startdate | cut -d= -f2)
   not_after=$(printf '%s\\n' "$pem" | openssl x509 -noout -enddate | cut -d= -f2)
   echo "certificate.names=$names"
+  echo "certificate.issuer=$issuer"
   echo "certificate.notBefore=$not_before"
   echo "certificate.notAfter=$not_after"
-  # Go clients (Talos, omnictl) ignore the subject CN, so a name must be in subjectAltName.
-  if [ -z "$names" ] || ! printf '%s\\n' "$pem" | openssl x509 -noout -checkhost "$domain" | grep -q 'does match'; then
-    fail "TLS: the certificate on $lan_ip:$machine_port covers \${names:-no subjectAltName}; expected one for $domain (Talos fails with \\"x509: certificate is valid for ...\\"); fix: issue a certificate for $domain (hub tls.mode acme, or certbot DNS-01) and restart Omni"
-  fi
+  echo "certificate.chain=$served"
+  echo "certificate.verify=$verify"
+  renew="renew it (tls.mode acme renews on pulumi up of the hub; with hostFiles run certbot renew) and restart Omni"
+  issue="issue a certificate with $domain as a DNS subjectAltName (hub tls.mode acme, or certbot DNS-01) and restart Omni"
   if ! printf '%s\\n' "$pem" | openssl x509 -noout -checkend 0 >/dev/null; then
-    fail "TLS: the certificate on $lan_ip:$machine_port expired on $not_after; expected a valid one; fix: renew it (tls.mode acme renews on pulumi up of the hub; with hostFiles run certbot renew) and restart Omni"
+    fail "TLS: $at expired on $not_after (Talos: \\"x509: certificate has expired or is not yet valid\\"); expected a valid one; fix: $renew"
   elif [ "$(date -d "$not_before" +%s)" -gt "$(date +%s)" ]; then
-    fail "TLS: the certificate on $lan_ip:$machine_port is not valid before $not_before; expected one valid now; fix: check this node's clock (timedatectl) and the certificate"
+    fail "TLS: $at is not valid before $not_before; expected one valid now; fix: check this node's clock (timedatectl) and the certificate"
+  elif [ -z "$dns_names" ]; then
+    fail "TLS: $at has no DNS name in its subjectAltName (\${names:-no subjectAltName at all}; the name only in the subject CN or as an IP address), and Go clients ignore the CN (Talos: \\"x509: certificate relies on legacy Common Name field\\" or \\"is not valid for any names\\"); expected DNS:$domain; fix: $issue"
+  elif ! printf '%s\\n' "$pem" | openssl x509 -noout -checkhost "$domain" | grep -q 'does match'; then
+    # With a DNS subjectAltName present openssl matches those only, as Go does (wildcards: the leftmost label).
+    fail "TLS: $at covers $dns_names, not $domain (Talos: \\"x509: certificate is valid for $dns_names, not $domain\\"); expected one for $domain; fix: $issue"
+  else
+    case "$verify" in
+      "0 "*) ;;
+      "18 "*) fail "TLS: $at is self-signed (Talos: \\"x509: certificate signed by unknown authority\\"); expected one from a CA the VMs trust; fix: $issue" ;;
+      "2 "* | "20 "* | "21 "*)
+        if [ "$served" -le 1 ]; then
+          fail "TLS: $at comes without its intermediate certificate (issuer $issuer; Talos: \\"x509: certificate signed by unknown authority\\"); expected the full chain; fix: serve the full chain (with hostFiles: certbot's fullchain.pem, not cert.pem) and restart Omni"
+        else
+          case "$tls" in *"(STAGING)"*) why=" (a Let's Encrypt staging chain)" ;; *) why="" ;; esac
+          fail "TLS: $at chains to an issuer this node does not trust$why ($verify; Talos: \\"x509: certificate signed by unknown authority\\"); expected a chain to a public root; fix: issue it from a production CA (Let's Encrypt's production directory, not staging) and restart Omni"
+        fi ;;
+      "19 "*) fail "TLS: $at chains to a root this node does not trust ($verify; Talos: \\"x509: certificate signed by unknown authority\\"); expected a chain to a public root; fix: issue it from a public CA (hub tls.mode acme) and restart Omni" ;;
+      "10 "*) fail "TLS: a certificate in the chain served on $lan_ip:$machine_port has expired ($verify); expected a valid chain; fix: serve the issuer's current intermediate (certbot's fullchain.pem) or $renew" ;;
+      *) fail "TLS: $at does not verify against this node's trusted roots (\${verify:-no verification result}); expected Verify return code 0; fix: check the chain with openssl s_client -connect $connect_host:$machine_port -servername $domain -showcerts" ;;
+    esac
   fi
 fi
 
 exit "$failed"
 `;
 }
-
 /** What one node saw: the stack output `preflight.<node>`. */
 export interface PreflightResult {
+    /** The resolvers asked for `resolved`: the node's /etc/resolv.conf nameservers (empty in the offline plan). */
+    resolver: string[];
     /** Addresses the Omni name resolved to through the node's resolver. */
     resolved: string[];
+    /** Each of settings.vmResolvers → the addresses it answered, or null when it did not answer. */
+    vmResolvers: Record<string, string[] | null>;
     /** Port → whether it answered TCP from the node. */
     ports: Record<string, boolean>;
     /** The certificate served for the Omni name, or null when none was. */
-    certificate: { names: string[]; notBefore: string; notAfter: string } | null;
+    certificate: {
+        /** subjectAltName entries: DNS names bare, others as OpenSSL prints them (`IP Address:…`). */
+        names: string[];
+        issuer: string;
+        notBefore: string;
+        notAfter: string;
+        /** How many certificates the server sent (leaf and intermediates). */
+        chain: number;
+        /** OpenSSL's verification against the node's trusted roots and the Omni name, `0 (ok)` when it passed. */
+        verify: string;
+    } | null;
 }
 
 /** OpenSSL's date (`Jan  1 00:00:00 2027 GMT`) as ISO 8601, or the text itself when it is not a date. */
 function isoDate(text: string): string {
     const date = new Date(text);
     return Number.isNaN(date.getTime()) ? text : date.toISOString();
+}
+
+/** Space-separated addresses, normalized; anything that is not an address is kept as printed. */
+function addresses(text: string): string[] {
+    return text
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((a) => (isIP(a) ? normalizeIp(a) : a));
 }
 
 /** The report a preflight script printed on stdout. */
@@ -188,13 +369,18 @@ export function parsePreflightReport(stdout: string): PreflightResult {
         if (eq > 0) lines.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
     }
     const ports: Record<string, boolean> = {};
+    const vmResolvers: Record<string, string[] | null> = {};
     for (const [key, value] of lines) {
         const port = /^port\.(\d+)$/.exec(key)?.[1];
         if (port) ports[port] = value === "open";
+        const server = /^vmResolver\.(.+)$/.exec(key)?.[1];
+        if (server) vmResolvers[server] = value === "unanswered" ? null : addresses(value);
     }
     const names = lines.get("certificate.names");
     return {
-        resolved: (lines.get("resolved") ?? "").split(/\s+/).filter(Boolean),
+        resolver: addresses(lines.get("resolver") ?? ""),
+        resolved: addresses(lines.get("resolved") ?? ""),
+        vmResolvers,
         ports,
         certificate:
             names === undefined
@@ -205,14 +391,18 @@ export function parsePreflightReport(stdout: string): PreflightResult {
                           .split(",")
                           .filter(Boolean)
                           .map((n) => n.replace(/^DNS:/, "")),
+                      issuer: lines.get("certificate.issuer") ?? "",
                       notBefore: isoDate(lines.get("certificate.notBefore") ?? ""),
                       notAfter: isoDate(lines.get("certificate.notAfter") ?? ""),
+                      chain: Number(lines.get("certificate.chain") ?? 0),
+                      verify: lines.get("certificate.verify") ?? "",
                   },
     };
 }
 
-/** The validity the offline plan reports for the hub's certificate (a fixed, obviously fake window). */
+/** The issuer and validity the offline plan reports for the hub's certificate (fixed, obviously fake). */
 export const OFFLINE_CERTIFICATE_VALIDITY = {
+    issuer: "CN=Offline Plan Intermediate,O=omni-scale offline plan",
     notBefore: "Jan  1 00:00:00 2026 GMT",
     notAfter: "Jan  1 00:00:00 2099 GMT",
 };
@@ -223,14 +413,21 @@ export const OFFLINE_CERTIFICATE_VALIDITY = {
  */
 export function offlinePreflightStdout(script: string): string | undefined {
     if (!script.startsWith(MARKER)) return undefined;
-    const t = JSON.parse(script.slice(MARKER.length, script.indexOf("\n"))) as PreflightTarget;
+    const t = JSON.parse(script.slice(MARKER.length, script.indexOf("\n"))) as PreflightTarget & {
+        vmResolvers: string[];
+    };
     return [
+        "resolver=",
         `resolved=${t.lanIp}`,
+        ...t.vmResolvers.map((server) => `vmResolver.${server}=${t.lanIp}`),
         `port.${t.apiPort}=open`,
         `port.${t.machineApiPort}=open`,
         `certificate.names=DNS:${t.domain}`,
+        `certificate.issuer=${OFFLINE_CERTIFICATE_VALIDITY.issuer}`,
         `certificate.notBefore=${OFFLINE_CERTIFICATE_VALIDITY.notBefore}`,
         `certificate.notAfter=${OFFLINE_CERTIFICATE_VALIDITY.notAfter}`,
+        "certificate.chain=2",
+        "certificate.verify=0 (ok)",
         "",
     ].join("\n");
 }

@@ -23,10 +23,12 @@ export interface ProxmoxPreflightArgs extends KeyedArgs {
 
 /**
  * Checks, from every Proxmox node over SSH, the path a booting Talos VM takes to Omni: the Omni name through the
- * node's own resolver, TCP to the hub's LAN IP on the API and machine API ports, and the certificate served there.
+ * node's own resolver and the VM network's resolvers, TCP to the hub's LAN IP on the API and machine API ports, and
+ * the certificate served there, verified as Talos verifies it.
  * One command per node, all in parallel; anything given this component in `dependsOn` waits for all of them, so a
  * failed check stops `pulumi up` before a machine class or cluster asks for a VM. SSH authenticates with the
- * operator's SSH agent (SSH_AUTH_SOCK), as for the Docker hosts; no key material is in the program or state.
+ * operator's SSH agent (SSH_AUTH_SOCK), as for the Docker hosts; no key material is in the program or state. A
+ * node's `hostKey` pins the server's key; without one the command provider accepts whatever key the address presents.
  *
  * A command runs again when its script changes (the hub's name, LAN IP or ports), when a node is added or its
  * address changes, and when `triggers` or `settings.rerun` change.
@@ -42,12 +44,16 @@ export class ProxmoxPreflight extends pulumi.ComponentResource {
             const check = new command.remote.Command(
                 `${name}-${node.name}`,
                 {
-                    connection: { host: node.address, user: node.user, port: node.port },
+                    // With hostKey the provider accepts only that key; without, any (it then ignores host keys).
+                    connection: { host: node.address, user: node.user, port: node.port, hostKey: node.hostKey },
                     // bash, not the login shell: the TCP checks use bash's /dev/tcp.
                     create: "bash -s",
-                    stdin: pulumi
-                        .output(args.target)
-                        .apply((t) => renderPreflightScript(node, t, { timeoutSeconds: s.timeoutSeconds })),
+                    stdin: pulumi.output(args.target).apply((t) =>
+                        renderPreflightScript(node, t, {
+                            timeoutSeconds: s.timeoutSeconds,
+                            vmResolvers: s.vmResolvers,
+                        }),
+                    ),
                     triggers: [s.rerun, ...(args.triggers ?? [])],
                     logging: "stderr",
                 },
