@@ -67,6 +67,31 @@ const LEGACY_FIELDS: Record<string, Record<string, Schema>> = {
 
 const V1ALPHA1 = "v1alpha1.Config";
 
+/**
+ * Where Talos's decoder differs from its published schema, found by checking Talos's own documents (the testdata of
+ * `pkg/machinery/config/types` at each vendored tag; test/talos-patches.test.ts keeps them passing).
+ */
+function correctSchema(minor: string, defs: Record<string, Schema>) {
+    // network/kubespan_endpoints.go registers the kind KubeSpanEndpointsConfig; the schema calls it KubeSpanEndpoints.
+    const kubespan = defs["network.KubespanEndpointsConfigV1Alpha1"]?.properties?.kind;
+    if (kubespan) kubespan.enum = ["KubeSpanEndpointsConfig"];
+    // cri/registry_tls.go: clientIdentity is a meta.CertificateAndKey, whose keys are cert and key (the schema: crt).
+    const identity = defs["cri.RegistryTLSConfigV1Alpha1"]?.properties?.clientIdentity;
+    if (identity?.properties?.crt) {
+        const { crt, ...rest } = identity.properties;
+        identity.properties = { cert: crt, ...rest };
+    }
+    // network/routing_rule.go: action is a nethelpers.RoutingRuleAction, written by name ("unicast"); the schema: integer.
+    const action = defs["network.RoutingRuleConfigV1Alpha1"]?.properties?.action;
+    if (action) action.type = "string";
+    // Kinds Talos registers that the schema leaves out: known, their content not checked.
+    for (const kind of UNDESCRIBED_KINDS[minor] ?? [])
+        defs[`undescribed.${kind}`] = { properties: { apiVersion: { enum: ["v1alpha1"] }, kind: { enum: [kind] } } };
+}
+
+/** security/image_verification.go registers ImageVerificationConfig in 1.13, and the 1.13 schema does not describe it. */
+const UNDESCRIBED_KINDS: Record<string, string[]> = { "1.13": ["ImageVerificationConfig"] };
+
 /** Omni's refusals (omni v1.10.4 config_patch.go): fields of the v1alpha1 document it controls itself. */
 const OMNI_FORBIDDEN_FIELDS = [
     "cluster.clusterName",
@@ -145,6 +170,7 @@ function acceptedSchema(minor: string): Schema {
                 defs[name].properties = { ...def.properties, ...defs[name].properties };
         }
     }
+    correctSchema(minor, defs);
     for (const [name, fields] of Object.entries(LEGACY_FIELDS))
         defs[name].properties = { ...fields, ...defs[name].properties };
     return withoutRequired(schema) as Schema;
@@ -320,7 +346,7 @@ function omniProblems(doc: Record<string, unknown>, kind: string, prefix: string
     return problems;
 }
 
-/** Remove mappings marked `$patch: delete` (as Talos's decoder does, delete.go), returning their paths. */
+/** Remove mappings marked `$patch: delete` (as Talos's decoder does, delete.go) and null values, returning the deletes' paths. */
 function takeDeletes(doc: unknown): { value: unknown; deletes: string[][] } {
     const deletes: string[][] = [];
     const walk = (node: unknown, at: string[]): unknown => {
@@ -333,7 +359,8 @@ function takeDeletes(doc: unknown): { value: unknown; deletes: string[][] } {
         const out: Record<string, unknown> = {};
         for (const [k, val] of Object.entries(node)) {
             if (isDelete(val)) deletes.push([...at, k]);
-            else out[k] = walk(val, [...at, k]);
+            // Go's YAML decoder leaves a field set to null at its zero value: as good as absent.
+            else if (val !== null) out[k] = walk(val, [...at, k]);
         }
         return out;
     };
@@ -516,3 +543,7 @@ export function templatePatchProblems(
         (p) => `cluster ${cluster}, ${set}, patch ${name}${file}: ${p}`,
     );
 }
+
+/** The document kinds (besides the v1alpha1 config) a Talos minor's patches may carry. */
+export const talosDocumentKinds = (minor: string): string[] =>
+    [...loadMinor(minor).kinds.keys()].map((k) => k.split("/")[1]).sort();
