@@ -286,23 +286,16 @@ describe("Talos config patches (components/omni/talos-patches.ts)", () => {
 });
 
 describe("cluster templates: patches checked against the cluster's Talos version", () => {
+    const nvidia = path.join(KIT, "patches", "nvidia.yaml");
     const cluster = (over: Partial<ClusterSpec> = {}): ClusterSpec => ({
         name: "talos-prod-01",
         talosVersion: "v1.13.6",
         kubernetesVersion: "v1.36.2",
         controlPlane: { machineClass: "cp", size: 1 },
-        workers: [{ name: "gpu", machineClass: "gpu", size: 1, patches: [{ file: "patches/nvidia.yaml" }] }],
+        workers: [{ name: "gpu", machineClass: "gpu", size: 1, patches: [{ file: nvidia }] }],
         ...over,
     });
-    const render = (spec: ClusterSpec) => {
-        const cwd = process.cwd();
-        process.chdir(KIT); // file: patches resolve against the project directory
-        try {
-            return renderClusterTemplate(spec, ["cp", "gpu"]);
-        } finally {
-            process.chdir(cwd);
-        }
-    };
+    const render = (spec: ClusterSpec) => renderClusterTemplate(spec, ["cp", "gpu"]);
     const issues = (spec: ClusterSpec) => {
         try {
             render(spec);
@@ -363,7 +356,7 @@ describe("cluster templates: patches checked against the cluster's Talos version
         assert.deepEqual(talosPatchTemplateProblems(yaml), []);
         const broken = yaml.replace("- name: nvidia_uvm", "- nmae: nvidia_uvm");
         assert.deepEqual(talosPatchTemplateProblems(broken), [
-            "cluster talos-prod-01, Workers gpu, patch patches/nvidia.yaml: machine.kernel.modules[1].nmae: unknown key for Talos 1.13: did you mean `name`?",
+            `cluster talos-prod-01, Workers gpu, patch ${nvidia}: machine.kernel.modules[1].nmae: unknown key for Talos 1.13: did you mean \`name\`?`,
         ]);
     });
 });
