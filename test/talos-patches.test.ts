@@ -161,6 +161,21 @@ describe("Talos config patches (components/omni/talos-patches.ts)", () => {
             ]);
         });
 
+        it("a kind and name, or the v1alpha1 config, appears once in a patch (container.go New: duplicate document)", () => {
+            const rule = (port: number) =>
+                `apiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: kubelet\nportSelector:\n  ports: [${port}]\n`;
+            assert.deepEqual(talosPatchProblems([rule(10250), rule(10251)].join("---\n"), "v1.13.6"), [
+                "document 2 (NetworkRuleConfig kubelet): repeats document 1 (NetworkRuleConfig kubelet): Talos's config loader refuses duplicates: merge them",
+            ]);
+            assert.deepEqual(talosPatchProblems([longhorn, "machine:\n  sysctls: {}\n"].join("---\n"), "v1.13.6"), [
+                "document 2 (v1alpha1): repeats document 1 (the v1alpha1 config): Talos's config loader refuses duplicates: merge them",
+            ]);
+            assert.deepEqual(
+                talosPatchProblems([rule(1), rule(2).replace("kubelet", "etcd")].join("---\n"), "v1.13.6"),
+                [],
+            );
+        });
+
         it("a document without kind is the v1alpha1 config only with machine/cluster keys (decoder.go: else `missing kind`)", () => {
             assert.match(
                 talosPatchProblems({ ingress: [] }, "v1.13.6")[0],

@@ -67,6 +67,9 @@ const LEGACY_FIELDS: Record<string, Record<string, Schema>> = {
 
 const V1ALPHA1 = "v1alpha1.Config";
 
+/** security/image_verification.go registers ImageVerificationConfig in 1.13, and the 1.13 schema does not describe it. */
+const UNDESCRIBED_KINDS: Record<string, string[]> = { "1.13": ["ImageVerificationConfig"] };
+
 /**
  * Where Talos's decoder differs from its published schema, found by checking Talos's own documents (the testdata of
  * `pkg/machinery/config/types` at each vendored tag; test/talos-patches.test.ts keeps them passing).
@@ -88,9 +91,6 @@ function correctSchema(minor: string, defs: Record<string, Schema>) {
     for (const kind of UNDESCRIBED_KINDS[minor] ?? [])
         defs[`undescribed.${kind}`] = { properties: { apiVersion: { enum: ["v1alpha1"] }, kind: { enum: [kind] } } };
 }
-
-/** security/image_verification.go registers ImageVerificationConfig in 1.13, and the 1.13 schema does not describe it. */
-const UNDESCRIBED_KINDS: Record<string, string[]> = { "1.13": ["ImageVerificationConfig"] };
 
 /** Omni's refusals (omni v1.10.4 config_patch.go): fields of the v1alpha1 document it controls itself. */
 const OMNI_FORBIDDEN_FIELDS = [
@@ -468,6 +468,7 @@ export function talosPatchProblems(content: unknown, talosVersion: string): stri
     if ("ops" in parsed) return jsonPatchProblems(m, parsed.ops);
     const docs = parsed.docs.filter((d) => d !== null);
     if (docs.every(isEmptyDocument)) return [EMPTY_PATCH];
+    const seen = new Map<string, number>();
     return docs.flatMap((raw, index) => {
         if (typeof raw !== "object" || Array.isArray(raw))
             return [`document ${index + 1}: is ${kindOf(raw)}: a patch document is a YAML mapping`];
@@ -495,6 +496,14 @@ export function talosPatchProblems(content: unknown, talosVersion: string): stri
         const { value, deletes } = takeDeletes(doc);
         const v = validator(m, def);
         const problems = v(value) ? [] : schemaProblems(m, v.errors ?? [], prefix);
+        // container.go New: one v1alpha1 config, and one document per kind and name.
+        const id = def === V1ALPHA1 ? "the v1alpha1 config" : `${String(doc.kind)} ${String(doc.name ?? "")}`.trim();
+        const first = seen.get(id);
+        if (first !== undefined)
+            problems.push(
+                `${prefix}repeats document ${first + 1} (${id}): Talos's config loader refuses duplicates: merge them`,
+            );
+        else seen.set(id, index);
         for (const d of deletes) {
             const problem = pathProblem(m, def, d);
             if (problem) problems.push(`${prefix}${problem} ($patch: delete)`);
