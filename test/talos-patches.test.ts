@@ -92,6 +92,8 @@ describe("Talos config patches (components/omni/talos-patches.ts)", () => {
         }
     });
 
+    // Omni v1.10.4 loads patches with Talos machinery v1.14.0-beta.1 (its go.mod): configloader, decoder.go,
+    // delete.go and container.go below are read at that tag.
     describe("strategic merge patches", () => {
         it("the seed kit's patches pass: longhorn, nvidia, registry mirrors (machine.registries: deprecated, still decoded)", () => {
             for (const f of ["longhorn.yaml", "nvidia.yaml", "registry-mirrors.yaml"])
@@ -357,6 +359,24 @@ describe("cluster templates: patches checked against the cluster's Talos version
         assert.deepEqual(issues(cluster({ talosVersion: "v1.11.6", kubernetesVersion: "v1.34.0", patches: [uki] })), [
             "clusters.patches[0]: cluster talos-prod-01, all machines, patch uki: machine.install.grubUseUKICmdline: unknown key for Talos 1.11",
         ]);
+    });
+
+    it("the generated patches (Cilium CNI, node labels) fit every vendored minor", () => {
+        // Each minor with a Kubernetes version it supports (Talos machinery compatibility/talos1NN).
+        const kubernetes: Record<string, string> = {
+            "1.9": "v1.32.0",
+            "1.10": "v1.33.0",
+            "1.11": "v1.34.0",
+            "1.12": "v1.35.0",
+            "1.13": "v1.36.2",
+        };
+        for (const minor of talosSchemaMinors) {
+            const spec = cluster({ talosVersion: `v${minor}.0`, kubernetesVersion: kubernetes[minor] });
+            spec.workers![0].nodeLabels = { "topology.kubernetes.io/zone": "a" };
+            const yaml = render(spec).yaml;
+            assert.match(yaml, /omni-scale-cilium-cni[\s\S]*omni-scale-node-labels/);
+            assert.deepEqual(talosPatchTemplateProblems(yaml), [], minor);
+        }
     });
 
     it("a cluster on a Talos minor without a schema, with patches, fails once at talosVersion", () => {

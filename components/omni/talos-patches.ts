@@ -274,8 +274,14 @@ function describe(m: Minor, s: Schema | undefined): string {
     }
 }
 
-const kindOf = (v: unknown) =>
-    v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a mapping" : JSON.stringify(v);
+/** A value as a message shows it: scalars as written (long ones cut, e.g. a PEM block), collections by their form. */
+function kindOf(v: unknown): string {
+    if (v === null) return "null";
+    if (Array.isArray(v)) return "a list";
+    if (typeof v === "object") return "a mapping";
+    const text = JSON.stringify(v);
+    return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
 
 /** One problem per bad place; the branch errors of a oneOf collapse into it. */
 function schemaProblems(m: Minor, errors: ErrorObject[], prefix: string): string[] {
