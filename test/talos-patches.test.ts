@@ -332,6 +332,14 @@ describe("cluster templates: patches checked against the cluster's Talos version
         assert.deepEqual(issues(cluster({ patches: [typo] })), [
             "clusters.patches[0]: cluster talos-prod-01, all machines, patch kubelet: machine.kubelet.extraArg: unknown key for Talos 1.13: did you mean `extraArgs`?",
         ]);
+        // The error as the plan prints it: the patch's name as the value, not the whole cluster.
+        assert.throws(
+            () => render(cluster({ patches: [typo] })),
+            (e: Error) =>
+                e.message.includes(
+                    '  - clusters.patches[0] (got "kubelet"): cluster talos-prod-01, all machines, patch kubelet: machine.kubelet.extraArg:',
+                ),
+        );
         assert.deepEqual(issues(cluster({ controlPlane: { machineClass: "cp", size: 1, patches: [typo] } })), [
             "clusters.controlPlane.patches[0]: cluster talos-prod-01, ControlPlane, patch kubelet: machine.kubelet.extraArg: unknown key for Talos 1.13: did you mean `extraArgs`?",
         ]);

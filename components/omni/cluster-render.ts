@@ -398,10 +398,12 @@ function talosPatchIssues(c: PatchedSets, ctx: z.RefinementCtx) {
     }
     for (const set of sets) {
         set.patches?.forEach((p, i) => {
+            if (p?.inline === undefined) return; // the patch's own schema reports it
             for (const message of templatePatchProblems(c.name, set.label, p, c.talosVersion))
                 ctx.addIssue({
                     code: "custom",
                     path: [...set.path, "patches", i],
+                    input: p.name ?? p.idOverride,
                     message,
                 });
         });

@@ -279,7 +279,7 @@ function kindOf(v: unknown): string {
     if (v === null) return "null";
     if (Array.isArray(v)) return "a list";
     if (typeof v === "object") return "a mapping";
-    const text = JSON.stringify(v);
+    const text = JSON.stringify(v) ?? String(v);
     return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 }
 
