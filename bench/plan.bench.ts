@@ -2,6 +2,7 @@
  * `npm run bench`: the offline plan as users run it (`npm run plan -- --stack …`), side by side with a floor (bench/floor.js:
  * node loading @pulumi/pulumi and the providers, one resource registered under mocks), and per scenario what the plan
  * costs inside: program and pack time, policy time per resource, peak memory, critical path, cluster isolation.
+ * patches-100 is the matrix stack with 100 machine config patches (the Talos patch check's cost in a plan).
  * `--runs N` (default 7): wall times are medians of N rounds, each round running the floor and every scenario in turn.
  */
 import { spawnSync } from "node:child_process";
@@ -16,6 +17,8 @@ import { analyzeInProcess, analyzeWithPack } from "../src/plan/analyze";
 import { planStack, POLICY_DIR, readStackFile, REPO_ROOT } from "../src/plan/plan";
 import { packArgs } from "../policy/pack";
 import { forgetTexts } from "../policy/props";
+import { talosPatchProblems } from "../components/omni/talos-patches";
+import { versions } from "../components/core/versions";
 
 interface Measurement {
     scenario: string;
@@ -55,6 +58,46 @@ function writeFleet(dir: string, clusters: number): string {
     fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.quantum.yaml"), path.join(scenarioDir, "Pulumi.quantum.yaml"));
     fs.writeFileSync(path.join(scenarioDir, "Pulumi.matrix.yaml"), YAML.stringify(doc));
     return path.join(scenarioDir, "Pulumi.matrix.yaml");
+}
+
+/** Patches of every form a template carries: the seed kit's files and a multi-document one. */
+function benchPatches(): { name: string; inline: string }[] {
+    const kit = path.join(REPO_ROOT, "test", "fixtures", "import", "kit", "clusters", "patches");
+    const files = fs.readdirSync(kit).map((f) => fs.readFileSync(path.join(kit, f), "utf8"));
+    const multi = [
+        "apiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: kubelet\nportSelector:\n  ports: [10250]\n  protocol: tcp\ningress:\n  - subnet: 10.0.0.0/8\n",
+        "apiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: example\nenvironment:\n  - EXAMPLE=1\n",
+    ].join("---\n");
+    return [...files, multi].map((inline, i) => ({ name: `p${i}`, inline }));
+}
+
+/** The matrix stack with `count` patches spread over its cluster's sets (the patch check's cost in a plan). */
+function writePatched(dir: string, count: number): string {
+    const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.matrix.yaml"), "utf8"), { merge: true });
+    const forms = benchPatches();
+    const [cluster] = doc.config["omni-scale:clusters"];
+    const sets = [cluster, cluster.controlPlane, ...cluster.workers];
+    for (let i = 0; i < count; i++) {
+        const set = sets[i % sets.length];
+        set.patches = [...(set.patches ?? []), { ...forms[i % forms.length], name: `patch-${i}` }];
+    }
+    const scenarioDir = path.join(dir, `patches-${count}`);
+    fs.mkdirSync(scenarioDir);
+    fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.quantum.yaml"), path.join(scenarioDir, "Pulumi.quantum.yaml"));
+    fs.writeFileSync(path.join(scenarioDir, "Pulumi.matrix.yaml"), YAML.stringify(doc));
+    return path.join(scenarioDir, "Pulumi.matrix.yaml");
+}
+
+/** The patch check alone: the first patch loads and compiles the minor's schema; later ones reuse it. */
+function patchCheckCost(): { firstMs: number; perPatchUs: number } {
+    const forms = benchPatches();
+    const start = process.hrtime.bigint();
+    talosPatchProblems(forms[0].inline, versions.talos);
+    const firstMs = Number(process.hrtime.bigint() - start) / 1e6;
+    const n = 1000;
+    const warm = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) talosPatchProblems(forms[i % forms.length].inline, versions.talos);
+    return { firstMs, perPatchUs: Number(process.hrtime.bigint() - warm) / 1e3 / n };
 }
 
 /** Custom resources a resource really waits for: components stand for every custom resource below them. */
@@ -119,7 +162,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 function scenarioFile(scenario: string, dir: string): { stack: string; file: string } {
     if (scenario === "quantum" || scenario === "matrix")
         return { stack: scenario, file: path.join(REPO_ROOT, `Pulumi.${scenario}.yaml`) };
-    return { stack: "matrix", file: writeFleet(dir, Number(scenario.split("-")[1])) };
+    const count = Number(scenario.split("-")[1]);
+    return {
+        stack: "matrix",
+        file: scenario.startsWith("patches-") ? writePatched(dir, count) : writeFleet(dir, count),
+    };
 }
 
 async function measure(scenario: string, file: string, stack: string): Promise<Measurement> {
@@ -181,7 +228,7 @@ async function measure(scenario: string, file: string, stack: string): Promise<M
     };
 }
 
-const SCENARIOS = ["quantum", "matrix", "fleet-1", "fleet-10", "fleet-20"];
+const SCENARIOS = ["quantum", "matrix", "fleet-1", "fleet-10", "fleet-20", "patches-100"];
 
 /** Wall milliseconds of a process; it must exit 0. */
 function wallMs(command: string, args: string[]): number {
@@ -225,7 +272,7 @@ async function main() {
             "--",
             "--stack",
             files[s].stack,
-            ...(s.startsWith("fleet-") ? ["--config", files[s].file] : []),
+            ...(s.startsWith("fleet-") || s.startsWith("patches-") ? ["--config", files[s].file] : []),
         ];
         const walls: Record<string, number[]> = { floor: [], ...Object.fromEntries(SCENARIOS.map((s) => [s, []])) };
         for (let i = 0; i < runs; i++) {
@@ -268,6 +315,7 @@ async function main() {
                 `${r.scenario.padEnd(10)}${pad(r.resources, 10)}${pad((r.wallMs / 1000).toFixed(2), 8)}${pad(ratio(r.wallMs), 9)}${pad((r.programMs / 1000).toFixed(2), 10)}${pad((r.packMs / 1000).toFixed(2), 8)}${pad(r.policyUsPerResource.toFixed(0), 8)}${pad(r.peakRssMb.toFixed(0), 9)}${pad(r.criticalPath.length, 6)}  ${r.clustersWaitOnlyForOwnClasses}`,
             );
         }
+        const patchCheck = patchCheckCost();
         const byName = (n: string) => rows.find((r) => r.scenario === n)!;
         const [quantum, matrix, fleet20] = [byName("quantum"), byName("matrix"), byName("fleet-20")];
         console.log("");
@@ -277,6 +325,9 @@ async function main() {
         console.log(`         fleet-20 ≤ 3× matrix: ${(fleet20.wallMs / matrix.wallMs).toFixed(2)}×`);
         console.log(
             `         policies ≤ 1 ms/resource: max ${Math.max(...rows.map((r) => r.policyUsPerResource)).toFixed(0)} µs`,
+        );
+        console.log(
+            `         Talos patch check: first patch ${patchCheck.firstMs.toFixed(0)} ms (loads the ${versions.talos} schema), then ${patchCheck.perPatchUs.toFixed(0)} µs a patch; patches-100 plans in ${(byName("patches-100").wallMs / matrix.wallMs).toFixed(2)}× matrix's time`,
         );
         console.log(`         peak memory < 256 MB: max ${Math.max(...rows.map((r) => r.peakRssMb)).toFixed(0)} MB`);
         console.log(

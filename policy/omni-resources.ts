@@ -7,7 +7,11 @@ import {
     validateResourceOfType,
 } from "@pulumi/policy";
 import * as YAML from "yaml";
-import { clusterTemplateProblems, nodeRoleLabelProblems } from "../components/omni/cluster-render";
+import {
+    clusterTemplateProblems,
+    nodeRoleLabelProblems,
+    talosPatchTemplateProblems,
+} from "../components/omni/cluster-render";
 import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/omni/machine-class-render";
 import { DEFAULT_INFRA_PROVIDER_ID } from "../components/core/validation";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
@@ -73,6 +77,17 @@ export const clusterTemplateValid = clusterTemplatePolicy({
     problems: clusterTemplateProblems,
 });
 
+export const talosConfigPatchesValid = clusterTemplatePolicy({
+    name: "talos-config-patches-valid",
+    description:
+        "Machine config patches in cluster templates fit Talos's config schema for the cluster's Talos version (unknown keys, wrong types, " +
+        "unknown document kinds) and what Omni accepts (strategic merge only, no fields Omni sets itself).",
+    severity: "high",
+    remediationSteps:
+        "Fix the key, type or kind the message names (it suggests the closest known key); the schema of each Talos minor is in components/omni/talos-schemas.",
+    problems: talosPatchTemplateProblems,
+});
+
 /** `--id` of a container that runs an infra provider (it talks to Omni via --omni-api-endpoint or sets --id). */
 function providerId(resource: PolicyResource): string | undefined {
     const flags = commandFlags(resource.props);
@@ -132,5 +147,6 @@ export const omniResourcePolicies = [
     machineClassProviderData,
     noNodeRoleLabels,
     clusterTemplateValid,
+    talosConfigPatchesValid,
     providerIdConsistent,
 ];

@@ -763,6 +763,8 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
             renderClusterTemplate(
                 withSpec({
                     talosVersion: "v1.14.0",
+                    // No patches: no Talos 1.14 config schema is vendored to check them with.
+                    workers: testCluster.workers,
                     features: { disablePublicDiscoveryService: true, useEmbeddedDiscoveryService: true },
                 }),
                 classes,
@@ -840,7 +842,7 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
             withSpec({
                 labels: bad,
                 controlPlane: { ...cp, annotations: bad },
-                patches: [{ name: "p", inline: {}, labels: bad }],
+                patches: [{ name: "p", inline: { machine: {} }, labels: bad }],
             }),
         );
         assert.deepEqual(

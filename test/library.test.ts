@@ -26,4 +26,13 @@ describe("library entry point", () => {
         assert.equal(typeof lib.renderOmniFlags, "function");
         assert.equal(lib.versions.omni, lib.versions.omnictl);
     });
+
+    it("the built library finds its vendored Talos schemas (components/omni/talos-schemas, shipped beside bin/)", () => {
+        const lib = require("omni-scale");
+        const [problem] = lib.talosPatchProblems({ machine: { kubelet: { extraArg: {} } } }, lib.versions.talos);
+        assert.match(
+            problem,
+            /^machine\.kubelet\.extraArg: unknown key for Talos \d+\.\d+: did you mean `extraArgs`\?$/,
+        );
+    });
 });

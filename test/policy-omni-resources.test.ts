@@ -96,6 +96,32 @@ describe("policy: Omni resources", () => {
         });
     });
 
+    describe("talos-config-patches-valid", () => {
+        it("passes a rendered template (its generated CNI and node-label patches included)", async () => {
+            await assertNoViolation("talos-config-patches-valid", apply("talos-sync", template));
+        });
+
+        it("rejects a hand-written template's patch with a typo, naming the set, the patch, the path and the fix", async () => {
+            const stdin = template.replace("nodeLabels:", "nodeLables:");
+            await assertViolation(
+                "talos-config-patches-valid",
+                "talos-sync",
+                apply("talos-sync", stdin),
+                /cluster talos, Workers workers, patch omni-scale-node-labels: machine\.nodeLables: unknown key for Talos 1\.13: did you mean `nodeLabels`\?/,
+            );
+        });
+
+        it("judges by the template's talos.version, and refuses a minor without a vendored schema", async () => {
+            const stdin = template.replace(/version: v1\.13\.\d+/, "version: v1.14.0");
+            await assertViolation(
+                "talos-config-patches-valid",
+                "talos-sync",
+                apply("talos-sync", stdin),
+                /cluster talos: no Talos config schema is vendored for Talos v1\.14\.0/,
+            );
+        });
+    });
+
     describe("provider-id-consistent (stack)", () => {
         const stack = (providerCommand: string[], classYaml: string) => () => {
             new docker.Container("infra-provider", {

@@ -21,6 +21,7 @@ const POLICIES: Record<string, string> = {
     "machine-class-provider-data": "mandatory",
     "no-node-role-labels": "mandatory",
     "cluster-template-valid": "mandatory",
+    "talos-config-patches-valid": "mandatory",
     "provider-id-consistent": "mandatory",
     "tailnet-key-hygiene": "advisory",
     "hub-backup-image-pinned": "mandatory",

@@ -5,6 +5,7 @@ import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
 import { kubernetesSupportProblem, versions } from "../core/versions";
+import { machineSetLabel, talosSchemaProblem, TemplatePatch, templatePatchProblems } from "./talos-patches";
 
 /**
  * Omni cluster templates (siderolabs/omni v1.10.4 `client/pkg/template/internal/models`): one Cluster, one ControlPlane, Workers, optional Machine docs,
@@ -371,6 +372,44 @@ function classCheck(cluster: string, known: string[]): ClassCheck {
     };
 }
 
+type PatchedSets = {
+    name: string;
+    talosVersion: string;
+    patches?: TemplatePatch[];
+    controlPlane: { patches?: TemplatePatch[] };
+    workers: { name: string; patches?: TemplatePatch[] }[];
+};
+
+/** Every user patch checked against the Talos config schema of the cluster's version (talos-patches.ts). */
+function talosPatchIssues(c: PatchedSets, ctx: z.RefinementCtx) {
+    const sets = [
+        { label: machineSetLabel("Cluster"), path: [], patches: c.patches },
+        { label: machineSetLabel("ControlPlane"), path: ["controlPlane"], patches: c.controlPlane.patches },
+        ...c.workers.map((w, i) => ({
+            label: machineSetLabel("Workers", w.name),
+            path: ["workers", i],
+            patches: w.patches,
+        })),
+    ];
+    const schemaProblem = talosSchemaProblem(c.talosVersion);
+    if (schemaProblem && sets.some((s) => (s.patches?.length ?? 0) > 0)) {
+        ctx.addIssue({ code: "custom", path: ["talosVersion"], input: c.talosVersion, message: schemaProblem });
+        return;
+    }
+    for (const set of sets) {
+        set.patches?.forEach((p, i) => {
+            if (p?.inline === undefined) return; // the patch's own schema reports it
+            for (const message of templatePatchProblems(c.name, set.label, p, c.talosVersion))
+                ctx.addIssue({
+                    code: "custom",
+                    path: [...set.path, "patches", i],
+                    input: p.name ?? p.idOverride,
+                    message,
+                });
+        });
+    }
+}
+
 /** The schema, optionally checking machine class names against the ones defined in the stack. */
 function clusterSpecSchema(classes?: ClassCheck) {
     return z
@@ -492,6 +531,7 @@ function clusterSpecSchema(classes?: ClassCheck) {
                     message: problem,
                     input: c.kubernetesVersion,
                 });
+            talosPatchIssues(c, ctx);
             // omni v1.10.4 internal/backend/runtime/omni/validations/cluster.go (validateDiscoveryServiceSetting).
             const talos = semver.coerce(c.talosVersion);
             if (c.features?.disablePublicDiscoveryService && talos && semver.lt(talos, "1.14.0")) {
@@ -713,6 +753,26 @@ export function nodeRoleLabelProblems(yamlText: string): string[] {
                 : [];
         });
     });
+}
+
+/**
+ * Talos config problems of every patch in a template (rendered here or written by hand), judged by its Cluster's
+ * talos.version. A `file:` patch of a hand-written template is not read here: its path is relative to the template.
+ */
+export function talosPatchTemplateProblems(yamlText: string): string[] {
+    const docs = templateDocuments(yamlText);
+    if (typeof docs === "string") return []; // cluster-template-valid reports it
+    const cluster = docs.find((d) => d.kind === "Cluster");
+    const talos = (cluster?.talos as { version?: unknown } | undefined)?.version;
+    if (typeof talos !== "string") return []; // cluster-template-valid reports it
+    const patched = docs.flatMap((d) =>
+        (Array.isArray(d.patches) ? (d.patches as TemplatePatch[]) : [])
+            .filter((p) => p?.inline !== undefined)
+            .map((p) => ({ set: machineSetLabel(String(d.kind), String(d.name)), patch: p })),
+    );
+    const schemaProblem = talosSchemaProblem(talos);
+    if (schemaProblem) return patched.length > 0 ? [`cluster ${String(cluster?.name)}: ${schemaProblem}`] : [];
+    return patched.flatMap(({ set, patch }) => templatePatchProblems(String(cluster?.name), set, patch, talos));
 }
 
 /**

@@ -10,3 +10,5 @@ export {
 export type { MachineClassSpec, ProviderData } from "./machine-class-render";
 export { ClusterSpecSchema, renderClusterTemplate, clusterTemplateProblems } from "./cluster-render";
 export type { ClusterSpec } from "./cluster-render";
+export { talosPatchProblems, talosSchemaMinors } from "./talos-patches";
+export { talosPatchTemplateProblems } from "./cluster-render";

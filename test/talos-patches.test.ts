@@ -1,0 +1,405 @@
+import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { ClusterSpec, renderClusterTemplate, talosPatchTemplateProblems } from "../components/omni/cluster-render";
+import { ConfigError } from "../components/core/validation";
+import {
+    closest,
+    talosDocumentKinds,
+    talosPatchProblems,
+    talosSchemaMinors,
+    talosSchemaSources,
+    vendoredTalosSchema,
+} from "../components/omni/talos-patches";
+
+const UPSTREAM = path.join(__dirname, "fixtures", "upstream", "talos");
+const KIT = path.join(__dirname, "fixtures", "import", "kit", "clusters");
+
+/** Every file under a fixture directory, relative to it. */
+function filesUnder(dir: string): string[] {
+    return fs
+        .readdirSync(dir, { recursive: true, encoding: "utf8" })
+        .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+        .sort();
+}
+
+const read = (...p: string[]) => fs.readFileSync(path.join(...p), "utf8");
+
+/** A real Talos patch: the seed kit's longhorn.yaml (kubelet extra mount for Longhorn). */
+const longhorn = read(KIT, "patches", "longhorn.yaml");
+
+describe("Talos config patches (components/omni/talos-patches.ts)", () => {
+    describe("vendored schemas (components/omni/talos-schemas)", () => {
+        it("are upstream's bytes: each file's git blob id is the one sources.json records (siderolabs/talos at that tag)", () => {
+            assert.deepEqual(talosSchemaMinors, ["1.9", "1.10", "1.11", "1.12", "1.13"]);
+            for (const minor of talosSchemaMinors) {
+                const bytes = vendoredTalosSchema(minor);
+                const blob = crypto
+                    .createHash("sha1")
+                    .update(Buffer.concat([Buffer.from(`blob ${bytes.length}\0`), bytes]))
+                    .digest("hex");
+                const source = talosSchemaSources[minor];
+                assert.equal(blob, source.blob, `${minor}: ${source.tag}:${source.path}`);
+                assert.equal(source.path, `website/content/v${minor}/schemas/config.schema.json`);
+                const schema = JSON.parse(bytes.toString("utf8"));
+                assert.equal(schema.$schema, "https://json-schema.org/draft/2020-12/schema");
+                assert.equal(schema.$id, `https://talos.dev/v${minor}/schemas/config.schema.json`);
+            }
+        });
+
+        it("ship with the library: package.json files includes components/", () => {
+            const pkg = JSON.parse(read(__dirname, "..", "package.json"));
+            assert.ok(pkg.files.includes("components"));
+        });
+
+        it("know exactly the document kinds Talos registers at each tag (types/*: registry.Register), KubeSpanEndpointsConfig included", () => {
+            // The schemas name KubeSpanEndpointsConfig "KubeSpanEndpoints" and leave 1.13's ImageVerificationConfig out;
+            // the decoder (configloader/internal/decoder) looks kinds up in the registry.
+            const registered = JSON.parse(read(UPSTREAM, "registered-kinds.json")) as Record<string, string[]>;
+            for (const minor of talosSchemaMinors)
+                assert.deepEqual(talosDocumentKinds(minor), registered[minor], minor);
+        });
+
+        it("a Talos minor without a vendored schema fails clearly instead of passing", () => {
+            const [problem] = talosPatchProblems(longhorn, "v1.14.0");
+            assert.match(
+                problem,
+                /no Talos config schema is vendored for Talos v1\.14\.0.*vendored: 1\.9, 1\.10, 1\.11, 1\.12, 1\.13/,
+            );
+        });
+    });
+
+    describe("Talos's own documents pass (pkg/machinery/config testdata at each vendored tag)", () => {
+        for (const tag of fs.readdirSync(UPSTREAM).filter((d) => d.startsWith("v"))) {
+            it(`${tag}: every document of types/*/testdata, and every strategic merge patch of configpatcher/testdata`, () => {
+                const files = filesUnder(path.join(UPSTREAM, tag)).filter(
+                    (f) => !/jsonpatch|testdata\/patch\.yaml$/.test(f),
+                );
+                assert.ok(files.length >= 12, `${tag}: ${files.length} files`);
+                for (const f of files) {
+                    const problems = talosPatchProblems(read(UPSTREAM, tag, f), tag);
+                    // runtime/kmsg_log.go Validate accepts only tcp:// and udp:// (the schema's pattern): the testdata
+                    // document is a marshalling fixture that Talos itself would refuse to run with.
+                    const expected = f.endsWith("kmsglog.yaml")
+                        ? ['url: "https://kmsglog.api/logs" does not match the pattern ^(tcp|udp)://']
+                        : [];
+                    assert.deepEqual(problems, expected, `${tag}/${f}`);
+                }
+            });
+        }
+    });
+
+    // Omni v1.10.4 loads patches with Talos machinery v1.14.0-beta.1 (its go.mod): configloader, decoder.go,
+    // delete.go and container.go below are read at that tag.
+    describe("strategic merge patches", () => {
+        it("the seed kit's patches pass: longhorn, nvidia, registry mirrors (machine.registries: deprecated, still decoded)", () => {
+            for (const f of ["longhorn.yaml", "nvidia.yaml", "registry-mirrors.yaml"])
+                assert.deepEqual(talosPatchProblems(read(KIT, "patches", f), "v1.13.6"), [], f);
+        });
+
+        it("refuses a typo with the closest known key: extraArg → extraArgs", () => {
+            const patch = longhorn.replace(
+                "extraMounts:",
+                "extraArg:\n      rotate-server-certificates: true\n    extraMounts:",
+            );
+            assert.deepEqual(talosPatchProblems(patch, "v1.13.6"), [
+                "machine.kubelet.extraArg: unknown key for Talos 1.13: did you mean `extraArgs`?",
+            ]);
+        });
+
+        it("refuses a wrong type: a list where Talos wants a map, a map value of the wrong type", () => {
+            assert.deepEqual(
+                talosPatchProblems(
+                    { machine: { kubelet: { extraArgs: ["--rotate-server-certificates"] } } },
+                    "v1.13.6",
+                ),
+                ["machine.kubelet.extraArgs: is a list, Talos 1.13 wants a mapping"],
+            );
+            assert.deepEqual(talosPatchProblems({ machine: { sysctls: { "net.core.somaxconn": 65535 } } }, "v1.13.6"), [
+                'machine.sysctls["net.core.somaxconn"]: is 65535, Talos 1.13 wants a string',
+            ]);
+            assert.deepEqual(talosPatchProblems(longhorn.replace("- rw", "- rw\n        readonly: yes"), "v1.13.6"), [
+                "machine.kubelet.extraMounts[0].readonly: unknown key for Talos 1.13",
+            ]);
+        });
+
+        it("missing required fields are not errors: a patch is a partial config (the schema's required dropped)", () => {
+            // ExtensionServiceConfig requires name, NetworkRuleConfig requires name and portSelector in the schema.
+            const partial = "apiVersion: v1alpha1\nkind: NetworkRuleConfig\ningress:\n  - subnet: 10.0.0.0/8\n";
+            assert.deepEqual(talosPatchProblems(partial, "v1.13.6"), []);
+        });
+
+        it("multi-document patches: each document by its apiVersion/kind, named by position and kind", () => {
+            const doc = (kind: string, body: string) => `apiVersion: v1alpha1\nkind: ${kind}\nname: ingress\n${body}`;
+            const ok = [
+                longhorn,
+                doc(
+                    "NetworkRuleConfig",
+                    "portSelector:\n  ports: [10250]\n  protocol: tcp\ningress:\n  - subnet: 10.0.0.0/8\n",
+                ),
+                "apiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: tailscale\nenvironment:\n  - TS_AUTHKEY=tskey-example\n",
+            ].join("---\n");
+            assert.deepEqual(talosPatchProblems(ok, "v1.13.6"), []);
+            // The same documents as an inline list (Omni's list form).
+            assert.deepEqual(
+                talosPatchProblems(
+                    YAML.parseAllDocuments(ok).map((d) => d.toJS()),
+                    "v1.13.6",
+                ),
+                [],
+            );
+
+            const bad = [
+                longhorn,
+                doc("NetworkRuleConfig", "portSelector:\n  ports: [10250]\n  protocol: sctp\n"),
+                doc("NetworkRuleConfg", ""),
+            ].join("---\n");
+            assert.deepEqual(talosPatchProblems(bad, "v1.13.6"), [
+                'document 2 (NetworkRuleConfig ingress): portSelector.protocol: is "sctp", Talos 1.13 wants one of "tcp", "udp", "icmp", "icmpv6"',
+                "document 3 (NetworkRuleConfg ingress): kind: unknown document kind NetworkRuleConfg for Talos 1.13: did you mean `NetworkRuleConfig`?",
+            ]);
+        });
+
+        it("a kind and name, or the v1alpha1 config, appears once in a patch (container.go New: duplicate document)", () => {
+            const rule = (port: number) =>
+                `apiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: kubelet\nportSelector:\n  ports: [${port}]\n`;
+            assert.deepEqual(talosPatchProblems([rule(10250), rule(10251)].join("---\n"), "v1.13.6"), [
+                "document 2 (NetworkRuleConfig kubelet): repeats document 1 (NetworkRuleConfig kubelet): Talos's config loader refuses duplicates: merge them",
+            ]);
+            assert.deepEqual(talosPatchProblems([longhorn, "machine:\n  sysctls: {}\n"].join("---\n"), "v1.13.6"), [
+                "document 2 (v1alpha1): repeats document 1 (the v1alpha1 config): Talos's config loader refuses duplicates: merge them",
+            ]);
+            assert.deepEqual(
+                talosPatchProblems([rule(1), rule(2).replace("kubelet", "etcd")].join("---\n"), "v1.13.6"),
+                [],
+            );
+        });
+
+        it("a document without kind is the v1alpha1 config only with machine/cluster keys (decoder.go: else `missing kind`)", () => {
+            assert.match(
+                talosPatchProblems({ ingress: [] }, "v1.13.6")[0],
+                /^no kind: a patch document is the v1alpha1 config/,
+            );
+            assert.match(
+                talosPatchProblems({ kind: "ExtensionServiceConfig", name: "x", environment: [] }, "v1.13.6")[0],
+                /^apiVersion: missing/,
+            );
+            assert.match(
+                talosPatchProblems({ apiVersion: "v1alpha2", kind: "ExtensionServiceConfig" }, "v1.13.6")[0],
+                /ExtensionServiceConfig has apiVersion v1alpha1 in Talos 1\.13, not v1alpha2/,
+            );
+        });
+
+        it("`$patch: delete` is part of a patch (configloader WithAllowPatchDelete); a deleted path must exist", () => {
+            const del = read(UPSTREAM, "v1.13.9", "configpatcher/testdata/patchdelete/strategic1.yaml");
+            assert.deepEqual(talosPatchProblems(del, "v1.13.6"), []);
+            assert.deepEqual(
+                talosPatchProblems({ machine: { kubelet: { extraMount: { $patch: "delete" } } } }, "v1.13.6"),
+                ["machine.kubelet.extraMount: no such key in Talos 1.13: did you mean `extraMounts`? ($patch: delete)"],
+            );
+        });
+
+        it("null is as good as absent (Go's YAML decoder leaves the zero value)", () => {
+            assert.deepEqual(talosPatchProblems("machine:\n  kubelet:\n    image:\n", "v1.13.6"), []);
+        });
+
+        it("an empty patch is refused, as Omni refuses it (configloader.go ErrNoConfig: `config not found`)", () => {
+            for (const empty of [{}, "", "# nothing\n", "version: v1alpha1\n"])
+                assert.match(talosPatchProblems(empty, "v1.13.6").join(), /the patch is empty: Omni refuses it/);
+        });
+    });
+
+    describe("judged by the cluster's Talos minor", () => {
+        it("machine.install.grubUseUKICmdline (added in 1.12) passes on 1.12 and 1.13, is unknown on 1.11", () => {
+            const patch = { machine: { install: { grubUseUKICmdline: true } } };
+            assert.deepEqual(talosPatchProblems(patch, "v1.12.0"), []);
+            assert.deepEqual(talosPatchProblems(patch, "v1.13.6"), []);
+            assert.deepEqual(talosPatchProblems(patch, "v1.11.6"), [
+                "machine.install.grubUseUKICmdline: unknown key for Talos 1.11",
+            ]);
+        });
+
+        it("a KubeSpanConfig document (added in 1.13) is refused on 1.12, saying which minor added it", () => {
+            const patch = "apiVersion: v1alpha1\nkind: KubeSpanConfig\nenabled: true\n";
+            assert.deepEqual(talosPatchProblems(patch, "v1.13.6"), []);
+            assert.deepEqual(talosPatchProblems(patch, "v1.12.11"), [
+                "kind: unknown document kind KubeSpanConfig for Talos 1.12 (Talos 1.13 added it: upgrade the cluster's Talos first)",
+            ]);
+        });
+
+        it("deprecated fields newer schemas leave out are still accepted, and still type-checked (v1alpha1_types.go docgen:nodoc)", () => {
+            // The 1.12 schema drops machine.registries and machine.network, which Talos v1.13.9 still decodes.
+            const mirrors = read(KIT, "patches", "registry-mirrors.yaml");
+            assert.deepEqual(talosPatchProblems(mirrors, "v1.12.0"), []);
+            assert.deepEqual(talosPatchProblems({ machine: { network: { hostname: "node-1" } } }, "v1.13.6"), []);
+            assert.deepEqual(talosPatchProblems(mirrors.replace("endpoints:", "endpoint:"), "v1.13.6"), [
+                'machine.registries.mirrors["docker.io"].endpoint: unknown key for Talos 1.13: did you mean `endpoints`?',
+            ]);
+            // Fields no vendored schema has described (deprecated before 1.9), still in the Go types.
+            assert.deepEqual(talosPatchProblems({ cluster: { allowSchedulingOnMasters: true } }, "v1.9.6"), []);
+        });
+    });
+
+    describe("Omni's rules (omni v1.10.4 client/pkg/omni/resources/omni/config_patch.go ValidateConfigPatch)", () => {
+        it("refuses the fields Omni sets itself (forbiddenFields), though the schema allows them", () => {
+            const problems = talosPatchProblems(
+                { machine: { type: "worker", install: { extensions: [{ image: "ghcr.io/x/y:1" }] } } },
+                "v1.13.6",
+            );
+            assert.deepEqual(problems, [
+                "machine.type: Omni sets this itself and refuses a patch that overrides it: remove it",
+                "machine.install.extensions: Omni sets this itself and refuses a patch that overrides it: remove it",
+            ]);
+        });
+
+        it("refuses the os:admin role for Talos API access from Kubernetes (forbiddenSliceElements)", () => {
+            const patch = { machine: { features: { kubernetesTalosAPIAccess: { allowedRoles: ["os:admin"] } } } };
+            assert.match(talosPatchProblems(patch, "v1.13.6").join(), /allowedRoles: Omni refuses the os:admin role/);
+            patch.machine.features.kubernetesTalosAPIAccess.allowedRoles = ["os:reader"];
+            assert.deepEqual(talosPatchProblems(patch, "v1.13.6"), []);
+        });
+
+        it("refuses a JSON-6902 patch: Omni loads patches with configloader, which takes YAML mappings only (decoder.go)", () => {
+            // Talos's own JSON-6902 patches (configpatcher/testdata at v1.13.9): right form and paths, still refused.
+            for (const f of ["apply/jsonpatch1.yaml", "apply/jsonpatch2.yaml", "multidoc/jsonpatch.yaml"]) {
+                const problems = talosPatchProblems(read(UPSTREAM, "v1.13.9", "configpatcher/testdata", f), "v1.13.6");
+                assert.equal(problems.length, 1, f);
+                assert.match(problems[0], /^a JSON-6902 patch \(a list of operations\), which Omni v1\.10\.4 refuses/);
+            }
+        });
+
+        it("checks a JSON-6902 patch's form and paths against the v1alpha1 config, so the rewrite is right", () => {
+            // configpatcher/testdata/patch.yaml at v1.13.9 patches /some/path, which no config has.
+            const upstream = talosPatchProblems(
+                read(UPSTREAM, "v1.13.9", "configpatcher/testdata/patch.yaml"),
+                "v1.13.6",
+            );
+            assert.equal(upstream[1], "operation 1: path /some/path: some: no such key in Talos 1.13");
+            const ops = [
+                "- op: add\n  path: /machine/kubelet/extraArg/rotate-server-certificates\n  value: 'true'",
+                "- op: replace\n  path: /machine/kubelet/extraArgs/rotate-server-certificates",
+                "- op: remove\n  path: /machine/kubelet/extraMounts/0",
+                "- op: delete\n  path: machine",
+            ].join("\n");
+            assert.deepEqual(talosPatchProblems(ops, "v1.13.6").slice(1), [
+                "operation 1: path /machine/kubelet/extraArg/rotate-server-certificates: machine.kubelet.extraArg: no such key in Talos 1.13: did you mean `extraArgs`?",
+                "operation 2: op replace needs a value",
+                'operation 4: op "delete" is not one of add, remove, replace, move, copy, test',
+                'operation 4: path "machine" is not a JSON pointer such as /machine/kubelet/extraArgs',
+            ]);
+        });
+    });
+
+    describe("closest", () => {
+        it("suggests only what is near: a typo, not an unrelated word", () => {
+            assert.equal(closest("extraArg", ["extraArgs", "extraMounts", "image"]), "extraArgs");
+            assert.equal(closest("nodeLables", ["nodeLabels", "nodeTaints"]), "nodeLabels");
+            assert.equal(closest("zzz", ["extraArgs", "image"]), undefined);
+        });
+    });
+});
+
+describe("cluster templates: patches checked against the cluster's Talos version", () => {
+    const nvidia = path.join(KIT, "patches", "nvidia.yaml");
+    const cluster = (over: Partial<ClusterSpec> = {}): ClusterSpec => ({
+        name: "talos-prod-01",
+        talosVersion: "v1.13.6",
+        kubernetesVersion: "v1.36.2",
+        controlPlane: { machineClass: "cp", size: 1 },
+        workers: [{ name: "gpu", machineClass: "gpu", size: 1, patches: [{ file: nvidia }] }],
+        ...over,
+    });
+    const render = (spec: ClusterSpec) => renderClusterTemplate(spec, ["cp", "gpu"]);
+    const issues = (spec: ClusterSpec) => {
+        try {
+            render(spec);
+        } catch (e) {
+            assert.ok(e instanceof ConfigError, String(e));
+            return e.issues.map((i) => `${i.key}: ${i.message}`);
+        }
+        assert.fail("expected a ConfigError");
+    };
+
+    it("renders the seed kit's file patches", () => {
+        assert.match(render(cluster()).yaml, /nvidia_uvm/);
+    });
+
+    it("names the cluster, the machine set, the patch and the path, and suggests the fix", () => {
+        const typo = { name: "kubelet", inline: { machine: { kubelet: { extraArg: { v: "2" } } } } };
+        assert.deepEqual(issues(cluster({ patches: [typo] })), [
+            "clusters.patches[0]: cluster talos-prod-01, all machines, patch kubelet: machine.kubelet.extraArg: unknown key for Talos 1.13: did you mean `extraArgs`?",
+        ]);
+        // The error as the plan prints it: the patch's name as the value, not the whole cluster.
+        assert.throws(
+            () => render(cluster({ patches: [typo] })),
+            (e: Error) =>
+                e.message.includes(
+                    '  - clusters.patches[0] (got "kubelet"): cluster talos-prod-01, all machines, patch kubelet: machine.kubelet.extraArg:',
+                ),
+        );
+        assert.deepEqual(issues(cluster({ controlPlane: { machineClass: "cp", size: 1, patches: [typo] } })), [
+            "clusters.controlPlane.patches[0]: cluster talos-prod-01, ControlPlane, patch kubelet: machine.kubelet.extraArg: unknown key for Talos 1.13: did you mean `extraArgs`?",
+        ]);
+    });
+
+    it("names a file patch by its file", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "talos-patch-"));
+        const file = path.join(dir, "kubelet.yaml");
+        fs.writeFileSync(file, "machine:\n  kubelet:\n    extraArgs:\n      - --v=2\n");
+        try {
+            assert.deepEqual(
+                issues(cluster({ workers: [{ name: "gpu", machineClass: "gpu", size: 1, patches: [{ file }] }] })),
+                [
+                    `clusters.workers[0].patches[0]: cluster talos-prod-01, Workers gpu, patch ${file}: machine.kubelet.extraArgs: is a list, Talos 1.13 wants a mapping`,
+                ],
+            );
+        } finally {
+            fs.rmSync(dir, { recursive: true });
+        }
+    });
+
+    it("judges the same patch by each cluster's Talos version", () => {
+        const uki = { name: "uki", inline: { machine: { install: { grubUseUKICmdline: true } } } };
+        assert.doesNotThrow(() => render(cluster({ patches: [uki] })));
+        assert.deepEqual(issues(cluster({ talosVersion: "v1.11.6", kubernetesVersion: "v1.34.0", patches: [uki] })), [
+            "clusters.patches[0]: cluster talos-prod-01, all machines, patch uki: machine.install.grubUseUKICmdline: unknown key for Talos 1.11",
+        ]);
+    });
+
+    it("the generated patches (Cilium CNI, node labels) fit every vendored minor", () => {
+        // Each minor with a Kubernetes version it supports (Talos machinery compatibility/talos1NN).
+        const kubernetes: Record<string, string> = {
+            "1.9": "v1.32.0",
+            "1.10": "v1.33.0",
+            "1.11": "v1.34.0",
+            "1.12": "v1.35.0",
+            "1.13": "v1.36.2",
+        };
+        for (const minor of talosSchemaMinors) {
+            const spec = cluster({ talosVersion: `v${minor}.0`, kubernetesVersion: kubernetes[minor] });
+            spec.workers![0].nodeLabels = { "topology.kubernetes.io/zone": "a" };
+            const yaml = render(spec).yaml;
+            assert.match(yaml, /omni-scale-cilium-cni[\s\S]*omni-scale-node-labels/);
+            assert.deepEqual(talosPatchTemplateProblems(yaml), [], minor);
+        }
+    });
+
+    it("a cluster on a Talos minor without a schema, with patches, fails once at talosVersion", () => {
+        assert.deepEqual(
+            issues(cluster({ talosVersion: "v1.14.0" })).map((i) => i.split(": ")[0]),
+            ["clusters.talosVersion"],
+        );
+    });
+
+    it("talosPatchTemplateProblems checks a template as the policy sees it: generated patches too, named by set", () => {
+        const yaml = render(cluster()).yaml;
+        assert.deepEqual(talosPatchTemplateProblems(yaml), []);
+        const broken = yaml.replace("- name: nvidia_uvm", "- nmae: nvidia_uvm");
+        assert.deepEqual(talosPatchTemplateProblems(broken), [
+            `cluster talos-prod-01, Workers gpu, patch ${nvidia}: machine.kernel.modules[1].nmae: unknown key for Talos 1.13: did you mean \`name\`?`,
+        ]);
+    });
+});
