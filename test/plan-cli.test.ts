@@ -133,6 +133,23 @@ describe("plan CLI", () => {
         assert.doesNotMatch(stderr, /serializing/);
     });
 
+    it("exits 2 naming the Pulumi.<stack>.yaml it looked for when the hub stack's file is missing", async () => {
+        const files = editedStacks({
+            matrix: (c) => {
+                c["omni-scale:hubStack"] = "organization/omni-scale/homelab";
+            },
+        });
+        const { code, stderr } = await plan("--stack", "matrix", "--config", files.matrix);
+        assert.equal(code, 2);
+        const looked = path.join(path.dirname(files.matrix), "Pulumi.homelab.yaml");
+        assert.ok(
+            stderr.includes(
+                `omni-scale:hubStack (got "organization/omni-scale/homelab"): the offline plan reads the hub's outputs from a plan of its stack file, and there is no ${looked}: put the hub stack's Pulumi.homelab.yaml beside Pulumi.matrix.yaml`,
+            ),
+            stderr,
+        );
+    });
+
     it("exits 2 for encrypted values of a provider it cannot reach, saying how to plan anyway, and for bad arguments", async () => {
         // No encryptionsalt and no secretsprovider: the stack's Pulumi Cloud key.
         const file = editedStacks({
