@@ -83,8 +83,8 @@ function editDistance(a: string, b: string): number {
     return d[a.length][b.length];
 }
 
-/** The known key an unknown one is most likely a typo of (case aside, at most a third of its letters off). */
-function closestKey(unknown: string, known: readonly string[]): string | undefined {
+/** The known name an unknown one is most likely a typo of (case aside, at most a third of its letters off). */
+export function closestKey(unknown: string, known: readonly string[]): string | undefined {
     const scored = known
         .map((k) => ({ k, d: editDistance(unknown.toLowerCase(), k.toLowerCase()) }))
         .filter(({ d }) => d <= Math.max(1, Math.floor(unknown.length / 3)))
