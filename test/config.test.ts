@@ -78,7 +78,7 @@ describe("stack config", () => {
         const keys = issues.map((i) => i.split(": ")[0]);
         assert.ok(keys.includes("omni-scale:hub.auth.auth0.domain"), issues.join("\n"));
         assert.ok(keys.includes("omni-scale:hub.lanIp"));
-        assert.ok(keys.includes("omni-scale:hub.initialUsers"));
+        assert.ok(issues.includes("omni-scale:hub.initialUsers: is required (array)"), issues.join("\n"));
         assert.ok(keys.includes("omni-scale:hub.tailscaleImage"));
         assert.ok(keys.includes("omni-scale:hub.omniDomian"), "an unknown key is named");
         assert.ok(issues.length >= 5);

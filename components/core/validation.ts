@@ -116,7 +116,11 @@ export function zodIssues(error: z.ZodError, prefix: string, schema?: z.core.$Zo
                 };
             });
         }
-        return [{ key: keyOf(prefix, issue.path), message: issue.message, value: input }];
+        // zod's own words for a missing key ("Invalid input: expected array, received undefined"), said plainly.
+        const missing =
+            issue.code === "invalid_type" && input === undefined && issue.message.startsWith("Invalid input");
+        const message = missing ? `is required (${issue.expected})` : issue.message;
+        return [{ key: keyOf(prefix, issue.path), message, value: input }];
     });
     // A key reported as missing whose value sits under a misspelt key is said once, by the typo.
     return out.filter((i) => !(typos.has(i.key) && i.value === undefined));
