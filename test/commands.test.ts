@@ -5,6 +5,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { COMMANDS } from "../src/commands";
+import { main as planMain } from "../src/plan/cli";
+import { main as importMain } from "../src/import/cli";
+import { main as restoreMain } from "../src/hub-restore";
+import { main as benchMain } from "../bench/plan.bench";
+import { captureOutput } from "./output-capture";
 
 const REPO = path.join(__dirname, "..");
 const packageJson = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
@@ -37,6 +42,34 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
             assert.match(c.usage, new RegExp(`^usage: omni-scale ${c.name} `), c.name);
             for (const part of ["\nOptions:\n", "  -h, --help ", "\nExit codes:\n", "\nExample"])
                 assert.ok(c.usage.includes(part), `${c.name}'s usage has ${JSON.stringify(part)}`);
+        }
+    });
+
+    it("documents only options the command takes", async () => {
+        const mains: Record<string, (argv: string[]) => number | Promise<number>> = {
+            plan: (argv) => planMain(argv, {}),
+            import: (argv) => importMain(argv, {}),
+            restore: (argv) => restoreMain(argv, {}),
+            bench: benchMain,
+        };
+        for (const c of COMMANDS) {
+            // The options of its Options section, one per line.
+            const section = c.usage.split("\nOptions:\n")[1].split("\n\n")[0];
+            const options = [...section.matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]);
+            assert.ok(options.length > 1, c.name);
+            for (const option of options) {
+                // Alone, each option stops at parsing (a value or another option is missing): nothing runs.
+                const capture = captureOutput();
+                let code: number;
+                try {
+                    code = await mains[c.name]([option]);
+                } finally {
+                    capture.restore();
+                }
+                const { stderr } = capture.restore();
+                assert.doesNotMatch(stderr, /Unknown option/, `${c.name} ${option}`);
+                assert.ok(code === 0 || code === 2, `${c.name} ${option}: exit ${code}`);
+            }
         }
     });
 
