@@ -12,9 +12,9 @@ import { yamlDocuments, yamlFiles } from "./sources";
 import { clusterFromTemplate } from "./templates";
 
 /**
- * `omni-scale import` (`npm run import`): what a running Omni's owner has (MachineClass resources, cluster templates, omni.env, the
- * provider's .env and config.yaml) → the stack config they would have written, checked by the same code as a stack
- * file (`loadStackConfig`) against the stack file it is to be merged into.
+ * `omni-scale import` (`npm run import`): what a running Omni's owner has (MachineClass resources, cluster templates,
+ * omni.env, the provider's .env and config.yaml) → the stack config they would have written, checked by the same code
+ * as a stack file (`loadStackConfig`) against the stack file it is to be merged into.
  */
 
 export interface ImportOptions {
