@@ -4,11 +4,14 @@
  * costs inside: program and pack time, policy time per resource, peak memory, critical path, cluster isolation.
  * patches-100 is the matrix stack with 100 machine config patches (the Talos patch check's cost in a plan).
  * `--runs N` (default 7): wall times are medians of N rounds, each round running the floor and every scenario in turn.
+ * Beside them, the quantum program as `pulumi preview` loads it: @pulumi/pulumi's run entry, transpile-only through
+ * Pulumi.yaml's tsconfig and type-checking through tsconfig.json (bench/sdk-run.ts).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import * as YAML from "yaml";
 import { loadStackConfig, RawConfig } from "../src/config";
 import { programFor } from "../src/programs";
@@ -19,6 +22,10 @@ import { packArgs } from "../policy/pack";
 import { forgetTexts } from "../policy/props";
 import { talosPatchProblems } from "../components/omni/talos-patches";
 import { versions } from "../components/core/versions";
+import { sdkRunInvocation } from "./sdk-run";
+import { usageOf } from "../src/commands";
+
+const USAGE = usageOf("bench");
 
 interface Measurement {
     scenario: string;
@@ -231,9 +238,9 @@ async function measure(scenario: string, file: string, stack: string): Promise<M
 const SCENARIOS = ["quantum", "matrix", "fleet-1", "fleet-10", "fleet-20", "patches-100"];
 
 /** Wall milliseconds of a process; it must exit 0. */
-function wallMs(command: string, args: string[]): number {
+function wallMs(command: string, args: string[], env?: NodeJS.ProcessEnv): number {
     const start = process.hrtime.bigint();
-    const run = spawnSync(command, args, { cwd: REPO_ROOT, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    const run = spawnSync(command, args, { cwd: REPO_ROOT, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
     if (run.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
     return Number(process.hrtime.bigint() - start) / 1e6;
 }
@@ -249,17 +256,35 @@ const loadAverage = () =>
         .map((l) => l.toFixed(2))
         .join(" ");
 
-async function main() {
-    const arg = (name: string) => {
-        const i = process.argv.indexOf(name);
-        return i === -1 ? undefined : process.argv[i + 1];
-    };
-    const only = arg("--scenario");
-    if (only) {
-        process.stdout.write(JSON.stringify(await measure(only, arg("--file")!, arg("--stack")!)));
-        return;
+/** Runs the bench CLI (usage: src/commands.ts); `--scenario`, `--file` and `--stack` are its own per-scenario runs. */
+export async function main(argv: string[]): Promise<number> {
+    let args;
+    try {
+        args = parseArgs({
+            args: argv,
+            options: {
+                runs: { type: "string", default: "7" },
+                help: { type: "boolean", short: "h" },
+                scenario: { type: "string" },
+                file: { type: "string" },
+                stack: { type: "string" },
+            },
+        }).values;
+        if (!/^[1-9]\d*$/.test(args.runs!))
+            throw new Error(`--runs takes a whole number of rounds, got "${args.runs}"`);
+    } catch (e) {
+        process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+        return 2;
     }
-    const runs = Number(arg("--runs") ?? 7);
+    if (args.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
+    if (args.scenario) {
+        process.stdout.write(JSON.stringify(await measure(args.scenario, args.file!, args.stack!)));
+        return 0;
+    }
+    const runs = Number(args.runs);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-bench-"));
     try {
         const files = Object.fromEntries(SCENARIOS.map((s) => [s, scenarioFile(s, dir)]));
@@ -274,10 +299,22 @@ async function main() {
             files[s].stack,
             ...(s.startsWith("fleet-") || s.startsWith("patches-") ? ["--config", files[s].file] : []),
         ];
-        const walls: Record<string, number[]> = { floor: [], ...Object.fromEntries(SCENARIOS.map((s) => [s, []])) };
+        // The quantum program as `pulumi preview` loads it (the SDK's run entry, offline mocks for the engine): through
+        // Pulumi.yaml's tsconfig (transpile-only), and through tsconfig.json (ts-node type-checks: the SDK's default).
+        const pulumiTsconfig = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")).runtime.options
+            .tsconfig;
+        const sdkRuns = {
+            "sdk-run": sdkRunInvocation("quantum", pulumiTsconfig),
+            "sdk-checked": sdkRunInvocation("quantum"),
+        };
+        const walls: Record<string, number[]> = {
+            floor: [],
+            ...Object.fromEntries([...SCENARIOS, ...Object.keys(sdkRuns)].map((s) => [s, []])),
+        };
         for (let i = 0; i < runs; i++) {
             walls.floor.push(wallMs(process.execPath, [path.join(__dirname, "floor.js")]));
             for (const s of SCENARIOS) walls[s].push(wallMs("npm", planArgs(s)));
+            for (const [s, run] of Object.entries(sdkRuns)) walls[s].push(wallMs(process.execPath, run.args, run.env));
         }
         const loadAfter = loadAverage();
         // What each plan costs inside, each scenario in a fresh process.
@@ -316,6 +353,11 @@ async function main() {
             );
         }
         const patchCheck = patchCheckCost();
+        console.log("");
+        console.log("quantum as `pulumi preview` loads it (the SDK's run entry, mocks for the engine, no CLI):");
+        console.log(
+            `  ${pulumiTsconfig} (transpile-only): ${(median(walls["sdk-run"]) / 1000).toFixed(2)} s; tsconfig.json (type-checks): ${(median(walls["sdk-checked"]) / 1000).toFixed(2)} s; offline plan: ${(rows[0].wallMs / 1000).toFixed(2)} s`,
+        );
         const byName = (n: string) => rows.find((r) => r.scenario === n)!;
         const [quantum, matrix, fleet20] = [byName("quantum"), byName("matrix"), byName("fleet-20")];
         console.log("");
@@ -342,9 +384,14 @@ async function main() {
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
+    return 0;
 }
 
-main().catch((e) => {
-    console.error(e);
-    process.exit(1);
-});
+if (require.main === module)
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (e) => {
+            console.error(e);
+            process.exit(1);
+        },
+    );

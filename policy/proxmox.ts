@@ -20,7 +20,7 @@ function checkResolvers(where: string, servers: readonly string[], args: ConfigS
     const { allowedResolvers } = configOf<{ allowedResolvers: string[] }>(args, dnsSchema);
     for (const server of servers) {
         const problem = resolverProblem(server, allowedResolvers);
-        if (problem) report(`${where}: ${problem} (policy config allowedResolvers)`);
+        if (problem) report(`${where}: ${problem}`);
     }
 }
 
@@ -32,7 +32,8 @@ export const proxmoxDnsLocalOnly: ResourceValidationPolicy = {
     severity: "high",
     remediationSteps:
         "Set the DNS servers to the LAN resolver that answers the Omni name with the hub's LAN IP (e.g. 192.168.10.1); " +
-        "a resolver outside RFC 1918/ULA/loopback/link-local must be listed in the policy config `allowedResolvers`.",
+        "a resolver outside RFC 1918/ULA/loopback/link-local must be listed in the policy config `allowedResolvers` and in " +
+        "the stack's `hostDns.allowedResolvers` (or `infraProvider.lxc.dns.allowedResolvers` for the provider's LXC).",
     configSchema: dnsSchema,
     validateResource: [
         validateResourceOfType(proxmoxve.DnsLegacy, (dns, args, report) => {

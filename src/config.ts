@@ -32,19 +32,20 @@ const HubKeys = z
     })
     .strict();
 
+/** The fix for a hub stack named without its organization and project: the same stack, fully qualified. */
+function fullyQualified(name: unknown): string {
+    const parts = String(name).split("/").filter(Boolean);
+    const stack = parts.at(-1) ?? "<stack>";
+    const org = parts.length === 2 ? parts[0] : "organization";
+    return `use the fully qualified name \`${org}/${PROJECT}/${stack}\` (<organization>/<project>/<stack>; a local backend's organization is the literal \`organization\`)`;
+}
+
 const WorkloadKeys = z
     .object({
         hubStack: z
             .string()
             .default("organization/omni-scale/quantum")
-            .pipe(
-                z
-                    .string()
-                    .regex(
-                        /^[\w.-]+\/[\w.-]+\/[\w.-]+$/,
-                        "use the fully qualified name `organization/omni-scale/quantum` (a local backend's org is the literal `organization`)",
-                    ),
-            ),
+            .pipe(z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, { error: (issue) => fullyQualified(issue.input) })),
         hostDns: ProxmoxHostDnsSettingsSchema,
         /** Checks from every Proxmox node that booting VMs can reach Omni, before any class or cluster is applied. */
         preflight: PreflightSettingsSchema.optional(),
@@ -141,7 +142,7 @@ export function loadStackConfig(raw: RawConfig, secret: ReadonlySet<string>): St
     if (!parsed.success) {
         // Issue paths start with the config key itself, so the prefix is just the namespace.
         issues.push(
-            ...zodIssues(parsed.error, PROJECT).map((i) => ({
+            ...zodIssues(parsed.error, PROJECT, schema).map((i) => ({
                 ...i,
                 key: i.key.replace(`${PROJECT}.`, `${PROJECT}:`),
             })),

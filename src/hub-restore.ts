@@ -9,16 +9,16 @@ import { omniContainerPaths } from "../components/hub/omni-flags";
 import { parseDockerHost } from "../components/core/addresses";
 import { shellQuote } from "../components/core/shell";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
+import { usageOf } from "./commands";
 import { PROJECT } from "./config";
 
 /**
- * `npm run restore -- --stack <stack> [--set <name>|latest] [--yes]`: restores the hub from one of its backup sets,
- * on the Docker host (over SSH for ssh:// hosts). Without --yes it only checks the set (complete, undamaged, taken
- * with the configured etcd key) and changes nothing.
+ * `omni-scale restore` (`npm run restore`): restores the hub from one of its backup sets, on the Docker host (over SSH
+ * for ssh:// hosts). Without --yes it only checks the set (complete, undamaged, taken with the configured etcd key) and
+ * changes nothing. Usage: src/commands.ts.
  */
 
-const USAGE =
-    "usage: npm run restore -- --stack <stack> [--config FILE] [--set NAME|latest] [--expect-fingerprint FPR] [--yes] [--print]";
+const USAGE = usageOf("restore");
 
 export interface RestoreOptions {
     set: string;
@@ -81,7 +81,8 @@ export function restoreInvocation(
     };
 }
 
-export function main(argv: string[]): number {
+/** Runs the restore CLI; a relative --config is the caller's: INIT_CWD under npm and npx, else the working directory. */
+export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
     let args;
     try {
         args = parseArgs({
@@ -93,18 +94,25 @@ export function main(argv: string[]): number {
                 "expect-fingerprint": { type: "string" },
                 yes: { type: "boolean", default: false },
                 print: { type: "boolean", default: false },
+                help: { type: "boolean", short: "h" },
             },
         }).values;
     } catch (e) {
         process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
         return 2;
     }
+    if (args.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
     if (!args.stack && !args.config) {
         process.stderr.write(`--stack is required\n${USAGE}\n`);
         return 2;
     }
     try {
-        const file = args.config ?? path.resolve(__dirname, "..", `Pulumi.${args.stack}.yaml`);
+        const file = args.config
+            ? path.resolve(env.INIT_CWD ?? process.cwd(), args.config)
+            : path.resolve(__dirname, "..", `Pulumi.${args.stack}.yaml`);
         const settings = hubSettingsOf(file);
         const run = restoreInvocation(settings, {
             set: args.set!,

@@ -78,7 +78,7 @@ describe("stack config", () => {
         const keys = issues.map((i) => i.split(": ")[0]);
         assert.ok(keys.includes("omni-scale:hub.auth.auth0.domain"), issues.join("\n"));
         assert.ok(keys.includes("omni-scale:hub.lanIp"));
-        assert.ok(keys.includes("omni-scale:hub.initialUsers"));
+        assert.ok(issues.includes("omni-scale:hub.initialUsers: is required (array)"), issues.join("\n"));
         assert.ok(keys.includes("omni-scale:hub.tailscaleImage"));
         assert.ok(keys.includes("omni-scale:hub.omniDomian"), "an unknown key is named");
         assert.ok(issues.length >= 5);
@@ -147,16 +147,108 @@ describe("stack config", () => {
         assert.match(issues, /^omni-scale:clusters\[0\]\.workers\[1\]\.machineClass: .*matrix-worker-golff/m);
     });
 
-    it("rejects a public resolver on the Proxmox nodes", () => {
+    it("rejects a public resolver, naming the keys that allow one, and takes it once allowed", () => {
         const raw = withChange("matrix", "omni-scale:hostDns", (dns) => {
             dns.servers = ["1.1.1.1"];
         });
-        assert.ok(issuesOf(raw).some((i) => i.startsWith("omni-scale:hostDns.servers[0]")));
+        const [issue] = issuesOf(raw);
+        assert.match(issue, /^omni-scale:hostDns\.servers\[0\]: 1\.1\.1\.1 is a public resolver/);
+        for (const key of [
+            "`allowedResolvers` beside `servers`",
+            "hostDns.allowedResolvers",
+            "infraProvider.lxc.dns.allowedResolvers",
+            '{"proxmox-dns-local-only": {"allowedResolvers": ["1.1.1.1"]}}',
+        ])
+            assert.ok(issue.includes(key), `names ${key}: ${issue}`);
+        const lxc = withChange("matrix", "omni-scale:infraProvider", (p) => {
+            p.lxc.dns.servers = ["1.1.1.1"];
+        });
+        assert.match(
+            issuesOf(lxc).join("\n"),
+            /^omni-scale:infraProvider\.lxc\.dns\.servers\[0\]: .*infraProvider\.lxc\.dns\.allowedResolvers/,
+        );
+        // What the message names does allow it.
+        const allowed = withChange("matrix", "omni-scale:hostDns", (dns) => {
+            dns.servers = ["1.1.1.1"];
+            dns.allowedResolvers = ["1.1.1.1"];
+        });
+        assert.deepEqual(issuesOf(allowed), []);
     });
 
-    it("rejects a hub stack name that is not fully qualified", () => {
-        const raw = { ...example("matrix").config, "omni-scale:hubStack": "quantum" };
-        assert.ok(issuesOf(raw).some((i) => i.startsWith("omni-scale:hubStack: use the fully qualified name")));
+    it("suggests the fully qualified name of the hub stack the user named", () => {
+        for (const [given, suggested] of [
+            ["homelab", "organization/omni-scale/homelab"],
+            ["quantum", "organization/omni-scale/quantum"],
+            ["acme/homelab", "acme/omni-scale/homelab"],
+        ]) {
+            const raw = { ...example("matrix").config, "omni-scale:hubStack": given };
+            assert.deepEqual(
+                issuesOf(raw).filter((i) => i.startsWith("omni-scale:hubStack")),
+                [
+                    `omni-scale:hubStack: use the fully qualified name \`${suggested}\` (<organization>/<project>/<stack>; a local backend's organization is the literal \`organization\`)`,
+                ],
+            );
+        }
+    });
+
+    it("names the key a misspelt one was meant to be, without the missing key's own zod message", () => {
+        const raw = withChange("quantum", "omni-scale:hub", (hub) => {
+            hub.initalUsers = hub.initialUsers;
+            delete hub.initialUsers;
+            hub.auth.auth0.clientID = hub.auth.auth0.clientId;
+            hub.omniDomian = hub.omniDomain;
+            hub.zzz = 1;
+        });
+        const issues = issuesOf(raw);
+        assert.ok(
+            issues.includes("omni-scale:hub.initalUsers: unknown key `initalUsers`: did you mean `initialUsers`?"),
+            issues.join("\n"),
+        );
+        // An optional key is suggested too; a nested one by its own object's keys.
+        assert.ok(
+            issues.includes("omni-scale:hub.omniDomian: unknown key `omniDomian`: did you mean `omniDomain`?"),
+            issues.join("\n"),
+        );
+        assert.ok(
+            issues.some((i) =>
+                i.startsWith("omni-scale:hub.auth.auth0.clientID: unknown key `clientID`: did you mean `clientId`?"),
+            ),
+            issues.join("\n"),
+        );
+        assert.ok(issues.includes("omni-scale:hub.zzz: unknown key `zzz`: check its spelling or remove it"));
+        assert.deepEqual(
+            issues.filter((i) => /^omni-scale:hub\.(initialUsers|omniDomain|auth\.auth0\.clientId):/.test(i)),
+            [],
+            "the keys the values were meant for are not reported missing",
+        );
+        assert.ok(!issues.join("\n").includes("Invalid input"), issues.join("\n"));
+    });
+
+    it("says memory is a number of MiB (and disk_size of GiB), and the number a size string stands for", () => {
+        const raw = withChange("matrix", "omni-scale:machineClasses", (classes) => {
+            classes[0].providerData.memory = "8GB";
+            classes[1].providerData.memory = "8 GiB";
+            classes[2].providerData.disk_size = "40G";
+            classes[3].providerData.memory = "lots";
+        });
+        const issues = issuesOf(raw).join("\n");
+        assert.match(
+            issues,
+            /^omni-scale:machineClasses\[0\]\.providerData\.memory: memory is a number of MiB, not a string: write 8192 /m,
+        );
+        assert.match(
+            issues,
+            /^omni-scale:machineClasses\[1\]\.providerData\.memory: memory is a number of MiB, not a string: write 8192 /m,
+        );
+        assert.match(
+            issues,
+            /^omni-scale:machineClasses\[2\]\.providerData\.disk_size: disk_size is a number of GiB, not a string: write 40 /m,
+        );
+        assert.match(
+            issues,
+            /^omni-scale:machineClasses\[3\]\.providerData\.memory: memory is a number of MiB, not a string \(at least 2048/m,
+        );
+        assert.ok(!issues.includes("Invalid input"), issues);
     });
 
     it("needs existing Proxmox credentials when the least-privilege identity is off", () => {

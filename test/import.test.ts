@@ -498,7 +498,7 @@ describe("npm run import (the CLI)", () => {
         const [hub, workloads] = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS());
         assert.equal(hub.config["omni-scale:hub"].accountId, "5f0d5b0e-3b9a-4c1e-9a4e-0d2a1c3b4e5f");
         assert.equal(workloads.config["omni-scale:machineClasses"].length, 5);
-        assert.match(r.stdout, /# npm run import: merge into Pulumi\.quantum\.yaml/);
+        assert.match(r.stdout, /# omni-scale import: merge into Pulumi\.quantum\.yaml/);
         assert.match(r.stderr, /Imported 5 machine class\(es\), 1 cluster\(s\), hub settings, provider settings\./);
         noSecrets(r.stdout + r.stderr);
     });
@@ -528,7 +528,7 @@ describe("npm run import (the CLI)", () => {
             assert.equal(cli(["--clusters", `${FIX}/refused/cluster.yaml`]).code, 2);
             assert.match(cli([]).stderr, /nothing to import/);
             assert.equal(cli(["--bogus"]).code, 2);
-            assert.match(cli(["--clusters", "no/such/dir"]).stderr, /ENOENT.*\n.*usage: npm run import/);
+            assert.match(cli(["--clusters", "no/such/dir"]).stderr, /ENOENT.*\n.*usage: omni-scale import/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -133,6 +133,23 @@ describe("plan CLI", () => {
         assert.doesNotMatch(stderr, /serializing/);
     });
 
+    it("exits 2 naming the Pulumi.<stack>.yaml it looked for when the hub stack's file is missing", async () => {
+        const files = editedStacks({
+            matrix: (c) => {
+                c["omni-scale:hubStack"] = "organization/omni-scale/homelab";
+            },
+        });
+        const { code, stderr } = await plan("--stack", "matrix", "--config", files.matrix);
+        assert.equal(code, 2);
+        const looked = path.join(path.dirname(files.matrix), "Pulumi.homelab.yaml");
+        assert.ok(
+            stderr.includes(
+                `omni-scale:hubStack (got "organization/omni-scale/homelab"): the offline plan reads the hub's outputs from a plan of its stack file, and there is no ${looked}: put the hub stack's Pulumi.homelab.yaml beside Pulumi.matrix.yaml`,
+            ),
+            stderr,
+        );
+    });
+
     it("exits 2 for encrypted values of a provider it cannot reach, saying how to plan anyway, and for bad arguments", async () => {
         // No encryptionsalt and no secretsprovider: the stack's Pulumi Cloud key.
         const file = editedStacks({
@@ -164,6 +181,60 @@ describe("plan CLI", () => {
             ),
             stdout,
         );
+    });
+
+    it("refuses a policy config naming a policy or key the pack lacks, naming the pack's policies and keys", async () => {
+        const dir = tempDir();
+        const run = async (config: unknown) => {
+            const file = path.join(dir, "policy.json");
+            fs.writeFileSync(file, JSON.stringify(config));
+            return plan("--stack", "matrix", "--policy-config", file);
+        };
+        const typo = await run({ "proxmox-dns-local-only": { allowedResolver: ["203.0.113.53"] } });
+        assert.equal(typo.code, 2);
+        assert.equal(typo.stdout, "");
+        assert.match(
+            typo.stderr,
+            /^  - policy config proxmox-dns-local-only\.allowedResolver \(got \["203\.0\.113\.53"\]\): unknown key: did you mean `allowedResolvers`\? \(proxmox-dns-local-only takes enforcementLevel, allowedResolvers\)$/m,
+        );
+        const unknown = await run({ "proxmox-dns-local": { allowedResolvers: ["203.0.113.53"] } });
+        assert.equal(unknown.code, 2);
+        assert.match(
+            unknown.stderr,
+            /policy config proxmox-dns-local: unknown policy: did you mean `proxmox-dns-local-only`\?/,
+        );
+        // Every policy of the pack is named, with its keys.
+        assert.match(unknown.stderr, /proxmox-provider-patched-tag \(enforcementLevel, minimumVersion, patchedTags\)/);
+        assert.match(unknown.stderr, /tailnet-key-hygiene \(enforcementLevel\)/);
+        // Values are checked against the policy's schema, levels against the CLI's.
+        const bad = await run({
+            "proxmox-dns-local-only": { allowedResolvers: "203.0.113.53", enforcementLevel: "strict" },
+        });
+        assert.equal(bad.code, 2);
+        assert.match(
+            bad.stderr,
+            /proxmox-dns-local-only\.enforcementLevel \(got "strict"\): is not an enforcement level/,
+        );
+        assert.match(bad.stderr, /proxmox-dns-local-only\.allowedResolvers \(got "203\.0\.113\.53"\): must be array/);
+    });
+
+    it("applies `all` to every policy's level, a policy's own level first (as the Pulumi CLI does)", async () => {
+        const dir = tempDir();
+        const file = path.join(dir, "policy.json");
+        const tightened = { minimumVersion: "0.4.0" };
+        fs.writeFileSync(file, JSON.stringify({ all: "advisory", "proxmox-provider-patched-tag": tightened }));
+        const advisory = await plan("--stack", "matrix", "--json", "--policy-config", file);
+        assert.equal(advisory.code, 0, advisory.stderr);
+        const levels = JSON.parse(advisory.stdout).violations.map((v: any) => `${v.policy} ${v.enforcementLevel}`);
+        assert.ok(levels.includes("proxmox-provider-patched-tag advisory"), levels.join("\n"));
+        fs.writeFileSync(
+            file,
+            JSON.stringify({
+                all: "advisory",
+                "proxmox-provider-patched-tag": { ...tightened, enforcementLevel: "mandatory" },
+            }),
+        );
+        assert.equal((await plan("--stack", "matrix", "--json", "--policy-config", file)).code, 1);
     });
 
     it("runs as `npm run plan` does, as a process with its exit code", function () {

@@ -31,26 +31,105 @@ export function keyOf(prefix: string, path: ReadonlyArray<PropertyKey>): string 
     );
 }
 
-/** Zod issues → ConfigIssues, keeping the offending input so the message can show it. */
-export function zodIssues(error: z.ZodError, prefix: string): ConfigIssue[] {
-    return error.issues.flatMap((issue): ConfigIssue[] => {
+/**
+ * The keys an object in `schema` at `path` (an issue's path, from zod) accepts, through optional, default, pipe,
+ * union and array wrappers; empty when the path leads to no object.
+ */
+function keysAt(schema: z.core.$ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+    const def = schema._zod.def as unknown as Record<string, any>;
+    switch (def.type) {
+        case "optional":
+        case "nullable":
+        case "default":
+        case "prefault":
+        case "readonly":
+        case "catch":
+        case "nonoptional":
+            return keysAt(def.innerType, path);
+        case "pipe":
+            return keysAt(def.in, path);
+        case "lazy":
+            return keysAt(def.getter(), path);
+        case "union":
+            return [...new Set((def.options as z.core.$ZodType[]).flatMap((o) => keysAt(o, path)))];
+        case "intersection":
+            return [...keysAt(def.left, path), ...keysAt(def.right, path)];
+        case "array":
+            return typeof path[0] === "number" ? keysAt(def.element, path.slice(1)) : [];
+        case "record":
+            return path.length > 0 ? keysAt(def.valueType, path.slice(1)) : [];
+        case "object": {
+            if (path.length === 0) return Object.keys(def.shape);
+            const field = def.shape[path[0] as string];
+            return field ? keysAt(field, path.slice(1)) : [];
+        }
+        default:
+            return [];
+    }
+}
+
+/** Edit distance (insertions, deletions, substitutions, and swaps of neighbours: `initalUsers`, `dsik_size`). */
+function editDistance(a: string, b: string): number {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+                d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.length][b.length];
+}
+
+/** The known name an unknown one is most likely a typo of (case aside, at most a third of its letters off). */
+export function closestKey(unknown: string, known: readonly string[]): string | undefined {
+    const scored = known
+        .map((k) => ({ k, d: editDistance(unknown.toLowerCase(), k.toLowerCase()) }))
+        .filter(({ d }) => d <= Math.max(1, Math.floor(unknown.length / 3)))
+        .sort((x, y) => x.d - y.d);
+    return scored[0]?.k;
+}
+
+/**
+ * Zod issues → ConfigIssues, keeping the offending input so the message can show it. With the `schema` that was
+ * parsed, an unknown key names the known key it is likely a typo of, and that key's own "required" issue (the value
+ * went to the misspelt key) is left out.
+ */
+export function zodIssues(error: z.ZodError, prefix: string, schema?: z.core.$ZodType): ConfigIssue[] {
+    const typos = new Map<string, string>();
+    const out = error.issues.flatMap((issue): ConfigIssue[] => {
         const input = (issue as { input?: unknown }).input;
         if (issue.code === "unrecognized_keys") {
+            const known = schema ? keysAt(schema, issue.path).filter((k) => !issue.keys.includes(k)) : [];
             // One issue per unknown key, named by its own path: typos are the usual cause.
-            return issue.keys.map((k) => ({
-                key: keyOf(prefix, [...issue.path, k]),
-                message: "unknown key: check its spelling or remove it",
-                value: (input as Record<string, unknown> | undefined)?.[k],
-            }));
+            return issue.keys.map((k) => {
+                const meant = closestKey(k, known);
+                if (meant) typos.set(keyOf(prefix, [...issue.path, meant]), k);
+                return {
+                    key: keyOf(prefix, [...issue.path, k]),
+                    message: meant
+                        ? `unknown key \`${k}\`: did you mean \`${meant}\`?`
+                        : `unknown key \`${k}\`: check its spelling or remove it`,
+                    value: (input as Record<string, unknown> | undefined)?.[k],
+                };
+            });
         }
-        return [{ key: keyOf(prefix, issue.path), message: issue.message, value: input }];
+        // zod's own words for a missing key ("Invalid input: expected array, received undefined"), said plainly.
+        const missing =
+            issue.code === "invalid_type" && input === undefined && issue.message.startsWith("Invalid input");
+        const message = missing ? `is required (${issue.expected})` : issue.message;
+        return [{ key: keyOf(prefix, issue.path), message, value: input }];
     });
+    // A key reported as missing whose value sits under a misspelt key is said once, by the typo.
+    return out.filter((i) => !(typos.has(i.key) && i.value === undefined));
 }
 
 /** Parse with a schema or throw a ConfigError naming every bad key under `prefix`. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix: string): z.output<S> {
     const result = schema.safeParse(value, { reportInput: true });
-    if (!result.success) throw new ConfigError(zodIssues(result.error, prefix));
+    if (!result.success) throw new ConfigError(zodIssues(result.error, prefix, schema));
     return result.data;
 }
 

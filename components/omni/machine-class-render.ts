@@ -73,6 +73,23 @@ const required = (hint: string) => ({
     error: (issue: { input?: unknown }) => (issue.input === undefined ? `required: ${hint}` : undefined),
 });
 
+const UNIT_MIB: Record<string, number> = { k: 1 / 1024, m: 1, g: 1024, t: 1024 * 1024 };
+
+/**
+ * A size the provider takes as a bare number of `unit` (Proxmox's MiB and GiB; the provider's schema says MB and GB):
+ * a string such as `8GB` is refused naming the unit and the number it stands for.
+ */
+const size = (field: string, unit: "MiB" | "GiB", hint: string) => ({
+    error: (issue: { input?: unknown }) => {
+        if (issue.input === undefined) return `required: ${hint}`;
+        if (typeof issue.input !== "string") return undefined;
+        const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])i?b?)?\s*$/i.exec(issue.input);
+        const mib = m ? Number(m[1]) * (m[2] ? UNIT_MIB[m[2].toLowerCase()] : unit === "MiB" ? 1 : 1024) : undefined;
+        const meant = mib === undefined ? undefined : unit === "MiB" ? mib : mib / 1024;
+        return `${field} is a number of ${unit}, not a string${meant !== undefined && Number.isInteger(meant) ? `: write ${meant}` : ""} (${hint})`;
+    },
+});
+
 const StorageSelector = z
     .string(required('a CEL expression that picks the disk storage, e.g. name == "local-lvm"'))
     .trim()
@@ -180,13 +197,13 @@ export const ProviderDataSchema = z.strictObject({
     // The provider sends 0 sockets when omitted (§3.5), so always send 1 unless told otherwise.
     sockets: z.number().int().min(1, "sockets must be at least 1").default(1),
     memory: z
-        .number(required("memory in MB, at least 2048"))
+        .number(size("memory", "MiB", "at least 2048, e.g. 8192 for 8 GiB"))
         .int()
-        .min(2048, "memory is in MB and the provider requires at least 2048"),
+        .min(2048, "memory is a number of MiB and the provider requires at least 2048"),
     disk_size: z
-        .number(required("boot disk size in GB, at least 5"))
+        .number(size("disk_size", "GiB", "the boot disk, at least 5, e.g. 40"))
         .int()
-        .min(5, "disk_size is in GB and the provider requires at least 5"),
+        .min(5, "disk_size is a number of GiB and the provider requires at least 5"),
     storage_selector: StorageSelector,
     node: z.string().min(1, "name a Proxmox node, or leave node out for automatic placement").optional(),
     network_bridge: z.string().min(1, "name the Proxmox bridge, e.g. vmbr0").optional(),
@@ -322,5 +339,5 @@ export function machineClassDocProblems(yamlText: string): string[] {
     }
     const result = ProviderDataSchema.safeParse(data ?? {}, { reportInput: true });
     if (result.success) return [];
-    return zodIssues(result.error, "providerdata").map((i) => `${i.key}: ${i.message}`);
+    return zodIssues(result.error, "providerdata", ProviderDataSchema).map((i) => `${i.key}: ${i.message}`);
 }

@@ -12,7 +12,16 @@ const LOCAL_RANGES = ["private", "uniqueLocal", "loopback", "linkLocal"];
 const SPLIT_HORIZON =
     "Talos VMs booting on Proxmox are not on the tailnet yet and must resolve the Omni name to its LAN IP " +
     "(split-horizon DNS); a public resolver answers with the public record (the Tailscale IP) and SideroLink fails silently. " +
-    "Use the LAN resolver that holds the local Omni record (e.g. the router, 192.168.x.1), or add this server to the allow-list";
+    "Use the LAN resolver that holds the local Omni record (e.g. the router, 192.168.x.1)";
+
+/**
+ * How to allow a resolver that answers the Omni name with the LAN IP from a public address: in the stack (the program's
+ * check) and in the policy pack's config (the policy's), which each refuse it on their own.
+ */
+const allowHint = (server: string) =>
+    `; if ${server} does answer with the LAN IP, list it in \`allowedResolvers\` beside \`servers\` ` +
+    `(hostDns.allowedResolvers for the nodes, infraProvider.lxc.dns.allowedResolvers for the provider's LXC) and ` +
+    `in the policy config: {"proxmox-dns-local-only": {"allowedResolvers": ["${server}"]}}`;
 
 function inAllowList(addr: ipaddr.IPv4 | ipaddr.IPv6, allowList: readonly string[]): boolean {
     return allowList.some((entry) => {
@@ -37,11 +46,11 @@ export function resolverProblem(server: string, allowList: readonly string[] = [
     const addr = ipaddr.process(server); // IPv4-mapped IPv6 is judged as the IPv4 it carries
     if (inAllowList(addr, allowList)) return undefined;
     if (isTailnetAddress(server)) {
-        return `${server} is a Tailscale address (MagicDNS answers the Omni name with its tailnet IP, and booting Talos VMs are not on the tailnet): ${SPLIT_HORIZON}`;
+        return `${server} is a Tailscale address (MagicDNS answers the Omni name with its tailnet IP, and booting Talos VMs are not on the tailnet): ${SPLIT_HORIZON}${allowHint(server)}`;
     }
     if (LOCAL_RANGES.includes(addr.range())) return undefined;
     const what = addr.range() === "unicast" ? "a public resolver" : `not a LAN resolver (${addr.range()} range)`;
-    return `${server} is ${what}: ${SPLIT_HORIZON}`;
+    return `${server} is ${what}: ${SPLIT_HORIZON}${allowHint(server)}`;
 }
 
 export const ProxmoxNodeName = z

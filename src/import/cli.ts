@@ -2,17 +2,19 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, formatIssues } from "../../components/core/validation";
+import { usageOf } from "../commands";
 import { importExitCode, importReport, importStack, stackFragment } from "./import";
+import { pathFrom } from "./sources";
 
-const USAGE = `usage: npm run import -- [--machine-classes PATH]... [--clusters PATH]... [--omni-env FILE] [--provider-env FILE] [--provider-config FILE]
-                         [--stack matrix] [--hub-stack quantum] [--out FILE] [--hub-out FILE]
-  PATH is a YAML file (one or several documents) or a directory of them; --out / --hub-out write the workload / hub
-  stack's part (default: both to stdout). Env files are read as \`docker compose --env-file\` reads them: set the
-  variables their \${VAR} name in the environment, as for compose.
-  Exit 0: all carried over; 1: something cannot be expressed (listed); 2: something is refused, with the same
-  messages as \`pulumi up\`, or bad arguments.`;
+/** This package: the Pulumi project the stack parts are checked against (its Pulumi.<stack>.yaml files). */
+const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
-/** Runs the import CLI. Relative paths are the caller's: `npm run` changes to the project directory and keeps the caller's in INIT_CWD. */
+const USAGE = usageOf("import");
+
+/**
+ * Runs the import CLI. Relative paths are the caller's: its working directory, or INIT_CWD under `npm run` (which
+ * changes to the project directory) and npx.
+ */
 export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
     let args;
     try {
@@ -28,7 +30,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
                 "hub-stack": { type: "string", default: "quantum" },
                 out: { type: "string" },
                 "hub-out": { type: "string" },
-                help: { type: "boolean" },
+                help: { type: "boolean", short: "h" },
             },
         }).values;
     } catch (e) {
@@ -40,9 +42,9 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         return 0;
     }
     const callerDir = env.INIT_CWD ?? process.cwd();
-    // Relative to the project directory (the working directory here), where the stack resolves `file:` paths too.
+    // Read from the working directory: the project directory, to which npm run and the omni-scale command change.
     const at = (p: string | undefined) =>
-        p === undefined ? undefined : path.relative(process.cwd(), path.resolve(callerDir, p)) || ".";
+        p === undefined ? undefined : pathFrom(process.cwd(), path.resolve(callerDir, p));
     const inputs = {
         machineClasses: args["machine-classes"]?.map((p) => at(p)!),
         clusters: args.clusters?.map((p) => at(p)!),
@@ -59,7 +61,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     try {
         const result = importStack({
             ...inputs,
-            projectDir: process.cwd(),
+            projectDir: PROJECT_DIR,
             stack: args.stack!,
             hubStack: args["hub-stack"]!,
             environment: env,

@@ -12,9 +12,9 @@ import { yamlDocuments, yamlFiles } from "./sources";
 import { clusterFromTemplate } from "./templates";
 
 /**
- * `npm run import`: what a running Omni's owner has (MachineClass resources, cluster templates, omni.env, the
- * provider's .env and config.yaml) → the stack config they would have written, checked by the same code as a stack
- * file (`loadStackConfig`) against the stack file it is to be merged into.
+ * `omni-scale import` (`npm run import`): what a running Omni's owner has (MachineClass resources, cluster templates,
+ * omni.env, the provider's .env and config.yaml) → the stack config they would have written, checked by the same code
+ * as a stack file (`loadStackConfig`) against the stack file it is to be merged into.
  */
 
 export interface ImportOptions {
@@ -227,7 +227,7 @@ export function stackFragment(result: ImportResult, role: StackRole): string | u
     });
     const replaced = ["machineClasses", "clusters"].filter((k) => k in keys).map((k) => `${PROJECT}:${k}`);
     doc.commentBefore = [
-        ` npm run import: merge into Pulumi.${result.stacks[role]}.yaml (under config:)${replaced.length ? `; it replaces ${replaced.join(" and ")}` : ""}.`,
+        ` omni-scale import: merge into Pulumi.${result.stacks[role]}.yaml (under config:)${replaced.length ? `; it replaces ${replaced.join(" and ")}` : ""}.`,
         ` Checked together with ${path.relative(process.cwd(), result.checkedAgainst[role]!) || result.checkedAgainst[role]} (keys not imported come from there).`,
         " Secrets are not in here: run the `pulumi config set --secret` commands the import printed.",
     ].join("\n");

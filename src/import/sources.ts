@@ -41,3 +41,9 @@ export function shellWords(text: string): string[] {
         m[0].replace(/'([^']*)'|"((?:[^"\\]|\\.)*)"/g, (_, s, d) => s ?? d.replace(/\\(.)/g, "$1")),
     );
 }
+
+/** A path as the stack and the report name it: relative to `dir` (the project) when inside it, else absolute. */
+export function pathFrom(dir: string, absolute: string): string {
+    const relative = path.relative(dir, absolute);
+    return relative.startsWith("..") || path.isAbsolute(relative) ? absolute : relative || ".";
+}

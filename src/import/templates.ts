@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { Findings } from "./findings";
+import { pathFrom } from "./sources";
 
 /**
  * An Omni cluster template (`omnictl cluster template export`, or the seed's clusters/*.yaml) → an
@@ -11,11 +12,14 @@ import { Findings } from "./findings";
 
 type Doc = Record<string, unknown>;
 
-/** `file:` of a patch, manifest or healthcheck: resolved against the template's directory (as omnictl does), written relative to the project. */
+/**
+ * `file:` of a patch, manifest or healthcheck: resolved against the template's directory (as omnictl does), written
+ * relative to the project when inside it, else absolute (a seed kit beside the project, not a `../../` chain).
+ */
 function rebase(item: unknown, templateDir: string, projectDir: string, keepName: boolean): unknown {
     const it = item as Doc | null;
     if (typeof it?.file !== "string") return item;
-    const file = path.relative(projectDir, path.resolve(templateDir, it.file)) || it.file;
+    const file = pathFrom(projectDir, path.resolve(templateDir, it.file));
     return { ...(keepName ? { name: it.name ?? it.file } : {}), ...it, file };
 }
 

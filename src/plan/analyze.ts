@@ -4,6 +4,8 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { CapturedResource } from "./capture";
 import { PackProcess, startPack } from "./pack-process";
+import { allLevel, PackPolicy, policyConfigIssues } from "./policy-config";
+import { ConfigError } from "../../components/core/validation";
 
 // The analyzer protocol and server code that `pulumi preview --policy-pack` drives (no .d.ts for these internals).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -146,8 +148,18 @@ export function analyzeInProcess(
     ).finish(resources);
 }
 
-/** Defaults from each policy's config schema, overlaid with the user's config (as the CLI sends to `configure`). */
+/**
+ * Defaults from each policy's config schema, overlaid with the user's config (as the CLI sends to `configure`): `all`
+ * sets every policy's level, a policy's own level wins. A config naming a policy or key the pack lacks is refused.
+ */
 function policyConfigRequest(info: any, config: PolicyConfig) {
+    const policies: PackPolicy[] = info.getPoliciesList().map((p: any) => ({
+        name: p.getName(),
+        properties: p.getConfigschema()?.getProperties()?.toJavaScript() ?? {},
+        required: p.getConfigschema()?.getRequiredList() ?? [],
+    }));
+    const issues = policyConfigIssues(policies, config);
+    if (issues.length > 0) throw new ConfigError(issues);
     const req = new analyzerproto.ConfigureAnalyzerRequest();
     const map = req.getPolicyconfigMap();
     for (const p of info.getPoliciesList()) {
@@ -158,7 +170,7 @@ function policyConfigRequest(info: any, config: PolicyConfig) {
         const user = config[name];
         const { enforcementLevel, ...userProps } = typeof user === "string" ? { enforcementLevel: user } : (user ?? {});
         const pc = new analyzerproto.PolicyConfig();
-        pc.setEnforcementlevel(LEVELS.indexOf(enforcementLevel ?? LEVELS[p.getEnforcementlevel()]));
+        pc.setEnforcementlevel(LEVELS.indexOf(enforcementLevel ?? allLevel(config) ?? LEVELS[p.getEnforcementlevel()]));
         pc.setProperties(Struct.fromJavaScript({ ...props, ...userProps } as any));
         map.set(name, pc);
     }

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, formatIssues } from "../../components/core/validation";
 import { CapturedResource, maskSecrets } from "./capture";
@@ -6,8 +7,9 @@ import { PolicyConfig, Violation } from "./analyze";
 import { PackProcess } from "./pack-process";
 import { planStack, PlanResult } from "./plan";
 import { redactSecrets } from "../stack-secrets";
+import { usageOf } from "../commands";
 
-const USAGE = "usage: npm run plan -- --stack <quantum|matrix> [--config FILE] [--policy-config FILE.json] [--json]";
+const USAGE = usageOf("plan");
 
 /** The `--json` document: secrets replaced by "[secret]". */
 export function planJson(result: PlanResult) {
@@ -116,8 +118,9 @@ function failureMessage(e: unknown): string {
 }
 
 /**
- * Runs the plan CLI; `env` supplies PULUMI_CONFIG_PASSPHRASE(_FILE), as for `pulumi up`; `pack` is the policy pack
- * process when the caller started it (main.ts, which stops it on exit).
+ * Runs the plan CLI; `env` supplies PULUMI_CONFIG_PASSPHRASE(_FILE), as for `pulumi up`, and INIT_CWD (set by npm and
+ * npx: the caller's directory, which relative files are relative to; else the working directory); `pack` is the
+ * policy pack process when the caller started it (main.ts, which stops it on exit).
  */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, pack?: PackProcess): Promise<number> {
     let args;
@@ -129,21 +132,34 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
                 config: { type: "string" },
                 "policy-config": { type: "string" },
                 json: { type: "boolean" },
+                help: { type: "boolean", short: "h" },
             },
         }).values;
     } catch (e) {
         process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
         return 2;
     }
+    if (args.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
     if (!args.stack) {
         process.stderr.write(`--stack is required\n${USAGE}\n`);
         return 2;
     }
+    const callerFile = (file: string | undefined) =>
+        file === undefined ? undefined : path.resolve(env.INIT_CWD ?? process.cwd(), file);
     try {
         const policyConfig = args["policy-config"]
-            ? (JSON.parse(fs.readFileSync(args["policy-config"], "utf8")) as PolicyConfig)
+            ? (JSON.parse(fs.readFileSync(callerFile(args["policy-config"])!, "utf8")) as PolicyConfig)
             : undefined;
-        const result = await planStack({ stack: args.stack, configFile: args.config, policyConfig, env, pack });
+        const result = await planStack({
+            stack: args.stack,
+            configFile: callerFile(args.config),
+            policyConfig,
+            env,
+            pack,
+        });
         process.stdout.write(args.json ? `${JSON.stringify(planJson(result), null, 2)}\n` : `${renderText(result)}\n`);
         return hasMandatory(result.violations) ? 1 : 0;
     } catch (e) {

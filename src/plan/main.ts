@@ -1,25 +1,31 @@
-// `npm run plan`: the plan CLI as a process. Ctrl-C or a kill ends the plan at once; exiting stops the policy pack
-// (pack-process.ts), as every other way out does.
-process.once("SIGINT", () => process.exit(130));
-process.once("SIGTERM", () => process.exit(143));
-
+// The plan CLI as a process (`omni-scale plan`, `npm run plan`). Ctrl-C or a kill ends the plan at once; exiting stops
+// the policy pack (pack-process.ts), as every other way out does.
 import * as path from "node:path";
 import { POLICY_DIR, startPack } from "./pack-process";
 
-// The pack starts before this process loads the plan (the SDK, the program, zod): each takes about a second to load,
-// and they load side by side. A run that ends before it needs the pack (bad arguments or config) stops it on exit.
-const argv = process.argv.slice(2);
-const pack = argv.some((a) => a === "--stack" || a.startsWith("--stack=")) ? startPack(POLICY_DIR) : undefined;
+/** Runs the plan for `argv` in this process; resolves to its exit code, with which the caller ends the process. */
+export function planProcess(argv: string[]): Promise<number> {
+    process.once("SIGINT", () => process.exit(130));
+    process.once("SIGTERM", () => process.exit(143));
+    // The pack starts before this process loads the plan (the SDK, the program, zod): each takes about a second to
+    // load, and they load side by side. A run that ends before it needs the pack (bad arguments or config, --help)
+    // stops it on exit.
+    const help = argv.includes("--help") || argv.includes("-h");
+    const pack =
+        !help && argv.some((a) => a === "--stack" || a.startsWith("--stack=")) ? startPack(POLICY_DIR) : undefined;
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { main } = require("./cli") as typeof import("./cli");
-// A dynamic provider's serialized text comes from .build/closures while no source changed (closure-cache.ts). Only
-// when this process loads its TypeScript through register.js, which knows every source it loaded.
-const register = require.cache[require.resolve("./register")]?.exports as
-    { loadedCodeKey(): string | undefined } | undefined;
-if (register) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { cacheProviderSerialization } = require("./closure-cache") as typeof import("./closure-cache");
-    cacheProviderSerialization(path.resolve(__dirname, "..", "..", ".build", "closures"), register.loadedCodeKey);
+    const { main } = require("./cli") as typeof import("./cli");
+    // A dynamic provider's serialized text comes from .build/closures while no source changed (closure-cache.ts).
+    // Only when this process loads its TypeScript through register.js, which knows every source it loaded.
+    const register = require.cache[require.resolve("./register")]?.exports as
+        { loadedCodeKey(): string | undefined } | undefined;
+    if (register) {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const { cacheProviderSerialization } = require("./closure-cache") as typeof import("./closure-cache");
+        cacheProviderSerialization(path.resolve(__dirname, "..", "..", ".build", "closures"), register.loadedCodeKey);
+    }
+    return main(argv, process.env, pack);
 }
-main(argv, process.env, pack).then((code) => process.exit(code));
+
+if (require.main === module) planProcess(process.argv.slice(2)).then((code) => process.exit(code));

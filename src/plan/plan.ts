@@ -108,16 +108,23 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
         if (config.role === "workloads") {
             const hubStack = config.hubStack.split("/").pop()!;
             const hubFile = path.join(path.dirname(file), `Pulumi.${hubStack}.yaml`);
-            if (fs.existsSync(hubFile)) {
-                const hub = await planStack({
-                    stack: hubStack,
-                    configFile: hubFile,
-                    skipPolicies: true,
-                    silent: true,
-                    env: opts.env,
-                });
-                stackReferences[config.hubStack] = asStackReference(hub.outputs);
+            if (!fs.existsSync(hubFile)) {
+                throw new ConfigError([
+                    {
+                        key: `${PROJECT}:hubStack`,
+                        value: config.hubStack,
+                        message: `the offline plan reads the hub's outputs from a plan of its stack file, and there is no ${hubFile}: put the hub stack's Pulumi.${hubStack}.yaml beside ${path.basename(file)}, or name the hub stack whose file is there`,
+                    },
+                ]);
             }
+            const hub = await planStack({
+                stack: hubStack,
+                configFile: hubFile,
+                skipPolicies: true,
+                silent: true,
+                env: opts.env,
+            });
+            stackReferences[config.hubStack] = asStackReference(hub.outputs);
         }
 
         // The program reads its config as under `pulumi up`: from the runtime, secret keys as the CLI lists them.

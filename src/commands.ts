@@ -1,0 +1,141 @@
+/**
+ * The operator commands (`omni-scale <command>`, cli/omni-scale.js; `npm run <command> --` in this repository): each
+ * one's usage, in one place. `--help` prints it, a bad argument prints it after the error, and the docs are generated
+ * from it. Kept free of imports: every command loads it before anything heavy.
+ */
+
+export interface Command {
+    name: string;
+    /** One line: what the command does. */
+    summary: string;
+    /** What `--help` prints: usage, every option, exit codes, an example. */
+    usage: string;
+}
+
+const PLAN: Command = {
+    name: "plan",
+    summary:
+        "Offline plan of a stack: its config, the real program under mocks, the real policy pack; no cloud, no CLI",
+    usage: `usage: omni-scale plan --stack NAME [--config FILE] [--policy-config FILE.json] [--json]
+       (in this repository: npm run plan -- --stack NAME ...)
+
+Validates the stack file with the code \`pulumi up\` uses, runs the stack program under Pulumi's mocks and the
+policy pack over what it registers, and prints the resources, what they render, the outputs (secrets masked) and
+the policy results.
+
+Options:
+  --stack NAME              the stack to plan (required): Pulumi.NAME.yaml beside this package's Pulumi.yaml
+  --config FILE             plan this stack file instead (relative to the current directory); a workload stack
+                            reads its hub's Pulumi.<hub>.yaml beside it
+  --policy-config FILE.json policy configuration, as \`pulumi preview --policy-pack-config\` takes it; unknown
+                            policies and keys are refused
+  --json                    print a JSON document instead of text (secrets as "[secret]")
+  -h, --help                print this help
+
+Environment: PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE decrypts the file's \`secure:\` values.
+
+Exit codes:
+  0  planned, no mandatory policy violated
+  1  a mandatory policy is violated (listed)
+  2  bad arguments, bad configuration or an error the program raises from it (message on stderr)
+
+Example:
+  omni-scale plan --stack matrix --json > plan.json`,
+};
+
+const IMPORT: Command = {
+    name: "import",
+    summary:
+        "Stack config from a running Omni's files: machine classes, cluster templates, omni.env, the provider's files",
+    usage: `usage: omni-scale import [--machine-classes PATH]... [--clusters PATH]... [--omni-env FILE]
+                        [--provider-env FILE] [--provider-config FILE] [--stack NAME] [--hub-stack NAME]
+                        [--out FILE] [--hub-out FILE]
+       (in this repository: npm run -s import -- ...)
+
+Writes the stack config for what you run today, checked as a stack file is, against Pulumi.<stack>.yaml of this
+package (else the example of the same role). Secrets are never written: the report on stderr lists them as
+\`pulumi config set --secret\` commands. Paths are relative to the current directory.
+
+Options:
+  --machine-classes PATH    MachineClass YAML (\`omnictl get machineclasses -o yaml\`): a file of one or several
+                            documents, or a directory of them; repeatable
+  --clusters PATH           cluster templates (\`omnictl cluster template sync\` input): file or directory; repeatable
+  --omni-env FILE           the hub's omni.env (Omni's compose kit)
+  --provider-env FILE       the Proxmox provider's .env
+  --provider-config FILE    the Proxmox provider's config.yaml
+  --stack NAME              the workload stack the classes, clusters and provider go into (default: matrix)
+  --hub-stack NAME          the hub stack the omni.env settings go into (default: quantum)
+  --out FILE                write the workload stack's part here instead of stdout
+  --hub-out FILE            write the hub stack's part here instead of stdout
+  -h, --help                print this help
+
+Env files are read as \`docker compose --env-file\` reads them: set the variables their \${VAR} name in the
+environment, as for compose.
+
+Exit codes:
+  0  everything carried over
+  1  something cannot be expressed in the stack config (listed on stderr)
+  2  something is refused, with the messages of \`pulumi up\`, or bad arguments
+
+Example (in the seed kit's directory; stdout is only the YAML):
+  npx omni-scale import --machine-classes machine-classes --clusters clusters --omni-env omni/omni.env > import.yaml`,
+};
+
+const RESTORE: Command = {
+    name: "restore",
+    summary: "Check, then restore, the hub from one of its backup sets, on the Docker host",
+    usage: `usage: omni-scale restore (--stack NAME | --config FILE) [--set NAME|latest] [--expect-fingerprint FPR]
+                         [--yes] [--print]
+       (in this repository: npm run restore -- ...)
+
+Runs the restore script on the hub's Docker host (over SSH for an ssh:// host). Without --yes it only checks the
+set: complete, undamaged, and taken with the etcd key deployed; it changes nothing.
+
+Options:
+  --stack NAME              the hub stack: Pulumi.NAME.yaml beside this package's Pulumi.yaml
+  --config FILE             the hub stack file instead (relative to the current directory)
+  --set NAME|latest         the backup set to check or restore (default: latest)
+  --expect-fingerprint FPR  the etcd key's fingerprint the set must be encrypted with (default: the deployed key's)
+  --yes                     restore for real: stop Omni, restore the set, start Omni
+  --print                   print the script and its arguments instead of running them
+  -h, --help                print this help
+
+Exit codes:
+  0  the set checks out (and, with --yes, is restored)
+  2  bad arguments or configuration (the stack has no hub.backup, ...)
+  other: the restore script's own exit code (its message names what failed)
+
+Example:
+  omni-scale restore --stack quantum --set latest && omni-scale restore --stack quantum --set latest --yes`,
+};
+
+const BENCH: Command = {
+    name: "bench",
+    summary: "Benchmark of the offline plan and of the program as `pulumi preview` loads it, against a floor",
+    usage: `usage: omni-scale bench [--runs N]
+       (in this repository: npm run bench -- ...)
+
+Runs the floor (node loading the SDK and providers), each plan scenario (the examples and generated fleets) and the
+quantum program as \`pulumi preview\` loads it, in turn, N rounds; prints medians and what each plan costs inside.
+
+Options:
+  --runs N                  rounds (default: 7)
+  -h, --help                print this help
+
+Exit codes:
+  0  measured
+  1  a scenario failed (its error on stderr)
+  2  bad arguments
+
+Example:
+  omni-scale bench --runs 3`,
+};
+
+export const COMMANDS: { name: string; summary: string; usage: string }[] = [PLAN, IMPORT, RESTORE, BENCH];
+
+/** The usage of `name` (a command of COMMANDS). */
+export function usageOf(name: string): string {
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) throw new Error(`no command ${name}`);
+    return command.usage;
+}

@@ -1,0 +1,173 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { COMMANDS } from "../src/commands";
+import { main as planMain } from "../src/plan/cli";
+import { main as importMain } from "../src/import/cli";
+import { main as restoreMain } from "../src/hub-restore";
+import { main as benchMain } from "../bench/plan.bench";
+import { captureOutput } from "./output-capture";
+
+const REPO = path.join(__dirname, "..");
+const packageJson = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
+const BIN = path.join(REPO, packageJson.bin["omni-scale"]);
+
+describe("omni-scale (the operator commands, package.json bin)", () => {
+    let away: string;
+    before(() => {
+        // Outside the repository: where an operator's seed kit is.
+        away = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-cli-"));
+    });
+    after(() => fs.rmSync(away, { recursive: true, force: true }));
+
+    /** The bin as a shell runs it (its #! line), from `cwd`, without npm: INIT_CWD is not set. */
+    const omniScale = (args: string[], cwd = away) => {
+        const env = { ...process.env };
+        delete env.INIT_CWD;
+        return spawnSync(BIN, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    };
+
+    it("names every command the README shows, each with a summary and a full usage", () => {
+        const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+        assert.deepEqual(
+            COMMANDS.map((c) => c.name),
+            ["plan", "import", "restore", "bench"],
+        );
+        for (const c of COMMANDS) {
+            assert.match(readme, new RegExp(`omni-scale ${c.name}\\b`), `README shows omni-scale ${c.name}`);
+            assert.ok(c.summary.length > 0 && !c.summary.includes("\n"), c.name);
+            assert.match(c.usage, new RegExp(`^usage: omni-scale ${c.name} `), c.name);
+            for (const part of ["\nOptions:\n", "  -h, --help ", "\nExit codes:\n", "\nExample"])
+                assert.ok(c.usage.includes(part), `${c.name}'s usage has ${JSON.stringify(part)}`);
+        }
+    });
+
+    it("documents only options the command takes", async () => {
+        const mains: Record<string, (argv: string[]) => number | Promise<number>> = {
+            plan: (argv) => planMain(argv, {}),
+            import: (argv) => importMain(argv, {}),
+            restore: (argv) => restoreMain(argv, {}),
+            bench: benchMain,
+        };
+        for (const c of COMMANDS) {
+            // The options of its Options section, one per line.
+            const section = c.usage.split("\nOptions:\n")[1].split("\n\n")[0];
+            const options = [...section.matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]);
+            assert.ok(options.length > 1, c.name);
+            for (const option of options) {
+                // Alone, each option stops at parsing (a value or another option is missing): nothing runs.
+                const capture = captureOutput();
+                let code: number;
+                try {
+                    code = await mains[c.name]([option]);
+                } finally {
+                    capture.restore();
+                }
+                const { stderr } = capture.restore();
+                assert.doesNotMatch(stderr, /Unknown option/, `${c.name} ${option}`);
+                assert.ok(code === 0 || code === 2, `${c.name} ${option}: exit ${code}`);
+            }
+        }
+    });
+
+    it("prints each command's usage for --help and -h, on stdout, exit 0, from any directory", () => {
+        for (const c of COMMANDS) {
+            for (const flag of ["--help", "-h"]) {
+                const run = omniScale([c.name, flag]);
+                assert.equal(run.status, 0, `${c.name} ${flag}: ${run.stderr}`);
+                assert.equal(run.stdout, `${c.usage}\n`);
+                assert.equal(run.stderr, "");
+            }
+        }
+        // As `npm link` and npm's bin links install it: through a symlink, which node resolves to the package.
+        const link = path.join(away, "omni-scale");
+        fs.symlinkSync(BIN, link);
+        const top = spawnSync(link, ["--help"], { cwd: away, encoding: "utf8" });
+        assert.equal(top.status, 0, top.stderr);
+        for (const c of COMMANDS) assert.match(top.stdout, new RegExp(`^  ${c.name} +${c.summary.slice(0, 20)}`, "m"));
+    });
+
+    it("exits 2 on a bad option or an unknown command, the usage on stderr and nothing on stdout", () => {
+        for (const c of COMMANDS) {
+            const run = omniScale([c.name, "--no-such-option"]);
+            assert.equal(run.status, 2, `${c.name}: ${run.stderr}`);
+            assert.equal(run.stdout, "");
+            assert.match(run.stderr, /^Unknown option '--no-such-option'/);
+            assert.ok(run.stderr.includes(c.usage), c.name);
+        }
+        for (const args of [[], ["deploy"]]) {
+            const run = omniScale(args);
+            assert.equal(run.status, 2);
+            assert.equal(run.stdout, "");
+            assert.match(run.stderr, /^(no command given|unknown command "deploy")\nusage: omni-scale <command>/);
+        }
+    });
+
+    it("imports a seed kit in its own directory: stdout is only the YAML, file paths point into the kit", () => {
+        const kit = path.join(away, "seed-kit");
+        fs.cpSync(path.join(REPO, "test", "fixtures", "import", "kit"), kit, { recursive: true });
+        const run = omniScale(
+            [
+                "import",
+                "--machine-classes",
+                "machine-classes",
+                "--clusters",
+                "clusters",
+                "--omni-env",
+                "omni/omni.env",
+                "--provider-config",
+                "proxmox-provider/config.yaml",
+            ],
+            kit,
+        );
+        assert.equal(run.status, 0, run.stderr);
+        const docs = YAML.parseAllDocuments(run.stdout);
+        assert.deepEqual(
+            docs.flatMap((d) => d.errors),
+            [],
+        );
+        const [hub, workloads] = docs.map((d) => d.toJS());
+        assert.equal(hub.config["omni-scale:hub"].lanIp, "192.168.10.20");
+        assert.equal(workloads.config["omni-scale:machineClasses"].length, 5);
+        const patchFiles = JSON.stringify(workloads.config["omni-scale:clusters"]).match(/"file":"[^"]+"/g) ?? [];
+        assert.ok(patchFiles.length > 0);
+        for (const entry of patchFiles) {
+            const file = JSON.parse(`{${entry}}`).file;
+            assert.ok(path.isAbsolute(file) && file.startsWith(kit) && fs.existsSync(file), file);
+        }
+        assert.match(run.stderr, /Imported 5 machine class\(es\), 1 cluster\(s\), hub settings, provider settings\./);
+        // --out FILE is the caller's too.
+        const out = omniScale(["import", "--machine-classes", "machine-classes", "--out", "matrix.yaml"], kit);
+        assert.equal(out.status, 0, out.stderr);
+        assert.equal(out.stdout, "");
+        assert.equal(
+            YAML.parse(fs.readFileSync(path.join(kit, "matrix.yaml"), "utf8")).config["omni-scale:machineClasses"]
+                .length,
+            5,
+        );
+    });
+
+    it("plans a stack of the package, and a stack file named relative to the caller; --json is the whole stdout", () => {
+        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.mine.yaml"));
+        for (const args of [
+            ["--stack", "quantum"],
+            ["--stack", "mine", "--config", "Pulumi.mine.yaml"],
+        ]) {
+            const run = omniScale(["plan", ...args, "--json"]);
+            assert.equal(run.status, 0, run.stderr);
+            const plan = JSON.parse(run.stdout);
+            assert.equal(plan.stack, args[1]);
+            assert.ok(plan.resources.length > 10);
+        }
+    });
+
+    it("restores from a hub stack file named relative to the caller (--print: the script, nothing run)", () => {
+        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.hub.yaml"));
+        const run = omniScale(["restore", "--config", "Pulumi.hub.yaml", "--print"]);
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /^# on ssh:\/\/ansible@192\.168\.10\.20: sh -c "<this script>" omni-hub-restore/);
+    });
+});
