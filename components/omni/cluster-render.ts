@@ -4,7 +4,7 @@ import * as semver from "semver";
 import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
-import { kubernetesSupportProblem, versions } from "../core/versions";
+import { kubernetesSupportProblem, talosVersionProblem, versions } from "../core/versions";
 
 /**
  * Omni cluster templates (siderolabs/omni v1.10.4 `client/pkg/template/internal/models`): one Cluster, one ControlPlane, Workers, optional Machine docs,
@@ -484,6 +484,9 @@ function clusterSpecSchema(classes?: ClassCheck) {
                 .default({ mtu: 1450, hubble: false, gatewayApi: false }),
         })
         .superRefine((c, ctx) => {
+            const talosProblem = talosVersionProblem(c.talosVersion);
+            if (talosProblem)
+                ctx.addIssue({ code: "custom", path: ["talosVersion"], message: talosProblem, input: c.talosVersion });
             const problem = kubernetesSupportProblem(c.talosVersion, c.kubernetesVersion);
             if (problem)
                 ctx.addIssue({
@@ -759,6 +762,13 @@ export function clusterTemplateProblems(yamlText: string): string[] {
                 problems.push(
                     `${where}: talos.version ${JSON.stringify(t)} is not pinned: use an exact version like ${versions.talos}`,
                 );
+            // The versions Omni offers (omni v1.10.4 validations/version.go, validations/cluster.go).
+            else {
+                const problem =
+                    talosVersionProblem(t as string) ??
+                    (isPinnedVersion(k) ? kubernetesSupportProblem(t as string, k as string) : undefined);
+                if (problem) problems.push(`${where}: ${problem}`);
+            }
         }
         // Omni's template model at v1.10.4 (controlplane.go, machineset.go): the same refusals as the renderer's.
         if (d.kind === "ControlPlane") {
