@@ -200,27 +200,53 @@ const EtcdBackupSchema = z
 
 export const OmniHubSettingsSchema = z
     .strictObject({
-        omniVersion: z.string().default(versions.omni).superRefine(check(omniVersionProblem)),
-        /** Defaults to ghcr.io/siderolabs/omni:<omniVersion>. */
-        omniImage: pinnedImage.optional(),
-        tailscaleImage: pinnedImage.default(images.tailscale),
-        /** Adopt the account id of an existing Omni (e.g. the seed's OMNI_ACCOUNT_UUID); generated once when absent. */
-        accountId: z.uuid("must be the existing Omni account UUID (it can never change)").optional(),
-        /**
-         * Take over a running Omni (docs/OPERATIONS.md "Migrating an existing Omni"): Docker volumes that already hold
-         * its state are imported (Pulumi's `import` option, the volume name is the id) instead of created.
-         */
+        omniVersion: z
+            .string()
+            .default(versions.omni)
+            .superRefine(check(omniVersionProblem))
+            .describe(`The Omni release to run, v${minOmniVersion} or later; the image tag unless omniImage is set`),
+        omniImage: pinnedImage
+            .optional()
+            .describe(
+                "The Omni image, a version tag or digest (never latest); ghcr.io/siderolabs/omni:<omniVersion> when unset",
+            ),
+        tailscaleImage: pinnedImage.default(images.tailscale).describe("The Tailscale sidecar image, pinned"),
+        accountId: z
+            .uuid("must be the existing Omni account UUID (it can never change)")
+            .optional()
+            .describe(
+                "Only to adopt an existing Omni, with adopt: its account UUID (the seed's OMNI_ACCOUNT_UUID); generated once when unset, never changes",
+            ),
         adopt: z
             .strictObject({
-                /** Omni's embedded etcd under etcd/ and its SQLite database omni.db (this hub mounts the volume at /_out). */
-                omniDataVolume: dockerVolumeName,
-                /** The sidecar's node state (/var/lib/tailscale); without it the hub joins the tailnet as a new node. */
-                tailscaleStateVolume: dockerVolumeName.optional(),
+                omniDataVolume: dockerVolumeName.describe(
+                    "The Docker volume with Omni's embedded etcd (etcd/) and SQLite database (omni.db), mounted at /_out",
+                ),
+                tailscaleStateVolume: dockerVolumeName
+                    .optional()
+                    .describe(
+                        "The sidecar's node state (/var/lib/tailscale); without it the hub joins the tailnet as a new node",
+                    ),
             })
-            .optional(),
-        accountName: z.string().min(1).default("omni"),
-        omniDomain: z.string().superRefine(check(omniDomainProblem)),
-        lanIp: z.string().superRefine(check(lanIpProblem)),
+            .optional()
+            .describe(
+                'Take over a running Omni (OPERATIONS.md, "Migrating an existing Omni"): its Docker volumes are imported instead of created',
+            ),
+        accountName: z
+            .string()
+            .min(1)
+            .default("omni")
+            .describe("Names the containers (omni, omni-tailscale) and volumes (omni-data, omni-tailscale-state)"),
+        omniDomain: z
+            .string()
+            .superRefine(check(omniDomainProblem))
+            .describe("Omni's bare host name, e.g. omni.example.com; the certificate must cover it"),
+        lanIp: z
+            .string()
+            .superRefine(check(lanIpProblem))
+            .describe(
+                "The Docker host's LAN IP: the sidecar publishes the ports there and Talos dials WireGuard on it",
+            ),
         ports: z
             .strictObject({
                 api: port.default(443),
@@ -232,53 +258,90 @@ export const OmniHubSettingsSchema = z
                 (p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3,
                 "api, machineApi and k8sProxy must be different TCP ports",
             )
-            .prefault({}),
-        /** Omni's `--event-sink-port` inside the SideroLink tunnel (Omni's default 8090); keep a running Omni's value. */
-        eventSinkPort: port.optional(),
-        initialUsers: z.array(email).min(1, "list at least one admin email, or nobody can log in"),
-        /**
-         * Whoever is named here accepts the Sidero Labs EULA on behalf of this Omni instance (`--eula-accept-name`,
-         * `--eula-accept-email`). Omni v1.7+ refuses every API call until the EULA is accepted.
-         */
+            .prefault({})
+            .describe(
+                "The TCP ports published on lanIp (api, machineApi, k8sProxy must differ) and the WireGuard UDP port",
+            ),
+        eventSinkPort: port
+            .optional()
+            .describe(
+                "Omni's --event-sink-port inside the SideroLink tunnel (Omni's default 8090); keep a running Omni's value",
+            ),
+        initialUsers: z
+            .array(email)
+            .min(1, "list at least one admin email, or nobody can log in")
+            .describe("Admin emails, exactly as the identity provider reports them"),
         eula: z
             .strictObject({ name: z.string().trim().min(1, "the full name of the person accepting the EULA"), email })
-            .optional(),
-        auth: AuthSchema,
+            .optional()
+            .describe(
+                "Whoever is named here accepts the Sidero Labs EULA for this Omni (--eula-accept-name, --eula-accept-email); " +
+                    "required with initialServiceAccount, as Omni v1.7+ refuses every API call until it is accepted",
+            ),
+        auth: AuthSchema.describe("Exactly one of auth0 { domain, clientId }, oidc or saml { url | metadata }"),
         tailscale: z
             .strictObject({
                 hostname: dnsLabel("must be a single DNS label, e.g. omni").default("omni"),
                 tags: z.array(TailscaleTag).min(1, "a tagged key needs at least one tag").default(["tag:omni"]),
-                /** The key is used once, on the sidecar's first start; the node keeps its state afterwards. */
-                keyExpirySeconds: z.number().int().min(60).max(7776000).default(86400),
+                keyExpirySeconds: z
+                    .number()
+                    .int()
+                    .min(60)
+                    .max(7776000)
+                    .default(86400)
+                    .describe("Used once, on the sidecar's first start; the node keeps its state afterwards"),
             })
-            .prefault({}),
-        tls: TlsSchema.prefault({ mode: "config" }),
+            .prefault({})
+            .describe("The sidecar's tailnet node: hostname, tags of its auth key, key expiry"),
+        tls: TlsSchema.prefault({ mode: "config" }).describe(
+            "config: tlsCertificate and tlsPrivateKey from secret config; hostFiles: certPath and keyPath on the Docker host; " +
+                "acme: issued through Cloudflare DNS-01 (needs dns.cloudflare) with email, directory and renewalDays",
+        ),
         initialServiceAccount: z
             .strictObject({
                 enabled: z.boolean().default(true),
                 lifetime: goDuration.default("1h"),
                 role: z.enum(["Admin", "Operator", "Reader"]).default("Admin"),
             })
-            .prefault({}),
-        etcdBackup: EtcdBackupSchema.optional(),
-        dns: DnsSchema.optional(),
-        /** Scheduled backups of the hub's own etcd and SQLite (not the managed clusters': that is etcdBackup). */
-        backup: HubBackupSettingsSchema.optional(),
-        dockerHost: z.string().superRefine((value, ctx) => {
-            const parsed = parseDockerHost(value);
-            if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed, input: value });
-        }),
-        dockerSshOpts: z.array(z.string()).optional(),
-        /** Infra providers registered at bootstrap; their keys become secret outputs. */
+            .prefault({})
+            .describe("The browserless bootstrap (automation account, infra-provider keys); matrix needs it"),
+        etcdBackup: EtcdBackupSchema.optional().describe(
+            "Where Omni stores the managed clusters' etcd backups (localPath or s3: true) and the interval range every cluster's backupInterval must lie in",
+        ),
+        dns: DnsSchema.optional().describe(
+            "cloudflare { zoneId, record, ttl }: the public record for omniDomain at the hub's tailnet address (60–3600 s TTL); required by tls.mode acme",
+        ),
+        backup: HubBackupSettingsSchema.optional().describe(
+            "Scheduled backups of the hub's own etcd and SQLite (not the managed clusters': that is etcdBackup), to targetDir and optionally S3",
+        ),
+        dockerHost: z
+            .string()
+            .superRefine((value, ctx) => {
+                const parsed = parseDockerHost(value);
+                if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed, input: value });
+            })
+            .describe("ssh://user@host, unix:///… or tcp://host:port"),
+        dockerSshOpts: z.array(z.string()).optional().describe("Extra ssh options for an ssh:// dockerHost"),
         infraProviders: z
             .array(InfraProviderIdSchema)
             .superRefine(uniqueBy((id) => id, "list each provider id once"))
-            .default([]),
-        /** Bump to renew every infra provider key (`omnictl infraprovider renewkey`); never lower it. */
-        infraProviderKeyRotation: z.number().int().min(0).default(0),
-        /** Bump to renew the automation account's key (`omnictl serviceaccount renew`) before it expires; never lower it. */
-        automationKeyRotation: z.number().int().min(0).default(0),
-        logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
+            .default([])
+            .describe("Infra provider ids registered at bootstrap; each key becomes a secret output"),
+        infraProviderKeyRotation: z
+            .number()
+            .int()
+            .min(0)
+            .default(0)
+            .describe("Increase it to renew every infra provider key (omnictl infraprovider renewkey); never lower it"),
+        automationKeyRotation: z
+            .number()
+            .int()
+            .min(0)
+            .default(0)
+            .describe(
+                "Increase it to renew the automation key (omnictl serviceaccount renew pulumi-automation) before it expires after 365 days; never lower it",
+            ),
+        logLevel: z.enum(["debug", "info", "warn", "error"]).optional().describe("Omni's log level"),
     })
     .superRefine((s, ctx) => {
         // An old account id with a fresh data volume is a new, empty Omni under an old identity; old data under a new id

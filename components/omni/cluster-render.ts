@@ -322,7 +322,9 @@ const refused = (why: string) =>
     z
         .unknown()
         .refine((v) => v === undefined, why)
-        .optional();
+        .optional()
+        // The stack file schema refuses the key too (`not: {}` matches no value), so editors flag it.
+        .meta({ description: `Refused: ${why}`, not: {} });
 
 /**
  * Omni's template model (omni v1.10.4 `client/pkg/template/internal/models/machineset.go`, `list.go`): a machine set
@@ -375,19 +377,31 @@ function classCheck(cluster: string, known: string[]): ClassCheck {
 function clusterSpecSchema(classes?: ClassCheck) {
     return z
         .strictObject({
-            name: z.string({ error: "required: the cluster's name (its id in Omni)" }).pipe(Name),
-            kubernetesVersion: Version("Kubernetes", versions.kubernetes),
-            talosVersion: Version("Talos", versions.talos),
-            labels: Descriptors.optional(),
-            annotations: Descriptors.optional(),
-            patches: Patches.optional(),
-            systemExtensions: SystemExtensions.optional(),
+            name: z
+                .string({ error: "required: the cluster's name (its id in Omni)" })
+                .pipe(Name)
+                .describe("The cluster's id in Omni (global: unique across stacks)"),
+            kubernetesVersion: Version("Kubernetes", versions.kubernetes).describe(
+                "An exact version (vX.Y.Z) the cluster's Talos minor runs (Talos machinery's compatibility data)",
+            ),
+            talosVersion: Version("Talos", versions.talos).describe(
+                "An exact version (vX.Y.Z) the pinned Omni offers: Talos 1.9.0 to 1.13.x, without its denylisted releases",
+            ),
+            labels: Descriptors.optional().describe("Labels of the cluster resource (not omni.sidero.dev/*)"),
+            annotations: Descriptors.optional().describe("Annotations of the cluster resource (not omni.sidero.dev/*)"),
+            patches: Patches.optional().describe(
+                "Talos config patches for every machine: { name or idOverride, inline or file, labels, annotations }",
+            ),
+            systemExtensions: SystemExtensions.optional().describe(
+                "Talos system extensions, e.g. siderolabs/iscsi-tools",
+            ),
             kernelArgs: refused(KERNEL_ARGS_REFUSED),
             /** Manifests Omni applies to the cluster (cluster.go `kubernetes.manifests`). */
             kubernetesManifests: z
                 .array(KubernetesManifest)
                 .superRefine(uniqueBy((m) => m.name, "manifest names must be unique in a cluster", "name"))
-                .optional(),
+                .optional()
+                .describe("Manifests Omni applies to the cluster: { name, mode (one-time or full), inline or file }"),
             /** Jobs Omni runs to check the cluster during upgrades (cluster.go `kubernetes.healthchecks`). */
             kubernetesHealthchecks: z
                 .array(KubernetesHealthcheck)
@@ -398,7 +412,8 @@ function clusterSpecSchema(classes?: ClassCheck) {
                         "name",
                     ),
                 )
-                .optional(),
+                .optional()
+                .describe("Jobs Omni runs to check the cluster during upgrades"),
             features: z
                 .strictObject({
                     diskEncryption: z.boolean().optional(),
@@ -416,32 +431,43 @@ function clusterSpecSchema(classes?: ClassCheck) {
                         "use a Go duration such as 1h, 6h or 24h (0 disables backups)",
                     ).optional(),
                 })
-                .optional(),
+                .optional()
+                .describe(
+                    "Omni cluster features: diskEncryption, enableWorkloadProxy, useEmbeddedDiscoveryService, enableNodeAuditSkip, backupInterval (within the hub's etcdBackup range)",
+                ),
             // A template has exactly one ControlPlane (models/list.go).
-            controlPlane: z.strictObject(
-                {
-                    ...machineSetFields(classes),
-                    size: Size.pipe(z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)")),
-                    name: refused(
-                        "Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it",
-                    ),
-                    /** Create the cluster from an etcd backup (controlplane.go); both fields are required. */
-                    bootstrapSpec: z
-                        .strictObject({
-                            clusterUUID: z.string().min(1, "the UUID of the cluster the backup was taken from"),
-                            snapshot: z.string().min(1, "the backup's snapshot name, e.g. FFFFFFFF9AA169F0.snapshot"),
-                        })
-                        .optional(),
-                    // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
-                    updateStrategy: refused(
-                        "Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it",
-                    ),
-                    deleteStrategy: refused(
-                        "Omni's template model refuses deleteStrategy on the control plane: remove it",
-                    ),
-                },
-                { error: "required: the control plane, { machineClass, size } (a cluster has exactly one)" },
-            ),
+            controlPlane: z
+                .strictObject(
+                    {
+                        ...machineSetFields(classes),
+                        size: Size.pipe(
+                            z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)"),
+                        ),
+                        name: refused(
+                            "Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it",
+                        ),
+                        /** Create the cluster from an etcd backup (controlplane.go); both fields are required. */
+                        bootstrapSpec: z
+                            .strictObject({
+                                clusterUUID: z.string().min(1, "the UUID of the cluster the backup was taken from"),
+                                snapshot: z
+                                    .string()
+                                    .min(1, "the backup's snapshot name, e.g. FFFFFFFF9AA169F0.snapshot"),
+                            })
+                            .optional(),
+                        // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
+                        updateStrategy: refused(
+                            "Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it",
+                        ),
+                        deleteStrategy: refused(
+                            "Omni's template model refuses deleteStrategy on the control plane: remove it",
+                        ),
+                    },
+                    { error: "required: the control plane, { machineClass, size } (a cluster has exactly one)" },
+                )
+                .describe(
+                    "The one control-plane set: { machineClass, size (3 for HA), patches, systemExtensions, upgradeStrategy, bootstrapSpec }",
+                ),
             workers: z
                 .array(
                     z.strictObject({
@@ -462,13 +488,21 @@ function clusterSpecSchema(classes?: ClassCheck) {
                     }),
                 )
                 .default([])
-                .superRefine(uniqueBy((w) => w.name, "worker set names must be unique in a cluster", "name")),
+                .superRefine(uniqueBy((w) => w.name, "worker set names must be unique in a cluster", "name"))
+                .describe(
+                    "Worker sets: { name, machineClass, size, nodeLabels, patches, systemExtensions, update/delete/upgradeStrategy }",
+                ),
             // omni v1.10.4 client/pkg/template/internal/models/list.go: a Machine document must be listed by a set's machines.
             machines: refused(
                 "Omni refuses Machine documents that no machine set lists, and our sets allocate from machine classes, never by machine UUID: " +
                     "put per-machine settings in a machine class (its providerData) or a patch on the set",
             ),
-            cni: z.enum(["cilium", "default"]).default("cilium"),
+            cni: z
+                .enum(["cilium", "default"])
+                .default("cilium")
+                .describe(
+                    "cilium: no CNI and no kube-proxy in Talos, Cilium installed with the ciliumValues output; default: Flannel",
+                ),
             cilium: z
                 .strictObject({
                     /** Helm chart version, shown in the install command. */
@@ -481,7 +515,10 @@ function clusterSpecSchema(classes?: ClassCheck) {
                     hubble: z.boolean().default(false),
                     gatewayApi: z.boolean().default(false),
                 })
-                .default({ mtu: 1450, hubble: false, gatewayApi: false }),
+                .default({ mtu: 1450, hubble: false, gatewayApi: false })
+                .describe(
+                    "With cni cilium: chart version, pod mtu (1450: SideroLink's link is 1280), hubble, gatewayApi",
+                ),
         })
         .superRefine((c, ctx) => {
             const talosProblem = talosVersionProblem(c.talosVersion);

@@ -16,32 +16,45 @@ import { refineWith, uniqueBy } from "../core/validation";
 export const LINUX_USER = /^(?=.{1,32}$)[a-z_][a-z0-9_-]*\$?$/;
 
 const PreflightNodeSchema = z.strictObject({
-    /** The Proxmox node name, as in hostDns.nodes. */
-    name: ProxmoxNodeName,
-    /** How this machine reaches the node over SSH: an IP address or a DNS name. */
-    address: z.string().superRefine(
-        refineWith((address) => {
-            const problem = hostOrIpProblem(address);
-            return problem && `${problem} (the node's SSH address)`;
-        }),
-    ),
-    /** The checks need no privileges; any user with a login shell will do. */
+    name: ProxmoxNodeName.describe("The Proxmox node name, as in hostDns.nodes"),
+    address: z
+        .string()
+        .superRefine(
+            refineWith((address) => {
+                const problem = hostOrIpProblem(address);
+                return problem && `${problem} (the node's SSH address)`;
+            }),
+        )
+        .describe("How this workstation reaches the node over SSH: an IP address or a DNS name"),
     user: z
         .string()
         .regex(LINUX_USER, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')")
-        .default("root"),
-    port: z.number().int().min(1).max(65535).default(22),
+        .default("root")
+        .describe("The checks need no privileges; any user with a login shell will do"),
+    port: z.number().int().min(1).max(65535).default(22).describe("The node's SSH port"),
 });
 
 export const PreflightSettingsSchema = z.strictObject({
     nodes: z
         .array(PreflightNodeSchema)
         .min(1, "list every Proxmox node with its SSH address, e.g. [{ name: foxtrot, address: 192.168.3.2 }]")
-        .superRefine(uniqueBy((n) => n.name, "each node once", "name")),
-    /** Bump to run the checks again with nothing else changed (e.g. after fixing a resolver or renewing a certificate by hand). */
-    rerun: z.number().int().min(0).default(0),
-    /** How long each TCP or TLS check waits for the hub. */
-    timeoutSeconds: z.number().int().min(1).max(60).default(5),
+        .superRefine(uniqueBy((n) => n.name, "each node once", "name"))
+        .describe("Every hostDns.nodes entry with its SSH address (agent authentication)"),
+    rerun: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe(
+            "Increase it to run the checks again with nothing else changed (e.g. after fixing a resolver or renewing a certificate by hand)",
+        ),
+    timeoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(60)
+        .default(5)
+        .describe("How long each TCP or TLS check waits for the hub"),
 });
 
 export type PreflightSettings = z.input<typeof PreflightSettingsSchema>;
