@@ -44,7 +44,7 @@ export const secretKeyNotes: Record<(typeof secretKeys)[keyof typeof secretKeys]
 /** The keys of a hub stack (quantum), beside `role`. */
 export const HubKeys = z
     .object({
-        hub: OmniHubSettingsSchema,
+        hub: OmniHubSettingsSchema.describe("The hub: Omni, its Tailscale sidecar and their Docker host"),
     })
     .strict();
 

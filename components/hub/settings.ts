@@ -58,7 +58,8 @@ const AuthSchema = z
                 domain: z.string().superRefine(check(auth0DomainProblem)),
                 clientId: z.string().min(1, "set the Auth0 application's client id"),
             })
-            .optional(),
+            .optional()
+            .describe("Auth0: domain (a bare host, e.g. dev-example.us.auth0.com) and the application's clientId"),
         oidc: z
             .strictObject({
                 providerUrl: z.url({
@@ -70,7 +71,10 @@ const AuthSchema = z
                 logoutUrl: z.url().optional(),
                 allowUnverifiedEmail: z.boolean().optional(),
             })
-            .optional(),
+            .optional()
+            .describe(
+                "OIDC: providerUrl (the https issuer), clientId, scopes, logoutUrl, allowUnverifiedEmail; the client secret is the secret oidcClientSecret",
+            ),
         saml: z
             .strictObject({
                 url: z.url().optional(),
@@ -80,7 +84,8 @@ const AuthSchema = z
                 (s) => (s.url === undefined) !== (s.metadata === undefined),
                 "set exactly one of url or metadata (Omni treats them as mutually exclusive)",
             )
-            .optional(),
+            .optional()
+            .describe("SAML: exactly one of url (the IdP metadata URL) or metadata (the XML itself)"),
     })
     .superRefine((auth, ctx) => {
         const methods = authMethods(auth);
@@ -104,24 +109,32 @@ const TlsSchema = z.discriminatedUnion("mode", [
     /** Cert and key PEM come from secret stack config and are uploaded into the container. */
     z.strictObject({ mode: z.literal("config") }),
     /** Cert and key stay on the Docker host (e.g. certbot's files), bind-mounted read-only. */
-    z.strictObject({ mode: z.literal("hostFiles"), certPath: absolutePath, keyPath: absolutePath }),
+    z.strictObject({
+        mode: z.literal("hostFiles"),
+        certPath: absolutePath.describe("hostFiles: the certificate chain on the Docker host, mounted read-only"),
+        keyPath: absolutePath.describe("hostFiles: its private key on the Docker host, mounted read-only"),
+    }),
     /** Issued by Let's Encrypt by DNS-01 through Cloudflare (needs dns.cloudflare), renewed by `pulumi up`, uploaded like `config`. */
     z.strictObject({
         mode: z.literal("acme"),
-        /** Contact address of the ACME account. */
-        email: z.email("must be an email address, e.g. admin@example.com (or leave it out)").optional(),
+        email: z
+            .email("must be an email address, e.g. admin@example.com (or leave it out)")
+            .optional()
+            .describe("acme: the ACME account's contact address"),
         directory: z
             .enum(["production", "staging"], {
                 error: 'use "production" (trusted certificates) or "staging" (a first try: Talos will not trust its certificates)',
             })
-            .default("production"),
+            .default("production")
+            .describe("acme: production (trusted certificates) or staging (a first try: Talos will not trust them)"),
         /** Renew on `pulumi up` once fewer days than this remain (Let's Encrypt certificates last 90 days). */
         renewalDays: z
             .number()
             .int()
             .min(1, "at least 1 day")
             .max(60, "at most 60 (certificates last 90 days; more would renew on almost every up)")
-            .default(30),
+            .default(30)
+            .describe("acme: renew on pulumi up once fewer days than this remain (certificates last 90 days)"),
     }),
 ]);
 
@@ -135,8 +148,12 @@ const DnsSchema = z.strictObject({
                     /^[0-9a-f]{32}$/,
                     "the zone id: 32 hex digits, on the zone's overview page in the Cloudflare dashboard",
                 ),
-            /** Publish omniDomain → the hub's tailnet address (false: the zone only answers ACME challenges). */
-            record: z.boolean().default(true),
+            record: z
+                .boolean()
+                .default(true)
+                .describe(
+                    "Publish omniDomain at the hub's tailnet address (false: the zone only answers ACME challenges)",
+                ),
             ttl: z
                 .number()
                 .int()
@@ -144,7 +161,8 @@ const DnsSchema = z.strictObject({
                 .max(3600, "keep it short (60-3600 s): the tailnet address changes when the hub's node registers anew")
                 .default(60),
         })
-        .optional(),
+        .optional()
+        .describe("zoneId (32 hex digits), record, ttl (60–3600 s); the API token is the secret cloudflareApiToken"),
 });
 
 /** Omni's defaults for `--etcd-backup-min-interval` / `--etcd-backup-max-interval` (config schema at v1.10.4). */
@@ -166,12 +184,21 @@ export function etcdBackupIntervalLimits(b?: { minInterval?: string; maxInterval
 
 const EtcdBackupSchema = z
     .strictObject({
-        /** A directory on the Docker host (ideally another disk or a NAS mount), bind-mounted into Omni. */
-        localPath: absolutePath.optional(),
-        /** Back up to S3; the bucket and credentials are an Omni resource set with omnictl after first start. */
-        s3: z.boolean().optional(),
-        minInterval: goDuration.optional(),
-        maxInterval: goDuration.optional(),
+        localPath: absolutePath
+            .optional()
+            .describe("A directory on the Docker host (ideally another disk or a NAS mount), bind-mounted into Omni"),
+        s3: z
+            .boolean()
+            .optional()
+            .describe(
+                "Back up to S3 instead; the bucket and credentials are an Omni resource set with omnictl after first start",
+            ),
+        minInterval: goDuration
+            .optional()
+            .describe("The shortest backupInterval a cluster may ask for (Omni's default 1h)"),
+        maxInterval: goDuration
+            .optional()
+            .describe("The longest backupInterval a cluster may ask for (Omni's default 24h)"),
     })
     .superRefine((b, ctx) => {
         if (b.localPath !== undefined && b.s3) {
@@ -249,10 +276,10 @@ export const OmniHubSettingsSchema = z
             ),
         ports: z
             .strictObject({
-                api: port.default(443),
-                machineApi: port.default(8090),
-                k8sProxy: port.default(8100),
-                wireguard: port.default(50180),
+                api: port.default(443).describe("Omni's API and UI (HTTPS)"),
+                machineApi: port.default(8090).describe("The machine API Talos dials (SideroLink join)"),
+                k8sProxy: port.default(8100).describe("Omni's Kubernetes API proxy"),
+                wireguard: port.default(50180).describe("SideroLink WireGuard (UDP)"),
             })
             .refine(
                 (p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3,
@@ -272,7 +299,14 @@ export const OmniHubSettingsSchema = z
             .min(1, "list at least one admin email, or nobody can log in")
             .describe("Admin emails, exactly as the identity provider reports them"),
         eula: z
-            .strictObject({ name: z.string().trim().min(1, "the full name of the person accepting the EULA"), email })
+            .strictObject({
+                name: z
+                    .string()
+                    .trim()
+                    .min(1, "the full name of the person accepting the EULA")
+                    .describe("The full name of the person accepting the EULA"),
+                email: email.describe("Their email address"),
+            })
             .optional()
             .describe(
                 "Whoever is named here accepts the Sidero Labs EULA for this Omni (--eula-accept-name, --eula-accept-email); " +
@@ -281,8 +315,14 @@ export const OmniHubSettingsSchema = z
         auth: AuthSchema.describe("Exactly one of auth0 { domain, clientId }, oidc or saml { url | metadata }"),
         tailscale: z
             .strictObject({
-                hostname: dnsLabel("must be a single DNS label, e.g. omni").default("omni"),
-                tags: z.array(TailscaleTag).min(1, "a tagged key needs at least one tag").default(["tag:omni"]),
+                hostname: dnsLabel("must be a single DNS label, e.g. omni")
+                    .default("omni")
+                    .describe("The node's name in the tailnet (a -1 suffix means the old node still exists)"),
+                tags: z
+                    .array(TailscaleTag)
+                    .min(1, "a tagged key needs at least one tag")
+                    .default(["tag:omni"])
+                    .describe("Tags of the auth key: tagged nodes do not expire"),
                 keyExpirySeconds: z
                     .number()
                     .int()
@@ -299,9 +339,12 @@ export const OmniHubSettingsSchema = z
         ),
         initialServiceAccount: z
             .strictObject({
-                enabled: z.boolean().default(true),
-                lifetime: goDuration.default("1h"),
-                role: z.enum(["Admin", "Operator", "Reader"]).default("Admin"),
+                enabled: z.boolean().default(true).describe("Create Omni's initial service account at first start"),
+                lifetime: goDuration.default("1h").describe("Its key's lifetime (it is used once, at bootstrap)"),
+                role: z
+                    .enum(["Admin", "Operator", "Reader"])
+                    .default("Admin")
+                    .describe("Its role; registering infra providers needs Admin"),
             })
             .prefault({})
             .describe("The browserless bootstrap (automation account, infra-provider keys); matrix needs it"),

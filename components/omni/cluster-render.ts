@@ -73,23 +73,33 @@ const Descriptors = Labels.superRefine((labels, ctx) => {
             message: `the ${SYSTEM_LABEL_PREFIX} prefix is reserved for Omni's own labels and annotations (Omni refuses the template): use your own prefix, e.g. example.com/${key.slice(SYSTEM_LABEL_PREFIX.length)}`,
         });
     }
-});
+}).describe(`Labels or annotations of the Omni resource (not ${SYSTEM_LABEL_PREFIX}*)`);
 
 const NodeLabels = Labels.superRefine((labels, ctx) => {
     for (const key of Object.keys(labels).filter((k) => k.startsWith(NODE_ROLE_PREFIX))) {
         ctx.addIssue({ code: "custom", path: [key], message: NODE_ROLE_FIX, input: key });
     }
-});
+}).describe(`Kubernetes node labels of this set's nodes, as a machine.nodeLabels patch (not ${NODE_ROLE_PREFIX}*)`);
 
 const INLINE_FORMS = "a mapping (one document), a list of mappings (several documents) or a YAML string (`inline: |`)";
 /** Inline content in the three forms of Omni's template model (inline.go). */
-const Inline = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())), z.string()], {
-    error: `inline content is ${INLINE_FORMS}`,
-});
-const FilePath = z.string().min(1, "a path relative to the Pulumi project directory, or an absolute one");
+const Inline = z
+    .union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())), z.string()], {
+        error: `inline content is ${INLINE_FORMS}`,
+    })
+    .describe(`The content itself: ${INLINE_FORMS}; or use file`);
+const FilePath = z
+    .string()
+    .min(1, "a path relative to the Pulumi project directory, or an absolute one")
+    .describe("A YAML file, relative to the project directory (rendered inline); or use inline");
 
 /** The id Omni gives the resource instead of one derived from its name (`omnictl cluster template export` writes these). */
-const IdOverride = z.string().regex(/^\S+$/, "an Omni resource id, without spaces, e.g. 400-cluster-prod-longhorn");
+const IdOverride = z
+    .string()
+    .regex(/^\S+$/, "an Omni resource id, without spaces, e.g. 400-cluster-prod-longhorn")
+    .describe(
+        "The Omni resource id instead of one derived from the name (what omnictl cluster template export writes)",
+    );
 
 /** `file` and the content key are alternatives (patch.go, kubernetes_manifest.go, kubernetes_healthcheck.go). */
 function oneSource(content: "inline" | "job", what: string) {
@@ -157,7 +167,8 @@ const Patch = z
                 (n) => !n.startsWith(GENERATED_PATCH_PREFIX),
                 `the "${GENERATED_PATCH_PREFIX}" prefix is reserved for generated patches: rename it`,
             )
-            .optional(),
+            .optional()
+            .describe("The patch's name (Omni derives its id from it); a file patch is named by its path"),
         idOverride: IdOverride.optional(),
         labels: Descriptors.optional(),
         annotations: Descriptors.optional(),
@@ -206,17 +217,24 @@ const Patches = z
             "patch names must be unique in a list, and so must idOverrides",
             "name",
         ),
-    );
+    )
+    .describe("Talos config patches: { name or idOverride, inline or file, labels, annotations }");
 
-const SystemExtensions = z.array(
-    z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"),
-);
+const SystemExtensions = z
+    .array(
+        z
+            .string()
+            .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"),
+    )
+    .describe("Talos system extensions as <org>/<name>, e.g. siderolabs/iscsi-tools; an empty list removes them");
 
 /** machineset.go `UpdateStrategyConfig`; the type defaults to Rolling for updates and to Unset for deletes and upgrades. */
-const Strategy = z.strictObject({
-    type: z.enum(["Rolling", "Unset"], { error: "type is Rolling or Unset (Omni's strategy types)" }).optional(),
-    rolling: z.strictObject({ maxParallelism: z.number().int().min(1) }).optional(),
-});
+const Strategy = z
+    .strictObject({
+        type: z.enum(["Rolling", "Unset"], { error: "type is Rolling or Unset (Omni's strategy types)" }).optional(),
+        rolling: z.strictObject({ maxParallelism: z.number().int().min(1) }).optional(),
+    })
+    .describe("Omni's strategy: type Rolling or Unset, rolling.maxParallelism");
 
 const UNLIMITED_SIZES = ["unlimited", "Unlimited", "infinity", "∞"];
 const SIZE_FORMS = 'a machine count: a whole number such as 3 (or the string "3")';
@@ -250,17 +268,24 @@ const Size = z
             return z.NEVER;
         }
         return count;
-    });
+    })
+    .describe(
+        'A machine count: a whole number, a string of digits, or "Static" (0); unlimited is refused (auto-provisioning classes)',
+    );
 
 const ManifestName = z.string().min(1, "name the manifest (Omni derives its id from the name, or from the file path)");
 
 /** kubernetes_manifest.go: applied by Omni server-side, once (`one-time`) or kept in sync (`full`). */
 const KubernetesManifest = z
     .strictObject({
-        name: ManifestName.optional(),
-        mode: z.enum(["one-time", "full"], {
-            error: 'mode is "one-time" (applied once) or "full" (Omni keeps it in sync)',
-        }),
+        name: ManifestName.optional().describe(
+            "The manifest's name (Omni derives its id from it); a file is named by its path",
+        ),
+        mode: z
+            .enum(["one-time", "full"], {
+                error: 'mode is "one-time" (applied once) or "full" (Omni keeps it in sync)',
+            })
+            .describe("one-time: applied once; full: Omni keeps it in sync"),
         labels: Descriptors.optional(),
         annotations: Descriptors.optional(),
         inline: Inline.optional(),
@@ -285,14 +310,15 @@ const KubernetesManifest = z
 /** kubernetes_healthcheck.go: a Kubernetes Job Omni runs to check the cluster while it holds an upgrade. */
 const KubernetesHealthcheck = z
     .strictObject({
-        name: ManifestName.optional(),
+        name: ManifestName.optional().describe("The healthcheck's name (Omni derives its id from it)"),
         idOverride: IdOverride.optional(),
         labels: Descriptors.optional(),
         annotations: Descriptors.optional(),
-        job: Inline.optional(),
+        job: Inline.optional().describe("The Kubernetes Job manifest Omni runs; or use file"),
         file: FilePath.optional(),
-        /** How often Omni checks again while it holds an upgrade (Omni's default: 30s). */
-        interval: goDuration("use a Go duration such as 30s or 1m").optional(),
+        interval: goDuration("use a Go duration such as 30s or 1m")
+            .optional()
+            .describe("How often Omni checks again while it holds an upgrade (Omni's default 30s)"),
     })
     .superRefine(oneSource("job", "Job manifest"))
     .superRefine((h, ctx) => {
@@ -342,14 +368,14 @@ const STATIC_MACHINES_REFUSED =
 const machineSetFields = (classes?: ClassCheck) => ({
     machineClass: z
         .string({ error: "required: the machine class this set allocates from (one defined in machineClasses)" })
-        .pipe(classes ? Name.superRefine(classes.check) : Name),
+        .pipe(classes ? Name.superRefine(classes.check) : Name)
+        .describe("The machine class this set allocates from, one of machineClasses"),
     labels: Descriptors.optional(),
     annotations: Descriptors.optional(),
     patches: Patches.optional(),
-    /** An empty list removes the machines' extensions; leaving it out keeps them (models.go `translateExtensions`). */
+    // An empty list removes the machines' extensions; leaving it out keeps them (models.go `translateExtensions`).
     systemExtensions: SystemExtensions.optional(),
-    /** How Talos upgrades roll through the set (machineset.go; Omni's default is Unset). */
-    upgradeStrategy: Strategy.optional(),
+    upgradeStrategy: Strategy.optional().describe("How Talos upgrades roll through the set (Omni's default: Unset)"),
     kernelArgs: refused(KERNEL_ARGS_REFUSED),
     machines: refused(STATIC_MACHINES_REFUSED),
 });
@@ -416,20 +442,32 @@ function clusterSpecSchema(classes?: ClassCheck) {
                 .describe("Jobs Omni runs to check the cluster during upgrades"),
             features: z
                 .strictObject({
-                    diskEncryption: z.boolean().optional(),
-                    enableWorkloadProxy: z.boolean().optional(),
-                    useEmbeddedDiscoveryService: z.boolean().optional(),
-                    /** Only for clusters created with Talos 1.14+, with the embedded discovery service on (validations/cluster.go). */
-                    disablePublicDiscoveryService: z.boolean().optional(),
-                    /** Lets the omni.sidero.dev/node-audit-skip annotation exempt a Kubernetes node from Omni's node audit. */
-                    enableNodeAuditSkip: z.boolean().optional(),
-                    /**
-                     * Etcd backup interval, a Go duration; it must lie within the hub's etcdBackup min/max interval (Omni's
-                     * defaults: 1h to 24h). "0" turns this cluster's backups off.
-                     */
-                    backupInterval: goDuration(
-                        "use a Go duration such as 1h, 6h or 24h (0 disables backups)",
-                    ).optional(),
+                    diskEncryption: z.boolean().optional().describe("Encrypt the machines' disks with Omni's KMS"),
+                    enableWorkloadProxy: z
+                        .boolean()
+                        .optional()
+                        .describe("Expose annotated Services through Omni's workload proxy"),
+                    useEmbeddedDiscoveryService: z
+                        .boolean()
+                        .optional()
+                        .describe("Use Omni's embedded discovery service (the hub must enable it)"),
+                    disablePublicDiscoveryService: z
+                        .boolean()
+                        .optional()
+                        .describe(
+                            "Only for clusters created with Talos 1.14+, with the embedded discovery service on (validations/cluster.go)",
+                        ),
+                    enableNodeAuditSkip: z
+                        .boolean()
+                        .optional()
+                        .describe(
+                            "Lets the omni.sidero.dev/node-audit-skip annotation exempt a Kubernetes node from Omni's node audit",
+                        ),
+                    backupInterval: goDuration("use a Go duration such as 1h, 6h or 24h (0 disables backups)")
+                        .optional()
+                        .describe(
+                            "Etcd backup interval (a Go duration) within the hub's etcdBackup min/max interval (Omni's defaults 1h to 24h); 0 turns backups off",
+                        ),
                 })
                 .optional()
                 .describe(
@@ -446,7 +484,6 @@ function clusterSpecSchema(classes?: ClassCheck) {
                         name: refused(
                             "Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it",
                         ),
-                        /** Create the cluster from an etcd backup (controlplane.go); both fields are required. */
                         bootstrapSpec: z
                             .strictObject({
                                 clusterUUID: z.string().min(1, "the UUID of the cluster the backup was taken from"),
@@ -454,7 +491,10 @@ function clusterSpecSchema(classes?: ClassCheck) {
                                     .string()
                                     .min(1, "the backup's snapshot name, e.g. FFFFFFFF9AA169F0.snapshot"),
                             })
-                            .optional(),
+                            .optional()
+                            .describe(
+                                "Create the cluster from an etcd backup: clusterUUID and snapshot, both required",
+                            ),
                         // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
                         updateStrategy: refused(
                             "Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it",
@@ -476,7 +516,9 @@ function clusterSpecSchema(classes?: ClassCheck) {
                         name: Name.refine(
                             (n) => n !== "control-planes",
                             "control-planes is reserved by Omni for the control plane: pick another worker set name",
-                        ).default("workers"),
+                        )
+                            .default("workers")
+                            .describe("The set's name, unique in the cluster (Omni's default: workers)"),
                         size: Size,
                         bootstrapSpec: refused(
                             "bootstrapSpec restores a cluster from an etcd backup and belongs to the control plane (Omni refuses it in workers, workers.go): move it to controlPlane",
@@ -505,15 +547,20 @@ function clusterSpecSchema(classes?: ClassCheck) {
                 ),
             cilium: z
                 .strictObject({
-                    /** Helm chart version, shown in the install command. */
                     version: z
                         .string()
                         .refine((v) => semver.valid(v) !== null, "use a Cilium chart version such as 1.18.2")
-                        .optional(),
-                    /** Pod MTU: the SideroLink WireGuard link is 1280, and auto-detection ended at 1280 (§1.10). */
-                    mtu: z.number().int().min(1280).max(9000).default(1450),
-                    hubble: z.boolean().default(false),
-                    gatewayApi: z.boolean().default(false),
+                        .optional()
+                        .describe("The Helm chart version, shown in the install command"),
+                    mtu: z
+                        .number()
+                        .int()
+                        .min(1280)
+                        .max(9000)
+                        .default(1450)
+                        .describe("Pod MTU (auto-detection would pick the SideroLink WireGuard link's 1280)"),
+                    hubble: z.boolean().default(false).describe("Turn on Hubble"),
+                    gatewayApi: z.boolean().default(false).describe("Turn on Cilium's Gateway API support"),
                 })
                 .default({ mtu: 1450, hubble: false, gatewayApi: false })
                 .describe(

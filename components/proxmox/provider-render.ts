@@ -67,15 +67,31 @@ const Lxc = z
     .strictObject({
         node: ProxmoxNodeName.describe("The Proxmox node that runs the LXC"),
         vmId: z.number().int().min(100, "Proxmox ids start at 100").max(999999999).describe("The LXC's Proxmox id"),
-        hostname: dnsLabel().default("omni-provider"),
-        cores: z.number().int().min(1).default(1),
-        memoryMb: z.number().int().min(512, "Docker + Tailscale + the provider need at least 512 MB").default(1024),
-        swapMb: z.number().int().min(0).default(512),
-        diskGb: z.number().int().min(4, "the root disk holds Docker images: at least 4 GB").default(8),
+        hostname: dnsLabel().default("omni-provider").describe("The LXC's hostname"),
+        cores: z.number().int().min(1).default(1).describe("CPU cores"),
+        memoryMb: z
+            .number()
+            .int()
+            .min(512, "Docker + Tailscale + the provider need at least 512 MB")
+            .default(1024)
+            .describe("Memory in MiB (Docker, Tailscale and the provider need at least 512)"),
+        swapMb: z.number().int().min(0).default(512).describe("Swap in MiB"),
+        diskGb: z
+            .number()
+            .int()
+            .min(4, "the root disk holds Docker images: at least 4 GB")
+            .default(8)
+            .describe("Root disk in GiB (it holds the Docker images)"),
         /** Storage of the LXC's root disk. */
-        datastore: z.string().min(1).default("local-lvm"),
-        bridge: z.string().min(1).default("vmbr0"),
-        vlan: z.number().int().min(1).max(4094, "VLAN tags go up to 4094").optional(),
+        datastore: z.string().min(1).default("local-lvm").describe("The Proxmox storage of the root disk"),
+        bridge: z.string().min(1).default("vmbr0").describe("The Proxmox bridge of its network interface"),
+        vlan: z
+            .number()
+            .int()
+            .min(1)
+            .max(4094, "VLAN tags go up to 4094")
+            .optional()
+            .describe("A VLAN tag on that interface"),
         ipv4: z
             .string()
             .refine(
@@ -175,8 +191,11 @@ export const ProxmoxInfraProviderSettingsSchema = z
             .describe("Tags of a locally patched provider build accepted besides releases"),
         proxmox: z
             .strictObject({
-                url: ProxmoxUrl,
-                insecureSkipVerify: z.boolean().default(false),
+                url: ProxmoxUrl.describe("The Proxmox API URL, e.g. https://192.168.3.5:8006/api2/json"),
+                insecureSkipVerify: z
+                    .boolean()
+                    .default(false)
+                    .describe("Skip TLS verification of Proxmox (its self-signed certificate)"),
             })
             .describe(
                 "The Proxmox API the provider uses: url (e.g. https://192.168.3.5:8006/api2/json), insecureSkipVerify",
@@ -184,14 +203,15 @@ export const ProxmoxInfraProviderSettingsSchema = z
         lxc: Lxc.describe("The unprivileged LXC that runs Docker, the Tailscale sidecar and the provider"),
         tailscale: z
             .strictObject({
-                hostname: dnsLabel().default("omni-provider"),
+                hostname: dnsLabel().default("omni-provider").describe("The provider's node name in the tailnet"),
                 tags: z
                     .array(TailscaleTag)
                     .min(
                         1,
                         "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them",
-                    ),
-                image: PinnedImageSchema.default(images.tailscale),
+                    )
+                    .describe("Tags of its auth key: tagged nodes do not expire and ACLs can target them"),
+                image: PinnedImageSchema.default(images.tailscale).describe("The Tailscale sidecar image, pinned"),
             })
             .describe("The provider's Tailscale sidecar: hostname, tags (at least one), pinned image"),
         omniInsecureSkipVerify: z
@@ -200,24 +220,37 @@ export const ProxmoxInfraProviderSettingsSchema = z
             .describe("The provider's --insecure-skip-verify: skips TLS verification of Omni (not Proxmox)"),
         leastPrivilege: z
             .strictObject({
-                enabled: z.boolean().default(true),
+                enabled: z
+                    .boolean()
+                    .default(true)
+                    .describe("Create the provider's own Proxmox user, role, token and ACL"),
                 userId: z
                     .string()
                     .regex(/^[^@!\s:]+@[^@!\s:]+$/, "user@realm, e.g. omni-provider@pve")
-                    .default("omni-provider@pve"),
+                    .default("omni-provider@pve")
+                    .describe("The Proxmox user (user@realm)"),
                 roleId: z
                     .string()
                     .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '_', '.', '-'")
-                    .default("OmniInfraProvider"),
+                    .default("OmniInfraProvider")
+                    .describe("The Proxmox role with privileges"),
                 tokenName: z
                     .string()
                     .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, "starts with a letter; letters, digits, '_', '.', '-'")
-                    .default("omni-provider"),
+                    .default("omni-provider")
+                    .describe("The user's API token name"),
                 privileges: z
                     .array(z.string().regex(/^[A-Z][A-Za-z]*(\.[A-Za-z]+)+$/, "a Proxmox privilege like VM.Allocate"))
                     .min(1)
-                    .default(() => [...defaultProviderPrivileges]),
-                path: z.string().startsWith("/", "an ACL path such as / or /pool/omni").default("/"),
+                    .default(() => [...defaultProviderPrivileges])
+                    .describe(
+                        "The role's Proxmox privileges (machine classes with PCI/USB mappings or HA add what they need)",
+                    ),
+                path: z
+                    .string()
+                    .startsWith("/", "an ACL path such as / or /pool/omni")
+                    .default("/")
+                    .describe("The ACL path the role applies to, e.g. / or /pool/omni"),
             })
             .prefault({})
             .describe(

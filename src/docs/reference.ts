@@ -62,9 +62,11 @@ function shape(s: JsonSchema): string {
     return "any";
 }
 
-interface Row {
+export interface Row {
     key: string;
     default: string;
+    /** What the schema's own description says, if anything. */
+    description?: string;
     rule: string;
 }
 
@@ -72,7 +74,12 @@ interface Row {
 function rows(prefix: string, s: JsonSchema, required: boolean, depth: number): Row[] {
     const description = s.description ?? s.items?.description;
     const dflt = s.default !== undefined ? code(s.default) : required ? "required" : "–";
-    const own: Row = { key: code(prefix), default: dflt, rule: [description, shape(s)].filter(Boolean).join(". ") };
+    const own: Row = {
+        key: prefix,
+        default: dflt,
+        description,
+        rule: [description, shape(s)].filter(Boolean).join(". "),
+    };
     const object = s.type === "array" ? s.items : s;
     const children = object ? propertiesOf(object) : {};
     if (depth >= ROW_DEPTH || Object.keys(children).length === 0) return [own];
@@ -85,21 +92,27 @@ function table(all: Row[]): string {
     return [
         "| Key | Default | Rule |",
         "|---|---|---|",
-        ...all.map((r) => `| ${r.key} | ${cell(r.default)} | ${cell(r.rule)} |`),
+        ...all.map((r) => `| ${code(r.key)} | ${cell(r.default)} | ${cell(r.rule)} |`),
     ].join("\n");
 }
 
-/** The configuration reference of a role: every key of its schema, its default and its rule, then its secrets. */
-export function configReference(role: "hub" | "workloads"): string {
+/** The keys of a role, one row each down to ROW_DEPTH: its schema's, then its secrets. */
+export function configRows(role: "hub" | "workloads"): Row[] {
     const json = inputSchema(role === "hub" ? HubKeys : WorkloadKeys);
     const required = new Set<string>(json.required ?? []);
     const keys = Object.entries<JsonSchema>(json.properties).flatMap(([k, v]) => rows(k, v, required.has(k), 1));
     const secrets = secretKeys[role].map((k) => ({
-        key: code(k),
+        key: k,
         default: "–",
+        description: secretKeyNotes[k],
         rule: `secret (\`pulumi config set --secret ${k} ...\`). ${secretKeyNotes[k]}`,
     }));
-    return table([...keys, ...secrets]);
+    return [...keys, ...secrets];
+}
+
+/** The configuration reference of a role: every key, its default and its rule. */
+export function configReference(role: "hub" | "workloads"): string {
+    return table(configRows(role));
 }
 
 /** The policy table: each policy of the pack, its level, what it enforces and its `--policy-config` keys. */
