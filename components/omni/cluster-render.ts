@@ -4,7 +4,7 @@ import * as semver from "semver";
 import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
-import { kubernetesSupportProblem, talosVersionProblem, versions } from "../core/versions";
+import { kubernetesSupportProblem, omniTalosSupport, talosVersionProblem, versions } from "../core/versions";
 
 /**
  * Omni cluster templates (siderolabs/omni v1.10.4 `client/pkg/template/internal/models`): one Cluster, one ControlPlane, Workers, optional Machine docs,
@@ -411,7 +411,7 @@ function clusterSpecSchema(classes?: ClassCheck) {
                 "An exact version (vX.Y.Z) the cluster's Talos minor runs (Talos machinery's compatibility data)",
             ),
             talosVersion: Version("Talos", versions.talos).describe(
-                "An exact version (vX.Y.Z) the pinned Omni offers: Talos 1.9.0 to 1.13.x, without its denylisted releases",
+                `An exact version (vX.Y.Z) the pinned Omni offers: Talos ${omniTalosSupport.minimum} to ${omniTalosSupport.latestMinor}.x, without ${omniTalosSupport.denylisted.join(", ")}`,
             ),
             labels: Descriptors.optional().describe("Labels of the cluster resource (not omni.sidero.dev/*)"),
             annotations: Descriptors.optional().describe("Annotations of the cluster resource (not omni.sidero.dev/*)"),

@@ -6,7 +6,8 @@ import { inputSchema, JsonSchema } from "./stack-schema";
 const ROW_DEPTH = 3;
 
 const code = (v: unknown) => `\`${typeof v === "string" ? v : JSON.stringify(v)}\``;
-const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+// Markdown would read `<omniVersion>` as an HTML tag and drop it.
+const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/\n/g, " ");
 
 /** The alternatives of a union (zod's discriminated unions become oneOf, others anyOf). */
 const alternatives = (s: JsonSchema): JsonSchema[] => s.oneOf ?? s.anyOf ?? [];

@@ -186,7 +186,7 @@ function resourceId(args: MockResourceArgs, state: Record<string, unknown>): str
 
 /** Values the offline plan made up for one resource (or data source): what a provider reports at `pulumi up`. */
 export interface SimulatedValue {
-    /** The resource's name, or the data source's token. */
+    /** The resource's name, or what a data source looked up (a Tailscale device's hostname). */
     resource: string;
     type: string;
     /** The outputs (and `id`) made up. */
@@ -211,7 +211,7 @@ function simulatedNote(type: string, inputs: Record<string, unknown>): string {
     if (offlinePreflightStdout(String(inputs.stdin ?? "")) !== undefined)
         return "a healthy node's answer, not a check: the preflight runs on the node at pulumi up";
     if (inputs.kind === "omni-etcd-key") return `generated at pulumi up, shown as ${JSON.stringify(GENERATED_AT_UP)}`;
-    return NOTES.find(([type_]) => type_.test(type))?.[1] ?? "the provider computes these at pulumi up";
+    return NOTES.find(([pattern]) => pattern.test(type))?.[1] ?? "the provider computes these at pulumi up";
 }
 
 /** The made-up text in `values`, leaving out what the resource was given (its inputs) and short words. */
