@@ -49,7 +49,7 @@ function shape(s: JsonSchema): string {
                     : "";
         return `${s.type}${range}`;
     }
-    if (s.type === "string") return s.format && s.format !== "starts_with" ? `${s.format}` : "string";
+    if (s.type === "string") return s.format ?? "string";
     if (s.type === "boolean") return "boolean";
     const keys = Object.keys(propertiesOf(s));
     if (keys.length) {

@@ -7,7 +7,14 @@ export type JsonSchema = Record<string, any>;
 /** The schema of what a user writes: defaults make a key optional, and what a transform accepts is what counts. */
 export function inputSchema(schema: z.ZodType): JsonSchema {
     // Refinements and custom checks have no JSON Schema form: they accept anything here and are checked by the plan.
-    const { $schema, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+    const { $schema, ...rest } = z.toJSONSchema(schema, {
+        io: "input",
+        unrepresentable: "any",
+        // zod names its startsWith check as a format no JSON Schema tool knows; the pattern beside it says the same.
+        override: ({ jsonSchema }) => {
+            if (jsonSchema.format === "starts_with") delete jsonSchema.format;
+        },
+    });
     return rest;
 }
 
