@@ -69,7 +69,8 @@ export const noNodeRoleLabels = clusterTemplatePolicy({
 export const clusterTemplateValid = clusterTemplatePolicy({
     name: "cluster-template-valid",
     description:
-        "Cluster templates are what Omni's template model accepts: one Cluster and one ControlPlane, pinned Talos and Kubernetes versions, " +
+        "Cluster templates are what Omni's template model accepts: one Cluster and one ControlPlane, pinned Talos and Kubernetes versions " +
+        "(a Talos version the pinned Omni offers, a Kubernetes version that Talos minor runs), " +
         "no control-plane update/delete strategy, no kernelArgs on sets that use machine classes, no unlisted Machine documents.",
     severity: "high",
     remediationSteps:

@@ -131,7 +131,7 @@ Example:
   omni-scale bench --runs 3`,
 };
 
-export const COMMANDS: { name: string; summary: string; usage: string }[] = [PLAN, IMPORT, RESTORE, BENCH];
+export const COMMANDS: Command[] = [PLAN, IMPORT, RESTORE, BENCH];
 
 /** The usage of `name` (a command of COMMANDS). */
 export function usageOf(name: string): string {

@@ -26,9 +26,25 @@ export const secretKeys = {
     workloads: ["proxmoxTokenSecret"],
 } as const;
 
-const HubKeys = z
+/** What each secret key holds (the configuration reference and the stack file schema say it). */
+export const secretKeyNotes: Record<(typeof secretKeys)[keyof typeof secretKeys][number], string> = {
+    etcdGpgKey:
+        "An armored OpenPGP secret key without passphrase, with an encryption subkey, for Omni's etcd; generated once when unset.",
+    tlsCertificate: "PEM certificate chain for omniDomain, with tls.mode config.",
+    tlsPrivateKey: "PEM private key of tlsCertificate, with tls.mode config.",
+    oidcClientSecret: "The OIDC client secret, with auth.oidc.",
+    hubBackupS3AccessKeyId: "S3 access key id for hub.backup.s3 uploads.",
+    hubBackupS3SecretAccessKey: "S3 secret access key for hub.backup.s3 uploads.",
+    cloudflareApiToken:
+        "Cloudflare API token with Zone.DNS edit on the zone, with hub.dns.cloudflare (and tls.mode acme).",
+    proxmoxTokenSecret:
+        "The Proxmox API token secret of proxmoxTokenId, with infraProvider.leastPrivilege.enabled false.",
+};
+
+/** The keys of a hub stack (quantum), beside `role`. */
+export const HubKeys = z
     .object({
-        hub: OmniHubSettingsSchema,
+        hub: OmniHubSettingsSchema.describe("The hub: Omni, its Tailscale sidecar and their Docker host"),
     })
     .strict();
 
@@ -40,20 +56,32 @@ function fullyQualified(name: unknown): string {
     return `use the fully qualified name \`${org}/${PROJECT}/${stack}\` (<organization>/<project>/<stack>; a local backend's organization is the literal \`organization\`)`;
 }
 
-const WorkloadKeys = z
+/** The keys of a workload stack (matrix), beside `role`. */
+export const WorkloadKeys = z
     .object({
         hubStack: z
             .string()
             .default("organization/omni-scale/quantum")
-            .pipe(z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, { error: (issue) => fullyQualified(issue.input) })),
-        hostDns: ProxmoxHostDnsSettingsSchema,
-        /** Checks from every Proxmox node that booting VMs can reach Omni, before any class or cluster is applied. */
-        preflight: PreflightSettingsSchema.optional(),
-        infraProvider: ProxmoxInfraProviderSettingsSchema,
+            .pipe(z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, { error: (issue) => fullyQualified(issue.input) }))
+            .describe(
+                "The fully qualified hub stack whose outputs this stack reads (a local backend's org is `organization`)",
+            ),
+        hostDns: ProxmoxHostDnsSettingsSchema.describe(
+            "The resolvers of the Proxmox nodes: booting Talos VMs must resolve the Omni name to the hub's LAN IP",
+        ),
+        preflight: PreflightSettingsSchema.optional().describe(
+            "Checks from every Proxmox node (over SSH) that booting VMs can reach Omni, before any class or cluster is applied; optional but recommended",
+        ),
+        infraProvider: ProxmoxInfraProviderSettingsSchema.describe(
+            "The Omni Proxmox infra provider, in an LXC with Docker and a Tailscale sidecar",
+        ),
         proxmoxTokenId: z
             .string()
             .regex(/^[^@!\s]+@[^!\s]+![\w.-]+$/, "use the form `user@realm!tokenid`")
-            .optional(),
+            .optional()
+            .describe(
+                "An existing Proxmox token (user@realm!tokenid), only with infraProvider.leastPrivilege.enabled false",
+            ),
         // Omni ids are global: a second class or cluster of the same name would overwrite the first.
         machineClasses: z
             .array(MachineClassSpecSchema)
@@ -64,11 +92,15 @@ const WorkloadKeys = z
                     "machine class names must be unique (Omni ids are global: a repeat overwrites the first)",
                     "name",
                 ),
-            ),
+            )
+            .describe("Omni machine classes that auto-provision VMs through this provider"),
         clusters: z
             .array(ClusterSpecSchema)
             .default([])
-            .superRefine(uniqueBy((c) => c.name, "cluster names must be unique (Omni ids are global)", "name")),
+            .superRefine(uniqueBy((c) => c.name, "cluster names must be unique (Omni ids are global)", "name"))
+            .describe(
+                "Omni cluster templates; a patch or manifest `file:` is read relative to the project directory and rendered inline",
+            ),
     })
     .strict();
 

@@ -421,6 +421,25 @@ describe("clusterTemplateProblems", () => {
         assert.deepEqual(clusterTemplateProblems(rendered), []);
     });
 
+    it("refuses a hand-written template with a Talos version Omni does not offer, or Kubernetes it does not run", () => {
+        const versionsOf = (talos: string, kubernetes: string) =>
+            clusterTemplateProblems(
+                edit((d) => [
+                    { ...d[0], talos: { version: talos }, kubernetes: { version: kubernetes } },
+                    ...d.slice(1),
+                ]),
+            );
+        assert.match(
+            versionsOf("v1.6.4", "v1.29.0").join(),
+            /^Cluster talos-prod-01: Talos v1\.6\.4 is no longer supported/,
+        );
+        assert.match(
+            versionsOf("v1.10.7", "v1.36.2").join(),
+            /^Cluster talos-prod-01: Kubernetes v1\.36\.2 does not run on Talos v1\.10\.7/,
+        );
+        assert.deepEqual(versionsOf("v1.10.7", "v1.33.4"), []);
+    });
+
     it("needs exactly one Cluster and one ControlPlane", () => {
         assert.deepEqual(clusterTemplateProblems(edit((d) => [...d, d[1]])), [
             "a template needs exactly 1 ControlPlane document, got 2",
@@ -531,6 +550,29 @@ describe("Kubernetes versions a cluster's Talos supports (Talos machinery compat
                 () => renderClusterTemplate(withSpec({ talosVersion: "v1.13.6", kubernetesVersion: k }), classes),
                 k,
             );
+    });
+
+    it("refuses a Talos version Omni does not offer: below 1.9.0, beyond 1.13, or denylisted", () => {
+        for (const talos of ["v1.3.0", "v1.6.4", "v1.14.0", "v1.13.1"])
+            assert.match(
+                problems(withSpec({ talosVersion: talos, kubernetesVersion: "v1.31.0" })).join(),
+                new RegExp(`^clusters\\.talosVersion: Talos ${talos.replace(/\./g, "\\.")} is`),
+                talos,
+            );
+    });
+
+    it("checks Kubernetes against every Talos minor accepted: v1.36 does not run on Talos 1.9 or 1.10", () => {
+        assert.match(
+            problems(withSpec({ talosVersion: "v1.9.5", kubernetesVersion: "v1.36.2" })).join(),
+            /^clusters\.kubernetesVersion: Kubernetes v1\.36\.2 does not run on Talos v1\.9\.5, which supports Kubernetes 1\.27 to 1\.32/,
+        );
+        assert.match(
+            problems(withSpec({ talosVersion: "v1.10.7", kubernetesVersion: "v1.36.2" })).join(),
+            /supports Kubernetes 1\.28 to 1\.33/,
+        );
+        assert.doesNotThrow(() =>
+            renderClusterTemplate(withSpec({ talosVersion: "v1.9.5", kubernetesVersion: "v1.32.3" }), classes),
+        );
     });
 
     it("refuses a Kubernetes version outside the Talos version's range, naming the range", () => {
@@ -759,16 +801,17 @@ describe("cluster templates express Omni's template model (omni v1.10.4 client/p
             ).join(),
             /disablePublicDiscoveryService: .*Talos 1\.14 or newer, and this one runs v1\.13\.6/,
         );
-        assert.doesNotThrow(() =>
-            renderClusterTemplate(
+        // Omni v1.10.4 offers no Talos 1.14 (versions.test.ts): such a cluster is refused for its version alone.
+        assert.deepEqual(
+            problems(
                 withSpec({
                     talosVersion: "v1.14.0",
                     // No patches: no Talos 1.14 config schema is vendored to check them with.
                     workers: testCluster.workers,
                     features: { disablePublicDiscoveryService: true, useEmbeddedDiscoveryService: true },
                 }),
-                classes,
-            ),
+            ).map((p) => p.split(":")[0]),
+            ["clusters.talosVersion"],
         );
         assert.match(
             problems(withSpec({ talosVersion: "v1.14.0", features: { disablePublicDiscoveryService: true } })).join(),

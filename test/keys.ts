@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as openpgp from "openpgp";
 
 /** A certificate (or chain) and its private key, PEM. */
 export interface Pair {
@@ -85,4 +86,16 @@ export class GpgHome {
             fs.rmSync(this.dir, { recursive: true, force: true });
         }
     }
+}
+
+/** Fast ECC keys for the cases where the algorithm does not matter. */
+export async function eccKey(opts: { passphrase?: string; noSubkey?: boolean } = {}): Promise<string> {
+    const { privateKey } = await openpgp.generateKey({
+        type: "ecc",
+        userIDs: [{ name: "test", email: "test@example.com" }],
+        passphrase: opts.passphrase,
+        subkeys: opts.noSubkey ? [] : undefined,
+        format: "armored",
+    });
+    return privateKey;
 }

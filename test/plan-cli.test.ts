@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { planNodeArgs, runPlan } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
+import { GENERATED_AT_UP } from "../src/plan/mocks";
 
 const root = path.join(__dirname, "..");
 
@@ -32,7 +33,14 @@ describe("plan CLI", () => {
             /^warning: \[runtime\] Omni's etcd encryption key is generated and kept only in this stack's state/m,
         );
         const doc = JSON.parse(stdout);
-        assert.deepEqual(Object.keys(doc).sort(), ["outputs", "resources", "stack", "violations"]);
+        assert.deepEqual(Object.keys(doc).sort(), [
+            "outputs",
+            "resources",
+            "simulated",
+            "simulatedOutputs",
+            "stack",
+            "violations",
+        ]);
         assert.equal(doc.stack, "quantum");
         for (const r of doc.resources) {
             assert.deepEqual(Object.keys(r).sort(), [
@@ -47,7 +55,12 @@ describe("plan CLI", () => {
             ]);
             assert.equal(r.import, null, "the example creates everything, adopts nothing");
         }
-        assert.deepEqual(doc.violations, []);
+        // As in a real preview, the key generated at `up` is unknown, so the policy that parses it cannot run yet.
+        assert.deepEqual(
+            doc.violations.map((v: any) => [v.policy, v.enforcementLevel, v.resourceName]),
+            [["omni-gpg-key-no-passphrase", "advisory", "omni-omni"]],
+        );
+        assert.match(doc.violations[0].message, /can't run policy .* during preview: .*uploads\.0\.content/);
         assert.equal(doc.outputs.automationKey, "[secret]");
         assert.equal(doc.outputs.omniApiUrl, "https://omni.example.com");
         // No secret reaches the document: the mock Tailscale key and any armored key stay masked.
@@ -82,6 +95,57 @@ describe("plan CLI", () => {
         );
         assert.ok(doc.resources.some((r: any) => r.type === "proxmoxve:index/dnsLegacy:DnsLegacy"));
         assert.deepEqual(doc.violations, []);
+    });
+
+    it("gives the same output for the same file: two plans of each example are byte-identical", async () => {
+        for (const stack of ["quantum", "matrix"])
+            for (const format of [["--json"], []]) {
+                const [first, second] = [
+                    await plan("--stack", stack, ...format),
+                    await plan("--stack", stack, ...format),
+                ];
+                assert.equal(first.code, 0, first.stderr);
+                assert.equal(second.stdout, first.stdout, `${stack} ${format.join("")}`);
+            }
+        // What only `pulumi up` makes is shown as such, not as a fresh random value.
+        const doc = JSON.parse((await plan("--stack", "quantum", "--json")).stdout);
+        assert.equal(doc.outputs.hubBackup.keyFingerprint, GENERATED_AT_UP);
+        const backup = doc.resources.find((r: any) => r.name === "omni-backup-container");
+        assert.ok(backup.inputs.labels.some((l: any) => l.value === GENERATED_AT_UP));
+    });
+
+    it("labels what it makes up, in the text and in --json, and ends with the next step", async () => {
+        const text = (await plan("--stack", "matrix")).stdout;
+        assert.match(
+            text,
+            /^ {2}preflight-foxtrot \(command:remote:Command\): stdout: a healthy node's answer, not a check: the preflight runs on the node at pulumi up$/m,
+        );
+        assert.match(text, /^ {2}preflight \(simulated\): \{"foxtrot":\{"certificate":.*"notAfter":"2099-/m);
+        assert.match(text, /^ {2}providerId: "matrix-cluster"$/m, "a value from the stack file is not marked");
+        assert.match(
+            text,
+            /\nNext: .*\n {2}pulumi preview --stack matrix --policy-pack policy\n {2}pulumi up --stack matrix --policy-pack policy\n$/,
+        );
+        const hub = (await plan("--stack", "quantum")).stdout;
+        assert.match(hub, /^ {4}--account-id=[0-9a-f-]{36} \(simulated\)$/m);
+        assert.match(hub, /^ {4}--name=omni$/m);
+        assert.match(
+            hub,
+            /^ {2}omni-account-id \(random:index\/randomUuid:RandomUuid\): result: random, drawn by the provider/m,
+        );
+        const doc = JSON.parse((await plan("--stack", "quantum", "--json")).stdout);
+        assert.deepEqual(doc.simulatedOutputs, ["accountId", "hubBackup"]);
+        assert.deepEqual(
+            doc.simulated.find((v: any) => v.resource === "omni-etcd-key-generated"),
+            {
+                resource: "omni-etcd-key-generated",
+                type: "pulumi-nodejs:dynamic:Resource",
+                outputs: ["armoredPrivateKey", "fingerprint"],
+                note: `generated at pulumi up, shown as ${JSON.stringify(GENERATED_AT_UP)}`,
+            },
+        );
+        const matrix = JSON.parse((await plan("--stack", "matrix", "--json")).stdout);
+        assert.deepEqual(matrix.simulatedOutputs, ["preflight"]);
     });
 
     it("prints a readable tree, the rendered Omni flags and YAML, and the policy result", async () => {
@@ -181,6 +245,9 @@ describe("plan CLI", () => {
             ),
             stdout,
         );
+        const text = await plan("--stack", "matrix", "--policy-config", policyConfig);
+        assert.match(text.stdout, /\nNext: fix the mandatory violations above and plan again.*\n$/);
+        assert.doesNotMatch(text.stdout, /pulumi up --stack/);
     });
 
     it("refuses a policy config naming a policy or key the pack lacks, naming the pack's policies and keys", async () => {

@@ -94,6 +94,26 @@ describe("policy: Omni resources", () => {
                 /exactly 1 ControlPlane document, got 2/,
             );
         });
+
+        it("rejects a Talos version Omni v1.10.4 does not offer, and Kubernetes its Talos minor does not run", async () => {
+            const versions = (talos: string, kubernetes: string) =>
+                template
+                    .replace(/^( {2}version: )v1\.13\.\d+$/m, `$1${talos}`)
+                    .replace(/^( {2}version: )v1\.36\.\d+$/m, `$1${kubernetes}`);
+            await assertViolation(
+                "cluster-template-valid",
+                "talos-sync",
+                apply("talos-sync", versions("v1.6.4", "v1.29.0")),
+                /Talos v1\.6\.4 is no longer supported by Omni v1\.10\.4/,
+            );
+            await assertViolation(
+                "cluster-template-valid",
+                "talos-sync",
+                apply("talos-sync", versions("v1.9.5", "v1.36.2")),
+                /Kubernetes v1\.36\.2 does not run on Talos v1\.9\.5, which supports Kubernetes 1\.27 to 1\.32/,
+            );
+            await assertNoViolation("cluster-template-valid", apply("talos-sync", versions("v1.9.5", "v1.32.3")));
+        });
     });
 
     describe("talos-config-patches-valid", () => {
@@ -111,14 +131,10 @@ describe("policy: Omni resources", () => {
             );
         });
 
-        it("judges by the template's talos.version, and refuses a minor without a vendored schema", async () => {
+        it("leaves a Talos version the pinned Omni does not offer to cluster-template-valid (reported once)", async () => {
             const stdin = template.replace(/version: v1\.13\.\d+/, "version: v1.14.0");
-            await assertViolation(
-                "talos-config-patches-valid",
-                "talos-sync",
-                apply("talos-sync", stdin),
-                /cluster talos: no Talos config schema is vendored for Talos v1\.14\.0/,
-            );
+            await assertNoViolation("talos-config-patches-valid", apply("talos-sync", stdin));
+            await assertViolation("cluster-template-valid", "talos-sync", apply("talos-sync", stdin), /v1\.14\.0/);
         });
     });
 

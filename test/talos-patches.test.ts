@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { ClusterSpec, renderClusterTemplate, talosPatchTemplateProblems } from "../components/omni/cluster-render";
 import { ConfigError } from "../components/core/validation";
+import { TALOS_MINORS } from "../components/core/versions";
 import {
     closest,
     talosDocumentKinds,
@@ -33,6 +34,13 @@ const longhorn = read(KIT, "patches", "longhorn.yaml");
 
 describe("Talos config patches (components/omni/talos-patches.ts)", () => {
     describe("vendored schemas (components/omni/talos-schemas)", () => {
+        it("cover every Talos minor the pinned Omni offers (TALOS_MINORS), so no accepted cluster goes unchecked", () => {
+            assert.deepEqual(
+                TALOS_MINORS.filter((m) => !talosSchemaMinors.includes(m)),
+                [],
+            );
+        });
+
         it("are upstream's bytes: each file's git blob id is the one sources.json records (siderolabs/talos at that tag)", () => {
             assert.deepEqual(talosSchemaMinors, ["1.9", "1.10", "1.11", "1.12", "1.13"]);
             for (const minor of talosSchemaMinors) {

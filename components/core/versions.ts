@@ -29,26 +29,57 @@ export const images = {
 } as const;
 
 /**
- * Kubernetes minors each Talos minor supports (Talos machinery `pkg/machinery/compatibility/talos1NN`:
- * MinimumKubernetesVersion .. MaximumKubernetesVersion, read for 1.11–1.13). Omni offers only these pairs
- * (omni v1.10.4 `validations/cluster.go` checks TalosVersion.compatibleKubernetesVersions, built with
- * machinery's `SupportedWith`) and refuses any other cluster.
+ * The Talos versions the pinned Omni offers a cluster (omni v1.10.4, facts in
+ * test/fixtures/upstream/talos-support.v1.10.4.json): none below `MinTalosVersion` (listed as deprecated, refused for a
+ * new cluster), none beyond `LatestSupportedTalosVersion` (listed as unsupported, refused), never a denylisted release
+ * (not listed at all). Refused by omni `internal/backend/runtime/omni/validations/version.go`.
+ */
+export const omniTalosSupport = {
+    minimum: "1.9.0",
+    latestMinor: "1.13",
+    denylisted: ["1.13.1"],
+} as const;
+
+/**
+ * The Kubernetes versions each Talos minor runs, from the Talos machinery Omni v1.10.4 is built with
+ * (siderolabs/talos `pkg/machinery/compatibility/talos1NN` at pkg/machinery/v1.14.0-beta.1): `min` included, `max`
+ * excluded (`kubernetes_version.go` SupportedWith). One entry per Talos minor Omni offers. Omni lists only these
+ * pairs (TalosVersion.compatibleKubernetesVersions) and refuses any other cluster (validations/cluster.go).
  */
 export const talosKubernetesSupport: Record<string, { min: string; max: string }> = {
-    "1.11": { min: "1.29", max: "1.34" },
-    "1.12": { min: "1.30", max: "1.35" },
-    "1.13": { min: "1.31", max: "1.36" },
+    "1.9": { min: "1.27.0", max: "1.32.99" },
+    "1.10": { min: "1.28.0", max: "1.33.99" },
+    "1.11": { min: "1.29.0", max: "1.34.99" },
+    "1.12": { min: "1.30.0", max: "1.35.99" },
+    "1.13": { min: "1.31.0", max: "1.36.99" },
 };
 
-/** Why a Kubernetes version cannot run on a Talos version, or undefined (unknown Talos minors are not judged). */
+/** The Talos minors a cluster may run ("1.9" … "1.13"): the one list anything per-minor is keyed by. */
+export const TALOS_MINORS: readonly string[] = Object.keys(talosKubernetesSupport);
+
+const majorMinor = (v: semver.SemVer) => `${v.major}.${v.minor}`;
+
+/** Why Omni would not offer this Talos version for a cluster, or undefined. */
+export function talosVersionProblem(talos: string): string | undefined {
+    const t = semver.coerce(talos);
+    if (!t) return undefined;
+    const { minimum, latestMinor, denylisted } = omniTalosSupport;
+    const offers = `Omni ${versions.omni}, which offers Talos ${minimum} to ${latestMinor}.x: use one of those, e.g. ${versions.talos}`;
+    if (semver.lt(t, minimum)) return `Talos ${talos} is no longer supported by ${offers}`;
+    if (semver.gt(t, `${latestMinor}.999999`))
+        return `Talos ${talos} is newer than supported by ${offers} (or upgrade Omni first)`;
+    if ((denylisted as readonly string[]).includes(t.version))
+        return `Talos ${talos} is withheld by Omni ${versions.omni} (a broken release it never lists): use another ${majorMinor(t)} patch release`;
+    return undefined;
+}
+
+/** Why a Kubernetes version cannot run on a Talos version, or undefined (a Talos version Omni refuses is not judged). */
 export function kubernetesSupportProblem(talos: string, kubernetes: string): string | undefined {
     const t = semver.coerce(talos);
     const k = semver.coerce(kubernetes);
-    const support = t && talosKubernetesSupport[`${t.major}.${t.minor}`];
+    const support = t && talosKubernetesSupport[majorMinor(t)];
     if (!support || !k) return undefined;
-    const minor = `${k.major}.${k.minor}`;
-    const inRange = semver.gte(`${minor}.0`, `${support.min}.0`) && semver.lte(`${minor}.0`, `${support.max}.0`);
-    return inRange
-        ? undefined
-        : `Kubernetes ${kubernetes} does not run on Talos ${talos}, which supports Kubernetes ${support.min} to ${support.max}: pick a version in that range (or another Talos version)`;
+    if (semver.gte(k, support.min) && semver.lt(k, support.max)) return undefined;
+    const [min, max] = [support.min, support.max].map((v) => majorMinor(semver.parse(v)!));
+    return `Kubernetes ${kubernetes} does not run on Talos ${talos}, which supports Kubernetes ${min} to ${max}: pick a version in that range (or another Talos version)`;
 }

@@ -92,17 +92,26 @@ export function etcdToolsProblem(omniVersion: string, etcdImage: string): string
 }
 
 export const HubBackupSettingsSchema = z.strictObject({
-    /** How often a set is taken (a Go duration); the container turns unhealthy when the last success is older than twice this. */
     interval: goDuration()
         .default("6h")
         .refine(
             (v) => durationSeconds(v) >= 60 && Number.isInteger(durationSeconds(v)),
             "must be whole seconds and at least 1m, e.g. 6h",
+        )
+        .describe(
+            "How often a set is taken (a Go duration); the container turns unhealthy when the last success is older than twice this",
         ),
-    /** How many sets stay in targetDir (and are pruned there; S3 keeps what its lifecycle rules keep). */
-    keep: z.number().int().min(1, "keep at least one set").default(28),
-    /** A directory on the Docker host, ideally another disk or a NAS mount; never inside Docker's data root. */
-    targetDir: absoluteHostPath("/mnt/nas/omni-hub-backups").superRefine(refineWith((dir) => backupTargetProblem(dir))),
+    keep: z
+        .number()
+        .int()
+        .min(1, "keep at least one set")
+        .default(28)
+        .describe("How many sets stay in targetDir (S3 keeps what its lifecycle rules keep)"),
+    targetDir: absoluteHostPath("/mnt/nas/omni-hub-backups")
+        .superRefine(refineWith((dir) => backupTargetProblem(dir)))
+        .describe(
+            "A directory on the Docker host, ideally another disk or a NAS mount; never inside Docker's data root",
+        ),
     /** Upload each set to S3-compatible storage (path-style URLs); credentials are the secrets hubBackupS3AccessKeyId / hubBackupS3SecretAccessKey. */
     s3: z
         .strictObject({
@@ -133,11 +142,16 @@ export const HubBackupSettingsSchema = z.strictObject({
                 .regex(/^[a-z0-9-]+$/, "must be a region name such as us-east-1 (what the SigV4 signature uses)")
                 .default("us-east-1"),
         })
-        .optional(),
-    /** etcdctl/etcdutl of the embedded etcd's minor version (etcdToolsProblem). */
-    etcdImage: PinnedImageSchema.default(HUB_BACKUP_IMAGES.etcd),
-    /** sh, sqlite3 and curl (apk) for the backup image. */
-    baseImage: PinnedImageSchema.default(HUB_BACKUP_IMAGES.base),
+        .optional()
+        .describe(
+            "Upload each set to S3-compatible storage: bucket, prefix, endpoint (https, no path), region; the keys are the secrets hubBackupS3AccessKeyId and hubBackupS3SecretAccessKey",
+        ),
+    etcdImage: PinnedImageSchema.default(HUB_BACKUP_IMAGES.etcd).describe(
+        "Where etcdctl and etcdutl come from: the embedded etcd's minor version, pinned",
+    ),
+    baseImage: PinnedImageSchema.default(HUB_BACKUP_IMAGES.base).describe(
+        "The backup image's base (sh, sqlite3 and curl from apk), pinned",
+    ),
 });
 export type HubBackupSettings = z.output<typeof HubBackupSettingsSchema>;
 

@@ -58,7 +58,8 @@ const AuthSchema = z
                 domain: z.string().superRefine(check(auth0DomainProblem)),
                 clientId: z.string().min(1, "set the Auth0 application's client id"),
             })
-            .optional(),
+            .optional()
+            .describe("Auth0: domain (a bare host, e.g. dev-example.us.auth0.com) and the application's clientId"),
         oidc: z
             .strictObject({
                 providerUrl: z.url({
@@ -70,7 +71,10 @@ const AuthSchema = z
                 logoutUrl: z.url().optional(),
                 allowUnverifiedEmail: z.boolean().optional(),
             })
-            .optional(),
+            .optional()
+            .describe(
+                "OIDC: providerUrl (the https issuer), clientId, scopes, logoutUrl, allowUnverifiedEmail; the client secret is the secret oidcClientSecret",
+            ),
         saml: z
             .strictObject({
                 url: z.url().optional(),
@@ -80,7 +84,8 @@ const AuthSchema = z
                 (s) => (s.url === undefined) !== (s.metadata === undefined),
                 "set exactly one of url or metadata (Omni treats them as mutually exclusive)",
             )
-            .optional(),
+            .optional()
+            .describe("SAML: exactly one of url (the IdP metadata URL) or metadata (the XML itself)"),
     })
     .superRefine((auth, ctx) => {
         const methods = authMethods(auth);
@@ -104,24 +109,32 @@ const TlsSchema = z.discriminatedUnion("mode", [
     /** Cert and key PEM come from secret stack config and are uploaded into the container. */
     z.strictObject({ mode: z.literal("config") }),
     /** Cert and key stay on the Docker host (e.g. certbot's files), bind-mounted read-only. */
-    z.strictObject({ mode: z.literal("hostFiles"), certPath: absolutePath, keyPath: absolutePath }),
+    z.strictObject({
+        mode: z.literal("hostFiles"),
+        certPath: absolutePath.describe("hostFiles: the certificate chain on the Docker host, mounted read-only"),
+        keyPath: absolutePath.describe("hostFiles: its private key on the Docker host, mounted read-only"),
+    }),
     /** Issued by Let's Encrypt by DNS-01 through Cloudflare (needs dns.cloudflare), renewed by `pulumi up`, uploaded like `config`. */
     z.strictObject({
         mode: z.literal("acme"),
-        /** Contact address of the ACME account. */
-        email: z.email("must be an email address, e.g. admin@example.com (or leave it out)").optional(),
+        email: z
+            .email("must be an email address, e.g. admin@example.com (or leave it out)")
+            .optional()
+            .describe("acme: the ACME account's contact address"),
         directory: z
             .enum(["production", "staging"], {
                 error: 'use "production" (trusted certificates) or "staging" (a first try: Talos will not trust its certificates)',
             })
-            .default("production"),
+            .default("production")
+            .describe("acme: production (trusted certificates) or staging (a first try: Talos will not trust them)"),
         /** Renew on `pulumi up` once fewer days than this remain (Let's Encrypt certificates last 90 days). */
         renewalDays: z
             .number()
             .int()
             .min(1, "at least 1 day")
             .max(60, "at most 60 (certificates last 90 days; more would renew on almost every up)")
-            .default(30),
+            .default(30)
+            .describe("acme: renew on pulumi up once fewer days than this remain (certificates last 90 days)"),
     }),
 ]);
 
@@ -135,8 +148,12 @@ const DnsSchema = z.strictObject({
                     /^[0-9a-f]{32}$/,
                     "the zone id: 32 hex digits, on the zone's overview page in the Cloudflare dashboard",
                 ),
-            /** Publish omniDomain → the hub's tailnet address (false: the zone only answers ACME challenges). */
-            record: z.boolean().default(true),
+            record: z
+                .boolean()
+                .default(true)
+                .describe(
+                    "Publish omniDomain at the hub's tailnet address (false: the zone only answers ACME challenges)",
+                ),
             ttl: z
                 .number()
                 .int()
@@ -144,7 +161,8 @@ const DnsSchema = z.strictObject({
                 .max(3600, "keep it short (60-3600 s): the tailnet address changes when the hub's node registers anew")
                 .default(60),
         })
-        .optional(),
+        .optional()
+        .describe("zoneId (32 hex digits), record, ttl (60–3600 s); the API token is the secret cloudflareApiToken"),
 });
 
 /** Omni's defaults for `--etcd-backup-min-interval` / `--etcd-backup-max-interval` (config schema at v1.10.4). */
@@ -166,12 +184,21 @@ export function etcdBackupIntervalLimits(b?: { minInterval?: string; maxInterval
 
 const EtcdBackupSchema = z
     .strictObject({
-        /** A directory on the Docker host (ideally another disk or a NAS mount), bind-mounted into Omni. */
-        localPath: absolutePath.optional(),
-        /** Back up to S3; the bucket and credentials are an Omni resource set with omnictl after first start. */
-        s3: z.boolean().optional(),
-        minInterval: goDuration.optional(),
-        maxInterval: goDuration.optional(),
+        localPath: absolutePath
+            .optional()
+            .describe("A directory on the Docker host (ideally another disk or a NAS mount), bind-mounted into Omni"),
+        s3: z
+            .boolean()
+            .optional()
+            .describe(
+                "Back up to S3 instead; the bucket and credentials are an Omni resource set with omnictl after first start",
+            ),
+        minInterval: goDuration
+            .optional()
+            .describe("The shortest backupInterval a cluster may ask for (Omni's default 1h)"),
+        maxInterval: goDuration
+            .optional()
+            .describe("The longest backupInterval a cluster may ask for (Omni's default 24h)"),
     })
     .superRefine((b, ctx) => {
         if (b.localPath !== undefined && b.s3) {
@@ -200,90 +227,170 @@ const EtcdBackupSchema = z
 
 export const OmniHubSettingsSchema = z
     .strictObject({
-        omniVersion: z.string().default(versions.omni).superRefine(check(omniVersionProblem)),
-        /** Defaults to ghcr.io/siderolabs/omni:<omniVersion>. */
-        omniImage: pinnedImage.optional(),
-        tailscaleImage: pinnedImage.default(images.tailscale),
-        /** Adopt the account id of an existing Omni (e.g. the seed's OMNI_ACCOUNT_UUID); generated once when absent. */
-        accountId: z.uuid("must be the existing Omni account UUID (it can never change)").optional(),
-        /**
-         * Take over a running Omni (docs/OPERATIONS.md "Migrating an existing Omni"): Docker volumes that already hold
-         * its state are imported (Pulumi's `import` option, the volume name is the id) instead of created.
-         */
+        omniVersion: z
+            .string()
+            .default(versions.omni)
+            .superRefine(check(omniVersionProblem))
+            .describe(`The Omni release to run, v${minOmniVersion} or later; the image tag unless omniImage is set`),
+        omniImage: pinnedImage
+            .optional()
+            .describe(
+                "The Omni image, a version tag or digest (never latest); ghcr.io/siderolabs/omni:<omniVersion> when unset",
+            ),
+        tailscaleImage: pinnedImage.default(images.tailscale).describe("The Tailscale sidecar image, pinned"),
+        accountId: z
+            .uuid("must be the existing Omni account UUID (it can never change)")
+            .optional()
+            .describe(
+                "Only to adopt an existing Omni, with adopt: its account UUID (the seed's OMNI_ACCOUNT_UUID); generated once when unset, never changes",
+            ),
         adopt: z
             .strictObject({
-                /** Omni's embedded etcd under etcd/ and its SQLite database omni.db (this hub mounts the volume at /_out). */
-                omniDataVolume: dockerVolumeName,
-                /** The sidecar's node state (/var/lib/tailscale); without it the hub joins the tailnet as a new node. */
-                tailscaleStateVolume: dockerVolumeName.optional(),
+                omniDataVolume: dockerVolumeName.describe(
+                    "The Docker volume with Omni's embedded etcd (etcd/) and SQLite database (omni.db), mounted at /_out",
+                ),
+                tailscaleStateVolume: dockerVolumeName
+                    .optional()
+                    .describe(
+                        "The sidecar's node state (/var/lib/tailscale); without it the hub joins the tailnet as a new node",
+                    ),
             })
-            .optional(),
-        accountName: z.string().min(1).default("omni"),
-        omniDomain: z.string().superRefine(check(omniDomainProblem)),
-        lanIp: z.string().superRefine(check(lanIpProblem)),
+            .optional()
+            .describe(
+                'Take over a running Omni (OPERATIONS.md, "Migrating an existing Omni"): its Docker volumes are imported instead of created',
+            ),
+        accountName: z
+            .string()
+            .min(1)
+            .default("omni")
+            .describe("Names the containers (omni, omni-tailscale) and volumes (omni-data, omni-tailscale-state)"),
+        omniDomain: z
+            .string()
+            .superRefine(check(omniDomainProblem))
+            .describe("Omni's bare host name, e.g. omni.example.com; the certificate must cover it"),
+        lanIp: z
+            .string()
+            .superRefine(check(lanIpProblem))
+            .describe(
+                "The Docker host's LAN IP: the sidecar publishes the ports there and Talos dials WireGuard on it",
+            ),
         ports: z
             .strictObject({
-                api: port.default(443),
-                machineApi: port.default(8090),
-                k8sProxy: port.default(8100),
-                wireguard: port.default(50180),
+                api: port.default(443).describe("Omni's API and UI (HTTPS)"),
+                machineApi: port.default(8090).describe("The machine API Talos dials (SideroLink join)"),
+                k8sProxy: port.default(8100).describe("Omni's Kubernetes API proxy"),
+                wireguard: port.default(50180).describe("SideroLink WireGuard (UDP)"),
             })
             .refine(
                 (p) => new Set([p.api, p.machineApi, p.k8sProxy]).size === 3,
                 "api, machineApi and k8sProxy must be different TCP ports",
             )
-            .prefault({}),
-        /** Omni's `--event-sink-port` inside the SideroLink tunnel (Omni's default 8090); keep a running Omni's value. */
-        eventSinkPort: port.optional(),
-        /**
-         * Omni's `--siderolink-use-grpc-tunnel`: every machine sends SideroLink's WireGuard over gRPC on the machine API
-         * port (TCP) instead of UDP to `ports.wireguard`, whatever its class says. For networks that drop UDP.
-         */
-        siderolinkGrpcTunnel: z.boolean().optional(),
-        initialUsers: z.array(email).min(1, "list at least one admin email, or nobody can log in"),
-        /**
-         * Whoever is named here accepts the Sidero Labs EULA on behalf of this Omni instance (`--eula-accept-name`,
-         * `--eula-accept-email`). Omni v1.7+ refuses every API call until the EULA is accepted.
-         */
+            .prefault({})
+            .describe(
+                "The TCP ports published on lanIp (api, machineApi, k8sProxy must differ) and the WireGuard UDP port",
+            ),
+        eventSinkPort: port
+            .optional()
+            .describe(
+                "Omni's --event-sink-port inside the SideroLink tunnel (Omni's default 8090); keep a running Omni's value",
+            ),
+        siderolinkGrpcTunnel: z
+            .boolean()
+            .optional()
+            .describe(
+                "Omni's --siderolink-use-grpc-tunnel: every machine sends SideroLink's WireGuard over gRPC on the machine API port (TCP) instead of UDP, whatever its class says; for networks that drop UDP",
+            ),
+        initialUsers: z
+            .array(email)
+            .min(1, "list at least one admin email, or nobody can log in")
+            .describe("Admin emails, exactly as the identity provider reports them"),
         eula: z
-            .strictObject({ name: z.string().trim().min(1, "the full name of the person accepting the EULA"), email })
-            .optional(),
-        auth: AuthSchema,
+            .strictObject({
+                name: z
+                    .string()
+                    .trim()
+                    .min(1, "the full name of the person accepting the EULA")
+                    .describe("The full name of the person accepting the EULA"),
+                email: email.describe("Their email address"),
+            })
+            .optional()
+            .describe(
+                "Whoever is named here accepts the Sidero Labs EULA for this Omni (--eula-accept-name, --eula-accept-email); " +
+                    "required with initialServiceAccount, as Omni v1.7+ refuses every API call until it is accepted",
+            ),
+        auth: AuthSchema.describe("Exactly one of auth0 { domain, clientId }, oidc or saml { url | metadata }"),
         tailscale: z
             .strictObject({
-                hostname: dnsLabel("must be a single DNS label, e.g. omni").default("omni"),
-                tags: z.array(TailscaleTag).min(1, "a tagged key needs at least one tag").default(["tag:omni"]),
-                /** The key is used once, on the sidecar's first start; the node keeps its state afterwards. */
-                keyExpirySeconds: z.number().int().min(60).max(7776000).default(86400),
+                hostname: dnsLabel("must be a single DNS label, e.g. omni")
+                    .default("omni")
+                    .describe("The node's name in the tailnet (a -1 suffix means the old node still exists)"),
+                tags: z
+                    .array(TailscaleTag)
+                    .min(1, "a tagged key needs at least one tag")
+                    .default(["tag:omni"])
+                    .describe("Tags of the auth key: tagged nodes do not expire"),
+                keyExpirySeconds: z
+                    .number()
+                    .int()
+                    .min(60)
+                    .max(7776000)
+                    .default(86400)
+                    .describe("Used once, on the sidecar's first start; the node keeps its state afterwards"),
             })
-            .prefault({}),
-        tls: TlsSchema.prefault({ mode: "config" }),
+            .prefault({})
+            .describe("The sidecar's tailnet node: hostname, tags of its auth key, key expiry"),
+        tls: TlsSchema.prefault({ mode: "config" }).describe(
+            "config: tlsCertificate and tlsPrivateKey from secret config; hostFiles: certPath and keyPath on the Docker host; " +
+                "acme: issued through Cloudflare DNS-01 (needs dns.cloudflare) with email, directory and renewalDays",
+        ),
         initialServiceAccount: z
             .strictObject({
-                enabled: z.boolean().default(true),
-                lifetime: goDuration.default("1h"),
-                role: z.enum(["Admin", "Operator", "Reader"]).default("Admin"),
+                enabled: z.boolean().default(true).describe("Create Omni's initial service account at first start"),
+                lifetime: goDuration.default("1h").describe("Its key's lifetime (it is used once, at bootstrap)"),
+                role: z
+                    .enum(["Admin", "Operator", "Reader"])
+                    .default("Admin")
+                    .describe("Its role; registering infra providers needs Admin"),
             })
-            .prefault({}),
-        etcdBackup: EtcdBackupSchema.optional(),
-        dns: DnsSchema.optional(),
-        /** Scheduled backups of the hub's own etcd and SQLite (not the managed clusters': that is etcdBackup). */
-        backup: HubBackupSettingsSchema.optional(),
-        dockerHost: z.string().superRefine((value, ctx) => {
-            const parsed = parseDockerHost(value);
-            if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed, input: value });
-        }),
-        dockerSshOpts: z.array(z.string()).optional(),
-        /** Infra providers registered at bootstrap; their keys become secret outputs. */
+            .prefault({})
+            .describe("The browserless bootstrap (automation account, infra-provider keys); matrix needs it"),
+        etcdBackup: EtcdBackupSchema.optional().describe(
+            "Where Omni stores the managed clusters' etcd backups (localPath or s3: true) and the interval range every cluster's backupInterval must lie in",
+        ),
+        dns: DnsSchema.optional().describe(
+            "cloudflare { zoneId, record, ttl }: the public record for omniDomain at the hub's tailnet address (60–3600 s TTL); required by tls.mode acme",
+        ),
+        backup: HubBackupSettingsSchema.optional().describe(
+            "Scheduled backups of the hub's own etcd and SQLite (not the managed clusters': that is etcdBackup), to targetDir and optionally S3",
+        ),
+        dockerHost: z
+            .string()
+            .superRefine((value, ctx) => {
+                const parsed = parseDockerHost(value);
+                if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed, input: value });
+            })
+            .describe("ssh://user@host, unix:///… or tcp://host:port"),
+        dockerSshOpts: z.array(z.string()).optional().describe("Extra ssh options for an ssh:// dockerHost"),
         infraProviders: z
             .array(InfraProviderIdSchema)
             .superRefine(uniqueBy((id) => id, "list each provider id once"))
-            .default([]),
-        /** Bump to renew every infra provider key (`omnictl infraprovider renewkey`); never lower it. */
-        infraProviderKeyRotation: z.number().int().min(0).default(0),
-        /** Bump to renew the automation account's key (`omnictl serviceaccount renew`) before it expires; never lower it. */
-        automationKeyRotation: z.number().int().min(0).default(0),
-        logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
+            .default([])
+            .describe("Infra provider ids registered at bootstrap; each key becomes a secret output"),
+        infraProviderKeyRotation: z
+            .number()
+            .int()
+            .min(0)
+            .default(0)
+            .describe("Increase it to renew every infra provider key (omnictl infraprovider renewkey); never lower it"),
+        automationKeyRotation: z
+            .number()
+            .int()
+            .min(0)
+            .default(0)
+            .describe(
+                "Increase it to renew the automation key (omnictl serviceaccount renew pulumi-automation) before it expires after 365 days; never lower it",
+            ),
+        logLevel: z.enum(["debug", "info", "warn", "error"]).optional().describe("Omni's log level"),
     })
     .superRefine((s, ctx) => {
         // An old account id with a fresh data volume is a new, empty Omni under an old identity; old data under a new id

@@ -4,7 +4,7 @@ import * as semver from "semver";
 import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
-import { kubernetesSupportProblem, versions } from "../core/versions";
+import { kubernetesSupportProblem, omniTalosSupport, talosVersionProblem, versions } from "../core/versions";
 import { machineSetLabel, talosSchemaProblem, TemplatePatch, templatePatchProblems } from "./talos-patches";
 
 /**
@@ -74,23 +74,33 @@ const Descriptors = Labels.superRefine((labels, ctx) => {
             message: `the ${SYSTEM_LABEL_PREFIX} prefix is reserved for Omni's own labels and annotations (Omni refuses the template): use your own prefix, e.g. example.com/${key.slice(SYSTEM_LABEL_PREFIX.length)}`,
         });
     }
-});
+}).describe(`Labels or annotations of the Omni resource (not ${SYSTEM_LABEL_PREFIX}*)`);
 
 const NodeLabels = Labels.superRefine((labels, ctx) => {
     for (const key of Object.keys(labels).filter((k) => k.startsWith(NODE_ROLE_PREFIX))) {
         ctx.addIssue({ code: "custom", path: [key], message: NODE_ROLE_FIX, input: key });
     }
-});
+}).describe(`Kubernetes node labels of this set's nodes, as a machine.nodeLabels patch (not ${NODE_ROLE_PREFIX}*)`);
 
 const INLINE_FORMS = "a mapping (one document), a list of mappings (several documents) or a YAML string (`inline: |`)";
 /** Inline content in the three forms of Omni's template model (inline.go). */
-const Inline = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())), z.string()], {
-    error: `inline content is ${INLINE_FORMS}`,
-});
-const FilePath = z.string().min(1, "a path relative to the Pulumi project directory, or an absolute one");
+const Inline = z
+    .union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())), z.string()], {
+        error: `inline content is ${INLINE_FORMS}`,
+    })
+    .describe(`The content itself: ${INLINE_FORMS}; or use file`);
+const FilePath = z
+    .string()
+    .min(1, "a path relative to the Pulumi project directory, or an absolute one")
+    .describe("A YAML file, relative to the project directory (rendered inline); or use inline");
 
 /** The id Omni gives the resource instead of one derived from its name (`omnictl cluster template export` writes these). */
-const IdOverride = z.string().regex(/^\S+$/, "an Omni resource id, without spaces, e.g. 400-cluster-prod-longhorn");
+const IdOverride = z
+    .string()
+    .regex(/^\S+$/, "an Omni resource id, without spaces, e.g. 400-cluster-prod-longhorn")
+    .describe(
+        "The Omni resource id instead of one derived from the name (what omnictl cluster template export writes)",
+    );
 
 /** `file` and the content key are alternatives (patch.go, kubernetes_manifest.go, kubernetes_healthcheck.go). */
 function oneSource(content: "inline" | "job", what: string) {
@@ -158,7 +168,8 @@ const Patch = z
                 (n) => !n.startsWith(GENERATED_PATCH_PREFIX),
                 `the "${GENERATED_PATCH_PREFIX}" prefix is reserved for generated patches: rename it`,
             )
-            .optional(),
+            .optional()
+            .describe("The patch's name (Omni derives its id from it); a file patch is named by its path"),
         idOverride: IdOverride.optional(),
         labels: Descriptors.optional(),
         annotations: Descriptors.optional(),
@@ -207,17 +218,24 @@ const Patches = z
             "patch names must be unique in a list, and so must idOverrides",
             "name",
         ),
-    );
+    )
+    .describe("Talos config patches: { name or idOverride, inline or file, labels, annotations }");
 
-const SystemExtensions = z.array(
-    z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"),
-);
+const SystemExtensions = z
+    .array(
+        z
+            .string()
+            .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "name the extension as <org>/<name>, e.g. siderolabs/iscsi-tools"),
+    )
+    .describe("Talos system extensions as <org>/<name>, e.g. siderolabs/iscsi-tools; an empty list removes them");
 
 /** machineset.go `UpdateStrategyConfig`; the type defaults to Rolling for updates and to Unset for deletes and upgrades. */
-const Strategy = z.strictObject({
-    type: z.enum(["Rolling", "Unset"], { error: "type is Rolling or Unset (Omni's strategy types)" }).optional(),
-    rolling: z.strictObject({ maxParallelism: z.number().int().min(1) }).optional(),
-});
+const Strategy = z
+    .strictObject({
+        type: z.enum(["Rolling", "Unset"], { error: "type is Rolling or Unset (Omni's strategy types)" }).optional(),
+        rolling: z.strictObject({ maxParallelism: z.number().int().min(1) }).optional(),
+    })
+    .describe("Omni's strategy: type Rolling or Unset, rolling.maxParallelism");
 
 const UNLIMITED_SIZES = ["unlimited", "Unlimited", "infinity", "∞"];
 const SIZE_FORMS = 'a machine count: a whole number such as 3 (or the string "3")';
@@ -251,17 +269,24 @@ const Size = z
             return z.NEVER;
         }
         return count;
-    });
+    })
+    .describe(
+        'A machine count: a whole number, a string of digits, or "Static" (0); unlimited is refused (auto-provisioning classes)',
+    );
 
 const ManifestName = z.string().min(1, "name the manifest (Omni derives its id from the name, or from the file path)");
 
 /** kubernetes_manifest.go: applied by Omni server-side, once (`one-time`) or kept in sync (`full`). */
 const KubernetesManifest = z
     .strictObject({
-        name: ManifestName.optional(),
-        mode: z.enum(["one-time", "full"], {
-            error: 'mode is "one-time" (applied once) or "full" (Omni keeps it in sync)',
-        }),
+        name: ManifestName.optional().describe(
+            "The manifest's name (Omni derives its id from it); a file is named by its path",
+        ),
+        mode: z
+            .enum(["one-time", "full"], {
+                error: 'mode is "one-time" (applied once) or "full" (Omni keeps it in sync)',
+            })
+            .describe("one-time: applied once; full: Omni keeps it in sync"),
         labels: Descriptors.optional(),
         annotations: Descriptors.optional(),
         inline: Inline.optional(),
@@ -286,14 +311,15 @@ const KubernetesManifest = z
 /** kubernetes_healthcheck.go: a Kubernetes Job Omni runs to check the cluster while it holds an upgrade. */
 const KubernetesHealthcheck = z
     .strictObject({
-        name: ManifestName.optional(),
+        name: ManifestName.optional().describe("The healthcheck's name (Omni derives its id from it)"),
         idOverride: IdOverride.optional(),
         labels: Descriptors.optional(),
         annotations: Descriptors.optional(),
-        job: Inline.optional(),
+        job: Inline.optional().describe("The Kubernetes Job manifest Omni runs; or use file"),
         file: FilePath.optional(),
-        /** How often Omni checks again while it holds an upgrade (Omni's default: 30s). */
-        interval: goDuration("use a Go duration such as 30s or 1m").optional(),
+        interval: goDuration("use a Go duration such as 30s or 1m")
+            .optional()
+            .describe("How often Omni checks again while it holds an upgrade (Omni's default 30s)"),
     })
     .superRefine(oneSource("job", "Job manifest"))
     .superRefine((h, ctx) => {
@@ -323,7 +349,9 @@ const refused = (why: string) =>
     z
         .unknown()
         .refine((v) => v === undefined, why)
-        .optional();
+        .optional()
+        // The stack file schema refuses the key too (`not: {}` matches no value), so editors flag it.
+        .meta({ description: `Refused: ${why}`, not: {} });
 
 /**
  * Omni's template model (omni v1.10.4 `client/pkg/template/internal/models/machineset.go`, `list.go`): a machine set
@@ -341,14 +369,14 @@ const STATIC_MACHINES_REFUSED =
 const machineSetFields = (classes?: ClassCheck) => ({
     machineClass: z
         .string({ error: "required: the machine class this set allocates from (one defined in machineClasses)" })
-        .pipe(classes ? Name.superRefine(classes.check) : Name),
+        .pipe(classes ? Name.superRefine(classes.check) : Name)
+        .describe("The machine class this set allocates from, one of machineClasses"),
     labels: Descriptors.optional(),
     annotations: Descriptors.optional(),
     patches: Patches.optional(),
-    /** An empty list removes the machines' extensions; leaving it out keeps them (models.go `translateExtensions`). */
+    // An empty list removes the machines' extensions; leaving it out keeps them (models.go `translateExtensions`).
     systemExtensions: SystemExtensions.optional(),
-    /** How Talos upgrades roll through the set (machineset.go; Omni's default is Unset). */
-    upgradeStrategy: Strategy.optional(),
+    upgradeStrategy: Strategy.optional().describe("How Talos upgrades roll through the set (Omni's default: Unset)"),
     kernelArgs: refused(KERNEL_ARGS_REFUSED),
     machines: refused(STATIC_MACHINES_REFUSED),
 });
@@ -391,6 +419,8 @@ function talosPatchIssues(c: PatchedSets, ctx: z.RefinementCtx) {
             patches: w.patches,
         })),
     ];
+    // A version Omni does not offer is refused once, at talosVersion, whatever its schema.
+    if (talosVersionProblem(c.talosVersion)) return;
     const schemaProblem = talosSchemaProblem(c.talosVersion);
     if (schemaProblem && sets.some((s) => (s.patches?.length ?? 0) > 0)) {
         ctx.addIssue({ code: "custom", path: ["talosVersion"], input: c.talosVersion, message: schemaProblem });
@@ -414,19 +444,31 @@ function talosPatchIssues(c: PatchedSets, ctx: z.RefinementCtx) {
 function clusterSpecSchema(classes?: ClassCheck) {
     return z
         .strictObject({
-            name: z.string({ error: "required: the cluster's name (its id in Omni)" }).pipe(Name),
-            kubernetesVersion: Version("Kubernetes", versions.kubernetes),
-            talosVersion: Version("Talos", versions.talos),
-            labels: Descriptors.optional(),
-            annotations: Descriptors.optional(),
-            patches: Patches.optional(),
-            systemExtensions: SystemExtensions.optional(),
+            name: z
+                .string({ error: "required: the cluster's name (its id in Omni)" })
+                .pipe(Name)
+                .describe("The cluster's id in Omni (global: unique across stacks)"),
+            kubernetesVersion: Version("Kubernetes", versions.kubernetes).describe(
+                "An exact version (vX.Y.Z) the cluster's Talos minor runs (Talos machinery's compatibility data)",
+            ),
+            talosVersion: Version("Talos", versions.talos).describe(
+                `An exact version (vX.Y.Z) the pinned Omni offers: Talos ${omniTalosSupport.minimum} to ${omniTalosSupport.latestMinor}.x, without ${omniTalosSupport.denylisted.join(", ")}`,
+            ),
+            labels: Descriptors.optional().describe("Labels of the cluster resource (not omni.sidero.dev/*)"),
+            annotations: Descriptors.optional().describe("Annotations of the cluster resource (not omni.sidero.dev/*)"),
+            patches: Patches.optional().describe(
+                "Talos config patches for every machine: { name or idOverride, inline or file, labels, annotations }",
+            ),
+            systemExtensions: SystemExtensions.optional().describe(
+                "Talos system extensions, e.g. siderolabs/iscsi-tools",
+            ),
             kernelArgs: refused(KERNEL_ARGS_REFUSED),
             /** Manifests Omni applies to the cluster (cluster.go `kubernetes.manifests`). */
             kubernetesManifests: z
                 .array(KubernetesManifest)
                 .superRefine(uniqueBy((m) => m.name, "manifest names must be unique in a cluster", "name"))
-                .optional(),
+                .optional()
+                .describe("Manifests Omni applies to the cluster: { name, mode (one-time or full), inline or file }"),
             /** Jobs Omni runs to check the cluster during upgrades (cluster.go `kubernetes.healthchecks`). */
             kubernetesHealthchecks: z
                 .array(KubernetesHealthcheck)
@@ -437,50 +479,76 @@ function clusterSpecSchema(classes?: ClassCheck) {
                         "name",
                     ),
                 )
-                .optional(),
+                .optional()
+                .describe("Jobs Omni runs to check the cluster during upgrades"),
             features: z
                 .strictObject({
-                    diskEncryption: z.boolean().optional(),
-                    enableWorkloadProxy: z.boolean().optional(),
-                    useEmbeddedDiscoveryService: z.boolean().optional(),
-                    /** Only for clusters created with Talos 1.14+, with the embedded discovery service on (validations/cluster.go). */
-                    disablePublicDiscoveryService: z.boolean().optional(),
-                    /** Lets the omni.sidero.dev/node-audit-skip annotation exempt a Kubernetes node from Omni's node audit. */
-                    enableNodeAuditSkip: z.boolean().optional(),
-                    /**
-                     * Etcd backup interval, a Go duration; it must lie within the hub's etcdBackup min/max interval (Omni's
-                     * defaults: 1h to 24h). "0" turns this cluster's backups off.
-                     */
-                    backupInterval: goDuration(
-                        "use a Go duration such as 1h, 6h or 24h (0 disables backups)",
-                    ).optional(),
+                    diskEncryption: z.boolean().optional().describe("Encrypt the machines' disks with Omni's KMS"),
+                    enableWorkloadProxy: z
+                        .boolean()
+                        .optional()
+                        .describe("Expose annotated Services through Omni's workload proxy"),
+                    useEmbeddedDiscoveryService: z
+                        .boolean()
+                        .optional()
+                        .describe("Use Omni's embedded discovery service (the hub must enable it)"),
+                    disablePublicDiscoveryService: z
+                        .boolean()
+                        .optional()
+                        .describe(
+                            "Only for clusters created with Talos 1.14+, with the embedded discovery service on (validations/cluster.go)",
+                        ),
+                    enableNodeAuditSkip: z
+                        .boolean()
+                        .optional()
+                        .describe(
+                            "Lets the omni.sidero.dev/node-audit-skip annotation exempt a Kubernetes node from Omni's node audit",
+                        ),
+                    backupInterval: goDuration("use a Go duration such as 1h, 6h or 24h (0 disables backups)")
+                        .optional()
+                        .describe(
+                            "Etcd backup interval (a Go duration) within the hub's etcdBackup min/max interval (Omni's defaults 1h to 24h); 0 turns backups off",
+                        ),
                 })
-                .optional(),
+                .optional()
+                .describe(
+                    "Omni cluster features: diskEncryption, enableWorkloadProxy, useEmbeddedDiscoveryService, enableNodeAuditSkip, backupInterval (within the hub's etcdBackup range)",
+                ),
             // A template has exactly one ControlPlane (models/list.go).
-            controlPlane: z.strictObject(
-                {
-                    ...machineSetFields(classes),
-                    size: Size.pipe(z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)")),
-                    name: refused(
-                        "Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it",
-                    ),
-                    /** Create the cluster from an etcd backup (controlplane.go); both fields are required. */
-                    bootstrapSpec: z
-                        .strictObject({
-                            clusterUUID: z.string().min(1, "the UUID of the cluster the backup was taken from"),
-                            snapshot: z.string().min(1, "the backup's snapshot name, e.g. FFFFFFFF9AA169F0.snapshot"),
-                        })
-                        .optional(),
-                    // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
-                    updateStrategy: refused(
-                        "Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it",
-                    ),
-                    deleteStrategy: refused(
-                        "Omni's template model refuses deleteStrategy on the control plane: remove it",
-                    ),
-                },
-                { error: "required: the control plane, { machineClass, size } (a cluster has exactly one)" },
-            ),
+            controlPlane: z
+                .strictObject(
+                    {
+                        ...machineSetFields(classes),
+                        size: Size.pipe(
+                            z.number().min(1, "a cluster needs at least one control-plane node (3 for HA)"),
+                        ),
+                        name: refused(
+                            "Omni names the control-plane set itself (<cluster>-control-planes) and refuses a custom name (controlplane.go): remove it",
+                        ),
+                        bootstrapSpec: z
+                            .strictObject({
+                                clusterUUID: z.string().min(1, "the UUID of the cluster the backup was taken from"),
+                                snapshot: z
+                                    .string()
+                                    .min(1, "the backup's snapshot name, e.g. FFFFFFFF9AA169F0.snapshot"),
+                            })
+                            .optional()
+                            .describe(
+                                "Create the cluster from an etcd backup: clusterUUID and snapshot, both required",
+                            ),
+                        // omni v1.10.4 client/pkg/template/internal/models/controlplane.go
+                        updateStrategy: refused(
+                            "Omni's template model refuses updateStrategy on the control plane (it updates control-plane machines one at a time itself): remove it",
+                        ),
+                        deleteStrategy: refused(
+                            "Omni's template model refuses deleteStrategy on the control plane: remove it",
+                        ),
+                    },
+                    { error: "required: the control plane, { machineClass, size } (a cluster has exactly one)" },
+                )
+                .describe(
+                    "The one control-plane set: { machineClass, size (3 for HA), patches, systemExtensions, upgradeStrategy, bootstrapSpec }",
+                ),
             workers: z
                 .array(
                     z.strictObject({
@@ -489,7 +557,9 @@ function clusterSpecSchema(classes?: ClassCheck) {
                         name: Name.refine(
                             (n) => n !== "control-planes",
                             "control-planes is reserved by Omni for the control plane: pick another worker set name",
-                        ).default("workers"),
+                        )
+                            .default("workers")
+                            .describe("The set's name, unique in the cluster (Omni's default: workers)"),
                         size: Size,
                         bootstrapSpec: refused(
                             "bootstrapSpec restores a cluster from an etcd backup and belongs to the control plane (Omni refuses it in workers, workers.go): move it to controlPlane",
@@ -501,28 +571,47 @@ function clusterSpecSchema(classes?: ClassCheck) {
                     }),
                 )
                 .default([])
-                .superRefine(uniqueBy((w) => w.name, "worker set names must be unique in a cluster", "name")),
+                .superRefine(uniqueBy((w) => w.name, "worker set names must be unique in a cluster", "name"))
+                .describe(
+                    "Worker sets: { name, machineClass, size, nodeLabels, patches, systemExtensions, update/delete/upgradeStrategy }",
+                ),
             // omni v1.10.4 client/pkg/template/internal/models/list.go: a Machine document must be listed by a set's machines.
             machines: refused(
                 "Omni refuses Machine documents that no machine set lists, and our sets allocate from machine classes, never by machine UUID: " +
                     "put per-machine settings in a machine class (its providerData) or a patch on the set",
             ),
-            cni: z.enum(["cilium", "default"]).default("cilium"),
+            cni: z
+                .enum(["cilium", "default"])
+                .default("cilium")
+                .describe(
+                    "cilium: no CNI and no kube-proxy in Talos, Cilium installed with the ciliumValues output; default: Flannel",
+                ),
             cilium: z
                 .strictObject({
-                    /** Helm chart version, shown in the install command. */
                     version: z
                         .string()
                         .refine((v) => semver.valid(v) !== null, "use a Cilium chart version such as 1.18.2")
-                        .optional(),
-                    /** Pod MTU: the SideroLink WireGuard link is 1280, and auto-detection ended at 1280 (§1.10). */
-                    mtu: z.number().int().min(1280).max(9000).default(1450),
-                    hubble: z.boolean().default(false),
-                    gatewayApi: z.boolean().default(false),
+                        .optional()
+                        .describe("The Helm chart version, shown in the install command"),
+                    mtu: z
+                        .number()
+                        .int()
+                        .min(1280)
+                        .max(9000)
+                        .default(1450)
+                        .describe("Pod MTU (auto-detection would pick the SideroLink WireGuard link's 1280)"),
+                    hubble: z.boolean().default(false).describe("Turn on Hubble"),
+                    gatewayApi: z.boolean().default(false).describe("Turn on Cilium's Gateway API support"),
                 })
-                .default({ mtu: 1450, hubble: false, gatewayApi: false }),
+                .default({ mtu: 1450, hubble: false, gatewayApi: false })
+                .describe(
+                    "With cni cilium: chart version, pod mtu (1450: SideroLink's link is 1280), hubble, gatewayApi",
+                ),
         })
         .superRefine((c, ctx) => {
+            const talosProblem = talosVersionProblem(c.talosVersion);
+            if (talosProblem)
+                ctx.addIssue({ code: "custom", path: ["talosVersion"], message: talosProblem, input: c.talosVersion });
             const problem = kubernetesSupportProblem(c.talosVersion, c.kubernetesVersion);
             if (problem)
                 ctx.addIssue({
@@ -764,7 +853,7 @@ export function talosPatchTemplateProblems(yamlText: string): string[] {
     if (typeof docs === "string") return []; // cluster-template-valid reports it
     const cluster = docs.find((d) => d.kind === "Cluster");
     const talos = (cluster?.talos as { version?: unknown } | undefined)?.version;
-    if (typeof talos !== "string") return []; // cluster-template-valid reports it
+    if (typeof talos !== "string" || talosVersionProblem(talos)) return []; // cluster-template-valid reports it
     const patched = docs.flatMap((d) =>
         (Array.isArray(d.patches) ? (d.patches as TemplatePatch[]) : [])
             .filter((p) => p?.inline !== undefined)
@@ -819,6 +908,13 @@ export function clusterTemplateProblems(yamlText: string): string[] {
                 problems.push(
                     `${where}: talos.version ${JSON.stringify(t)} is not pinned: use an exact version like ${versions.talos}`,
                 );
+            // The versions Omni offers (omni v1.10.4 validations/version.go, validations/cluster.go).
+            else {
+                const problem =
+                    talosVersionProblem(t as string) ??
+                    (isPinnedVersion(k) ? kubernetesSupportProblem(t as string, k as string) : undefined);
+                if (problem) problems.push(`${where}: ${problem}`);
+            }
         }
         // Omni's template model at v1.10.4 (controlplane.go, machineset.go): the same refusals as the renderer's.
         if (d.kind === "ControlPlane") {

@@ -243,20 +243,22 @@ const DnsLabel = dnsLabel();
 const GRPC_TUNNEL = { unset: 0, enabled: 1, disabled: 2 } as const;
 
 export const MachineClassSpecSchema = z.strictObject({
-    name: DnsLabel,
-    /** Must equal the provider's `--id`. */
-    providerId: InfraProviderIdSchema,
-    providerData: ProviderDataSchema,
-    /** Omni caps auto-provision kernel args (omni v1.10.4 `validations/kernel_args.go`). */
+    name: DnsLabel.describe("The machine class id in Omni (global: unique across stacks)"),
+    providerId: InfraProviderIdSchema.describe("Must equal infraProvider.providerId, the provider's --id"),
+    providerData: ProviderDataSchema.describe(
+        "The Proxmox provider's snake_case keys (v0.3.0): cores, sockets, memory (MiB), disk_size (GiB), storage_selector, node, network_bridge, …",
+    ),
+    // Omni caps auto-provision kernel args (omni v1.10.4 `validations/kernel_args.go`).
     kernelArgs: z
         .array(z.string().min(1).max(256, "Omni accepts kernel args of at most 256 bytes"))
         .max(64, "Omni accepts at most 64 kernel args")
-        .optional(),
-    /** Talos META entries; keys are one byte. */
+        .optional()
+        .describe("Kernel args of the provisioned machines, at most 64 of at most 256 bytes"),
     metaValues: z
         .array(z.strictObject({ key: z.number().int().min(0).max(255, "META keys are 0–255"), value: z.string() }))
-        .optional(),
-    grpcTunnel: z.enum(["unset", "enabled", "disabled"]).optional(),
+        .optional()
+        .describe("Talos META entries { key (0–255), value }"),
+    grpcTunnel: z.enum(["unset", "enabled", "disabled"]).optional().describe("Omni's SideroLink gRPC tunnel mode"),
 });
 
 export type ProviderData = z.input<typeof ProviderDataSchema>;

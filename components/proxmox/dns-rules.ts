@@ -66,13 +66,19 @@ const dnsShape = {
         .regex(
             /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/,
             "the DNS search domain, e.g. spaceships.work",
-        ),
+        )
+        .describe("The DNS search domain"),
     servers: z
         .array(z.string())
         .min(1, "name at least one local resolver, e.g. [192.168.3.1]")
-        .max(3, "Proxmox keeps at most 3 DNS servers"),
-    /** Addresses or CIDRs accepted although not private, e.g. a LAN resolver on a public address. */
-    allowedResolvers: z.array(z.string()).default([]),
+        .max(3, "Proxmox keeps at most 3 DNS servers")
+        .describe("Local resolvers only (public ones answer the Omni name with its tailnet address)"),
+    allowedResolvers: z
+        .array(z.string())
+        .default([])
+        .describe(
+            "Addresses or CIDRs accepted as resolvers although not private, e.g. a LAN resolver on a public address (the policy proxmox-dns-local-only takes the same list)",
+        ),
 };
 
 function checkResolvers(d: { servers: string[]; allowedResolvers: string[] }, ctx: z.RefinementCtx): void {
@@ -91,7 +97,8 @@ export const ProxmoxHostDnsSettingsSchema = z
         nodes: z
             .array(ProxmoxNodeName)
             .min(1, "list the Proxmox nodes whose resolvers to manage, e.g. [foxtrot, golf, hotel]")
-            .superRefine(uniqueBy((node) => node, "each node once")),
+            .superRefine(uniqueBy((node) => node, "each node once"))
+            .describe("Every Proxmox node that runs Talos VMs"),
     })
     .superRefine(checkResolvers);
 

@@ -31,42 +31,57 @@ const ipAddress = (what: string) =>
         .transform(normalizeIp);
 
 const PreflightNodeSchema = z.strictObject({
-    /** The Proxmox node name, as in hostDns.nodes. */
-    name: ProxmoxNodeName,
-    /** How this machine reaches the node over SSH: an IP address or a DNS name. */
-    address: z.string().superRefine(
-        refineWith((address) => {
-            const problem = hostOrIpProblem(address);
-            return problem && `${problem} (the node's SSH address)`;
-        }),
-    ),
-    /** The checks need no privileges; any user with a login shell will do. */
+    name: ProxmoxNodeName.describe("The Proxmox node name, as in hostDns.nodes"),
+    address: z
+        .string()
+        .superRefine(
+            refineWith((address) => {
+                const problem = hostOrIpProblem(address);
+                return problem && `${problem} (the node's SSH address)`;
+            }),
+        )
+        .describe("How this workstation reaches the node over SSH: an IP address or a DNS name"),
     user: z
         .string()
         .regex(LINUX_USER, "a Linux user name such as root or ansible (lowercase letters, digits, '_' and '-')")
-        .default("root"),
-    port: z.number().int().min(1).max(65535).default(22),
-    /** The node's SSH host key (`ssh-ed25519 AAAA…`); without it the command provider accepts any host key. */
-    hostKey: z.string().superRefine(refineWith(sshHostKeyProblem)).optional(),
+        .default("root")
+        .describe("The checks need no privileges; any user with a login shell will do"),
+    port: z.number().int().min(1).max(65535).default(22).describe("The node's SSH port"),
+        hostKey: z
+            .string()
+            .superRefine(refineWith(sshHostKeyProblem))
+            .optional()
+            .describe("The node's SSH host key (`ssh-ed25519 AAAA…`); without it the command provider accepts any host key"),
 });
 
 export const PreflightSettingsSchema = z.strictObject({
     nodes: z
         .array(PreflightNodeSchema)
         .min(1, "list every Proxmox node with its SSH address, e.g. [{ name: foxtrot, address: 192.168.3.2 }]")
-        .superRefine(uniqueBy((n) => n.name, "each node once", "name")),
-    /**
-     * The resolvers the VM network hands out (DHCP on the VM bridge/VLAN), asked directly from every node: booting
-     * VMs use these, not the node's own resolver.
-     */
+        .superRefine(uniqueBy((n) => n.name, "each node once", "name"))
+        .describe("Every hostDns.nodes entry with its SSH address (agent authentication)"),
     vmResolvers: z
         .array(ipAddress("the DNS server the VM network's DHCP hands out"))
         .superRefine(uniqueBy((ip) => ip, "each resolver once"))
-        .default([]),
-    /** Bump to run the checks again with nothing else changed (e.g. after fixing a resolver or renewing a certificate by hand). */
-    rerun: z.number().int().min(0).default(0),
-    /** How long each DNS, TCP or TLS check waits. */
-    timeoutSeconds: z.number().int().min(1).max(60).default(5),
+        .default([])
+        .describe(
+            "The resolvers the VM network hands out (DHCP on the VM bridge/VLAN), asked directly from every node: booting VMs use these, not the node's own resolver",
+        ),
+    rerun: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe(
+            "Increase it to run the checks again with nothing else changed (e.g. after fixing a resolver or renewing a certificate by hand)",
+        ),
+    timeoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(60)
+        .default(5)
+        .describe("How long each DNS, TCP or TLS check waits"),
 });
 
 export type PreflightSettings = z.input<typeof PreflightSettingsSchema>;

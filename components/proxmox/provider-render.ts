@@ -65,27 +65,44 @@ const Ipv4Address = z.string().refine((s) => isIP(s) === 4, "an IPv4 address, e.
 
 const Lxc = z
     .strictObject({
-        /** The Proxmox node that runs the LXC. */
-        node: ProxmoxNodeName,
-        vmId: z.number().int().min(100, "Proxmox ids start at 100").max(999999999),
-        hostname: dnsLabel().default("omni-provider"),
-        cores: z.number().int().min(1).default(1),
-        memoryMb: z.number().int().min(512, "Docker + Tailscale + the provider need at least 512 MB").default(1024),
-        swapMb: z.number().int().min(0).default(512),
-        diskGb: z.number().int().min(4, "the root disk holds Docker images: at least 4 GB").default(8),
+        node: ProxmoxNodeName.describe("The Proxmox node that runs the LXC"),
+        vmId: z.number().int().min(100, "Proxmox ids start at 100").max(999999999).describe("The LXC's Proxmox id"),
+        hostname: dnsLabel().default("omni-provider").describe("The LXC's hostname"),
+        cores: z.number().int().min(1).default(1).describe("CPU cores"),
+        memoryMb: z
+            .number()
+            .int()
+            .min(512, "Docker + Tailscale + the provider need at least 512 MB")
+            .default(1024)
+            .describe("Memory in MiB (Docker, Tailscale and the provider need at least 512)"),
+        swapMb: z.number().int().min(0).default(512).describe("Swap in MiB"),
+        diskGb: z
+            .number()
+            .int()
+            .min(4, "the root disk holds Docker images: at least 4 GB")
+            .default(8)
+            .describe("Root disk in GiB (it holds the Docker images)"),
         /** Storage of the LXC's root disk. */
-        datastore: z.string().min(1).default("local-lvm"),
-        bridge: z.string().min(1).default("vmbr0"),
-        vlan: z.number().int().min(1).max(4094, "VLAN tags go up to 4094").optional(),
-        /** CIDR (e.g. 192.168.3.10/24) or "dhcp"; a static address keeps the SSH/Docker endpoint stable. */
+        datastore: z.string().min(1).default("local-lvm").describe("The Proxmox storage of the root disk"),
+        bridge: z.string().min(1).default("vmbr0").describe("The Proxmox bridge of its network interface"),
+        vlan: z
+            .number()
+            .int()
+            .min(1)
+            .max(4094, "VLAN tags go up to 4094")
+            .optional()
+            .describe("A VLAN tag on that interface"),
         ipv4: z
             .string()
             .refine(
                 (s) => s === "dhcp" || (ipaddr.isValidCIDR(s) && ipaddr.parseCIDR(s)[0].kind() === "ipv4"),
                 'an IPv4 CIDR like 192.168.3.10/24, or "dhcp"',
-            ),
-        gateway: Ipv4Address.optional(),
-        dns: DnsSettingsSchema,
+            )
+            .describe('A CIDR (e.g. 192.168.3.10/24) or "dhcp"; a static address keeps the SSH/Docker endpoint stable'),
+        gateway: Ipv4Address.optional().describe("Required with a static ipv4, inside its subnet; none with dhcp"),
+        dns: DnsSettingsSchema.describe(
+            "The LXC's resolvers: domain, servers (local only, at most 3) and allowedResolvers, as in hostDns",
+        ),
         template: z
             .strictObject({
                 url: z
@@ -107,7 +124,8 @@ const Lxc = z
             .refine((t) => (t.checksum === undefined) === (t.checksumAlgorithm === undefined), {
                 message: "set checksum and checksumAlgorithm together",
                 path: ["checksum"],
-            }),
+            })
+            .describe("A Debian or Ubuntu LXC template downloaded to the node (Docker is installed with apt-get)"),
         sshPublicKeys: z
             .array(
                 z
@@ -117,12 +135,15 @@ const Lxc = z
                         "an OpenSSH public key line, e.g. ssh-ed25519 AAAA... you@host",
                     ),
             )
-            .min(1, "Pulumi installs Docker and runs containers over SSH: add the public key of your SSH agent"),
-        /** Proxmox installs the keys for root; another user must exist in the template with the keys and passwordless sudo. */
+            .min(1, "Pulumi installs Docker and runs containers over SSH: add the public key of your SSH agent")
+            .describe("OpenSSH public keys (your SSH agent's): Pulumi installs Docker and runs containers over SSH"),
         sshUser: z
             .string()
             .regex(/^[a-z_][a-z0-9_-]*$/)
-            .default("root"),
+            .default("root")
+            .describe(
+                "Proxmox installs the keys for root; another user must exist in the template with the keys and passwordless sudo",
+            ),
     })
     .superRefine((l, ctx) => {
         if (l.ipv4 === "dhcp") {
@@ -157,47 +178,84 @@ const Lxc = z
 
 export const ProxmoxInfraProviderSettingsSchema = z
     .strictObject({
-        /** The provider's `--id`; must equal `omnictl infraprovider create <id>` and every machine class's providerid. */
-        providerId: InfraProviderIdSchema.default(DEFAULT_INFRA_PROVIDER_ID),
-        image: z.string().default(images.proxmoxProvider),
-        /** Tags of a locally patched provider build accepted besides releases ≥ v0.1.0. */
-        patchedImageTags: z.array(z.string().min(1)).default(() => [...defaultProviderImageRules.patchedTags]),
-        proxmox: z.strictObject({
-            url: ProxmoxUrl,
-            insecureSkipVerify: z.boolean().default(false),
-        }),
-        lxc: Lxc,
-        tailscale: z.strictObject({
-            hostname: dnsLabel().default("omni-provider"),
-            tags: z
-                .array(TailscaleTag)
-                .min(1, "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them"),
-            image: PinnedImageSchema.default(images.tailscale),
-        }),
-        /** The provider's `--insecure-skip-verify`: skips TLS verification of Omni (not Proxmox). */
-        omniInsecureSkipVerify: z.boolean().default(false),
+        providerId: InfraProviderIdSchema.default(DEFAULT_INFRA_PROVIDER_ID).describe(
+            "The provider's --id, lowercase: listed in the hub's infraProviders and equal to every machine class's providerId",
+        ),
+        image: z
+            .string()
+            .default(images.proxmoxProvider)
+            .describe("The provider image: a release v0.1.0 or later, a tag in patchedImageTags, or a digest"),
+        patchedImageTags: z
+            .array(z.string().min(1))
+            .default(() => [...defaultProviderImageRules.patchedTags])
+            .describe("Tags of a locally patched provider build accepted besides releases"),
+        proxmox: z
+            .strictObject({
+                url: ProxmoxUrl.describe("The Proxmox API URL, e.g. https://192.168.3.5:8006/api2/json"),
+                insecureSkipVerify: z
+                    .boolean()
+                    .default(false)
+                    .describe("Skip TLS verification of Proxmox (its self-signed certificate)"),
+            })
+            .describe(
+                "The Proxmox API the provider uses: url (e.g. https://192.168.3.5:8006/api2/json), insecureSkipVerify",
+            ),
+        lxc: Lxc.describe("The unprivileged LXC that runs Docker, the Tailscale sidecar and the provider"),
+        tailscale: z
+            .strictObject({
+                hostname: dnsLabel().default("omni-provider").describe("The provider's node name in the tailnet"),
+                tags: z
+                    .array(TailscaleTag)
+                    .min(
+                        1,
+                        "tag the node (e.g. tag:omni-provider): tagged nodes do not expire and ACLs can target them",
+                    )
+                    .describe("Tags of its auth key: tagged nodes do not expire and ACLs can target them"),
+                image: PinnedImageSchema.default(images.tailscale).describe("The Tailscale sidecar image, pinned"),
+            })
+            .describe("The provider's Tailscale sidecar: hostname, tags (at least one), pinned image"),
+        omniInsecureSkipVerify: z
+            .boolean()
+            .default(false)
+            .describe("The provider's --insecure-skip-verify: skips TLS verification of Omni (not Proxmox)"),
         leastPrivilege: z
             .strictObject({
-                enabled: z.boolean().default(true),
+                enabled: z
+                    .boolean()
+                    .default(true)
+                    .describe("Create the provider's own Proxmox user, role, token and ACL"),
                 userId: z
                     .string()
                     .regex(/^[^@!\s:]+@[^@!\s:]+$/, "user@realm, e.g. omni-provider@pve")
-                    .default("omni-provider@pve"),
+                    .default("omni-provider@pve")
+                    .describe("The Proxmox user (user@realm)"),
                 roleId: z
                     .string()
                     .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '_', '.', '-'")
-                    .default("OmniInfraProvider"),
+                    .default("OmniInfraProvider")
+                    .describe("The Proxmox role with privileges"),
                 tokenName: z
                     .string()
                     .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, "starts with a letter; letters, digits, '_', '.', '-'")
-                    .default("omni-provider"),
+                    .default("omni-provider")
+                    .describe("The user's API token name"),
                 privileges: z
                     .array(z.string().regex(/^[A-Z][A-Za-z]*(\.[A-Za-z]+)+$/, "a Proxmox privilege like VM.Allocate"))
                     .min(1)
-                    .default(() => [...defaultProviderPrivileges]),
-                path: z.string().startsWith("/", "an ACL path such as / or /pool/omni").default("/"),
+                    .default(() => [...defaultProviderPrivileges])
+                    .describe(
+                        "The role's Proxmox privileges (machine classes with PCI/USB mappings or HA add what they need)",
+                    ),
+                path: z
+                    .string()
+                    .startsWith("/", "an ACL path such as / or /pool/omni")
+                    .default("/")
+                    .describe("The ACL path the role applies to, e.g. / or /pool/omni"),
             })
-            .prefault({}),
+            .prefault({})
+            .describe(
+                "A dedicated Proxmox user, role, token and ACL for the provider; with enabled false, set proxmoxTokenId and the secret proxmoxTokenSecret",
+            ),
     })
     .superRefine((s, ctx) => {
         const problem = providerImageProblem(s.image, {

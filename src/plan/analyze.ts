@@ -3,6 +3,7 @@ import type { PolicyPackArgs } from "@pulumi/policy";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { CapturedResource } from "./capture";
+import { GENERATED_AT_UP } from "./mocks";
 import { PackProcess, startPack } from "./pack-process";
 import { allLevel, PackPolicy, policyConfigIssues } from "./policy-config";
 import { ConfigError } from "../../components/core/validation";
@@ -49,13 +50,25 @@ function options(r: CapturedResource) {
 /** Registrations the engine analyzes: resources the program registers (reads such as StackReferences are not). */
 const analyzable = (resources: CapturedResource[]) => resources.filter((r) => !r.read);
 
+/** How the engine sends a value not known until `pulumi up` (`rpc.js` unknownValue). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** What a preview sends: a value made from one generated at `up` (mocks.ts) is unknown, so policies skip it as there. */
+function asPreview(value: unknown): unknown {
+    if (typeof value === "string") return value.includes(GENERATED_AT_UP) ? UNKNOWN : value;
+    if (Array.isArray(value)) return value.map(asPreview);
+    if (value && typeof value === "object")
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asPreview(v)]));
+    return value;
+}
+
 /** Sets what AnalyzeRequest and AnalyzerResource share; resource policies see inputs, stack policies outputs. */
 function describe<T>(msg: T, r: CapturedResource, props: Record<string, unknown>): T {
     const m = msg as any;
     m.setType(r.type);
     m.setName(r.name);
     m.setUrn(r.urn);
-    m.setProperties(Struct.fromJavaScript(props as any));
+    m.setProperties(Struct.fromJavaScript(asPreview(props) as any));
     m.setOptions(options(r));
     return msg;
 }

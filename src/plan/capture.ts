@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Mocks } from "@pulumi/pulumi/runtime";
-import { offlineMocks, StackReferenceOutputs } from "./mocks";
+import { offlineMocks, SimulatedValue, StackReferenceOutputs } from "./mocks";
 
 /** Wire signature the Pulumi SDK puts on secret values (`PUL/runtime/rpc.js`). */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -59,6 +59,8 @@ export type LogSeverity = "debug" | "info" | "warn" | "error";
 export interface RunResult {
     resources: CapturedResource[];
     outputs: Record<string, unknown>;
+    /** What the offline mocks made up (empty under other mocks). */
+    simulated: SimulatedValue[];
 }
 
 // The SDK keeps its runtime in module globals, so runs must not interleave.
@@ -79,8 +81,9 @@ export function runProgram(
 
 async function runExclusive(program: () => unknown, opts: RunOptions): Promise<RunResult> {
     const project = opts.project ?? "omni-scale";
+    const simulated: SimulatedValue[] = [];
     await pulumi.runtime.setMocks(
-        opts.mocks ?? offlineMocks(opts.stackReferences ?? {}),
+        opts.mocks ?? offlineMocks(opts.stackReferences ?? {}, simulated),
         project,
         opts.stack,
         opts.preview ?? false,
@@ -130,7 +133,7 @@ async function runExclusive(program: () => unknown, opts: RunOptions): Promise<R
     if (failures.length > 0) throw failures[0];
     // The root stack's registered outputs, in wire form: unlike the resolved values, they keep secrets marked.
     const stack = monitor.getRegisteredResources().get(resources[0]?.urn)?.state;
-    return { resources, outputs: stack?.toJavaScript?.() ?? {} };
+    return { resources, outputs: stack?.toJavaScript?.() ?? {}, simulated };
 }
 
 /** Sends `pulumi.log` messages to `onLog` until the returned function is called. */

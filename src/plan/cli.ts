@@ -6,6 +6,7 @@ import { CapturedResource, maskSecrets } from "./capture";
 import { PolicyConfig, Violation } from "./analyze";
 import { PackProcess } from "./pack-process";
 import { planStack, PlanResult } from "./plan";
+import { SimulatedValue } from "./mocks";
 import { redactSecrets } from "../stack-secrets";
 import { usageOf } from "../commands";
 
@@ -15,7 +16,8 @@ const USAGE = usageOf("plan");
 export function planJson(result: PlanResult) {
     return {
         stack: result.stack,
-        resources: result.resources
+        resources: inTreeOrder(result.resources)
+            .map(({ r }) => r)
             .filter((r) => !r.read)
             .map((r) => ({
                 type: r.type,
@@ -29,6 +31,16 @@ export function planJson(result: PlanResult) {
                 import: r.importId ?? null,
             })),
         outputs: maskSecrets(result.outputs),
+        // What the offline plan made up, and the outputs that carry any of it: none of it is real until `pulumi up`.
+        simulated: simulatedInOrder(result).map(({ resource, type, outputs, note }) => ({
+            resource,
+            type,
+            outputs,
+            note,
+        })),
+        simulatedOutputs: Object.keys(result.outputs).filter((k) =>
+            carriesSimulated(result.outputs[k], result.simulated),
+        ),
         violations: result.violations.map((v) => ({
             policy: v.policy,
             enforcementLevel: v.enforcementLevel,
@@ -39,24 +51,58 @@ export function planJson(result: PlanResult) {
     };
 }
 
-function tree(resources: CapturedResource[]): string[] {
+/** Whether a value shows text the offline plan made up (secrets are never shown, so never count). */
+function carriesSimulated(value: unknown, simulated: SimulatedValue[]): boolean {
+    const atoms = simulated.flatMap((s) => s.atoms);
+    const walk = (v: unknown): boolean =>
+        typeof v === "string"
+            ? atoms.some((a) => v.includes(a))
+            : Array.isArray(v)
+              ? v.some(walk)
+              : v !== null && typeof v === "object" && Object.values(v).some(walk);
+    return walk(maskSecrets(value));
+}
+
+const SIMULATED = " (simulated)";
+
+/**
+ * Resources parent first, each parent's children in registration order: the same order however long each took to
+ * register (a dynamic provider registers later while its serialization is not cached yet).
+ */
+function inTreeOrder(resources: CapturedResource[]): { r: CapturedResource; depth: number }[] {
     const children = new Map<string | undefined, CapturedResource[]>();
     for (const r of resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
-    const lines: string[] = [];
-    const walk = (parent: string | undefined, indent: string) => {
+    const out: { r: CapturedResource; depth: number }[] = [];
+    const walk = (parent: string | undefined, depth: number) => {
         for (const r of children.get(parent) ?? []) {
-            const flags = [
-                r.importId && `adopt: import ${r.importId}`,
-                r.protect && "protect",
-                r.retainOnDelete && "retainOnDelete",
-                r.read && "read",
-            ].filter(Boolean);
-            lines.push(`${indent}${r.type}  ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
-            walk(r.urn, indent + "  ");
+            out.push({ r, depth });
+            walk(r.urn, depth + 1);
         }
     };
-    walk(undefined, "");
-    return lines;
+    walk(undefined, 0);
+    return out;
+}
+
+function tree(resources: CapturedResource[]): string[] {
+    return inTreeOrder(resources).map(({ r, depth }) => {
+        const flags = [
+            r.importId && `adopt: import ${r.importId}`,
+            r.protect && "protect",
+            r.retainOnDelete && "retainOnDelete",
+            r.read && "read",
+        ].filter(Boolean);
+        return `${"  ".repeat(depth)}${r.type}  ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`;
+    });
+}
+
+/** What the mocks made up, in the order of the resources they made it up for (data sources last). */
+function simulatedInOrder(result: PlanResult): SimulatedValue[] {
+    const order = inTreeOrder(result.resources).map(({ r }) => `${r.type} ${r.name}`);
+    const index = (v: SimulatedValue) => {
+        const i = order.indexOf(`${v.type} ${v.resource}`);
+        return i < 0 ? order.length : i;
+    };
+    return [...result.simulated].sort((a, b) => index(a) - index(b) || a.resource.localeCompare(b.resource));
 }
 
 /** What the program rendered for Omni: container command lines (Omni's flags) and YAML fed to omnictl. */
@@ -86,21 +132,46 @@ function formatViolation(v: Violation): string {
     return `  [${v.enforcementLevel}] ${v.policy}${where}\n    ${redactSecrets(v.message).replace(/\n/g, "\n    ")}`;
 }
 
+/** What to run after a plan: the real preview and update, with the same pack, or the fixes first. */
+function nextStep(result: PlanResult): string[] {
+    if (hasMandatory(result.violations))
+        return ["Next: fix the mandatory violations above and plan again (`pulumi up` would stop on them too)."];
+    return [
+        "Next: the same program and policy pack against the real providers (preview first, nothing changes):",
+        `  pulumi preview --stack ${result.stack} --policy-pack policy`,
+        `  pulumi up --stack ${result.stack} --policy-pack policy`,
+    ];
+}
+
 export function renderText(result: PlanResult): string {
     const outputs = maskSecrets(result.outputs);
+    const mark = (line: string) => (carriesSimulated(line, result.simulated) ? `${line}${SIMULATED}` : line);
     const lines = [
         `Offline plan of stack "${result.stack}" (role ${result.config.role}): ${result.resources.length} registrations`,
+        "Nothing was contacted or changed. What the providers would report is made up here: listed under Simulated,",
+        `and every output or line that shows any of it is marked${SIMULATED}.`,
         "",
         "Resources:",
         ...tree(result.resources).map((l) => `  ${l}`),
         "",
         "Rendered:",
-        ...artifacts(result.resources).map((l) => `  ${l}`),
+        ...artifacts(result.resources).map((l) => mark(`  ${l}`)),
+        "Simulated:",
+        ...(result.simulated.length
+            ? simulatedInOrder(result).map((v) => `  ${v.resource} (${v.type}): ${v.outputs.join(", ")}: ${v.note}`)
+            : ["  nothing"]),
+        "",
         "Outputs:",
-        ...Object.entries(outputs).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
+        ...Object.entries(outputs).map(([k, v]) =>
+            carriesSimulated(v, result.simulated)
+                ? `  ${k}${SIMULATED}: ${JSON.stringify(v)}`
+                : `  ${k}: ${JSON.stringify(v)}`,
+        ),
         "",
         "Policies:",
         ...(result.violations.length ? result.violations.map(formatViolation) : ["  no violations"]),
+        "",
+        ...nextStep(result),
     ];
     return lines.join("\n");
 }

@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
 import { MockCallArgs, MockResourceArgs, Mocks } from "@pulumi/pulumi/runtime";
-import * as openpgp from "openpgp";
-import { keyFingerprint } from "../../components/hub/etcd-key-rules";
 import { OFFLINE_CERTIFICATE_VALIDITY, offlinePreflightStdout } from "../../components/proxmox/preflight-render";
 import { offlineCertificate } from "./offline-certificate";
 
@@ -164,16 +162,16 @@ function tailscaleDevice(hostname: string): Record<string, unknown> {
     };
 }
 
-/** Dynamic resources announce what they are with a `kind` input; an etcd key gets a real (fast, ECC) unlocked key. */
-async function dynamicOutputs(inputs: any): Promise<Record<string, unknown>> {
+/**
+ * What the offline plan shows for a value only `pulumi up` makes (a real preview shows it as unknown): the same
+ * text on every run. The policy pack sees any value containing it as unknown, as in a preview (analyze.ts).
+ */
+export const GENERATED_AT_UP = "(generated at pulumi up)";
+
+/** Dynamic resources announce what they are with a `kind` input; an etcd key is generated at `up`. */
+function dynamicOutputs(inputs: any): Record<string, unknown> {
     if (inputs.kind !== "omni-etcd-key") return {};
-    const { privateKey } = await openpgp.generateKey({
-        type: "ecc",
-        curve: "curve25519Legacy",
-        userIDs: [{ name: "Omni offline plan", email: "omni@example.invalid" }],
-        format: "armored",
-    });
-    return { armoredPrivateKey: privateKey, fingerprint: await keyFingerprint(privateKey) };
+    return { armoredPrivateKey: GENERATED_AT_UP, fingerprint: GENERATED_AT_UP };
 }
 
 function resourceId(args: MockResourceArgs, state: Record<string, unknown>): string {
@@ -186,11 +184,89 @@ function resourceId(args: MockResourceArgs, state: Record<string, unknown>): str
     return args.id || `${args.name}-id`;
 }
 
+/** Values the offline plan made up for one resource (or data source): what a provider reports at `pulumi up`. */
+export interface SimulatedValue {
+    /** The resource's name, or what a data source looked up (a Tailscale device's hostname). */
+    resource: string;
+    type: string;
+    /** The outputs (and `id`) made up. */
+    outputs: string[];
+    /** What stands in for them, and what makes the real ones. */
+    note: string;
+    /** The made-up text (each line, each `key=value`'s value, a date also in ISO form): what marks a value as simulated. */
+    atoms: string[];
+}
+
+const NOTES: [RegExp, string][] = [
+    [/^random:/, "random, drawn by the provider at pulumi up"],
+    [/^tailscale:index\/tailnetKey/, "Tailscale issues the key at pulumi up"],
+    [/^tailscale:index\/getDevice/, "Tailscale reports the device and its addresses once it has joined"],
+    [/^docker:/, "Docker reports these at pulumi up"],
+    [/^proxmoxve:/, "Proxmox reports these at pulumi up"],
+    [/^acme:/, "a self-signed stand-in; the ACME server issues the real one at pulumi up"],
+    [/^command:/, "the command's output at pulumi up (here: a stand-in of its shape)"],
+];
+
+function simulatedNote(type: string, inputs: Record<string, unknown>): string {
+    if (offlinePreflightStdout(String(inputs.stdin ?? "")) !== undefined)
+        return "a healthy node's answer, not a check: the preflight runs on the node at pulumi up";
+    if (inputs.kind === "omni-etcd-key") return `generated at pulumi up, shown as ${JSON.stringify(GENERATED_AT_UP)}`;
+    return NOTES.find(([pattern]) => pattern.test(type))?.[1] ?? "the provider computes these at pulumi up";
+}
+
+/** The made-up text in `values`, leaving out what the resource was given (its inputs) and short words. */
+function atomsOf(values: unknown[], inputs: unknown): string[] {
+    const given = JSON.stringify(inputs);
+    const atoms = new Set<string>();
+    const add = (text: string) => {
+        if (text.length >= 8 && !given.includes(text)) atoms.add(text);
+        const date = /\d{4}/.test(text) ? new Date(text) : undefined;
+        if (date && !isNaN(date.getTime()) && !given.includes(text)) atoms.add(date.toISOString());
+    };
+    const walk = (v: unknown): void => {
+        if (typeof v === "string")
+            for (const line of v.split("\n")) {
+                add(line);
+                if (line.includes("=")) add(line.slice(line.indexOf("=") + 1));
+            }
+        else if (Array.isArray(v)) v.forEach(walk);
+        else if (v && typeof v === "object") Object.values(v).forEach(walk);
+    };
+    values.forEach(walk);
+    return [...atoms];
+}
+
+/** Records what `computed` made up beyond `inputs` (an empty or echoed value is not made up). */
+function record(
+    simulated: SimulatedValue[],
+    resource: string,
+    type: string,
+    inputs: Record<string, unknown>,
+    computed: Record<string, unknown>,
+) {
+    const outputs = Object.keys(computed).filter(
+        (k) =>
+            computed[k] !== "" &&
+            computed[k] !== undefined &&
+            JSON.stringify(computed[k]) !== JSON.stringify(inputs[k]),
+    );
+    if (outputs.length === 0 || simulated.some((v) => v.resource === resource && v.type === type)) return;
+    const atoms = atomsOf(
+        outputs.map((k) => computed[k]),
+        inputs,
+    );
+    simulated.push({ resource, type, outputs, note: simulatedNote(type, inputs), atoms });
+}
+
 /**
  * Mocks that model what each provider returns, so no output the program uses resolves to `undefined`.
  * StackReferences are served from `stackReferences` (the offline plan fills it from the referenced stack's own plan).
+ * Every value made up is added to `simulated`, so the plan can say which of what it shows is not real.
  */
-export function offlineMocks(stackReferences: Record<string, StackReferenceOutputs>): Mocks {
+export function offlineMocks(
+    stackReferences: Record<string, StackReferenceOutputs>,
+    simulated: SimulatedValue[] = [],
+): Mocks {
     return {
         async newResource(args: MockResourceArgs) {
             if (args.type === "pulumi:pulumi:StackReference") {
@@ -198,12 +274,21 @@ export function offlineMocks(stackReferences: Record<string, StackReferenceOutpu
                 if (!ref) throw new Error(`no stack "${args.inputs.name}" is known to the offline plan`);
                 return { id: args.inputs.name, state: { name: args.inputs.name, ...ref } };
             }
-            const state = { ...args.inputs, ...(await computedOutputs(args)) };
-            return { id: resourceId(args, state), state };
+            const computed = await computedOutputs(args);
+            const state = { ...args.inputs, ...computed };
+            const id = resourceId(args, state);
+            // A container's id is Docker's; other ids are names or derived from the inputs.
+            const madeUp = args.type === "docker:index/container:Container" ? { id, ...computed } : computed;
+            record(simulated, args.name, args.type, args.inputs, madeUp);
+            return { id, state };
         },
         call(args: MockCallArgs) {
-            if (args.token === "tailscale:index/getDevice:getDevice")
-                return tailscaleDevice(String(args.inputs.hostname ?? args.inputs.name));
+            if (args.token === "tailscale:index/getDevice:getDevice") {
+                const hostname = String(args.inputs.hostname ?? args.inputs.name);
+                const device = tailscaleDevice(hostname);
+                record(simulated, hostname, args.token, args.inputs, device);
+                return device;
+            }
             return args.inputs;
         },
     };

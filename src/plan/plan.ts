@@ -7,7 +7,7 @@ import { programFor } from "../programs";
 import { ConfigError } from "../../components/core/validation";
 import { CapturedResource, isSecret, runProgram } from "./capture";
 import { openPack, PolicyConfig, Violation } from "./analyze";
-import { StackReferenceOutputs } from "./mocks";
+import { SimulatedValue, StackReferenceOutputs } from "./mocks";
 import { PackProcess, POLICY_DIR } from "./pack-process";
 import { decryptKeys, hasSecureValue, stackDecrypter } from "../stack-secrets";
 
@@ -71,6 +71,8 @@ export interface PlanResult {
     resources: CapturedResource[];
     outputs: Record<string, unknown>;
     violations: Violation[];
+    /** What the offline mocks made up for this stack's resources. */
+    simulated: SimulatedValue[];
 }
 
 /** Secret-marked stack outputs → what a StackReference to that stack returns. */
@@ -128,7 +130,7 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
         }
 
         // The program reads its config as under `pulumi up`: from the runtime, secret keys as the CLI lists them.
-        const { resources, outputs } = await runProgram(() => programFor(currentStackConfig()), {
+        const { resources, outputs, simulated } = await runProgram(() => programFor(currentStackConfig()), {
             stack: opts.stack,
             config: raw,
             secretKeys: [...secret],
@@ -137,7 +139,7 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
             onLog: opts.silent ? () => undefined : undefined,
         });
         const violations = analysis ? (await analysis.finish(resources)).violations : [];
-        return { stack: opts.stack, config, resources, outputs, violations };
+        return { stack: opts.stack, config, resources, outputs, violations, simulated };
     } finally {
         pack?.close();
     }
