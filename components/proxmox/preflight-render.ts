@@ -47,11 +47,13 @@ const PreflightNodeSchema = z.strictObject({
         .default("root")
         .describe("The checks need no privileges; any user with a login shell will do"),
     port: z.number().int().min(1).max(65535).default(22).describe("The node's SSH port"),
-        hostKey: z
-            .string()
-            .superRefine(refineWith(sshHostKeyProblem))
-            .optional()
-            .describe("The node's SSH host key (`ssh-ed25519 AAAA…`); without it the command provider accepts any host key"),
+    hostKey: z
+        .string()
+        .superRefine(refineWith(sshHostKeyProblem))
+        .optional()
+        .describe(
+            "The node's SSH host key (`ssh-ed25519 AAAA…`); without it the command provider accepts any host key",
+        ),
 });
 
 export const PreflightSettingsSchema = z.strictObject({
@@ -75,13 +77,7 @@ export const PreflightSettingsSchema = z.strictObject({
         .describe(
             "Increase it to run the checks again with nothing else changed (e.g. after fixing a resolver or renewing a certificate by hand)",
         ),
-    timeoutSeconds: z
-        .number()
-        .int()
-        .min(1)
-        .max(60)
-        .default(5)
-        .describe("How long each DNS, TCP or TLS check waits"),
+    timeoutSeconds: z.number().int().min(1).max(60).default(5).describe("How long each DNS, TCP or TLS check waits"),
 });
 
 export type PreflightSettings = z.input<typeof PreflightSettingsSchema>;
