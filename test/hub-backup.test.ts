@@ -11,6 +11,7 @@ import {
 import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub/settings";
 import { OmniHub, OmniHubArgs } from "../components/hub/omni-hub";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
+import { publicKeyOf } from "../components/hub/etcd-key-rules";
 import { CapturedResource, RunResult, isSecret, maskSecrets, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
 import { hubSettings } from "./fixtures/settings";
@@ -38,7 +39,7 @@ function runHub(backup: OmniHubSettingsInput["backup"], args: Partial<OmniHubArg
                 settings: parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls, backup }, "hub"),
                 ...args,
             });
-            return { hubBackup: hub.hubBackup, etcdKeyArmored: hub.etcdKeyArmored };
+            return { hubBackup: hub.hubBackup, etcdKeyArmored: hub.etcdKeyArmored, accountId: hub.accountId };
         },
         { stack: "quantum" },
     );
@@ -114,6 +115,20 @@ describe("hub-backup: HubBackup under mocks", () => {
         assert.deepEqual(inputs.healthcheck.tests, ["CMD", hubBackupPaths.script, "health"]);
     });
 
+    it("encrypts each set to the public part of the very key Omni runs with, and records Omni's account id", async () => {
+        const inputs = unwrapSecrets(byName(run, "hub-backup-container").inputs);
+        const upload = inputs.uploads.find((u: { file: string }) => u.file === hubBackupPaths.publicKey);
+        assert.equal(upload.permissions, "0444");
+        const omni = unwrapSecrets(byName(run, "hub-omni").inputs);
+        const secret = omni.uploads.find((u: { file: string }) => u.file === "/omni.asc").content;
+        assert.equal(upload.content, await publicKeyOf(secret));
+        assert.ok(!upload.content.includes("PRIVATE KEY"));
+        const script = inputs.uploads.find((u: { file: string }) => u.file === hubBackupPaths.script).content;
+        assert.match(script, new RegExp(`^PUBLIC_KEY='${hubBackupPaths.publicKey}'$`, "m"));
+        assert.match(script, new RegExp(`^ACCOUNT_ID='${run.outputs.accountId}'$`, "m"));
+        assert.match(String(omni.command), new RegExp(`--account-id=${run.outputs.accountId}`));
+    });
+
     it("labels every set's key: the fingerprint of the etcd key Omni uses, also in the output", () => {
         const labels = unwrapSecrets(byName(run, "hub-backup-container").inputs.labels) as {
             label: string;
@@ -123,7 +138,10 @@ describe("hub-backup: HubBackup under mocks", () => {
         assert.match(fingerprint, /^[0-9A-F]{40}$/);
         const summary = run.outputs.hubBackup as Record<string, string>;
         assert.equal(summary.keyFingerprint, fingerprint);
-        assert.match(summary.note, new RegExp(`needs the etcd GPG key ${fingerprint}`));
+        assert.match(
+            summary.note,
+            new RegExp(`encrypted with gpg to the etcd key ${fingerprint} \\(Omni itself encrypts only etcd values`),
+        );
         assert.match(summary.networkMode, /^container:[0-9a-f]{64} \(Omni's; etcd at http:\/\/localhost:2379\)$/);
         assert.equal(summary.s3, "s3://omni-backups/hub/quantum at https://s3.eu-central-1.amazonaws.com");
     });

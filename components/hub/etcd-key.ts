@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { etcdKeyProblems, generateEtcdKey, keyFingerprint } from "./etcd-key-rules";
+import { etcdKeyProblems, generateEtcdKey, keyFingerprint, publicKeyOf } from "./etcd-key-rules";
 import { ConfigError } from "../core/validation";
 
 /**
@@ -50,6 +50,8 @@ export class OmniEtcdKey extends pulumi.ComponentResource {
     /** The armored secret key (secret). Back it up: without it the Omni data is lost. */
     public readonly armoredPrivateKey: pulumi.Output<string>;
     public readonly fingerprint: pulumi.Output<string>;
+    /** The public part (armored; not secret): what the hub backup encrypts each set to. */
+    public readonly armoredPublicKey: pulumi.Output<string>;
 
     constructor(name: string, args: OmniEtcdKeyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("omni-scale:omni:OmniEtcdKey", name, {}, opts);
@@ -73,6 +75,11 @@ export class OmniEtcdKey extends pulumi.ComponentResource {
             this.armoredPrivateKey = pulumi.secret(key.armoredPrivateKey);
             this.fingerprint = key.fingerprint;
         }
-        this.registerOutputs({ armoredPrivateKey: this.armoredPrivateKey, fingerprint: this.fingerprint });
+        this.armoredPublicKey = pulumi.unsecret(this.armoredPrivateKey.apply(publicKeyOf));
+        this.registerOutputs({
+            armoredPrivateKey: this.armoredPrivateKey,
+            fingerprint: this.fingerprint,
+            armoredPublicKey: this.armoredPublicKey,
+        });
     }
 }

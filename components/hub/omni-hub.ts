@@ -282,6 +282,8 @@ export class OmniHub extends pulumi.ComponentResource {
                       sidecarId: sidecar.id,
                       dataVolumeName: omniData.name,
                       etcdKeyFingerprint: etcdKey.fingerprint,
+                      etcdPublicKey: etcdKey.armoredPublicKey,
+                      accountId,
                       s3AccessKeyId: args.hubBackupS3?.accessKeyId,
                       s3SecretAccessKey: args.hubBackupS3?.secretAccessKey,
                   },

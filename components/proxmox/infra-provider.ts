@@ -247,16 +247,14 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
         );
 
         const configYaml = pulumi.secret(
-            pulumi
-                .all([credentials.tokenId, credentials.tokenSecret])
-                .apply(([tokenId, tokenSecret]) =>
-                    renderProviderConfig({
-                        url: s.proxmox.url,
-                        tokenId,
-                        tokenSecret,
-                        insecureSkipVerify: s.proxmox.insecureSkipVerify,
-                    }),
-                ),
+            pulumi.all([credentials.tokenId, credentials.tokenSecret]).apply(([tokenId, tokenSecret]) =>
+                renderProviderConfig({
+                    url: s.proxmox.url,
+                    tokenId,
+                    tokenSecret,
+                    insecureSkipVerify: s.proxmox.insecureSkipVerify,
+                }),
+            ),
         );
         const infraProviderKey = pulumi.secret(args.infraProviderKey);
 
