@@ -265,6 +265,7 @@ export class OmniHub extends pulumi.ComponentResource {
                       name: s.omniDomain,
                       ttl: s.dns.cloudflare.ttl,
                       tailscaleHostname: s.tailscale.hostname,
+                      tailscaleTags: s.tailscale.tags,
                       apiToken: args.cloudflareApiToken!,
                   },
                   { parent: this, dependsOn: [sidecar] },

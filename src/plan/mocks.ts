@@ -202,8 +202,15 @@ export function offlineMocks(stackReferences: Record<string, StackReferenceOutpu
             return { id: resourceId(args, state), state };
         },
         call(args: MockCallArgs) {
-            if (args.token === "tailscale:index/getDevice:getDevice")
-                return tailscaleDevice(String(args.inputs.hostname ?? args.inputs.name));
+            if (args.token === "tailscale:index/getDevices:getDevices") {
+                // One device matching the filters: the sidecar, joined once with its hostname and tags.
+                const filter = (name: string) =>
+                    (args.inputs.filters as { name: string; values: string[] }[] | undefined)?.find(
+                        (f) => f.name === name,
+                    )?.values;
+                const hostname = filter("hostname")?.[0] ?? "offline";
+                return { ...args.inputs, devices: [{ ...tailscaleDevice(hostname), tags: filter("tags") ?? [] }] };
+            }
             return args.inputs;
         },
     };
