@@ -137,7 +137,7 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
         assert.deepEqual(
             issues((h) => withCloudflare(h)),
             [
-                "omni-scale:cloudflareApiToken: is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
+                "omni-scale:cloudflareApiToken: is required with hub.dns.cloudflare: a Cloudflare API token with Zone:Read and DNS:Edit (Zone > Zone > Read, Zone > DNS > Edit) on the zone, set with `pulumi config set --secret cloudflareApiToken ...`",
             ],
         );
         const plain = hubConfig(withCloudflare, { cloudflareApiToken: FAKE_TOKEN });

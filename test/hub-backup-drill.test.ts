@@ -52,6 +52,8 @@ function sh(script: string, args: string[], opts: { asUser?: boolean; stdin?: st
         child.stderr.on("data", (d) => (stderr += d));
         child.on("error", reject);
         child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started }));
+        // A script that fails early never reads its stdin: that is not the test's error.
+        child.stdin.on("error", () => undefined);
         child.stdin.end(opts.stdin ?? "");
     });
 }

@@ -115,13 +115,20 @@ const TlsSchema = z.discriminatedUnion("mode", [
                 error: 'use "production" (trusted certificates) or "staging" (a first try: Talos will not trust its certificates)',
             })
             .default("production"),
-        /** Renew on `pulumi up` once fewer days than this remain (Let's Encrypt certificates last 90 days). */
+        /**
+         * Renew on `pulumi up` once this few days remain. Unset (the default): once a third of the certificate's
+         * lifetime remains, half for lifetimes of 10 days or less (the ACME provider's minDaysDynamic), so shorter
+         * lifetimes need no change here.
+         */
         renewalDays: z
             .number()
             .int()
             .min(1, "at least 1 day")
-            .max(60, "at most 60 (certificates last 90 days; more would renew on almost every up)")
-            .default(30),
+            .max(
+                60,
+                "at most 60 (more would renew a 90-day certificate on almost every up); or leave it out to renew at a third of the lifetime",
+            )
+            .optional(),
     }),
 ]);
 
@@ -307,7 +314,7 @@ export const OmniHubSettingsSchema = z
                 path: ["tls", "mode"],
                 input: s.tls.mode,
                 message:
-                    "acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles",
+                    "acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken, a token with Zone:Read and DNS:Edit on the zone), or use tls.mode config or hostFiles",
             });
         }
         const tag = s.omniImage && tagVersion(s.omniImage);
