@@ -8,6 +8,7 @@ const DEBIAN_PACKAGES: Record<string, string> = {
     etcdctl: "etcd-client",
     sqlite3: "sqlite3",
     curl: "curl",
+    ssh: "openssh-client",
 };
 
 function missing(tools: readonly string[]): string[] {
