@@ -46,7 +46,7 @@ export function hubTailnetIpv4(
     const matches = named.filter((d) => tags.every((t) => d.tags?.includes(t)));
     const describe = (d: TailnetDevice) =>
         `${d.name} (id ${d.nodeId ?? d.id ?? "?"}, tags ${(d.tags ?? []).join(",") || "none"}, last seen ${d.lastSeen || "never"})`;
-    const wanted = `hostname "${hostname}" and tags ${tags.join(",")}`;
+    const wanted = tags.length ? `hostname "${hostname}" and tags ${tags.join(",")}` : `hostname "${hostname}"`;
     if (matches.length === 0) {
         throw new Error(
             `no Tailscale device has ${wanted}` +

@@ -6,8 +6,8 @@ import { DnsRecordSpec, hubTailnetIpv4, renderDnsRecord } from "./cloudflare-rec
 export interface CloudflareRecordArgs extends DnsRecordSpec {
     /** The Tailscale hostname of the device the record points at (the hub's sidecar). */
     tailscaleHostname: string;
-    /** The sidecar's tags: with the hostname they single out its device. */
-    tailscaleTags: string[];
+    /** The sidecar's tags: with the hostname they single out its device (none: the hostname alone). */
+    tailscaleTags?: string[];
     /** A Cloudflare API token with Zone:Read and DNS:Edit on the zone (secret). */
     apiToken: pulumi.Input<string>;
 }
@@ -32,18 +32,19 @@ export class CloudflareRecord extends pulumi.ComponentResource {
             { apiToken: pulumi.secret(args.apiToken) },
             { parent: this },
         );
+        const tags = args.tailscaleTags ?? [];
         // Listed once the sidecar is healthy (logged in). Filtered by the API; checked again here, since the API's
         // matching of a list field (tags) is not documented.
         const list = tailscale.getDevicesOutput(
             {
                 filters: [
                     { name: "hostname", values: [args.tailscaleHostname] },
-                    { name: "tags", values: args.tailscaleTags },
+                    ...(tags.length ? [{ name: "tags", values: tags }] : []),
                 ],
             },
             { parent: this, dependsOn: opts?.dependsOn },
         );
-        this.address = list.apply(({ devices }) => hubTailnetIpv4(devices, args.tailscaleHostname, args.tailscaleTags));
+        this.address = list.apply(({ devices }) => hubTailnetIpv4(devices, args.tailscaleHostname, tags));
         new cf.DnsRecord(`${name}-record`, renderDnsRecord(args, this.address), { parent: this, provider });
         this.registerOutputs({ address: this.address });
     }

@@ -53,7 +53,8 @@ export const HUB_BACKUP_ROLE = "hub-backup";
 /**
  * Names of the files of one backup set (a directory `omni-hub-<UTC timestamp>`): the etcd snapshot and the SQLite
  * copy, each encrypted (`<name>.gpg`), the manifest and the checksums (both plain: sizes, revision, fingerprints,
- * account id; nothing Omni keeps secret). Sets taken before encryption hold the plain files; restore reads both.
+ * account id; nothing Omni keeps secret). Sets taken before encryption (or by a HubBackup given no public key) hold
+ * the plain files; restore reads both.
  */
 export const BACKUP_SET_PREFIX = "omni-hub-";
 export const BACKUP_FILES = {
@@ -63,7 +64,7 @@ export const BACKUP_FILES = {
     sums: "SHA256SUMS",
 } as const;
 export const ENCRYPTED_SUFFIX = ".gpg";
-/** The files of a set as written now. */
+/** The files of a set as OmniHub's backup writes them (encrypted). */
 export const BACKUP_SET_FILES = [
     `${BACKUP_FILES.etcd}${ENCRYPTED_SUFFIX}`,
     `${BACKUP_FILES.sqlite}${ENCRYPTED_SUFFIX}`,
@@ -228,10 +229,10 @@ export interface HubBackupScriptParams {
     keep: number;
     /** Fingerprint of the etcd GPG key: Omni encrypts etcd values with it and every set is encrypted to it. */
     keyFingerprint: string;
-    /** The etcd key's public part (an armored file): what each set is encrypted to. */
-    publicKeyFile: string;
+    /** The etcd key's public part (an armored file): what each set is encrypted to. Without it the set is plain. */
+    publicKeyFile?: string;
     /** Omni's `--account-id`, recorded in every manifest (a restore into an Omni with another one is refused). */
-    accountId: string;
+    accountId?: string;
     s3?: { url: string; region: string; credentialsFile: string };
     /** Seconds to wait after a failed run (less than the interval, so a transient failure heals fast). */
     retrySeconds?: number;
@@ -272,8 +273,8 @@ KEEP=${p.keep}
 RETRY=${retry}
 STEP_TIMEOUT=${stepTimeout}
 KEY_FINGERPRINT=${shQuote(p.keyFingerprint)}
-PUBLIC_KEY=${shQuote(p.publicKeyFile)}
-ACCOUNT_ID=${shQuote(p.accountId)}
+PUBLIC_KEY=${shQuote(p.publicKeyFile ?? "")}
+ACCOUNT_ID=${shQuote(p.accountId ?? "")}
 S3_URL=${shQuote(p.s3?.url ?? "")}
 S3_REGION=${shQuote(p.s3?.region ?? "")}
 S3_CREDENTIALS=${shQuote(p.s3?.credentialsFile ?? "")}
@@ -321,8 +322,10 @@ backup_once() {
   # Plain copies stay in the container's own temporary directory; only encrypted files reach the target.
   WORK=$(mktemp -d) || { failed "creating a temporary directory"; return 1; }
   GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
-  mkdir -m 700 "$GNUPGHOME" && gpg --batch --quiet --no-tty --import "$PUBLIC_KEY" 2> "$WORK/gpg.log" ||
-    { cat "$WORK/gpg.log" >&2; failed "importing the etcd public key $PUBLIC_KEY"; return 1; }
+  if [ -n "$PUBLIC_KEY" ]; then
+    mkdir -m 700 "$GNUPGHOME" && gpg --batch --quiet --no-tty --import "$PUBLIC_KEY" 2> "$WORK/gpg.log" ||
+      { cat "$WORK/gpg.log" >&2; failed "importing the etcd public key $PUBLIC_KEY"; return 1; }
+  fi
 
   # A consistent point-in-time copy over the client API (what Omni documents for its embedded etcd). The health
   # probe fails fast when Omni is down; the snapshot's own timeout must allow for a large database.
@@ -347,7 +350,8 @@ backup_once() {
   etcd_bytes=$(wc -c < "$WORK/${BACKUP_FILES.etcd}" | tr -d ' ')
   sqlite_bytes=$(wc -c < "$WORK/${BACKUP_FILES.sqlite}" | tr -d ' ')
   for f in ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite}; do
-    encrypt "$WORK/$f" "$stage/$f${ENCRYPTED_SUFFIX}" || { failed "encrypting $f to $KEY_FINGERPRINT"; return 1; }
+    if [ -z "$PUBLIC_KEY" ]; then mv "$WORK/$f" "$stage/$f" || { failed "staging $f"; return 1; }
+    else encrypt "$WORK/$f" "$stage/$f${ENCRYPTED_SUFFIX}" || { failed "encrypting $f to $KEY_FINGERPRINT"; return 1; }; fi
   done
   last=$(sed -n 's/^sequence=//p' "$TARGET"/"$PREFIX"*/${BACKUP_FILES.manifest} 2>/dev/null | sort -n | tail -n 1)
   {
@@ -360,15 +364,15 @@ backup_once() {
     echo "etcdBytes=$etcd_bytes"
     echo "sqliteBytes=$sqlite_bytes"
     echo "keyFingerprint=$KEY_FINGERPRINT"
-    echo "encryptedTo=$KEY_FINGERPRINT"
+    [ -z "$PUBLIC_KEY" ] || echo "encryptedTo=$KEY_FINGERPRINT"
   } > "$stage/${BACKUP_FILES.manifest}"
-  (cd "$stage" && sha256sum ${BACKUP_SET_FILES.slice(0, 3).join(" ")} > ${BACKUP_FILES.sums}) || { failed "checksums"; return 1; }
+  (cd "$stage" && sha256sum ${BACKUP_FILES.etcd}* ${BACKUP_FILES.sqlite}* ${BACKUP_FILES.manifest} > ${BACKUP_FILES.sums}) || { failed "checksums"; return 1; }
   mv "$stage" "$TARGET/$set_name" || { failed "publishing $set_name"; return 1; }
   rm -rf "$WORK"; WORK=
 
   s3=off
   if [ -n "$S3_URL" ]; then
-    for f in ${BACKUP_SET_FILES.join(" ")}; do
+    for f in $(cd "$TARGET/$set_name" && ls); do
       upload "$TARGET/$set_name/$f" "$set_name/$f" || { failed "S3 upload of $set_name/$f to $S3_URL (limit \${STEP_TIMEOUT}s; the set is kept in $TARGET)"; return 1; }
     done
     s3=uploaded
