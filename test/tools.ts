@@ -2,13 +2,13 @@ import { execFileSync } from "node:child_process";
 
 /** Debian packages that provide the command-line tools some tests run for real. */
 const DEBIAN_PACKAGES: Record<string, string> = {
+    ssh: "openssh-client",
     gpg: "gnupg",
     openssl: "openssl",
     etcd: "etcd-server",
     etcdctl: "etcd-client",
     sqlite3: "sqlite3",
     curl: "curl",
-    ssh: "openssh-client",
 };
 
 function missing(tools: readonly string[]): string[] {
