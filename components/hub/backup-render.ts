@@ -262,8 +262,8 @@ export function hubBackupScript(p: HubBackupScriptParams): string {
     const stepTimeout = p.stepTimeoutSeconds ?? backupStepTimeout(p.intervalSeconds);
     return `#!/bin/sh
 # omni-hub-backup, rendered by omni-scale (components/hub/backup-render.ts): backs up the Omni hub's embedded
-# etcd and SQLite database, each set encrypted with gpg to the etcd key ${p.keyFingerprint}
-# (restoring one needs that secret key).
+# etcd and SQLite database, ${p.publicKeyFile ? `each set encrypted with gpg to the etcd key ${p.keyFingerprint}` : `sets NOT encrypted (no public key given; Omni encrypts only etcd values, with ${p.keyFingerprint})`}
+# (restoring one needs the etcd secret key).
 set -u
 ETCD_ENDPOINT=${shQuote(p.etcdEndpoint)}
 SQLITE_DB=${shQuote(p.sqlitePath)}
