@@ -105,6 +105,8 @@ describe("hub-backup: HubBackup under mocks", () => {
         assert.equal(script.permissions, "0555");
         assert.match(script.content, /^INTERVAL=14400$/m);
         assert.match(script.content, /^KEEP=10$/m);
+        // Each step bounded by a quarter of the interval (4h), at most 30 minutes.
+        assert.match(script.content, /^STEP_TIMEOUT=1800$/m);
         assert.match(script.content, /^ETCD_ENDPOINT='http:\/\/localhost:2379'$/m);
         assert.match(script.content, /^SQLITE_DB='\/_out\/omni\.db'$/m);
         assert.match(
