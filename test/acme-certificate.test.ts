@@ -142,7 +142,7 @@ describe("ACME certificate (hub tls.mode acme)", () => {
             h.tls = { mode: "acme" };
         });
         assert.deepEqual(noDns, [
-            "omni-scale:hub.tls.mode: acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken, a token with Zone:Read and DNS:Edit on the zone), or use tls.mode config or hostFiles",
+            "omni-scale:hub.tls.mode: acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken, a token with Zone:Read and DNS:Edit (Zone > Zone > Read, Zone > DNS > Edit) on the zone), or use tls.mode config or hostFiles",
         ]);
         const bad = issues(acme({ directory: "prod", renewalDays: 90, email: "admin" }));
         assert.deepEqual(bad.map((i) => i.split(": ")[0]).sort(), [

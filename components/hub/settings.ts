@@ -20,6 +20,7 @@ import {
     uniqueBy,
 } from "../core/validation";
 import { images, versions } from "../core/versions";
+import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../edge/acme-certificate-render";
 
 /**
  * Typed, non-secret settings of the Omni hub, validated once here and reused by config loading, the
@@ -313,8 +314,7 @@ export const OmniHubSettingsSchema = z
                 code: "custom",
                 path: ["tls", "mode"],
                 input: s.tls.mode,
-                message:
-                    "acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken, a token with Zone:Read and DNS:Edit on the zone), or use tls.mode config or hostFiles",
+                message: `acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken, a token with ${CLOUDFLARE_TOKEN_PERMISSIONS}), or use tls.mode config or hostFiles`,
             });
         }
         const tag = s.omniImage && tagVersion(s.omniImage);
