@@ -140,4 +140,31 @@ export const hubBackupS3CredentialsSecret: ResourceValidationPolicy = {
     }),
 };
 
-export const hubBackupPolicies = [hubBackupImagePinned, hubBackupTargetOutsideData, hubBackupS3CredentialsSecret];
+export const hubBackupEncrypted: ResourceValidationPolicy = {
+    name: "hub-backup-encrypted",
+    description:
+        "The hub backup encrypts every set to the etcd key's public part before it leaves the host: Omni encrypts only etcd values, while etcd keys and the SQLite database (machine logs, audit log) are plain. The backup container holds the public part only.",
+    severity: "high",
+    remediationSteps:
+        "Give HubBackup the etcd key's public part (etcdPublicKey; OmniHub passes OmniEtcdKey.armoredPublicKey), never the secret key.",
+    validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
+        if (!isHubBackup(container)) return;
+        const uploads = (known(() => container.uploads) ?? []) as { file: string; content?: string }[];
+        const key = uploads.find((u) => known(() => u.file) === hubBackupPaths.publicKey);
+        if (!key) {
+            report(
+                `no public key is uploaded at ${hubBackupPaths.publicKey}: the sets would leave the host with the SQLite database and etcd keys in plain text`,
+            );
+            return;
+        }
+        if (/PRIVATE KEY BLOCK/.test(known(() => key.content) ?? ""))
+            report(`${hubBackupPaths.publicKey} holds the etcd SECRET key: upload only its public part`);
+    }),
+};
+
+export const hubBackupPolicies = [
+    hubBackupImagePinned,
+    hubBackupTargetOutsideData,
+    hubBackupS3CredentialsSecret,
+    hubBackupEncrypted,
+];

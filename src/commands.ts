@@ -85,25 +85,30 @@ const RESTORE: Command = {
     name: "restore",
     summary: "Check, then restore, the hub from one of its backup sets, on the Docker host",
     usage: `usage: omni-scale restore (--stack NAME | --config FILE) [--set NAME|latest] [--expect-fingerprint FPR]
-                         [--yes] [--print]
+                         [--connect-timeout SECONDS] [--yes] [--print]
        (in this repository: npm run restore -- ...)
 
 Runs the restore script on the hub's Docker host (over SSH for an ssh:// host). Without --yes it only checks the
-set: complete, undamaged, and taken with the etcd key deployed; it changes nothing.
+set: complete, undamaged, taken with the etcd key deployed and from this Omni's account id; it changes nothing. It
+restores into the volume the Omni container mounts at its data path (docker inspect), which must be the configured
+one (hub.adopt.omniDataVolume, else <accountName>-data).
 
 Options:
   --stack NAME              the hub stack: Pulumi.NAME.yaml beside this package's Pulumi.yaml
   --config FILE             the hub stack file instead (relative to the current directory)
   --set NAME|latest         the backup set to check or restore (default: latest)
   --expect-fingerprint FPR  the etcd key's fingerprint the set must be encrypted with (default: the deployed key's)
+  --connect-timeout SECONDS how long an SSH connection to the Docker host may take to answer (default: 10)
   --yes                     restore for real: stop Omni, restore the set, start Omni
   --print                   print the script and its arguments instead of running them
   -h, --help                print this help
 
 Exit codes:
   0  the set checks out (and, with --yes, is restored)
-  2  bad arguments or configuration (the stack has no hub.backup, ...)
-  other: the restore script's own exit code (its message names what failed)
+  2  bad arguments or configuration (the stack has no hub.backup, ...), or the Docker host cannot be reached
+     (the message names the host and the ssh command to try by hand)
+  other: the restore script's own exit code (3: a set taken with another etcd key or from another account id;
+     4: a damaged set)
 
 Example:
   omni-scale restore --stack quantum --set latest && omni-scale restore --stack quantum --set latest --yes`,

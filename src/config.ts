@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ClusterSpecSchema, renderClusterTemplate } from "../components/omni/cluster-render";
+import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../components/edge/acme-certificate-render";
 import { MachineClassSpecSchema } from "../components/omni/machine-class-render";
 import { OmniHubSettingsSchema } from "../components/hub/settings";
 import { PreflightSettingsSchema } from "../components/proxmox/preflight-render";
@@ -196,8 +197,7 @@ function crossCheckHub(cfg: z.output<typeof HubKeys>, secrets: Record<string, Se
     return [
         {
             key: key("cloudflareApiToken"),
-            message:
-                "is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
+            message: `is required with hub.dns.cloudflare: a Cloudflare API token with ${CLOUDFLARE_TOKEN_PERMISSIONS}, set with \`pulumi config set --secret cloudflareApiToken ...\``,
         },
     ];
 }

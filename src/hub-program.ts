@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hubBackupWarnings } from "../components/hub/backup-render";
+import { cloudflareEnvOverride } from "../components/edge/acme-certificate-render";
 import { OmniHub } from "../components/hub/omni-hub";
 import { ETCD_BACKUP_DEFAULTS } from "../components/hub/settings";
 import { hubEndpoints } from "../components/hub/omni-flags";
@@ -38,6 +39,8 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
         );
     }
     for (const warning of hubBackupWarnings(config.hub, Boolean(config.secrets.etcdGpgKey))) pulumi.log.warn(warning);
+    const cloudflareEnv = config.hub.tls.mode === "acme" ? cloudflareEnvOverride(process.env) : undefined;
+    if (cloudflareEnv) pulumi.log.warn(cloudflareEnv);
     const hub = new OmniHub("omni", {
         settings: config.hub,
         keyPrefix: "omni-scale:hub",

@@ -1,6 +1,13 @@
 import { strict as assert } from "node:assert";
 import { X509Certificate } from "node:crypto";
-import { ACME_DIRECTORIES, cloudflareDnsChallenge, fullChain } from "../components/edge/acme-certificate-render";
+import {
+    ACME_DIRECTORIES,
+    CLOUDFLARE_OVERRIDING_ENV,
+    CLOUDFLARE_TOKEN_PERMISSIONS,
+    cloudflareDnsChallenge,
+    cloudflareEnvOverride,
+    fullChain,
+} from "../components/edge/acme-certificate-render";
 import { ConfigError } from "../components/core/validation";
 import { packArgs } from "../policy/pack";
 import { analyzeInProcess } from "../src/plan/analyze";
@@ -19,7 +26,7 @@ const token = { cloudflareApiToken: FAKE_TOKEN };
 const upload = (omni: CapturedResource, file: string) => (omni.inputs.uploads as any[]).find((u) => u.file === file);
 
 describe("ACME certificate (hub tls.mode acme)", () => {
-    it("registers a production account and a certificate for the Omni name by DNS-01 through Cloudflare, renewed 30 days ahead", async () => {
+    it("registers a production account and a certificate for the Omni name by DNS-01 through Cloudflare, renewed at a third of its lifetime", async () => {
         const { find } = await runHub(acme(), token);
         const provider = find((r) => r.type === "pulumi:providers:acme", "the ACME provider");
         assert.equal(provider.inputs.serverUrl, facts.letsEncryptDirectories.production);
@@ -30,7 +37,8 @@ describe("ACME certificate (hub tls.mode acme)", () => {
         assert.ok(account.additionalSecretOutputs.includes("accountKeyPem"));
         const cert = find((r) => r.type === "acme:index/certificate:Certificate", "the certificate");
         assert.equal(cert.inputs.commonName, "omni.example.com");
-        assert.equal(cert.inputs.minDaysRemaining, 30);
+        assert.equal(cert.inputs.minDaysDynamic, true, "the window follows the lifetime (renewalDue)");
+        assert.equal(cert.inputs.minDaysRemaining, undefined, "minDaysDynamic conflicts with minDaysRemaining");
         assert.ok(isSecret(cert.inputs.accountKeyPem), "the account key reaches the certificate as a secret");
         const challenge = unwrapSecrets(cert.inputs.dnsChallenges)[0];
         assert.deepEqual(challenge, {
@@ -112,10 +120,9 @@ describe("ACME certificate (hub tls.mode acme)", () => {
         const account = find((r) => r.type === "acme:index/registration:Registration", "account");
         assert.equal(account.name, "omni-acme-account-staging", "accounts belong to one directory");
         assert.equal(account.protect, false);
-        assert.equal(
-            find((r) => r.type === "acme:index/certificate:Certificate", "certificate").inputs.minDaysRemaining,
-            14,
-        );
+        const cert = find((r) => r.type === "acme:index/certificate:Certificate", "certificate");
+        assert.equal(cert.inputs.minDaysRemaining, 14);
+        assert.equal(cert.inputs.minDaysDynamic, undefined);
     });
 
     it("mirrors Let's Encrypt's directories and lego's Cloudflare token variable (fixtures/upstream/acme-cloudflare-facts.json)", () => {
@@ -135,7 +142,7 @@ describe("ACME certificate (hub tls.mode acme)", () => {
             h.tls = { mode: "acme" };
         });
         assert.deepEqual(noDns, [
-            "omni-scale:hub.tls.mode: acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles",
+            "omni-scale:hub.tls.mode: acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken, a token with Zone:Read and DNS:Edit (Zone > Zone > Read, Zone > DNS > Edit) on the zone), or use tls.mode config or hostFiles",
         ]);
         const bad = issues(acme({ directory: "prod", renewalDays: 90, email: "admin" }));
         assert.deepEqual(bad.map((i) => i.split(": ")[0]).sort(), [
@@ -147,6 +154,30 @@ describe("ACME certificate (hub tls.mode acme)", () => {
         assert.match(bad.join("\n"), /renewalDays: at most 60/);
         const leftover = issues(acme({ certPath: "/etc/letsencrypt/live/omni/fullchain.pem" }));
         assert.match(leftover.join("\n"), /omni-scale:hub\.tls\.certPath: unknown key/);
+    });
+
+    it("warns that a Cloudflare email and global API key in the environment win over the token (lego v4.35.2 cloudflare.go)", () => {
+        const [email, key] = facts.legoCloudflareCredentials.precedence;
+        assert.deepEqual(
+            CLOUDFLARE_OVERRIDING_ENV.map((names) => [...names]),
+            [email, key],
+        );
+        for (const e of email)
+            for (const k of key)
+                assert.match(
+                    cloudflareEnvOverride({ [e]: "admin@example.com", [k]: "offline-global-key" }) ?? "",
+                    new RegExp(
+                        `^${e} and ${k} are set in this environment: lego .* instead of the secret cloudflareApiToken`,
+                    ),
+                );
+        assert.equal(
+            cloudflareEnvOverride({ CLOUDFLARE_EMAIL: "admin@example.com" }),
+            undefined,
+            "an email alone is ignored",
+        );
+        assert.equal(cloudflareEnvOverride({ CF_DNS_API_TOKEN: "t" }), undefined);
+        for (const permission of facts.legoCloudflareCredentials.tokenPermissions)
+            assert.ok(CLOUDFLARE_TOKEN_PERMISSIONS.includes(permission), permission);
     });
 
     it("refuses a configured certificate next to an issued one", async () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { renderDnsRecord, tailnetIpv4 } from "../components/edge/cloudflare-record-render";
+import { hubTailnetIpv4, renderDnsRecord, tailnetIpv4 } from "../components/edge/cloudflare-record-render";
 import { OmniHubSettingsSchema } from "../components/hub/settings";
 import { loadStackConfig } from "../src/config";
 import { isSecret } from "../src/plan/capture";
@@ -9,23 +9,47 @@ import { hubSettings } from "./fixtures/settings";
 import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
 import { FAKE_TOKEN, hubConfig, hubConfigIssues, runHub, withCloudflare, ZONE_ID } from "./hub-program";
 
-const DEVICE = "tailscale:index/getDevice:getDevice";
+const DEVICES = "tailscale:index/getDevices:getDevices";
+/** A device as the provider's getDevices lists it (pulumi-tailscale GetDevicesDevice). */
+const device = (over: Record<string, unknown>) => ({
+    hostname: "omni",
+    name: "omni.tail1234.ts.net",
+    nodeId: "nAAAA1CNTRL",
+    id: "1111",
+    lastSeen: "2026-12-05T22:00:00Z",
+    tags: ["tag:omni"],
+    addresses: ["100.101.102.103", "fd7a:115c:a1e0::1234"],
+    ...over,
+});
 
 describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
-    it("points the record at the tailnet IPv4 the Tailscale device lookup returns, DNS only, short TTL", async () => {
+    it("points the record at the tailnet IPv4 of the one device with the sidecar's hostname and tags, DNS only, short TTL", async () => {
         const lookups: Record<string, unknown>[] = [];
         const { find, outputs } = await runHub(withCloudflare, { cloudflareApiToken: FAKE_TOKEN }, (base) => ({
             ...base,
             call: (args) => {
-                if (args.token !== DEVICE) return base.call(args);
+                if (args.token !== DEVICES) return base.call(args);
                 lookups.push(args.inputs);
-                return { addresses: ["fd7a:115c:a1e0::1234", "100.101.102.103"], hostname: args.inputs.hostname };
+                // A namesake with other tags (someone's laptop called omni) is not the hub.
+                return {
+                    devices: [
+                        device({ tags: [], addresses: ["100.64.9.9"], name: "omni-2.tail1234.ts.net" }),
+                        device({}),
+                    ],
+                };
             },
         }));
         assert.deepEqual(
             lookups,
-            [{ hostname: "omni", waitFor: "120s" }],
-            "looked up by the sidecar's hostname, retrying while it joins",
+            [
+                {
+                    filters: [
+                        { name: "hostname", values: ["omni"] },
+                        { name: "tags", values: ["tag:omni"] },
+                    ],
+                },
+            ],
+            "the device list filtered by the sidecar's hostname and tags",
         );
         const record = find((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord", "the DNS record");
         assert.deepEqual(
@@ -71,6 +95,29 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
         assert.equal(off.outputs.tailnetAddress, undefined);
     });
 
+    it("refuses a stale namesake (the sidecar came back as omni-1 after losing its state), naming both devices and the fix", async () => {
+        const stale = device({ lastSeen: "2026-11-01T08:00:00Z", nodeId: "nOLD1CNTRL", addresses: ["100.64.1.1"] });
+        const fresh = device({ name: "omni-1.tail1234.ts.net", nodeId: "nNEW1CNTRL", addresses: ["100.64.2.2"] });
+        assert.throws(
+            () => hubTailnetIpv4([stale, fresh], "omni", ["tag:omni"]),
+            /2 Tailscale devices have hostname "omni" and tags tag:omni, so the public record could point at a dead one: omni\.tail1234\.ts\.net \(id nOLD1CNTRL, tags tag:omni, last seen 2026-11-01T08:00:00Z\); omni-1\.tail1234\.ts\.net \(id nNEW1CNTRL.*Remove the stale device\(s\) in the Tailscale admin console.*tailscale ip -4/,
+        );
+        await assert.rejects(
+            runHub(withCloudflare, { cloudflareApiToken: FAKE_TOKEN }, (base) => ({
+                ...base,
+                call: (args) => (args.token === DEVICES ? { devices: [stale, fresh] } : base.call(args)),
+            })),
+            /2 Tailscale devices have hostname "omni"/,
+        );
+        // Removing the stale one is the fix.
+        assert.equal(hubTailnetIpv4([fresh], "omni", ["tag:omni"]), "100.64.2.2");
+        assert.throws(
+            () => hubTailnetIpv4([device({ tags: ["tag:laptop"] })], "omni", ["tag:omni"]),
+            /no Tailscale device has hostname "omni" and tags tag:omni; with that hostname there are only: omni\.tail1234\.ts\.net \(id nAAAA1CNTRL, tags tag:laptop/,
+        );
+        assert.throws(() => hubTailnetIpv4(undefined, "omni", ["tag:omni"]), /no Tailscale device has hostname "omni"/);
+    });
+
     it("picks the tailnet IPv4 and names the fix when the device has none", () => {
         assert.equal(tailnetIpv4(["fd7a:115c:a1e0::1", "100.64.0.7"], "omni"), "100.64.0.7");
         assert.throws(
@@ -90,7 +137,7 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
         assert.deepEqual(
             issues((h) => withCloudflare(h)),
             [
-                "omni-scale:cloudflareApiToken: is required with hub.dns.cloudflare: a Cloudflare API token with Zone.DNS edit on that zone, set with `pulumi config set --secret cloudflareApiToken ...`",
+                "omni-scale:cloudflareApiToken: is required with hub.dns.cloudflare: a Cloudflare API token with Zone:Read and DNS:Edit (Zone > Zone > Read, Zone > DNS > Edit) on the zone, set with `pulumi config set --secret cloudflareApiToken ...`",
             ],
         );
         const plain = hubConfig(withCloudflare, { cloudflareApiToken: FAKE_TOKEN });

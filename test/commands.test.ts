@@ -168,6 +168,9 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.hub.yaml"));
         const run = omniScale(["restore", "--config", "Pulumi.hub.yaml", "--print"]);
         assert.equal(run.status, 0, run.stderr);
-        assert.match(run.stdout, /^# on ssh:\/\/ansible@192\.168\.10\.20: sh -c "<this script>" omni-hub-restore/);
+        assert.match(
+            run.stdout,
+            /^# on ssh:\/\/ansible@192\.168\.10\.20, with the data volume and account id of `docker inspect omni`: sh -c "<this script>" omni-hub-restore/,
+        );
     });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -7,11 +7,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import {
     BACKUP_FILES,
+    BACKUP_SET_FILES,
     BACKUP_SET_PREFIX,
+    ENCRYPTED_SUFFIX,
     hubBackupScript,
     hubRestoreScript,
     s3CurlConfig,
 } from "../components/hub/backup-render";
+import { GpgHome } from "./keys";
 import { requireTools } from "./tools";
 
 /**
@@ -22,8 +25,9 @@ import { requireTools } from "./tools";
  * --etcd-endpoints URL), here on free loopback ports.
  */
 
-const FINGERPRINT = "0123456789ABCDEF0123456789ABCDEF01234567";
 const OTHER_FINGERPRINT = "FEDCBA9876543210FEDCBA9876543210FEDCBA98";
+const ACCOUNT_ID = "6f1c2b9e-7d3a-4c5b-9e8f-0a1b2c3d4e5f";
+const OTHER_ACCOUNT_ID = "0d2f4b6a-8c1e-4f3a-a5b7-c9d1e3f5a7b9";
 
 interface Run {
     code: number;
@@ -32,14 +36,14 @@ interface Run {
     ms: number;
 }
 
-/** Runs a script with sh, asynchronously (the SQLite writer keeps writing meanwhile). */
-function sh(script: string, args: string[], opts: { asUser?: boolean } = {}): Promise<Run> {
+/** Runs a script with sh, asynchronously (the SQLite writer keeps writing meanwhile); `stdin` is what it reads. */
+function sh(script: string, args: string[], opts: { asUser?: boolean; stdin?: string } = {}): Promise<Run> {
     const started = Date.now();
     // As root, run like the container does against a read-only mount: as a user who cannot write Omni's files.
     const argv =
         opts.asUser && process.getuid?.() === 0
-            ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s", "--", ...args]
-            : ["sh", "-s", "--", ...args];
+            ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", script, "sh", ...args]
+            : ["sh", "-c", script, "sh", ...args];
     return new Promise((resolve, reject) => {
         const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
@@ -48,7 +52,9 @@ function sh(script: string, args: string[], opts: { asUser?: boolean } = {}): Pr
         child.stderr.on("data", (d) => (stderr += d));
         child.on("error", reject);
         child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started }));
-        child.stdin.end(script);
+        // A script that fails early never reads its stdin: that is not the test's error.
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(opts.stdin ?? "");
     });
 }
 
@@ -142,6 +148,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
     let target: string;
     let etcd: Etcd;
     let writer: ChildProcess | undefined;
+    let gpg: GpgHome;
+    let FINGERPRINT: string;
+    let secretKey: string;
+    let publicKeyFile: string;
     const timings: Record<string, number> = {};
     let setDir: string;
     const keys = Array.from({ length: 25 }, (_, i) => `/omni/resources/machine-${String(i).padStart(2, "0")}`);
@@ -154,18 +164,25 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             intervalSeconds: 3600,
             keep: 2,
             keyFingerprint: FINGERPRINT,
+            publicKeyFile,
+            accountId: ACCOUNT_ID,
+            // Generous: a copy that restarts on every commit (the old `.backup`) never finishes and fails here.
+            stepTimeoutSeconds: 60,
             ...overrides,
         });
-    const restoreScript = () =>
+    const restoreScript = (setsDir = target) =>
         hubRestoreScript({
             dataDir: data,
             etcdDir: `${path.join(data, "etcd")}/`,
             sqlitePath: path.join(data, "omni.db"),
-            setsDir: target,
+            setsDir,
         });
+    /** Decrypts a set's file with the etcd secret key, as the restore does (real gpg). */
+    const decrypt = (file: string, out: string) =>
+        gpg.run(["--trust-model", "always", "--output", out, "--decrypt", file]);
 
     before(async function () {
-        requireTools(this, ["etcd", "etcdctl", "sqlite3", "curl"], "the hub backup restore drill");
+        requireTools(this, ["etcd", "etcdctl", "sqlite3", "curl", "gpg", "timeout"], "the hub backup restore drill");
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-backup-drill-"));
         // Traversable by the unprivileged user the backup runs as; Omni's data stays root's and read-only to it.
         fs.chmodSync(tmp, 0o755);
@@ -174,19 +191,36 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         fs.mkdirSync(data);
         fs.mkdirSync(target);
         if (process.getuid?.() === 0) fs.chownSync(target, 65534, 65534);
+        // The etcd key as Omni's docs make it with gpg: a certify-only primary key and an encryption subkey.
+        gpg = new GpgHome();
+        FINGERPRINT = gpg.certifyOnlyKey("Omni drill <omni@example.invalid>");
+        gpg.addEncryptionSubkey(FINGERPRINT);
+        secretKey = gpg.exportSecret(FINGERPRINT);
+        publicKeyFile = path.join(tmp, "etcd-public.asc");
+        fs.writeFileSync(publicKeyFile, gpg.exportPublic(FINGERPRINT), { mode: 0o644 });
+
         etcd = new Etcd(path.join(data, "etcd"), await freePort(), await freePort(), path.join(tmp, "etcd.log"));
         await etcd.start();
         for (const key of keys) etcd.ctl("put", key, `spec of ${key}`);
 
-        // Omni's SQLite settings (WAL, synchronous NORMAL: omni v1.10.4 schema.json sqlite experimentalBaseParams), one open
-        // connection inserting about 100 rows a second for the whole backup.
+        // Omni's SQLite settings (WAL, synchronous NORMAL: omni v1.10.4 schema.json sqlite experimentalBaseParams):
+        // a database of about 40 MB, and one open connection committing every 20 ms for the whole drill, each
+        // commit a machine log line and an audit entry (so a copy from between the two would show).
         const db = path.join(data, "omni.db");
-        sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE machine_logs(id INTEGER PRIMARY KEY, line TEXT NOT NULL);");
+        sql(
+            db,
+            "PRAGMA journal_mode=WAL; CREATE TABLE machine_logs(id INTEGER PRIMARY KEY, line TEXT NOT NULL); " +
+                "CREATE TABLE audit_log(id INTEGER PRIMARY KEY, entry TEXT NOT NULL); " +
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) " +
+                "INSERT INTO machine_logs(line) SELECT hex(randomblob(2000)) FROM n; " +
+                "INSERT INTO audit_log(entry) SELECT 'seed ' || id FROM machine_logs;",
+        );
+        assert.ok(fs.statSync(db).size > 30e6, "tens of MB");
         writer = spawn(
             "sh",
             [
                 "-c",
-                `(i=0; while :; do i=$((i+1)); echo "INSERT INTO machine_logs(line) VALUES('line $i');"; sleep 0.01; done) | sqlite3 '${db}'`,
+                `(i=0; while :; do i=$((i+1)); echo "BEGIN; INSERT INTO machine_logs(line) VALUES('line $i'); INSERT INTO audit_log(entry) VALUES('entry $i'); COMMIT;"; sleep 0.02; done) | sqlite3 -cmd 'PRAGMA synchronous=NORMAL' '${db}'`,
             ],
             { stdio: "ignore", detached: true },
         );
@@ -196,11 +230,12 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
     after(async () => {
         if (writer?.pid) process.kill(-writer.pid, "SIGTERM");
         await etcd?.stop();
+        gpg?.remove();
         if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
         if (Object.keys(timings).length) process.stdout.write(`      drill timings (ms): ${JSON.stringify(timings)}\n`);
     });
 
-    it("takes a set while SQLite is being written: verified snapshot, consistent SQLite copy, manifest, checksums", async () => {
+    it("takes a set while SQLite commits every 20 ms: verified snapshot, consistent SQLite copy, manifest with account id and sequence, checksums", async () => {
         const rowsBefore = Number(sql(path.join(data, "omni.db"), "SELECT count(*) FROM machine_logs;"));
         const revision = etcd.revision();
         const run = await sh(backupScript(), ["once"], { asUser: true });
@@ -217,25 +252,68 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         const sets = fs.readdirSync(target).filter((n) => n.startsWith(BACKUP_SET_PREFIX));
         assert.equal(sets.length, 1);
         setDir = path.join(target, sets[0]);
-        assert.deepEqual(fs.readdirSync(setDir).sort(), Object.values(BACKUP_FILES).sort());
+        assert.deepEqual(fs.readdirSync(setDir).sort(), [...BACKUP_SET_FILES].sort());
         const m = manifest(setDir);
         assert.equal(Number(m.etcdRevision), revision);
         assert.equal(m.keyFingerprint, FINGERPRINT);
-        assert.equal(Number(m.sqliteBytes), fs.statSync(path.join(setDir, BACKUP_FILES.sqlite)).size);
+        assert.equal(m.accountId, ACCOUNT_ID);
+        assert.equal(m.sequence, "1");
         execFileSync("sha256sum", ["-c", BACKUP_FILES.sums], { cwd: setDir, stdio: "ignore" });
 
-        // A transactionally consistent copy: rows 1..n without gaps, taken while rows kept arriving.
-        const copy = path.join(setDir, BACKUP_FILES.sqlite);
+        // A transactionally consistent copy: rows 1..n without gaps, both tables of every commit, taken while rows kept arriving.
+        const copy = path.join(tmp, "copy.db");
+        decrypt(path.join(setDir, BACKUP_FILES.sqlite + ENCRYPTED_SUFFIX), copy);
+        assert.equal(Number(m.sqliteBytes), fs.statSync(copy).size);
         assert.equal(sql(copy, "PRAGMA integrity_check;"), "ok");
         assert.equal(sql(copy, "PRAGMA journal_mode;"), "delete");
-        const [count, max] = sql(copy, "SELECT count(*), max(id) FROM machine_logs;").split("|").map(Number);
+        const [count, max, audit] = sql(
+            copy,
+            "SELECT count(*), max(id), (SELECT count(*) FROM audit_log) FROM machine_logs;",
+        )
+            .split("|")
+            .map(Number);
         assert.equal(count, max);
+        assert.equal(audit, count, "every commit's two rows are in the copy, or neither");
         assert.ok(count >= rowsBefore, `copy has ${count} rows, the database had ${rowsBefore} before the backup`);
-        assert.ok(!fs.existsSync(`${copy}-wal`));
 
         const last = fs.readFileSync(path.join(target, "last-success"), "utf8");
         assert.match(last, new RegExp(`^set=${sets[0]}$`, "m"));
         assert.match(last, /^s3=off$/m);
+    });
+
+    it("encrypts what leaves the host: no plain SQLite or etcd data in the set, only the etcd key's secret part opens it", () => {
+        for (const f of [BACKUP_FILES.sqlite, BACKUP_FILES.etcd]) {
+            const file = path.join(setDir, f + ENCRYPTED_SUFFIX);
+            const bytes = fs.readFileSync(file);
+            assert.ok(!bytes.includes("SQLite format 3") && !bytes.includes("/omni/resources/"), `${f} is not plain`);
+            // gpg says to which key it is encrypted: the etcd key's encryption subkey.
+            // Without the secret key gpg cannot decrypt, but still prints the packets (exit 2).
+            const listed = spawnSync("gpg", ["--batch", "--list-packets", file], {
+                encoding: "utf8",
+                env: { ...process.env, GNUPGHOME: path.join(tmp, "empty-gnupg") },
+            });
+            const packets = listed.stdout + listed.stderr;
+            const subkey = /^sub:[^:]*:\d+:\d+:([0-9A-F]{16}):/m.exec(
+                gpg.run(["--with-colons", "--list-keys", FINGERPRINT]),
+            )![1];
+            assert.match(packets, new RegExp(`:pubkey enc packet: .*keyid ${subkey}`));
+        }
+        const snapshot = path.join(tmp, "plain.snapshot");
+        decrypt(path.join(setDir, BACKUP_FILES.etcd + ENCRYPTED_SUFFIX), snapshot);
+        assert.ok(fs.readFileSync(snapshot).includes("/omni/resources/machine-07"));
+        // The plain staging copies are gone.
+        assert.ok(!fs.readdirSync(target).some((n) => n.startsWith(".partial-")));
+    });
+
+    it("without a public key (a library caller that gives none) writes a plain set, which restore checks as before", async () => {
+        const plainTarget = path.join(tmp, "target-plain");
+        const run = await sh(backupScript({ targetDir: plainTarget, publicKeyFile: undefined }), ["once"]);
+        assert.equal(run.code, 0, run.stderr);
+        const set = fs.readdirSync(plainTarget).find((n) => n.startsWith(BACKUP_SET_PREFIX))!;
+        assert.deepEqual(fs.readdirSync(path.join(plainTarget, set)).sort(), Object.values(BACKUP_FILES).sort());
+        assert.ok(!/^encryptedTo=/m.test(fs.readFileSync(path.join(plainTarget, set, BACKUP_FILES.manifest), "utf8")));
+        const check = await sh(restoreScript(plainTarget), ["check", "latest", FINGERPRINT, ACCOUNT_ID]);
+        assert.equal(check.code, 0, check.stderr);
     });
 
     it("health passes after a success and fails once the last success is older than twice the interval", async () => {
@@ -259,8 +337,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         const missing = path.join(data, "missing.db");
         const run = await sh(backupScript({ sqlitePath: missing }), ["once"], { asUser: true });
         assert.equal(run.code, 1);
-        assert.match(run.stderr, new RegExp(`omni-hub-backup: FAILED at SQLite online backup of ${missing}`));
-        assert.match(fs.readFileSync(path.join(target, "last-failure"), "utf8"), /^step=SQLite online backup/m);
+        assert.match(run.stderr, new RegExp(`omni-hub-backup: FAILED at SQLite copy \\(VACUUM INTO\\) of ${missing}`));
+        assert.match(fs.readFileSync(path.join(target, "last-failure"), "utf8"), /^step=SQLite copy/m);
         assert.ok(fs.existsSync(setDir), "the good set is kept");
         assert.ok(!fs.readdirSync(target).some((n) => n.startsWith(".partial-")), "no partial set is left behind");
     });
@@ -298,9 +376,7 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             const set = fs.readdirSync(s3Target).find((n) => n.startsWith(BACKUP_SET_PREFIX))!;
             assert.deepEqual(
                 puts.map((p) => p.url).sort(),
-                Object.values(BACKUP_FILES)
-                    .map((f) => `/omni-backups/hub/quantum/${set}/${f}`)
-                    .sort(),
+                BACKUP_SET_FILES.map((f) => `/omni-backups/hub/quantum/${set}/${f}`).sort(),
             );
             for (const put of puts) {
                 assert.match(
@@ -315,9 +391,77 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         }
     });
 
-    it("restore refuses a set taken with another etcd key and changes nothing", async () => {
+    it("bounds each step: an S3 endpoint that accepts and never answers fails the run at the step limit", async () => {
+        // Accepts TCP connections and never answers, like a stuck proxy or a black-holed endpoint.
+        const silent = net.createServer(() => undefined);
+        await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+        const stuckTarget = path.join(tmp, "target-stuck");
+        // A small database, so every step before the upload ends well inside the short limit.
+        const small = path.join(tmp, "small.db");
+        sql(small, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
+        try {
+            const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/omni-backups`;
+            const run = await sh(
+                backupScript({
+                    targetDir: stuckTarget,
+                    sqlitePath: small,
+                    stepTimeoutSeconds: 3,
+                    s3: { url, region: "us-east-1", credentialsFile: "/dev/null" },
+                }),
+                ["once"],
+            );
+            assert.equal(run.code, 1);
+            assert.match(run.stderr, /FAILED at S3 upload of omni-hub-\S+\/\S+ to .* \(limit 3s; the set is kept in /);
+            assert.match(fs.readFileSync(path.join(stuckTarget, "last-failure"), "utf8"), /^step=S3 upload/m);
+        } finally {
+            silent.close();
+        }
+    });
+
+    it("orders sets by their manifests, not their names: a clock that was ahead neither keeps a stale set nor prunes the newest", async () => {
+        const ordered = path.join(tmp, "target-ordered");
+        const fake = (name: string, lines: string) => {
+            fs.mkdirSync(path.join(ordered, name), { recursive: true });
+            fs.writeFileSync(path.join(ordered, name, BACKUP_FILES.manifest), `set=${name}\n${lines}\n`);
+        };
+        // Taken before sequences were recorded: the name sorts one way, the epochs the other.
+        fake(`${BACKUP_SET_PREFIX}20260101T000000Z`, "epoch=1767400000");
+        fake(`${BACKUP_SET_PREFIX}20260102T000000Z`, "epoch=1767300000");
+        // Taken while the clock was years ahead, with the latest sequence so far.
+        fake(`${BACKUP_SET_PREFIX}20990101T000000Z`, "sequence=7\nepoch=4070908800");
+        const run = await sh(backupScript({ targetDir: ordered, keep: 2 }), ["once"]);
+        assert.equal(run.code, 0, run.stderr);
+        const newest = /set=(\S+)/.exec(run.stdout)![1];
+        assert.equal(manifest(path.join(ordered, newest)).sequence, "8");
+        // The two oldest by sequence, then epoch, are pruned; the set of the clock that was ahead stays as older.
+        assert.deepEqual(
+            fs
+                .readdirSync(ordered)
+                .filter((n) => n.startsWith(BACKUP_SET_PREFIX))
+                .sort(),
+            [`${BACKUP_SET_PREFIX}20990101T000000Z`, newest].sort(),
+        );
+        // `latest` is the newest by sequence, although its name sorts first.
+        const check = await sh(restoreScript(ordered), ["check", "latest", FINGERPRINT, ACCOUNT_ID], {
+            stdin: secretKey,
+        });
+        assert.equal(check.code, 0, check.stderr);
+        assert.match(check.stdout, new RegExp(`set ${newest} is complete`));
+        // Among sets without sequences, the later epoch is the later set whatever the names say.
+        fs.rmSync(path.join(ordered, newest), { recursive: true });
+        fs.rmSync(path.join(ordered, `${BACKUP_SET_PREFIX}20990101T000000Z`), { recursive: true });
+        fake(`${BACKUP_SET_PREFIX}20260101T000000Z`, "epoch=1767400000");
+        fake(`${BACKUP_SET_PREFIX}20260102T000000Z`, "epoch=1767300000");
+        const old = await sh(restoreScript(ordered), ["check", "latest", FINGERPRINT, ACCOUNT_ID]);
+        assert.equal(old.code, 2);
+        assert.match(old.stderr, new RegExp(`${BACKUP_SET_PREFIX}20260101T000000Z/etcd\\.snapshot is missing`));
+    });
+
+    it("restore refuses a set taken with another etcd key, or from an Omni with another account id, and changes nothing", async () => {
         const before = fs.readdirSync(data).sort();
-        const run = await sh(restoreScript(), ["restore", "latest", OTHER_FINGERPRINT]);
+        const run = await sh(restoreScript(), ["restore", "latest", OTHER_FINGERPRINT, ACCOUNT_ID], {
+            stdin: secretKey,
+        });
         assert.equal(run.code, 3);
         assert.match(
             run.stderr,
@@ -325,10 +469,23 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
                 `refusing: set ${path.basename(setDir)} was taken with etcd key ${FINGERPRINT}, but the configured key is ${OTHER_FINGERPRINT}`,
             ),
         );
+        const other = await sh(restoreScript(), ["restore", "latest", FINGERPRINT, OTHER_ACCOUNT_ID], {
+            stdin: secretKey,
+        });
+        assert.equal(other.code, 3);
+        assert.match(
+            other.stderr,
+            new RegExp(
+                `refusing: set ${path.basename(setDir)} was taken from the Omni with account id ${ACCOUNT_ID}, but the Omni to restore runs with --account-id ${OTHER_ACCOUNT_ID}`,
+            ),
+        );
+        const noKey = await sh(restoreScript(), ["check", "latest", FINGERPRINT, ACCOUNT_ID]);
+        assert.equal(noKey.code, 4);
+        assert.match(noKey.stderr, /could not read the etcd secret key/);
         assert.deepEqual(fs.readdirSync(data).sort(), before);
     });
 
-    it("restores after the data directory is destroyed: etcd and SQLite read back as of the backup, old data kept aside", async () => {
+    it("restores after the data directory is destroyed: decrypts the set, etcd and SQLite read back as of the backup, old data kept aside", async () => {
         const m = manifest(setDir);
         // Written after the backup: must not come back.
         etcd.ctl("put", "/omni/resources/after-backup", "too late");
@@ -340,7 +497,9 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
 
         // The fingerprint as gpg prints it (spaced groups) matches too.
         const spaced = FINGERPRINT.replace(/(.{4})/g, "$1 ").trim();
-        const run = await sh(restoreScript(), ["restore", path.basename(setDir), spaced]);
+        const run = await sh(restoreScript(), ["restore", path.basename(setDir), spaced, ACCOUNT_ID], {
+            stdin: secretKey,
+        });
         timings.restore = run.ms;
         assert.equal(run.code, 0, run.stderr);
         assert.match(run.stdout, new RegExp(`restored ${path.basename(setDir)} \\(etcd revision ${m.etcdRevision}\\)`));
@@ -359,7 +518,7 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal(etcd.ctl("get", keys[7], "--print-value-only").trim(), `spec of ${keys[7]}`);
 
         const db = path.join(data, "omni.db");
-        const copyRows = sql(path.join(setDir, BACKUP_FILES.sqlite), "SELECT count(*) FROM machine_logs;");
+        const copyRows = sql(path.join(tmp, "copy.db"), "SELECT count(*) FROM machine_logs;");
         assert.equal(sql(db, "SELECT count(*) FROM machine_logs;"), copyRows);
         assert.ok(Number(copyRows) < liveRows, "the restored database is the backup, not the later live one");
         assert.equal(sql(db, "PRAGMA integrity_check;"), "ok");

@@ -238,21 +238,23 @@ describe("hub backup render: the restore command's host script (docker stubbed)"
     const params = {
         omniContainer: "omni",
         backupContainer: "omni-backup",
-        dataVolume: "omni-data",
         targetDir: "/mnt/nas/omni-hub-backups",
-        omniPaths: { data: "/_out", etcd: "/_out/etcd/", sqlite: "/_out/omni.db" },
+        omniPaths: omniContainerPaths,
     };
 
     before(() => {
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-restore-host-"));
-        // Records each call; `run` saves the script it is fed and exits with RUN_EXIT_<mode> (default 0).
+        // Records each call on one line; `run` saves what it is given on stdin (the etcd key) and exits with RUN_EXIT_<mode>;
+        // `cp` answers with a tar of the key file, as docker cp does; `volume inspect` fails for MISSING_VOLUME.
         fs.writeFileSync(
             path.join(tmp, "docker"),
             `#!/bin/sh
-echo "$*" >> "$STUB_LOG"
+line=$(printf '%s' "$*" | tr '\\n' ' '); echo "$line" >> "$STUB_LOG"
 case "$1" in
   inspect) case "$3" in *Labels*) echo FPR-DEPLOYED ;; *) echo omni-scale/hub-backup:etcd-v3.7.1-abc ;; esac ;;
-  run) mode=$(eval echo \\\${$(($# - 2))}); cat > "$STUB_LOG.$mode"; eval "exit \\\${RUN_EXIT_$mode:-0}" ;;
+  volume) [ "$3" != "\${MISSING_VOLUME:-}" ] || { echo "Error response from daemon: get $3: no such volume" >&2; exit 1; } ;;
+  cp) d=$(mktemp -d); echo "ARMORED SECRET KEY" > "$d/omni.asc"; tar -C "$d" -cf - omni.asc; rm -rf "$d" ;;
+  run) mode=$(eval echo \\\${$(($# - 3))}); cat > "$STUB_LOG.$mode"; eval "exit \\\${RUN_EXIT_$mode:-0}" ;;
 esac
 `,
             { mode: 0o755 },
@@ -269,45 +271,81 @@ esac
         const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
         return { ...r, calls, log };
     }
+    const ACCOUNT = "6f1c2b9e-7d3a-4c5b-9e8f-0a1b2c3d4e5f";
 
-    it("check: verifies the set in a one-off container of the backup image, with the deployed key, and stops nothing", () => {
-        const r = host(["check", "latest"]);
+    it("check: verifies the set in a one-off container of the backup image on Omni's volume, with the deployed key and Omni's account id, and stops nothing", () => {
+        const r = host(["check", "latest", "", "omni-data-adopted", ACCOUNT]);
         assert.equal(r.status, 0, r.stderr);
-        assert.equal(r.calls.length, 3);
+        // docker cp and docker run are the two ends of one pipe: their order in the log is not fixed.
+        const steps = (calls: string[]) => calls.map((c) => c.split(" ").slice(0, 2).join(" "));
+        assert.deepEqual(steps(r.calls).sort(), [
+            "cp omni:/omni.asc",
+            "inspect --format",
+            "inspect --format",
+            "run --rm",
+            "volume inspect",
+        ]);
+        const run = r.calls.find((c) => c.startsWith("run "))!;
         assert.match(
-            r.calls[2],
-            /^run --rm -i --network none --volume omni-data:\/_out --volume \/mnt\/nas\/omni-hub-backups:\/backup:ro omni-scale\/hub-backup:etcd-v3\.7\.1-abc sh -s check latest FPR-DEPLOYED$/,
+            run,
+            new RegExp(
+                `^run --rm -i --network none --volume omni-data-adopted:/_out --volume /mnt/nas/omni-hub-backups:/backup:ro omni-scale/hub-backup:etcd-v3\\.7\\.1-abc sh -c .* omni-hub-restore check latest FPR-DEPLOYED ${ACCOUNT}$`,
+                "s",
+            ),
         );
-        assert.equal(
-            fs.readFileSync(`${r.log}.check`, "utf8").trim(),
-            hubRestoreScript({
-                dataDir: "/_out",
-                etcdDir: "/_out/etcd/",
-                sqlitePath: "/_out/omni.db",
-                setsDir: "/backup",
-            }).trim(),
+        // The restore script reads the etcd key (from docker cp's tar) on stdin.
+        assert.equal(fs.readFileSync(`${r.log}.check`, "utf8"), "ARMORED SECRET KEY\n");
+        assert.ok(
+            run.includes(
+                hubRestoreScript({
+                    dataDir: "/_out",
+                    etcdDir: "/_out/etcd/",
+                    sqlitePath: "/_out/omni.db",
+                    setsDir: "/backup",
+                }).split("\n")[1],
+            ),
         );
         assert.ok(!r.calls.some((c) => c.startsWith("stop")));
     });
 
-    it("restore: checks, stops the backup and Omni, restores, starts Omni then the backup", () => {
-        const r = host(["restore", "omni-hub-20261202T000000Z", "FPR-GIVEN"]);
-        assert.equal(r.status, 0, r.stderr);
-        assert.deepEqual(
-            r.calls.map((c) => c.split(" ").slice(0, 2).join(" ")),
-            ["inspect --format", "run --rm", "stop --time", "run --rm", "start omni", "start omni-backup"],
+    it("refuses when Omni's data volume does not exist, before touching anything", () => {
+        const r = host(["restore", "latest", "", "omni-data", ACCOUNT], { MISSING_VOLUME: "omni-data" });
+        assert.equal(r.status, 2);
+        assert.match(
+            r.stderr,
+            /refusing: Docker volume omni-data, which omni mounts at \/_out, does not exist on this host/,
         );
-        assert.match(r.calls[1], / sh -s check omni-hub-20261202T000000Z FPR-GIVEN$/);
-        assert.match(r.calls[3], / sh -s restore omni-hub-20261202T000000Z FPR-GIVEN$/);
-        assert.equal(r.calls[2], "stop --time 60 omni-backup omni");
+        assert.deepEqual(r.calls, ["volume inspect omni-data"]);
+    });
+
+    it("restore: checks, stops the backup and Omni, restores, starts Omni then the backup", () => {
+        const r = host(["restore", "omni-hub-20261202T000000Z", "FPR-GIVEN", "omni-data", ACCOUNT]);
+        assert.equal(r.status, 0, r.stderr);
+        const calls = r.calls.filter((c) => !c.startsWith("cp omni:/omni.asc"));
+        assert.equal(r.calls.length - calls.length, 2, "the key is read for the check and for the restore");
+        assert.deepEqual(
+            calls.map((c) => c.split(" ").slice(0, 2).join(" ")),
+            [
+                "volume inspect",
+                "inspect --format",
+                "run --rm",
+                "stop --time",
+                "run --rm",
+                "start omni",
+                "start omni-backup",
+            ],
+        );
+        assert.match(calls[2], new RegExp(` check omni-hub-20261202T000000Z FPR-GIVEN ${ACCOUNT}$`));
+        assert.match(calls[4], new RegExp(` restore omni-hub-20261202T000000Z FPR-GIVEN ${ACCOUNT}$`));
+        assert.equal(calls[3], "stop --time 60 omni-backup omni");
     });
 
     it("leaves Omni stopped and says how to start it when the restore fails; stops nothing when the check fails", () => {
-        const failed = host(["restore", "latest"], { RUN_EXIT_restore: "5" });
+        const failed = host(["restore", "latest", "", "omni-data", ACCOUNT], { RUN_EXIT_restore: "5" });
         assert.equal(failed.status, 1);
         assert.match(failed.stderr, /the restore failed; omni stays stopped .* docker start omni omni-backup/);
         assert.ok(!failed.calls.some((c) => c.startsWith("start")));
-        const refused = host(["restore", "latest"], { RUN_EXIT_check: "3" });
+        const refused = host(["restore", "latest", "", "omni-data", ACCOUNT], { RUN_EXIT_check: "3" });
         assert.equal(refused.status, 3);
         assert.ok(!refused.calls.some((c) => c.startsWith("stop")));
     });

@@ -11,10 +11,12 @@ import {
 import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub/settings";
 import { OmniHub, OmniHubArgs } from "../components/hub/omni-hub";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
+import { publicKeyOf } from "../components/hub/etcd-key-rules";
 import { CapturedResource, RunResult, isSecret, maskSecrets, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
 import { GENERATED_AT_UP } from "../src/plan/mocks";
 import { hubSettings } from "./fixtures/settings";
+import { eccKey } from "./keys";
 
 const tls = {
     mode: "hostFiles",
@@ -39,7 +41,7 @@ function runHub(backup: OmniHubSettingsInput["backup"], args: Partial<OmniHubArg
                 settings: parseOrThrow(OmniHubSettingsSchema, { ...hubSettings, tls, backup }, "hub"),
                 ...args,
             });
-            return { hubBackup: hub.hubBackup, etcdKeyArmored: hub.etcdKeyArmored };
+            return { hubBackup: hub.hubBackup, etcdKeyArmored: hub.etcdKeyArmored, accountId: hub.accountId };
         },
         { stack: "quantum" },
     );
@@ -105,6 +107,8 @@ describe("hub-backup: HubBackup under mocks", () => {
         assert.equal(script.permissions, "0555");
         assert.match(script.content, /^INTERVAL=14400$/m);
         assert.match(script.content, /^KEEP=10$/m);
+        // Each step bounded by a quarter of the interval (4h), at most 30 minutes.
+        assert.match(script.content, /^STEP_TIMEOUT=1800$/m);
         assert.match(script.content, /^ETCD_ENDPOINT='http:\/\/localhost:2379'$/m);
         assert.match(script.content, /^SQLITE_DB='\/_out\/omni\.db'$/m);
         assert.match(
@@ -113,6 +117,25 @@ describe("hub-backup: HubBackup under mocks", () => {
         );
         assert.deepEqual(inputs.command, [hubBackupPaths.script, "run"]);
         assert.deepEqual(inputs.healthcheck.tests, ["CMD", hubBackupPaths.script, "health"]);
+    });
+
+    it("encrypts each set to the public part of the very key Omni runs with, and records Omni's account id", async () => {
+        // A supplied key: the generated one exists only at `pulumi up` (the offline mocks show it as such).
+        const run = await runHub(
+            { targetDir: "/mnt/nas/omni-hub-backups", interval: "4h", keep: 10, s3 },
+            { hubBackupS3: fakeCredentials, etcdKey: await eccKey() },
+        );
+        const inputs = unwrapSecrets(byName(run, "hub-backup-container").inputs);
+        const upload = inputs.uploads.find((u: { file: string }) => u.file === hubBackupPaths.publicKey);
+        assert.equal(upload.permissions, "0444");
+        const omni = unwrapSecrets(byName(run, "hub-omni").inputs);
+        const secret = omni.uploads.find((u: { file: string }) => u.file === "/omni.asc").content;
+        assert.equal(upload.content, await publicKeyOf(secret));
+        assert.ok(!upload.content.includes("PRIVATE KEY"));
+        const script = inputs.uploads.find((u: { file: string }) => u.file === hubBackupPaths.script).content;
+        assert.match(script, new RegExp(`^PUBLIC_KEY='${hubBackupPaths.publicKey}'$`, "m"));
+        assert.match(script, new RegExp(`^ACCOUNT_ID='${run.outputs.accountId}'$`, "m"));
+        assert.match(String(omni.command), new RegExp(`--account-id=${run.outputs.accountId}`));
     });
 
     it("labels every set's key: the fingerprint of the etcd key Omni uses, also in the output", () => {
@@ -125,7 +148,12 @@ describe("hub-backup: HubBackup under mocks", () => {
         assert.equal(fingerprint, GENERATED_AT_UP);
         const summary = run.outputs.hubBackup as Record<string, string>;
         assert.equal(summary.keyFingerprint, fingerprint);
-        assert.ok(summary.note.includes(`needs the etcd GPG key ${fingerprint}`), summary.note);
+        assert.ok(
+            summary.note.includes(
+                `encrypted with gpg to the etcd key ${fingerprint} (Omni itself encrypts only etcd values`,
+            ),
+            summary.note,
+        );
         assert.match(summary.networkMode, /^container:[0-9a-f]{64} \(Omni's; etcd at http:\/\/localhost:2379\)$/);
         assert.equal(summary.s3, "s3://omni-backups/hub/quantum at https://s3.eu-central-1.amazonaws.com");
     });

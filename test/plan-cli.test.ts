@@ -140,7 +140,7 @@ describe("plan CLI", () => {
             {
                 resource: "omni-etcd-key-generated",
                 type: "pulumi-nodejs:dynamic:Resource",
-                outputs: ["armoredPrivateKey", "fingerprint"],
+                outputs: ["armoredPrivateKey", "fingerprint", "armoredPublicKey"],
                 note: `generated at pulumi up, shown as ${JSON.stringify(GENERATED_AT_UP)}`,
             },
         );

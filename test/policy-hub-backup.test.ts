@@ -18,6 +18,11 @@ const IMAGE = "omni-scale/hub-backup:etcd-v3.7.1-0123456789ab";
 const role = { label: STATE_ROLE_LABEL, value: HUB_BACKUP_ROLE };
 const s3Label = { label: HUB_BACKUP_LABELS.s3, value: "s3://omni-backups/hub at https://s3.example.com" };
 const script = { file: hubBackupPaths.script, content: "#!/bin/sh\n", permissions: "0555" };
+const publicKey = {
+    file: hubBackupPaths.publicKey,
+    content: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nofflineExample\n-----END PGP PUBLIC KEY BLOCK-----\n",
+    permissions: "0444",
+};
 const credentials = {
     file: hubBackupPaths.s3Credentials,
     content: pulumi.secret(s3CurlConfig("AKIAOFFLINE", "offline-secret")),
@@ -36,7 +41,7 @@ const backup =
                 { volumeName: "omni-data", containerPath: "/_out", readOnly: true },
                 { hostPath: "/mnt/nas/omni-hub-backups", containerPath: hubBackupPaths.target },
             ],
-            uploads: [script],
+            uploads: [script, publicKey],
             command: [hubBackupPaths.script, "run"],
             ...args,
         });
@@ -136,7 +141,7 @@ describe("policy: hub backup", () => {
         it("passes credentials uploaded as a 0400 file (a secret input, seen as plaintext by the policy)", async () => {
             await assertNoViolation(
                 "hub-backup-s3-credentials-secret",
-                backup({ labels: [role, s3Label], uploads: [script, credentials] }),
+                backup({ labels: [role, s3Label], uploads: [script, publicKey, credentials] }),
             );
         });
 
@@ -167,8 +172,36 @@ describe("policy: hub backup", () => {
             await assertViolation(
                 "hub-backup-s3-credentials-secret",
                 "hub-backup",
-                backup({ labels: [role, s3Label], uploads: [script, { ...credentials, permissions: "0644" }] }),
+                backup({
+                    labels: [role, s3Label],
+                    uploads: [script, publicKey, { ...credentials, permissions: "0644" }],
+                }),
                 /mode 0644; upload it with 0400/,
+            );
+        });
+    });
+
+    describe("hub-backup-encrypted", () => {
+        it("passes a backup that holds the etcd key's public part", async () => {
+            await assertNoViolation("hub-backup-encrypted", backup());
+        });
+
+        it("rejects a backup with no key to encrypt to, or with the secret key", async () => {
+            await assertViolation(
+                "hub-backup-encrypted",
+                "hub-backup",
+                backup({ uploads: [script] }),
+                /no public key is uploaded .*SQLite database and etcd keys in plain text/,
+            );
+            const secret = {
+                ...publicKey,
+                content: "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nx\n-----END PGP PRIVATE KEY BLOCK-----\n",
+            };
+            await assertViolation(
+                "hub-backup-encrypted",
+                "hub-backup",
+                backup({ uploads: [script, secret] }),
+                /holds the etcd SECRET key/,
             );
         });
     });

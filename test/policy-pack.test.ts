@@ -27,6 +27,7 @@ const POLICIES: Record<string, string> = {
     "hub-backup-image-pinned": "mandatory",
     "hub-backup-target-outside-data": "mandatory",
     "hub-backup-s3-credentials-secret": "mandatory",
+    "hub-backup-encrypted": "mandatory",
     "ssh-connections-agent-auth": "mandatory",
     "omni-certificate-covers-domain": "mandatory",
     "cloudflare-tailnet-record-dns-only": "mandatory",

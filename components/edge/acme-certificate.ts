@@ -14,15 +14,16 @@ export interface AcmeCertificateArgs {
     /** Contact address of the ACME account (optional for Let's Encrypt). */
     email?: string;
     directory: AcmeDirectory;
-    /** Renew on `pulumi up` once fewer days than this remain. */
-    renewalDays: number;
-    /** A Cloudflare API token that can edit DNS in the domain's zone (secret): answers the DNS-01 challenge. */
+    /** Renew on `pulumi up` once this few days remain; unset, once a third of the lifetime remains (renewalDue). */
+    renewalDays?: number;
+    /** A Cloudflare API token with Zone:Read and DNS:Edit on the domain's zone (secret): answers the DNS-01 challenge. */
     cloudflareApiToken: pulumi.Input<string>;
 }
 
 /**
  * An ACME account and a certificate for one name by DNS-01 through Cloudflare (nothing needs to reach the hub from
- * the internet). `pulumi up` renews it once fewer than `renewalDays` remain; whoever uploads it sees a new PEM.
+ * the internet). `pulumi up` renews it once it is inside its renewal window (renewalDue); only `pulumi up` does, so
+ * a scheduled run keeps it fresh (.github/workflows/certificate.yml). Whoever uploads it sees a new PEM.
  */
 export class AcmeCertificate extends pulumi.ComponentResource {
     /** Leaf and issuer chain, PEM. */
@@ -62,7 +63,7 @@ export class AcmeCertificate extends pulumi.ComponentResource {
                 commonName: args.domain,
                 dnsChallenges: [cloudflareDnsChallenge(pulumi.secret(args.cloudflareApiToken))],
                 recursiveNameservers: PROPAGATION_RESOLVERS,
-                minDaysRemaining: args.renewalDays,
+                ...(args.renewalDays === undefined ? { minDaysDynamic: true } : { minDaysRemaining: args.renewalDays }),
                 // ECDSA P-256: what Go clients (Talos, omnictl) and Omni handle best; smaller than the RSA default.
                 keyType: "P256",
             },

@@ -18,6 +18,52 @@ export function tailnetIpv4(addresses: readonly string[] | undefined, hostname: 
     return ip;
 }
 
+/** What the record needs of a device in the tailnet's device list (tailscale `getDevices`). */
+export interface TailnetDevice {
+    hostname: string;
+    /** The full name, e.g. omni-1.tailnet.ts.net: Tailscale appends -1 when the name is taken. */
+    name: string;
+    nodeId?: string;
+    id?: string;
+    lastSeen?: string;
+    tags?: readonly string[];
+    addresses?: readonly string[];
+}
+
+/**
+ * The hub's tailnet IPv4, from the device list: the one device with the sidecar's hostname and all its tags.
+ * The short hostname is not unique: when the sidecar loses its state it joins again as a new device (name omni-1)
+ * with the same hostname while the old one lingers, and a lookup by hostname alone may return the dead one. So
+ * this refuses anything but exactly one match rather than guess; the fix is to remove the stale device.
+ */
+export function hubTailnetIpv4(
+    devices: readonly TailnetDevice[] | undefined,
+    hostname: string,
+    tags: readonly string[],
+): string {
+    const all = devices ?? [];
+    const named = all.filter((d) => d.hostname === hostname);
+    const matches = named.filter((d) => tags.every((t) => d.tags?.includes(t)));
+    const describe = (d: TailnetDevice) =>
+        `${d.name} (id ${d.nodeId ?? d.id ?? "?"}, tags ${(d.tags ?? []).join(",") || "none"}, last seen ${d.lastSeen || "never"})`;
+    const wanted = tags.length ? `hostname "${hostname}" and tags ${tags.join(",")}` : `hostname "${hostname}"`;
+    if (matches.length === 0) {
+        throw new Error(
+            `no Tailscale device has ${wanted}` +
+                (named.length ? `; with that hostname there are only: ${named.map(describe).join("; ")}` : "") +
+                ": check that the hub's sidecar joined the tailnet with these tags (docker logs of the sidecar) and that the Tailscale API key can list devices",
+        );
+    }
+    if (matches.length > 1) {
+        throw new Error(
+            `${matches.length} Tailscale devices have ${wanted}, so the public record could point at a dead one: ${matches.map(describe).join("; ")}. ` +
+                "Remove the stale device(s) in the Tailscale admin console (Machines, ... > Remove), keeping the one the sidecar uses " +
+                "(`docker exec <accountName>-tailscale tailscale ip -4` on the Docker host shows its address), then run pulumi up again",
+        );
+    }
+    return tailnetIpv4(matches[0].addresses, matches[0].name);
+}
+
 export interface DnsRecordSpec {
     zoneId: string;
     /** The Omni domain. */

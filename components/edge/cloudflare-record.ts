@@ -1,18 +1,21 @@
 import type * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as tailscale from "@pulumi/tailscale";
-import { DnsRecordSpec, renderDnsRecord, tailnetIpv4 } from "./cloudflare-record-render";
+import { DnsRecordSpec, hubTailnetIpv4, renderDnsRecord } from "./cloudflare-record-render";
 
 export interface CloudflareRecordArgs extends DnsRecordSpec {
     /** The Tailscale hostname of the device the record points at (the hub's sidecar). */
     tailscaleHostname: string;
-    /** A Cloudflare API token with DNS edit rights on the zone (secret). */
+    /** The sidecar's tags: with the hostname they single out its device (none: the hostname alone). */
+    tailscaleTags?: string[];
+    /** A Cloudflare API token with Zone:Read and DNS:Edit on the zone (secret). */
     apiToken: pulumi.Input<string>;
 }
 
 /**
- * A DNS record for the Omni domain at the hub's tailnet address, read from Tailscale by hostname once whatever this
- * component depends on (the sidecar) is up. Give the sidecar in `dependsOn`: the lookup waits for it.
+ * A DNS record for the Omni domain at the hub's tailnet address, read from Tailscale's device list (the one device
+ * with the sidecar's hostname and tags; a stale namesake is refused, see hubTailnetIpv4) once whatever this component
+ * depends on (the sidecar) is up. Give the sidecar in `dependsOn`: the lookup waits for it.
  */
 export class CloudflareRecord extends pulumi.ComponentResource {
     /** The address the record points at. */
@@ -29,12 +32,19 @@ export class CloudflareRecord extends pulumi.ComponentResource {
             { apiToken: pulumi.secret(args.apiToken) },
             { parent: this },
         );
-        // The device appears once the sidecar has logged in; retry for a while rather than fail on a slow join.
-        const device = tailscale.getDeviceOutput(
-            { hostname: args.tailscaleHostname, waitFor: "120s" },
+        const tags = args.tailscaleTags ?? [];
+        // Listed once the sidecar is healthy (logged in). Filtered by the API; checked again here, since the API's
+        // matching of a list field (tags) is not documented.
+        const list = tailscale.getDevicesOutput(
+            {
+                filters: [
+                    { name: "hostname", values: [args.tailscaleHostname] },
+                    ...(tags.length ? [{ name: "tags", values: tags }] : []),
+                ],
+            },
             { parent: this, dependsOn: opts?.dependsOn },
         );
-        this.address = device.addresses.apply((addresses) => tailnetIpv4(addresses, args.tailscaleHostname));
+        this.address = list.apply(({ devices }) => hubTailnetIpv4(devices, args.tailscaleHostname, tags));
         new cf.DnsRecord(`${name}-record`, renderDnsRecord(args, this.address), { parent: this, provider });
         this.registerOutputs({ address: this.address });
     }

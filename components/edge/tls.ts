@@ -53,6 +53,8 @@ export interface CertificateSummary {
     /** SHA-256 fingerprint, as OpenSSL prints it. */
     fingerprint: string;
     names: string[];
+    /** Start of validity: with notAfter, the lifetime the renewal window is a share of (set by certificateSummary). */
+    notBefore?: string;
     notAfter: string;
 }
 
@@ -64,6 +66,7 @@ export function certificateSummary(certPem: string): CertificateSummary {
             .split(", ")
             .filter(Boolean)
             .map((n) => n.replace(/^DNS:/, "")),
+        notBefore: new Date(cert.validFrom).toISOString(),
         notAfter: new Date(cert.validTo).toISOString(),
     };
 }

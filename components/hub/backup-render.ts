@@ -8,7 +8,8 @@ import { absoluteHostPath, goDuration, parseGoDuration, refineWith } from "../co
 
 /**
  * Backups of the Omni hub ITSELF: its embedded etcd (a snapshot over the client endpoint) and its SQLite
- * database (SQLite's online backup), taken on a schedule by a container in Omni's network namespace.
+ * database (`VACUUM INTO`, one read transaction), taken on a schedule by a container in Omni's network namespace,
+ * each set encrypted with gpg to the etcd key's public part before it is written to the target or S3.
  * Not to be confused with the hub setting `etcdBackup`, which is Omni's own backup of the *managed clusters'* etcd.
  * Everything here is pure: the component (hub-backup.ts), the restore command and the drill tests use the same
  * rendered scripts.
@@ -26,7 +27,7 @@ export const EMBEDDED_ETCD: Readonly<Record<string, string>> = { "v1.10.4": "v3.
 
 /**
  * The tools image: the official etcd release image is distroless (etcd-io/etcd v3.7.1 Dockerfile: no shell), so the
- * backup image is built from it and a small pinned Alpine (sh, sqlite3, curl); see hubBackupDockerfile.
+ * backup image is built from it and a small pinned Alpine (sh, sqlite3, curl, gnupg); see hubBackupDockerfile.
  */
 export const HUB_BACKUP_IMAGES = {
     etcd: "gcr.io/etcd-development/etcd:v3.7.1",
@@ -38,6 +39,8 @@ export const hubBackupPaths = {
     target: "/backup",
     script: "/usr/local/bin/omni-hub-backup",
     s3Credentials: "/etc/omni-hub-backup/s3.curlrc",
+    /** The etcd key's public part: every set is encrypted to it. */
+    publicKey: "/etc/omni-hub-backup/etcd-public.asc",
 } as const;
 
 /** Labels of the backup container: what the policy pack and the restore command read. */
@@ -47,7 +50,12 @@ export const HUB_BACKUP_LABELS = {
 } as const;
 export const HUB_BACKUP_ROLE = "hub-backup";
 
-/** Names of the files of one backup set (a directory `omni-hub-<UTC timestamp>`). */
+/**
+ * Names of the files of one backup set (a directory `omni-hub-<UTC timestamp>`): the etcd snapshot and the SQLite
+ * copy, each encrypted (`<name>.gpg`), the manifest and the checksums (both plain: sizes, revision, fingerprints,
+ * account id; nothing Omni keeps secret). Sets taken before encryption (or by a HubBackup given no public key) hold
+ * the plain files; restore reads both.
+ */
 export const BACKUP_SET_PREFIX = "omni-hub-";
 export const BACKUP_FILES = {
     etcd: "etcd.snapshot",
@@ -55,6 +63,14 @@ export const BACKUP_FILES = {
     manifest: "manifest",
     sums: "SHA256SUMS",
 } as const;
+export const ENCRYPTED_SUFFIX = ".gpg";
+/** The files of a set as OmniHub's backup writes them (encrypted). */
+export const BACKUP_SET_FILES = [
+    `${BACKUP_FILES.etcd}${ENCRYPTED_SUFFIX}`,
+    `${BACKUP_FILES.sqlite}${ENCRYPTED_SUFFIX}`,
+    BACKUP_FILES.manifest,
+    BACKUP_FILES.sums,
+] as const;
 
 /** Seconds of a Go duration, or NaN. */
 export function durationSeconds(value: string): number {
@@ -150,20 +166,20 @@ export const HubBackupSettingsSchema = z.strictObject({
         "Where etcdctl and etcdutl come from: the embedded etcd's minor version, pinned",
     ),
     baseImage: PinnedImageSchema.default(HUB_BACKUP_IMAGES.base).describe(
-        "The backup image's base (sh, sqlite3 and curl from apk), pinned",
+        "The backup image's base (sh, sqlite3, curl and gnupg from apk), pinned",
     ),
 });
 export type HubBackupSettings = z.output<typeof HubBackupSettingsSchema>;
 
 /**
- * The backup image: sh, sqlite3 and curl from the pinned base; etcdctl and etcdutl copied from the pinned etcd
+ * The backup image: sh, sqlite3, curl and gnupg from the pinned base; etcdctl and etcdutl copied from the pinned etcd
  * release image (static binaries). Built on the Docker host, so nothing is installed when the container runs.
  */
 export function hubBackupDockerfile(images: { etcdImage: string; baseImage: string }): string {
     return [
         `FROM ${images.etcdImage} AS etcd`,
         `FROM ${images.baseImage}`,
-        "RUN apk add --no-cache sqlite curl",
+        "RUN apk add --no-cache sqlite curl gnupg",
         "COPY --from=etcd /usr/local/bin/etcdctl /usr/local/bin/etcdutl /usr/local/bin/",
         "",
     ].join("\n");
@@ -202,6 +218,21 @@ const ETCD_OFFLINE = `etcd_offline() {
   if command -v etcdutl >/dev/null 2>&1; then etcdutl "$@"; else etcdctl "$@"; fi
 }`;
 
+/**
+ * Shell function listing the complete sets under a directory, oldest first, by the manifest's `sequence` (one more
+ * than the highest before it, so a clock that jumps back cannot reorder them) and then its `epoch` (sets taken
+ * before sequences were recorded count as 0). Never by the timestamp in the name: after the clock jumped back (or
+ * was ahead before NTP fixed it), names sort the newest set first, retention would prune it and `latest` would
+ * pick a stale one.
+ */
+const SETS_IN_ORDER = `sets_in_order() {
+  for m in "$1"/"$PREFIX"*/${BACKUP_FILES.manifest}; do
+    [ -f "$m" ] || continue
+    d=\${m%/*}; seq=$(sed -n 's/^sequence=//p' "$m"); epoch=$(sed -n 's/^epoch=//p' "$m")
+    echo "\${seq:-0} \${epoch:-0} \${d##*/}"
+  done | sort -k1,1n -k2,2n | cut -d' ' -f3
+}`;
+
 export interface HubBackupScriptParams {
     etcdEndpoint: string;
     /** Omni's SQLite database, opened read-only. */
@@ -210,24 +241,43 @@ export interface HubBackupScriptParams {
     targetDir: string;
     intervalSeconds: number;
     keep: number;
-    /** Fingerprint of the etcd GPG key the snapshots are encrypted with (recorded in every manifest). */
+    /** Fingerprint of the etcd GPG key: Omni encrypts etcd values with it and every set is encrypted to it. */
     keyFingerprint: string;
+    /** The etcd key's public part (an armored file): what each set is encrypted to. Without it the set is plain. */
+    publicKeyFile?: string;
+    /** Omni's `--account-id`, recorded in every manifest (a restore into an Omni with another one is refused). */
+    accountId?: string;
     s3?: { url: string; region: string; credentialsFile: string };
     /** Seconds to wait after a failed run (less than the interval, so a transient failure heals fast). */
     retrySeconds?: number;
+    /** Seconds one step (etcd snapshot, SQLite copy, encryption, one upload) may take before it is killed. */
+    stepTimeoutSeconds?: number;
+}
+
+/** The default bound of one backup step: a quarter of the interval, between 1 and 30 minutes. */
+export function backupStepTimeout(intervalSeconds: number): number {
+    return Math.max(60, Math.min(1800, Math.floor(intervalSeconds / 4)));
 }
 
 /**
  * The backup script: `run` (forever: a set, then sleep the interval; after a failure, the retry delay), `once`,
  * and `health` (fails when the last success is older than twice the interval). POSIX sh for busybox and dash.
  * Every run writes `last-success` or `last-failure` in the target and one `omni-hub-backup:` line to the log.
+ *
+ * What Omni encrypts is only the etcd *values* (with the etcd GPG key); etcd keys (resource ids, cluster and machine
+ * names) and the whole SQLite database (machine logs, audit log, discovery state) are plain. So the script encrypts
+ * each file with gpg to the etcd key's public part before anything reaches the target directory or S3, staging the
+ * plain copies in the container's own temporary directory. That key, rather than a new one or S3 server-side
+ * encryption: a restore needs it anyway, so it adds no key to keep safe; and it protects the NAS copy too, which
+ * server-side encryption would not (the storage operator would still read the data).
  */
 export function hubBackupScript(p: HubBackupScriptParams): string {
     const retry = p.retrySeconds ?? Math.min(300, p.intervalSeconds);
+    const stepTimeout = p.stepTimeoutSeconds ?? backupStepTimeout(p.intervalSeconds);
     return `#!/bin/sh
 # omni-hub-backup, rendered by omni-scale (components/hub/backup-render.ts): backs up the Omni hub's embedded
-# etcd and SQLite database. Snapshots are encrypted by Omni: restoring one needs the etcd GPG key
-# ${p.keyFingerprint}.
+# etcd and SQLite database, ${p.publicKeyFile ? `each set encrypted with gpg to the etcd key ${p.keyFingerprint}` : `sets NOT encrypted (no public key given; Omni encrypts only etcd values, with ${p.keyFingerprint})`}
+# (restoring one needs the etcd secret key).
 set -u
 ETCD_ENDPOINT=${shQuote(p.etcdEndpoint)}
 SQLITE_DB=${shQuote(p.sqlitePath)}
@@ -235,19 +285,31 @@ TARGET=${shQuote(p.targetDir)}
 INTERVAL=${p.intervalSeconds}
 KEEP=${p.keep}
 RETRY=${retry}
+STEP_TIMEOUT=${stepTimeout}
 KEY_FINGERPRINT=${shQuote(p.keyFingerprint)}
+PUBLIC_KEY=${shQuote(p.publicKeyFile ?? "")}
+ACCOUNT_ID=${shQuote(p.accountId ?? "")}
 S3_URL=${shQuote(p.s3?.url ?? "")}
 S3_REGION=${shQuote(p.s3?.region ?? "")}
 S3_CREDENTIALS=${shQuote(p.s3?.credentialsFile ?? "")}
 PREFIX=${shQuote(BACKUP_SET_PREFIX)}
+WORK=
 
 log() { echo "omni-hub-backup: $*"; }
 
 ${ETCD_OFFLINE}
 
+${SETS_IN_ORDER}
+
+# Every step that talks to something or copies data is bounded: a stuck step fails the run (and is retried)
+# instead of silently stopping all backups until the health check notices.
+bounded() { timeout "$STEP_TIMEOUT" "$@"; }
+
+cleanup() { [ -z "$WORK" ] || rm -rf "$WORK"; WORK=; rm -rf "$TARGET"/.partial-*; }
+
 failed() {
   step=$1
-  rm -rf "$TARGET"/.partial-*
+  cleanup
   now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   printf 'time=%s\\nepoch=%s\\nstep=%s\\n' "$now" "$(date +%s)" "$step" > "$TARGET/last-failure.tmp" && mv "$TARGET/last-failure.tmp" "$TARGET/last-failure"
   echo "omni-hub-backup: FAILED at $step ($now); the last good set is named in $TARGET/last-success" >&2
@@ -255,68 +317,86 @@ failed() {
 }
 
 upload() {
-  curl --fail --silent --show-error --config "$S3_CREDENTIALS" --aws-sigv4 "aws:amz:$S3_REGION:s3" \\
+  bounded curl --fail --silent --show-error --config "$S3_CREDENTIALS" --aws-sigv4 "aws:amz:$S3_REGION:s3" \\
     --header 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --upload-file "$1" "$S3_URL/$2"
+}
+
+encrypt() {
+  bounded gpg --batch --quiet --no-tty --trust-model always --recipient "$KEY_FINGERPRINT" --output "$2" --encrypt "$1"
 }
 
 backup_once() {
   mkdir -p "$TARGET" || { failed "creating $TARGET"; return 1; }
-  rm -rf "$TARGET"/.partial-*
+  cleanup
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
   while [ -e "$TARGET/$PREFIX$stamp" ]; do sleep 1; stamp=$(date -u +%Y%m%dT%H%M%SZ); done
   set_name="$PREFIX$stamp"
   stage="$TARGET/.partial-$set_name"
   mkdir "$stage" || { failed "creating $stage"; return 1; }
+  # Plain copies stay in the container's own temporary directory; only encrypted files reach the target.
+  WORK=$(mktemp -d) || { failed "creating a temporary directory"; return 1; }
+  GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
+  if [ -n "$PUBLIC_KEY" ]; then
+    mkdir -m 700 "$GNUPGHOME" && gpg --batch --quiet --no-tty --import "$PUBLIC_KEY" 2> "$WORK/gpg.log" ||
+      { cat "$WORK/gpg.log" >&2; failed "importing the etcd public key $PUBLIC_KEY"; return 1; }
+  fi
 
   # A consistent point-in-time copy over the client API (what Omni documents for its embedded etcd). The health
   # probe fails fast when Omni is down; the snapshot's own timeout must allow for a large database.
-  if ! etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 5s --command-timeout 10s endpoint health > "$stage/etcdctl.log" 2>&1 ||
-    ! etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 10s --command-timeout 10m snapshot save "$stage/${BACKUP_FILES.etcd}" > "$stage/etcdctl.log" 2>&1; then
-    cat "$stage/etcdctl.log" >&2; failed "etcd snapshot from $ETCD_ENDPOINT"; return 1
+  if ! etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 5s --command-timeout 10s endpoint health > "$WORK/etcdctl.log" 2>&1 ||
+    ! bounded etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 10s --command-timeout "\${STEP_TIMEOUT}s" snapshot save "$WORK/${BACKUP_FILES.etcd}" > "$WORK/etcdctl.log" 2>&1; then
+    cat "$WORK/etcdctl.log" >&2; failed "etcd snapshot from $ETCD_ENDPOINT (limit \${STEP_TIMEOUT}s)"; return 1
   fi
-  rm -f "$stage/etcdctl.log"
-  status=$(etcd_offline snapshot status --write-out json "$stage/${BACKUP_FILES.etcd}" 2>/dev/null)
+  status=$(etcd_offline snapshot status --write-out json "$WORK/${BACKUP_FILES.etcd}" 2>/dev/null)
   revision=$(printf '%s' "$status" | sed -n 's/.*"revision":\\([0-9]*\\).*/\\1/p')
   [ -n "$revision" ] || { failed "verifying the etcd snapshot (snapshot status: $status)"; return 1; }
 
-  # SQLite's online backup API, read-only: Omni keeps writing (WAL) while the copy is taken.
-  if ! printf '.timeout 60000\\n.backup main "%s"\\n' "$stage/${BACKUP_FILES.sqlite}" | sqlite3 -bail -readonly "$SQLITE_DB"; then
-    failed "SQLite online backup of $SQLITE_DB"; return 1
+  # VACUUM INTO copies the database in one read transaction, so Omni's commits (one per machine log line) never
+  # restart it, unlike the online backup API (.backup), which restarts on every commit by another connection.
+  # Read-only: it never writes Omni's files.
+  if ! bounded sqlite3 -bail -readonly -cmd '.timeout 60000' "$SQLITE_DB" "VACUUM INTO '$WORK/${BACKUP_FILES.sqlite}'"; then
+    failed "SQLite copy (VACUUM INTO) of $SQLITE_DB (limit \${STEP_TIMEOUT}s)"; return 1
   fi
   # One self-contained file (no -wal beside it), checked before it counts.
-  check=$(sqlite3 "$stage/${BACKUP_FILES.sqlite}" 'PRAGMA journal_mode=DELETE; PRAGMA integrity_check;' | tail -n 1)
+  check=$(sqlite3 "$WORK/${BACKUP_FILES.sqlite}" 'PRAGMA journal_mode=DELETE; PRAGMA integrity_check;' | tail -n 1)
   [ "$check" = ok ] || { failed "SQLite integrity check of the copy ($check)"; return 1; }
 
-  etcd_bytes=$(wc -c < "$stage/${BACKUP_FILES.etcd}" | tr -d ' ')
-  sqlite_bytes=$(wc -c < "$stage/${BACKUP_FILES.sqlite}" | tr -d ' ')
+  etcd_bytes=$(wc -c < "$WORK/${BACKUP_FILES.etcd}" | tr -d ' ')
+  sqlite_bytes=$(wc -c < "$WORK/${BACKUP_FILES.sqlite}" | tr -d ' ')
+  for f in ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite}; do
+    if [ -z "$PUBLIC_KEY" ]; then mv "$WORK/$f" "$stage/$f" || { failed "staging $f"; return 1; }
+    else encrypt "$WORK/$f" "$stage/$f${ENCRYPTED_SUFFIX}" || { failed "encrypting $f to $KEY_FINGERPRINT"; return 1; }; fi
+  done
+  last=$(sed -n 's/^sequence=//p' "$TARGET"/"$PREFIX"*/${BACKUP_FILES.manifest} 2>/dev/null | sort -n | tail -n 1)
   {
     echo "set=$set_name"
+    echo "sequence=$(( \${last:-0} + 1 ))"
     echo "time=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "epoch=$(date +%s)"
+    echo "accountId=$ACCOUNT_ID"
     echo "etcdRevision=$revision"
     echo "etcdBytes=$etcd_bytes"
     echo "sqliteBytes=$sqlite_bytes"
     echo "keyFingerprint=$KEY_FINGERPRINT"
+    [ -z "$PUBLIC_KEY" ] || echo "encryptedTo=$KEY_FINGERPRINT"
   } > "$stage/${BACKUP_FILES.manifest}"
-  (cd "$stage" && sha256sum ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite} ${BACKUP_FILES.manifest} > ${BACKUP_FILES.sums}) || { failed "checksums"; return 1; }
+  (cd "$stage" && sha256sum ${BACKUP_FILES.etcd}* ${BACKUP_FILES.sqlite}* ${BACKUP_FILES.manifest} > ${BACKUP_FILES.sums}) || { failed "checksums"; return 1; }
   mv "$stage" "$TARGET/$set_name" || { failed "publishing $set_name"; return 1; }
+  rm -rf "$WORK"; WORK=
 
   s3=off
   if [ -n "$S3_URL" ]; then
-    for f in ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite} ${BACKUP_FILES.manifest} ${BACKUP_FILES.sums}; do
-      upload "$TARGET/$set_name/$f" "$set_name/$f" || { failed "S3 upload of $set_name/$f to $S3_URL (the set is kept in $TARGET)"; return 1; }
+    for f in $(cd "$TARGET/$set_name" && ls); do
+      upload "$TARGET/$set_name/$f" "$set_name/$f" || { failed "S3 upload of $set_name/$f to $S3_URL (limit \${STEP_TIMEOUT}s; the set is kept in $TARGET)"; return 1; }
     done
     s3=uploaded
   fi
 
-  # Retention: the sets sort by their UTC timestamp; the oldest go first.
-  count=0
-  for d in "$TARGET"/"$PREFIX"*/; do [ -d "$d" ] && count=$((count + 1)); done
-  excess=$((count - KEEP))
-  for d in "$TARGET"/"$PREFIX"*/; do
-    [ "$excess" -gt 0 ] || break
-    rm -rf "$d"; excess=$((excess - 1))
-  done
+  # Retention: the oldest by the manifests' order go first (sets_in_order).
+  excess=$(( $(sets_in_order "$TARGET" | wc -l) - KEEP ))
+  if [ "$excess" -gt 0 ]; then
+    sets_in_order "$TARGET" | head -n "$excess" | while read -r old; do rm -rf "\${TARGET:?}/$old"; done
+  fi
 
   { cat "$TARGET/$set_name/${BACKUP_FILES.manifest}"; echo "s3=$s3"; } > "$TARGET/last-success.tmp" && mv "$TARGET/last-success.tmp" "$TARGET/last-success"
   rm -f "$TARGET/last-failure"
@@ -358,11 +438,13 @@ export interface HubRestoreScriptParams {
 }
 
 /**
- * Restores one set into Omni's data directory: `sh restore.sh check|restore <set|latest> <expected fingerprint>`.
- * `check` verifies the set (key fingerprint, checksums, snapshot status) and changes nothing. `restore` also
- * rebuilds etcd from the snapshot into a fresh directory (`snapshot restore` with the member name and peer URL
- * Omni's embedded etcd uses: embed.NewConfig defaults), restores the SQLite copy, and only then moves the old
- * etcd directory and SQLite files aside into `pre-restore-<timestamp>` (never deleted). Omni must be stopped.
+ * Restores one set into Omni's data directory:
+ * `sh -c <script> omni-hub-restore check|restore <set|latest> <expected fingerprint> <Omni's account id>`, with the
+ * etcd secret key (armored) on stdin to decrypt the set. `check` verifies the set (key fingerprint, account id,
+ * checksums, decryption, snapshot status) and changes nothing. `restore` also rebuilds etcd from the snapshot into a
+ * fresh directory (`snapshot restore` with the member name and peer URL Omni's embedded etcd uses: embed.NewConfig
+ * defaults), restores the SQLite copy, and only then moves the old etcd directory and SQLite files aside into
+ * `pre-restore-<timestamp>` (never deleted). Omni must be stopped.
  */
 export function hubRestoreScript(p: HubRestoreScriptParams): string {
     const etcdDir = p.etcdDir.replace(/\/+$/, "");
@@ -374,22 +456,28 @@ ETCD_DIR=${shQuote(etcdDir)}
 SQLITE_DB=${shQuote(p.sqlitePath)}
 SETS=${shQuote(p.setsDir)}
 PREFIX=${shQuote(BACKUP_SET_PREFIX)}
-MODE=\${1:?usage: restore.sh check|restore <set|latest> <expected key fingerprint>}
+MODE=\${1:?usage: restore.sh check|restore <set|latest> <expected key fingerprint> <account id> (secret key on stdin)}
 WANT=\${2:?name the set, or latest}
 EXPECTED=\${3:-}
+ACCOUNT=\${4:-}
 
 ${ETCD_OFFLINE}
+
+${SETS_IN_ORDER}
+
 normalize() { printf '%s' "$1" | tr -d ' :' | tr 'abcdef' 'ABCDEF'; }
 
 if [ "$WANT" = latest ]; then
-  SET=
-  for d in "$SETS"/"$PREFIX"*/; do [ -d "$d" ] && SET=$(basename "$d"); done
+  SET=$(sets_in_order "$SETS" | tail -n 1)
   [ -n "$SET" ] || { echo "omni-hub-restore: no backup set in $SETS" >&2; exit 2; }
 else
   SET=$WANT
 fi
 DIR="$SETS/$SET"
-for f in ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite} ${BACKUP_FILES.manifest} ${BACKUP_FILES.sums}; do
+SUFFIX=${ENCRYPTED_SUFFIX}
+# Sets taken before encryption hold the plain files.
+[ -f "$DIR/${BACKUP_FILES.etcd}$SUFFIX" ] || SUFFIX=
+for f in ${BACKUP_FILES.etcd}$SUFFIX ${BACKUP_FILES.sqlite}$SUFFIX ${BACKUP_FILES.manifest} ${BACKUP_FILES.sums}; do
   [ -f "$DIR/$f" ] || { echo "omni-hub-restore: $DIR/$f is missing: not a complete set" >&2; exit 2; }
 done
 
@@ -400,10 +488,34 @@ if [ -z "$EXPECTED" ] || [ "$(normalize "$TAKEN_WITH")" != "$(normalize "$EXPECT
   echo "  Deploy the hub with the key $TAKEN_WITH (config etcdGpgKey) first, or pick a set taken with the configured key." >&2
   exit 3
 fi
+# Omni keeps its state under its account id: restored into an Omni with another --account-id it starts empty.
+TAKEN_FOR=$(sed -n 's/^accountId=//p' "$DIR/${BACKUP_FILES.manifest}")
+if [ -z "$TAKEN_FOR" ]; then
+  echo "omni-hub-restore: warning: set $SET predates recorded account ids; check that it comes from the Omni with --account-id \${ACCOUNT:-unknown}" >&2
+elif [ "$TAKEN_FOR" != "$ACCOUNT" ]; then
+  echo "omni-hub-restore: refusing: set $SET was taken from the Omni with account id $TAKEN_FOR, but the Omni to restore runs with --account-id \${ACCOUNT:-unknown}." >&2
+  echo "  Omni would start on it as if empty. Set hub.accountId to $TAKEN_FOR and run pulumi up first, or pick a set of this Omni." >&2
+  exit 3
+fi
 (cd "$DIR" && sha256sum -c ${BACKUP_FILES.sums} >/dev/null) || { echo "omni-hub-restore: checksums of $SET do not match: the set is damaged" >&2; exit 4; }
+
+# Decrypted copies live in a private temporary directory, removed on exit.
+WORK=$(mktemp -d)
+GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
+trap 'gpgconf --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+mkdir -m 700 "$GNUPGHOME"
+if [ -n "$SUFFIX" ]; then
+  gpg --batch --quiet --no-tty --import 2> "$WORK/gpg.log" || { cat "$WORK/gpg.log" >&2; echo "omni-hub-restore: could not read the etcd secret key (given on stdin)" >&2; exit 4; }
+  for f in ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite}; do
+    gpg --batch --quiet --no-tty --output "$WORK/$f" --decrypt "$DIR/$f$SUFFIX" 2> "$WORK/gpg.log" ||
+      { cat "$WORK/gpg.log" >&2; echo "omni-hub-restore: could not decrypt $f of $SET with the etcd key $EXPECTED" >&2; exit 4; }
+  done
+else
+  cp "$DIR/${BACKUP_FILES.etcd}" "$DIR/${BACKUP_FILES.sqlite}" "$WORK/"
+fi
 REVISION=$(sed -n 's/^etcdRevision=//p' "$DIR/${BACKUP_FILES.manifest}")
-etcd_offline snapshot status "$DIR/${BACKUP_FILES.etcd}" >/dev/null 2>&1 || { echo "omni-hub-restore: the etcd snapshot of $SET is unreadable" >&2; exit 4; }
-echo "omni-hub-restore: set $SET is complete (etcd revision $REVISION, key $TAKEN_WITH)"
+etcd_offline snapshot status "$WORK/${BACKUP_FILES.etcd}" >/dev/null 2>&1 || { echo "omni-hub-restore: the etcd snapshot of $SET is unreadable" >&2; exit 4; }
+echo "omni-hub-restore: set $SET is complete (etcd revision $REVISION, key $TAKEN_WITH, account \${TAKEN_FOR:-unrecorded})"
 [ "$MODE" = restore ] || exit 0
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -411,10 +523,10 @@ ASIDE="$DATA/pre-restore-$STAMP"
 NEW_ETCD="$DATA/.restore-$STAMP-etcd"
 NEW_DB="$DATA/.restore-$STAMP-omni.db"
 # Omni's embedded etcd is a single member named "default" advertising http://localhost:2380 (embed.NewConfig defaults).
-etcd_offline snapshot restore "$DIR/${BACKUP_FILES.etcd}" --data-dir "$NEW_ETCD" --name default \\
+etcd_offline snapshot restore "$WORK/${BACKUP_FILES.etcd}" --data-dir "$NEW_ETCD" --name default \\
   --initial-cluster default=http://localhost:2380 --initial-advertise-peer-urls http://localhost:2380 >/dev/null 2>&1 \\
   || { echo "omni-hub-restore: etcd snapshot restore failed; nothing was changed" >&2; rm -rf "$NEW_ETCD"; exit 5; }
-cp "$DIR/${BACKUP_FILES.sqlite}" "$NEW_DB"
+cp "$WORK/${BACKUP_FILES.sqlite}" "$NEW_DB"
 [ "$(sqlite3 "$NEW_DB" 'PRAGMA integrity_check;')" = ok ] || { echo "omni-hub-restore: the SQLite copy fails its integrity check; nothing was changed" >&2; exit 5; }
 
 mkdir -p "$ASIDE"
@@ -431,20 +543,80 @@ export function hubContainerNames(accountName: string) {
     return { omni: accountName, backup: `${accountName}-backup`, dataVolume: `${accountName}-data` };
 }
 
+/** What `docker inspect <container>` prints, as far as the restore reads it (moby api/types/container). */
+const DockerInspectSchema = z
+    .array(
+        z.object({
+            Name: z.string(),
+            Args: z.array(z.string()).nullish(),
+            Mounts: z
+                .array(z.object({ Type: z.string(), Name: z.string().optional(), Destination: z.string() }))
+                .nullish(),
+        }),
+    )
+    .length(1);
+
+/** What the restore needs to know about the Omni container that runs on the host. */
+export interface OmniContainerFacts {
+    /** The Docker volume mounted at Omni's data path. */
+    dataVolume: string;
+    /** Its `--account-id`. */
+    accountId: string;
+}
+
+/**
+ * The data volume and account id of the running Omni, from `docker inspect` of its container, or the reasons they
+ * cannot be used: the volume must be the configured one (`hub.adopt.omniDataVolume`, else `<accountName>-data`).
+ */
+export function omniContainerFacts(
+    inspectJson: string,
+    want: { container: string; dataPath: string; dataVolume: string },
+): OmniContainerFacts {
+    let parsed;
+    try {
+        parsed = DockerInspectSchema.parse(JSON.parse(inspectJson));
+    } catch (e) {
+        throw new Error(`docker inspect ${want.container} printed no container description: ${(e as Error).message}`);
+    }
+    const c = parsed[0];
+    const mount = (c.Mounts ?? []).find((m) => m.Destination.replace(/\/+$/, "") === want.dataPath);
+    if (!mount || mount.Type !== "volume" || !mount.Name)
+        throw new Error(
+            `container ${want.container} mounts no Docker volume at ${want.dataPath} (${mount ? `a ${mount.Type} mount` : "nothing"}): ` +
+                "it is not the Omni this stack deploys; check hub.accountName and hub.dockerHost",
+        );
+    if (mount.Name !== want.dataVolume)
+        throw new Error(
+            `container ${want.container} keeps its data in volume ${mount.Name}, but the stack configures ${want.dataVolume}: ` +
+                `set hub.adopt.omniDataVolume to ${mount.Name} (or run pulumi up first), so the restore and Omni use the same volume`,
+        );
+    const args = c.Args ?? [];
+    const at = args.findIndex((a) => a === "--account-id" || a.startsWith("--account-id="));
+    const accountId = at < 0 ? undefined : args[at].includes("=") ? args[at].split("=")[1] : args[at + 1];
+    if (!accountId)
+        throw new Error(
+            `container ${want.container} runs without --account-id (args: ${args.join(" ") || "none"}): it is not an Omni this stack deploys`,
+        );
+    return { dataVolume: mount.Name, accountId };
+}
+
 export interface HubRestoreHostParams {
     omniContainer: string;
     backupContainer: string;
-    dataVolume: string;
     /** The target directory on the Docker host. */
     targetDir: string;
-    /** Omni's data directory inside its container (where the data volume is mounted), and its etcd and SQLite paths. */
-    omniPaths: { data: string; etcd: string; sqlite: string };
+    /** Omni's data directory inside its container (where the data volume is mounted), its etcd and SQLite paths, and its etcd key file. */
+    omniPaths: { data: string; etcd: string; sqlite: string; gpgKey: string };
 }
 
 /**
  * What `npm run restore` runs on the Docker host (only docker commands; the file work happens in a one-off
- * container of the backup image, which has etcdutl and sqlite3): `sh -c <script> omni-hub-restore check|restore <set> [fingerprint]`.
- * The expected key fingerprint defaults to the one the deployed backup container carries (the configured key).
+ * container of the backup image, which has etcdutl, sqlite3 and gpg):
+ * `sh -c <script> omni-hub-restore check|restore <set> <fingerprint> <data volume> <account id>`, the volume and
+ * account id read beforehand from `docker inspect` of the Omni container (omniContainerFacts). The expected key
+ * fingerprint defaults to the one the deployed backup container carries (the configured key); the secret key that
+ * decrypts the set is read from the Omni container (`docker cp`, which works while it is stopped) and never written
+ * to the host's disk.
  */
 export function hubRestoreHostScript(p: HubRestoreHostParams): string {
     const inner = hubRestoreScript({
@@ -457,18 +629,28 @@ export function hubRestoreHostScript(p: HubRestoreHostParams): string {
 MODE=\${1:?check or restore}
 SET=\${2:-latest}
 EXPECTED=\${3:-}
+VOLUME=\${4:?the data volume}
+ACCOUNT=\${5:?the account id}
 OMNI=${shQuote(p.omniContainer)}
 BACKUP=${shQuote(p.backupContainer)}
+if ! docker volume inspect "$VOLUME" >/dev/null 2>&1; then
+  echo "omni-hub-restore: refusing: Docker volume $VOLUME, which $OMNI mounts at ${p.omniPaths.data}, does not exist on this host; nothing was changed" >&2
+  exit 2
+fi
 IMAGE=$(docker inspect --format '{{.Config.Image}}' "$BACKUP")
 if [ -z "$EXPECTED" ]; then
   EXPECTED=$(docker inspect --format '{{index .Config.Labels "${HUB_BACKUP_LABELS.fingerprint}"}}' "$BACKUP")
 fi
-inner() {
-  docker run --rm -i --network none --volume ${shQuote(`${p.dataVolume}:${p.omniPaths.data}`)} \\
-    --volume ${shQuote(`${p.targetDir}:${hubBackupPaths.target}:ro`)} "$IMAGE" sh -s "$1" "$SET" "$EXPECTED" <<'OMNI_HUB_RESTORE_EOF'
+INNER=$(cat <<'OMNI_HUB_RESTORE_EOF'
 ${inner.trimEnd()}
 OMNI_HUB_RESTORE_EOF
+)
+inner() {
+  docker cp "$OMNI:${p.omniPaths.gpgKey}" - | tar -xO |
+    docker run --rm -i --network none --volume "$VOLUME:${p.omniPaths.data}" \\
+      --volume ${shQuote(`${p.targetDir}:${hubBackupPaths.target}:ro`)} "$IMAGE" sh -c "$INNER" omni-hub-restore "$1" "$SET" "$EXPECTED" "$ACCOUNT"
 }
+echo "omni-hub-restore: $OMNI (account $ACCOUNT) keeps its data in volume $VOLUME"
 inner check
 [ "$MODE" = restore ] || exit 0
 echo "omni-hub-restore: stopping $BACKUP and $OMNI"

@@ -37,6 +37,10 @@ export interface HubBackupArgs {
     dataVolumeName: pulumi.Input<string>;
     /** Fingerprint of the etcd GPG key: every set needs that key to be restored. */
     etcdKeyFingerprint: pulumi.Input<string>;
+    /** The etcd key's public part (armored): every set is encrypted to it. Without it (older callers) sets are plain. */
+    etcdPublicKey?: pulumi.Input<string>;
+    /** Omni's `--account-id`, recorded in every set (a restore refuses an Omni with another one). */
+    accountId?: pulumi.Input<string>;
     /** Secrets, required with `settings.s3`. */
     s3AccessKeyId?: pulumi.Input<string>;
     s3SecretAccessKey?: pulumi.Input<string>;
@@ -133,7 +137,7 @@ export class HubBackup extends pulumi.ComponentResource {
 
         const intervalSeconds = durationSeconds(s.interval);
         const fingerprint = pulumi.output(args.etcdKeyFingerprint);
-        const script = fingerprint.apply((fpr) =>
+        const script = pulumi.all([fingerprint, args.accountId]).apply(([fpr, accountId]) =>
             hubBackupScript({
                 etcdEndpoint: OMNI_ETCD_ENDPOINT,
                 sqlitePath: omniContainerPaths.sqlite,
@@ -141,6 +145,8 @@ export class HubBackup extends pulumi.ComponentResource {
                 intervalSeconds,
                 keep: s.keep,
                 keyFingerprint: fpr,
+                publicKeyFile: args.etcdPublicKey === undefined ? undefined : hubBackupPaths.publicKey,
+                accountId,
                 s3: s.s3 && {
                     url: s3BaseUrl(s.s3),
                     region: s.s3.region,
@@ -151,6 +157,8 @@ export class HubBackup extends pulumi.ComponentResource {
         const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
             { file: hubBackupPaths.script, content: script, permissions: "0555" },
         ];
+        if (args.etcdPublicKey !== undefined)
+            uploads.push({ file: hubBackupPaths.publicKey, content: args.etcdPublicKey, permissions: "0444" });
         if (s.s3) {
             const curlrc = pulumi
                 .all([args.s3AccessKeyId!, args.s3SecretAccessKey!])
@@ -199,7 +207,11 @@ export class HubBackup extends pulumi.ComponentResource {
                 keyFingerprint: fpr,
                 restore:
                     "npm run restore -- --stack <stack> --set latest (add --yes to restore; see docs/OPERATIONS.md)",
-                note: `every set is encrypted by Omni: restoring it needs the etcd GPG key ${fpr}; keep that key apart from the backups`,
+                note:
+                    args.etcdPublicKey === undefined
+                        ? `sets are NOT encrypted (no etcdPublicKey given): Omni encrypts only etcd values with the etcd key ${fpr}; etcd keys and the SQLite database are plain`
+                        : `every set is encrypted with gpg to the etcd key ${fpr} (Omni itself encrypts only etcd values; etcd keys and the SQLite database are plain): ` +
+                          "restoring a set needs that secret key; keep it apart from the backups",
             }));
         this.registerOutputs({ summary: this.summary });
     }

@@ -56,6 +56,11 @@ export async function keyFingerprint(armored: string): Promise<string> {
     return (await openpgp.readKey({ armoredKey: armored })).getFingerprint().toUpperCase();
 }
 
+/** The public part of an armored key (what hub backups are encrypted to; nothing secret). */
+export async function publicKeyOf(armored: string): Promise<string> {
+    return (await openpgp.readKey({ armoredKey: armored })).toPublic().armor();
+}
+
 /** An RSA-4096 key with an encryption subkey and no passphrase, as Omni's docs make with gpg. */
 export async function generateEtcdKey(opts: GenerateEtcdKeyOptions = {}): Promise<EtcdKey> {
     const { privateKey } = await openpgp.generateKey({

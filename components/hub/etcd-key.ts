@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { etcdKeyProblems, generateEtcdKey, keyFingerprint } from "./etcd-key-rules";
+import { etcdKeyProblems, generateEtcdKey, keyFingerprint, publicKeyOf } from "./etcd-key-rules";
 import { ConfigError } from "../core/validation";
 
 /**
@@ -9,7 +9,10 @@ import { ConfigError } from "../core/validation";
 export const etcdKeyProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { name?: string; email?: string }) {
         const key = await generateEtcdKey(inputs);
-        return { id: key.fingerprint, outs: { ...inputs, ...key } };
+        return {
+            id: key.fingerprint,
+            outs: { ...inputs, ...key, armoredPublicKey: await publicKeyOf(key.armoredPrivateKey) },
+        };
     },
     async diff() {
         return { changes: false };
@@ -25,13 +28,21 @@ class GeneratedEtcdKey extends pulumi.dynamic.Resource {
     // `declare`: a class field would overwrite the outputs the base constructor sets.
     declare readonly armoredPrivateKey: pulumi.Output<string>;
     declare readonly fingerprint: pulumi.Output<string>;
+    /** Absent from keys created before it was an output: then derived from the secret key. */
+    declare readonly armoredPublicKey: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: GeneratedEtcdKeyInputs, opts?: pulumi.CustomResourceOptions) {
         // `kind` tells the offline plan's mocks what this dynamic resource is.
         super(
             etcdKeyProvider,
             name,
-            { ...args, kind: "omni-etcd-key", armoredPrivateKey: undefined, fingerprint: undefined },
+            {
+                ...args,
+                kind: "omni-etcd-key",
+                armoredPrivateKey: undefined,
+                fingerprint: undefined,
+                armoredPublicKey: undefined,
+            },
             opts,
         );
     }
@@ -50,6 +61,8 @@ export class OmniEtcdKey extends pulumi.ComponentResource {
     /** The armored secret key (secret). Back it up: without it the Omni data is lost. */
     public readonly armoredPrivateKey: pulumi.Output<string>;
     public readonly fingerprint: pulumi.Output<string>;
+    /** The public part (armored; not secret): what the hub backup encrypts each set to. */
+    public readonly armoredPublicKey: pulumi.Output<string>;
 
     constructor(name: string, args: OmniEtcdKeyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("omni-scale:omni:OmniEtcdKey", name, {}, opts);
@@ -63,6 +76,7 @@ export class OmniEtcdKey extends pulumi.ComponentResource {
             });
             this.armoredPrivateKey = pulumi.secret(checked.armored);
             this.fingerprint = pulumi.unsecret(checked.fingerprint);
+            this.armoredPublicKey = pulumi.unsecret(this.armoredPrivateKey.apply(publicKeyOf));
         } else {
             const key = new GeneratedEtcdKey(
                 `${name}-generated`,
@@ -72,7 +86,17 @@ export class OmniEtcdKey extends pulumi.ComponentResource {
             );
             this.armoredPrivateKey = pulumi.secret(key.armoredPrivateKey);
             this.fingerprint = key.fingerprint;
+            // What the key's own resource reports, so nothing parses the key before `up` generates it.
+            this.armoredPublicKey = pulumi.unsecret(
+                pulumi
+                    .all([key.armoredPublicKey, key.armoredPrivateKey])
+                    .apply(async ([pub, priv]) => pub ?? (await publicKeyOf(priv))),
+            );
         }
-        this.registerOutputs({ armoredPrivateKey: this.armoredPrivateKey, fingerprint: this.fingerprint });
+        this.registerOutputs({
+            armoredPrivateKey: this.armoredPrivateKey,
+            fingerprint: this.fingerprint,
+            armoredPublicKey: this.armoredPublicKey,
+        });
     }
 }

@@ -18,6 +18,7 @@ import {
 } from "./scripts";
 import { omnictlEnvironment } from "../omni/omnictl";
 import { AcmeCertificate } from "../edge/acme-certificate";
+import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../edge/acme-certificate-render";
 import { CloudflareRecord } from "../edge/cloudflare-record";
 import { CertificateSummary, certificateSummary, tlsProblems } from "../edge/tls";
 import { argsKey, ConfigError, ConfigIssue, KeyedArgs, parseOrThrow } from "../core/validation";
@@ -111,8 +112,7 @@ export class OmniHub extends pulumi.ComponentResource {
             throw new ConfigError([
                 {
                     key: "cloudflareApiToken",
-                    message:
-                        "dns.cloudflare is set: set a token that can edit DNS in the zone with `pulumi config set --secret cloudflareApiToken ...`",
+                    message: `dns.cloudflare is set: set a token with ${CLOUDFLARE_TOKEN_PERMISSIONS} with \`pulumi config set --secret cloudflareApiToken ...\``,
                 },
             ]);
         }
@@ -265,6 +265,7 @@ export class OmniHub extends pulumi.ComponentResource {
                       name: s.omniDomain,
                       ttl: s.dns.cloudflare.ttl,
                       tailscaleHostname: s.tailscale.hostname,
+                      tailscaleTags: s.tailscale.tags,
                       apiToken: args.cloudflareApiToken!,
                   },
                   { parent: this, dependsOn: [sidecar] },
@@ -282,6 +283,8 @@ export class OmniHub extends pulumi.ComponentResource {
                       sidecarId: sidecar.id,
                       dataVolumeName: omniData.name,
                       etcdKeyFingerprint: etcdKey.fingerprint,
+                      etcdPublicKey: etcdKey.armoredPublicKey,
+                      accountId,
                       s3AccessKeyId: args.hubBackupS3?.accessKeyId,
                       s3SecretAccessKey: args.hubBackupS3?.secretAccessKey,
                   },

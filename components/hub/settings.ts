@@ -20,6 +20,7 @@ import {
     uniqueBy,
 } from "../core/validation";
 import { images, versions } from "../core/versions";
+import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../edge/acme-certificate-render";
 
 /**
  * Typed, non-secret settings of the Omni hub, validated once here and reused by config loading, the
@@ -127,14 +128,23 @@ const TlsSchema = z.discriminatedUnion("mode", [
             })
             .default("production")
             .describe("acme: production (trusted certificates) or staging (a first try: Talos will not trust them)"),
-        /** Renew on `pulumi up` once fewer days than this remain (Let's Encrypt certificates last 90 days). */
+        /**
+         * Renew on `pulumi up` once this few days remain. Unset (the default): once a third of the certificate's
+         * lifetime remains, half for lifetimes of 10 days or less (the ACME provider's minDaysDynamic), so shorter
+         * lifetimes need no change here.
+         */
         renewalDays: z
             .number()
             .int()
             .min(1, "at least 1 day")
-            .max(60, "at most 60 (certificates last 90 days; more would renew on almost every up)")
-            .default(30)
-            .describe("acme: renew on pulumi up once fewer days than this remain (certificates last 90 days)"),
+            .max(
+                60,
+                "at most 60 (more would renew a 90-day certificate on almost every up); or leave it out to renew at a third of the lifetime",
+            )
+            .optional()
+            .describe(
+                "acme: renew on pulumi up once fewer days than this remain; unset, at a third of the certificate's lifetime (half for 10 days or less)",
+            ),
     }),
 ]);
 
@@ -418,8 +428,7 @@ export const OmniHubSettingsSchema = z
                 code: "custom",
                 path: ["tls", "mode"],
                 input: s.tls.mode,
-                message:
-                    "acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken), or use tls.mode config or hostFiles",
+                message: `acme answers the DNS-01 challenge through Cloudflare: set dns.cloudflare.zoneId (and the secret cloudflareApiToken, a token with ${CLOUDFLARE_TOKEN_PERMISSIONS}), or use tls.mode config or hostFiles`,
             });
         }
         const tag = s.omniImage && tagVersion(s.omniImage);

@@ -171,7 +171,7 @@ export const GENERATED_AT_UP = "(generated at pulumi up)";
 /** Dynamic resources announce what they are with a `kind` input; an etcd key is generated at `up`. */
 function dynamicOutputs(inputs: any): Record<string, unknown> {
     if (inputs.kind !== "omni-etcd-key") return {};
-    return { armoredPrivateKey: GENERATED_AT_UP, fingerprint: GENERATED_AT_UP };
+    return { armoredPrivateKey: GENERATED_AT_UP, fingerprint: GENERATED_AT_UP, armoredPublicKey: GENERATED_AT_UP };
 }
 
 function resourceId(args: MockResourceArgs, state: Record<string, unknown>): string {
@@ -283,11 +283,19 @@ export function offlineMocks(
             return { id, state };
         },
         call(args: MockCallArgs) {
-            if (args.token === "tailscale:index/getDevice:getDevice") {
-                const hostname = String(args.inputs.hostname ?? args.inputs.name);
-                const device = tailscaleDevice(hostname);
-                record(simulated, hostname, args.token, args.inputs, device);
-                return device;
+            if (args.token === "tailscale:index/getDevices:getDevices") {
+                // One device matching the filters: the sidecar, joined once with its hostname and tags.
+                const filter = (name: string) =>
+                    (args.inputs.filters as { name: string; values: string[] }[] | undefined)?.find(
+                        (f) => f.name === name,
+                    )?.values;
+                const hostname = filter("hostname")?.[0] ?? "offline";
+                const result = {
+                    ...args.inputs,
+                    devices: [{ ...tailscaleDevice(hostname), tags: filter("tags") ?? [] }],
+                };
+                record(simulated, hostname, args.token, args.inputs, result);
+                return result;
             }
             return args.inputs;
         },
