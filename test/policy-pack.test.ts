@@ -28,6 +28,8 @@ const POLICIES: Record<string, string> = {
     "hub-backup-s3-credentials-secret": "mandatory",
     "ssh-connections-agent-auth": "mandatory",
     "omni-certificate-covers-domain": "mandatory",
+    "omni-cluster-classes-present": "mandatory",
+    "omni-cluster-protected": "mandatory",
     "cloudflare-tailnet-record-dns-only": "mandatory",
 };
 

@@ -5,6 +5,7 @@ import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
 import { kubernetesSupportProblem, versions } from "../core/versions";
+import { clusterLifecycleFields } from "./omni-state";
 
 /**
  * Omni cluster templates (siderolabs/omni v1.10.4 `client/pkg/template/internal/models`): one Cluster, one ControlPlane, Workers, optional Machine docs,
@@ -482,6 +483,7 @@ function clusterSpecSchema(classes?: ClassCheck) {
                     gatewayApi: z.boolean().default(false),
                 })
                 .default({ mtu: 1450, hubble: false, gatewayApi: false }),
+            ...clusterLifecycleFields,
         })
         .superRefine((c, ctx) => {
             const problem = kubernetesSupportProblem(c.talosVersion, c.kubernetesVersion);

@@ -57,6 +57,8 @@ function tree(resources: CapturedResource[]): string[] {
     return lines;
 }
 
+const omniKinds = ["omni-machine-class", "omni-cluster"];
+
 /** What the program rendered for Omni: container command lines (Omni's flags) and YAML fed to omnictl. */
 function artifacts(resources: CapturedResource[]): string[] {
     const out: string[] = [];
@@ -65,10 +67,15 @@ function artifacts(resources: CapturedResource[]): string[] {
         if (r.type === "docker:index/container:Container" && Array.isArray(inputs.command) && inputs.command.length) {
             out.push(`# ${r.name}: command`, ...inputs.command.map((c: string) => `  ${c}`), "");
         }
-        if (r.type === "command:local:Command" && typeof inputs.stdin === "string" && inputs.stdin.trim()) {
+        // A command's stdin, or the YAML an Omni machine class or cluster applies.
+        const [what, text] =
+            r.type === "command:local:Command"
+                ? ["stdin", inputs.stdin]
+                : ["yaml", omniKinds.includes(inputs.kind) && inputs.yaml];
+        if (typeof text === "string" && text.trim()) {
             out.push(
-                `# ${r.name}: stdin`,
-                ...inputs.stdin
+                `# ${r.name}: ${what}`,
+                ...text
                     .trimEnd()
                     .split("\n")
                     .map((l: string) => `  ${l}`),
