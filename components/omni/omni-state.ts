@@ -438,18 +438,21 @@ function resources(text: string): Doc[] {
 /** ClusterMachineRequestStatusSpec.Stage (omni.proto). */
 const REQUEST_STAGES = ["UNKNOWN", "PENDING", "PROVISIONING", "PROVISIONED", "DEPROVISIONING", "FAILED"];
 
+/** Set by Omni on a request whose machine has joined the cluster (cluster_machine_request_status.go). */
+const REQUEST_IN_USE = "omni.sidero.dev/machine-request-in-use";
+
 /**
- * Omni's own words on why machines are missing: failed or pending machine requests (their `status` and `error`
- * come from the infra provider's MachineRequestStatus) and machine-set errors.
+ * Omni's own words on why machines are missing: machine requests whose machine has not joined (their `status` and
+ * `error` come from the infra provider's MachineRequestStatus) and machine-set errors.
  */
 export function omniReasons(requestsYaml: string, machineSetsYaml: string): string[] {
     const requests = resources(requestsYaml).flatMap((r) => {
         const s = r.spec ?? {};
-        const stage = typeof s.stage === "number" ? REQUEST_STAGES[s.stage] : String(s.stage ?? "");
-        if (stage === "PROVISIONED" && !s.error) return [];
-        const what = [s.status, s.error && !String(s.status ?? "").includes(s.error) ? s.error : undefined]
-            .filter(Boolean)
-            .join(": ");
+        if (r.metadata?.labels && REQUEST_IN_USE in r.metadata.labels) return [];
+        const stage =
+            typeof s.stage === "number" ? (REQUEST_STAGES[s.stage] ?? String(s.stage)) : String(s.stage ?? "");
+        const status = String(s.status ?? "");
+        const what = [status, s.error && !status.includes(s.error) ? s.error : undefined].filter(Boolean).join(": ");
         return what ? [`machine request ${r.metadata?.id} (${stage.toLowerCase()}): ${what}`] : [];
     });
     const sets = resources(machineSetsYaml).flatMap((r) =>
