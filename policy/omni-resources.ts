@@ -8,6 +8,7 @@ import {
 import * as YAML from "yaml";
 import { clusterTemplateProblems, nodeRoleLabelProblems } from "../components/omni/cluster-render";
 import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/omni/machine-class-render";
+import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../components/omni/omni-state";
 import { DEFAULT_INFRA_PROVIDER_ID } from "../components/core/validation";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
 
@@ -17,9 +18,6 @@ import { commandFlags, flag, known, yamlDocuments } from "./props";
  */
 
 const DYNAMIC_RESOURCE = "pulumi-nodejs:dynamic:Resource";
-/** The `kind` inputs of components/omni/machine-class.ts and cluster.ts (kept literal: the pack loads no SDK program code). */
-const MACHINE_CLASS_KIND = "omni-machine-class";
-const CLUSTER_KIND = "omni-cluster";
 
 /** The Omni YAML a resource carries, if it is known and the resource is one that applies Omni resources. */
 function omniYaml(r: { type: string; props: Record<string, any> }): string | undefined {

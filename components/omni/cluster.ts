@@ -3,7 +3,7 @@ import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./clu
 import { etcdBackupIntervalLimits } from "../hub/settings";
 import { OmniMachineClass } from "./machine-class";
 import { clusterProvider } from "./omni-providers";
-import { ClusterStatus, clusterState, DEFAULT_READY_TIMEOUT, kubeconfigOptions } from "./omni-state";
+import { CLUSTER_KIND, ClusterStatus, clusterState, DEFAULT_READY_TIMEOUT, kubeconfigOptions } from "./omni-state";
 import { argsKey, ConfigError, KeyedArgs } from "../core/validation";
 
 export interface OmniClusterArgs extends KeyedArgs {
@@ -18,9 +18,6 @@ export interface OmniClusterArgs extends KeyedArgs {
      */
     etcdBackupIntervals?: pulumi.Input<{ minInterval?: string; maxInterval?: string } | undefined>;
 }
-
-/** The type of the dynamic resource that holds a cluster; policies and the offline plan find it by `kind`. */
-export const CLUSTER_KIND = "omni-cluster";
 
 /** The dynamic resource; `declare`: a class field would overwrite the outputs the base constructor sets. */
 class ClusterResource extends pulumi.dynamic.Resource {

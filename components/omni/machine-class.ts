@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MachineClassSpec, renderMachineClass } from "./machine-class-render";
 import { argsKey, KeyedArgs } from "../core/validation";
 import { machineClassProvider } from "./omni-providers";
-import { machineClassState, PROVIDER_REGISTRATION_TIMEOUT_SECONDS } from "./omni-state";
+import { MACHINE_CLASS_KIND, machineClassState, PROVIDER_REGISTRATION_TIMEOUT_SECONDS } from "./omni-state";
 
 export interface OmniMachineClassArgs extends KeyedArgs {
     spec: MachineClassSpec;
@@ -11,9 +11,6 @@ export interface OmniMachineClassArgs extends KeyedArgs {
     /** How long the apply waits for the provider to register with Omni (default 300 s). */
     providerTimeoutSeconds?: number;
 }
-
-/** The type of the dynamic resource that holds a machine class; policies and the offline plan find it by `kind`. */
-export const MACHINE_CLASS_KIND = "omni-machine-class";
 
 /** The dynamic resource that holds the class (the SDK's Resource is abstract). */
 class MachineClassResource extends pulumi.dynamic.Resource {}

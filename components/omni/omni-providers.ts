@@ -313,8 +313,9 @@ export const clusterProvider: pulumi.dynamic.ResourceProvider<ClusterProps, Clus
         if (!props) throw new Error(`cluster ${id}: nothing to read with (no inputs)`);
         const state = await readCluster(id, props);
         if (!state) return {};
-        const { kubeconfig, talosconfig, status: _status, ...inputs } = props;
-        const status = await clusterStatus(id, props);
+        const { kubeconfig, talosconfig, status: last, ...inputs } = props;
+        // A status Omni cannot give right now (e.g. a cluster being torn down) keeps the last one.
+        const status = await clusterStatus(id, props).catch(() => last);
         return { id, props: { ...props, state, status }, inputs: { ...inputs, state } };
     },
     async diff(_id, olds, news) {

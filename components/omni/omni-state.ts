@@ -17,6 +17,10 @@ import { goDuration, parseGoDuration } from "../core/validation";
 
 type Labels = Record<string, string>;
 
+/** The `kind` input of the dynamic resources that hold a machine class or a cluster (policies and the plan find them by it). */
+export const MACHINE_CLASS_KIND = "omni-machine-class";
+export const CLUSTER_KIND = "omni-cluster";
+
 export interface MachineClassState {
     providerId: string;
     /** The provider data, parsed: one field per VM setting. */
@@ -83,7 +87,7 @@ const PATCH_BASE_WEIGHT_CLUSTER = 200;
 const PATCH_BASE_WEIGHT_MACHINE_SET = 400;
 /** Omni's ids for the control-plane set and the unnamed worker set (`client/pkg/omni/resources/omni/machine_set.go`). */
 const CONTROL_PLANES = "control-planes";
-export const DEFAULT_WORKERS = "workers";
+const DEFAULT_WORKERS = "workers";
 /** Omni's own labels and annotations, which export leaves out (export.go `getUserDescriptors`). */
 const SYSTEM_PREFIX = "omni.sidero.dev/";
 

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, formatIssues } from "../../components/core/validation";
+import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../../components/omni/omni-state";
 import { CapturedResource, maskSecrets } from "./capture";
 import { PolicyConfig, Violation } from "./analyze";
 import { PackProcess } from "./pack-process";
@@ -57,7 +58,7 @@ function tree(resources: CapturedResource[]): string[] {
     return lines;
 }
 
-const omniKinds = ["omni-machine-class", "omni-cluster"];
+const omniKinds = [MACHINE_CLASS_KIND, CLUSTER_KIND];
 
 /** What the program rendered for Omni: container command lines (Omni's flags) and YAML fed to omnictl. */
 function artifacts(resources: CapturedResource[]): string[] {

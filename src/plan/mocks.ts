@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { MockCallArgs, MockResourceArgs, Mocks } from "@pulumi/pulumi/runtime";
 import * as openpgp from "openpgp";
 import { keyFingerprint } from "../../components/hub/etcd-key-rules";
+import { CLUSTER_KIND } from "../../components/omni/omni-state";
 import { OFFLINE_CERTIFICATE_VALIDITY, offlinePreflightStdout } from "../../components/proxmox/preflight-render";
 import { offlineCertificate } from "./offline-certificate";
 
@@ -204,7 +205,7 @@ function offlineClusterOutputs(inputs: any): Record<string, unknown> {
  * a cluster its ready status and configs (a machine class's outputs are its inputs).
  */
 async function dynamicOutputs(inputs: any): Promise<Record<string, unknown>> {
-    if (inputs.kind === "omni-cluster") return offlineClusterOutputs(inputs);
+    if (inputs.kind === CLUSTER_KIND) return offlineClusterOutputs(inputs);
     if (inputs.kind !== "omni-etcd-key") return {};
     const { privateKey } = await openpgp.generateKey({
         type: "ecc",
