@@ -169,9 +169,10 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
     describe("cluster", () => {
         it("syncs, waits until ready printing progress, issues the configs, and reads back with no diff", async () => {
             omni.answer(EXPORT, exported, "sync");
-            omni.answer(`${STATUS}.0`, upstream("clusterstatus-scaling-up.yaml"));
+            // No status at first (NotFound), then scaling up twice, then running.
             omni.answer(`${STATUS}.1`, upstream("clusterstatus-scaling-up.yaml"));
-            omni.answer(STATUS, upstream("clusterstatus-running.yaml"));
+            omni.answer(`${STATUS}.2`, upstream("clusterstatus-scaling-up.yaml"));
+            omni.answer(`${STATUS}.3`, upstream("clusterstatus-running.yaml"));
             omni.answer("kubeconfig", upstream("kubeconfig-service-account.yaml"));
             omni.answer("talosconfig", upstream("talosconfig.yaml"));
             const inputs = clusterProps();
@@ -180,6 +181,7 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
             assert.equal(result.id, "talos-prod-01");
             assert.equal(omni.read("synced.yaml"), inputs.yaml);
             assert.deepEqual(lines, [
+                "cluster talos-prod-01: Omni reports no status yet",
                 "cluster talos-prod-01: phase SCALING_UP, 1/6 machines healthy (2 connected), Kubernetes API not ready, control plane not ready",
                 "cluster talos-prod-01: phase RUNNING, 6/6 machines healthy (6 connected), Kubernetes API ready, control plane ready",
             ]);

@@ -233,21 +233,20 @@ export async function clusterStatus(name: string, access: OmniAccessProps): Prom
  * requested machine healthy), printing each change of status. On timeout it fails with Omni's own reasons: the
  * cluster's machine requests (the infra provider's errors) and machine-set errors.
  */
-export async function waitForCluster(
-    name: string,
-    access: OmniAccessProps,
-    timeout: string,
-    progress: (line: string) => void = say,
-): Promise<ClusterStatus> {
+export async function waitForCluster(name: string, access: OmniAccessProps, timeout: string): Promise<ClusterStatus> {
     const timeoutMs = readyTimeoutMs(timeout);
     const deadline = Date.now() + timeoutMs;
     let last = "";
     for (;;) {
-        const status = await clusterStatus(name, access);
-        const line = describeStatus(status);
-        if (line !== last) progress(`cluster ${name}: ${line}`);
+        // Right after a sync Omni may not have written the cluster's status yet.
+        const run = await omnictl(getClusterStatusArgs(name), access);
+        if (run.code !== 0 && !isNotFound(run.stderr))
+            throw new Error(`omnictl get clusterstatuses ${name} failed: ${run.stderr.trim()}`);
+        const status = run.code === 0 ? parseClusterStatus(run.stdout) : undefined;
+        const line = status ? describeStatus(status) : "Omni reports no status yet";
+        if (line !== last) say(`cluster ${name}: ${line}`);
         last = line;
-        if (isClusterReady(status)) return status;
+        if (status && isClusterReady(status)) return status;
         if (Date.now() >= deadline) {
             const reasons = omniReasons(
                 (await omnictl(getMachineRequestStatusesArgs(name), access)).stdout,
