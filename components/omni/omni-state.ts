@@ -159,16 +159,18 @@ function size(value: unknown): number | string {
     return s === "Static" ? 0 : "Unlimited";
 }
 
+/** Pulumi drops undefined properties: leave them out, so that a state that went through Pulumi compares equal. */
+const defined = <T extends object>(o: T): T =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
 function machineSet(doc: Doc, cluster: string, setName: string): MachineSetState {
     const id = `${cluster}-${setName}`;
-    const state: MachineSetState = {
+    return defined({
         machineClass: String(doc.machineClass?.name ?? ""),
         size: size(doc.machineClass?.size),
         labels: userDescriptors(doc.labels),
         annotations: userDescriptors(doc.annotations),
         patches: patches(doc.patches, id, PATCH_BASE_WEIGHT_MACHINE_SET),
-    };
-    const optional: Partial<MachineSetState> = {
         systemExtensions: extensions(doc.systemExtensions),
         updateStrategy: strategy(doc.updateStrategy, "Rolling"),
         deleteStrategy: strategy(doc.deleteStrategy, "Unset"),
@@ -176,9 +178,7 @@ function machineSet(doc: Doc, cluster: string, setName: string): MachineSetState
         bootstrapSpec: doc.bootstrapSpec
             ? { clusterUUID: String(doc.bootstrapSpec.clusterUUID), snapshot: String(doc.bootstrapSpec.snapshot) }
             : undefined,
-    };
-    for (const [k, v] of Object.entries(optional)) if (v !== undefined) (state as any)[k] = v;
-    return state;
+    });
 }
 
 /** A cluster template (rendered, or exported by Omni) in comparable form. */
@@ -191,7 +191,7 @@ export function clusterState(templateYaml: string): ClusterState {
     const name = String(cluster.name);
     const controlPlane = docs.find((d) => d.kind === "ControlPlane") ?? {};
     const f = cluster.features ?? {};
-    const state: ClusterState = {
+    return defined<ClusterState>({
         name,
         labels: userDescriptors(cluster.labels),
         annotations: userDescriptors(cluster.annotations),
@@ -239,10 +239,8 @@ export function clusterState(templateYaml: string): ClusterState {
                     return [setName, machineSet(w, name, setName)];
                 }),
         ),
-    };
-    const ext = extensions(cluster.systemExtensions);
-    if (ext) state.systemExtensions = ext;
-    return state;
+        systemExtensions: extensions(cluster.systemExtensions),
+    });
 }
 
 /** A MachineClass document (rendered, or read with `omnictl get machineclasses <id> -o yaml`) in comparable form. */
