@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderClusterTemplate } from "../components/omni/cluster-render";
 import { renderMachineClass } from "../components/omni/machine-class-render";
 import { clusterProvider, machineClassProvider } from "../components/omni/omni-providers";
+import { isSecret } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
 import { assertViolation, violationsOf } from "./policy-helpers";
 import { editedStacks, removeStackDirs } from "./stack-files";
@@ -101,6 +102,24 @@ describe("no accidental teardown of clusters", function () {
             planStack({ stack: "matrix", configFile: removed.matrix, skipPolicies: true, previousOutputs: legacy }),
             /cluster talos-prod-01 is deployed by stack matrix and protected/,
         );
+    });
+});
+
+describe("the workload stack's outputs for the next stack", function () {
+    this.timeout(120000);
+
+    it("exports each cluster's kubeconfig and talosconfig as secrets, its status in the clear", async () => {
+        const { outputs } = await planStack({ stack: "matrix", skipPolicies: true });
+        const o = outputs as Record<string, unknown>;
+        for (const key of ["kubeconfigs", "talosconfigs"]) {
+            assert.ok(isSecret(o[key]), `${key} is a secret output`);
+            const value = (o[key] as { value: Record<string, string> }).value;
+            assert.deepEqual(Object.keys(value), ["talos-prod-01"]);
+            assert.ok(value["talos-prod-01"].length > 0);
+        }
+        assert.ok(!isSecret(o.clusterStatus));
+        assert.deepEqual((o.clusterStatus as any)["talos-prod-01"].machines.requested, 6);
+        assert.deepEqual(o.protectedClusters, ["talos-prod-01"]);
     });
 });
 
