@@ -184,14 +184,14 @@ const mapValues = <T, U>(o: Record<string, T>, f: (v: T) => U): Record<string, U
 /**
  * A stack deployed with classes and clusters as omnictl commands holds commands whose stored `delete` runs
  * `omnictl delete` / `omnictl cluster template delete`: dropping them from the program would run it. For one `up`
- * they are registered again under their old names with no-op scripts (an update, which runs `create`: `true`) and
- * retainOnDelete, keeping `triggers` so that nothing is replaced (a replacement would run the old delete). The next
- * `up` drops them without running anything; the new resources adopt what Omni holds unchanged.
+ * they are registered again under their old names with no-op scripts and retainOnDelete. With an `update` command
+ * and the old `triggers` the change is an update (`true`), never a replacement, which would run the old delete. The
+ * next `up` drops them without running anything; the new resources adopt what Omni holds unchanged.
  */
 function neutralizeLegacyCommand(name: string, id: string, parent: pulumi.Resource) {
     new command.local.Command(
         name,
-        { create: "true", delete: "true", triggers: [id] },
+        { create: "true", update: "true", delete: "true", triggers: [id] },
         { parent, retainOnDelete: true },
     );
 }

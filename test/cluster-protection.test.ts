@@ -88,6 +88,7 @@ describe("no accidental teardown of clusters", function () {
         ]);
         for (const c of commands) {
             assert.equal(c.inputs.create, "true");
+            assert.equal(c.inputs.update, "true", "an update, never a replacement (which would run the old delete)");
             assert.equal(c.inputs.delete, "true");
             assert.equal(c.retainOnDelete, true);
             // The URN the old command has: under its component, same name, same triggers (no replacement).
