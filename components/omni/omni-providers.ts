@@ -7,6 +7,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import {
     applyArgs,
     changedFields,
+    CLUSTER_KIND,
+    ClusterState,
     ClusterStatus,
     clusterState,
     deleteClusterArgs,
@@ -23,6 +25,8 @@ import {
     isNotFound,
     KubeconfigOptions,
     kubeconfigArgs,
+    MACHINE_CLASS_KIND,
+    MachineClassState,
     machineClassState,
     omniReasons,
     parseClusterStatus,
@@ -104,12 +108,12 @@ const pollMs = (timeoutMs: number) => Math.max(50, Math.min(10_000, timeoutMs / 
 // ---- machine classes ----
 
 export interface MachineClassProps extends OmniAccessProps {
-    kind: "omni-machine-class";
+    kind: typeof MACHINE_CLASS_KIND;
     /** The class id (`id` itself is reserved for the resource's id). */
     classId: string;
     providerId: string;
     yaml: string;
-    state: ReturnType<typeof machineClassState>;
+    state: MachineClassState;
     providerTimeoutSeconds: number;
 }
 
@@ -202,10 +206,10 @@ export const machineClassProvider: pulumi.dynamic.ResourceProvider<MachineClassP
 // ---- clusters ----
 
 export interface ClusterProps extends OmniAccessProps {
-    kind: "omni-cluster";
+    kind: typeof CLUSTER_KIND;
     name: string;
     yaml: string;
-    state: ReturnType<typeof clusterState>;
+    state: ClusterState;
     readyTimeout: string;
     kubeconfigOptions: KubeconfigOptions;
     /** Bump to issue a new kubeconfig (and talosconfig). */
