@@ -132,7 +132,11 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
             });
             // The update applies the stack's version again.
             omni.answer("get_machineclasses_cp", classAsOmniPrints(classYaml, 3), "apply");
-            const { outs } = await machineClassProvider.update!("cp", read.props as MachineClassProps, inputs);
+            const { result, lines } = await printed(() =>
+                machineClassProvider.update!("cp", read.props as MachineClassProps, inputs),
+            );
+            const outs = result.outs;
+            assert.deepEqual(lines, ["machine class cp: applying state.providerData.memory"]);
             assert.equal(omni.read("applied.yaml"), classYaml);
             assert.deepEqual(await machineClassProvider.diff!("cp", outs!, inputs), { changes: false });
         });
@@ -258,8 +262,13 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
             assert.equal((await clusterProvider.diff!("talos-prod-01", props, inputs)).changes, true);
 
             omni.answer(EXPORT, exported, "sync");
-            const { result } = await printed(() => clusterProvider.update!("talos-prod-01", props, inputs));
+            const { result, lines } = await printed(() => clusterProvider.update!("talos-prod-01", props, inputs));
             assert.equal(omni.read("synced.yaml"), inputs.yaml);
+            assert.equal(
+                lines[0],
+                'cluster talos-prod-01: applying state.talosVersion, state.workers["worker-golf"].size',
+                "the `up` output names what is put back",
+            );
             assert.equal((result.outs as ClusterProps).kubeconfig, "kc", "same kubeconfig settings: not reissued");
             assert.deepEqual(await clusterProvider.diff!("talos-prod-01", result.outs as ClusterProps, inputs), {
                 changes: false,

@@ -102,6 +102,11 @@ async function withFile<T>(content: string, fn: (file: string) => Promise<T>): P
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Progress goes to the provider's stdout, which the engine shows as info diagnostics for a dynamic provider. */
 const say = (line: string) => process.stdout.write(`${line}\n`);
+/** Names the fields an update puts back or changes in Omni, in the `up` output. */
+function sayChanges(what: string, prior: object, next: object) {
+    const changes = changedFields(prior, next, "state");
+    if (Object.keys(changes).length > 0) say(`${what}: applying ${describeChanges(changes)}`);
+}
 /** Poll every 10 s, or 20 times over a shorter timeout. */
 const pollMs = (timeoutMs: number) => Math.max(50, Math.min(10_000, timeoutMs / 20));
 
@@ -193,7 +198,8 @@ export const machineClassProvider: pulumi.dynamic.ResourceProvider<MachineClassP
             !isDeepStrictEqual(olds.state, news.state) || olds.providerTimeoutSeconds !== news.providerTimeoutSeconds;
         return { changes: changed };
     },
-    async update(_id, _olds, news) {
+    async update(_id, olds, news) {
+        sayChanges(`machine class ${news.classId}`, olds.state, news.state);
         return { outs: await applyMachineClass(news) };
     },
     async delete(id, props) {
@@ -330,6 +336,7 @@ export const clusterProvider: pulumi.dynamic.ResourceProvider<ClusterProps, Clus
         return { changes: changed };
     },
     async update(_id, olds, news) {
+        sayChanges(`cluster ${news.name}`, olds.state, news.state);
         const synced = isDeepStrictEqual(olds.state, news.state)
             ? { ...news, state: olds.state, status: await clusterStatus(news.name, news) }
             : await syncAndWait(news);
