@@ -90,7 +90,11 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
             omni.answer("get_infraproviderstatuses_matrix-cluster.1", "");
             omni.answer("get_machineclasses_cp", classAsOmniPrints(classYaml), "apply");
             const inputs = classProps();
-            const { id, outs } = await machineClassProvider.create!(inputs);
+            const { result, lines } = await printed(() => machineClassProvider.create!(inputs));
+            const { id, outs } = result;
+            assert.deepEqual(lines, [
+                "machine class cp: waiting up to 5s for infra provider matrix-cluster to register with Omni",
+            ]);
             assert.equal(id, "cp");
             assert.equal(omni.read("applied.yaml"), classYaml);
             assert.deepEqual(omni.calls(), [
@@ -109,7 +113,7 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
         it("fails after the provider timeout naming the provider id, what to check and Omni's answer", async () => {
             fs.rmSync(path.join(omni.state, "get_infraproviderstatuses_matrix-cluster"));
             await assert.rejects(
-                machineClassProvider.create!(classProps(classYaml, 1)),
+                printed(() => machineClassProvider.create!(classProps(classYaml, 1))),
                 /infra provider matrix-cluster has not registered with Omni within 1s.*docker logs.*omnictl said: Error: rpc error: code = NotFound/s,
             );
             assert.ok(!omni.calls().some((c) => c.startsWith("apply")));

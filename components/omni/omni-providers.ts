@@ -137,9 +137,13 @@ async function readMachineClass(id: string, access: OmniAccessProps) {
  */
 async function waitForProvider(p: MachineClassProps): Promise<void> {
     const deadline = Date.now() + p.providerTimeoutSeconds * 1000;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
         const run = await omnictl(getInfraProviderStatusArgs(p.providerId), p);
         if (run.code === 0) return;
+        if (attempt === 0)
+            say(
+                `machine class ${p.classId}: waiting up to ${p.providerTimeoutSeconds}s for infra provider ${p.providerId} to register with Omni`,
+            );
         if (Date.now() >= deadline)
             throw new Error(
                 `infra provider ${p.providerId} has not registered with Omni within ${p.providerTimeoutSeconds}s (no InfraProviderStatuses.omni.sidero.dev/${p.providerId}), and Omni refuses its machine classes until it does. ` +
