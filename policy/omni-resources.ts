@@ -1,10 +1,9 @@
-import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import {
     PolicyResource,
+    ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationPolicy,
-    validateResourceOfType,
 } from "@pulumi/policy";
 import * as YAML from "yaml";
 import {
@@ -13,16 +12,40 @@ import {
     talosPatchTemplateProblems,
 } from "../components/omni/cluster-render";
 import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/omni/machine-class-render";
+import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../components/omni/omni-state";
 import { DEFAULT_INFRA_PROVIDER_ID } from "../components/core/validation";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
 
-/** Omni resources applied with omnictl: the YAML a `command:local:Command` gets on stdin. */
+/**
+ * Omni resources: the YAML an OmniMachineClass or OmniCluster holds (`yaml` of its dynamic resource, found by its
+ * `kind`), or what a hand-made `command:local:Command` gives omnictl on stdin.
+ */
 
-/** Machine class documents in a command's stdin (unknown stdin is not one this program renders). */
-function machineClassDocs(props: { stdin?: string }): string[] {
-    const stdin = known(() => props.stdin);
-    return typeof stdin === "string" ? yamlDocuments(stdin).filter((doc) => doc.includes(MACHINE_CLASS_TYPE)) : [];
+const DYNAMIC_RESOURCE = "pulumi-nodejs:dynamic:Resource";
+
+/** The Omni YAML a resource carries, if it is known and the resource is one that applies Omni resources. */
+function omniYaml(r: { type: string; props: Record<string, any> }): string | undefined {
+    const text =
+        r.type === DYNAMIC_RESOURCE
+            ? known(() => ([MACHINE_CLASS_KIND, CLUSTER_KIND].includes(r.props.kind) ? r.props.yaml : undefined))
+            : r.type === "command:local:Command"
+              ? known(() => r.props.stdin)
+              : undefined;
+    return typeof text === "string" ? text : undefined;
 }
+
+/** Machine class documents a resource carries (unknown content is not one this program renders). */
+function machineClassDocs(r: { type: string; props: Record<string, any> }): string[] {
+    const text = omniYaml(r);
+    return text === undefined ? [] : yamlDocuments(text).filter((doc) => doc.includes(MACHINE_CLASS_TYPE));
+}
+
+/** A validation over every resource that carries Omni YAML. */
+const eachOmniResource =
+    (check: (r: ResourceValidationArgs, report: (message: string) => void) => void) =>
+    (args: ResourceValidationArgs, report: (message: string) => void) => {
+        if (args.type === DYNAMIC_RESOURCE || args.type === "command:local:Command") check(args, report);
+    };
 
 export const machineClassProviderData: ResourceValidationPolicy = {
     name: "machine-class-provider-data",
@@ -32,8 +55,8 @@ export const machineClassProviderData: ResourceValidationPolicy = {
     severity: "high",
     remediationSteps:
         "Fix the machine class's providerData as the message says (spelling of keys, storageType instead of type, minimums).",
-    validateResource: validateResourceOfType(command.local.Command, (cmd, _args, report) => {
-        for (const doc of machineClassDocs(cmd)) {
+    validateResource: eachOmniResource((r, report) => {
+        for (const doc of machineClassDocs(r)) {
             for (const problem of machineClassDocProblems(doc)) report(problem);
         }
     }),
@@ -41,17 +64,17 @@ export const machineClassProviderData: ResourceValidationPolicy = {
 
 const CLUSTER_DOC = /^kind:\s*["']?Cluster["']?\s*$/m;
 
-/** A policy over the cluster templates that omnictl commands carry on stdin. */
+/** A policy over the cluster templates that clusters (or omnictl commands) carry. */
 function clusterTemplatePolicy(
     p: Omit<ResourceValidationPolicy, "validateResource"> & { problems: (template: string) => string[] },
 ): ResourceValidationPolicy {
     const { problems, ...policy } = p;
     return {
         ...policy,
-        validateResource: validateResourceOfType(command.local.Command, (cmd, _args, report) => {
-            const stdin = known(() => cmd.stdin);
-            if (typeof stdin !== "string" || !CLUSTER_DOC.test(stdin)) return;
-            for (const problem of problems(stdin)) report(problem);
+        validateResource: eachOmniResource((r, report) => {
+            const text = omniYaml(r);
+            if (text === undefined || !CLUSTER_DOC.test(text)) return;
+            for (const problem of problems(text)) report(problem);
         }),
     };
 }
@@ -127,8 +150,7 @@ export const providerIdConsistent: StackValidationPolicy = {
         if (ids.size === 0) return;
         const expected = [...ids].map((id) => `"${id}"`).join(" or ");
         for (const r of args.resources) {
-            if (!r.isType(command.local.Command)) continue;
-            for (const doc of machineClassDocs(r.props)) {
+            for (const doc of machineClassDocs(r)) {
                 const mc = parseMachineClass(doc);
                 if (!mc || (mc.providerId !== undefined && ids.has(mc.providerId))) continue;
                 const lower = mc.providerId?.toLowerCase();
@@ -144,7 +166,71 @@ export const providerIdConsistent: StackValidationPolicy = {
     },
 };
 
+/** A cluster resource's name, or undefined for other resources. */
+function clusterName(r: { type: string; props: Record<string, any> }): string | undefined {
+    if (r.type !== DYNAMIC_RESOURCE) return undefined;
+    const name = known(() => (r.props.kind === CLUSTER_KIND ? r.props.name : undefined));
+    return typeof name === "string" ? name : undefined;
+}
+
+export const clusterProtected: ResourceValidationPolicy = {
+    name: "omni-cluster-protected",
+    description:
+        "Omni clusters are protected (`protect`), so that removing or renaming one in the stack file cannot delete it with its machines and data; " +
+        "only a cluster whose spec says allowDestroy: true may be unprotected.",
+    severity: "high",
+    remediationSteps:
+        "Register the cluster with protect: true (OmniCluster does unless the spec sets allowDestroy: true); to delete one on purpose, set allowDestroy: true, run `pulumi up`, then remove it.",
+    validateResource: (args, report) => {
+        const name = clusterName(args);
+        if (name === undefined || args.opts.protect) return;
+        if (known(() => args.props.allowDestroy) === true) return;
+        report(
+            `cluster ${name} is not protected and its spec does not set allowDestroy: true; a removed or renamed entry would delete the cluster with its machines: protect it, or set allowDestroy: true if deleting it is intended`,
+        );
+    },
+};
+
+/** The machine classes a cluster's template allocates from. */
+function templateClasses(text: string): string[] {
+    return YAML.parseAllDocuments(text)
+        .map((d) => d.toJS() as { kind?: string; machineClass?: { name?: unknown } } | null)
+        .flatMap((d) => (typeof d?.machineClass?.name === "string" ? [d.machineClass.name] : []));
+}
+
+export const clusterClassesPresent: StackValidationPolicy = {
+    name: "omni-cluster-classes-present",
+    description:
+        "Every machine class a cluster allocates from is defined in the same stack: a class removed while a cluster uses it would be deleted under the cluster " +
+        "(and Omni could no longer provision its machines).",
+    severity: "high",
+    remediationSteps:
+        "Keep the machine class while any cluster uses it; change the cluster's machineClass first (one `up`), then remove the class.",
+    validateStack: (args, report) => {
+        const classes = new Set(
+            args.resources.flatMap((r) =>
+                machineClassDocs(r).map((doc) =>
+                    String((YAML.parse(doc) as { metadata?: { id?: unknown } })?.metadata?.id),
+                ),
+            ),
+        );
+        for (const r of args.resources) {
+            const name = clusterName(r);
+            const text = name === undefined ? undefined : omniYaml(r);
+            if (text === undefined) continue;
+            const missing = [...new Set(templateClasses(text))].filter((c) => !classes.has(c));
+            if (missing.length > 0)
+                report(
+                    `cluster ${name} allocates from machine class(es) ${missing.join(", ")}, which this stack does not define: keep them while the cluster uses them`,
+                    r.urn,
+                );
+        }
+    },
+};
+
 export const omniResourcePolicies = [
+    clusterProtected,
+    clusterClassesPresent,
     machineClassProviderData,
     noNodeRoleLabels,
     clusterTemplateValid,

@@ -1,5 +1,7 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { OmniCluster } from "../components/omni/cluster";
+import { ClusterStatus, removedClusterProblems } from "../components/omni/omni-state";
 import { privilegesForProviderData } from "../components/omni/machine-class-render";
 import { OmniMachineClass } from "../components/omni/machine-class";
 import { ProxmoxHostDns } from "../components/proxmox/host-dns";
@@ -26,13 +28,32 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Rec
             },
         ]),
     );
-    const previous = (await previousOutputs(["clusterVersions"])).clusterVersions as
-        Record<string, ClusterVersions> | undefined;
+    const last = await previousOutputs([
+        "clusterVersions",
+        "clusters",
+        "machineClasses",
+        "protectedClusters",
+        "clusterStatus",
+        "omniResources",
+    ]);
+    const previous = last.clusterVersions as Record<string, ClusterVersions> | undefined;
     const upgradeIssues: ConfigIssue[] = config.clusters.flatMap((c, i) => {
         const problem = clusterUpgradeProblem(c.name, previous?.[c.name], clusterVersions[c.name]);
         return problem ? [{ key: `omni-scale:clusters[${i}]`, message: problem }] : [];
     });
     if (upgradeIssues.length > 0) throw new ConfigError(upgradeIssues);
+
+    // Stacks deployed before `omniResources` held classes and clusters as omnictl commands, all clusters protected in effect.
+    const legacy = last.clusters !== undefined && last.omniResources === undefined;
+    const deployedProtected = ((legacy ? last.clusters : last.protectedClusters) as string[] | undefined) ?? [];
+    const lastStatus = (last.clusterStatus as Record<string, ClusterStatus | undefined> | undefined) ?? {};
+    const teardown = removedClusterProblems(
+        deployedProtected.map((name) => ({ name, machines: lastStatus[name]?.machines.total })),
+        config.clusters.map((c) => c.name),
+        pulumi.getStack(),
+    );
+    if (teardown.length > 0)
+        throw new ConfigError(teardown.map((message) => ({ key: "omni-scale:clusters", message })));
 
     const hub = new pulumi.StackReference(config.hubStack);
     const omniApiUrl = hub.requireOutput("omniApiUrl") as pulumi.Output<string>;
@@ -125,6 +146,14 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Rec
             }),
         ]),
     );
+    if (legacy) {
+        const deployed = (key: string) => new Set((last[key] as string[] | undefined) ?? []);
+        const lastClasses = deployed("machineClasses");
+        const lastClusters = deployed("clusters");
+        for (const [name, c] of classes) if (lastClasses.has(name)) neutralizeLegacyCommand(`${name}-apply`, name, c);
+        for (const [name, c] of Object.entries(clusters))
+            if (lastClusters.has(name)) neutralizeLegacyCommand(`${name}-sync`, name, c);
+    }
 
     return {
         providerId,
@@ -138,5 +167,31 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Rec
         // Per Proxmox node: what the Omni name resolved to, which ports answered, the certificate's names and expiry.
         ...(preflight ? { preflight: preflight.results } : {}),
         ciliumValues: Object.fromEntries(Object.entries(clusters).map(([name, c]) => [name, c.ciliumValues])),
+        // For the next stack (docs/OPERATIONS.md "The downstream stack"): per cluster, as secrets.
+        kubeconfigs: pulumi.secret(pulumi.all(mapValues(clusters, (c) => c.kubeconfig))),
+        talosconfigs: pulumi.secret(pulumi.all(mapValues(clusters, (c) => c.talosconfig))),
+        clusterStatus: pulumi.all(mapValues(clusters, (c) => c.status)),
+        // Read back by the next deployment: a protected cluster missing from the stack file stops `up`.
+        protectedClusters: config.clusters.filter((c) => c.allowDestroy !== true).map((c) => c.name),
+        // Classes and clusters are resources Pulumi reads (not omnictl commands, see neutralizeLegacyCommand).
+        omniResources: 2,
     };
+}
+
+const mapValues = <T, U>(o: Record<string, T>, f: (v: T) => U): Record<string, U> =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
+
+/**
+ * A stack deployed with classes and clusters as omnictl commands holds commands whose stored `delete` runs
+ * `omnictl delete` / `omnictl cluster template delete`: dropping them from the program would run it. For one `up`
+ * they are registered again under their old names with no-op scripts and retainOnDelete. With an `update` command
+ * and the old `triggers` the change is an update (`true`), never a replacement, which would run the old delete. The
+ * next `up` drops them without running anything; the new resources adopt what Omni holds unchanged.
+ */
+function neutralizeLegacyCommand(name: string, id: string, parent: pulumi.Resource) {
+    new command.local.Command(
+        name,
+        { create: "true", update: "true", delete: "true", triggers: [id] },
+        { parent, retainOnDelete: true },
+    );
 }

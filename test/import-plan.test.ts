@@ -40,11 +40,11 @@ async function planImported(result: ImportResult) {
         plan.violations.filter((v) => v.enforcementLevel === "mandatory"),
         [],
     );
-    /** What a command feeds omnictl: a machine class's `apply`, a cluster's `cluster template sync`. */
+    /** What a class or cluster gives omnictl (`apply`, `cluster template sync`): its resource's `yaml`. */
     const stdin = (name: string) => {
-        const command = plan.resources.find((r) => r.type === "command:local:Command" && r.name === name);
-        assert.ok(command, `no command ${name}`);
-        return String(unwrapSecrets(command.inputs).stdin);
+        const resource = plan.resources.find((r) => r.type === "pulumi-nodejs:dynamic:Resource" && r.name === name);
+        assert.ok(resource, `no resource ${name}`);
+        return String(unwrapSecrets(resource.inputs).yaml);
     };
     return { plan, stdin };
 }
@@ -115,7 +115,7 @@ describe("import → offline plan: the imported config renders the same omnictl 
             .flatMap((f) => documents(read(`${KIT}/machine-classes/${f}`)));
         assert.equal(originals.length, 5);
         for (const original of originals) {
-            const rendered = YAML.parse(stdin(`${original.metadata.id}-apply`));
+            const rendered = YAML.parse(stdin(`${original.metadata.id}-class`));
             assert.deepEqual(classView(rendered), classView(original), original.metadata.id);
         }
     });
@@ -124,7 +124,7 @@ describe("import → offline plan: the imported config renders the same omnictl 
         const { stdin } = await planImported(
             run({ machineClasses: [`${KIT}/machine-classes`], clusters: [`${KIT}/clusters`] }),
         );
-        const rendered = stdin("talos-prod-01-sync");
+        const rendered = stdin("talos-prod-01-cluster");
         assert.doesNotMatch(rendered, /\bfile:/, "omnictl runs on a temporary copy: file patches travel inline");
         const original = templateView(read(`${KIT}/clusters/talos-prod-01.yaml`), path.join(ROOT, KIT, "clusters"));
         assert.deepEqual(templateView(rendered, ROOT), original);
@@ -147,7 +147,7 @@ describe("import → offline plan: the imported config renders the same omnictl 
             }),
         );
         const exported = read(`${FIX}/omnictl/talos-prod-01.yaml`);
-        const rendered = stdin("talos-prod-01-sync");
+        const rendered = stdin("talos-prod-01-cluster");
         assert.deepEqual(templateView(rendered, ROOT), templateView(exported, ROOT));
         const [cluster] = documents(rendered);
         assert.deepEqual(
@@ -158,7 +158,7 @@ describe("import → offline plan: the imported config renders the same omnictl 
         for (const original of documents(read(`${FIX}/omnictl/machineclasses.yaml`)).filter(
             (d: any) => d.spec.autoprovision,
         )) {
-            assert.deepEqual(classView(YAML.parse(stdin(`${original.metadata.id}-apply`))), classView(original));
+            assert.deepEqual(classView(YAML.parse(stdin(`${original.metadata.id}-class`))), classView(original));
         }
     });
 });

@@ -31,10 +31,17 @@ export async function run(program: () => void) {
     return { resources, find };
 }
 
-export function assertOmnictlEnvironment(cmd: CapturedResource) {
-    const env = cmd.inputs.environment as Record<string, unknown>;
-    assert.equal(env.OMNI_ENDPOINT, access.omniEndpoint);
-    assert.ok(isSecret(env.OMNI_SERVICE_ACCOUNT_KEY), "the key is a secret even when passed as a plain string");
-    assert.equal((env.OMNI_SERVICE_ACCOUNT_KEY as { value: unknown }).value, access.serviceAccountKey);
-    assert.ok(cmd.additionalSecretOutputs.includes("environment"));
+/** The Omni access reaches a dynamic resource as secret inputs (never in its serialized provider), and stays secret as outputs. */
+export function assertSecretAccess(r: CapturedResource) {
+    for (const [key, value] of [
+        ["omniEndpoint", access.omniEndpoint],
+        ["serviceAccountKey", access.serviceAccountKey],
+    ]) {
+        assert.ok(isSecret(r.inputs[key]), `${key} is a secret even when passed as a plain string`);
+        assert.equal((r.inputs[key] as { value: unknown }).value, value);
+        assert.ok(r.additionalSecretOutputs.includes(key));
+    }
+    const provider = String(r.inputs.__provider);
+    assert.ok(provider.length > 0, "the serialized provider is an input");
+    assert.ok(!provider.includes(access.serviceAccountKey) && !provider.includes(access.omniEndpoint));
 }

@@ -2,63 +2,40 @@ import { strict as assert } from "node:assert";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { MachineClassSpec } from "../components/omni/machine-class-render";
 import { OmniMachineClass } from "../components/omni/machine-class";
+import { machineClassState } from "../components/omni/omni-state";
 import { ConfigError } from "../components/core/validation";
-import { access, assertOmnictlEnvironment, classSpec, run } from "./omni-commands";
+import { access, assertSecretAccess, classSpec, run } from "./omni-commands";
 
 describe("OmniMachineClass", () => {
-    it("makes its command wait for what the class was told to wait for (e.g. the provider)", async () => {
+    it("makes its resource wait for what the class was told to wait for (e.g. the provider)", async () => {
         const { find } = await run(() => {
             const provider = new command.local.Command("provider", { create: "true" });
             new OmniMachineClass("cp", { spec: classSpec("cp"), ...access }, { dependsOn: [provider] });
         });
-        assert.ok(find("cp-apply").dependsOn.includes(find("provider").urn));
+        assert.ok(find("cp-class").dependsOn.includes(find("provider").urn));
     });
 
-    it("applies the rendered class with omnictl, content on stdin, key as a secret", async () => {
+    it("holds the rendered class and its comparable state in a dynamic resource, access as secrets", async () => {
         let mc!: OmniMachineClass;
         const { find } = await run(() => {
             mc = new OmniMachineClass("cp", { spec: classSpec("cp"), ...access });
         });
         const component = find("cp");
-        const cmd = find("cp-apply");
+        const r = find("cp-class");
         assert.equal(component.type, "omni-scale:omni:OmniMachineClass");
-        assert.equal(cmd.type, "command:local:Command");
-        assert.equal(cmd.parent, component.urn);
+        assert.equal(r.type, "pulumi-nodejs:dynamic:Resource");
+        assert.equal(r.parent, component.urn);
+        assert.equal(r.inputs.kind, "omni-machine-class");
         assert.equal(mc.id, "cp");
-        assert.equal(cmd.inputs.stdin, mc.yaml);
-        assert.equal(YAML.parse(String(cmd.inputs.stdin)).metadata.id, "cp");
-        assert.match(String(cmd.inputs.create), /omnictl apply -f "\$dir\/resource\.yaml"/);
-        assert.match(
-            String(cmd.inputs.create),
-            /cat > "\$dir\/resource\.yaml"/,
-            "stdin is saved to the file omnictl reads",
-        );
-        assert.doesNotMatch(
-            String(cmd.inputs.create),
-            /MachineClasses|local-lvm/,
-            "content never goes on the command line",
-        );
-        assert.equal(cmd.inputs.delete, "omnictl delete machineclass cp");
-        assertOmnictlEnvironment(cmd);
-    });
-
-    it("re-applies on content change as an update, and replaces only when the id changes", async () => {
-        const stdinAndTriggers = async (spec: MachineClassSpec) => {
-            const cmd = (await run(() => new OmniMachineClass("mc", { spec, ...access }))).find("mc-apply");
-            return { stdin: cmd.inputs.stdin, triggers: cmd.inputs.triggers };
-        };
-        const before = await stdinAndTriggers(classSpec("workers"));
-        const bigger = await stdinAndTriggers(classSpec("workers", 16384));
-        const renamed = await stdinAndTriggers(classSpec("workers-v2"));
-        assert.notEqual(bigger.stdin, before.stdin, "new content reaches the command, so omnictl apply runs again");
-        assert.deepEqual(
-            bigger.triggers,
-            before.triggers,
-            "a content change must not replace (its delete would remove the class)",
-        );
-        assert.notDeepEqual(renamed.triggers, before.triggers, "a new id replaces, so the old class is deleted");
+        assert.equal(r.inputs.classId, "cp");
+        assert.equal(r.inputs.yaml, mc.yaml);
+        assert.equal(YAML.parse(String(r.inputs.yaml)).metadata.id, "cp");
+        assert.deepEqual(r.inputs.state, machineClassState(mc.yaml));
+        assert.equal((r.inputs.state as unknown as { providerData: { memory: number } }).providerData.memory, 8192);
+        assert.equal(r.inputs.providerTimeoutSeconds, 300);
+        assert.equal(r.protect, false, "a class is not protected: clusters that use it are, and policies keep it");
+        assertSecretAccess(r);
     });
 
     it("logs the cpu_type host warning on the component", async () => {

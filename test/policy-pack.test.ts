@@ -30,6 +30,8 @@ const POLICIES: Record<string, string> = {
     "hub-backup-encrypted": "mandatory",
     "ssh-connections-agent-auth": "mandatory",
     "omni-certificate-covers-domain": "mandatory",
+    "omni-cluster-classes-present": "mandatory",
+    "omni-cluster-protected": "mandatory",
     "cloudflare-tailnet-record-dns-only": "mandatory",
 };
 

@@ -59,13 +59,13 @@ describe("preflight in the matrix example (offline plan)", () => {
         assert.match(script, /^ca_args=\(\)$/m, "the node's system trust store");
     });
 
-    it("makes every machine-class and cluster command wait for every node's check, and the checks wait for the nodes' DNS only", async () => {
+    it("makes every machine class and cluster wait for every node's check, and the checks wait for the nodes' DNS only", async () => {
         const { resources } = await planStack({ stack: "matrix", skipPolicies: true });
         const checks = resources
             .filter((r) => r.type === "command:remote:Command" && r.name.startsWith("preflight-"))
             .map((c) => c.urn);
-        const applies = resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-apply"));
-        const syncs = resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-sync"));
+        const applies = resources.filter((r) => r.inputs.kind === "omni-machine-class");
+        const syncs = resources.filter((r) => r.inputs.kind === "omni-cluster");
         assert.ok(applies.length === 4 && syncs.length === 1);
         for (const a of applies) {
             for (const c of checks) assert.ok(a.dependsOn.includes(c), `${a.name} waits for ${c}`);

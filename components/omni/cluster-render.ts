@@ -6,6 +6,7 @@ import * as YAML from "yaml";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
 import { kubernetesSupportProblem, omniTalosSupport, talosVersionProblem, versions } from "../core/versions";
 import { machineSetLabel, talosSchemaProblem, TemplatePatch, templatePatchProblems } from "./talos-patches";
+import { clusterLifecycleFields } from "./omni-state";
 
 /**
  * Omni cluster templates (siderolabs/omni v1.10.4 `client/pkg/template/internal/models`): one Cluster, one ControlPlane, Workers, optional Machine docs,
@@ -607,6 +608,7 @@ function clusterSpecSchema(classes?: ClassCheck) {
                 .describe(
                     "With cni cilium: chart version, pod mtu (1450: SideroLink's link is 1280), hubble, gatewayApi",
                 ),
+            ...clusterLifecycleFields,
         })
         .superRefine((c, ctx) => {
             const talosProblem = talosVersionProblem(c.talosVersion);

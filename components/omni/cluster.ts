@@ -1,9 +1,9 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./cluster-render";
 import { etcdBackupIntervalLimits } from "../hub/settings";
 import { OmniMachineClass } from "./machine-class";
-import { omnictlEnvironment, omnictlWithStdinFile } from "./omnictl";
+import { clusterProvider } from "./omni-providers";
+import { CLUSTER_KIND, ClusterStatus, clusterState, DEFAULT_READY_TIMEOUT, kubeconfigOptions } from "./omni-state";
 import { argsKey, ConfigError, KeyedArgs } from "../core/validation";
 
 export interface OmniClusterArgs extends KeyedArgs {
@@ -19,12 +19,29 @@ export interface OmniClusterArgs extends KeyedArgs {
     etcdBackupIntervals?: pulumi.Input<{ minInterval?: string; maxInterval?: string } | undefined>;
 }
 
-/** An Omni cluster template, synced with `omnictl cluster template sync` and deleted on destroy. */
+/** The dynamic resource; `declare`: a class field would overwrite the outputs the base constructor sets. */
+class ClusterResource extends pulumi.dynamic.Resource {
+    declare readonly kubeconfig: pulumi.Output<string>;
+    declare readonly talosconfig: pulumi.Output<string>;
+    declare readonly status: pulumi.Output<ClusterStatus>;
+}
+
+/**
+ * An Omni cluster from its template, as a resource Pulumi reads: `refresh` records the template Omni exports, `up`
+ * syncs the difference and waits until the cluster is ready, destroy deletes it. Protected unless the spec sets
+ * `allowDestroy: true`. Outputs a service-account kubeconfig and a talosconfig (secrets) and the cluster's status.
+ */
 export class OmniCluster extends pulumi.ComponentResource {
     /** The rendered multi-document cluster template. */
     public readonly yaml: string;
     /** Helm values for Cilium when the Cilium preset is on (Omni does not install the CNI). */
     public readonly ciliumValues: string | undefined;
+    /** A service-account kubeconfig (secret) for the next stack; lifetime: the spec's kubeconfig.ttl (default 365 days). */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** The cluster's talosconfig through Omni (secret); talosctl needs OMNI_SERVICE_ACCOUNT_KEY set to use it. */
+    public readonly talosconfig: pulumi.Output<string>;
+    /** Omni's ClusterStatus when `up` last waited or `refresh` last read: phase, machines, versions. */
+    public readonly status: pulumi.Output<ClusterStatus>;
 
     constructor(name: string, args: OmniClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         const classes = Object.values(args.machineClasses);
@@ -39,39 +56,51 @@ export class OmniCluster extends pulumi.ComponentResource {
         this.yaml = rendered.yaml;
         this.ciliumValues = rendered.ciliumValues;
 
-        new command.local.Command(
-            `${name}-sync`,
+        // The template reaches Omni only once its backup interval is known to fit the hub's limits.
+        const yaml = pulumi.output(args.etcdBackupIntervals).apply((limits) => {
+            const interval = args.spec.features?.backupInterval;
+            const problem = backupIntervalProblem(interval, etcdBackupIntervalLimits(limits));
+            if (problem)
+                throw new ConfigError([
+                    {
+                        key: `${key}.features.backupInterval`,
+                        value: interval,
+                        message: `cluster ${rendered.name}: ${problem}`,
+                    },
+                ]);
+            return rendered.yaml;
+        });
+        const resource = new ClusterResource(
+            clusterProvider,
+            `${name}-cluster`,
             {
-                create: omnictlWithStdinFile("cluster template sync"),
-                // The delete runs with the stdin stored in state, i.e. the template last synced.
-                delete: omnictlWithStdinFile("cluster template delete"),
-                // Content changes re-run `sync` as an update (stdin changed). Only a renamed cluster replaces the
-                // command: a replacement's delete runs after the new sync and must remove the old cluster, not this one.
-                // The template reaches Omni only once its backup interval is known to fit the hub's limits.
-                stdin: pulumi.output(args.etcdBackupIntervals).apply((limits) => {
-                    const interval = args.spec.features?.backupInterval;
-                    const problem = backupIntervalProblem(interval, etcdBackupIntervalLimits(limits));
-                    if (problem)
-                        throw new ConfigError([
-                            {
-                                key: `${key}.features.backupInterval`,
-                                value: interval,
-                                message: `cluster ${rendered.name}: ${problem}`,
-                            },
-                        ]);
-                    return rendered.yaml;
-                }),
-                triggers: [rendered.name],
-                environment: omnictlEnvironment(args),
+                kind: CLUSTER_KIND,
+                name: rendered.name,
+                yaml,
+                state: clusterState(rendered.yaml),
+                readyTimeout: args.spec.readyTimeout ?? DEFAULT_READY_TIMEOUT,
+                kubeconfigOptions: kubeconfigOptions(args.spec.kubeconfig),
+                kubeconfigRotation: args.spec.kubeconfigRotation ?? 0,
+                allowDestroy: args.spec.allowDestroy === true,
+                omniEndpoint: pulumi.secret(args.omniEndpoint),
+                serviceAccountKey: pulumi.secret(args.serviceAccountKey),
+                status: undefined,
+                kubeconfig: undefined,
+                talosconfig: undefined,
             },
             {
                 parent: this,
-                additionalSecretOutputs: ["environment"],
+                // Deleting a cluster deletes its machines and their data: only on purpose (docs/OPERATIONS.md).
+                protect: args.spec.allowDestroy !== true,
+                additionalSecretOutputs: ["omniEndpoint", "serviceAccountKey", "kubeconfig", "talosconfig"],
                 // Machine classes run in parallel; each cluster waits only for its own.
-                dependsOn: classes.filter((c) => rendered.machineClasses.includes(c.id)),
+                dependsOn: classes.filter((c) => rendered.machineClasses.includes(c.id)).map((c) => c.resource),
             },
         );
+        this.kubeconfig = pulumi.secret(resource.kubeconfig);
+        this.talosconfig = pulumi.secret(resource.talosconfig);
+        this.status = resource.status;
 
-        this.registerOutputs({ yaml: this.yaml, ciliumValues: this.ciliumValues });
+        this.registerOutputs({ yaml: this.yaml, ciliumValues: this.ciliumValues, status: this.status });
     }
 }

@@ -1,4 +1,5 @@
-// Omni resources applied with omnictl: machine classes and cluster templates, with their schemas and renderers.
+// Omni resources applied with omnictl: machine classes and clusters (resources Pulumi reads), their schemas, renderers
+// and how they compare with what Omni holds.
 export * from "./machine-class";
 export * from "./cluster";
 export {
@@ -12,3 +13,13 @@ export { ClusterSpecSchema, renderClusterTemplate, clusterTemplateProblems } fro
 export type { ClusterSpec } from "./cluster-render";
 export { talosPatchProblems, talosSchemaMinors } from "./talos-patches";
 export { talosPatchTemplateProblems } from "./cluster-render";
+export {
+    clusterState,
+    machineClassState,
+    changedFields,
+    parseClusterStatus,
+    isClusterReady,
+    omniReasons,
+    removedClusterProblems,
+} from "./omni-state";
+export type { ClusterState, MachineClassState, ClusterStatus } from "./omni-state";

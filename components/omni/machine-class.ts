@@ -1,13 +1,8 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MachineClassSpec, renderMachineClass } from "./machine-class-render";
 import { argsKey, KeyedArgs } from "../core/validation";
-import {
-    omnictlEnvironment,
-    omnictlWithStdinFile,
-    PROVIDER_REGISTRATION_TIMEOUT_SECONDS,
-    waitForInfraProviderScript,
-} from "./omnictl";
+import { machineClassProvider } from "./omni-providers";
+import { MACHINE_CLASS_KIND, machineClassState, PROVIDER_REGISTRATION_TIMEOUT_SECONDS } from "./omni-state";
 
 export interface OmniMachineClassArgs extends KeyedArgs {
     spec: MachineClassSpec;
@@ -17,12 +12,20 @@ export interface OmniMachineClassArgs extends KeyedArgs {
     providerTimeoutSeconds?: number;
 }
 
-/** An Omni MachineClass with autoprovision, applied with `omnictl apply` and deleted on destroy. */
+/** The dynamic resource that holds the class (the SDK's Resource is abstract). */
+class MachineClassResource extends pulumi.dynamic.Resource {}
+
+/**
+ * An Omni MachineClass with autoprovision, as a resource Pulumi reads: `refresh` records what Omni holds, `up` applies
+ * the difference (omnictl apply), destroy deletes it. A class Omni already holds unchanged is adopted on the first apply.
+ */
 export class OmniMachineClass extends pulumi.ComponentResource {
     /** The MachineClass id, known at construction so clusters can check their class names. */
     public readonly id: string;
     /** The rendered MachineClass document. */
     public readonly yaml: string;
+    /** The resource that holds the class in Omni (clusters depend on it). */
+    public readonly resource: pulumi.CustomResource;
 
     constructor(name: string, args: OmniMachineClassArgs, opts?: pulumi.ComponentResourceOptions) {
         // Render first: bad provider data fails before anything is registered.
@@ -32,26 +35,25 @@ export class OmniMachineClass extends pulumi.ComponentResource {
         this.yaml = rendered.yaml;
         for (const warning of rendered.warnings) pulumi.log.warn(warning, this);
 
-        new command.local.Command(
-            `${name}-apply`,
+        this.resource = new MachineClassResource(
+            machineClassProvider,
+            `${name}-class`,
             {
-                // Each apply (create and update) first waits for the provider: Omni refuses the class until it registered.
-                create: [
-                    waitForInfraProviderScript(
-                        rendered.providerId,
-                        args.providerTimeoutSeconds ?? PROVIDER_REGISTRATION_TIMEOUT_SECONDS,
-                    ),
-                    omnictlWithStdinFile("apply"),
-                ].join("\n"),
-                delete: `omnictl delete machineclass ${rendered.id}`,
-                // Changed content reaches the command as changed stdin, which re-runs `apply` as an update. Only a new id
-                // replaces the command: a replacement runs the old delete after the new apply, which must hit the old id.
-                stdin: rendered.yaml,
-                triggers: [rendered.id],
-                environment: omnictlEnvironment(args),
+                kind: MACHINE_CLASS_KIND,
+                classId: rendered.id,
+                providerId: rendered.providerId,
+                yaml: rendered.yaml,
+                state: machineClassState(rendered.yaml),
+                providerTimeoutSeconds: args.providerTimeoutSeconds ?? PROVIDER_REGISTRATION_TIMEOUT_SECONDS,
+                omniEndpoint: pulumi.secret(args.omniEndpoint),
+                serviceAccountKey: pulumi.secret(args.serviceAccountKey),
             },
-            // Children do not inherit a component's dependsOn; the command itself must wait (e.g. for the provider).
-            { parent: this, dependsOn: opts?.dependsOn, additionalSecretOutputs: ["environment"] },
+            // Children do not inherit a component's dependsOn; the class itself must wait (e.g. for the provider).
+            {
+                parent: this,
+                dependsOn: opts?.dependsOn,
+                additionalSecretOutputs: ["omniEndpoint", "serviceAccountKey"],
+            },
         );
 
         this.registerOutputs({ id: this.id, yaml: this.yaml });

@@ -2,11 +2,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, formatIssues } from "../../components/core/validation";
+import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../../components/omni/omni-state";
 import { CapturedResource, maskSecrets } from "./capture";
 import { PolicyConfig, Violation } from "./analyze";
 import { PackProcess } from "./pack-process";
 import { planStack, PlanResult } from "./plan";
-import { SimulatedValue } from "./mocks";
+import { canonicalJson, SimulatedValue } from "./mocks";
 import { redactSecrets } from "../stack-secrets";
 import { usageOf } from "../commands";
 
@@ -59,7 +60,9 @@ function carriesSimulated(value: unknown, simulated: SimulatedValue[]): boolean 
             ? atoms.some((a) => v.includes(a))
             : Array.isArray(v)
               ? v.some(walk)
-              : v !== null && typeof v === "object" && Object.values(v).some(walk);
+              : v !== null &&
+                typeof v === "object" &&
+                (atoms.includes(canonicalJson(v)) || Object.values(v).some(walk));
     return walk(maskSecrets(value));
 }
 
@@ -105,6 +108,8 @@ function simulatedInOrder(result: PlanResult): SimulatedValue[] {
     return [...result.simulated].sort((a, b) => index(a) - index(b) || a.resource.localeCompare(b.resource));
 }
 
+const omniKinds = [MACHINE_CLASS_KIND, CLUSTER_KIND];
+
 /** What the program rendered for Omni: container command lines (Omni's flags) and YAML fed to omnictl. */
 function artifacts(resources: CapturedResource[]): string[] {
     const out: string[] = [];
@@ -113,10 +118,15 @@ function artifacts(resources: CapturedResource[]): string[] {
         if (r.type === "docker:index/container:Container" && Array.isArray(inputs.command) && inputs.command.length) {
             out.push(`# ${r.name}: command`, ...inputs.command.map((c: string) => `  ${c}`), "");
         }
-        if (r.type === "command:local:Command" && typeof inputs.stdin === "string" && inputs.stdin.trim()) {
+        // A command's stdin, or the YAML an Omni machine class or cluster applies.
+        const [what, text] =
+            r.type === "command:local:Command"
+                ? ["stdin", inputs.stdin]
+                : ["yaml", omniKinds.includes(inputs.kind) && inputs.yaml];
+        if (typeof text === "string" && text.trim()) {
             out.push(
-                `# ${r.name}: stdin`,
-                ...inputs.stdin
+                `# ${r.name}: ${what}`,
+                ...text
                     .trimEnd()
                     .split("\n")
                     .map((l: string) => `  ${l}`),

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { MockCallArgs, MockResourceArgs, Mocks } from "@pulumi/pulumi/runtime";
+import { CLUSTER_KIND } from "../../components/omni/omni-state";
 import { OFFLINE_CERTIFICATE_VALIDITY, offlinePreflightStdout } from "../../components/proxmox/preflight-render";
 import { offlineCertificate } from "./offline-certificate";
 
@@ -168,8 +169,47 @@ function tailscaleDevice(hostname: string): Record<string, unknown> {
  */
 export const GENERATED_AT_UP = "(generated at pulumi up)";
 
-/** Dynamic resources announce what they are with a `kind` input; an etcd key is generated at `up`. */
+/**
+ * A cluster as Omni reports it once ready, and the configs `omnictl kubeconfig --service-account` and
+ * `omnictl talosconfig` write (shapes of omni v1.10.4 grpc/serviceaccount.go and runtime/talos GetTalosconfigRaw),
+ * with an obviously fake token.
+ */
+function offlineClusterOutputs(inputs: any): Record<string, unknown> {
+    const name = String(inputs.name);
+    const state = inputs.state ?? {};
+    const workers = Object.values(state.workers ?? {}) as { size?: unknown }[];
+    const requested =
+        Number(state.controlPlane?.size ?? 0) +
+        workers.reduce((n, w) => n + (typeof w.size === "number" ? w.size : 0), 0);
+    const endpoint = String(inputs.omniEndpoint ?? "https://omni.example.internal");
+    const user = String(inputs.kubeconfigOptions?.user ?? "pulumi");
+    const context = `offline-${name}-${user}`;
+    return {
+        status: {
+            phase: "RUNNING",
+            ready: true,
+            kubernetesAPIReady: true,
+            controlplaneReady: true,
+            machines: { total: requested, healthy: requested, connected: requested, requested },
+            talosVersion: state.talosVersion,
+            kubernetesVersion: state.kubernetesVersion,
+        },
+        kubeconfig:
+            `apiVersion: v1\nkind: Config\ncurrent-context: ${context}\nclusters:\n- name: ${context}\n  cluster:\n    server: ${endpoint}\n` +
+            `contexts:\n- name: ${context}\n  context:\n    cluster: ${context}\n    user: ${context}\n` +
+            `users:\n- name: ${context}\n  user:\n    token: offline-${hexOf(`kubeconfig:${name}`, 32)}\n`,
+        talosconfig:
+            `context: offline-${name}\ncontexts:\n  offline-${name}:\n    endpoints:\n      - ${endpoint}\n    auth:\n      siderov1:\n` +
+            `        identity: automation@serviceaccount.omni.sidero.dev\n    cluster: ${name}\n`,
+    };
+}
+
+/**
+ * Dynamic resources announce what they are with a `kind` input: an etcd key is generated at `up`, a cluster gets
+ * its ready status and configs (a machine class's outputs are its inputs).
+ */
 function dynamicOutputs(inputs: any): Record<string, unknown> {
+    if (inputs.kind === CLUSTER_KIND) return offlineClusterOutputs(inputs);
     if (inputs.kind !== "omni-etcd-key") return {};
     return { armoredPrivateKey: GENERATED_AT_UP, fingerprint: GENERATED_AT_UP, armoredPublicKey: GENERATED_AT_UP };
 }
@@ -230,10 +270,27 @@ function atomsOf(values: unknown[], inputs: unknown): string[] {
                 if (line.includes("=")) add(line.slice(line.indexOf("=") + 1));
             }
         else if (Array.isArray(v)) v.forEach(walk);
-        else if (v && typeof v === "object") Object.values(v).forEach(walk);
+        else if (v && typeof v === "object") {
+            // A made-up structure (a cluster's status) marks what shows it whole, whatever its values.
+            if (!given.includes(canonicalJson(v))) atoms.add(canonicalJson(v));
+            Object.values(v).forEach(walk);
+        }
     };
     values.forEach(walk);
     return [...atoms];
+}
+
+/** JSON with every object's keys sorted: the same text for the same value, however it was built. */
+export function canonicalJson(value: unknown): string {
+    return JSON.stringify(value, (_, v) =>
+        v && typeof v === "object" && !Array.isArray(v)
+            ? Object.fromEntries(
+                  Object.keys(v)
+                      .sort()
+                      .map((k) => [k, v[k]]),
+              )
+            : v,
+    );
 }
 
 /** Records what `computed` made up beyond `inputs` (an empty or echoed value is not made up). */
