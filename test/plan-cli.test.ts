@@ -147,8 +147,7 @@ describe("plan CLI", () => {
         const matrix = JSON.parse((await plan("--stack", "matrix", "--json")).stdout);
         // The preflight's answer and the clusters' status are made up; the rendered class and template YAML is not.
         assert.deepEqual(matrix.simulatedOutputs, ["clusterStatus", "preflight"]);
-        const text = (await plan("--stack", "matrix")).stdout;
-        assert.match(text, /^ {6}namespace: default$/m);
+        assert.match((await plan("--stack", "matrix")).stdout, /^ {6}namespace: default$/m);
     });
 
     it("prints a readable tree, the rendered Omni flags and YAML, and the policy result", async () => {
