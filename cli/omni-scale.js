@@ -22,13 +22,14 @@ const ENTRIES = {
     plan: (argv) => require("../src/plan/main").planProcess(argv),
     import: (argv) => require("../src/import/cli").main(argv),
     restore: (argv) => require("../src/hub-restore").main(argv),
+    "certificate-due": (argv) => require("../src/certificate-renewal").main(argv),
     bench: (argv) => require("../bench/plan.bench").main(argv),
 };
 
 const USAGE = `usage: omni-scale <command> [options]      (omni-scale <command> --help for its options)
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join("\n")}
+${COMMANDS.map((c) => `  ${c.name.padEnd(16)} ${c.summary}`).join("\n")}
 
 Exit codes: each command's own; 2 for an unknown command.`;
 

@@ -4,17 +4,18 @@ import { parseArgs } from "node:util";
 import { renewalDue } from "../components/edge/acme-certificate-render";
 import { CertificateSummary, certificateSummary } from "../components/edge/tls";
 import { ConfigError } from "../components/core/validation";
+import { usageOf } from "./commands";
 import { hubSettingsOf } from "./hub-restore";
 
 /**
- * `npm run certificate:due -- --stack <stack> --certificate FILE|-`: exits 1 when the hub's ACME certificate is
+ * `omni-scale certificate-due` (`npm run certificate:due`; usage: src/commands.ts): exits 1 when the hub's ACME certificate is
  * inside its renewal window, i.e. the next `pulumi up` would renew it (renewalDue, the ACME provider's rule with
  * the stack's hub.tls.renewalDays), 0 when it is not, 2 on bad input. FILE is `pulumi stack output certificate
  * --json` or a PEM certificate (the leaf first). The scheduled workflow (.github/workflows/certificate.yml) runs it,
  * because nothing renews the certificate between two `pulumi up`s.
  */
 
-const USAGE = "usage: npm run certificate:due -- --stack <stack> [--config FILE] --certificate FILE|- [--now ISO-TIME]";
+const USAGE = usageOf("certificate-due");
 
 /** The certificate's validity from `pulumi stack output certificate --json` or a PEM. */
 export function readCertificate(text: string): { notBefore: string; notAfter: string } {
@@ -28,7 +29,8 @@ export function readCertificate(text: string): { notBefore: string; notAfter: st
     return { notBefore: summary.notBefore, notAfter: summary.notAfter };
 }
 
-export function main(argv: string[], now = new Date()): number {
+/** Runs the check; a relative --config or --certificate is the caller's: INIT_CWD under npm and npx. */
+export function main(argv: string[], now = new Date(), env: NodeJS.ProcessEnv = process.env): number {
     let args;
     try {
         args = parseArgs({
@@ -38,23 +40,35 @@ export function main(argv: string[], now = new Date()): number {
                 config: { type: "string" },
                 certificate: { type: "string" },
                 now: { type: "string" },
+                help: { type: "boolean", short: "h" },
             },
         }).values;
     } catch (e) {
         process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
         return 2;
     }
+    if (args.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
     if ((!args.stack && !args.config) || !args.certificate) {
-        process.stderr.write(`${USAGE}\n`);
+        process.stderr.write(`${!args.certificate ? "--certificate" : "--stack"} is required\n${USAGE}\n`);
         return 2;
     }
+    const callerDir = env.INIT_CWD ?? process.cwd();
     try {
-        const hub = hubSettingsOf(args.config ?? path.resolve(__dirname, "..", `Pulumi.${args.stack}.yaml`));
+        const hub = hubSettingsOf(
+            args.config
+                ? path.resolve(callerDir, args.config)
+                : path.resolve(__dirname, "..", `Pulumi.${args.stack}.yaml`),
+        );
         if (hub.tls.mode !== "acme") {
             process.stdout.write(`hub.tls.mode is ${hub.tls.mode}: no ACME certificate to renew here\n`);
             return 0;
         }
-        const cert = readCertificate(fs.readFileSync(args.certificate === "-" ? 0 : args.certificate, "utf8"));
+        const cert = readCertificate(
+            fs.readFileSync(args.certificate === "-" ? 0 : path.resolve(callerDir, args.certificate), "utf8"),
+        );
         const at = args.now ? new Date(args.now) : now;
         const r = renewalDue(cert, at, hub.tls.renewalDays);
         const window =

@@ -114,6 +114,32 @@ Example:
   omni-scale restore --stack quantum --set latest && omni-scale restore --stack quantum --set latest --yes`,
 };
 
+const CERTIFICATE_DUE: Command = {
+    name: "certificate-due",
+    summary: "Whether the hub's ACME certificate is inside its renewal window (what the scheduled workflow runs)",
+    usage: `usage: omni-scale certificate-due (--stack NAME | --config FILE) --certificate FILE|- [--now ISO-TIME]
+       (in this repository: npm run -s certificate:due -- ...)
+
+Nothing renews the certificate between two \`pulumi up\`s. This tells whether the next one would: the ACME
+provider's rule with the stack's hub.tls.renewalDays, or, unset, a third of the certificate's lifetime (half for 10
+days or less). .github/workflows/certificate.yml runs it every day.
+
+Options:
+  --stack NAME              the hub stack: Pulumi.NAME.yaml beside this package's Pulumi.yaml
+  --config FILE             the hub stack file instead (relative to the current directory)
+  --certificate FILE|-      \`pulumi stack output certificate --json\`, or the PEM certificate (leaf first); - for stdin
+  --now ISO-TIME            judge at this time instead of now
+  -h, --help                print this help
+
+Exit codes:
+  0  not due yet, or the hub uses no ACME certificate
+  1  due: run \`pulumi up\` on the hub stack
+  2  bad arguments, configuration or certificate
+
+Example:
+  pulumi stack output certificate --json -s quantum | omni-scale certificate-due --stack quantum --certificate -`,
+};
+
 const BENCH: Command = {
     name: "bench",
     summary: "Benchmark of the offline plan and of the program as `pulumi preview` loads it, against a floor",
@@ -136,7 +162,7 @@ Example:
   omni-scale bench --runs 3`,
 };
 
-export const COMMANDS: Command[] = [PLAN, IMPORT, RESTORE, BENCH];
+export const COMMANDS: Command[] = [PLAN, IMPORT, RESTORE, CERTIFICATE_DUE, BENCH];
 
 /** The usage of `name` (a command of COMMANDS). */
 export function usageOf(name: string): string {

@@ -131,13 +131,14 @@ describe("ACME renewal window and the scheduled check (.github/workflows/certifi
         );
         assert.ok(steps.some((s) => s.if?.includes("vars.OMNI_HUB_UP != 'true'") && /exit 1/.test(s.run ?? "")));
 
-        // Stand-ins: pulumi prints the hub's certificate output; npm runs the real check on a stack file here.
+        // Stand-ins: pulumi prints the hub's certificate output; npm runs the real check on a stack file here, with
+        // the caller's directory in INIT_CWD as npm sets it.
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin, { recursive: true });
         fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\ncat "$CERT_OUTPUT"\n`, { mode: 0o755 });
         fs.writeFileSync(
             path.join(bin, "npm"),
-            `#!/bin/sh\nshift 3; [ "$1" = -- ] && shift\nexec "${process.execPath}" -r "${require.resolve("../src/plan/register")}" "${path.join(REPO, "src/certificate-renewal.ts")}" "$@" --config "$STACK_FILE"\n`,
+            `#!/bin/sh\nshift 3; [ "$1" = -- ] && shift\nexport INIT_CWD="$PWD"\nexec "${process.execPath}" -r "${require.resolve("../src/plan/register")}" "${path.join(REPO, "src/certificate-renewal.ts")}" "$@" --config "$STACK_FILE"\n`,
             { mode: 0o755 },
         );
         const config = stack({ mode: "acme" });

@@ -8,6 +8,7 @@ import { COMMANDS } from "../src/commands";
 import { main as planMain } from "../src/plan/cli";
 import { main as importMain } from "../src/import/cli";
 import { main as restoreMain } from "../src/hub-restore";
+import { main as certificateDueMain } from "../src/certificate-renewal";
 import { main as benchMain } from "../bench/plan.bench";
 import { captureOutput } from "./output-capture";
 
@@ -34,7 +35,7 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
         assert.deepEqual(
             COMMANDS.map((c) => c.name),
-            ["plan", "import", "restore", "bench"],
+            ["plan", "import", "restore", "certificate-due", "bench"],
         );
         for (const c of COMMANDS) {
             assert.match(readme, new RegExp(`omni-scale ${c.name}\\b`), `README shows omni-scale ${c.name}`);
@@ -50,6 +51,7 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
             plan: (argv) => planMain(argv, {}),
             import: (argv) => importMain(argv, {}),
             restore: (argv) => restoreMain(argv, {}),
+            "certificate-due": (argv) => certificateDueMain(argv, new Date(), {}),
             bench: benchMain,
         };
         for (const c of COMMANDS) {
