@@ -157,8 +157,9 @@ export const hubBackupEncrypted: ResourceValidationPolicy = {
             );
             return;
         }
-        if (/PRIVATE KEY BLOCK/.test(known(() => key.content) ?? ""))
-            report(`${hubBackupPaths.publicKey} holds the etcd SECRET key: upload only its public part`);
+        for (const u of uploads)
+            if (/PRIVATE KEY BLOCK/.test(known(() => u.content) ?? ""))
+                report(`${known(() => u.file)} holds an OpenPGP SECRET key: upload only the etcd key's public part`);
     }),
 };
 

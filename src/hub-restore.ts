@@ -173,10 +173,17 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         process.stdout.write(`${USAGE}\n`);
         return 0;
     }
-    const connectTimeout = args["connect-timeout"] === undefined ? undefined : Number(args["connect-timeout"]);
-    if ((!args.stack && !args.config) || (connectTimeout !== undefined && !(connectTimeout >= 1))) {
+    // ssh's ConnectTimeout takes whole seconds only.
+    const timeoutArg = args["connect-timeout"];
+    const badTimeout = timeoutArg !== undefined && !/^[1-9]\d*$/.test(timeoutArg);
+    const connectTimeout = timeoutArg === undefined ? undefined : Number(timeoutArg);
+    if (!args.stack && !args.config) {
+        process.stderr.write(`--stack is required\n${USAGE}\n`);
+        return 2;
+    }
+    if (badTimeout) {
         process.stderr.write(
-            `${args.stack || args.config ? "--connect-timeout must be at least 1" : "--stack is required"}\n${USAGE}\n`,
+            `--connect-timeout must be a whole number of seconds, at least 1 (not ${timeoutArg})\n${USAGE}\n`,
         );
         return 2;
     }

@@ -310,4 +310,17 @@ esac
         assert.equal(capture(process.stderr, () => main(["--stack", "quantum", "--bogus"])).code, 2);
         assert.equal(capture(process.stderr, () => main(["--stack", "quantum", "--connect-timeout", "0"])).code, 2);
     });
+
+    it("takes --connect-timeout in whole seconds only, as ssh does (else ssh fails and reads as an unreachable host)", function () {
+        requireTools(this, ["ssh"], "the connect-timeout test");
+        // ssh -G parses the options and prints the configuration without connecting.
+        const ssh = (timeout: string) =>
+            spawnSync("ssh", ["-G", "-o", `ConnectTimeout=${timeout}`, "omni-host.invalid"], { encoding: "utf8" });
+        assert.equal(ssh("1.5").status, 255);
+        assert.match(ssh("1.5").stderr, /invalid time value/);
+        assert.equal(ssh("2").status, 0);
+        const refused = capture(process.stderr, () => main(["--stack", "quantum", "--connect-timeout", "1.5"]));
+        assert.equal(refused.code, 2);
+        assert.match(refused.out, /--connect-timeout must be a whole number of seconds, at least 1 \(not 1\.5\)/);
+    });
 });

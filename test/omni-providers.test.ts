@@ -163,6 +163,19 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
             assert.ok(!omni.calls().some((c) => c.startsWith("apply")));
         });
 
+        it("stores a renewed automation key without applying anything, so refresh and delete use it", async () => {
+            omni.answer("get_machineclasses_cp", classAsOmniPrints(classYaml), "apply");
+            const { outs } = (await printed(() => machineClassProvider.create!(classProps()))).result;
+            const renewed = { ...outs!, serviceAccountKey: "offline-renewed-service-account-key" };
+            assert.deepEqual(await machineClassProvider.diff!("cp", outs!, renewed), { changes: true });
+            const before = omni.calls().length;
+            const updated = (await machineClassProvider.update!("cp", outs!, renewed)).outs!;
+            assert.deepEqual(omni.calls().slice(before), [], "nothing applied");
+            assert.equal(updated.serviceAccountKey, "offline-renewed-service-account-key");
+            await machineClassProvider.read!("cp", updated);
+            assert.equal(omni.environments().at(-1), `${access.omniEndpoint} offline-renewed-service-account-key`);
+        });
+
         it("replaces only when the id changes; deletes by id and tolerates a class already gone", async () => {
             const a = classProps();
             assert.deepEqual(await machineClassProvider.diff!("cp", a, { ...a, classId: "cp2" }), {

@@ -9,6 +9,7 @@ import {
     clusterState,
     describeChanges,
     isClusterReady,
+    isNotFound,
     kubeconfigArgs,
     machineClassState,
     omniReasons,
@@ -46,6 +47,22 @@ function renderedFromOmni() {
 }
 
 describe("Omni state: what Pulumi compares (omni v1.10.4 export and get output)", () => {
+    it("reads only gRPC's NotFound as a resource gone from Omni, never another failure that says 'not found'", () => {
+        assert.equal(isNotFound(upstream("notfound.stderr")), true);
+        // cluster template export wraps the state's error (client/pkg/template/operations/export.go, v1.10.4).
+        assert.equal(
+            isNotFound(
+                `Error: error getting cluster "talos-prod-01": rpc error: code = NotFound desc = resource Clusters.omni.sidero.dev(default/talos-prod-01@undefined) doesn't exist`,
+            ),
+            true,
+        );
+        // An endpoint behind a proxy that answers plain HTTP: grpc-go's message for it.
+        const proxy =
+            'Error: rpc error: code = Unimplemented desc = unexpected HTTP status code received from server: 404 (Not Found); transport: received unexpected content-type "text/html"';
+        assert.equal(isNotFound(proxy), false);
+        assert.equal(isNotFound("Error: rpc error: code = Unavailable desc = connection error"), false);
+    });
+
     it("a cluster rendered from Omni's export compares equal to the export: a first apply adopts it unchanged", () => {
         const { cluster } = renderedFromOmni();
         assert.notEqual(cluster, exported, "the texts differ (names vs idOverride, 6h vs 6h0m0s, mappings vs text)");

@@ -183,6 +183,25 @@ describe("plan CLI", () => {
         assert.match(stderr, /omni-scale:infraProvider\.lxc\.node/);
     });
 
+    it("marks nothing of a user's own manifest as simulated, whatever the made-up (secret) configs contain", async () => {
+        const files = editedStacks({
+            matrix: (c) => {
+                const [first] = c["omni-scale:clusters"];
+                const manifest = { apiVersion: "v1", kind: "Namespace", metadata: { name: "apps" } };
+                c["omni-scale:clusters"].push({
+                    ...first,
+                    name: "talos-dev-02",
+                    kubernetesManifests: [{ name: "apps-namespace", mode: "one-time", inline: manifest }],
+                });
+            },
+        });
+        const { code, stdout, stderr } = await plan("--stack", "matrix", "--config", files.matrix);
+        assert.equal(code, 0, stderr);
+        // The second cluster's manifest shows; the first cluster's made-up kubeconfig has the same line.
+        assert.match(stdout, /^ +apiVersion: v1$/m);
+        assert.doesNotMatch(stdout, /apiVersion: v1 \(simulated\)/);
+    });
+
     it("exits 2 when the hub stack lacks what the workload stack reads, as `pulumi up` would fail", async () => {
         const files = editedStacks({
             quantum: (c) => {

@@ -201,7 +201,14 @@ describe("policy: hub backup", () => {
                 "hub-backup-encrypted",
                 "hub-backup",
                 backup({ uploads: [script, secret] }),
-                /holds the etcd SECRET key/,
+                /etcd-public\.asc holds an OpenPGP SECRET key/,
+            );
+            // The secret key under any other name, beside the public part.
+            await assertViolation(
+                "hub-backup-encrypted",
+                "hub-backup",
+                backup({ uploads: [script, publicKey, { ...secret, file: "/etc/omni-hub-backup/omni.asc" }] }),
+                /\/etc\/omni-hub-backup\/omni\.asc holds an OpenPGP SECRET key/,
             );
         });
     });

@@ -1,6 +1,6 @@
 /**
  * Pure parts of the ACME certificate (`tls.mode: acme`): where to ask, how to answer the DNS-01 challenge, and the
- * PEM Omni is given. Upstream facts: test/fixtures/upstream/acme-facts.json.
+ * PEM Omni is given. Upstream facts: test/fixtures/upstream/acme-cloudflare-facts.json.
  */
 
 /** Let's Encrypt's ACME v2 directories (letsencrypt.org/docs/staging-environment, /docs/acme-protocol-updates). */

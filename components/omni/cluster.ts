@@ -3,7 +3,14 @@ import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./clu
 import { etcdBackupIntervalLimits } from "../hub/settings";
 import { OmniMachineClass } from "./machine-class";
 import { clusterProvider } from "./omni-providers";
-import { CLUSTER_KIND, ClusterStatus, clusterState, DEFAULT_READY_TIMEOUT, kubeconfigOptions } from "./omni-state";
+import {
+    CLUSTER_KIND,
+    CLUSTER_SECRET_OUTPUTS,
+    ClusterStatus,
+    clusterState,
+    DEFAULT_READY_TIMEOUT,
+    kubeconfigOptions,
+} from "./omni-state";
 import { argsKey, ConfigError, KeyedArgs } from "../core/validation";
 
 export interface OmniClusterArgs extends KeyedArgs {
@@ -92,7 +99,7 @@ export class OmniCluster extends pulumi.ComponentResource {
                 parent: this,
                 // Deleting a cluster deletes its machines and their data: only on purpose (docs/OPERATIONS.md).
                 protect: args.spec.allowDestroy !== true,
-                additionalSecretOutputs: ["omniEndpoint", "serviceAccountKey", "kubeconfig", "talosconfig"],
+                additionalSecretOutputs: CLUSTER_SECRET_OUTPUTS,
                 // Machine classes run in parallel; each cluster waits only for its own.
                 dependsOn: classes.filter((c) => rendered.machineClasses.includes(c.id)).map((c) => c.resource),
             },

@@ -171,6 +171,10 @@ function adoptionRefused(what: string, changes: Record<string, unknown>, show: s
     );
 }
 
+/** A renewed automation key (or a moved endpoint) must reach the state: refresh and delete run with what it holds. */
+const accessChanged = (olds: OmniAccessProps, news: OmniAccessProps) =>
+    olds.omniEndpoint !== news.omniEndpoint || olds.serviceAccountKey !== news.serviceAccountKey;
+
 export const machineClassProvider: pulumi.dynamic.ResourceProvider<MachineClassProps, MachineClassProps> = {
     /** An existing identical class is adopted without a write; a different one is refused (no silent overwrite). */
     async create(inputs) {
@@ -199,10 +203,14 @@ export const machineClassProvider: pulumi.dynamic.ResourceProvider<MachineClassP
     async diff(_id, olds, news) {
         if (olds.classId !== news.classId) return { changes: true, replaces: ["classId"] };
         const changed =
-            !isDeepStrictEqual(olds.state, news.state) || olds.providerTimeoutSeconds !== news.providerTimeoutSeconds;
+            !isDeepStrictEqual(olds.state, news.state) ||
+            olds.providerTimeoutSeconds !== news.providerTimeoutSeconds ||
+            accessChanged(olds, news);
         return { changes: changed };
     },
     async update(_id, olds, news) {
+        // Only the access (or the wait) changed: keep it, apply nothing.
+        if (isDeepStrictEqual(olds.state, news.state)) return { outs: { ...news, state: olds.state } };
         sayChanges(`machine class ${news.classId}`, olds.state, news.state);
         return { outs: await applyMachineClass(news) };
     },
@@ -336,7 +344,8 @@ export const clusterProvider: pulumi.dynamic.ResourceProvider<ClusterProps, Clus
         const changed =
             !isDeepStrictEqual(olds.state, news.state) ||
             olds.readyTimeout !== news.readyTimeout ||
-            kubeconfigSettingsChanged(olds, news);
+            kubeconfigSettingsChanged(olds, news) ||
+            accessChanged(olds, news);
         return { changes: changed };
     },
     async update(_id, olds, news) {

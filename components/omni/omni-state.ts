@@ -20,6 +20,8 @@ type Labels = Record<string, string>;
 /** The `kind` input of the dynamic resources that hold a machine class or a cluster (policies and the plan find them by it). */
 export const MACHINE_CLASS_KIND = "omni-machine-class";
 export const CLUSTER_KIND = "omni-cluster";
+/** A cluster resource's outputs that are secrets: Omni's access and the configs it issues. */
+export const CLUSTER_SECRET_OUTPUTS = ["omniEndpoint", "serviceAccountKey", "kubeconfig", "talosconfig"];
 
 export interface MachineClassState {
     providerId: string;
@@ -382,8 +384,13 @@ export const talosconfigArgs = (cluster: string, file: string) => [
     "--force",
 ];
 
-/** omnictl's answer for a resource that does not exist (the state's NotFound, relayed over gRPC). */
-export const isNotFound = (stderr: string) => /NotFound|doesn't exist|not found/i.test(stderr);
+/**
+ * omnictl's answer for a resource that does not exist: the state's NotFound relayed as a gRPC status (`rpc error:
+ * code = NotFound desc = …`; `cluster template export` wraps it, client/pkg/template/operations/export.go at v1.10.4).
+ * Only that code: a proxy's "404 (Not Found)" or any other failure must not read as "deleted in Omni", or a refresh
+ * would drop the resource from the state.
+ */
+export const isNotFound = (stderr: string) => /\bcode = NotFound\b/.test(stderr);
 
 // ---- readiness (ClusterStatusSpec, omni.proto) ----
 

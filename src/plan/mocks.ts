@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { MockCallArgs, MockResourceArgs, Mocks } from "@pulumi/pulumi/runtime";
-import { CLUSTER_KIND } from "../../components/omni/omni-state";
+import { CLUSTER_KIND, CLUSTER_SECRET_OUTPUTS } from "../../components/omni/omni-state";
 import { OFFLINE_CERTIFICATE_VALIDITY, offlinePreflightStdout } from "../../components/proxmox/preflight-render";
 import { offlineCertificate } from "./offline-certificate";
 
@@ -308,8 +308,11 @@ function record(
             JSON.stringify(computed[k]) !== JSON.stringify(inputs[k]),
     );
     if (outputs.length === 0 || simulated.some((v) => v.resource === resource && v.type === type)) return;
+    // A secret output is never shown (masked), so its text marks nothing: a kubeconfig's `apiVersion: v1` would
+    // otherwise mark every manifest that has that line.
+    const hidden = inputs.kind === CLUSTER_KIND ? CLUSTER_SECRET_OUTPUTS : [];
     const atoms = atomsOf(
-        outputs.map((k) => computed[k]),
+        outputs.filter((k) => !hidden.includes(k)).map((k) => computed[k]),
         inputs,
     );
     simulated.push({ resource, type, outputs, note: simulatedNote(type, inputs), atoms });
