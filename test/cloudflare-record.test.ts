@@ -118,6 +118,20 @@ describe("Cloudflare record for the Omni name (hub dns.cloudflare)", () => {
         assert.throws(() => hubTailnetIpv4(undefined, "omni", ["tag:omni"]), /no Tailscale device has hostname "omni"/);
     });
 
+    it("looks again while the sidecar that just logged in is not listed yet, as getDevice's waitFor did", async () => {
+        let lookups = 0;
+        const { outputs } = await runHub(withCloudflare, { cloudflareApiToken: FAKE_TOKEN }, (base) => ({
+            ...base,
+            call: (args) => {
+                if (args.token !== DEVICES) return base.call(args);
+                lookups += 1;
+                return { devices: lookups === 1 ? [] : [device({})] };
+            },
+        }));
+        assert.equal(lookups, 2);
+        assert.equal(outputs.tailnetAddress, "100.101.102.103");
+    });
+
     it("picks the tailnet IPv4 and names the fix when the device has none", () => {
         assert.equal(tailnetIpv4(["fd7a:115c:a1e0::1", "100.64.0.7"], "omni"), "100.64.0.7");
         assert.throws(

@@ -10,7 +10,12 @@ export interface CloudflareRecordArgs extends DnsRecordSpec {
     tailscaleTags?: string[];
     /** A Cloudflare API token with Zone:Read and DNS:Edit on the zone (secret). */
     apiToken: pulumi.Input<string>;
+    /** How long to look again while no device has the hostname yet (a sidecar just logged in); default 60. */
+    deviceWaitSeconds?: number;
 }
+
+/** Between two looks at the device list while the sidecar is not listed yet. */
+const DEVICE_POLL_MS = 2000;
 
 /**
  * A DNS record for the Omni domain at the hub's tailnet address, read from Tailscale's device list (the one device
@@ -35,16 +40,24 @@ export class CloudflareRecord extends pulumi.ComponentResource {
         const tags = args.tailscaleTags ?? [];
         // Listed once the sidecar is healthy (logged in). Filtered by the API; checked again here, since the API's
         // matching of a list field (tags) is not documented.
-        const list = tailscale.getDevicesOutput(
-            {
-                filters: [
-                    { name: "hostname", values: [args.tailscaleHostname] },
-                    ...(tags.length ? [{ name: "tags", values: tags }] : []),
-                ],
-            },
-            { parent: this, dependsOn: opts?.dependsOn },
-        );
-        this.address = list.apply(({ devices }) => hubTailnetIpv4(devices, args.tailscaleHostname, tags));
+        const filters = {
+            filters: [
+                { name: "hostname", values: [args.tailscaleHostname] },
+                ...(tags.length ? [{ name: "tags", values: tags }] : []),
+            ],
+        };
+        const list = tailscale.getDevicesOutput(filters, { parent: this, dependsOn: opts?.dependsOn });
+        // A sidecar that has just logged in may not be listed yet (the old getDevice lookup had waitFor for this):
+        // look again for a while before refusing. A listed namesake is judged at once.
+        this.address = list.apply(async ({ devices }) => {
+            const deadline = Date.now() + (args.deviceWaitSeconds ?? 60) * 1000;
+            let seen = devices;
+            while (!seen?.some((d) => d.hostname === args.tailscaleHostname) && Date.now() < deadline) {
+                await new Promise((resolve) => setTimeout(resolve, DEVICE_POLL_MS));
+                seen = (await tailscale.getDevices(filters, { parent: this })).devices;
+            }
+            return hubTailnetIpv4(seen, args.tailscaleHostname, tags);
+        });
         new cf.DnsRecord(`${name}-record`, renderDnsRecord(args, this.address), { parent: this, provider });
         this.registerOutputs({ address: this.address });
     }
