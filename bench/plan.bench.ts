@@ -11,7 +11,6 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import * as YAML from "yaml";
 import { loadStackConfig, RawConfig } from "../src/config";
 import { programFor } from "../src/programs";
@@ -23,9 +22,7 @@ import { forgetTexts } from "../policy/props";
 import { talosPatchProblems } from "../components/omni/talos-patches";
 import { versions } from "../components/core/versions";
 import { sdkRunInvocation } from "./sdk-run";
-import { usageOf } from "../src/commands";
-
-const USAGE = usageOf("bench");
+import { commandArgs, usageError } from "../src/commands";
 
 interface Measurement {
     scenario: string;
@@ -258,28 +255,15 @@ const loadAverage = () =>
 
 /** Runs the bench CLI (usage: src/commands.ts); `--scenario`, `--file` and `--stack` are its own per-scenario runs. */
 export async function main(argv: string[]): Promise<number> {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                runs: { type: "string", default: "7" },
-                help: { type: "boolean", short: "h" },
-                scenario: { type: "string" },
-                file: { type: "string" },
-                stack: { type: "string" },
-            },
-        }).values;
-        if (!/^[1-9]\d*$/.test(args.runs!))
-            throw new Error(`--runs takes a whole number of rounds, got "${args.runs}"`);
-    } catch (e) {
-        process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    if (args.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
-    }
+    const args = commandArgs("bench", argv, {
+        runs: { type: "string", default: "7" },
+        scenario: { type: "string" },
+        file: { type: "string" },
+        stack: { type: "string" },
+    });
+    if (typeof args === "number") return args;
+    if (!/^[1-9]\d*$/.test(args.runs!))
+        return usageError("bench", `--runs takes a whole number of rounds, got "${args.runs}"`);
     if (args.scenario) {
         process.stdout.write(JSON.stringify(await measure(args.scenario, args.file!, args.stack!)));
         return 0;

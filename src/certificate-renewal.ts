@@ -1,10 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { renewalDue } from "../components/edge/acme-certificate-render";
 import { CertificateSummary, certificateSummary } from "../components/edge/tls";
 import { ConfigError } from "../components/core/validation";
-import { usageOf } from "./commands";
+import { commandArgs, usageError } from "./commands";
 import { hubSettingsOf } from "./hub-restore";
 
 /**
@@ -14,8 +13,6 @@ import { hubSettingsOf } from "./hub-restore";
  * --json` or a PEM certificate (the leaf first). The scheduled workflow (.github/workflows/certificate.yml) runs it,
  * because nothing renews the certificate between two `pulumi up`s.
  */
-
-const USAGE = usageOf("certificate-due");
 
 /** The certificate's validity from `pulumi stack output certificate --json` or a PEM. */
 export function readCertificate(text: string): { notBefore: string; notAfter: string } {
@@ -31,30 +28,15 @@ export function readCertificate(text: string): { notBefore: string; notAfter: st
 
 /** Runs the check; a relative --config or --certificate is the caller's: INIT_CWD under npm and npx. */
 export function main(argv: string[], now = new Date(), env: NodeJS.ProcessEnv = process.env): number {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                stack: { type: "string" },
-                config: { type: "string" },
-                certificate: { type: "string" },
-                now: { type: "string" },
-                help: { type: "boolean", short: "h" },
-            },
-        }).values;
-    } catch (e) {
-        process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    if (args.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
-    }
-    if ((!args.stack && !args.config) || !args.certificate) {
-        process.stderr.write(`${!args.certificate ? "--certificate" : "--stack"} is required\n${USAGE}\n`);
-        return 2;
-    }
+    const args = commandArgs("certificate-due", argv, {
+        stack: { type: "string" },
+        config: { type: "string" },
+        certificate: { type: "string" },
+        now: { type: "string" },
+    });
+    if (typeof args === "number") return args;
+    if (!args.stack && !args.config) return usageError("certificate-due", "--stack is required");
+    if (!args.certificate) return usageError("certificate-due", "--certificate is required");
     const callerDir = env.INIT_CWD ?? process.cwd();
     try {
         const hub = hubSettingsOf(

@@ -1,8 +1,9 @@
 /**
  * The operator commands (`omni-scale <command>`, cli/omni-scale.js; `npm run <command> --` in this repository): each
  * one's usage, in one place. `--help` prints it, a bad argument prints it after the error, and the docs are generated
- * from it. Kept free of imports: every command loads it before anything heavy.
+ * from it. Kept free of imports but Node's own: every command loads it before anything heavy.
  */
+import { parseArgs, ParseArgsConfig } from "node:util";
 
 export interface Command {
     name: string;
@@ -169,4 +170,33 @@ export function usageOf(name: string): string {
     const command = COMMANDS.find((c) => c.name === name);
     if (!command) throw new Error(`no command ${name}`);
     return command.usage;
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+/** What node:util's parseArgs returns for these options. */
+type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O }>>["values"];
+
+/** Prints what is wrong and the command's usage on stderr; the exit code of a bad argument. */
+export function usageError(name: string, message: string): number {
+    process.stderr.write(`${message}\n${usageOf(name)}\n`);
+    return 2;
+}
+
+/**
+ * A command's arguments, parsed as every command parses them: with `-h`/`--help`, which prints the usage on stdout;
+ * a bad option prints the error and the usage on stderr. The values, or the exit code when the command is done.
+ */
+export function commandArgs<const O extends Options>(name: string, argv: string[], options: O): Values<O> | number {
+    let values: Values<O> & { help?: boolean };
+    try {
+        values = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } } })
+            .values as Values<O> & { help?: boolean };
+    } catch (e) {
+        return usageError(name, (e as Error).message);
+    }
+    if (values.help) {
+        process.stdout.write(`${usageOf(name)}\n`);
+        return 0;
+    }
+    return values;
 }

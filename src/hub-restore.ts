@@ -1,7 +1,6 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import * as YAML from "yaml";
 import {
     hubContainerNames,
@@ -14,7 +13,7 @@ import { omniContainerPaths } from "../components/hub/omni-flags";
 import { parseDockerHost } from "../components/core/addresses";
 import { shellQuote } from "../components/core/shell";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
-import { usageOf } from "./commands";
+import { commandArgs, usageError } from "./commands";
 import { PROJECT } from "./config";
 
 /**
@@ -23,8 +22,6 @@ import { PROJECT } from "./config";
  * from this Omni's account) and changes nothing. It restores into the volume the running Omni container mounts at its
  * data path (docker inspect), which must be the configured one. Usage: src/commands.ts.
  */
-
-const USAGE = usageOf("restore");
 
 /** Seconds an SSH connection may take to answer (TCP and the SSH banner) before the restore gives up. */
 export const SSH_CONNECT_TIMEOUT = 10;
@@ -150,43 +147,25 @@ function unreachable(run: HostRun, status: number | null): string | undefined {
 
 /** Runs the restore CLI; a relative --config is the caller's: INIT_CWD under npm and npx, else the working directory. */
 export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                stack: { type: "string" },
-                config: { type: "string" },
-                set: { type: "string", default: "latest" },
-                "expect-fingerprint": { type: "string" },
-                "connect-timeout": { type: "string" },
-                yes: { type: "boolean", default: false },
-                print: { type: "boolean", default: false },
-                help: { type: "boolean", short: "h" },
-            },
-        }).values;
-    } catch (e) {
-        process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    if (args.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
-    }
+    const args = commandArgs("restore", argv, {
+        stack: { type: "string" },
+        config: { type: "string" },
+        set: { type: "string", default: "latest" },
+        "expect-fingerprint": { type: "string" },
+        "connect-timeout": { type: "string" },
+        yes: { type: "boolean", default: false },
+        print: { type: "boolean", default: false },
+    });
+    if (typeof args === "number") return args;
+    if (!args.stack && !args.config) return usageError("restore", "--stack is required");
     // ssh's ConnectTimeout takes whole seconds only.
     const timeoutArg = args["connect-timeout"];
-    const badTimeout = timeoutArg !== undefined && !/^[1-9]\d*$/.test(timeoutArg);
-    const connectTimeout = timeoutArg === undefined ? undefined : Number(timeoutArg);
-    if (!args.stack && !args.config) {
-        process.stderr.write(`--stack is required\n${USAGE}\n`);
-        return 2;
-    }
-    if (badTimeout) {
-        process.stderr.write(
-            `--connect-timeout must be a whole number of seconds, at least 1 (not ${timeoutArg})\n${USAGE}\n`,
+    if (timeoutArg !== undefined && !/^[1-9]\d*$/.test(timeoutArg))
+        return usageError(
+            "restore",
+            `--connect-timeout must be a whole number of seconds, at least 1 (not ${timeoutArg})`,
         );
-        return 2;
-    }
+    const connectTimeout = timeoutArg === undefined ? undefined : Number(timeoutArg);
     try {
         const file = args.config
             ? path.resolve(env.INIT_CWD ?? process.cwd(), args.config)

@@ -1,8 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { ConfigError, formatIssues } from "../../components/core/validation";
-import { usageOf } from "../commands";
+import { commandArgs, usageError, usageOf } from "../commands";
 import { importExitCode, importReport, importStack, stackFragment } from "./import";
 import { pathFrom } from "./sources";
 
@@ -16,31 +15,18 @@ const USAGE = usageOf("import");
  * changes to the project directory) and npx.
  */
 export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                "machine-classes": { type: "string", multiple: true },
-                clusters: { type: "string", multiple: true },
-                "omni-env": { type: "string" },
-                "provider-env": { type: "string" },
-                "provider-config": { type: "string" },
-                stack: { type: "string", default: "matrix" },
-                "hub-stack": { type: "string", default: "quantum" },
-                out: { type: "string" },
-                "hub-out": { type: "string" },
-                help: { type: "boolean", short: "h" },
-            },
-        }).values;
-    } catch (e) {
-        process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    if (args.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
-    }
+    const args = commandArgs("import", argv, {
+        "machine-classes": { type: "string", multiple: true },
+        clusters: { type: "string", multiple: true },
+        "omni-env": { type: "string" },
+        "provider-env": { type: "string" },
+        "provider-config": { type: "string" },
+        stack: { type: "string", default: "matrix" },
+        "hub-stack": { type: "string", default: "quantum" },
+        out: { type: "string" },
+        "hub-out": { type: "string" },
+    });
+    if (typeof args === "number") return args;
     const callerDir = env.INIT_CWD ?? process.cwd();
     // Read from the working directory: the project directory, to which npm run and the omni-scale command change.
     const at = (p: string | undefined) =>
@@ -52,12 +38,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         providerEnv: at(args["provider-env"]),
         providerConfig: at(args["provider-config"]),
     };
-    if (!Object.values(inputs).some((v) => v !== undefined)) {
-        process.stderr.write(
-            `nothing to import: name machine classes, cluster templates, an omni.env or the provider's files\n${USAGE}\n`,
+    if (!Object.values(inputs).some((v) => v !== undefined))
+        return usageError(
+            "import",
+            "nothing to import: name machine classes, cluster templates, an omni.env or the provider's files",
         );
-        return 2;
-    }
     try {
         const result = importStack({
             ...inputs,

@@ -1,6 +1,5 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { ConfigError, formatIssues } from "../../components/core/validation";
 import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../../components/omni/omni-state";
 import { CapturedResource, maskSecrets } from "./capture";
@@ -9,7 +8,7 @@ import { PackProcess } from "./pack-process";
 import { planStack, PlanResult } from "./plan";
 import { canonicalJson, SimulatedValue } from "./mocks";
 import { redactSecrets } from "../stack-secrets";
-import { usageOf } from "../commands";
+import { commandArgs, usageError, usageOf } from "../commands";
 
 const USAGE = usageOf("plan");
 
@@ -204,30 +203,14 @@ function failureMessage(e: unknown): string {
  * policy pack process when the caller started it (main.ts, which stops it on exit).
  */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, pack?: PackProcess): Promise<number> {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                stack: { type: "string" },
-                config: { type: "string" },
-                "policy-config": { type: "string" },
-                json: { type: "boolean" },
-                help: { type: "boolean", short: "h" },
-            },
-        }).values;
-    } catch (e) {
-        process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    if (args.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
-    }
-    if (!args.stack) {
-        process.stderr.write(`--stack is required\n${USAGE}\n`);
-        return 2;
-    }
+    const args = commandArgs("plan", argv, {
+        stack: { type: "string" },
+        config: { type: "string" },
+        "policy-config": { type: "string" },
+        json: { type: "boolean" },
+    });
+    if (typeof args === "number") return args;
+    if (!args.stack) return usageError("plan", "--stack is required");
     const callerFile = (file: string | undefined) =>
         file === undefined ? undefined : path.resolve(env.INIT_CWD ?? process.cwd(), file);
     try {
