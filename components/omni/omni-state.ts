@@ -316,23 +316,19 @@ export const exportClusterArgs = (cluster: string) => ["cluster", "template", "e
 export const syncClusterArgs = (file: string) => ["cluster", "template", "sync", "-f", file];
 export const deleteClusterArgs = (file: string) => ["cluster", "template", "delete", "-f", file];
 export const getClusterStatusArgs = (cluster: string) => ["get", "clusterstatuses", cluster, "-o", "yaml"];
-/** Omni's per-request view for a cluster, labelled with the cluster (controllers/omni/cluster_machine_request_status.go). */
-export const getMachineRequestStatusesArgs = (cluster: string) => [
+/** A cluster's resources of one type: Omni labels them with the cluster (omni.sidero.dev/cluster). */
+const clusterListArgs = (type: string, cluster: string) => [
     "get",
-    "clustermachinerequeststatuses",
+    type,
     "-l",
     `omni.sidero.dev/cluster=${cluster}`,
     "-o",
     "yaml",
 ];
-export const getMachineSetStatusesArgs = (cluster: string) => [
-    "get",
-    "machinesetstatuses",
-    "-l",
-    `omni.sidero.dev/cluster=${cluster}`,
-    "-o",
-    "yaml",
-];
+/** Omni's per-request view for a cluster (controllers/omni/cluster_machine_request_status.go). */
+export const getMachineRequestStatusesArgs = (cluster: string) =>
+    clusterListArgs("clustermachinerequeststatuses", cluster);
+export const getMachineSetStatusesArgs = (cluster: string) => clusterListArgs("machinesetstatuses", cluster);
 export const getInfraProviderStatusArgs = (providerId: string) => ["get", "infraproviderstatuses", providerId];
 
 export interface KubeconfigOptions {
