@@ -6,6 +6,7 @@ import { Ajv2020 } from "ajv/dist/2020";
 import * as YAML from "yaml";
 import { FIX, replaceSection, SCHEMA_FILE, SECTIONS, staleFiles } from "../src/docs/generate";
 import { configRows } from "../src/docs/reference";
+import { DEBIAN_PACKAGES } from "./tools";
 
 const root = path.join(__dirname, "..");
 const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
@@ -134,5 +135,18 @@ describe("the stack file schema (schema/stack.schema.json, JSON Schema 2020-12)"
         const matrix = stackFile("Pulumi.matrix.yaml");
         matrix.config["omni-scale:clusters"][0].kernelArgs = ["console=ttyS0"];
         assert.equal(validate(matrix), false);
+    });
+});
+
+describe("what npm test needs (README, .ci/run)", () => {
+    it("the README's one-line install and .ci/run name every Debian package the real-tool tests need", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+        const line = readme.match(/^sudo apt-get install -y (.+)$/m);
+        assert.ok(line, "README shows an apt-get install line for the tests");
+        const ci = fs.readFileSync(path.join(__dirname, "..", ".ci", "run"), "utf8");
+        for (const pkg of new Set(Object.values(DEBIAN_PACKAGES))) {
+            assert.ok(line[1].split(" ").includes(pkg), `README's install line lacks ${pkg}`);
+            assert.ok(ci.includes(`need+=(${pkg})`), `.ci/run does not install ${pkg}`);
+        }
     });
 });

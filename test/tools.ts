@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 
 /** Debian packages that provide the command-line tools some tests run for real. */
-const DEBIAN_PACKAGES: Record<string, string> = {
+export const DEBIAN_PACKAGES: Record<string, string> = {
     ssh: "openssh-client",
     gpg: "gnupg",
     openssl: "openssl",
