@@ -18,6 +18,7 @@ import { CapturedResource, runProgram } from "../src/plan/capture";
 import { analyzeInProcess, analyzeWithPack } from "../src/plan/analyze";
 import { planStack, POLICY_DIR, readStackFile, REPO_ROOT } from "../src/plan/plan";
 import { packArgs } from "../policy/pack";
+import { NODE_FLAGS } from "../src/plan/pack-process";
 import { forgetTexts } from "../policy/props";
 import { talosPatchProblems } from "../components/omni/talos-patches";
 import { versions } from "../components/core/versions";
@@ -306,6 +307,7 @@ export async function main(argv: string[]): Promise<number> {
             const out = spawnSync(
                 process.execPath,
                 [
+                    ...NODE_FLAGS,
                     "-r",
                     require.resolve("../src/plan/register"),
                     __filename,

@@ -10,6 +10,7 @@ import { main as importMain } from "../src/import/cli";
 import { main as restoreMain } from "../src/hub-restore";
 import { main as certificateDueMain } from "../src/certificate-renewal";
 import { main as benchMain } from "../bench/plan.bench";
+import { NODE_FLAGS } from "../src/plan/pack-process";
 import { captureOutput } from "./output-capture";
 
 const REPO = path.join(__dirname, "..");
@@ -30,6 +31,12 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         delete env.INIT_CWD;
         return spawnSync(BIN, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     };
+
+    it("npm's plan and bench scripts run node with the pack process's NODE_FLAGS (young generation sized as on Node 20)", () => {
+        const { scripts } = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
+        for (const name of ["plan", "bench"])
+            assert.ok(scripts[name].startsWith(`node ${NODE_FLAGS.join(" ")} -r `), `${name}: ${scripts[name]}`);
+    });
 
     it("names every command the README shows, each with a summary and a full usage", () => {
         const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");

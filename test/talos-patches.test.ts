@@ -3,6 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import Ajv2020 from "ajv/dist/2020";
 import * as YAML from "yaml";
 import { ClusterSpec, renderClusterTemplate, talosPatchTemplateProblems } from "../components/omni/cluster-render";
 import { ConfigError } from "../components/core/validation";
@@ -55,6 +56,14 @@ describe("Talos config patches (components/omni/talos-patches.ts)", () => {
                 const schema = JSON.parse(bytes.toString("utf8"));
                 assert.equal(schema.$schema, "https://json-schema.org/draft/2020-12/schema");
                 assert.equal(schema.$id, `https://talos.dev/v${minor}/schemas/config.schema.json`);
+            }
+        });
+
+        it("are valid draft 2020-12 schemas (the check skips ajv's meta-schema validation at start-up)", () => {
+            const ajv = new Ajv2020({ strict: false });
+            for (const minor of talosSchemaMinors) {
+                const schema = JSON.parse(vendoredTalosSchema(minor).toString("utf8"));
+                assert.equal(ajv.validateSchema(schema), true, `${minor}: ${ajv.errorsText()}`);
             }
         });
 
