@@ -271,8 +271,10 @@ function atomsOf(values: unknown[], inputs: unknown): string[] {
             }
         else if (Array.isArray(v)) v.forEach(walk);
         else if (v && typeof v === "object") {
-            // A made-up structure (a cluster's status) marks what shows it whole, whatever its values.
-            if (!given.includes(canonicalJson(v))) atoms.add(canonicalJson(v));
+            // A made-up structure (a cluster's status) marks what shows it whole, whatever its values; an empty one
+            // (`{}`) would mark every value that holds one.
+            const json = canonicalJson(v);
+            if (Object.keys(v).length > 0 && !given.includes(json)) atoms.add(json);
             Object.values(v).forEach(walk);
         }
     };
