@@ -18,7 +18,16 @@ import { ClusterState, ClusterStatus, describeStatus, isClusterReady, resources,
 type Doc = Record<string, any>;
 
 /** MachineSetPhase (omni.proto). */
-const SET_PHASES = ["Unknown", "ScalingUp", "ScalingDown", "Running", "Destroying", "Failed", "Reconfiguring", "Upgrading"];
+const SET_PHASES = [
+    "Unknown",
+    "ScalingUp",
+    "ScalingDown",
+    "Running",
+    "Destroying",
+    "Failed",
+    "Reconfiguring",
+    "Upgrading",
+];
 /** TalosUpgradeStatusSpec.Phase; KubernetesUpgradeStatusSpec.Phase is the same up to Reverting (omni.proto). */
 const UPGRADE_PHASES = ["Unknown", "Upgrading", "Done", "Failed", "Reverting", "UpdatingMachineSchematics"];
 /** Omni's id of the control-plane set (`client/pkg/omni/resources/omni/machine_set.go`). */
@@ -125,7 +134,9 @@ export function readinessGaps(state: ClusterState, o: ClusterObserved): string[]
     if (sizes.every((s): s is number => typeof s === "number")) {
         const requested = sizes.reduce((a, b) => a + b, 0);
         if (c.machines.requested !== requested)
-            gaps.push(`the cluster status still counts ${c.machines.requested} requested machines (template: ${requested})`);
+            gaps.push(
+                `the cluster status still counts ${c.machines.requested} requested machines (template: ${requested})`,
+            );
     }
     if (!isClusterReady(c)) gaps.push(`cluster ${describeStatus(c)}`);
     for (const [id, set] of sets) {

@@ -64,13 +64,15 @@ export function omnictl(args: string[], access: OmniAccessProps, timeoutMs: numb
             child.stderr.on("data", (b: Buffer) => err.push(b));
             const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString("utf8");
             let done = false;
+            // Declared before `finish` uses it: the SDK's closure serializer refuses a name used before its declaration.
+            let timer: NodeJS.Timeout | undefined = undefined;
             const finish = (run: Run) => {
                 if (done) return;
                 done = true;
                 clearTimeout(timer);
                 resolve(run);
             };
-            const timer = setTimeout(() => {
+            timer = setTimeout(() => {
                 // The group: a wrapper's children would otherwise keep the pipes open.
                 try {
                     process.kill(-child.pid!, "SIGKILL");
@@ -104,7 +106,8 @@ export const isTransient = (run: Run) =>
     );
 
 /** What omnictl said, on one line. */
-export const said = (run: Run) => (run.stderr.trim() || run.stdout.trim() || `exit code ${run.code}`).replace(/\s+/g, " ");
+export const said = (run: Run) =>
+    (run.stderr.trim() || run.stdout.trim() || `exit code ${run.code}`).replace(/\s+/g, " ");
 
 /** The fix for a key Omni refuses, naming the order of commands that puts the current key in the state. */
 export function authFailure(what: string, run: Run): Error {
