@@ -2,7 +2,6 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { renderClusterTemplate } from "../components/omni/cluster-render";
 import { renderMachineClass } from "../components/omni/machine-class-render";
 import {
     ClusterProps,
@@ -10,8 +9,7 @@ import {
     MachineClassProps,
     machineClassProvider,
 } from "../components/omni/omni-providers";
-import { changedFields, clusterState, kubeconfigOptions, machineClassState } from "../components/omni/omni-state";
-import { importStack } from "../src/import/import";
+import { changedFields, machineClassState } from "../components/omni/omni-state";
 import {
     access,
     classAsOmniPrints,
@@ -167,7 +165,7 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
             omni.answer(`${STATUS}.3`, upstream("clusterstatus-running.yaml"));
             omni.answer("kubeconfig", upstream("kubeconfig-service-account.yaml"));
             omni.answer("talosconfig", upstream("talosconfig.yaml"));
-            const inputs = clusterProps();
+            const inputs = clusterProps("20s");
             const { result, lines } = await printed(() => clusterProvider.create!(inputs));
             const outs = result.outs as ClusterProps;
             assert.equal(result.id, "talos-prod-01");
