@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./cluster-render";
 import { etcdBackupIntervalLimits } from "../hub/settings";
 import { OmniMachineClass } from "./machine-class";
-import { clusterProvider } from "./omni-providers";
+import { clusterProvider, OMNI_PROVIDER_VERSION } from "./omni-providers";
 import {
     CLUSTER_KIND,
     CLUSTER_SECRET_OUTPUTS,
@@ -35,8 +35,10 @@ class ClusterResource extends pulumi.dynamic.Resource {
 
 /**
  * An Omni cluster from its template, as a resource Pulumi reads: `refresh` records the template Omni exports, `up`
- * syncs the difference and waits until the cluster is ready, destroy deletes it. Protected unless the spec sets
- * `allowDestroy: true`. Outputs a service-account kubeconfig and a talosconfig (secrets) and the cluster's status.
+ * syncs the difference and waits until the cluster is ready as the template says, destroy deletes it. Protected
+ * unless the spec sets `allowDestroy: true`; a sync that would tear down machine sets, patches, manifests or
+ * healthchecks is refused unless it sets `allowRemovals: true`. Outputs a service-account kubeconfig and a
+ * talosconfig (secrets) and the cluster's status.
  */
 export class OmniCluster extends pulumi.ComponentResource {
     /** The rendered multi-document cluster template. */
@@ -89,6 +91,9 @@ export class OmniCluster extends pulumi.ComponentResource {
                 kubeconfigOptions: kubeconfigOptions(args.spec.kubeconfig),
                 kubeconfigRotation: args.spec.kubeconfigRotation ?? 0,
                 allowDestroy: args.spec.allowDestroy === true,
+                allowRemovals: args.spec.allowRemovals === true,
+                destroyDisconnectedMachines: args.spec.destroyDisconnectedMachines === true,
+                providerVersion: OMNI_PROVIDER_VERSION,
                 omniEndpoint: pulumi.secret(args.omniEndpoint),
                 serviceAccountKey: pulumi.secret(args.serviceAccountKey),
                 status: undefined,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MachineClassSpec, renderMachineClass } from "./machine-class-render";
 import { argsKey, KeyedArgs } from "../core/validation";
-import { machineClassProvider } from "./omni-providers";
+import { machineClassProvider, OMNI_PROVIDER_VERSION } from "./omni-providers";
 import { MACHINE_CLASS_KIND, machineClassState, PROVIDER_REGISTRATION_TIMEOUT_SECONDS } from "./omni-state";
 
 export interface OmniMachineClassArgs extends KeyedArgs {
@@ -45,6 +45,7 @@ export class OmniMachineClass extends pulumi.ComponentResource {
                 yaml: rendered.yaml,
                 state: machineClassState(rendered.yaml),
                 providerTimeoutSeconds: args.providerTimeoutSeconds ?? PROVIDER_REGISTRATION_TIMEOUT_SECONDS,
+                providerVersion: OMNI_PROVIDER_VERSION,
                 omniEndpoint: pulumi.secret(args.omniEndpoint),
                 serviceAccountKey: pulumi.secret(args.serviceAccountKey),
             },

@@ -120,7 +120,7 @@ function seconds(value: unknown): number {
 }
 
 /** `v1.2.3` as Omni's export writes it (`"v" + spec.version`), whichever form was given. */
-const version = (v: unknown) => (v === undefined || v === null ? "" : `v${String(v).replace(/^v/, "")}`);
+export const version = (v: unknown) => (v === undefined || v === null ? "" : `v${String(v).replace(/^v/, "")}`);
 
 /**
  * A patch list keyed by the id Omni gives each patch: its idOverride, else `%03d-<prefix>-<name>` by position
@@ -131,10 +131,13 @@ function patches(list: unknown, prefix: string, baseWeight: number): Record<stri
     ((list as Doc[] | undefined) ?? []).forEach((p, i) => {
         const name = String(p.name ?? p.file ?? "");
         const id = p.idOverride ?? `${String(baseWeight + i).padStart(3, "0")}-${prefix}-${name}`;
-        // An exported patch carries the name annotation already; a template patch gets it from Translate.
-        const annotations =
-            p.idOverride === undefined ? { name, ...userDescriptors(p.annotations) } : userDescriptors(p.annotations);
-        out[id] = { annotations, labels: userDescriptors(p.labels), content: contentDocs(p.inline) };
+        // Translate sets the `name` annotation on every patch, idOverride or not, before the user's descriptors; export
+        // writes it back as an annotation (export.go transformConfigPatchToModel: idOverride, descriptors, inline).
+        out[id] = {
+            annotations: { name, ...userDescriptors(p.annotations) },
+            labels: userDescriptors(p.labels),
+            content: contentDocs(p.inline),
+        };
     });
     return out;
 }
@@ -314,8 +317,27 @@ export const deleteMachineClassArgs = (id: string) => ["delete", "machineclasses
 export const exportClusterArgs = (cluster: string) => ["cluster", "template", "export", "-c", cluster];
 /** `cluster/template/sync.go` and `delete.go`: `-f` names the template file. */
 export const syncClusterArgs = (file: string) => ["cluster", "template", "sync", "-f", file];
-export const deleteClusterArgs = (file: string) => ["cluster", "template", "delete", "-f", file];
+/** `sync.go` `--dry-run`: prints what a sync would create, update and tear down, changing nothing. */
+export const syncDryRunArgs = (file: string) => ["cluster", "template", "sync", "--dry-run", "-f", file];
+/** `delete.go`: `--destroy-disconnected-machines` also removes the cluster's disconnected machines from Omni. */
+export const deleteClusterArgs = (file: string, destroyDisconnectedMachines = false) => [
+    "cluster",
+    "template",
+    "delete",
+    ...(destroyDisconnectedMachines ? ["--destroy-disconnected-machines"] : []),
+    "-f",
+    file,
+];
 export const getClusterStatusArgs = (cluster: string) => ["get", "clusterstatuses", cluster, "-o", "yaml"];
+/** One per cluster, with the cluster's id (controllers/omni/kubernetes_upgrade_status.go, talosupgrade/status.go). */
+export const getTalosUpgradeStatusArgs = (cluster: string) => ["get", "talosupgradestatuses", cluster, "-o", "yaml"];
+export const getKubernetesUpgradeStatusArgs = (cluster: string) => [
+    "get",
+    "kubernetesupgradestatuses",
+    cluster,
+    "-o",
+    "yaml",
+];
 /** A cluster's resources of one type: Omni labels them with the cluster (omni.sidero.dev/cluster). */
 const clusterListArgs = (type: string, cluster: string) => [
     "get",
@@ -434,7 +456,7 @@ export const describeStatus = (s: ClusterStatus) =>
     `Kubernetes API ${s.kubernetesAPIReady ? "ready" : "not ready"}, control plane ${s.controlplaneReady ? "ready" : "not ready"}`;
 
 /** Every resource of a multi-document `omnictl get … -o yaml` answer. */
-function resources(text: string): Doc[] {
+export function resources(text: string): Doc[] {
     return YAML.parseAllDocuments(text)
         .map((d) => d.toJS() as Doc | null)
         .filter((d): d is Doc => d !== null);
@@ -503,6 +525,18 @@ export const clusterLifecycleFields = {
         .optional()
         .describe(
             "Protected unless true: up refuses to delete the cluster (removed or renamed in the stack file) until an up has deployed this",
+        ),
+    allowRemovals: z
+        .boolean()
+        .optional()
+        .describe(
+            "Lets up delete machine sets (with their machines), patches, manifests and healthchecks the stack file no longer lists; refused otherwise",
+        ),
+    destroyDisconnectedMachines: z
+        .boolean()
+        .optional()
+        .describe(
+            "Destroying the cluster also removes its disconnected machines from Omni (omnictl cluster template delete --destroy-disconnected-machines)",
         ),
     kubeconfig: z
         .strictObject({
@@ -585,4 +619,63 @@ export function removedClusterProblems(deployed: DeployedCluster[], configured: 
                 rename
             );
         });
+}
+
+/**
+ * What `cluster template sync` would tear down when `next` replaces `prior`: it deletes every machine set, patch,
+ * manifest and healthcheck of the cluster that the template no longer lists (omni v1.10.4
+ * `client/pkg/template/template.go` Sync: what is not expected is destroyed). A renamed set or patch is one of them.
+ */
+export function teardownOf(prior: ClusterState, next: ClusterState): string[] {
+    const gone = (a: object, b: object) => Object.keys(a).filter((k) => !(k in b));
+    const setPatches = (s: MachineSetState | undefined) => s?.patches ?? {};
+    const sets = gone(prior.workers, next.workers);
+    return [
+        ...sets.map((s) => `machine set ${prior.name}-${s} with its machines`),
+        ...gone(prior.patches, next.patches).map((id) => `patch ${id}`),
+        ...gone(prior.controlPlane.patches, next.controlPlane.patches).map((id) => `patch ${id}`),
+        ...Object.entries(prior.workers)
+            .filter(([s]) => !sets.includes(s))
+            .flatMap(([s, set]) => gone(set.patches, setPatches(next.workers[s])).map((id) => `patch ${id}`)),
+        ...gone(prior.manifests, next.manifests).map((m) => `manifest ${m}`),
+        ...gone(prior.healthchecks, next.healthchecks).map((h) => `healthcheck ${h}`),
+    ];
+}
+
+/** Resource types whose teardown deletes machines or changes what runs on them (template.go `actualResources`). */
+const TEARDOWN_TYPES = [
+    "MachineSets",
+    "MachineSetNodes",
+    "ConfigPatches",
+    "KubernetesManifestGroups",
+    "KubernetesHealthChecks",
+].map((t) => `${t}.omni.sidero.dev`);
+
+/**
+ * What `cluster template sync --dry-run` says it would tear down: `* tearing down (dry run) <Type>(<id>)` lines
+ * (omni v1.10.4 `client/pkg/template/operations/sync.go` syncDeleteResources, `internal/utils/utils.go` Describe).
+ */
+export function dryRunTeardowns(stdout: string): string[] {
+    return [...stdout.matchAll(/^\* tearing down \(dry run\) ([\w.]+)\((.+)\)\s*$/gm)]
+        .filter((m) => TEARDOWN_TYPES.includes(m[1]))
+        .map((m) => `${m[1]}(${m[2]})`);
+}
+
+/** Why `up` does not sync: it would tear down what the stack does not (or no longer) list. */
+export function teardownRefused(cluster: string, what: string[]): string {
+    return (
+        `cluster ${cluster}: this sync would tear down ${what.join(", ")}; removing a machine set deletes its machines and VMs, ` +
+        `and removing a patch, manifest or healthcheck changes the running cluster. ` +
+        `Put them back in the stack file, or, to remove them on purpose, set allowRemovals: true on the cluster for this \`pulumi up\` ` +
+        `(and take it out again afterwards). Renaming a set or a patch removes the old one.`
+    );
+}
+
+/** Why `up` does not sync over changes made in Omni since the state was last read. */
+export function driftRefused(cluster: string, changes: Record<string, FieldChange>): string {
+    return (
+        `cluster ${cluster} changed in Omni since Pulumi last read it (${describeChanges(changes)} differ from the state): ` +
+        `a sync would overwrite or delete that. Run \`pulumi refresh\` first, then \`pulumi up\` shows the difference ` +
+        `and puts back what the stack file says (add what you want to keep to the stack file).`
+    );
 }
