@@ -1,12 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, formatIssues } from "../../components/core/validation";
-import { commandArgs, usageError, usageOf } from "../commands";
+import { commandArgs, runCommand, usageError, usageOf } from "../commands";
 import { importExitCode, importReport, importStack, stackFragment } from "./import";
 import { pathFrom } from "./sources";
-
-/** This package: the Pulumi project the stack parts are checked against (its Pulumi.<stack>.yaml files). */
-const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
 const USAGE = usageOf("import");
 
@@ -46,7 +43,8 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     try {
         const result = importStack({
             ...inputs,
-            projectDir: PROJECT_DIR,
+            // The Pulumi project the stack parts are checked against: npm run and omni-scale run in its directory.
+            projectDir: process.cwd(),
             stack: args.stack!,
             hubStack: args["hub-stack"]!,
             environment: env,
@@ -72,4 +70,4 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) runCommand(() => main(process.argv.slice(2)));

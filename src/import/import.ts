@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { ConfigError, ConfigIssue, formatIssues } from "../../components/core/validation";
 import { loadStackConfig, PROJECT, RawConfig } from "../config";
+import { PACKAGE_ROOT } from "../project";
 import { hasSecureValue } from "../stack-secrets";
 import { Findings, FoundSecret, newFindings, StackRole } from "./findings";
 import { machineClassFrom } from "./machine-classes";
@@ -46,9 +47,6 @@ export interface ImportResult extends Findings {
     stacks: Record<StackRole, string>;
 }
 
-/** This repository, whose example stack files stand in for a stack file the project does not have yet. */
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
@@ -59,12 +57,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const merge = (base: unknown, over: unknown): unknown =>
     isObject(base) && isObject(over) ? { ...base, ...over } : over;
 
-/** The stack file to check against: `Pulumi.<stack>.yaml` in the project, else the example of the same role in this repository. */
+/** The stack file to check against: `Pulumi.<stack>.yaml` in the project, else the example of the same role in this package. */
 function baseFile(projectDir: string, stack: string, role: StackRole): string {
     const own = path.join(projectDir, `Pulumi.${stack}.yaml`);
     return fs.existsSync(own)
         ? own
-        : path.join(REPO_ROOT, role === "hub" ? "Pulumi.quantum.yaml" : "Pulumi.matrix.yaml");
+        : path.join(PACKAGE_ROOT, role === "hub" ? "Pulumi.quantum.yaml" : "Pulumi.matrix.yaml");
 }
 
 /**
