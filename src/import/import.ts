@@ -26,8 +26,11 @@ export interface ImportOptions {
     omniEnv?: string;
     providerEnv?: string;
     providerConfig?: string;
-    /** The Pulumi project directory: `file:` paths are written relative to it, stack files are read from it. */
-    projectDir: string;
+    /**
+     * The Pulumi project directory: `file:` paths are written relative to it, stack files are read from it. Without
+     * one, paths are absolute and each part is checked against this package's example.
+     */
+    projectDir?: string;
     /** Stack names: `Pulumi.<name>.yaml` is the file each part is checked against and merged into. */
     stack: string;
     hubStack: string;
@@ -58,9 +61,9 @@ const merge = (base: unknown, over: unknown): unknown =>
     isObject(base) && isObject(over) ? { ...base, ...over } : over;
 
 /** The stack file to check against: `Pulumi.<stack>.yaml` in the project, else the example of the same role in this package. */
-function baseFile(projectDir: string, stack: string, role: StackRole): string {
-    const own = path.join(projectDir, `Pulumi.${stack}.yaml`);
-    return fs.existsSync(own)
+function baseFile(projectDir: string | undefined, stack: string, role: StackRole): string {
+    const own = projectDir && path.join(projectDir, `Pulumi.${stack}.yaml`);
+    return own && fs.existsSync(own)
         ? own
         : path.join(PACKAGE_ROOT, role === "hub" ? "Pulumi.quantum.yaml" : "Pulumi.matrix.yaml");
 }
