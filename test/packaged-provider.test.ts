@@ -24,7 +24,12 @@ describe("packagedProvider: how a dynamic provider is handed to the SDK to seria
         const forwarder = packagedProvider(provider, "node:path", "posix", "/pkg/bin/components/hub/etcd-key.js");
         assert.deepEqual(Object.keys(forwarder), ["create", "diff"]);
         // A stand-in module: node:path's posix has a `join`; the call and its arguments reach it, not this object.
-        const joining = packagedProvider({ join: () => "here" }, "node:path", "posix", "/pkg/bin/x.js");
+        const joining = packagedProvider(
+            { join: (...parts: string[]) => parts.join("") },
+            "node:path",
+            "posix",
+            "/pkg/bin/x.js",
+        );
         assert.equal(joining.join("a", "b"), "a/b");
     });
 
