@@ -23,7 +23,7 @@ import { forgetTexts } from "../policy/props";
 import { talosPatchProblems } from "../components/omni/talos-patches";
 import { versions } from "../components/core/versions";
 import { sdkRunInvocation } from "./sdk-run";
-import { commandArgs, usageError } from "../src/commands";
+import { commandArgs, runCommand, usageError } from "../src/commands";
 
 interface Measurement {
     scenario: string;
@@ -373,11 +373,4 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
 }
 
-if (require.main === module)
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (e) => {
-            console.error(e);
-            process.exit(1);
-        },
-    );
+if (require.main === module) runCommand(() => main(process.argv.slice(2)));

@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { renewalDue } from "../components/edge/acme-certificate-render";
 import { CertificateSummary, certificateSummary } from "../components/edge/tls";
 import { ConfigError } from "../components/core/validation";
-import { commandArgs, usageError } from "./commands";
+import { commandArgs, runCommand, usageError } from "./commands";
+import { callerDir, stackFileOf } from "./project";
 import { hubSettingsOf } from "./hub-restore";
 
 /**
@@ -37,19 +38,15 @@ export function main(argv: string[], now = new Date(), env: NodeJS.ProcessEnv = 
     if (typeof args === "number") return args;
     if (!args.stack && !args.config) return usageError("certificate-due", "--stack is required");
     if (!args.certificate) return usageError("certificate-due", "--certificate is required");
-    const callerDir = env.INIT_CWD ?? process.cwd();
+    const caller = callerDir(env);
     try {
-        const hub = hubSettingsOf(
-            args.config
-                ? path.resolve(callerDir, args.config)
-                : path.resolve(__dirname, "..", `Pulumi.${args.stack}.yaml`),
-        );
+        const hub = hubSettingsOf(args.config ? path.resolve(caller, args.config) : stackFileOf(args.stack!, env));
         if (hub.tls.mode !== "acme") {
             process.stdout.write(`hub.tls.mode is ${hub.tls.mode}: no ACME certificate to renew here\n`);
             return 0;
         }
         const cert = readCertificate(
-            fs.readFileSync(args.certificate === "-" ? 0 : path.resolve(callerDir, args.certificate), "utf8"),
+            fs.readFileSync(args.certificate === "-" ? 0 : path.resolve(caller, args.certificate), "utf8"),
         );
         const at = args.now ? new Date(args.now) : now;
         const r = renewalDue(cert, at, hub.tls.renewalDays);
@@ -75,4 +72,4 @@ export function main(argv: string[], now = new Date(), env: NodeJS.ProcessEnv = 
     }
 }
 
-if (require.main === module) process.exit(main(process.argv.slice(2)));
+if (require.main === module) runCommand(() => main(process.argv.slice(2)));

@@ -25,7 +25,8 @@ policy pack over what it registers, and prints the resources, what they render, 
 the policy results.
 
 Options:
-  --stack NAME              the stack to plan (required): Pulumi.NAME.yaml beside this package's Pulumi.yaml
+  --stack NAME              the stack to plan (required): Pulumi.NAME.yaml of your project (the nearest
+                            directory at or above the current one with a Pulumi.yaml)
   --config FILE             plan this stack file instead (relative to the current directory); a workload stack
                             reads its hub's Pulumi.<hub>.yaml beside it
   --policy-config FILE.json policy configuration, as \`pulumi preview --policy-pack-config\` takes it; unknown
@@ -53,8 +54,8 @@ const IMPORT: Command = {
                         [--out FILE] [--hub-out FILE]
        (in this repository: npm run -s import -- ...)
 
-Writes the stack config for what you run today, checked as a stack file is, against Pulumi.<stack>.yaml of this
-package (else the example of the same role). Secrets are never written: the report on stderr lists them as
+Writes the stack config for what you run today, checked as a stack file is, against Pulumi.<stack>.yaml of your
+project (else this package's example of the same role). Secrets are never written: the report on stderr lists them as
 \`pulumi config set --secret\` commands. Paths are relative to the current directory.
 
 Options:
@@ -95,7 +96,8 @@ restores into the volume the Omni container mounts at its data path (docker insp
 one (hub.adopt.omniDataVolume, else <accountName>-data).
 
 Options:
-  --stack NAME              the hub stack: Pulumi.NAME.yaml beside this package's Pulumi.yaml
+  --stack NAME              the hub stack: Pulumi.NAME.yaml of your project (the nearest directory at or above
+                            the current one with a Pulumi.yaml)
   --config FILE             the hub stack file instead (relative to the current directory)
   --set NAME|latest         the backup set to check or restore (default: latest)
   --expect-fingerprint FPR  the etcd key's fingerprint the set must be encrypted with (default: the deployed key's)
@@ -126,7 +128,8 @@ provider's rule with the stack's hub.tls.renewalDays, or, unset, a third of the 
 days or less). .github/workflows/certificate.yml runs it every day.
 
 Options:
-  --stack NAME              the hub stack: Pulumi.NAME.yaml beside this package's Pulumi.yaml
+  --stack NAME              the hub stack: Pulumi.NAME.yaml of your project (the nearest directory at or above
+                            the current one with a Pulumi.yaml)
   --config FILE             the hub stack file instead (relative to the current directory)
   --certificate FILE|-      \`pulumi stack output certificate --json\`, or the PEM certificate (leaf first); - for stdin
   --now ISO-TIME            judge at this time instead of now
@@ -199,4 +202,32 @@ export function commandArgs<const O extends Options>(name: string, argv: string[
         return 0;
     }
     return values;
+}
+
+/**
+ * Ends the process with `code` once everything written to stdout and stderr has reached the reader: `process.exit`
+ * alone drops what a pipe has not taken yet (a `--json` plan piped into `jq` got its first 64 KiB). Every command's
+ * process ends here (cli/omni-scale.js and the `npm run` entries, through `runCommand`).
+ */
+export function exitAfterOutput(code: number): void {
+    process.exitCode = code;
+    let pending = 2;
+    // A write's callback runs once it and every write before it are flushed (or the stream failed, e.g. EPIPE).
+    const flushed = () => {
+        if (--pending === 0) process.exit(code);
+    };
+    for (const stream of [process.stdout, process.stderr]) {
+        if (stream.destroyed || stream.writableEnded) flushed();
+        else stream.write("", flushed);
+    }
+}
+
+/** Runs a command's entry as the process's main: its exit code, or 1 with the error on stderr when it throws. */
+export function runCommand(entry: () => number | Promise<number>): void {
+    Promise.resolve()
+        .then(entry)
+        .then(exitAfterOutput, (e: unknown) => {
+            process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+            exitAfterOutput(1);
+        });
 }

@@ -13,7 +13,8 @@ import { omniContainerPaths } from "../components/hub/omni-flags";
 import { parseDockerHost } from "../components/core/addresses";
 import { shellQuote } from "../components/core/shell";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
-import { commandArgs, usageError } from "./commands";
+import { commandArgs, runCommand, usageError } from "./commands";
+import { callerDir, stackFileOf } from "./project";
 import { PROJECT } from "./config";
 
 /**
@@ -167,9 +168,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         );
     const connectTimeout = timeoutArg === undefined ? undefined : Number(timeoutArg);
     try {
-        const file = args.config
-            ? path.resolve(env.INIT_CWD ?? process.cwd(), args.config)
-            : path.resolve(__dirname, "..", `Pulumi.${args.stack}.yaml`);
+        const file = args.config ? path.resolve(callerDir(env), args.config) : stackFileOf(args.stack!, env);
         const settings = hubSettingsOf(file);
         const plan = restoreInvocation(settings, {
             set: args.set!,
@@ -216,4 +215,4 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     }
 }
 
-if (require.main === module) process.exit(main(process.argv.slice(2)));
+if (require.main === module) runCommand(() => main(process.argv.slice(2)));

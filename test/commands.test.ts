@@ -82,7 +82,9 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         }
     });
 
-    it("prints each command's usage for --help and -h, on stdout, exit 0, from any directory", () => {
+    it("prints each command's usage for --help and -h, on stdout, exit 0, from any directory", function () {
+        // Eleven processes, each loading the compiled commands.
+        this.timeout(300_000);
         for (const c of COMMANDS) {
             for (const flag of ["--help", "-h"]) {
                 const run = omniScale([c.name, flag]);
@@ -159,18 +161,27 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         );
     });
 
-    it("plans a stack of the package, and a stack file named relative to the caller; --json is the whole stdout", () => {
+    it("plans a stack of the caller's project (from a subdirectory too), and a stack file named relative to the caller; --json is the whole stdout", function () {
+        this.timeout(300_000);
+        const project = path.join(away, "project");
+        fs.mkdirSync(path.join(project, "sub"), { recursive: true });
+        fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: platform\nruntime: nodejs\n");
+        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(project, "Pulumi.hub.yaml"));
         fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.mine.yaml"));
-        for (const args of [
-            ["--stack", "quantum"],
-            ["--stack", "mine", "--config", "Pulumi.mine.yaml"],
-        ]) {
-            const run = omniScale(["plan", ...args, "--json"]);
+        for (const [args, cwd] of [
+            [["--stack", "hub"], path.join(project, "sub")],
+            [["--stack", "mine", "--config", "Pulumi.mine.yaml"], away],
+        ] as const) {
+            const run = omniScale(["plan", ...args, "--json"], cwd);
             assert.equal(run.status, 0, run.stderr);
             const plan = JSON.parse(run.stdout);
             assert.equal(plan.stack, args[1]);
             assert.ok(plan.resources.length > 10);
         }
+        // Outside any project, --stack names nothing.
+        const lost = omniScale(["plan", "--stack", "quantum"], away);
+        assert.equal(lost.status, 2);
+        assert.match(lost.stderr, /no Pulumi\.yaml in \S+ or above/);
     });
 
     it("restores from a hub stack file named relative to the caller (--print: the script, nothing run)", () => {

@@ -67,9 +67,9 @@ describe("Talos config patches (components/omni/talos-patches.ts)", () => {
             }
         });
 
-        it("ship with the library: package.json files includes components/", () => {
+        it("ship with the library: package.json files includes components/omni/talos-schemas", () => {
             const pkg = JSON.parse(read(__dirname, "..", "package.json"));
-            assert.ok(pkg.files.includes("components"));
+            assert.ok(pkg.files.includes("components/omni/talos-schemas"));
         });
 
         it("know exactly the document kinds Talos registers at each tag (types/*: registry.Register), KubeSpanEndpointsConfig included", () => {

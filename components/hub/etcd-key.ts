@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { etcdKeyProblems, generateEtcdKey, keyFingerprint, publicKeyOf } from "./etcd-key-rules";
+import { packagedProvider } from "../core/packaged-provider";
 import { ConfigError } from "../core/validation";
 
 /**
@@ -34,7 +35,7 @@ class GeneratedEtcdKey extends pulumi.dynamic.Resource {
     constructor(name: string, args: GeneratedEtcdKeyInputs, opts?: pulumi.CustomResourceOptions) {
         // `kind` tells the offline plan's mocks what this dynamic resource is.
         super(
-            etcdKeyProvider,
+            packagedProvider(etcdKeyProvider, "omni-scale/providers/etcd-key", "etcdKeyProvider", __filename),
             name,
             {
                 ...args,

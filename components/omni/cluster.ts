@@ -3,6 +3,7 @@ import { backupIntervalProblem, ClusterSpec, renderClusterTemplate } from "./clu
 import { etcdBackupIntervalLimits } from "../hub/settings";
 import { OmniMachineClass } from "./machine-class";
 import { clusterProvider, OMNI_PROVIDER_VERSION } from "./omni-providers";
+import { packagedProvider } from "../core/packaged-provider";
 import {
     CLUSTER_KIND,
     CLUSTER_SECRET_OUTPUTS,
@@ -80,7 +81,7 @@ export class OmniCluster extends pulumi.ComponentResource {
             return rendered.yaml;
         });
         const resource = new ClusterResource(
-            clusterProvider,
+            packagedProvider(clusterProvider, "omni-scale/providers/omni", "clusterProvider", __filename),
             `${name}-cluster`,
             {
                 kind: CLUSTER_KIND,

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MachineClassSpec, renderMachineClass } from "./machine-class-render";
 import { argsKey, KeyedArgs } from "../core/validation";
 import { machineClassProvider, OMNI_PROVIDER_VERSION } from "./omni-providers";
+import { packagedProvider } from "../core/packaged-provider";
 import { MACHINE_CLASS_KIND, machineClassState, PROVIDER_REGISTRATION_TIMEOUT_SECONDS } from "./omni-state";
 
 export interface OmniMachineClassArgs extends KeyedArgs {
@@ -36,7 +37,7 @@ export class OmniMachineClass extends pulumi.ComponentResource {
         for (const warning of rendered.warnings) pulumi.log.warn(warning, this);
 
         this.resource = new MachineClassResource(
-            machineClassProvider,
+            packagedProvider(machineClassProvider, "omni-scale/providers/omni", "machineClassProvider", __filename),
             `${name}-class`,
             {
                 kind: MACHINE_CLASS_KIND,

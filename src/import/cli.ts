@@ -1,12 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, formatIssues } from "../../components/core/validation";
-import { commandArgs, usageError, usageOf } from "../commands";
+import { commandArgs, runCommand, usageError, usageOf } from "../commands";
+import { callerDir, projectDirOf } from "../project";
 import { importExitCode, importReport, importStack, stackFragment } from "./import";
 import { pathFrom } from "./sources";
-
-/** This package: the Pulumi project the stack parts are checked against (its Pulumi.<stack>.yaml files). */
-const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
 const USAGE = usageOf("import");
 
@@ -27,10 +25,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         "hub-out": { type: "string" },
     });
     if (typeof args === "number") return args;
-    const callerDir = env.INIT_CWD ?? process.cwd();
-    // Read from the working directory: the project directory, to which npm run and the omni-scale command change.
-    const at = (p: string | undefined) =>
-        p === undefined ? undefined : pathFrom(process.cwd(), path.resolve(callerDir, p));
+    const caller = callerDir(env);
+    // The Pulumi project the stack parts are for (npm run and the omni-scale command run in its directory); none for
+    // a seed kit outside any project: then paths are absolute, valid wherever the YAML is pasted.
+    const projectDir = projectDirOf(caller);
+    const at = (p: string | undefined) => (p === undefined ? undefined : pathFrom(projectDir, path.resolve(caller, p)));
     const inputs = {
         machineClasses: args["machine-classes"]?.map((p) => at(p)!),
         clusters: args.clusters?.map((p) => at(p)!),
@@ -46,7 +45,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     try {
         const result = importStack({
             ...inputs,
-            projectDir: PROJECT_DIR,
+            projectDir,
             stack: args.stack!,
             hubStack: args["hub-stack"]!,
             environment: env,
@@ -72,4 +71,4 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) runCommand(() => main(process.argv.slice(2)));

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { ConfigError, ConfigIssue, formatIssues } from "../../components/core/validation";
 import { loadStackConfig, PROJECT, RawConfig } from "../config";
+import { PACKAGE_ROOT } from "../project";
 import { hasSecureValue } from "../stack-secrets";
 import { Findings, FoundSecret, newFindings, StackRole } from "./findings";
 import { machineClassFrom } from "./machine-classes";
@@ -25,8 +26,11 @@ export interface ImportOptions {
     omniEnv?: string;
     providerEnv?: string;
     providerConfig?: string;
-    /** The Pulumi project directory: `file:` paths are written relative to it, stack files are read from it. */
-    projectDir: string;
+    /**
+     * The Pulumi project directory: `file:` paths are written relative to it, stack files are read from it. Without
+     * one, paths are absolute and each part is checked against this package's example.
+     */
+    projectDir?: string;
     /** Stack names: `Pulumi.<name>.yaml` is the file each part is checked against and merged into. */
     stack: string;
     hubStack: string;
@@ -46,9 +50,6 @@ export interface ImportResult extends Findings {
     stacks: Record<StackRole, string>;
 }
 
-/** This repository, whose example stack files stand in for a stack file the project does not have yet. */
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
@@ -59,12 +60,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const merge = (base: unknown, over: unknown): unknown =>
     isObject(base) && isObject(over) ? { ...base, ...over } : over;
 
-/** The stack file to check against: `Pulumi.<stack>.yaml` in the project, else the example of the same role in this repository. */
-function baseFile(projectDir: string, stack: string, role: StackRole): string {
-    const own = path.join(projectDir, `Pulumi.${stack}.yaml`);
-    return fs.existsSync(own)
+/** The stack file to check against: `Pulumi.<stack>.yaml` in the project, else the example of the same role in this package. */
+function baseFile(projectDir: string | undefined, stack: string, role: StackRole): string {
+    const own = projectDir && path.join(projectDir, `Pulumi.${stack}.yaml`);
+    return own && fs.existsSync(own)
         ? own
-        : path.join(REPO_ROOT, role === "hub" ? "Pulumi.quantum.yaml" : "Pulumi.matrix.yaml");
+        : path.join(PACKAGE_ROOT, role === "hub" ? "Pulumi.quantum.yaml" : "Pulumi.matrix.yaml");
 }
 
 /**

@@ -42,8 +42,12 @@ export function shellWords(text: string): string[] {
     );
 }
 
-/** A path as the stack and the report name it: relative to `dir` (the project) when inside it, else absolute. */
-export function pathFrom(dir: string, absolute: string): string {
+/**
+ * A path as the stack and the report name it: relative to `dir` (the project) when inside it, else (or with no
+ * project) absolute.
+ */
+export function pathFrom(dir: string | undefined, absolute: string): string {
+    if (dir === undefined) return absolute;
     const relative = path.relative(dir, absolute);
     return relative.startsWith("..") || path.isAbsolute(relative) ? absolute : relative || ".";
 }

@@ -16,18 +16,18 @@ type Doc = Record<string, unknown>;
  * `file:` of a patch, manifest or healthcheck: resolved against the template's directory (as omnictl does), written
  * relative to the project when inside it, else absolute (a seed kit beside the project, not a `../../` chain).
  */
-function rebase(item: unknown, templateDir: string, projectDir: string, keepName: boolean): unknown {
+function rebase(item: unknown, templateDir: string, projectDir: string | undefined, keepName: boolean): unknown {
     const it = item as Doc | null;
     if (typeof it?.file !== "string") return item;
     const file = pathFrom(projectDir, path.resolve(templateDir, it.file));
     return { ...(keepName ? { name: it.name ?? it.file } : {}), ...it, file };
 }
 
-const rebaseAll = (list: unknown, templateDir: string, projectDir: string, keepName: boolean) =>
+const rebaseAll = (list: unknown, templateDir: string, projectDir: string | undefined, keepName: boolean) =>
     Array.isArray(list) ? list.map((i) => rebase(i, templateDir, projectDir, keepName)) : list;
 
 /** Keys of a Workers or ControlPlane document, as the cluster setting names them (the same names, machineClass flattened). */
-function machineSet(doc: Doc, templateDir: string, projectDir: string): Doc {
+function machineSet(doc: Doc, templateDir: string, projectDir: string | undefined): Doc {
     const { kind: _kind, machineClass, patches, ...rest } = doc;
     const mc = machineClass as { name?: unknown; size?: unknown } | undefined;
     return {
@@ -38,7 +38,12 @@ function machineSet(doc: Doc, templateDir: string, projectDir: string): Doc {
 }
 
 /** The cluster entry of one template file, or undefined when the file is no template (named in `f`). */
-export function clusterFromTemplate(docs: unknown[], file: string, projectDir: string, f: Findings): Doc | undefined {
+export function clusterFromTemplate(
+    docs: unknown[],
+    file: string,
+    projectDir: string | undefined,
+    f: Findings,
+): Doc | undefined {
     const templateDir = path.dirname(path.resolve(file));
     const all = docs as Doc[];
     const of = (kind: string) => all.filter((d) => d?.kind === kind);

@@ -9,6 +9,7 @@ import { planStack, PlanResult } from "./plan";
 import { canonicalJson, SimulatedValue } from "./mocks";
 import { redactSecrets } from "../stack-secrets";
 import { commandArgs, usageError, usageOf } from "../commands";
+import { callerDir, stackFileOf } from "../project";
 
 const USAGE = usageOf("plan");
 
@@ -211,15 +212,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     });
     if (typeof args === "number") return args;
     if (!args.stack) return usageError("plan", "--stack is required");
-    const callerFile = (file: string | undefined) =>
-        file === undefined ? undefined : path.resolve(env.INIT_CWD ?? process.cwd(), file);
+    const callerFile = (file: string) => path.resolve(callerDir(env), file);
     try {
         const policyConfig = args["policy-config"]
-            ? (JSON.parse(fs.readFileSync(callerFile(args["policy-config"])!, "utf8")) as PolicyConfig)
+            ? (JSON.parse(fs.readFileSync(callerFile(args["policy-config"]), "utf8")) as PolicyConfig)
             : undefined;
         const result = await planStack({
             stack: args.stack,
-            configFile: callerFile(args.config),
+            configFile: args.config ? callerFile(args.config) : stackFileOf(args.stack, env),
             policyConfig,
             env,
             pack,

@@ -1,6 +1,7 @@
 // The plan CLI as a process (`omni-scale plan`, `npm run plan`). Ctrl-C or a kill ends the plan at once; exiting stops
 // the policy pack (pack-process.ts), as every other way out does.
 import * as path from "node:path";
+import { runCommand } from "../commands";
 import { POLICY_DIR, startPack } from "./pack-process";
 
 /** Runs the plan for `argv` in this process; resolves to its exit code, with which the caller ends the process. */
@@ -18,7 +19,7 @@ export function planProcess(argv: string[]): Promise<number> {
     const { main } = require("./cli") as typeof import("./cli");
     // A dynamic provider's serialized text comes from .build/closures while no source changed (closure-cache.ts).
     // Only when this process loads its TypeScript through register.js, which knows every source it loaded.
-    const register = require.cache[require.resolve("./register")]?.exports as
+    const register = require.cache[path.join(__dirname, "register.js")]?.exports as
         { loadedCodeKey(): string | undefined } | undefined;
     if (register) {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -28,4 +29,4 @@ export function planProcess(argv: string[]): Promise<number> {
     return main(argv, process.env, pack);
 }
 
-if (require.main === module) planProcess(process.argv.slice(2)).then((code) => process.exit(code));
+if (require.main === module) runCommand(() => planProcess(process.argv.slice(2)));

@@ -1,20 +1,29 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
+import { PACKAGE_ROOT } from "../project";
 
 /**
  * The policy pack as its own process, as `pulumi preview --policy-pack` runs it. Kept free of heavy imports: the plan's
  * entry (main.ts) starts the pack before it loads the SDK, so both load side by side.
  */
 
-export const POLICY_DIR = path.resolve(__dirname, "..", "..", "policy");
+/** The pack's directory (PulumiPolicy.yaml, package.json), in a checkout and installed alike. */
+export const POLICY_DIR = path.join(PACKAGE_ROOT, "policy");
 
 /** How long a pack may take to print its port (it may transpile its TypeScript first: about a second here). */
 const PACK_START_TIMEOUT_MS = 120_000;
 
 /** Preloaded into each pack process: it exits when the plan that started it is gone, however the plan ended. */
 const PACK_GUARD = require.resolve("./pack-guard");
-/** Loads the pack's TypeScript from the transpile cache the plan uses too. */
-const REGISTER = require.resolve("./register");
+/**
+ * How a pack runs beside this plan: from its TypeScript sources, through the transpile cache the plan uses too, when
+ * the plan runs from its own (`npm run plan`); else as the Pulumi CLI runs it, from the pack directory's `main`
+ * (the compiled pack of an installed package).
+ */
+const packEntry = (packDir: string) =>
+    __filename.endsWith(".ts")
+        ? ["-r", require.resolve("./register"), "-r", PACK_GUARD, path.join(packDir, "index.ts")]
+        : ["-r", PACK_GUARD, packDir];
 
 /**
  * Node flags of the plan, the bench and the pack processes (package.json's `plan` and `bench` scripts pass the same).
@@ -41,17 +50,13 @@ export interface PackProcess {
     port: Promise<string>;
 }
 
-/** Starts the real pack (`<packDir>/index.ts`) as the CLI does. */
+/** Starts the real pack in its own process, in its directory, as the CLI does. */
 export function startPack(packDir: string): PackProcess {
-    const child = spawn(
-        process.execPath,
-        [...NODE_FLAGS, "-r", REGISTER, "-r", PACK_GUARD, path.join(packDir, "index.ts")],
-        {
-            // stdin is the guard's pipe from this process: it closes when this process ends.
-            cwd: packDir,
-            stdio: ["pipe", "pipe", "pipe"],
-        },
-    );
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...packEntry(packDir)], {
+        // stdin is the guard's pipe from this process: it closes when this process ends.
+        cwd: packDir,
+        stdio: ["pipe", "pipe", "pipe"],
+    });
     runningPacks.add(child);
     child.once("exit", () => runningPacks.delete(child));
     const port = new Promise<string>((resolve, reject) => {

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { currentStackConfig, loadStackConfig, PROJECT, RawConfig, StackConfig } from "../config";
 import { selfReferenceName } from "../previous";
+import { PACKAGE_ROOT } from "../project";
 import { programFor } from "../programs";
 import { ConfigError } from "../../components/core/validation";
 import { CapturedResource, isSecret, runProgram } from "./capture";
@@ -11,7 +12,7 @@ import { SimulatedValue, StackReferenceOutputs } from "./mocks";
 import { PackProcess, POLICY_DIR } from "./pack-process";
 import { decryptKeys, hasSecureValue, stackDecrypter } from "../stack-secrets";
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export const REPO_ROOT = PACKAGE_ROOT;
 export { POLICY_DIR };
 
 export interface StackFile {
