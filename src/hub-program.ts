@@ -1,12 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import { hubBackupWarnings } from "../components/hub/backup-render";
-import { cloudflareEnvOverride } from "../components/edge/acme-certificate-render";
-import { OmniHub } from "../components/hub/omni-hub";
-import { ETCD_BACKUP_DEFAULTS } from "../components/hub/settings";
-import { hubEndpoints } from "../components/hub/omni-flags";
-import { hubEndpointProblems, IMMUTABLE_HUB_OUTPUTS, omniUpgradeProblem } from "../components/core/upgrades";
-import { ConfigError, ConfigIssue } from "../components/core/validation";
-import { versions } from "../components/core/versions";
+// The public API (what `omni-scale` exports), by domain folder: the hub stack loads no Proxmox code.
+import { hubBackupWarnings, hubEndpoints, OmniHub } from "../components/hub";
+import { cloudflareEnvOverride } from "../components/edge";
+import {
+    ConfigError,
+    ConfigIssue,
+    hubEndpointProblems,
+    IMMUTABLE_HUB_OUTPUTS,
+    omniUpgradeProblem,
+    versions,
+} from "../components/core";
 import { HubStackConfig } from "./config";
 import { previousOutputs } from "./previous";
 
@@ -76,9 +79,6 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
         // The hub's own backup (not the clusters' etcdBackup): schedule, target and the etcd key fingerprint every set needs.
         ...(config.hub.backup ? { hubBackup: hub.hubBackup } : {}),
         // Workload stacks check their clusters' backupInterval against these (Omni refuses one outside them).
-        etcdBackupIntervals: {
-            minInterval: config.hub.etcdBackup?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval,
-            maxInterval: config.hub.etcdBackup?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval,
-        },
+        etcdBackupIntervals: hub.etcdBackupIntervals,
     };
 }

@@ -7,7 +7,7 @@ import {
     omniDomainProblem,
     parseDockerHost,
 } from "../core/addresses";
-import { HubBackupSettingsSchema } from "./backup-render";
+import { etcdToolsProblem, HubBackupSettingsSchema } from "./backup-render";
 import { parseImageRef, PinnedImageSchema as pinnedImage, tagVersion } from "../core/images";
 import {
     absoluteHostPath,
@@ -449,6 +449,16 @@ export const OmniHubSettingsSchema = z
                     "set eula.name and eula.email: Omni v1.7+ refuses every API call until its EULA is accepted, so the browserless bootstrap " +
                     "(initialServiceAccount) and the infra providers would fail on the first `pulumi up`. Setting them accepts the Sidero Labs EULA " +
                     `(shown at https://${s.omniDomain}/eula) on behalf of this Omni instance; or disable initialServiceAccount and accept it in the UI`,
+            });
+        }
+        // Checked here, where omniVersion is known, so a stack names it with the other config errors.
+        const toolsProblem = s.backup && etcdToolsProblem(s.omniVersion, s.backup.etcdImage);
+        if (s.backup && toolsProblem) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["backup", "etcdImage"],
+                input: s.backup.etcdImage,
+                message: toolsProblem,
             });
         }
         if (s.infraProviders.length && !(s.initialServiceAccount.enabled && s.initialServiceAccount.role === "Admin")) {
