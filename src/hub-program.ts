@@ -11,13 +11,14 @@ import {
     versions,
 } from "../components/core";
 import { HubStackConfig } from "./config";
+import { HubOutputs } from "./outputs";
 import { previousOutputs } from "./previous";
 
 /**
- * The management stack: the Omni hub. Its outputs are the contract a workload stack reads through a
+ * The management stack: the Omni hub. Its outputs (src/outputs.ts) are the contract a workload stack reads through a
  * StackReference (renaming one breaks `matrix`, and its offline plan, on purpose).
  */
-export async function hubProgram(config: HubStackConfig): Promise<Record<string, unknown>> {
+export async function hubProgram(config: HubStackConfig): Promise<HubOutputs> {
     // Compare with the last deployment before registering anything: Omni cannot roll back, and machines keep
     // the endpoints they first booted with.
     const previous = await previousOutputs(["omniVersion", "automationKey", ...IMMUTABLE_HUB_OUTPUTS]);

@@ -11,13 +11,14 @@ import {
 import { preflightTarget, ProxmoxHostDns, ProxmoxInfraProvider, ProxmoxPreflight } from "../components/proxmox";
 import { ClusterVersions, clusterUpgradeProblem, ConfigError, ConfigIssue, versions } from "../components/core";
 import { WorkloadStackConfig } from "./config";
+import { WorkloadOutputs } from "./outputs";
 import { previousOutputs } from "./previous";
 
 /**
  * A workload stack: split-horizon DNS on the Proxmox nodes, the infra provider in its LXC, then the machine
  * classes and clusters Omni provisions through it. Endpoints and keys come from the hub stack.
  */
-export async function workloadsProgram(config: WorkloadStackConfig): Promise<Record<string, unknown>> {
+export async function workloadsProgram(config: WorkloadStackConfig): Promise<WorkloadOutputs> {
     const clusterVersions: Record<string, ClusterVersions> = Object.fromEntries(
         config.clusters.map((c) => [
             c.name,
