@@ -21,6 +21,7 @@ import {
 } from "../core/validation";
 import { images, versions } from "../core/versions";
 import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../edge/acme-certificate-render";
+import { DEFAULT_RECORD_TTL } from "../edge/cloudflare-record-render";
 
 /**
  * Typed, non-secret settings of the Omni hub, validated once here and reused by config loading, the
@@ -169,7 +170,7 @@ const DnsSchema = z.strictObject({
                 .int()
                 .min(60, "Cloudflare's minimum is 60 seconds")
                 .max(3600, "keep it short (60-3600 s): the tailnet address changes when the hub's node registers anew")
-                .default(60),
+                .default(DEFAULT_RECORD_TTL),
         })
         .optional()
         .describe("zoneId (32 hex digits), record, ttl (60–3600 s); the API token is the secret cloudflareApiToken"),
