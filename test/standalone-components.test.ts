@@ -204,10 +204,15 @@ describe("the component API as a library user writes it (imports from the packag
         const { resources } = await runProgram(
             () => {
                 const hub = new lib.OmniHub("hub", { settings: { ...hubSettings, tls: hostFilesTls } });
-                const before = hub.backupTarget;
-                for (const settings of [{ targetDir: "relative/dir" }, { targetDir: "/srv/b", keep: 0 }]) {
+                const target = hub.backupTarget;
+                const s3 = { bucket: "omni-backups", endpoint: "https://s3.example.com" };
+                for (const settings of [
+                    { targetDir: "relative/dir" },
+                    { targetDir: "/srv/b", keep: 0 },
+                    { targetDir: "/srv/b", s3 },
+                ]) {
                     try {
-                        new lib.HubBackup("b", { ...before, settings });
+                        new lib.HubBackup("b", { ...target, settings, s3AccessKeyId: "only-the-id" });
                     } catch (e) {
                         errors.push(e);
                     }
@@ -215,10 +220,11 @@ describe("the component API as a library user writes it (imports from the packag
             },
             { stack: "plain-program" },
         );
-        assert.equal(errors.length, 2);
+        assert.equal(errors.length, 3);
         assert.ok(errors.every((e) => e instanceof ConfigError));
         assert.match(String(errors[0]), /b\.settings\.targetDir/);
         assert.match(String(errors[1]), /b\.settings\.keep/);
+        assert.match(String(errors[2]), /s3AccessKeyId\/s3SecretAccessKey: b\.settings\.s3 is set: pass both/);
         assert.ok(!resources.some((r) => r.name.startsWith("b-") || r.name === "b"));
     });
 

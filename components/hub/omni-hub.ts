@@ -322,7 +322,7 @@ export class OmniHub extends pulumi.ComponentResource {
                       s3AccessKeyId: args.hubBackupS3?.accessKeyId,
                       s3SecretAccessKey: args.hubBackupS3?.secretAccessKey,
                   },
-                  { parent: this, dependsOn: [omni] },
+                  { parent: this },
               ).summary
             : pulumi.output(undefined);
         this.etcdBackupIntervals = {
