@@ -175,7 +175,9 @@ describe("hub-backup: HubBackup under mocks", () => {
             runHub({ targetDir: "/srv/b", s3 }),
             (e: unknown) =>
                 e instanceof ConfigError &&
-                /hubBackupS3\.accessKeyId\/hubBackupS3\.secretAccessKey: hub\.settings\.backup\.s3 is set/.test(e.message),
+                /hubBackupS3\.accessKeyId\/hubBackupS3\.secretAccessKey: hub\.settings\.backup\.s3 is set/.test(
+                    e.message,
+                ),
         );
         await assert.rejects(
             runHub({ targetDir: "/srv/b" }, { hubBackupS3: fakeCredentials }),
