@@ -90,7 +90,11 @@ describe("hub-backup: HubBackup under mocks", () => {
         for (const name of ["hub-backup-etcd-image", "hub-backup-base-image"])
             assert.ok(build.dependsOn.includes(byName(run, name).urn));
         // It starts after Omni (the first set is taken at start).
-        assert.ok(backup.dependsOn.includes(byName(run, "hub-omni").urn));
+        assert.ok(
+            run.resources
+                .find((r) => r.type === "omni-scale:omni:HubBackup")!
+                .dependsOn.includes(byName(run, "hub-omni").urn),
+        );
     });
 
     it("mounts Omni's data read-only where Omni has it and the target read-write; renders the schedule and retention", () => {

@@ -1,6 +1,8 @@
 // The Omni hub: Omni and its Tailscale sidecar on a Docker host, the etcd encryption key, and the hub's own backup.
 export * from "./omni-hub";
-export * from "./etcd-key";
+// Not `export *`: the etcd key's dynamic provider stays internal (the plan's closure cache names it by its own module).
+export { OmniEtcdKey } from "./etcd-key";
+export type { OmniEtcdKeyArgs } from "./etcd-key";
 export * from "./backup";
 export { etcdKeyProblems, generateEtcdKey, keyFingerprint } from "./etcd-key-rules";
 export { OmniHubSettingsSchema, ETCD_BACKUP_DEFAULTS } from "./settings";

@@ -322,7 +322,8 @@ export class OmniHub extends pulumi.ComponentResource {
                       s3AccessKeyId: args.hubBackupS3?.accessKeyId,
                       s3SecretAccessKey: args.hubBackupS3?.secretAccessKey,
                   },
-                  { parent: this },
+                  // Registered after Omni, so plans and previews list it after the hub it backs up.
+                  { parent: this, dependsOn: [omni] },
               ).summary
             : pulumi.output(undefined);
         this.etcdBackupIntervals = {
