@@ -88,4 +88,22 @@ describe("the package root exports every helper the docs name", function () {
             "privateHelper (README.md)",
         ]);
     });
+
+    it("the stack programs use that public API: they import components only from a domain index the root re-exports", () => {
+        const rootIndex = fs.readFileSync(path.join(root, "components", "index.ts"), "utf8");
+        const domains = [...rootIndex.matchAll(/export \* from "\.\/(\w+)"/g)].map((m) => `../components/${m[1]}`);
+        const programs = files(path.join(root, "src"), "-program.ts");
+        assert.ok(programs.length >= 2, programs.join(", "));
+        for (const file of [...programs, path.join(root, "src", "index.ts")]) {
+            const specs = [...fs.readFileSync(file, "utf8").matchAll(/from "(\.\.\/components[^"]*)"/g)].map(
+                (m) => m[1],
+            );
+            assert.ok(specs.length > 0, file);
+            assert.deepEqual(
+                specs.filter((s) => !domains.includes(s)),
+                [],
+                `${path.relative(root, file)} imports past the public API`,
+            );
+        }
+    });
 });
