@@ -36,8 +36,7 @@ export const secretKeyNotes: Record<(typeof secretKeys)[keyof typeof secretKeys]
     oidcClientSecret: "The OIDC client secret, with auth.oidc.",
     hubBackupS3AccessKeyId: "S3 access key id for hub.backup.s3 uploads.",
     hubBackupS3SecretAccessKey: "S3 secret access key for hub.backup.s3 uploads.",
-    cloudflareApiToken:
-        "Cloudflare API token with Zone.DNS edit on the zone, with hub.dns.cloudflare (and tls.mode acme).",
+    cloudflareApiToken: `Cloudflare API token with ${CLOUDFLARE_TOKEN_PERMISSIONS}, with hub.dns.cloudflare (and tls.mode acme).`,
     proxmoxTokenSecret:
         "The Proxmox API token secret of proxmoxTokenId, with infraProvider.leastPrivilege.enabled false.",
 };

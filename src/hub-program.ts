@@ -1,20 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
-import { hubBackupWarnings } from "../components/hub/backup-render";
-import { cloudflareEnvOverride } from "../components/edge/acme-certificate-render";
-import { OmniHub } from "../components/hub/omni-hub";
-import { ETCD_BACKUP_DEFAULTS } from "../components/hub/settings";
-import { hubEndpoints } from "../components/hub/omni-flags";
-import { hubEndpointProblems, IMMUTABLE_HUB_OUTPUTS, omniUpgradeProblem } from "../components/core/upgrades";
-import { ConfigError, ConfigIssue } from "../components/core/validation";
-import { versions } from "../components/core/versions";
+// The public API (what `omni-scale` exports), by domain folder: the hub stack loads no Proxmox code.
+import { hubBackupWarnings, hubEndpoints, OmniHub } from "../components/hub";
+import { cloudflareEnvOverride } from "../components/edge";
+import {
+    ConfigError,
+    ConfigIssue,
+    hubEndpointProblems,
+    IMMUTABLE_HUB_OUTPUTS,
+    omniUpgradeProblem,
+    versions,
+} from "../components/core";
 import { HubStackConfig } from "./config";
+import { HubOutputs } from "./outputs";
 import { previousOutputs } from "./previous";
 
 /**
- * The management stack: the Omni hub. Its outputs are the contract a workload stack reads through a
+ * The management stack: the Omni hub. Its outputs (src/outputs.ts) are the contract a workload stack reads through a
  * StackReference (renaming one breaks `matrix`, and its offline plan, on purpose).
  */
-export async function hubProgram(config: HubStackConfig): Promise<Record<string, unknown>> {
+export async function hubProgram(config: HubStackConfig): Promise<HubOutputs> {
     // Compare with the last deployment before registering anything: Omni cannot roll back, and machines keep
     // the endpoints they first booted with.
     const previous = await previousOutputs(["omniVersion", "automationKey", ...IMMUTABLE_HUB_OUTPUTS]);
@@ -76,9 +80,6 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
         // The hub's own backup (not the clusters' etcdBackup): schedule, target and the etcd key fingerprint every set needs.
         ...(config.hub.backup ? { hubBackup: hub.hubBackup } : {}),
         // Workload stacks check their clusters' backupInterval against these (Omni refuses one outside them).
-        etcdBackupIntervals: {
-            minInterval: config.hub.etcdBackup?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval,
-            maxInterval: config.hub.etcdBackup?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval,
-        },
+        etcdBackupIntervals: hub.etcdBackupIntervals,
     };
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { currentStackConfig } from "./config";
 import { programFor } from "./programs";
-import { ConfigError } from "../components/core/validation";
+import { ConfigError } from "../components/core";
 
 // What `pulumi up -s quantum|matrix` runs: config is validated before any resource is registered.
 async function main(): Promise<Record<string, unknown>> {

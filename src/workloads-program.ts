@@ -1,24 +1,24 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { OmniCluster } from "../components/omni/cluster";
-import { ClusterStatus, removedClusterProblems } from "../components/omni/omni-state";
-import { privilegesForProviderData } from "../components/omni/machine-class-render";
-import { OmniMachineClass } from "../components/omni/machine-class";
-import { ProxmoxHostDns } from "../components/proxmox/host-dns";
-import { ProxmoxInfraProvider } from "../components/proxmox/infra-provider";
-import { preflightTarget } from "../components/proxmox/preflight-render";
-import { ProxmoxPreflight } from "../components/proxmox/preflight";
-import { ClusterVersions, clusterUpgradeProblem } from "../components/core/upgrades";
-import { ConfigError, ConfigIssue } from "../components/core/validation";
-import { versions } from "../components/core/versions";
+// The public API (what `omni-scale` exports), by domain folder: the workload stack loads no hub components.
+import {
+    ClusterStatus,
+    OmniCluster,
+    OmniMachineClass,
+    privilegesForProviderData,
+    removedClusterProblems,
+} from "../components/omni";
+import { preflightTarget, ProxmoxHostDns, ProxmoxInfraProvider, ProxmoxPreflight } from "../components/proxmox";
+import { ClusterVersions, clusterUpgradeProblem, ConfigError, ConfigIssue, versions } from "../components/core";
 import { WorkloadStackConfig } from "./config";
+import { WorkloadOutputs } from "./outputs";
 import { previousOutputs } from "./previous";
 
 /**
  * A workload stack: split-horizon DNS on the Proxmox nodes, the infra provider in its LXC, then the machine
  * classes and clusters Omni provisions through it. Endpoints and keys come from the hub stack.
  */
-export async function workloadsProgram(config: WorkloadStackConfig): Promise<Record<string, unknown>> {
+export async function workloadsProgram(config: WorkloadStackConfig): Promise<WorkloadOutputs> {
     const clusterVersions: Record<string, ClusterVersions> = Object.fromEntries(
         config.clusters.map((c) => [
             c.name,

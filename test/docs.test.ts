@@ -6,6 +6,9 @@ import { Ajv2020 } from "ajv/dist/2020";
 import * as YAML from "yaml";
 import { FIX, replaceSection, SCHEMA_FILE, SECTIONS, staleFiles } from "../src/docs/generate";
 import { configRows } from "../src/docs/reference";
+import { CLOUDFLARE_TOKEN_PERMISSIONS, privilegesForProviderData } from "../components";
+import { planStack } from "../src/plan/plan";
+import { editedStacks, removeStackDirs } from "./stack-files";
 import { DEBIAN_PACKAGES } from "./tools";
 
 const root = path.join(__dirname, "..");
@@ -148,5 +151,36 @@ describe("what npm test needs (README, .ci/run)", () => {
             assert.ok(line[1].split(" ").includes(pkg), `README's install line lacks ${pkg}`);
             assert.ok(ci.includes(`need+=(${pkg})`), `.ci/run does not install ${pkg}`);
         }
+    });
+});
+
+/** Statements the docs make about the code, each held to what the code does (a docs-against-code check found them wrong). */
+describe("docs say what the code does", function () {
+    this.timeout(120000);
+    after(removeStackDirs);
+    const docs = ["README.md", "docs/DEPLOYMENT.md", "docs/OPERATIONS.md", "docs/TROUBLESHOOTING.md"];
+
+    it("the Cloudflare token's permissions: the ones the code asks for, in the generated reference and everywhere", () => {
+        const token = configRows("hub").find((r) => r.key === "cloudflareApiToken");
+        assert.ok(token?.rule.includes(CLOUDFLARE_TOKEN_PERMISSIONS), token?.rule);
+        for (const file of docs) assert.doesNotMatch(read(file), /Zone\.DNS/, file);
+    });
+
+    it("Mapping.Use: the stack adds it for passthrough classes, so no doc asks for it by hand", () => {
+        assert.deepEqual(privilegesForProviderData([{ pci_devices: [{ mapping: "gpu0" }] }]), ["Mapping.Use"]);
+        for (const file of docs) assert.doesNotMatch(read(file), /add `?Mapping\.Use|needs `?Mapping\.Use`? in/, file);
+    });
+
+    it("the offline plan compares with no last deployment: a renamed protected cluster passes it (preview and up refuse it)", async () => {
+        const renamed = editedStacks({
+            matrix: (c) => {
+                c["omni-scale:clusters"][0].name = "talos-prod-02";
+            },
+        });
+        // What `npm run plan` does: no previous outputs (test/cluster-protection.test.ts gives them, as preview does).
+        const plan = await planStack({ stack: "matrix", configFile: renamed.matrix, skipPolicies: true, silent: true });
+        assert.deepEqual((plan.outputs as { clusters: string[] }).clusters, ["talos-prod-02"]);
+        assert.doesNotMatch(read("docs/OPERATIONS.md"), /\(and `npm run plan`\) fail/);
+        assert.match(read("docs/OPERATIONS.md"), /`npm run plan` cannot catch it/);
     });
 });

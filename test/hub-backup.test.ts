@@ -179,11 +179,13 @@ describe("hub-backup: HubBackup under mocks", () => {
             runHub({ targetDir: "/srv/b", s3 }),
             (e: unknown) =>
                 e instanceof ConfigError &&
-                /hubBackupS3AccessKeyId\/hubBackupS3SecretAccessKey.*hub\.backup\.s3 is set/.test(e.message),
+                /hubBackupS3\.accessKeyId\/hubBackupS3\.secretAccessKey: hub\.settings\.backup\.s3 is set/.test(
+                    e.message,
+                ),
         );
         await assert.rejects(
             runHub({ targetDir: "/srv/b" }, { hubBackupS3: fakeCredentials }),
-            (e: unknown) => e instanceof ConfigError && /hub\.backup\.s3 is not/.test(e.message),
+            (e: unknown) => e instanceof ConfigError && /hub\.settings\.backup\.s3 is not/.test(e.message),
         );
         await assert.rejects(
             runHub({ targetDir: "/srv/b", etcdImage: "gcr.io/etcd-development/etcd:v3.6.5" }),

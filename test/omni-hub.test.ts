@@ -44,7 +44,8 @@ function runHub(settings: Partial<OmniHubSettingsInput> = {}, args: Partial<Omni
                 tailscaleHostname: hub.tailscaleHostname,
                 accountId: hub.accountId,
                 etcdKeyArmored: hub.etcdKeyArmored,
-                automationKey: hub.automationKey,
+                // Without the initial service account there is no automation key to read.
+                ...(settings.initialServiceAccount?.enabled === false ? {} : { automationKey: hub.automationKey }),
                 infraProviderKeys: hub.infraProviderKeys,
                 flags: hub.flags,
             };

@@ -2,7 +2,8 @@
 export { auth0DomainProblem, wireguardAddrProblem } from "./addresses";
 export { imagePinProblem, providerImageProblem } from "./images";
 export { sshHostKeyProblem } from "./ssh";
-export { omniUpgradeProblem, clusterUpgradeProblem, hubEndpointProblems } from "./upgrades";
+export { omniUpgradeProblem, clusterUpgradeProblem, hubEndpointProblems, IMMUTABLE_HUB_OUTPUTS } from "./upgrades";
+export type { ClusterVersions } from "./upgrades";
 export { ConfigError } from "./validation";
 export type { ConfigIssue } from "./validation";
 export { versions, images } from "./versions";

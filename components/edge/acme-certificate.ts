@@ -13,7 +13,8 @@ export interface AcmeCertificateArgs {
     domain: string;
     /** Contact address of the ACME account (optional for Let's Encrypt). */
     email?: string;
-    directory: AcmeDirectory;
+    /** Let's Encrypt's production directory (trusted certificates) unless set; staging for a first try. */
+    directory?: AcmeDirectory;
     /** Renew on `pulumi up` once this few days remain; unset, once a third of the lifetime remains (renewalDue). */
     renewalDays?: number;
     /** A Cloudflare API token with Zone:Read and DNS:Edit on the domain's zone (secret): answers the DNS-01 challenge. */
@@ -34,25 +35,26 @@ export class AcmeCertificate extends pulumi.ComponentResource {
 
     constructor(name: string, args: AcmeCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("omni-scale:acme:AcmeCertificate", name, {}, opts);
+        const directory = args.directory ?? "production";
         // Loaded here, not at the top: only hubs with tls.mode acme need the ACME provider's SDK, so every other
         // plan and `pulumi up` starts without it.
         // eslint-disable-next-line @typescript-eslint/no-var-requires
         const sdk = require("@pulumiverse/acme") as typeof acme;
         const provider = new sdk.Provider(
-            `${name}-${args.directory}`,
-            { serverUrl: ACME_DIRECTORIES[args.directory] },
+            `${name}-${directory}`,
+            { serverUrl: ACME_DIRECTORIES[directory] },
             { parent: this },
         );
         // Accounts belong to one directory, so each has its own. The provider generates the account key, which stays
         // in state as a secret; the production account is protected (its key owns the certificates), a staging one
         // can go once it served its test.
         const account = new sdk.Registration(
-            `${name}-account-${args.directory}`,
+            `${name}-account-${directory}`,
             { emailAddress: args.email },
             {
                 parent: this,
                 provider,
-                protect: args.directory === "production",
+                protect: directory === "production",
                 additionalSecretOutputs: ["accountKeyPem"],
             },
         );

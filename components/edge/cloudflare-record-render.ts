@@ -64,11 +64,15 @@ export function hubTailnetIpv4(
     return tailnetIpv4(matches[0].addresses, matches[0].name);
 }
 
+/** The record's TTL unless set (Cloudflare's minimum): the tailnet address changes when the hub's node registers anew. */
+export const DEFAULT_RECORD_TTL = 60;
+
 export interface DnsRecordSpec {
     zoneId: string;
     /** The Omni domain. */
     name: string;
-    ttl: number;
+    /** Seconds; DEFAULT_RECORD_TTL when unset. */
+    ttl?: number;
 }
 
 /**
@@ -83,7 +87,7 @@ export function renderDnsRecord<A>(spec: DnsRecordSpec, address: A) {
         type: "A",
         content: address,
         proxied: false,
-        ttl: spec.ttl,
+        ttl: spec.ttl ?? DEFAULT_RECORD_TTL,
         comment: "Omni over the tailnet (LAN resolvers answer the LAN IP); managed by Pulumi",
     };
 }

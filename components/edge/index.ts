@@ -3,3 +3,6 @@
 export * from "./cloudflare-record";
 export * from "./acme-certificate";
 export { tlsProblems } from "./tls";
+export type { CertificateSummary } from "./tls";
+export { CLOUDFLARE_TOKEN_PERMISSIONS, cloudflareEnvOverride } from "./acme-certificate-render";
+export { hubTailnetIpv4 } from "./cloudflare-record-render";

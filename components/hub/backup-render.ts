@@ -170,6 +170,8 @@ export const HubBackupSettingsSchema = z.strictObject({
     ),
 });
 export type HubBackupSettings = z.output<typeof HubBackupSettingsSchema>;
+/** What a user writes for the hub backup (defaults may be left out). */
+export type HubBackupSettingsInput = z.input<typeof HubBackupSettingsSchema>;
 
 /**
  * The backup image: sh, sqlite3, curl and gnupg from the pinned base; etcdctl and etcdutl copied from the pinned etcd

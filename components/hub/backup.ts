@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     HUB_BACKUP_LABELS,
     HUB_BACKUP_ROLE,
-    HubBackupSettings,
+    HubBackupSettingsInput,
+    HubBackupSettingsSchema,
     OMNI_ETCD_ENDPOINT,
     durationSeconds,
     etcdToolsProblem,
@@ -21,11 +22,13 @@ import {
 import { omniContainerPaths } from "./omni-flags";
 import { parseDockerHost } from "../core/addresses";
 import { STATE_ROLE_LABEL } from "../core/state-volumes";
-import { ConfigError, ConfigIssue } from "../core/validation";
+import { argsKey, ConfigError, ConfigIssue, KeyedArgs, parseOrThrow } from "../core/validation";
 
-export interface HubBackupArgs {
-    /** Validated `hub.backup` settings. */
-    settings: HubBackupSettings;
+/**
+ * What a hub backup needs of the Omni it backs up. OmniHub exposes it as `backupTarget`, so a backup can be added
+ * beside a hub built without `settings.backup`: `new HubBackup("b", { ...hub.backupTarget, settings: { targetDir } })`.
+ */
+export interface HubBackupTarget {
     omniVersion: string;
     /** Omni's container name (accountName); the backup container is `<it>-backup`. */
     omniContainerName: string;
@@ -41,9 +44,24 @@ export interface HubBackupArgs {
     etcdPublicKey?: pulumi.Input<string>;
     /** Omni's `--account-id`, recorded in every set (a restore refuses an Omni with another one). */
     accountId?: pulumi.Input<string>;
+    /** The Omni container: the backup container starts after it (children do not inherit a component's dependsOn). */
+    omniContainer?: pulumi.Resource;
+}
+
+export interface HubBackupArgs extends HubBackupTarget, KeyedArgs {
+    /** The backup settings as written (defaults may be left out); validated here, errors named `<name>.settings.…`. */
+    settings: HubBackupSettingsInput;
     /** Secrets, required with `settings.s3`. */
     s3AccessKeyId?: pulumi.Input<string>;
     s3SecretAccessKey?: pulumi.Input<string>;
+}
+
+/** Why the S3 credentials given do not fit the settings (both with `setting`, none without it), or undefined. */
+export function s3CredentialsProblem(s3: boolean, given: unknown[], setting: string): string | undefined {
+    const count = given.filter((v) => v !== undefined).length;
+    if (s3 && count < given.length) return `${setting} is set: pass both (as secrets)`;
+    if (!s3 && count > 0) return `are set but ${setting} is not: configure ${setting} or remove them`;
+    return undefined;
 }
 
 /** What the stack exports about the hub backup. */
@@ -70,26 +88,19 @@ export class HubBackup extends pulumi.ComponentResource {
     public readonly summary: pulumi.Output<HubBackupSummary>;
 
     constructor(name: string, args: HubBackupArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("omni-scale:omni:HubBackup", name, {}, opts);
-        const s = args.settings;
+        const key = argsKey(name, args);
+        const s = parseOrThrow(HubBackupSettingsSchema, args.settings, key);
         const issues: ConfigIssue[] = [];
         const toolsProblem = etcdToolsProblem(args.omniVersion, s.etcdImage);
-        if (toolsProblem)
-            issues.push({ key: "omni-scale:hub.backup.etcdImage", value: s.etcdImage, message: toolsProblem });
-        const hasCredentials = args.s3AccessKeyId !== undefined && args.s3SecretAccessKey !== undefined;
-        if (s.s3 && !hasCredentials) {
-            issues.push({
-                key: "omni-scale:hubBackupS3AccessKeyId/hubBackupS3SecretAccessKey",
-                message: "hub.backup.s3 is set: set both with `pulumi config set --secret ...`",
-            });
-        }
-        if (!s.s3 && (args.s3AccessKeyId !== undefined || args.s3SecretAccessKey !== undefined)) {
-            issues.push({
-                key: "omni-scale:hubBackupS3AccessKeyId/hubBackupS3SecretAccessKey",
-                message: "are set but hub.backup.s3 is not: configure hub.backup.s3 or remove them",
-            });
-        }
+        if (toolsProblem) issues.push({ key: `${key}.etcdImage`, value: s.etcdImage, message: toolsProblem });
+        const credentials = s3CredentialsProblem(
+            s.s3 !== undefined,
+            [args.s3AccessKeyId, args.s3SecretAccessKey],
+            `${key}.s3`,
+        );
+        if (credentials) issues.push({ key: "s3AccessKeyId/s3SecretAccessKey", message: credentials });
         if (issues.length) throw new ConfigError(issues);
+        super("omni-scale:omni:HubBackup", name, {}, opts);
 
         const dockerHost = parseDockerHost(args.dockerHost);
         // Unreachable for validated settings; narrows the type.
@@ -191,7 +202,11 @@ export class HubBackup extends pulumi.ComponentResource {
                 healthcheck: hubBackupHealthcheck(intervalSeconds),
                 restart: "unless-stopped",
             },
-            { ...onDocker, dependsOn: [build], deleteBeforeReplace: true },
+            {
+                ...onDocker,
+                dependsOn: [build, ...(args.omniContainer ? [args.omniContainer] : [])],
+                deleteBeforeReplace: true,
+            },
         );
 
         this.summary = pulumi

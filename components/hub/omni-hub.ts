@@ -5,8 +5,8 @@ import * as random from "@pulumi/random";
 import { adoptedVolume, stateVolumeLabels } from "../core/state-volumes";
 import { tailscaleSidecar } from "../tailscale/sidecar";
 import { OmniEtcdKey } from "./etcd-key";
-import { HubBackup, HubBackupSummary } from "./backup";
-import { OmniHubSettings, OmniHubSettingsSchema } from "./settings";
+import { HubBackup, HubBackupSummary, HubBackupTarget, s3CredentialsProblem } from "./backup";
+import { ETCD_BACKUP_DEFAULTS, OmniHubSettings, OmniHubSettingsInput, OmniHubSettingsSchema } from "./settings";
 import { hubEndpoints, omniContainerPaths, renderOmniFlags } from "./omni-flags";
 import { parseDockerHost } from "../core/addresses";
 import {
@@ -24,8 +24,11 @@ import { CertificateSummary, certificateSummary, tlsProblems } from "../edge/tls
 import { argsKey, ConfigError, ConfigIssue, KeyedArgs, parseOrThrow } from "../core/validation";
 
 export interface OmniHubArgs extends KeyedArgs {
-    /** Validated settings (OmniHubSettingsSchema); checked again here. */
-    settings: OmniHubSettings;
+    /**
+     * The hub's settings as written (OmniHubSettingsInput: defaults may be left out). Validated here with
+     * OmniHubSettingsSchema: a bad value is a ConfigError naming `<name>.settings.<path>` (or `<keyPrefix>.<path>`).
+     */
+    settings: OmniHubSettingsInput;
     /** Armored, unlocked OpenPGP secret key for etcd encryption (secret). Generated once when absent. */
     etcdKey?: pulumi.Input<string>;
     /** PEM certificate chain and key for the Omni domain (secret), required with `tls.mode: config`. */
@@ -58,9 +61,7 @@ export class OmniHub extends pulumi.ComponentResource {
     public readonly accountId: pulumi.Output<string>;
     /** The etcd encryption key (secret). Without it the Omni data cannot be decrypted: keep a copy. */
     public readonly etcdKeyArmored: pulumi.Output<string>;
-    /** Key of the long-lived automation service account (secret); undefined without the initial service account. */
-    public readonly automationKey: pulumi.Output<string | undefined>;
-    /** Infra provider id → its service account key (secret). */
+    /** Infra provider id → its service account key (secret); empty without the initial service account. */
     public readonly infraProviderKeys: pulumi.Output<Record<string, string>>;
     /** Omni's command line (the OIDC client secret left out). */
     public readonly flags: pulumi.Output<string[]>;
@@ -70,9 +71,24 @@ export class OmniHub extends pulumi.ComponentResource {
     public readonly tailnetAddress: pulumi.Output<string | undefined>;
     /** The scheduled backup of this hub's etcd and SQLite (settings.backup), and the key every set needs; undefined when off. */
     public readonly hubBackup: pulumi.Output<HubBackupSummary | undefined>;
+    /**
+     * The range of backup intervals Omni accepts from a cluster (settings.etcdBackup, or Omni's defaults): give it to
+     * OmniCluster's `etcdBackupIntervals`.
+     */
+    public readonly etcdBackupIntervals: { minInterval: string; maxInterval: string };
+    /** What a HubBackup needs of this hub, to add one beside it: `new HubBackup("b", { ...hub.backupTarget, settings })`. */
+    public readonly backupTarget: HubBackupTarget;
+
+    private readonly settingsKey: string;
+    private readonly keys?: {
+        automationKey: pulumi.Output<string>;
+        infraProviderKeys: pulumi.Output<Record<string, string>>;
+    };
+    private readonly infraProviderIds: string[];
 
     constructor(name: string, args: OmniHubArgs, opts?: pulumi.ComponentResourceOptions) {
-        const s = parseOrThrow(OmniHubSettingsSchema, args.settings, argsKey(name, args));
+        const settingsKey = argsKey(name, args);
+        const s = parseOrThrow(OmniHubSettingsSchema, args.settings, settingsKey);
         const tlsArgs = [args.tlsCertificate, args.tlsPrivateKey];
         if (s.tls.mode === "config" && tlsArgs.some((v) => v === undefined)) {
             throw new ConfigError([
@@ -116,7 +132,20 @@ export class OmniHub extends pulumi.ComponentResource {
                 },
             ]);
         }
+        const s3Credentials = [args.hubBackupS3?.accessKeyId, args.hubBackupS3?.secretAccessKey];
+        const s3Problem =
+            s.backup && s3CredentialsProblem(s.backup.s3 !== undefined, s3Credentials, `${settingsKey}.backup.s3`);
+        if (s3Problem) {
+            throw new ConfigError([
+                {
+                    key: "hubBackupS3.accessKeyId/hubBackupS3.secretAccessKey",
+                    message: `${s3Problem} (in the omni-scale stacks: the secrets hubBackupS3AccessKeyId and hubBackupS3SecretAccessKey)`,
+                },
+            ]);
+        }
         super("omni-scale:omni:OmniHub", name, {}, opts);
+        this.settingsKey = settingsKey;
+        this.infraProviderIds = s.infraProviders;
         const endpoints = hubEndpoints(s);
         const paths = omniContainerPaths;
 
@@ -271,26 +300,36 @@ export class OmniHub extends pulumi.ComponentResource {
                   { parent: this, dependsOn: [sidecar] },
               ).address
             : pulumi.output(undefined);
+        this.backupTarget = {
+            omniVersion: s.omniVersion,
+            omniContainerName: s.accountName,
+            dockerHost: s.dockerHost,
+            dockerProvider: provider,
+            sidecarId: sidecar.id,
+            dataVolumeName: omniData.name,
+            etcdKeyFingerprint: etcdKey.fingerprint,
+            etcdPublicKey: etcdKey.armoredPublicKey,
+            accountId,
+            omniContainer: omni,
+        };
         this.hubBackup = s.backup
             ? new HubBackup(
                   `${name}-backup`,
                   {
+                      ...this.backupTarget,
                       settings: s.backup,
-                      omniVersion: s.omniVersion,
-                      omniContainerName: s.accountName,
-                      dockerHost: s.dockerHost,
-                      dockerProvider: provider,
-                      sidecarId: sidecar.id,
-                      dataVolumeName: omniData.name,
-                      etcdKeyFingerprint: etcdKey.fingerprint,
-                      etcdPublicKey: etcdKey.armoredPublicKey,
-                      accountId,
+                      keyPrefix: `${settingsKey}.backup`,
                       s3AccessKeyId: args.hubBackupS3?.accessKeyId,
                       s3SecretAccessKey: args.hubBackupS3?.secretAccessKey,
                   },
+                  // Registered after Omni, so plans and previews list it after the hub it backs up.
                   { parent: this, dependsOn: [omni] },
               ).summary
             : pulumi.output(undefined);
+        this.etcdBackupIntervals = {
+            minInterval: s.etcdBackup?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval,
+            maxInterval: s.etcdBackup?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval,
+        };
 
         this.apiUrl = pulumi.output(endpoints.apiUrl);
         this.machineApiUrl = pulumi.output(endpoints.machineApiUrl);
@@ -300,11 +339,10 @@ export class OmniHub extends pulumi.ComponentResource {
         this.accountId = accountId;
         this.etcdKeyArmored = etcdKey.armoredPrivateKey;
 
-        const keys = s.initialServiceAccount.enabled
+        this.keys = s.initialServiceAccount.enabled
             ? this.bootstrap(name, s, omni, endpoints.apiUrl, args.currentAutomationKey)
             : undefined;
-        this.automationKey = keys ? keys.automationKey : pulumi.output(undefined);
-        this.infraProviderKeys = keys ? keys.infraProviderKeys : pulumi.output<Record<string, string>>({});
+        this.infraProviderKeys = this.keys?.infraProviderKeys ?? pulumi.output<Record<string, string>>({});
 
         this.registerOutputs({
             apiUrl: this.apiUrl,
@@ -314,13 +352,48 @@ export class OmniHub extends pulumi.ComponentResource {
             tailscaleHostname: this.tailscaleHostname,
             accountId: this.accountId,
             etcdKeyArmored: this.etcdKeyArmored,
-            automationKey: this.automationKey,
+            ...(this.keys ? { automationKey: this.keys.automationKey } : {}),
             infraProviderKeys: this.infraProviderKeys,
             flags: this.flags,
             certificate: this.certificate,
             tailnetAddress: this.tailnetAddress,
             hubBackup: this.hubBackup,
+            etcdBackupIntervals: this.etcdBackupIntervals,
         });
+    }
+
+    /**
+     * Key of the long-lived automation service account (secret), which OmniMachineClass and OmniCluster take as
+     * `serviceAccountKey`. A ConfigError when read from a hub without the initial service account, which has none.
+     */
+    get automationKey(): pulumi.Output<string> {
+        if (!this.keys) throw this.noBootstrap("automationKey");
+        return this.keys.automationKey;
+    }
+
+    /** The key of an infra provider in settings.infraProviders (secret), for ProxmoxInfraProvider's `infraProviderKey`. */
+    infraProviderKey(providerId: string): pulumi.Output<string> {
+        if (!this.keys) throw this.noBootstrap(`infraProviderKey("${providerId}")`);
+        if (!this.infraProviderIds.includes(providerId)) {
+            throw new ConfigError([
+                {
+                    key: `${this.settingsKey}.infraProviders`,
+                    value: this.infraProviderIds,
+                    message: `has no "${providerId}": add it, so the hub registers that provider and creates its key (ids are case-sensitive)`,
+                },
+            ]);
+        }
+        return pulumi.secret(this.keys.infraProviderKeys.apply((keys) => keys[providerId]));
+    }
+
+    private noBootstrap(what: string): ConfigError {
+        return new ConfigError([
+            {
+                key: `${this.settingsKey}.initialServiceAccount.enabled`,
+                value: false,
+                message: `the hub creates no service account keys, so it has no ${what}: enable the initial service account, or create the key with omnictl and pass it yourself`,
+            },
+        ]);
     }
 
     /**
@@ -406,6 +479,6 @@ export class OmniHub extends pulumi.ComponentResource {
             return [id, register.stdout.apply(serviceAccountKeyFromOutput)] as const;
         });
         const infraProviderKeys = pulumi.secret(pulumi.all(Object.fromEntries(providerKeys)));
-        return { automationKey: automationKey as pulumi.Output<string | undefined>, infraProviderKeys };
+        return { automationKey, infraProviderKeys };
     }
 }

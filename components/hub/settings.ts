@@ -7,7 +7,7 @@ import {
     omniDomainProblem,
     parseDockerHost,
 } from "../core/addresses";
-import { HubBackupSettingsSchema } from "./backup-render";
+import { etcdToolsProblem, HubBackupSettingsSchema } from "./backup-render";
 import { parseImageRef, PinnedImageSchema as pinnedImage, tagVersion } from "../core/images";
 import {
     absoluteHostPath,
@@ -21,6 +21,7 @@ import {
 } from "../core/validation";
 import { images, versions } from "../core/versions";
 import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../edge/acme-certificate-render";
+import { DEFAULT_RECORD_TTL } from "../edge/cloudflare-record-render";
 
 /**
  * Typed, non-secret settings of the Omni hub, validated once here and reused by config loading, the
@@ -169,7 +170,7 @@ const DnsSchema = z.strictObject({
                 .int()
                 .min(60, "Cloudflare's minimum is 60 seconds")
                 .max(3600, "keep it short (60-3600 s): the tailnet address changes when the hub's node registers anew")
-                .default(60),
+                .default(DEFAULT_RECORD_TTL),
         })
         .optional()
         .describe("zoneId (32 hex digits), record, ttl (60–3600 s); the API token is the secret cloudflareApiToken"),
@@ -449,6 +450,16 @@ export const OmniHubSettingsSchema = z
                     "set eula.name and eula.email: Omni v1.7+ refuses every API call until its EULA is accepted, so the browserless bootstrap " +
                     "(initialServiceAccount) and the infra providers would fail on the first `pulumi up`. Setting them accepts the Sidero Labs EULA " +
                     `(shown at https://${s.omniDomain}/eula) on behalf of this Omni instance; or disable initialServiceAccount and accept it in the UI`,
+            });
+        }
+        // Checked here, where omniVersion is known, so a stack names it with the other config errors.
+        const toolsProblem = s.backup && etcdToolsProblem(s.omniVersion, s.backup.etcdImage);
+        if (s.backup && toolsProblem) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["backup", "etcdImage"],
+                input: s.backup.etcdImage,
+                message: toolsProblem,
             });
         }
         if (s.infraProviders.length && !(s.initialServiceAccount.enabled && s.initialServiceAccount.role === "Admin")) {

@@ -7,6 +7,7 @@ export {
     ProviderDataSchema,
     renderMachineClass,
     machineClassDocProblems,
+    privilegesForProviderData,
 } from "./machine-class-render";
 export type { MachineClassSpec, ProviderData } from "./machine-class-render";
 export { ClusterSpecSchema, renderClusterTemplate, clusterTemplateProblems } from "./cluster-render";

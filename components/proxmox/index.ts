@@ -5,3 +5,4 @@ export * from "./infra-provider";
 export * from "./preflight";
 export { resolverProblem, ProxmoxHostDnsSettingsSchema } from "./dns-rules";
 export { renderProviderConfig, defaultProviderPrivileges } from "./provider-render";
+export { preflightTarget } from "./preflight-render";

@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { packArgs } from "../../policy/pack";
 import { COMMANDS } from "../commands";
-import { commandReference, configReference, policyTable } from "./reference";
+import { HUB_OUTPUTS, WORKLOAD_OUTPUTS } from "../outputs";
+import { commandReference, configReference, outputTable, policyTable } from "./reference";
 import { stackFileSchema } from "./stack-schema";
 
 /** A part of a document generated from the code, between `<!-- generated:NAME:begin -->` and `…:end -->`. */
@@ -15,6 +16,8 @@ export interface GeneratedSection {
 export const SECTIONS: GeneratedSection[] = [
     { file: "docs/DEPLOYMENT.md", name: "config:hub", render: () => configReference("hub") },
     { file: "docs/DEPLOYMENT.md", name: "config:workloads", render: () => configReference("workloads") },
+    { file: "docs/DEPLOYMENT.md", name: "outputs:hub", render: () => outputTable(HUB_OUTPUTS) },
+    { file: "docs/DEPLOYMENT.md", name: "outputs:workloads", render: () => outputTable(WORKLOAD_OUTPUTS) },
     { file: "README.md", name: "policies", render: () => policyTable(packArgs) },
     { file: "docs/COMMANDS.md", name: "commands", render: () => commandReference(COMMANDS) },
 ];

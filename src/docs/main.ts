@@ -1,4 +1,5 @@
-// `npm run docs`: regenerates the configuration reference, the policy table, the command reference (docs/COMMANDS.md)
+// `npm run docs`: regenerates the configuration reference, the stack output tables, the policy table, the command
+// reference (docs/COMMANDS.md)
 // and the stack file schema from the code;
 // `npm run docs -- --check` only says what is stale (exit 1), as the test does.
 import * as path from "node:path";

@@ -2,6 +2,7 @@ import type { Policy, PolicyPackArgs } from "@pulumi/policy";
 import { HubKeys, secretKeyNotes, secretKeys, WorkloadKeys } from "../config";
 import { inputSchema, JsonSchema } from "./stack-schema";
 import type { Command } from "../commands";
+import type { StackOutput } from "../outputs";
 
 /** How deep the reference lists keys one per row (`hub.auth.oidc`); deeper keys are named in their parent's row. */
 const ROW_DEPTH = 3;
@@ -139,4 +140,17 @@ export function commandReference(commands: readonly Command[]): string {
     return commands
         .map((c) => [`## \`${c.name}\``, "", `${c.summary}.`, "", "```", c.usage, "```"].join("\n"))
         .join("\n\n");
+}
+
+/** A role's stack outputs: name, meaning, and when it is exported or secret. */
+export function outputTable(outputs: Record<string, StackOutput>): string {
+    const notes = (o: StackOutput) =>
+        [o.secret && "secret (`--show-secrets`)", o.when && `with ${o.when}`].filter(Boolean).join("; ");
+    return [
+        "| Output | Meaning | Exported |",
+        "|---|---|---|",
+        ...Object.entries(outputs).map(
+            ([name, o]) => `| ${code(name)} | ${cell(o.meaning)} | ${notes(o) || "always"} |`,
+        ),
+    ].join("\n");
 }
