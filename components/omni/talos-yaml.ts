@@ -58,7 +58,7 @@ function goInteger(s: string): number | undefined {
     try {
         n = /^0[xXoObB]/.test(body)
             ? BigInt(body.toLowerCase())
-            : body.length > 1
+            : body.length > 1 && body[0] === "0"
               ? BigInt(`0o${body.slice(1)}`)
               : BigInt(body);
     } catch {
