@@ -5,7 +5,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import * as YAML from "yaml";
-import { ClusterSpec, renderClusterTemplate, talosPatchTemplateProblems } from "../components/omni/cluster-render";
+import {
+    ClusterSpec,
+    renderClusterTemplate,
+    talosPatchTemplateProblems,
+    talosPatchTemplateWarnings,
+} from "../components/omni/cluster-render";
+import { talosConfigPatchesPlain } from "../policy/omni-resources";
 import { ConfigError } from "../components/core/validation";
 import { TALOS_MINORS } from "../components/core/versions";
 import { docCorpus, examplePatch, pageHeaders } from "./talos-docs-corpus";
@@ -648,6 +654,27 @@ describe("cluster templates: patches checked against the cluster's Talos version
             assert.match(yaml, /omni-scale-cilium-cni[\s\S]*omni-scale-node-labels/);
             assert.deepEqual(talosPatchTemplateProblems(yaml), [], minor);
         }
+    });
+
+    it("nodeLabels the node would refuse fail at render, naming the key (labels/validate.go via v1alpha1_validation.go)", () => {
+        const spec = cluster();
+        spec.workers![0].nodeLabels = { "example.com/team": "platform engineering", "Bad.Prefix/x": "a" };
+        assert.deepEqual(issues(spec), [
+            "clusters.workers[0].nodeLabels.example.com/team: the label value may hold only letters, digits, -, _ and ., starting and ending with a letter or digit: Talos refuses it",
+            'clusters.workers[0].nodeLabels.Bad.Prefix/x: the label key has the prefix "Bad.Prefix", which is not a DNS subdomain (lower case letters, digits, - and .): Talos refuses it',
+        ]);
+    });
+
+    it("valid but surprising patch values are warnings: rendered for the program to log, and the advisory policy's", () => {
+        const sysctl = { name: "sysctl", inline: "machine:\n  sysctls:\n    kernel.x: 0x1F\n" };
+        const rendered = render(cluster({ patches: [sysctl] }));
+        const warning =
+            'cluster talos-prod-01, all machines, patch sysctl: machine.sysctls["kernel.x"]: Talos reads the unquoted 0x1F as the text "0x1F" (YAML readers take it for the number 31): quote it to make that plain';
+        assert.deepEqual(rendered.warnings, [warning]);
+        assert.deepEqual(talosPatchTemplateWarnings(rendered.yaml), [warning]);
+        assert.deepEqual(talosPatchTemplateProblems(rendered.yaml), []);
+        assert.equal(talosConfigPatchesPlain.enforcementLevel, "advisory");
+        assert.deepEqual(render(cluster()).warnings, []);
     });
 
     it("a cluster on a Talos minor without a schema, with patches, fails once at talosVersion", () => {

@@ -717,19 +717,23 @@ export interface TemplatePatch {
 export const machineSetLabel = (kind: string, name?: string) =>
     kind === "Cluster" ? "all machines" : kind === "ControlPlane" ? "ControlPlane" : `${kind} ${name}`;
 
-/** One patch's problems, each naming the cluster, the machine set and the patch (name or file). */
-export function templatePatchProblems(
+/** One patch's verdict, each message naming the cluster, the machine set and the patch (name or file). */
+export function templatePatchCheck(
     cluster: string,
     set: string,
     patch: TemplatePatch,
     talosVersion: string,
-): string[] {
+): TalosPatchVerdict {
     const name = patch.name ?? patch.idOverride ?? patch.file;
     const file = patch.file !== undefined && patch.file !== name ? ` (file ${patch.file})` : "";
-    return talosPatchProblems(patch.inline, talosVersion).map(
-        (p) => `cluster ${cluster}, ${set}, patch ${name}${file}: ${p}`,
-    );
+    const label = (p: string) => `cluster ${cluster}, ${set}, patch ${name}${file}: ${p}`;
+    const { problems, warnings } = talosPatchCheck(patch.inline, talosVersion);
+    return { problems: problems.map(label), warnings: warnings.map(label) };
 }
+
+/** One patch's problems (templatePatchCheck without its warnings). */
+export const templatePatchProblems = (cluster: string, set: string, patch: TemplatePatch, talosVersion: string) =>
+    templatePatchCheck(cluster, set, patch, talosVersion).problems;
 
 /** The document kinds (besides the v1alpha1 config) a Talos minor's patches may carry. */
 export const talosDocumentKinds = (minor: string): string[] =>
