@@ -40,13 +40,16 @@ export const resolveRef = (defs: Record<string, SchemaNode>, s: SchemaNode | und
     return s;
 };
 
+const patterns = new Map<string, RegExp>();
+const patternOf = (p: string) => patterns.get(p) ?? patterns.set(p, new RegExp(p)).get(p)!;
+
 /** The schema of a mapping's value at `key`. */
 function childSchema(s: SchemaNode | undefined, key: string): SchemaNode | undefined {
     if (!s) return undefined;
     const p = s.properties?.[key];
     if (p) return p;
     for (const [pattern, sub] of Object.entries(s.patternProperties ?? {}))
-        if (new RegExp(pattern).test(key)) return sub;
+        if (patternOf(pattern).test(key)) return sub;
     return typeof s.additionalProperties === "object" ? s.additionalProperties : undefined;
 }
 

@@ -604,8 +604,27 @@ export interface TalosPatchVerdict {
 export const talosPatchProblems = (content: unknown, talosVersion: string): string[] =>
     talosPatchCheck(content, talosVersion).problems;
 
+/**
+ * Verdicts on patch texts, newest last: a plan checks each patch when the template renders and again for its
+ * warnings, and the policy pack once more per template (a patch's verdict depends only on its text and version).
+ */
+const verdicts = new Map<string, TalosPatchVerdict>();
+const VERDICTS_KEPT = 512;
+
 /** The verdict on one patch (talosPatchProblems) with its warnings: unquoted values Talos reads as text. */
 export function talosPatchCheck(content: unknown, talosVersion: string): TalosPatchVerdict {
+    if (typeof content !== "string") return checkPatch(content, talosVersion);
+    const key = `${talosVersion}\n${content}`;
+    let verdict = verdicts.get(key);
+    if (!verdict) {
+        verdict = checkPatch(content, talosVersion);
+        if (verdicts.size >= VERDICTS_KEPT) verdicts.delete(verdicts.keys().next().value!);
+        verdicts.set(key, verdict);
+    }
+    return { problems: [...verdict.problems], warnings: [...verdict.warnings] };
+}
+
+function checkPatch(content: unknown, talosVersion: string): TalosPatchVerdict {
     const warnings: string[] = [];
     const refuse = (problems: string[]) => ({ problems, warnings });
     const schemaProblem = talosSchemaProblem(talosVersion);
