@@ -100,8 +100,10 @@ function patchCheckCost(): { firstMs: number; perPatchUs: number } {
     talosPatchProblems(forms[0].inline, versions.talos);
     const firstMs = Number(process.hrtime.bigint() - start) / 1e6;
     const n = 1000;
+    // Each text made unique (a trailing comment): the check keeps verdicts of texts it has seen.
+    const texts = Array.from({ length: n }, (_, i) => `${forms[i % forms.length].inline}\n# ${i}\n`);
     const warm = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) talosPatchProblems(forms[i % forms.length].inline, versions.talos);
+    for (const text of texts) talosPatchProblems(text, versions.talos);
     return { firstMs, perPatchUs: Number(process.hrtime.bigint() - warm) / 1e3 / n };
 }
 
@@ -355,7 +357,7 @@ export async function main(argv: string[]): Promise<number> {
             `         policies ≤ 1 ms/resource: max ${Math.max(...rows.map((r) => r.policyUsPerResource)).toFixed(0)} µs`,
         );
         console.log(
-            `         Talos patch check: first patch ${patchCheck.firstMs.toFixed(0)} ms (loads the ${versions.talos} schema), then ${patchCheck.perPatchUs.toFixed(0)} µs a patch; patches-100 plans in ${(byName("patches-100").wallMs / matrix.wallMs).toFixed(2)}× matrix's time`,
+            `         Talos patch check ≤ 200 µs a patch after the first: first patch ${patchCheck.firstMs.toFixed(0)} ms (loads the ${versions.talos} schema), then ${patchCheck.perPatchUs.toFixed(0)} µs a patch; patches-100 plans in ${(byName("patches-100").wallMs / matrix.wallMs).toFixed(2)}× matrix's time`,
         );
         console.log(`         peak memory < 256 MB: max ${Math.max(...rows.map((r) => r.peakRssMb)).toFixed(0)} MB`);
         console.log(

@@ -10,6 +10,7 @@ import {
     clusterTemplateProblems,
     nodeRoleLabelProblems,
     talosPatchTemplateProblems,
+    talosPatchTemplateWarnings,
 } from "../components/omni/cluster-render";
 import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/omni/machine-class-render";
 import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../components/omni/omni-state";
@@ -110,6 +111,17 @@ export const talosConfigPatchesValid = clusterTemplatePolicy({
     remediationSteps:
         "Fix the key, type or kind the message names (it suggests the closest known key); the schema of each Talos minor is in components/omni/talos-schemas.",
     problems: talosPatchTemplateProblems,
+});
+
+export const talosConfigPatchesPlain = clusterTemplatePolicy({
+    name: "talos-config-patches-plain",
+    description:
+        "Machine config patches say what Talos reads: an unquoted value that lands in a text field (0x1F, 1_000, yes, on) is the text as written " +
+        "for Talos (go.yaml.in/yaml v4), though other YAML readers take it for a number or a boolean.",
+    enforcementLevel: "advisory",
+    severity: "low",
+    remediationSteps: "Quote the value the message names (or write the value Talos should get).",
+    problems: talosPatchTemplateWarnings,
 });
 
 /** `--id` of a container that runs an infra provider (it talks to Omni via --omni-api-endpoint or sets --id). */
@@ -235,5 +247,6 @@ export const omniResourcePolicies = [
     noNodeRoleLabels,
     clusterTemplateValid,
     talosConfigPatchesValid,
+    talosConfigPatchesPlain,
     providerIdConsistent,
 ];

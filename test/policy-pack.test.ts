@@ -22,6 +22,7 @@ const POLICIES: Record<string, string> = {
     "no-node-role-labels": "mandatory",
     "cluster-template-valid": "mandatory",
     "talos-config-patches-valid": "mandatory",
+    "talos-config-patches-plain": "advisory",
     "provider-id-consistent": "mandatory",
     "tailnet-key-hygiene": "advisory",
     "hub-backup-image-pinned": "mandatory",

@@ -5,12 +5,20 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import * as YAML from "yaml";
-import { ClusterSpec, renderClusterTemplate, talosPatchTemplateProblems } from "../components/omni/cluster-render";
+import {
+    ClusterSpec,
+    renderClusterTemplate,
+    talosPatchTemplateProblems,
+    talosPatchTemplateWarnings,
+} from "../components/omni/cluster-render";
+import { talosConfigPatchesPlain } from "../policy/omni-resources";
 import { ConfigError } from "../components/core/validation";
 import { TALOS_MINORS } from "../components/core/versions";
+import { docCorpus, examplePatch, pageHeaders } from "./talos-docs-corpus";
 import {
     closest,
     talosDocumentKinds,
+    talosPatchCheck,
     talosPatchProblems,
     talosSchemaMinors,
     talosSchemaSources,
@@ -135,9 +143,6 @@ describe("Talos config patches (components/omni/talos-patches.ts)", () => {
                 ),
                 ["machine.kubelet.extraArgs: is a list, Talos 1.13 wants a mapping"],
             );
-            assert.deepEqual(talosPatchProblems({ machine: { sysctls: { "net.core.somaxconn": 65535 } } }, "v1.13.6"), [
-                'machine.sysctls["net.core.somaxconn"]: is 65535, Talos 1.13 wants a string',
-            ]);
             assert.deepEqual(talosPatchProblems(longhorn.replace("- rw", "- rw\n        readonly: yes"), "v1.13.6"), [
                 "machine.kubelet.extraMounts[0].readonly: unknown key for Talos 1.13",
             ]);
@@ -310,6 +315,253 @@ describe("Talos config patches (components/omni/talos-patches.ts)", () => {
         });
     });
 
+    describe("read as go.yaml.in/yaml v4 reads it (Omni v1.10.4's go.mod: v4.0.0-rc.6, constructor.go)", () => {
+        it("any non-null scalar goes into a string field as its text: unquoted numbers and booleans pass (constructInt/Bool/Float)", () => {
+            // Talos's own guide (website/content/v1.9/kubernetes-guides/configuration/deploy-metrics-server.md:21).
+            const metrics = "machine:\n  kubelet:\n    extraArgs:\n      rotate-server-certificates: true\n";
+            for (const v of ["v1.9.6", "v1.12.11", "v1.13.5", "v1.13.6"])
+                assert.deepEqual(talosPatchProblems(metrics, v), [], v);
+            assert.deepEqual(
+                talosPatchProblems({ machine: { sysctls: { "net.core.somaxconn": 65535 } } }, "v1.13.6"),
+                [],
+            );
+            assert.deepEqual(talosPatchProblems("machine:\n  sysctls:\n    vm.nr_hugepages: 1024\n", "v1.13.6"), []);
+            assert.deepEqual(
+                talosPatchProblems("machine:\n  nodeLabels:\n    tier: 1\n    day: 2026-01-01\n", "v1.13.6"),
+                [],
+            );
+            // The seed kit's gpu worker patch sets net.core.bpf_jit_harden: 1.
+            assert.deepEqual(talosPatchProblems(read(KIT, "patches", "nvidia.yaml"), "v1.13.6"), []);
+        });
+
+        it('yes/on/off/y/n take a bool field (constructStr), quoted or not; a quoted "true" does not', () => {
+            for (const v of ["yes", "on", "Off", "n", "'yes'", "true", "False"])
+                assert.deepEqual(talosPatchProblems(`machine:\n  install:\n    wipe: ${v}\n`, "v1.13.6"), [], v);
+            assert.deepEqual(talosPatchProblems('machine:\n  install:\n    wipe: "true"\n', "v1.13.6"), [
+                'machine.install.wipe: is "true", Talos 1.13 wants true or false',
+            ]);
+        });
+
+        it("integers as Go's ParseInt base 0 reads them, underscores dropped (resolver.go); a quoted number is text", () => {
+            const mount = (size: string) =>
+                `machine:\n  kubelet:\n    extraMounts:\n      - destination: /x\n        type: bind\n        source: /x\n        uidMappings:\n          - size: ${size}\n            containerID: 0\n            hostID: 0\n`;
+            for (const v of ["1_000", "0b1", "0x10", "0o17", "065536", "1e3"])
+                assert.deepEqual(talosPatchProblems(mount(v), "v1.13.6"), [], v);
+            assert.match(
+                talosPatchProblems(mount('"1000"'), "v1.13.6").join(),
+                /size: is "1000", Talos 1.13 wants a whole number/,
+            );
+        });
+
+        it("YAML errors are refusals with line and column, never an exception (duplicate keys, unterminated strings, undefined aliases)", () => {
+            assert.deepEqual(talosPatchProblems("machine:\n  sysctls:\n    a: '1'\n    a: '2'\n", "v1.13.6"), [
+                "not valid YAML (Omni refuses it): line 4, column 5: Map keys must be unique",
+            ]);
+            assert.deepEqual(talosPatchProblems("machine:\n  kubelet:\n    extraArgs: *args\n", "v1.13.6"), [
+                "not valid YAML (Omni refuses it): line 3, column 16: alias *args has no anchor &args before it",
+            ]);
+            assert.match(
+                talosPatchProblems('machine:\n  kubelet:\n    image: "x\n', "v1.13.6")[0],
+                /^not valid YAML \(Omni refuses it\): line \d+, column \d+: /,
+            );
+            // Anchors, aliases and merge keys are YAML: they pass.
+            const merged =
+                "x: &args {v: '2'}\nmachine:\n  kubelet:\n    extraArgs:\n      <<: *args\n      node-ip: 10.0.0.1\n";
+            assert.match(talosPatchProblems(merged, "v1.13.6").join(), /^x: unknown key/);
+        });
+
+        it("an unquoted value Talos reads as different text is a warning, never a refusal", () => {
+            const verdict = talosPatchCheck(
+                "machine:\n  sysctls:\n    kernel.x: 0x1F\n    kernel.y: 1024\n    kernel.z: on\n",
+                "v1.13.6",
+            );
+            assert.deepEqual(verdict.problems, []);
+            assert.deepEqual(verdict.warnings, [
+                'machine.sysctls["kernel.x"]: Talos reads the unquoted 0x1F as the text "0x1F" (YAML readers take it for the number 31): quote it to make that plain',
+                'machine.sysctls["kernel.z"]: Talos reads the unquoted on as the text "on" (YAML 1.1 readers take it for true): quote it to make that plain',
+            ]);
+        });
+    });
+
+    describe("the schema corrected where Talos's Go types differ (each correction names the Go type)", () => {
+        it("logging endpoint: a URL string (v1alpha1_types.go LoggingDestination.LoggingEndpoint *Endpoint)", () => {
+            const patch =
+                "machine:\n  logging:\n    destinations:\n      - endpoint: udp://127.0.0.1:12345\n        format: json_lines\n";
+            for (const v of ["v1.9.6", "v1.13.6"]) assert.deepEqual(talosPatchProblems(patch, v), [], v);
+        });
+
+        it("encryption options: a list (v1alpha1 EncryptionConfig, block/encryption.go EncryptionPerfOptions []string)", () => {
+            const legacy =
+                "machine:\n  systemDiskEncryption:\n    state:\n      provider: luks2\n      options: [no_read_workqueue, no_write_workqueue]\n";
+            assert.deepEqual(talosPatchProblems(legacy, "v1.9.6"), []);
+            const volume =
+                "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  provider: LUKS2\n  options: [same_cpu_crypt]\n";
+            for (const v of ["v1.11.6", "v1.12.11", "v1.13.6"]) assert.deepEqual(talosPatchProblems(volume, v), [], v);
+        });
+
+        it('disk sizes: "100 MB" (DiskSize, InstallDiskSizeMatcher, block ByteSize/Size: humanize.ParseBytes)', () => {
+            const partition =
+                "machine:\n  disks:\n    - device: /dev/sdb\n      partitions:\n        - mountpoint: /var/mnt/x\n          size: 100 MB\n";
+            assert.deepEqual(talosPatchProblems(partition, "v1.13.6"), []);
+            assert.deepEqual(talosPatchProblems(partition.replace("100 MB", "1073741824"), "v1.13.6"), []);
+            assert.deepEqual(
+                talosPatchProblems("machine:\n  install:\n    diskSelector:\n      size: '>= 1TB'\n", "v1.13.6"),
+                [],
+            );
+            const volume = (max: string) =>
+                `apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nprovisioning:\n  minSize: 2.5GiB\n  maxSize: ${max}\n`;
+            assert.deepEqual(talosPatchProblems(volume("50%"), "v1.13.6"), []);
+            assert.match(talosPatchProblems(volume("50%"), "v1.11.6").join(), /maxSize: is "50%", Talos wants a size/);
+        });
+
+        it("MAC and IP addresses in any case, IPv6 zones (nethelpers.HardwareAddr, netip.ParseAddr)", () => {
+            const bond =
+                "apiVersion: v1alpha1\nkind: BondConfig\nname: bond0\nlinks: [eth0]\nhardwareAddr: 00:1A:2b:3C:4d:5E\nbondMode: Active-Backup\narpIpTargets: [FD00::1, 10.0.0.1]\n";
+            assert.deepEqual(talosPatchProblems(bond, "v1.13.6"), []);
+            const link =
+                "apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\nroutes:\n  - gateway: fe80::1%eth0\n    destination: FD00::/64\n";
+            assert.deepEqual(talosPatchProblems(link, "v1.13.6"), []);
+        });
+
+        it("ArgValue: a list of strings from Talos v1.13.6 only (siderolabs/gen v0.8.7), a string on every version", () => {
+            const list = { machine: { kubelet: { extraArgs: { "feature-gates": ["A=true", "B=true"] } } } };
+            assert.deepEqual(talosPatchProblems(list, "v1.13.6"), []);
+            assert.match(talosPatchProblems(list, "v1.13.0").join(), /a list of values needs Talos v1\.13\.6 or newer/);
+        });
+
+        it("fields a patch release added are refused on earlier patches of the minor (schema-patch-releases.json)", () => {
+            const facts = JSON.parse(read(UPSTREAM, "schema-patch-releases.json")) as {
+                added: Record<string, [string, string, string][]>;
+            };
+            const docs: Record<string, (prop: string) => unknown> = {
+                "runtime.OOMV1Alpha1": (p) => `apiVersion: v1alpha1\nkind: OOMConfig\n${p}: true\n`,
+                "v1alpha1.KubeSpanFilters": (p) => ({
+                    machine: { network: { kubespan: { filters: { [p]: ["10.0.0.0/8"] } } } },
+                }),
+            };
+            for (const [minor, fields] of Object.entries(facts.added))
+                for (const [def, prop, since] of fields) {
+                    const [, , patch] = since.split(".").map(Number);
+                    assert.deepEqual(
+                        talosPatchProblems(docs[def](prop), `v${since}`),
+                        [],
+                        `${def}.${prop} on ${since}`,
+                    );
+                    assert.match(
+                        talosPatchProblems(docs[def](prop), `v${minor}.${patch - 1}`).join(),
+                        new RegExp(`added it`),
+                        since,
+                    );
+                }
+        });
+    });
+
+    describe("refused: every case of test/fixtures/talos-refused.json, each with the upstream line that refuses it", () => {
+        const corpus = JSON.parse(read(__dirname, "fixtures", "talos-refused.json")) as {
+            cases: { talos: string; patch: string; says: string; upstream: string; passes?: boolean }[];
+        };
+        for (const c of corpus.cases)
+            it(`${c.upstream.split(" (")[0]}: ${c.says || "passes"}`, () => {
+                const problems = talosPatchProblems(c.patch, c.talos);
+                if (c.passes) assert.deepEqual(problems, []);
+                else
+                    assert.ok(
+                        problems.some((p) => p.includes(c.says)),
+                        `${c.upstream}\n${problems.join("\n")}`,
+                    );
+            });
+    });
+
+    describe("Talos's documented examples pass (test/fixtures/talos-docs: the configuration reference and guides at each tag)", () => {
+        // Examples the documentation prints that Talos itself refuses, each with the Go type or rule that refuses it.
+        const UPSTREAM_REFUSES: { example: RegExp; says: RegExp; why: string }[] = [
+            {
+                example: /logging\.destinations\.\.endpoint/,
+                says: /Talos wants a URL tcp:\/\/host:port/,
+                why: "the Endpoint type's examples (https://…) shown under logging: v1alpha1_logging.go:36 accepts tcp and udp only",
+            },
+            {
+                example: /^Config\.cluster\.controlPlane\.endpoint$/,
+                says: /does not match the pattern \^https:\/\//,
+                why: "the Endpoint type's examples (udp://, tcp://) shown under controlPlane: v1alpha1_validation.go ValidateEndpointURI",
+            },
+            {
+                example: /interfaces\.\.deviceSelector$/,
+                says: /deviceSelector: is a list, Talos 1\.\d+ wants a mapping/,
+                why: "v1alpha1_types.go:1719 (v1.9.6) DeviceSelector *NetworkDeviceSelector is one mapping",
+            },
+            {
+                example: /bond\.deviceSelectors\.$/,
+                says: /deviceSelectors: is a mapping, Talos 1\.\d+ wants a list/,
+                why: "v1alpha1_types.go:1872 (v1.9.6) BondDeviceSelectors []NetworkDeviceSelector is a list",
+            },
+            {
+                example: /install-kubevirt\.md|multus\.md|rpi_generic\.md|vmware\.md/,
+                says: /unknown key for Talos/,
+                why: "guides that write machine.interfaces, machine.kernel.extraArgs, cluster.network.cni.extraArgs: no such fields in v1alpha1_types.go",
+            },
+            {
+                example: /static-pods\.md/,
+                says: /^not valid YAML/,
+                why: "the guide's pod is mis-indented (kind: under apiVersion's value): go-yaml refuses it too",
+            },
+        ];
+        const OMNI = /Omni sets this itself|Omni refuses a/;
+        const TAGS: Record<string, string> = {
+            "1.9": "v1.9.6",
+            "1.10": "v1.10.9",
+            "1.11": "v1.11.6",
+            "1.12": "v1.12.11",
+            "1.13": "v1.13.9",
+        };
+        for (const minor of talosSchemaMinors)
+            it(`${minor}: every example of the configuration reference${fs.existsSync(path.join(__dirname, "fixtures", "talos-docs", `guides-${minor}.json`)) ? " and the guides" : ""}`, () => {
+                const corpus = docCorpus(minor);
+                assert.equal(corpus.tag, TAGS[minor]);
+                const headers = pageHeaders(corpus);
+                const patches = corpus.examples.map((e) => ({
+                    id: `${e.source} ${e.anchor ?? ""}`,
+                    place: e.anchor ?? "",
+                    text: examplePatch(e, headers.get(e.source.split(":")[0]) ?? ""),
+                }));
+                const guides = path.join(__dirname, "fixtures", "talos-docs", `guides-${minor}.json`);
+                if (fs.existsSync(guides))
+                    for (const e of (
+                        JSON.parse(fs.readFileSync(guides, "utf8")) as { examples: { source: string; yaml: string }[] }
+                    ).examples)
+                        patches.push({ id: e.source, place: e.source, text: e.yaml });
+                assert.ok(patches.length > 200, `${patches.length}`);
+                let known = 0;
+                for (const p of patches) {
+                    const problems = talosPatchProblems(p.text, corpus.tag).filter((x) => !OMNI.test(x));
+                    if (problems.length === 0) continue;
+                    const refusal = UPSTREAM_REFUSES.find((r) => r.example.test(p.place));
+                    assert.ok(
+                        refusal && problems.every((x) => refusal.says.test(x.replace(/^document \d+ \([^)]*\): /, ""))),
+                        `${p.id}\n${problems.join("\n")}\n${p.text}`,
+                    );
+                    known++;
+                }
+                assert.ok(known <= 10, `${known} known refusals`);
+            });
+    });
+
+    describe("`$patch: delete` and documents of one name (configloader/internal/decoder/delete.go, container.go at v1.14.0-beta.1)", () => {
+        it("deletes a list item by a key, a key of a mapping, a whole named document", () => {
+            const ok = [
+                "machine:\n  kubelet:\n    extraMounts:\n      - destination: /var/x\n        $patch: delete\n  network:\n    $patch: delete\n",
+                "apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\n$patch: delete\n",
+            ];
+            for (const p of ok) assert.deepEqual(talosPatchProblems(p, "v1.13.6"), [], p);
+        });
+
+        it("a LinkConfig and a VLANConfig of different names, and one kind per name, pass", () => {
+            const two =
+                "apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\nmtu: 9000\n---\napiVersion: v1alpha1\nkind: VLANConfig\nname: eth0.10\nvlanID: 10\nparent: eth0\n";
+            assert.deepEqual(talosPatchProblems(two, "v1.13.6"), []);
+        });
+    });
+
     describe("closest", () => {
         it("suggests only what is near: a typo, not an unrelated word", () => {
             assert.equal(closest("extraArg", ["extraArgs", "extraMounts", "image"]), "extraArgs");
@@ -402,6 +654,27 @@ describe("cluster templates: patches checked against the cluster's Talos version
             assert.match(yaml, /omni-scale-cilium-cni[\s\S]*omni-scale-node-labels/);
             assert.deepEqual(talosPatchTemplateProblems(yaml), [], minor);
         }
+    });
+
+    it("nodeLabels the node would refuse fail at render, naming the key (labels/validate.go via v1alpha1_validation.go)", () => {
+        const spec = cluster();
+        spec.workers![0].nodeLabels = { "example.com/team": "platform engineering", "Bad.Prefix/x": "a" };
+        assert.deepEqual(issues(spec), [
+            "clusters.workers[0].nodeLabels.example.com/team: the label value may hold only letters, digits, -, _ and ., starting and ending with a letter or digit: Talos refuses it",
+            'clusters.workers[0].nodeLabels.Bad.Prefix/x: the label key has the prefix "Bad.Prefix", which is not a DNS subdomain (lower case letters, digits, - and .): Talos refuses it',
+        ]);
+    });
+
+    it("valid but surprising patch values are warnings: rendered for the program to log, and the advisory policy's", () => {
+        const sysctl = { name: "sysctl", inline: "machine:\n  sysctls:\n    kernel.x: 0x1F\n" };
+        const rendered = render(cluster({ patches: [sysctl] }));
+        const warning =
+            'cluster talos-prod-01, all machines, patch sysctl: machine.sysctls["kernel.x"]: Talos reads the unquoted 0x1F as the text "0x1F" (YAML readers take it for the number 31): quote it to make that plain';
+        assert.deepEqual(rendered.warnings, [warning]);
+        assert.deepEqual(talosPatchTemplateWarnings(rendered.yaml), [warning]);
+        assert.deepEqual(talosPatchTemplateProblems(rendered.yaml), []);
+        assert.equal(talosConfigPatchesPlain.enforcementLevel, "advisory");
+        assert.deepEqual(render(cluster()).warnings, []);
     });
 
     it("a cluster on a Talos minor without a schema, with patches, fails once at talosVersion", () => {

@@ -5,7 +5,14 @@ import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
 import { kubernetesSupportProblem, omniTalosSupport, talosVersionProblem, versions } from "../core/versions";
-import { machineSetLabel, talosSchemaProblem, TemplatePatch, templatePatchProblems } from "./talos-patches";
+import { labelValueProblem, qualifiedNameProblem } from "./talos-node-rules";
+import {
+    machineSetLabel,
+    talosSchemaProblem,
+    TemplatePatch,
+    templatePatchCheck,
+    templatePatchProblems,
+} from "./talos-patches";
 import { clusterLifecycleFields } from "./omni-state";
 
 /**
@@ -80,6 +87,25 @@ const Descriptors = Labels.superRefine((labels, ctx) => {
 const NodeLabels = Labels.superRefine((labels, ctx) => {
     for (const key of Object.keys(labels).filter((k) => k.startsWith(NODE_ROLE_PREFIX))) {
         ctx.addIssue({ code: "custom", path: [key], message: NODE_ROLE_FIX, input: key });
+    }
+    // What the node refuses when it loads the rendered machine.nodeLabels (talos v1alpha1_validation.go, labels/validate.go).
+    for (const [key, value] of Object.entries(labels)) {
+        const keyProblem = qualifiedNameProblem(key);
+        if (keyProblem)
+            ctx.addIssue({
+                code: "custom",
+                path: [key],
+                input: key,
+                message: `the label key ${keyProblem}: Talos refuses it`,
+            });
+        const valueProblem = labelValueProblem(value);
+        if (valueProblem)
+            ctx.addIssue({
+                code: "custom",
+                path: [key],
+                input: value,
+                message: `the label value ${valueProblem}: Talos refuses it`,
+            });
     }
 }).describe(`Kubernetes node labels of this set's nodes, as a machine.nodeLabels patch (not ${NODE_ROLE_PREFIX}*)`);
 
@@ -672,6 +698,8 @@ export interface RenderedClusterTemplate {
     ciliumValues?: string;
     /** Machine classes this cluster uses (what it must depend on). */
     machineClasses: string[];
+    /** Valid but surprising patch values (an unquoted value Talos reads as other text), for the program to log. */
+    warnings: string[];
 }
 
 /** Drop undefined and empty values so the template only carries what was set. */
@@ -812,11 +840,13 @@ export function renderClusterTemplate(
             return machineSetDoc("Workers", w, [...labelsPatch, ...(w.patches ?? [])]);
         }),
     ];
+    const yaml = docs.map((d) => YAML.stringify(d)).join("---\n");
     return {
         name: c.name,
-        yaml: docs.map((d) => YAML.stringify(d)).join("---\n"),
+        yaml,
         ciliumValues: cilium ? ciliumValues(c.cilium) : undefined,
         machineClasses: [...new Set([c.controlPlane.machineClass, ...c.workers.map((w) => w.machineClass)])],
+        warnings: talosPatchTemplateWarnings(yaml),
     };
 }
 
@@ -850,20 +880,31 @@ export function nodeRoleLabelProblems(yamlText: string): string[] {
  * Talos config problems of every patch in a template (rendered here or written by hand), judged by its Cluster's
  * talos.version. A `file:` patch of a hand-written template is not read here: its path is relative to the template.
  */
-export function talosPatchTemplateProblems(yamlText: string): string[] {
+export const talosPatchTemplateProblems = (yamlText: string): string[] => talosPatchTemplateCheck(yamlText).problems;
+
+/** Valid but surprising values in a template's patches (an unquoted value Talos reads as other text). */
+export const talosPatchTemplateWarnings = (yamlText: string): string[] => talosPatchTemplateCheck(yamlText).warnings;
+
+function talosPatchTemplateCheck(yamlText: string): { problems: string[]; warnings: string[] } {
+    const none = { problems: [], warnings: [] };
     const docs = templateDocuments(yamlText);
-    if (typeof docs === "string") return []; // cluster-template-valid reports it
+    if (typeof docs === "string") return none; // cluster-template-valid reports it
     const cluster = docs.find((d) => d.kind === "Cluster");
     const talos = (cluster?.talos as { version?: unknown } | undefined)?.version;
-    if (typeof talos !== "string" || talosVersionProblem(talos)) return []; // cluster-template-valid reports it
+    if (typeof talos !== "string" || talosVersionProblem(talos)) return none; // cluster-template-valid reports it
     const patched = docs.flatMap((d) =>
         (Array.isArray(d.patches) ? (d.patches as TemplatePatch[]) : [])
             .filter((p) => p?.inline !== undefined)
             .map((p) => ({ set: machineSetLabel(String(d.kind), String(d.name)), patch: p })),
     );
     const schemaProblem = talosSchemaProblem(talos);
-    if (schemaProblem) return patched.length > 0 ? [`cluster ${String(cluster?.name)}: ${schemaProblem}`] : [];
-    return patched.flatMap(({ set, patch }) => templatePatchProblems(String(cluster?.name), set, patch, talos));
+    if (schemaProblem)
+        return {
+            problems: patched.length > 0 ? [`cluster ${String(cluster?.name)}: ${schemaProblem}`] : [],
+            warnings: [],
+        };
+    const verdicts = patched.map(({ set, patch }) => templatePatchCheck(String(cluster?.name), set, patch, talos));
+    return { problems: verdicts.flatMap((v) => v.problems), warnings: verdicts.flatMap((v) => v.warnings) };
 }
 
 /**

@@ -65,6 +65,7 @@ export class OmniCluster extends pulumi.ComponentResource {
         super("omni-scale:omni:OmniCluster", name, {}, opts);
         this.yaml = rendered.yaml;
         this.ciliumValues = rendered.ciliumValues;
+        for (const warning of rendered.warnings) pulumi.log.warn(warning, this);
 
         // The template reaches Omni only once its backup interval is known to fit the hub's limits.
         const yaml = pulumi.output(args.etcdBackupIntervals).apply((limits) => {

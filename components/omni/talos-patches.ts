@@ -3,7 +3,9 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import Ajv2020, { ErrorObject, ValidateFunction } from "ajv/dist/2020";
 import * as semver from "semver";
-import * as YAML from "yaml";
+import { decodeNode, DecodeContext, SchemaNode, takeDeletes } from "./talos-decode";
+import { nodeMetadataProblems } from "./talos-node-rules";
+import { fromValue, GoNode, readPatchText, toValue } from "./talos-yaml";
 
 /**
  * Talos machine config patches checked offline against the config schema Talos publishes for the cluster's minor
@@ -70,9 +72,83 @@ const V1ALPHA1 = "v1alpha1.Config";
 /** security/image_verification.go registers ImageVerificationConfig in 1.13, and the 1.13 schema does not describe it. */
 const UNDESCRIBED_KINDS: Record<string, string[]> = { "1.13": ["ImageVerificationConfig"] };
 
+/** A schema node with the marks the patch decoder reads (set by correctSchema below). */
+type Marked = Schema & {
+    /** A Go type with its own text form (talos-node-rules.ts CUSTOM_TYPES). */
+    "x-talos"?: string;
+    /** A nethelpers/block enumer type with -text: UnmarshalText compares case-insensitively (`XString`: ToLower). */
+    "x-ci"?: boolean;
+    /** v1alpha1.ArgValue: a string, or (Talos v1.13) a list of strings. */
+    "x-arg"?: boolean;
+    /** The patch release of the minor that added this field. */
+    "x-since"?: string;
+};
+
+/** The schema's patterns for Go types whose text Talos parses itself (network/*.go at each tag: `pattern:` over the field). */
+const PATTERN_TYPES: Record<string, string> = {
+    "^[0-9a-f.:]+$": "ip", // network/yaml.go Addr, netip.Addr
+    "^[0-9a-f.:]+/\\d{1,3}$": "prefix", // network/yaml.go Prefix, netip.Prefix
+    "^[0-9a-f:]+$": "mac", // nethelpers.HardwareAddr
+    "^([0-9a-f.:]+|\\[[0-9a-f:.]+\\]):\\d{1,5}$": "addrPort", // network/yaml.go AddrPort
+};
+
+/** Fields of Go types with their own text form that the schema calls a plain string or integer. */
+const FIELD_TYPES: [def: string, prop: string, type: string][] = [
+    ["v1alpha1.DiskPartition", "size", "humanBytes"], // v1alpha1_types.go DiskSize (schema: integer)
+    ["v1alpha1.InstallDiskSelector", "size", "diskSizeMatcher"], // v1alpha1_types.go InstallDiskSizeMatcher
+    ["v1alpha1.RegistryTLSConfig", "ca", "base64"], // v1alpha1_types.go TLSCA Base64Bytes
+    ["block.ProvisioningSpec", "minSize", "byteSize"], // block/volume_config.go ByteSize
+    ["block.ProvisioningSpec", "maxSize", "byteSize"], // ByteSize to v1.11, block/size.go Size from v1.12 (below)
+];
+
+/** Enum fields of enumer types generated with -text (nethelpers/nethelpers.go, resources/block/block.go go:generate). */
+const CASE_INSENSITIVE: Record<string, string[]> = {
+    "network.BondConfigV1Alpha1": [
+        "bondMode",
+        "xmitHashPolicy",
+        "arpValidate",
+        "arpAllTargets",
+        "lacpRate",
+        "adSelect",
+        "adLACPActive",
+        "primaryReselect",
+    ],
+    "network.DHCPv4ConfigV1Alpha1": ["clientIdentifier"],
+    "network.DHCPv6ConfigV1Alpha1": ["clientIdentifier"],
+    "network.DefaultActionConfigV1Alpha1": ["ingress"],
+    "network.HostnameConfigV1Alpha1": ["auto"],
+    "network.RulePortSelector": ["protocol"],
+    "network.VLANConfigV1Alpha1": ["vlanMode"],
+    "block.EncryptionSpec": ["provider"],
+    "block.FilesystemSpec": ["type"],
+    "block.UserVolumeConfigV1Alpha1": ["volumeType"],
+    "block.ExternalVolumeConfigV1Alpha1": ["filesystemType"],
+};
+
 /**
- * Where Talos's decoder differs from its published schema, found by checking Talos's own documents (the testdata of
- * `pkg/machinery/config/types` at each vendored tag; test/talos-patches.test.ts keeps them passing).
+ * Fields a patch release added within a minor (the schema at each patch tag of siderolabs/talos, compared: see
+ * test/fixtures/upstream/talos/schema-patch-releases.json). The vendored schema is the newest patch's.
+ */
+const PATCH_ADDED: Record<string, [def: string, prop: string, since: string][]> = {
+    "1.12": [
+        ["v1alpha1.KubeSpanFilters", "excludeAdvertisedNetworks", "1.12.4"],
+        ["runtime.OOMV1Alpha1", "strictCgroupClassOrdering", "1.12.9"],
+    ],
+    "1.13": [["runtime.OOMV1Alpha1", "strictCgroupClassOrdering", "1.13.4"]],
+};
+
+/** Every schema node under a root, with a callback (for marking patterns). */
+function eachNode(s: unknown, visit: (n: Marked) => void) {
+    if (Array.isArray(s)) s.forEach((x) => eachNode(x, visit));
+    else if (s !== null && typeof s === "object") {
+        visit(s as Marked);
+        for (const v of Object.values(s)) eachNode(v, visit);
+    }
+}
+
+/**
+ * Where Talos's decoder differs from its published schema, found by reading the Go types at each vendored tag and by
+ * checking Talos's own documents and documented examples (test/talos-patches.test.ts keeps them passing).
  */
 function correctSchema(minor: string, defs: Record<string, Schema>) {
     // network/kubespan_endpoints.go registers the kind KubeSpanEndpointsConfig; the schema calls it KubeSpanEndpoints.
@@ -90,6 +166,51 @@ function correctSchema(minor: string, defs: Record<string, Schema>) {
     // Kinds Talos registers that the schema leaves out: known, their content not checked.
     for (const kind of UNDESCRIBED_KINDS[minor] ?? [])
         defs[`undescribed.${kind}`] = { properties: { apiVersion: { enum: ["v1alpha1"] }, kind: { enum: [kind] } } };
+    const prop = (def: string, name: string) => defs[def]?.properties?.[name] as Marked | undefined;
+    // v1alpha1_types.go LoggingDestination.LoggingEndpoint is an *Endpoint, a URL string (UnmarshalYAML: url.Parse);
+    // the schema describes an empty object, refusing the configuration reference's own example.
+    const endpoint = prop("v1alpha1.LoggingDestination", "endpoint");
+    if (endpoint) replace(endpoint, { type: "string", "x-talos": "loggingEndpoint" });
+    // v1alpha1_types.go EncryptionConfig and block/encryption.go EncryptionSpec: options is a []string (the schema: one
+    // enum value until v1.13.4); the node checks each value (luks.ValidatePerfOption).
+    for (const def of ["v1alpha1.EncryptionConfig", "block.EncryptionSpec"]) {
+        const options = prop(def, "options");
+        if (options?.enum) replace(options, { type: "array", items: { enum: options.enum } });
+    }
+    for (const [def, name, type] of FIELD_TYPES) {
+        const field = prop(def, name);
+        if (field) replace(field, { type: "string", "x-talos": type });
+    }
+    // block/size.go: maxSize is a Size (a ByteSize or a percentage) from v1.12.
+    const maxSize = prop("block.ProvisioningSpec", "maxSize");
+    if (maxSize && semver.gte(`${minor}.0`, "1.12.0")) maxSize["x-talos"] = "size";
+    // network/port_range.go PortRange: a uint16 or "lo-hi" (the schema: an integer or any string).
+    const ports = prop("network.RulePortSelector", "ports");
+    if (ports?.items) ports.items = { "x-talos": "portRange" } as Marked;
+    for (const [def, names] of Object.entries(CASE_INSENSITIVE))
+        for (const name of names) {
+            const field = prop(def, name);
+            if (field?.enum) field["x-ci"] = true;
+        }
+    for (const [def, name, since] of PATCH_ADDED[minor] ?? []) {
+        const field = prop(def, name);
+        if (field) field["x-since"] = since;
+    }
+    eachNode(defs, (n) => {
+        if (typeof n.pattern === "string" && PATTERN_TYPES[n.pattern]) {
+            n["x-talos"] = PATTERN_TYPES[n.pattern];
+            delete n.pattern;
+        }
+        // v1alpha1_types.go ArgValue (v1.13): UnmarshalYAML takes a string first, then a list of strings.
+        const [a, b] = n.oneOf ?? [];
+        if (n.oneOf?.length === 2 && a.type === "string" && b.type === "array") n["x-arg"] = true;
+    });
+}
+
+/** Replace a schema node's content in place (it may be shared by reference). */
+function replace(node: Schema, content: Schema) {
+    for (const k of Object.keys(node)) if (k !== "title") delete node[k];
+    Object.assign(node, content);
 }
 
 /** Omni's refusals (omni v1.10.4 config_patch.go): fields of the v1alpha1 document it controls itself. */
@@ -362,30 +483,6 @@ function omniProblems(doc: Record<string, unknown>, kind: string, prefix: string
     return problems;
 }
 
-/** Remove mappings marked `$patch: delete` (as Talos's decoder does, delete.go) and null values, returning the deletes' paths. */
-function takeDeletes(doc: unknown): { value: unknown; deletes: string[][] } {
-    const deletes: string[][] = [];
-    const walk = (node: unknown, at: string[]): unknown => {
-        if (Array.isArray(node)) {
-            const out: unknown[] = [];
-            node.forEach((item, i) => (isDelete(item) ? deletes.push(at) : out.push(walk(item, [...at, String(i)]))));
-            return out;
-        }
-        if (node === null || typeof node !== "object") return node;
-        const out: Record<string, unknown> = {};
-        for (const [k, val] of Object.entries(node)) {
-            if (isDelete(val)) deletes.push([...at, k]);
-            // Go's YAML decoder leaves a field set to null at its zero value: as good as absent.
-            else if (val !== null) out[k] = walk(val, [...at, k]);
-        }
-        return out;
-    };
-    return { value: walk(doc, []), deletes };
-}
-
-const isDelete = (v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v) && (v as Record<string, unknown>)["$patch"] === "delete";
-
 /**
  * A document Talos's decoder skips (delete.go `isEmptyDoc`: nothing but scalar version, kind or name). A patch of only
  * such documents holds no config, and the loader refuses it (configloader.go `ErrNoConfig`).
@@ -441,15 +538,18 @@ function jsonPatchProblems(m: Minor, ops: unknown[]): string[] {
 const looksLikeOperation = (d: unknown) =>
     d !== null && typeof d === "object" && "op" in d && "path" in d && !("kind" in d) && !("machine" in d);
 
-/** The documents of a patch (inline in Omni's three forms, or a file's text), or its JSON-6902 operations. */
-function patchDocuments(content: unknown): { docs: unknown[] } | { ops: unknown[] } {
+/** The documents of a patch (inline in Omni's three forms, or a file's text), its JSON-6902 operations, or its YAML errors. */
+function patchDocuments(content: unknown): { docs: GoNode[] } | { ops: unknown[] } | { errors: string[] } {
     if (typeof content === "string") {
-        const docs = YAML.parseAllDocuments(content).map((d) => d.toJS() as unknown);
-        if (docs.length === 1 && Array.isArray(docs[0])) return { ops: docs[0] };
+        const { docs, errors } = readPatchText(content);
+        if (errors.length > 0) return { errors };
+        if (docs.length === 1 && docs[0].kind === "seq") return { ops: toValue(docs[0]) as unknown[] };
         return { docs };
     }
     const docs = Array.isArray(content) ? content : [content];
-    return docs.length > 0 && docs.every(looksLikeOperation) ? { ops: docs } : { docs };
+    return docs.length > 0 && docs.every(looksLikeOperation)
+        ? { ops: docs }
+        : { docs: docs.filter((d) => d !== null && d !== undefined).map(fromValue) };
 }
 
 /** "1.13" for v1.13.6, or undefined. */
@@ -473,20 +573,74 @@ function documentLabel(doc: Record<string, unknown>, index: number, count: numbe
 }
 
 /**
+ * Kinds whose documents of the same name conflict (container.go `New`: ConflictsWithKinds): every network link kind
+ * with every other (network/link.go `conflictingLinkKinds`), the two VIP kinds, the two user volume kinds.
+ */
+const CONFLICTING_KINDS = [
+    [
+        "BondConfig",
+        "BridgeConfig",
+        "DummyLinkConfig",
+        "LinkConfig",
+        "VethConfig",
+        "VLANConfig",
+        "VRFConfig",
+        "WireguardConfig",
+    ],
+    ["Layer2VIPConfig", "HCloudVIPConfig"],
+    ["ExistingVolumeConfig", "UserVolumeConfig"],
+];
+
+/** A patch's verdict: what Omni or the node refuses, and what is valid but reads differently than it looks. */
+export interface TalosPatchVerdict {
+    problems: string[];
+    warnings: string[];
+}
+
+/**
  * Problems of one machine config patch for a Talos version, each "<path in the patch>: <what is wrong>[: fix]".
  * `content` is the patch as Omni's template carries it: a mapping, a list of mappings, or YAML text.
  */
-export function talosPatchProblems(content: unknown, talosVersion: string): string[] {
+export const talosPatchProblems = (content: unknown, talosVersion: string): string[] =>
+    talosPatchCheck(content, talosVersion).problems;
+
+/**
+ * Verdicts on patch texts, newest last: a plan checks each patch when the template renders and again for its
+ * warnings, and the policy pack once more per template (a patch's verdict depends only on its text and version).
+ */
+const verdicts = new Map<string, TalosPatchVerdict>();
+const VERDICTS_KEPT = 512;
+
+/** The verdict on one patch (talosPatchProblems) with its warnings: unquoted values Talos reads as text. */
+export function talosPatchCheck(content: unknown, talosVersion: string): TalosPatchVerdict {
+    if (typeof content !== "string") return checkPatch(content, talosVersion);
+    const key = `${talosVersion}\n${content}`;
+    let verdict = verdicts.get(key);
+    if (!verdict) {
+        verdict = checkPatch(content, talosVersion);
+        if (verdicts.size >= VERDICTS_KEPT) verdicts.delete(verdicts.keys().next().value!);
+        verdicts.set(key, verdict);
+    }
+    return { problems: [...verdict.problems], warnings: [...verdict.warnings] };
+}
+
+function checkPatch(content: unknown, talosVersion: string): TalosPatchVerdict {
+    const warnings: string[] = [];
+    const refuse = (problems: string[]) => ({ problems, warnings });
     const schemaProblem = talosSchemaProblem(talosVersion);
-    if (schemaProblem) return [schemaProblem];
+    if (schemaProblem) return refuse([schemaProblem]);
     const m = loadMinor(minorOf(talosVersion)!);
+    const talos = semver.coerce(talosVersion)!;
     const parsed = patchDocuments(content);
-    if ("ops" in parsed) return jsonPatchProblems(m, parsed.ops);
-    const docs = parsed.docs.filter((d) => d !== null);
-    if (docs.every(isEmptyDocument)) return [EMPTY_PATCH];
+    if ("errors" in parsed) return refuse(parsed.errors.map((e) => `not valid YAML (Omni refuses it): ${e}`));
+    if ("ops" in parsed) return refuse(jsonPatchProblems(m, parsed.ops));
+    const docs = parsed.docs;
+    const raws = docs.map(toValue);
+    if (raws.every(isEmptyDocument)) return refuse([EMPTY_PATCH]);
     const seen = new Map<string, number>();
-    return docs.flatMap((raw, index) => {
-        if (typeof raw !== "object" || Array.isArray(raw))
+    const problems = docs.flatMap((node, index) => {
+        const raw = raws[index];
+        if (node.kind !== "map" || raw === null || typeof raw !== "object" || Array.isArray(raw))
             return [`document ${index + 1}: is ${kindOf(raw)}: a patch document is a YAML mapping`];
         const doc = raw as Record<string, unknown>;
         const prefix = documentLabel(doc, index, docs.length);
@@ -508,24 +662,51 @@ export function talosPatchProblems(content: unknown, talosVersion: string): stri
             def = m.kinds.get(`${String(doc.apiVersion)}/${kind}`);
             if (!def) return [`${here("kind")}: ${unknownKind(m, kind, String(doc.apiVersion))}`];
         }
-        if (isDelete(doc)) return []; // the whole document is deleted
-        const { value, deletes } = takeDeletes(doc);
+        const { rest, deletes, problems: deleteProblems } = takeDeletes(node);
+        const out = deleteProblems.map((p) => `${prefix}${p}`);
+        if (deletes.some((d) => d.length === 0)) {
+            // delete.go:230 findValue: deleting a whole document needs its apiVersion and kind.
+            if (def === V1ALPHA1)
+                out.push(
+                    `${prefix}$patch: delete on the v1alpha1 config: Talos's config loader refuses it ("missing apiVersion in document for which $patch: delete is used", delete.go): delete the keys instead`,
+                );
+            return out;
+        }
+        const ctx: DecodeContext = {
+            defs: m.defs as Record<string, SchemaNode>,
+            talos,
+            where: (path) => `${prefix}${jsonPath(path)}`,
+            problems: out,
+            warnings,
+        };
+        const value = rest && !isEmptyDocument(toValue(rest)) ? decodeNode(ctx, rest, m.defs[def], []) : undefined;
         const v = validator(m, def);
-        const problems = v(value) ? [] : schemaProblems(m, v.errors ?? [], prefix);
-        // container.go New: one v1alpha1 config, and one document per kind and name.
-        const id = def === V1ALPHA1 ? "the v1alpha1 config" : `${String(doc.kind)} ${String(doc.name ?? "")}`.trim();
-        const first = seen.get(id);
-        if (first !== undefined)
-            problems.push(
-                `${prefix}repeats document ${first + 1} (${id}): Talos's config loader refuses duplicates: merge them`,
+        if (value !== undefined && !v(value)) out.push(...schemaProblems(m, v.errors ?? [], prefix));
+        // container.go New: one v1alpha1 config, one document per kind and name, no conflicting kinds of one name.
+        const name = String(doc.name ?? "");
+        const group = CONFLICTING_KINDS.findIndex((g) => g.includes(String(doc.kind)));
+        const id = def === V1ALPHA1 ? "the v1alpha1 config" : `${String(doc.kind)} ${name}`.trim();
+        const key = def === V1ALPHA1 ? id : group >= 0 ? `group ${group}/${name}` : id;
+        const first = seen.get(key);
+        if (first !== undefined) {
+            const firstDoc = raws[first] as Record<string, unknown>;
+            out.push(
+                firstDoc.kind === doc.kind
+                    ? `${prefix}repeats document ${first + 1} (${id}): Talos's config loader refuses duplicates: merge them`
+                    : `${prefix}configures ${name} as document ${first + 1} (${String(firstDoc.kind)} ${name}) does: Talos's config loader refuses conflicting documents of one name (container.go): keep one`,
             );
-        else seen.set(id, index);
+        } else seen.set(key, index);
         for (const d of deletes) {
             const problem = pathProblem(m, def, d);
-            if (problem) problems.push(`${prefix}${problem} ($patch: delete)`);
+            if (problem) out.push(`${prefix}${problem} ($patch: delete)`);
         }
-        return [...problems, ...omniProblems(doc, def === V1ALPHA1 ? V1ALPHA1 : String(doc.kind), prefix)];
+        if (def === V1ALPHA1 && value && typeof value === "object") {
+            const machine = (value as { machine?: Record<string, unknown> }).machine;
+            if (machine) out.push(...nodeMetadataProblems(machine, (k) => `${prefix}machine.${k}`));
+        }
+        return [...out, ...omniProblems(doc, def === V1ALPHA1 ? V1ALPHA1 : String(doc.kind), prefix)];
     });
+    return { problems, warnings };
 }
 
 function unknownKind(m: Minor, kind: string, apiVersion: string): string {
@@ -555,19 +736,23 @@ export interface TemplatePatch {
 export const machineSetLabel = (kind: string, name?: string) =>
     kind === "Cluster" ? "all machines" : kind === "ControlPlane" ? "ControlPlane" : `${kind} ${name}`;
 
-/** One patch's problems, each naming the cluster, the machine set and the patch (name or file). */
-export function templatePatchProblems(
+/** One patch's verdict, each message naming the cluster, the machine set and the patch (name or file). */
+export function templatePatchCheck(
     cluster: string,
     set: string,
     patch: TemplatePatch,
     talosVersion: string,
-): string[] {
+): TalosPatchVerdict {
     const name = patch.name ?? patch.idOverride ?? patch.file;
     const file = patch.file !== undefined && patch.file !== name ? ` (file ${patch.file})` : "";
-    return talosPatchProblems(patch.inline, talosVersion).map(
-        (p) => `cluster ${cluster}, ${set}, patch ${name}${file}: ${p}`,
-    );
+    const label = (p: string) => `cluster ${cluster}, ${set}, patch ${name}${file}: ${p}`;
+    const { problems, warnings } = talosPatchCheck(patch.inline, talosVersion);
+    return { problems: problems.map(label), warnings: warnings.map(label) };
 }
+
+/** One patch's problems (templatePatchCheck without its warnings). */
+export const templatePatchProblems = (cluster: string, set: string, patch: TemplatePatch, talosVersion: string) =>
+    templatePatchCheck(cluster, set, patch, talosVersion).problems;
 
 /** The document kinds (besides the v1alpha1 config) a Talos minor's patches may carry. */
 export const talosDocumentKinds = (minor: string): string[] =>

@@ -1,0 +1,192 @@
+import * as YAML from "yaml";
+
+/**
+ * A machine config patch read as Omni reads it: go.yaml.in/yaml v4 (v4.0.0-rc.6, with Omni v1.10.4's go.mod replace
+ * that lets a timestamp-like scalar into a string field, yaml/go-yaml#379). Scalars are kept with their text and the
+ * tag v4's resolver gives them (internal/libyaml/resolver.go `resolve`), so the decoder can judge each one by the Go
+ * type it goes into (constructor.go `constructStr`, `constructInt`, `constructBool`…), as v4 does.
+ */
+
+export type Tag = "str" | "int" | "float" | "bool" | "null" | "timestamp";
+
+export interface GoScalar {
+    kind: "scalar";
+    tag: Tag;
+    /** The scalar's text (what a string field gets). */
+    text: string;
+    /** The resolved value (number, boolean, null, or the text). */
+    value: unknown;
+    /** Written unquoted in YAML text (a JS value from a mapping is not). */
+    plain: boolean;
+}
+export interface GoMap {
+    kind: "map";
+    entries: { key: string; value: GoNode }[];
+}
+export interface GoSeq {
+    kind: "seq";
+    items: GoNode[];
+}
+export type GoNode = GoScalar | GoMap | GoSeq;
+
+/** resolver.go's exact-match table. */
+const RESOLVE_MAP: Record<string, [Tag, unknown]> = {};
+for (const [tag, value, names] of [
+    ["bool", true, ["true", "True", "TRUE"]],
+    ["bool", false, ["false", "False", "FALSE"]],
+    ["null", null, ["", "~", "null", "Null", "NULL"]],
+    ["float", NaN, [".nan", ".NaN", ".NAN"]],
+    ["float", Infinity, [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"]],
+    ["float", -Infinity, ["-.inf", "-.Inf", "-.INF"]],
+    ["float", -0, ["-0", "-0.0"]],
+] as [Tag, unknown, string[]][])
+    for (const n of names) RESOLVE_MAP[n] = [tag, value];
+
+const YAML_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
+/** resolver.go allowedTimestampFormats (time.Parse layouts with short date fields). */
+const TIMESTAMP =
+    /^\d{4}-\d{1,2}-\d{1,2}(?:[Tt]\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})|[ ]\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d+)?)?$/;
+const INT64_MIN = -(2n ** 63n);
+const UINT64_END = 2n ** 64n;
+
+/** Go's strconv.ParseInt/ParseUint with base 0 (0x, 0o, 0b, a leading 0 for octal), as a number; undefined if not one. */
+function goInteger(s: string): number | undefined {
+    const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[oObB][0-9]+|0[0-7]*|[1-9][0-9]*)$/.exec(s);
+    if (!m) return undefined;
+    const body = m[2];
+    let n: bigint;
+    try {
+        n = /^0[xXoObB]/.test(body)
+            ? BigInt(body.toLowerCase())
+            : body.length > 1 && body[0] === "0"
+              ? BigInt(`0o${body.slice(1)}`)
+              : BigInt(body);
+    } catch {
+        return undefined; // 0b2, 0o9
+    }
+    if (m[1] === "-") n = -n;
+    return n < INT64_MIN || n >= UINT64_END ? undefined : Number(n);
+}
+
+/** resolver.go `resolve` for a plain scalar: its tag and value. */
+export function resolvePlain(text: string): { tag: Tag; value: unknown } {
+    const known = RESOLVE_MAP[text];
+    if (known) return { tag: known[0], value: known[1] };
+    const c = text[0];
+    if (c === ".") {
+        const f = Number(text);
+        if (YAML_FLOAT.test(text) && !Number.isNaN(f)) return { tag: "float", value: f };
+    } else if (c !== undefined && /[-+0-9]/.test(c)) {
+        if (TIMESTAMP.test(text)) return { tag: "timestamp", value: text };
+        const plain = text.replace(/_/g, "");
+        const int = goInteger(plain);
+        if (int !== undefined) return { tag: "int", value: int };
+        if (YAML_FLOAT.test(plain)) return { tag: "float", value: Number(plain) };
+    }
+    return { tag: "str", value: text };
+}
+
+/** YAML 1.1 booleans v4 still takes into a Go bool (constructor.go `constructStr`, case reflect.Bool). */
+export const YAML11_BOOLS: Record<string, boolean> = Object.fromEntries([
+    ...["y", "Y", "yes", "Yes", "YES", "on", "On", "ON"].map((s) => [s, true]),
+    ...["n", "N", "no", "No", "NO", "off", "Off", "OFF"].map((s) => [s, false]),
+]);
+
+export const scalar = (text: string, plain: boolean): GoScalar => {
+    if (!plain) return { kind: "scalar", tag: "str", text, value: text, plain };
+    const { tag, value } = resolvePlain(text);
+    return { kind: "scalar", tag, text, value, plain };
+};
+
+/**
+ * A JS value (a patch given as a mapping) as Omni gets it: the template is YAML the yaml package writes, so a string
+ * stays a string (quoted when it would read as something else), a number or boolean is a plain scalar.
+ */
+export function fromValue(v: unknown): GoNode {
+    if (Array.isArray(v)) return { kind: "seq", items: v.map(fromValue) };
+    if (v !== null && typeof v === "object")
+        return { kind: "map", entries: Object.entries(v).map(([key, value]) => ({ key, value: fromValue(value) })) };
+    if (typeof v === "string") return scalar(v, false);
+    if (v === null || v === undefined) return scalar("", true);
+    return scalar(String(v), true);
+}
+
+/** One YAML problem, "line L, column C: message". */
+const at = (lineStarts: number[], offset: number, message: string) => {
+    let line = 0;
+    while (line + 1 < lineStarts.length && lineStarts[line + 1] <= offset) line++;
+    return `line ${line + 1}, column ${offset - lineStarts[line] + 1}: ${message}`;
+};
+
+/**
+ * The documents of a patch's text, or its YAML errors (duplicate keys, unterminated strings, bad indentation, an
+ * alias to no anchor, a collection as a mapping key), each with line and column. A null document is left out.
+ */
+export function readPatchText(text: string): { docs: GoNode[]; errors: string[] } {
+    const lineStarts = [0];
+    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+    // failsafe: every scalar keeps its text; resolution is v4's (above). Keys are compared by text, as v4 does.
+    const parsed = YAML.parseAllDocuments(text, { schema: "failsafe", uniqueKeys: true });
+    const documents = Array.isArray(parsed) ? parsed : [parsed];
+    const errors: string[] = [];
+    for (const d of documents)
+        for (const e of d.errors) {
+            const message = e.message.split(" at line ")[0].split("\n")[0];
+            errors.push(at(lineStarts, e.pos[0], message));
+        }
+    if (errors.length > 0) return { docs: [], errors };
+    const convert = (doc: YAML.Document, node: unknown, seen: Set<unknown>): GoNode => {
+        if (YAML.isAlias(node)) {
+            const target = node.resolve(doc);
+            if (!target || seen.has(target)) {
+                errors.push(
+                    at(
+                        lineStarts,
+                        node.range?.[0] ?? 0,
+                        `alias *${node.source} has no anchor &${node.source} before it`,
+                    ),
+                );
+                return scalar("", true);
+            }
+            return convert(doc, target, new Set([...seen, target]));
+        }
+        if (YAML.isMap(node)) {
+            const entries: GoMap["entries"] = [];
+            const merged: GoMap["entries"] = [];
+            for (const pair of node.items) {
+                const key = pair.key;
+                if (!YAML.isScalar(key) && key !== null) {
+                    const range = (key as YAML.Node).range;
+                    errors.push(at(lineStarts, range?.[0] ?? 0, "a mapping key must be a scalar"));
+                    continue;
+                }
+                const keyText = key === null ? "" : String(key.value);
+                const value = convert(doc, pair.value, seen);
+                // A merge key (<<) adds the keys of the mapping(s) it names that the mapping does not set itself.
+                if (keyText === "<<" && (key as YAML.Scalar | null)?.type === "PLAIN") {
+                    const sources = value.kind === "seq" ? value.items : [value];
+                    for (const s of sources) if (s.kind === "map") merged.push(...s.entries);
+                } else entries.push({ key: keyText, value });
+            }
+            for (const e of merged) if (!entries.some((x) => x.key === e.key)) entries.push(e);
+            return { kind: "map", entries };
+        }
+        if (YAML.isSeq(node)) return { kind: "seq", items: node.items.map((i) => convert(doc, i, seen)) };
+        if (YAML.isScalar(node)) {
+            const plain = node.type === "PLAIN" && node.tag !== "tag:yaml.org,2002:str" && node.tag !== "!!str";
+            return scalar(String(node.value ?? ""), plain);
+        }
+        return scalar("", true); // an empty node
+    };
+    const docs = documents.map((d) => convert(d, d.contents, new Set())).filter((n) => !isNull(n));
+    return errors.length > 0 ? { docs: [], errors } : { docs, errors };
+}
+
+export const isNull = (n: GoNode) => n.kind === "scalar" && n.tag === "null";
+
+/** A node as plain JS, each scalar by v4's resolution (for places no Go type describes). */
+export function toValue(n: GoNode): unknown {
+    if (n.kind === "seq") return n.items.map(toValue);
+    if (n.kind === "map") return Object.fromEntries(n.entries.map((e) => [e.key, toValue(e.value)]));
+    return n.value;
+}
