@@ -9,6 +9,7 @@ import { ConfigError, ConfigIssue } from "../components/core/validation";
 import { versions } from "../components/core/versions";
 import { HubStackConfig } from "./config";
 import { previousOutputs } from "./previous";
+import { HUB_CONTRACT_OUTPUT } from "./hub-contract";
 
 /**
  * The management stack: the Omni hub. Its outputs are the contract a workload stack reads through a
@@ -55,7 +56,24 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
         },
         currentAutomationKey: previous.automationKey as string | undefined,
     });
+    const etcdBackupIntervals = {
+        minInterval: config.hub.etcdBackup?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval,
+        maxInterval: config.hub.etcdBackup?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval,
+    };
     return {
+        // What workload stacks read (src/hub-contract.ts): endpoints, intervals, the automation key and the infra
+        // provider keys; never the etcd key. Secret as a whole, since it holds keys.
+        [HUB_CONTRACT_OUTPUT]: pulumi.secret({
+            omniApiUrl: hub.apiUrl,
+            machineApiUrl: hub.machineApiUrl,
+            wireguardEndpoint: hub.wireguardEndpoint,
+            ...(config.hub.tls.mode !== "hostFiles"
+                ? { certificateFingerprint: hub.certificate.apply((c) => c?.fingerprint) }
+                : {}),
+            etcdBackupIntervals,
+            ...(config.hub.initialServiceAccount.enabled ? { automationKey: hub.automationKey } : {}),
+            infraProviderKeys: hub.infraProviderKeys,
+        }),
         omniVersion: config.hub.omniVersion,
         // The omnictl to use against this hub: always the hub's own version.
         omnictlVersion: config.hub.omniVersion,
@@ -76,9 +94,6 @@ export async function hubProgram(config: HubStackConfig): Promise<Record<string,
         // The hub's own backup (not the clusters' etcdBackup): schedule, target and the etcd key fingerprint every set needs.
         ...(config.hub.backup ? { hubBackup: hub.hubBackup } : {}),
         // Workload stacks check their clusters' backupInterval against these (Omni refuses one outside them).
-        etcdBackupIntervals: {
-            minInterval: config.hub.etcdBackup?.minInterval ?? ETCD_BACKUP_DEFAULTS.minInterval,
-            maxInterval: config.hub.etcdBackup?.maxInterval ?? ETCD_BACKUP_DEFAULTS.maxInterval,
-        },
+        etcdBackupIntervals,
     };
 }
