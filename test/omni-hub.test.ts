@@ -298,18 +298,23 @@ describe("omni-hub: OmniHub under mocks", () => {
         assert.deepEqual(byName(rotated, "hub-infra-provider-matrix-cluster").inputs.triggers, [3]);
     });
 
-    it("keeps the OIDC client secret out of the public flags but in a secret command", async () => {
+    it("puts the OIDC client secret in a read-only config file Omni loads, never on its command line", async () => {
         const oidc = await runHub(
             { auth: { oidc: { providerUrl: "https://idp.example.com/", clientId: "omni" } } },
             { oidcClientSecret: pulumi.secret("s3cret") },
         );
-        const command = (byName(oidc, "hub-omni").inputs as any).command;
-        assert.ok(isSecret(command) || (command as unknown[]).some(isSecret), "command must be secret");
-        assert.ok((unwrapSecrets(command) as string[]).includes("--auth-oidc-client-secret=s3cret"));
-        assert.ok(!(oidc.outputs.flags as string[]).some((f) => f.includes("s3cret")));
+        const inputs = byName(oidc, "hub-omni").inputs as any;
+        assert.ok(!isSecret(inputs.command), "the command holds no secret");
+        assert.ok(!JSON.stringify(unwrapSecrets(inputs.command)).includes("s3cret"));
+        assert.ok((inputs.command as string[]).includes("--config-path=/omni-secrets.yaml"));
+        const file = (unwrapSecrets(inputs.uploads) as any[]).find((u) => u.file === "/omni-secrets.yaml");
+        assert.equal(file.permissions, "0400");
+        assert.equal(file.content, "auth:\n  oidc:\n    clientSecret: s3cret\n");
+        const upload = (inputs.uploads as any[]).find((u) => unwrapSecrets(u).file === "/omni-secrets.yaml");
+        assert.ok(isSecret(upload) || isSecret(upload.content), "the file's content is secret");
         assert.ok(
-            !isSecret((byName(run, "hub-omni").inputs as any).command),
-            "without a secret the command stays readable",
+            !(byName(run, "hub-omni").inputs as any).command.includes("--config-path=/omni-secrets.yaml"),
+            "no file without a secret",
         );
     });
 

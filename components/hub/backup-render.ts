@@ -595,7 +595,8 @@ export function omniContainerFacts(
     const accountId = at < 0 ? undefined : args[at].includes("=") ? args[at].split("=")[1] : args[at + 1];
     if (!accountId)
         throw new Error(
-            `container ${want.container} runs without --account-id (args: ${args.join(" ") || "none"}): it is not an Omni this stack deploys`,
+            // Not its arguments: an Omni's command line may hold secrets (older deployments passed the OIDC client secret).
+            `container ${want.container} runs without --account-id (${args.length} other arguments, not shown): it is not an Omni this stack deploys`,
         );
     return { dataVolume: mount.Name, accountId };
 }

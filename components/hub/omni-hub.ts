@@ -7,7 +7,7 @@ import { tailscaleSidecar } from "../tailscale/sidecar";
 import { OmniEtcdKey } from "./etcd-key";
 import { HubBackup, HubBackupSummary } from "./backup";
 import { OmniHubSettings, OmniHubSettingsSchema } from "./settings";
-import { hubEndpoints, omniContainerPaths, renderOmniFlags } from "./omni-flags";
+import { hubEndpoints, omniContainerPaths, renderOmniFlags, renderOmniSecretConfig } from "./omni-flags";
 import { parseDockerHost } from "../core/addresses";
 import {
     automationAccountScript,
@@ -62,7 +62,7 @@ export class OmniHub extends pulumi.ComponentResource {
     public readonly automationKey: pulumi.Output<string | undefined>;
     /** Infra provider id → its service account key (secret). */
     public readonly infraProviderKeys: pulumi.Output<Record<string, string>>;
-    /** Omni's command line (the OIDC client secret left out). */
+    /** Omni's command line: no secret is on it (the OIDC client secret is in an uploaded config file). */
     public readonly flags: pulumi.Output<string[]>;
     /** The uploaded certificate (tls.mode config or acme); undefined with hostFiles, whose files the program never sees. */
     public readonly certificate: pulumi.Output<CertificateSummary | undefined>;
@@ -229,15 +229,18 @@ export class OmniHub extends pulumi.ComponentResource {
         if (s.etcdBackup?.localPath)
             volumes.push({ hostPath: s.etcdBackup.localPath, containerPath: paths.etcdBackup });
 
-        this.flags = accountId.apply((id) => renderOmniFlags({ settings: s, accountId: id }));
-        const omniCommand =
-            s.auth.oidc && args.oidcClientSecret !== undefined
-                ? pulumi
-                      .all([accountId, pulumi.secret(args.oidcClientSecret)])
-                      .apply(([id, secret]) =>
-                          renderOmniFlags({ settings: s, accountId: id, oidcClientSecret: secret }),
-                      )
-                : this.flags;
+        // The OIDC client secret goes in a file Omni reads (--config-path), never on its command line.
+        const secretConfig = s.auth.oidc && args.oidcClientSecret !== undefined;
+        if (secretConfig) {
+            uploads.push({
+                file: paths.secretConfig,
+                content: pulumi
+                    .secret(args.oidcClientSecret!)
+                    .apply((secret) => renderOmniSecretConfig({ oidcClientSecret: secret })!),
+                permissions: "0400",
+            });
+        }
+        this.flags = accountId.apply((id) => renderOmniFlags({ settings: s, accountId: id, secretConfig }));
 
         const omni = new docker.Container(
             `${name}-omni`,
@@ -250,7 +253,7 @@ export class OmniHub extends pulumi.ComponentResource {
                 capabilities: { adds: ["NET_ADMIN"] },
                 volumes,
                 uploads,
-                command: omniCommand,
+                command: this.flags,
                 restart: "unless-stopped",
             },
             { ...onDocker, dependsOn: [sidecar], deleteBeforeReplace: true },
