@@ -12,6 +12,7 @@ import {
     serviceAccountKeyFromOutput,
 } from "../components/hub/scripts";
 import { parseOrThrow } from "../components/core/validation";
+import { SSH_BOUND_OPTIONS } from "../components/core/ssh";
 import { CapturedResource, RunResult, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { GENERATED_AT_UP } from "../src/plan/mocks";
 import { hubSettings } from "./fixtures/settings";
@@ -107,9 +108,10 @@ describe("omni-hub: OmniHub under mocks", () => {
         const dockerProvider = byName(run, "hub-docker");
         assert.equal(dockerProvider.inputs.host, "ssh://ansible@192.168.10.20:2222");
         const withOpts = await runHub({ dockerSshOpts: ["-o", "StrictHostKeyChecking=yes"] });
+        // The user's options, then the bounds (components/core/ssh.ts): a hung host must not hold `up` forever.
         assert.equal(
             byName(withOpts, "hub-docker").inputs.sshOpts,
-            JSON.stringify(["-o", "StrictHostKeyChecking=yes"]),
+            JSON.stringify(["-o", "StrictHostKeyChecking=yes", ...SSH_BOUND_OPTIONS]),
         );
         for (const name of [
             "hub-omni-image",

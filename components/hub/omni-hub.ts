@@ -9,6 +9,7 @@ import { HubBackup, HubBackupSummary } from "./backup";
 import { OmniHubSettings, OmniHubSettingsSchema } from "./settings";
 import { hubEndpoints, omniContainerPaths, renderOmniFlags, renderOmniSecretConfig } from "./omni-flags";
 import { parseDockerHost } from "../core/addresses";
+import { dockerSshOptions } from "../core/ssh";
 import {
     automationAccountScript,
     automationKeyRenewalScript,
@@ -122,7 +123,12 @@ export class OmniHub extends pulumi.ComponentResource {
 
         const provider = new docker.Provider(
             `${name}-docker`,
-            { host: s.dockerHost, sshOpts: s.dockerSshOpts },
+            {
+                host: s.dockerHost,
+                sshOpts: s.dockerHost.startsWith("ssh://")
+                    ? dockerSshOptions({ hostKey: s.dockerHostKey, extra: s.dockerSshOpts })
+                    : s.dockerSshOpts,
+            },
             { parent: this },
         );
         const onDocker = { parent: this, provider };
@@ -341,7 +347,6 @@ export class OmniHub extends pulumi.ComponentResource {
         const dockerHost = parseDockerHost(s.dockerHost);
         // Unreachable for validated settings; narrows the type.
         if (typeof dockerHost === "string") throw new Error(dockerHost);
-        const script = omni.name.apply((c) => readInitialKeyScript(c, omniContainerPaths.initialServiceAccountKey));
         // Keys go to stdout: keep them out of the logs and secret in state.
         const once = { parent: this, additionalSecretOutputs: ["stdout"] };
         const readKey =
@@ -350,15 +355,29 @@ export class OmniHub extends pulumi.ComponentResource {
                       `${name}-initial-key`,
                       // No key material here: the SSH agent (SSH_AUTH_SOCK) authenticates, as for the Docker provider.
                       {
-                          connection: { host: dockerHost.host!, user: dockerHost.user, port: dockerHost.port },
-                          create: script,
+                          connection: {
+                              host: dockerHost.host!,
+                              user: dockerHost.user,
+                              port: dockerHost.port,
+                              hostKey: s.dockerHostKey,
+                          },
+                          create: omni.name.apply((c) =>
+                              readInitialKeyScript(c, omniContainerPaths.initialServiceAccountKey, { onHost: true }),
+                          ),
                           logging: "stderr",
                       },
-                      { ...once, dependsOn: [omni] },
+                      // It ran once at bootstrap: a changed script must not run it again on a deployed hub.
+                      { ...once, dependsOn: [omni], ignoreChanges: ["create"] },
                   )
                 : new command.local.Command(
                       `${name}-initial-key`,
-                      { create: script, environment: { DOCKER_HOST: s.dockerHost }, logging: "stderr" },
+                      {
+                          create: omni.name.apply((c) =>
+                              readInitialKeyScript(c, omniContainerPaths.initialServiceAccountKey),
+                          ),
+                          environment: { DOCKER_HOST: s.dockerHost },
+                          logging: "stderr",
+                      },
                       { ...once, dependsOn: [omni] },
                   );
         const initialKey = pulumi.secret(readKey.stdout.apply((out) => out.trim()));

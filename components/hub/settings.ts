@@ -19,6 +19,7 @@ import {
     TailscaleTag,
     uniqueBy,
 } from "../core/validation";
+import { sshHostKeyProblem } from "../core/ssh";
 import { images, versions } from "../core/versions";
 import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../edge/acme-certificate-render";
 
@@ -381,6 +382,13 @@ export const OmniHubSettingsSchema = z
             })
             .describe("ssh://user@host, unix:///… or tcp://host:port"),
         dockerSshOpts: z.array(z.string()).optional().describe("Extra ssh options for an ssh:// dockerHost"),
+        dockerHostKey: z
+            .string()
+            .superRefine(check(sshHostKeyProblem))
+            .optional()
+            .describe(
+                "The ssh:// dockerHost's SSH host key (`ssh-ed25519 AAAA…`, its /etc/ssh/ssh_host_ed25519_key.pub): the Docker provider and the bootstrap's remote command accept only it; without it, your known_hosts decides (and the remote command accepts any key)",
+            ),
         infraProviders: z
             .array(InfraProviderIdSchema)
             .superRefine(uniqueBy((id) => id, "list each provider id once"))

@@ -9,8 +9,10 @@ import {
     DEFAULT_INFRA_PROVIDER_ID,
     dnsLabel,
     InfraProviderIdSchema,
+    refineWith,
     TailscaleTag,
 } from "../core/validation";
+import { sshHostKeyProblem } from "../core/ssh";
 import { images } from "../core/versions";
 
 /**
@@ -137,6 +139,13 @@ const Lxc = z
             )
             .min(1, "Pulumi installs Docker and runs containers over SSH: add the public key of your SSH agent")
             .describe("OpenSSH public keys (your SSH agent's): Pulumi installs Docker and runs containers over SSH"),
+        sshHostKey: z
+            .string()
+            .superRefine(refineWith(sshHostKeyProblem))
+            .optional()
+            .describe(
+                "The LXC's SSH host key (`ssh-ed25519 AAAA…`, its /etc/ssh/ssh_host_ed25519_key.pub once created): the Docker install and the Docker provider then accept only it; without it they trust the key of the first connection",
+            ),
         sshUser: z
             .string()
             .regex(/^[a-z_][a-z0-9_-]*$/)
