@@ -152,6 +152,11 @@ export const HubBackupSettingsSchema = z.strictObject({
                 .refine(
                     (u) => new URL(u).pathname === "/" && !new URL(u).search,
                     "must have no path or query; the bucket is added to it",
+                )
+                // It is shown in a Docker label and a stack output: credentials belong in the secret keys.
+                .refine(
+                    (u) => !new URL(u).username && !new URL(u).password && !u.includes("#"),
+                    "must have no user:password@ or #fragment: the keys are the secrets hubBackupS3AccessKeyId and hubBackupS3SecretAccessKey",
                 ),
             region: z
                 .string()

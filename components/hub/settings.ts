@@ -16,6 +16,7 @@ import {
     InfraProviderIdSchema,
     parseGoDuration,
     refineWith as check,
+    singleLineStrings,
     TailscaleTag,
     uniqueBy,
 } from "../core/validation";
@@ -272,7 +273,10 @@ export const OmniHubSettingsSchema = z
             ),
         accountName: z
             .string()
-            .min(1)
+            .regex(
+                /^[a-z0-9][a-z0-9_.-]{0,62}$/,
+                "use a Docker container name: lowercase letters, digits, '_', '.' and '-', starting with a letter or digit (it names containers and volumes and appears in rendered scripts)",
+            )
             .default("omni")
             .describe("Names the containers (omni, omni-tailscale) and volumes (omni-data, omni-tailscale-state)"),
         omniDomain: z
@@ -411,6 +415,7 @@ export const OmniHubSettingsSchema = z
         logLevel: z.enum(["debug", "info", "warn", "error"]).optional().describe("Omni's log level"),
     })
     .superRefine((s, ctx) => {
+        singleLineStrings(s, ctx);
         // An old account id with a fresh data volume is a new, empty Omni under an old identity; old data under a new id
         // is an Omni whose id changed, which Omni does not support.
         if (s.accountId && !s.adopt) {

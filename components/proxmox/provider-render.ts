@@ -10,6 +10,7 @@ import {
     dnsLabel,
     InfraProviderIdSchema,
     refineWith,
+    singleLineStrings,
     TailscaleTag,
 } from "../core/validation";
 import { sshHostKeyProblem } from "../core/ssh";
@@ -267,6 +268,7 @@ export const ProxmoxInfraProviderSettingsSchema = z
             ),
     })
     .superRefine((s, ctx) => {
+        singleLineStrings(s, ctx);
         const problem = providerImageProblem(s.image, {
             ...defaultProviderImageRules,
             patchedTags: s.patchedImageTags,
