@@ -1,4 +1,7 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
 import { z } from "zod";
 import { ClusterSpecSchema, renderClusterTemplate } from "../components/omni/cluster-render";
 import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../components/edge/acme-certificate-render";
@@ -8,6 +11,7 @@ import { PreflightSettingsSchema } from "../components/proxmox/preflight-render"
 import { ProxmoxHostDnsSettingsSchema } from "../components/proxmox/dns-rules";
 import { ProxmoxInfraProviderSettingsSchema } from "../components/proxmox/provider-render";
 import { ConfigError, ConfigIssue, uniqueBy, zodIssues } from "../components/core/validation";
+import { remember, secretLeaves } from "./stack-secrets";
 
 /** The Pulumi project name: config keys are `omni-scale:<key>`. */
 export const PROJECT = "omni-scale";
@@ -281,10 +285,32 @@ function crossCheckWorkloads(cfg: z.output<typeof WorkloadKeys>, secrets: Record
     return issues;
 }
 
-/** The config of the running Pulumi stack (what `pulumi up` passes to the program). */
-export function currentStackConfig(): StackConfig {
+/**
+ * The config of the running Pulumi stack (what `pulumi up` passes to the program). The secret values inside structured
+ * keys (`pulumi config set --secret --path clusters[0]…`) are remembered first, found through `stackFile` (the stack's
+ * `Pulumi.<stack>.yaml` in the project directory by default): the CLI passes such a key whole, with no mark on the
+ * value that is secret, and programs.ts keeps every resource input and output that shows one secret.
+ */
+export function currentStackConfig(stackFile = path.resolve(`Pulumi.${pulumi.getStack()}.yaml`)): StackConfig {
     const raw = pulumi.runtime.allConfig();
     // isConfigSecret is exported at runtime but marked internal in the typings.
     const isSecretKey = (pulumi.runtime as unknown as { isConfigSecret(k: string): boolean }).isConfigSecret;
-    return loadStackConfig(raw, new Set(Object.keys(raw).filter((k) => isSecretKey(k))));
+    const secret = new Set(Object.keys(raw).filter((k) => isSecretKey(k)));
+    const typed = new Set<string>(Object.values(secretKeys).flatMap((keys) => keys.map(key)));
+    const structured = [...secret].filter((k) => !typed.has(k));
+    if (structured.length > 0) {
+        const fileConfig = stackFileConfig(stackFile);
+        for (const k of structured)
+            for (const value of secretLeaves(fileConfig[k], decode(raw[k]))) remember(value, true);
+    }
+    return loadStackConfig(raw, secret);
+}
+
+/** The `config:` map of a stack file, or nothing when it cannot be read (config from elsewhere, e.g. ESC). */
+function stackFileConfig(file: string): Record<string, unknown> {
+    try {
+        return YAML.parse(fs.readFileSync(file, "utf8"), { merge: true })?.config ?? {};
+    } catch {
+        return {};
+    }
 }

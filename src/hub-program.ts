@@ -13,6 +13,7 @@ import {
 import { HubStackConfig } from "./config";
 import { HubOutputs } from "./outputs";
 import { previousOutputs } from "./previous";
+import { HUB_CONTRACT_OUTPUT } from "./hub-contract";
 
 /**
  * The management stack: the Omni hub. Its outputs (src/outputs.ts) are the contract a workload stack reads through a
@@ -60,6 +61,19 @@ export async function hubProgram(config: HubStackConfig): Promise<HubOutputs> {
         currentAutomationKey: previous.automationKey as string | undefined,
     });
     return {
+        // What workload stacks read (src/hub-contract.ts): endpoints, intervals, the automation key and the infra
+        // provider keys; never the etcd key. Secret as a whole, since it holds keys.
+        [HUB_CONTRACT_OUTPUT]: pulumi.secret({
+            omniApiUrl: hub.apiUrl,
+            machineApiUrl: hub.machineApiUrl,
+            wireguardEndpoint: hub.wireguardEndpoint,
+            ...(config.hub.tls.mode !== "hostFiles"
+                ? { certificateFingerprint: hub.certificate.apply((c) => c?.fingerprint) }
+                : {}),
+            etcdBackupIntervals: hub.etcdBackupIntervals,
+            ...(config.hub.initialServiceAccount.enabled ? { automationKey: hub.automationKey } : {}),
+            infraProviderKeys: hub.infraProviderKeys,
+        }),
         omniVersion: config.hub.omniVersion,
         // The omnictl to use against this hub: always the hub's own version.
         omnictlVersion: config.hub.omniVersion,

@@ -12,6 +12,11 @@ export interface StackOutput {
 }
 
 export const HUB_OUTPUTS = {
+    workloadContract: {
+        meaning:
+            "What workload stacks read (src/hub-contract.ts): endpoints, backup intervals, certificate fingerprint, the automation and provider keys, never the etcd key; read through the engine's `readStackOutputs` invoke rather than a StackReference, so only the keys a workload stack uses reach its state",
+        secret: true,
+    },
     omniVersion: { meaning: "The Omni release running; the next `up` refuses a downgrade or a skipped migration" },
     omnictlVersion: { meaning: "The omnictl to use against this hub: always the hub's own version" },
     omniApiUrl: {

@@ -69,11 +69,55 @@ export function redactSecrets(text: string): string {
     return redacted.reduce((out, secret) => out.split(secret).join("[secret]"), text);
 }
 
-function remember(plaintext: string): string {
+/**
+ * The secret values of structured keys (found by `secretLeaves`; JSON-escaped forms too): read as plain settings, so
+ * the programs keep whatever shows one secret (programs.ts). The typed secret keys are secret Outputs already.
+ */
+const guarded: string[] = [];
+
+export function guardedSecretValues(): readonly string[] {
+    return guarded;
+}
+
+/** Whether a value, or any string inside it, shows a guarded secret value. */
+export function mentionsSecret(value: unknown): boolean {
+    if (guarded.length === 0 || value === undefined) return false;
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    return text !== undefined && guarded.some((secret) => text.includes(secret));
+}
+
+/**
+ * The plaintexts of the secret leaves of one config key that the CLI passes whole (decrypted, JSON-encoded), found by
+ * the key's value in the stack file (`fileValue`, with its `{secure: …}` leaves). Without that (config from an ESC
+ * environment, or a file that is not there), every string leaf is taken as secret: the CLI says only that the key holds
+ * a secret somewhere.
+ */
+export function secretLeaves(fileValue: unknown, decrypted: unknown): string[] {
+    if (!hasSecureValue(fileValue)) return stringLeaves(decrypted);
+    const walk = (file: unknown, plain: unknown): string[] => {
+        if (isSecureValue(file)) return typeof plain === "string" ? [plain] : stringLeaves(plain);
+        if (Array.isArray(file)) return file.flatMap((f, i) => walk(f, Array.isArray(plain) ? plain[i] : undefined));
+        if (typeof file === "object" && file !== null && typeof plain === "object" && plain !== null)
+            return Object.entries(file).flatMap(([k, f]) => walk(f, (plain as Record<string, unknown>)[k]));
+        return [];
+    };
+    return walk(fileValue, decrypted);
+}
+
+function stringLeaves(value: unknown): string[] {
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value)) return value.flatMap(stringLeaves);
+    return typeof value === "object" && value !== null ? Object.values(value).flatMap(stringLeaves) : [];
+}
+
+/** Adds a secret value to what `redactSecrets` hides and, with `guard` (a structured key's leaf), `mentionsSecret` finds. */
+export function remember(plaintext: string, guard = false): string {
     if (plaintext.length >= 3 && !/^(true|false)$/i.test(plaintext)) {
         const escaped = JSON.stringify(plaintext).slice(1, -1);
-        for (const form of new Set([plaintext, escaped])) if (!redacted.includes(form)) redacted.push(form);
-        redacted.sort((a, b) => b.length - a.length);
+        for (const list of guard ? [redacted, guarded] : [redacted]) {
+            for (const form of new Set([plaintext, escaped])) if (!list.includes(form)) list.push(form);
+            list.sort((a, b) => b.length - a.length);
+        }
     }
     return plaintext;
 }

@@ -13,6 +13,7 @@ import { ClusterVersions, clusterUpgradeProblem, ConfigError, ConfigIssue, versi
 import { WorkloadStackConfig } from "./config";
 import { WorkloadOutputs } from "./outputs";
 import { previousOutputs } from "./previous";
+import { readHubForWorkloads } from "./hub-contract";
 
 /**
  * A workload stack: split-horizon DNS on the Proxmox nodes, the infra provider in its LXC, then the machine
@@ -55,26 +56,13 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Wor
     if (teardown.length > 0)
         throw new ConfigError(teardown.map((message) => ({ key: "omni-scale:clusters", message })));
 
-    const hub = new pulumi.StackReference(config.hubStack);
-    const omniApiUrl = hub.requireOutput("omniApiUrl") as pulumi.Output<string>;
-    const automationKey = pulumi.secret(hub.requireOutput("automationKey") as pulumi.Output<string>);
+    // Only what this stack needs of the hub, read without a StackReference (whose state would hold every hub output).
+    const hub = await readHubForWorkloads(config.hubStack, config.infraProvider.providerId);
+    const omniApiUrl = hub.omniApiUrl;
+    const automationKey = hub.automationKey;
     const providerId = config.infraProvider.providerId;
-    const infraProviderKey = pulumi.secret(
-        hub.requireOutput("infraProviderKeys").apply((keys: Record<string, string>) => {
-            const k = keys?.[providerId];
-            if (!k) {
-                throw new Error(
-                    `hub stack ${config.hubStack} has no infra-provider key for "${providerId}": add it to the hub's infraProviders and run \`pulumi up\` there first`,
-                );
-            }
-            return k;
-        }),
-    );
-
-    // Absent on hubs deployed before this output existed: Omni's defaults apply then.
-    const etcdBackupIntervals = hub.getOutput("etcdBackupIntervals") as pulumi.Output<
-        { minInterval?: string; maxInterval?: string } | undefined
-    >;
+    const infraProviderKey = hub.infraProviderKey;
+    const etcdBackupIntervals = hub.etcdBackupIntervals;
 
     const dns = new ProxmoxHostDns("proxmox-dns", { settings: config.hostDns, keyPrefix: "omni-scale:hostDns" });
     const provider = new ProxmoxInfraProvider(
@@ -102,17 +90,13 @@ export async function workloadsProgram(config: WorkloadStackConfig): Promise<Wor
             {
                 settings: config.preflight,
                 keyPrefix: "omni-scale:preflight",
-                target: pulumi
-                    .all([omniApiUrl, hub.requireOutput("machineApiUrl"), hub.requireOutput("wireguardEndpoint")])
-                    .apply(([omniApiUrl, machineApiUrl, wireguardEndpoint]) =>
-                        preflightTarget({ omniApiUrl, machineApiUrl, wireguardEndpoint }),
-                    ),
+                target: preflightTarget({
+                    omniApiUrl,
+                    machineApiUrl: hub.machineApiUrl,
+                    wireguardEndpoint: hub.wireguardEndpoint,
+                }),
                 // A new certificate on the hub (tls.mode config or acme) re-runs the checks; hostFiles hubs export none.
-                triggers: [
-                    hub
-                        .getOutput("certificate")
-                        .apply((c: { fingerprint?: string } | undefined) => c?.fingerprint ?? ""),
-                ],
+                triggers: [hub.certificateFingerprint],
             },
             { dependsOn: [dns] },
         );

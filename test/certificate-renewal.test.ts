@@ -124,11 +124,11 @@ describe("ACME renewal window and the scheduled check (.github/workflows/certifi
     it("the workflow runs every day, and its check step turns the check's exit into due=true/false (real bash, real check)", function () {
         const workflow = YAML.parse(fs.readFileSync(path.join(REPO, ".github/workflows/certificate.yml"), "utf8"));
         assert.ok(workflow.on.schedule[0].cron, "scheduled");
-        const steps = workflow.jobs.renewal.steps as { id?: string; run?: string; if?: string }[];
+        const steps = workflow.jobs.check.steps as { id?: string; run?: string; if?: string }[];
         const due = steps.find((s) => s.id === "due")!;
-        assert.ok(
-            steps.some((s) => s.if?.includes("steps.due.outputs.due == 'true'") && /pulumi up --yes/.test(s.run ?? "")),
-        );
+        // The `up` is its own job, when due (test/workflows.test.ts: default branch and environment only).
+        assert.ok(workflow.jobs.renew.if.includes("needs.check.outputs.due == 'true'"));
+        assert.ok(workflow.jobs.renew.steps.some((s: { run?: string }) => /pulumi up --yes/.test(s.run ?? "")));
         assert.ok(steps.some((s) => s.if?.includes("vars.OMNI_HUB_UP != 'true'") && /exit 1/.test(s.run ?? "")));
 
         // Stand-ins: pulumi prints the hub's certificate output; npm runs the real check on a stack file here, with

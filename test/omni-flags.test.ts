@@ -3,7 +3,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { wireguardAddrProblem } from "../components/core/addresses";
 import { OmniHubSettingsInput } from "../components/hub/settings";
-import { hubEndpoints, renderOmniFlags, renderedOmniFlags } from "../components/hub/omni-flags";
+import * as YAML from "yaml";
+import { omniContainerFacts } from "../components/hub/backup-render";
+import { hubEndpoints, renderOmniFlags, renderedOmniFlags, renderOmniSecretConfig } from "../components/hub/omni-flags";
 import { versions } from "../components/core/versions";
 import { parsedHubSettings as settings } from "./fixtures/settings";
 
@@ -20,8 +22,8 @@ function flagMap(flags: string[]): Map<string, string[]> {
     return map;
 }
 
-function render(over: Partial<OmniHubSettingsInput> = {}, oidcClientSecret?: string) {
-    return flagMap(renderOmniFlags({ settings: settings(over), accountId: ACCOUNT, oidcClientSecret }));
+function render(over: Partial<OmniHubSettingsInput> = {}, secretConfig?: boolean) {
+    return flagMap(renderOmniFlags({ settings: settings(over), accountId: ACCOUNT, secretConfig }));
 }
 
 describe("omni-flags: renderOmniFlags", () => {
@@ -79,12 +81,14 @@ describe("omni-flags: renderOmniFlags", () => {
                     },
                 },
             },
-            "s3cret",
+            true,
         );
         assert.deepEqual(oidc.get("auth-oidc-enabled"), ["true"]);
         assert.deepEqual(oidc.get("auth-oidc-provider-url"), ["https://idp.example.com/"]);
         assert.deepEqual(oidc.get("auth-oidc-client-id"), ["omni"]);
-        assert.deepEqual(oidc.get("auth-oidc-client-secret"), ["s3cret"]);
+        // The client secret is read from the secret config file, never a flag (`docker inspect` and `ps` show flags).
+        assert.equal(oidc.get("auth-oidc-client-secret"), undefined);
+        assert.deepEqual(oidc.get("config-path"), ["/omni-secrets.yaml"]);
         assert.deepEqual(oidc.get("auth-oidc-scopes"), ["openid", "profile", "email"]);
         assert.deepEqual(oidc.get("auth-oidc-logout-url"), ["https://idp.example.com/logout"]);
         assert.deepEqual(oidc.get("auth-oidc-allow-unverified-email"), ["true"]);
@@ -182,8 +186,11 @@ describe("omni-flags: flag table against Omni's config schema", () => {
     it("lists exactly the flags the renderer can produce", () => {
         const produced = new Set<string>();
         for (const over of [{}, ...everything]) {
-            for (const name of render(over, "secret").keys()) produced.add(name);
+            for (const name of render(over, true).keys()) produced.add(name);
         }
+        // --config-path is Omni's own command flag (siderolabs/omni cmd/omni/cmd/cmd.go at v1.9.3 and v1.10.4:
+        // StringArrayVar "config-path", files "merged in order (flags have highest priority)"), not a schema setting.
+        produced.delete("config-path");
         assert.deepEqual([...produced].sort(), [...renderedOmniFlags].sort());
     });
 
@@ -214,4 +221,40 @@ describe("omni-flags: flag table against Omni's config schema", () => {
             assert.deepEqual(unknown, [], `not flags of Omni ${version}: ${unknown.join(", ")}`);
         });
     }
+});
+
+describe("omni-flags: the secret config file (--config-path)", () => {
+    it("holds the OIDC client secret at auth.oidc.clientSecret of Omni's config schema, whatever its characters", () => {
+        // Omni reads the file with a strict YAML decoder into its config (internal/pkg/config/config.go at v1.10.4,
+        // LoadFromFile): the path must be the schema's (auth → Auth.oidc → OIDC.clientSecret, x-cli-flag auth-oidc-client-secret).
+        for (const version of [versions.omni, "v1.9.3"]) {
+            const schema = JSON.parse(
+                fs.readFileSync(path.join(__dirname, `fixtures/upstream/omni-config.schema.${version}.json`), "utf8"),
+            );
+            const ref = (node: any) => schema.definitions[node.$ref.split("/").pop()];
+            const oidc = ref(ref(schema.properties.auth).properties.oidc);
+            assert.equal(oidc.properties.clientSecret["x-cli-flag"], "auth-oidc-client-secret", version);
+        }
+        const hostile = "p#a: \"s's\n- x: [y]\u2028 {z}";
+        const text = renderOmniSecretConfig({ oidcClientSecret: hostile })!;
+        assert.deepEqual(YAML.parse(text), { auth: { oidc: { clientSecret: hostile } } });
+        assert.equal(renderOmniSecretConfig({}), undefined, "no file without a secret");
+    });
+
+    it("never quotes Omni's arguments in an error: an older hub's command line held the client secret", () => {
+        const inspect = JSON.stringify([
+            {
+                Name: "/omni",
+                Args: ["--name=omni", "--auth-oidc-client-secret=leaked-client-secret"],
+                Mounts: [{ Type: "volume", Name: "omni-data", Destination: "/_out" }],
+            },
+        ]);
+        const want = { container: "omni", dataPath: "/_out", dataVolume: "omni-data" };
+        assert.throws(
+            () => omniContainerFacts(inspect, want),
+            (e: Error) =>
+                /runs without --account-id \(2 other arguments, not shown\)/.test(e.message) &&
+                !e.message.includes("leaked"),
+        );
+    });
 });

@@ -12,6 +12,7 @@ import {
     serviceAccountKeyFromOutput,
 } from "../components/hub/scripts";
 import { parseOrThrow } from "../components/core/validation";
+import { SSH_BOUND_OPTIONS } from "../components/core/ssh";
 import { CapturedResource, RunResult, isSecret, runProgram, unwrapSecrets } from "../src/plan/capture";
 import { GENERATED_AT_UP } from "../src/plan/mocks";
 import { hubSettings } from "./fixtures/settings";
@@ -108,9 +109,10 @@ describe("omni-hub: OmniHub under mocks", () => {
         const dockerProvider = byName(run, "hub-docker");
         assert.equal(dockerProvider.inputs.host, "ssh://ansible@192.168.10.20:2222");
         const withOpts = await runHub({ dockerSshOpts: ["-o", "StrictHostKeyChecking=yes"] });
+        // The user's options, then the bounds (components/core/ssh.ts): a hung host must not hold `up` forever.
         assert.equal(
             byName(withOpts, "hub-docker").inputs.sshOpts,
-            JSON.stringify(["-o", "StrictHostKeyChecking=yes"]),
+            JSON.stringify(["-o", "StrictHostKeyChecking=yes", ...SSH_BOUND_OPTIONS]),
         );
         for (const name of [
             "hub-omni-image",
@@ -299,18 +301,23 @@ describe("omni-hub: OmniHub under mocks", () => {
         assert.deepEqual(byName(rotated, "hub-infra-provider-matrix-cluster").inputs.triggers, [3]);
     });
 
-    it("keeps the OIDC client secret out of the public flags but in a secret command", async () => {
+    it("puts the OIDC client secret in a read-only config file Omni loads, never on its command line", async () => {
         const oidc = await runHub(
             { auth: { oidc: { providerUrl: "https://idp.example.com/", clientId: "omni" } } },
             { oidcClientSecret: pulumi.secret("s3cret") },
         );
-        const command = (byName(oidc, "hub-omni").inputs as any).command;
-        assert.ok(isSecret(command) || (command as unknown[]).some(isSecret), "command must be secret");
-        assert.ok((unwrapSecrets(command) as string[]).includes("--auth-oidc-client-secret=s3cret"));
-        assert.ok(!(oidc.outputs.flags as string[]).some((f) => f.includes("s3cret")));
+        const inputs = byName(oidc, "hub-omni").inputs as any;
+        assert.ok(!isSecret(inputs.command), "the command holds no secret");
+        assert.ok(!JSON.stringify(unwrapSecrets(inputs.command)).includes("s3cret"));
+        assert.ok((inputs.command as string[]).includes("--config-path=/omni-secrets.yaml"));
+        const file = (unwrapSecrets(inputs.uploads) as any[]).find((u) => u.file === "/omni-secrets.yaml");
+        assert.equal(file.permissions, "0400");
+        assert.equal(file.content, "auth:\n  oidc:\n    clientSecret: s3cret\n");
+        const upload = (inputs.uploads as any[]).find((u) => unwrapSecrets(u).file === "/omni-secrets.yaml");
+        assert.ok(isSecret(upload) || isSecret(upload.content), "the file's content is secret");
         assert.ok(
-            !isSecret((byName(run, "hub-omni").inputs as any).command),
-            "without a secret the command stays readable",
+            !(byName(run, "hub-omni").inputs as any).command.includes("--config-path=/omni-secrets.yaml"),
+            "no file without a secret",
         );
     });
 

@@ -210,10 +210,10 @@ describe("plan CLI", () => {
         });
         const { code, stderr } = await plan("--stack", "matrix", "--config", files.matrix);
         assert.equal(code, 2);
-        // Just the cause and the fix: no SDK prefix such as `error serializing property "envs":`.
+        // Just the cause and the fix, before any resource: no SDK prefix such as `error serializing property "envs":`.
         assert.match(
             stderr,
-            /^plan failed: hub stack organization\/omni-scale\/quantum has no infra-provider key for "matrix-cluster": add it to the hub's infraProviders/m,
+            /^ {2}- omni-scale:hubStack \(got "organization\/omni-scale\/quantum"\): no infra-provider key for "matrix-cluster": add it to the hub's infraProviders/m,
         );
         assert.doesNotMatch(stderr, /serializing/);
     });

@@ -237,8 +237,8 @@ describe("proxmox provider rendering", () => {
             assert.match(script, /cluster\/resources\?type=vm/);
             assert.match(script, /machine-request\\\./);
             assert.match(script, /exit 1/);
-            assert.ok(!script.includes("curl -fsS -k"));
-            assert.ok(vmGuardScript({ insecureSkipVerify: true, waitSeconds: 600 }).includes("curl -fsS -k"));
+            assert.ok(!script.includes(" -k "));
+            assert.match(vmGuardScript({ insecureSkipVerify: true, waitSeconds: 600 }), /curl -fsS [^|]* -k -H @-/);
         });
     });
 });

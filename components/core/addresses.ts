@@ -142,7 +142,13 @@ export function parseDockerHost(value: string): DockerHost | string {
             if (!url.username || !host || (url.pathname && url.pathname !== "/")) {
                 return `"${value}" must be ssh://user@host[:port] (the user is needed for the bootstrap commands too)`;
             }
-            return { scheme: "ssh", user: decodeURIComponent(url.username), host, port };
+            {
+                const user = decodeURIComponent(url.username);
+                // ssh and its wrappers would read a leading '-' as an option (e.g. -oProxyCommand=…).
+                if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || host.startsWith("-"))
+                    return `"${value}" must be ssh://user@host[:port] with a login name (letters, digits, '_', '.', '-', not first) and a host that does not start with '-'`;
+                return { scheme: "ssh", user, host, port };
+            }
         case "unix:":
             return url.pathname.startsWith("/") && !host
                 ? { scheme: "unix", path: url.pathname }

@@ -50,3 +50,54 @@ export function sshHostKeyProblem(value: string): string | undefined {
     }
     return undefined;
 }
+
+/**
+ * ssh client options that bound a connection to a host that does not answer: ConnectTimeout covers the TCP connect and
+ * the banner exchange, ServerAlive* end a session whose host stops answering after it connected (60 s). Without them a
+ * hung Docker host holds `pulumi up` forever: Docker's ssh connection helper adds only ConnectTimeout=30 and nothing
+ * after connecting (docker/cli cli/connhelper/connhelper.go, addSSHTimeout).
+ */
+export const SSH_BOUND_OPTIONS = [
+    "-o",
+    "ConnectTimeout=15",
+    "-o",
+    "ServerAliveInterval=15",
+    "-o",
+    "ServerAliveCountMax=4",
+] as const;
+
+/**
+ * ssh client options that accept only `hostKey` (one OpenSSH host key line), whatever known_hosts files say: strict
+ * checking against a known-hosts list that only KnownHostsCommand fills (OpenSSH 8.5+; ssh runs it without a shell, and
+ * `*` matches the host under any name or port).
+ */
+export function sshPinnedHostKeyOptions(hostKey: string): string[] {
+    const [type, blob] = hostKey.trim().split(/\s+/);
+    return [
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        `KnownHostsCommand=/bin/echo * ${type} ${blob}`,
+    ];
+}
+
+/**
+ * The Docker provider's `sshOpts` for an ssh:// host: the pinned host key first (ssh takes the first value of an option,
+ * so extra options cannot loosen it), then `extra`, then the bounds (which `extra` may tighten).
+ * `unpinned` is what to do without a key (e.g. trust on first use for a host this stack just created).
+ */
+export function dockerSshOptions(o: {
+    hostKey?: string;
+    extra?: readonly string[];
+    unpinned?: readonly string[];
+}): string[] {
+    return [
+        ...(o.hostKey ? sshPinnedHostKeyOptions(o.hostKey) : (o.unpinned ?? [])),
+        ...(o.extra ?? []),
+        ...SSH_BOUND_OPTIONS,
+    ];
+}

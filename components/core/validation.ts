@@ -217,4 +217,26 @@ export const TailscaleTag = z.string().regex(/^tag:[a-zA-Z][a-zA-Z0-9-]*$/, "a T
 
 /** An absolute path on the Docker host; `example` shows one in the error. */
 export const absoluteHostPath = (example: string) =>
-    z.string().regex(/^\/[^\0]*$/, `must be an absolute path on the Docker host, e.g. ${example}`);
+    z
+        .string()
+        .regex(/^\/[^\0]*$/, `must be an absolute path on the Docker host, e.g. ${example}`)
+        // Docker's volume syntax splits host:container[:mode] at colons, and a line break ends a line of a rendered script.
+        .regex(/^[^:\n\r]*$/, "must have no colon or line break (Docker splits a bind mount at colons)");
+
+/**
+ * Adds an issue for every string anywhere in `value` with a line break or NUL: settings become flags, labels, names and
+ * lines of rendered scripts, where a second line is a second flag or command.
+ */
+export function singleLineStrings(value: unknown, ctx: z.RefinementCtx, at: PropertyKey[] = []): void {
+    if (typeof value === "string") {
+        if (/[\n\r\0]/.test(value))
+            ctx.addIssue({
+                code: "custom",
+                path: at,
+                input: value,
+                message: "must be one line: it becomes a flag, a name or a line of a script",
+            });
+    } else if (Array.isArray(value)) value.forEach((v, i) => singleLineStrings(v, ctx, [...at, i]));
+    else if (value !== null && typeof value === "object")
+        for (const [k, v] of Object.entries(value)) singleLineStrings(v, ctx, [...at, k]);
+}

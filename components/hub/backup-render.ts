@@ -152,6 +152,11 @@ export const HubBackupSettingsSchema = z.strictObject({
                 .refine(
                     (u) => new URL(u).pathname === "/" && !new URL(u).search,
                     "must have no path or query; the bucket is added to it",
+                )
+                // It is shown in a Docker label and a stack output: credentials belong in the secret keys.
+                .refine(
+                    (u) => !new URL(u).username && !new URL(u).password && !u.includes("#"),
+                    "must have no user:password@ or #fragment: the keys are the secrets hubBackupS3AccessKeyId and hubBackupS3SecretAccessKey",
                 ),
             region: z
                 .string()
@@ -597,7 +602,8 @@ export function omniContainerFacts(
     const accountId = at < 0 ? undefined : args[at].includes("=") ? args[at].split("=")[1] : args[at + 1];
     if (!accountId)
         throw new Error(
-            `container ${want.container} runs without --account-id (args: ${args.join(" ") || "none"}): it is not an Omni this stack deploys`,
+            // Not its arguments: an Omni's command line may hold secrets (older deployments passed the OIDC client secret).
+            `container ${want.container} runs without --account-id (${args.length} other arguments, not shown): it is not an Omni this stack deploys`,
         );
     return { dataVolume: mount.Name, accountId };
 }

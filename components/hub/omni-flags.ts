@@ -1,3 +1,4 @@
+import * as YAML from "yaml";
 import { OmniHubSettings, omniVersionProblem } from "./settings";
 
 /** Omni's command line and container layout, rendered from validated hub settings (components/hub/settings.ts). */
@@ -12,6 +13,7 @@ export const omniContainerPaths = {
     sqlite: "/_out/omni.db",
     initialServiceAccountKey: "/_out/initial-service-account-key",
     etcdBackup: "/etcd-backup",
+    secretConfig: "/omni-secrets.yaml",
 } as const;
 export type OmniContainerPaths = { [K in keyof typeof omniContainerPaths]: string };
 
@@ -66,7 +68,6 @@ export const renderedOmniFlags = [
     "auth-oidc-enabled",
     "auth-oidc-provider-url",
     "auth-oidc-client-id",
-    "auth-oidc-client-secret",
     "auth-oidc-scopes",
     "auth-oidc-logout-url",
     "auth-oidc-allow-unverified-email",
@@ -93,8 +94,22 @@ export interface OmniFlagsInput {
     accountId: string;
     /** Container paths; defaults to omniContainerPaths. */
     paths?: OmniContainerPaths;
-    /** Only with OIDC; kept out of settings because it is a secret. */
-    oidcClientSecret?: string;
+    /**
+     * Load the secret config file (`renderOmniSecretConfig`) at paths.secretConfig: the hub uploads it when it holds a
+     * secret. `--config-path` is Omni's own flag (siderolabs/omni cmd/omni/cmd/cmd.go), not a config schema setting.
+     */
+    secretConfig?: boolean;
+}
+
+/**
+ * Omni's config file holding what must not be on its command line, where `docker inspect` and `ps` show every flag:
+ * the OIDC client secret (`auth.oidc.clientSecret`, internal/pkg/config/schema.json). Omni merges the files named by
+ * `--config-path` under its flags (cmd/omni/cmd/cmd.go: "flags have highest priority"; config.LoadFromFile reads YAML
+ * strictly, so only schema keys).
+ */
+export function renderOmniSecretConfig(secrets: { oidcClientSecret?: string }): string | undefined {
+    if (secrets.oidcClientSecret === undefined) return undefined;
+    return YAML.stringify({ auth: { oidc: { clientSecret: secrets.oidcClientSecret } } });
 }
 
 /** Omni's command line, rendered from validated settings (the container's `command`; the image's entrypoint is /omni). */
@@ -143,7 +158,6 @@ export function renderOmniFlags(input: OmniFlagsInput): string[] {
         flag("auth-oidc-enabled", true);
         flag("auth-oidc-provider-url", s.auth.oidc.providerUrl);
         flag("auth-oidc-client-id", s.auth.oidc.clientId);
-        flag("auth-oidc-client-secret", input.oidcClientSecret);
         for (const scope of s.auth.oidc.scopes ?? []) flag("auth-oidc-scopes", scope);
         flag("auth-oidc-logout-url", s.auth.oidc.logoutUrl);
         flag("auth-oidc-allow-unverified-email", s.auth.oidc.allowUnverifiedEmail);
@@ -170,5 +184,6 @@ export function renderOmniFlags(input: OmniFlagsInput): string[] {
     flag("event-sink-port", s.eventSinkPort);
     flag("eula-accept-name", s.eula?.name);
     flag("eula-accept-email", s.eula?.email);
+    if (input.secretConfig) flags.push(`--config-path=${paths.secretConfig}`);
     return flags;
 }

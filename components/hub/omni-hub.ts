@@ -7,8 +7,9 @@ import { tailscaleSidecar } from "../tailscale/sidecar";
 import { OmniEtcdKey } from "./etcd-key";
 import { HubBackup, HubBackupSummary, HubBackupTarget, s3CredentialsProblem } from "./backup";
 import { ETCD_BACKUP_DEFAULTS, OmniHubSettings, OmniHubSettingsInput, OmniHubSettingsSchema } from "./settings";
-import { hubEndpoints, omniContainerPaths, renderOmniFlags } from "./omni-flags";
+import { hubEndpoints, omniContainerPaths, renderOmniFlags, renderOmniSecretConfig } from "./omni-flags";
 import { parseDockerHost } from "../core/addresses";
+import { dockerSshOptions } from "../core/ssh";
 import {
     automationAccountScript,
     automationKeyRenewalScript,
@@ -63,7 +64,7 @@ export class OmniHub extends pulumi.ComponentResource {
     public readonly etcdKeyArmored: pulumi.Output<string>;
     /** Infra provider id → its service account key (secret); empty without the initial service account. */
     public readonly infraProviderKeys: pulumi.Output<Record<string, string>>;
-    /** Omni's command line (the OIDC client secret left out). */
+    /** Omni's command line: no secret is on it (the OIDC client secret is in an uploaded config file). */
     public readonly flags: pulumi.Output<string[]>;
     /** The uploaded certificate (tls.mode config or acme); undefined with hostFiles, whose files the program never sees. */
     public readonly certificate: pulumi.Output<CertificateSummary | undefined>;
@@ -151,7 +152,12 @@ export class OmniHub extends pulumi.ComponentResource {
 
         const provider = new docker.Provider(
             `${name}-docker`,
-            { host: s.dockerHost, sshOpts: s.dockerSshOpts },
+            {
+                host: s.dockerHost,
+                sshOpts: s.dockerHost.startsWith("ssh://")
+                    ? dockerSshOptions({ hostKey: s.dockerHostKey, extra: s.dockerSshOpts })
+                    : s.dockerSshOpts,
+            },
             { parent: this },
         );
         const onDocker = { parent: this, provider };
@@ -258,15 +264,18 @@ export class OmniHub extends pulumi.ComponentResource {
         if (s.etcdBackup?.localPath)
             volumes.push({ hostPath: s.etcdBackup.localPath, containerPath: paths.etcdBackup });
 
-        this.flags = accountId.apply((id) => renderOmniFlags({ settings: s, accountId: id }));
-        const omniCommand =
-            s.auth.oidc && args.oidcClientSecret !== undefined
-                ? pulumi
-                      .all([accountId, pulumi.secret(args.oidcClientSecret)])
-                      .apply(([id, secret]) =>
-                          renderOmniFlags({ settings: s, accountId: id, oidcClientSecret: secret }),
-                      )
-                : this.flags;
+        // The OIDC client secret goes in a file Omni reads (--config-path), never on its command line.
+        const secretConfig = s.auth.oidc && args.oidcClientSecret !== undefined;
+        if (secretConfig) {
+            uploads.push({
+                file: paths.secretConfig,
+                content: pulumi
+                    .secret(args.oidcClientSecret!)
+                    .apply((secret) => renderOmniSecretConfig({ oidcClientSecret: secret })!),
+                permissions: "0400",
+            });
+        }
+        this.flags = accountId.apply((id) => renderOmniFlags({ settings: s, accountId: id, secretConfig }));
 
         const omni = new docker.Container(
             `${name}-omni`,
@@ -279,7 +288,7 @@ export class OmniHub extends pulumi.ComponentResource {
                 capabilities: { adds: ["NET_ADMIN"] },
                 volumes,
                 uploads,
-                command: omniCommand,
+                command: this.flags,
                 restart: "unless-stopped",
             },
             { ...onDocker, dependsOn: [sidecar], deleteBeforeReplace: true },
@@ -411,7 +420,6 @@ export class OmniHub extends pulumi.ComponentResource {
         const dockerHost = parseDockerHost(s.dockerHost);
         // Unreachable for validated settings; narrows the type.
         if (typeof dockerHost === "string") throw new Error(dockerHost);
-        const script = omni.name.apply((c) => readInitialKeyScript(c, omniContainerPaths.initialServiceAccountKey));
         // Keys go to stdout: keep them out of the logs and secret in state.
         const once = { parent: this, additionalSecretOutputs: ["stdout"] };
         const readKey =
@@ -420,15 +428,29 @@ export class OmniHub extends pulumi.ComponentResource {
                       `${name}-initial-key`,
                       // No key material here: the SSH agent (SSH_AUTH_SOCK) authenticates, as for the Docker provider.
                       {
-                          connection: { host: dockerHost.host!, user: dockerHost.user, port: dockerHost.port },
-                          create: script,
+                          connection: {
+                              host: dockerHost.host!,
+                              user: dockerHost.user,
+                              port: dockerHost.port,
+                              hostKey: s.dockerHostKey,
+                          },
+                          create: omni.name.apply((c) =>
+                              readInitialKeyScript(c, omniContainerPaths.initialServiceAccountKey, { onHost: true }),
+                          ),
                           logging: "stderr",
                       },
-                      { ...once, dependsOn: [omni] },
+                      // It ran once at bootstrap: a changed script must not run it again on a deployed hub.
+                      { ...once, dependsOn: [omni], ignoreChanges: ["create"] },
                   )
                 : new command.local.Command(
                       `${name}-initial-key`,
-                      { create: script, environment: { DOCKER_HOST: s.dockerHost }, logging: "stderr" },
+                      {
+                          create: omni.name.apply((c) =>
+                              readInitialKeyScript(c, omniContainerPaths.initialServiceAccountKey),
+                          ),
+                          environment: { DOCKER_HOST: s.dockerHost },
+                          logging: "stderr",
+                      },
                       { ...once, dependsOn: [omni] },
                   );
         const initialKey = pulumi.secret(readKey.stdout.apply((out) => out.trim()));

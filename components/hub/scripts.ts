@@ -9,11 +9,13 @@ export const automationAccountName = "pulumi-automation";
  * Prints the initial service account key Omni writes on its first start. The Omni image has no shell, so
  * `docker exec cat` is impossible; `docker cp … -` streams a tar that the Docker host unpacks to stdout.
  */
-export function readInitialKeyScript(container: string, keyPath: string): string {
+export function readInitialKeyScript(container: string, keyPath: string, o: { onHost?: boolean } = {}): string {
     const src = sh(`${container}:${keyPath}`);
+    // On the (Linux) Docker host each try is bounded: a docker daemon that stops answering must not hold `up` forever.
+    const docker = o.onHost ? "timeout -k 5 30 docker" : "docker";
     return [
         "for i in $(seq 1 60); do",
-        `  docker cp ${src} - 2>/dev/null | tar -xOf - 2>/dev/null && exit 0`,
+        `  ${docker} cp ${src} - 2>/dev/null | tar -xOf - 2>/dev/null && exit 0`,
         "  sleep 5",
         "done",
         `echo "Omni wrote no ${keyPath} within 5 minutes (is this its first start? see: docker logs ${container})" >&2`,

@@ -16,9 +16,11 @@ import {
     InfraProviderIdSchema,
     parseGoDuration,
     refineWith as check,
+    singleLineStrings,
     TailscaleTag,
     uniqueBy,
 } from "../core/validation";
+import { sshHostKeyProblem } from "../core/ssh";
 import { images, versions } from "../core/versions";
 import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../edge/acme-certificate-render";
 import { DEFAULT_RECORD_TTL } from "../edge/cloudflare-record-render";
@@ -272,7 +274,10 @@ export const OmniHubSettingsSchema = z
             ),
         accountName: z
             .string()
-            .min(1)
+            .regex(
+                /^[a-z0-9][a-z0-9_.-]{0,62}$/,
+                "use a Docker container name: lowercase letters, digits, '_', '.' and '-', starting with a letter or digit (it names containers and volumes and appears in rendered scripts)",
+            )
             .default("omni")
             .describe("Names the containers (omni, omni-tailscale) and volumes (omni-data, omni-tailscale-state)"),
         omniDomain: z
@@ -382,6 +387,13 @@ export const OmniHubSettingsSchema = z
             })
             .describe("ssh://user@host, unix:///… or tcp://host:port"),
         dockerSshOpts: z.array(z.string()).optional().describe("Extra ssh options for an ssh:// dockerHost"),
+        dockerHostKey: z
+            .string()
+            .superRefine(check(sshHostKeyProblem))
+            .optional()
+            .describe(
+                "The ssh:// dockerHost's SSH host key (`ssh-ed25519 AAAA…`, its /etc/ssh/ssh_host_ed25519_key.pub): the Docker provider and the bootstrap's remote command accept only it; without it, your known_hosts decides (and the remote command accepts any key)",
+            ),
         infraProviders: z
             .array(InfraProviderIdSchema)
             .superRefine(uniqueBy((id) => id, "list each provider id once"))
@@ -404,6 +416,7 @@ export const OmniHubSettingsSchema = z
         logLevel: z.enum(["debug", "info", "warn", "error"]).optional().describe("Omni's log level"),
     })
     .superRefine((s, ctx) => {
+        singleLineStrings(s, ctx);
         // An old account id with a fresh data volume is a new, empty Omni under an old identity; old data under a new id
         // is an Omni whose id changed, which Omni does not support.
         if (s.accountId && !s.adopt) {

@@ -548,7 +548,8 @@ export const clusterLifecycleFields = {
                     `The user name in the service-account token (its sub; ${DEFAULT_KUBECONFIG.user} when unset)`,
                 ),
             groups: z
-                .array(z.string().min(1))
+                // omnictl takes them comma-separated (--groups a,b): a comma would split a group in two.
+                .array(z.string().regex(/^[^,\s]+$/, "a Kubernetes group name without commas or spaces"))
                 .min(1, "at least one Kubernetes group, e.g. system:masters")
                 .optional()
                 .describe(`The Kubernetes groups of that user (${DEFAULT_KUBECONFIG.groups.join(", ")} when unset)`),

@@ -2,6 +2,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { dockerSshOptions } from "../core/ssh";
 import {
     CONFIG_PATH,
     dockerInstallCommand,
@@ -203,7 +204,7 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
         const install = new command.remote.Command(
             `${name}-docker-install`,
             {
-                connection: { host: this.lxcAddress, user: lxc.sshUser },
+                connection: { host: this.lxcAddress, user: lxc.sshUser, hostKey: lxc.sshHostKey },
                 create: dockerInstallCommand(lxc.sshUser),
                 stdin: dockerInstallScript,
             },
@@ -214,8 +215,12 @@ export class ProxmoxInfraProvider extends pulumi.ComponentResource {
             `${name}-docker`,
             {
                 host: pulumi.interpolate`ssh://${lxc.sshUser}@${this.lxcAddress}`,
-                // Trust the LXC's host key on first use; after replacing the LXC, drop the old one (ssh-keygen -R <address>).
-                sshOpts: ["-o", "StrictHostKeyChecking=accept-new"],
+                // Only lxc.sshHostKey when set; else trust the LXC's key on first use (after replacing the LXC, drop the
+                // old one: ssh-keygen -R <address>). Bounded either way: a hung LXC must not hold `up` forever.
+                sshOpts: dockerSshOptions({
+                    hostKey: lxc.sshHostKey,
+                    unpinned: ["-o", "StrictHostKeyChecking=accept-new"],
+                }),
             },
             { parent: this, dependsOn: [install] },
         );

@@ -9,8 +9,11 @@ import {
     DEFAULT_INFRA_PROVIDER_ID,
     dnsLabel,
     InfraProviderIdSchema,
+    refineWith,
+    singleLineStrings,
     TailscaleTag,
 } from "../core/validation";
+import { sshHostKeyProblem } from "../core/ssh";
 import { images } from "../core/versions";
 
 /**
@@ -137,6 +140,13 @@ const Lxc = z
             )
             .min(1, "Pulumi installs Docker and runs containers over SSH: add the public key of your SSH agent")
             .describe("OpenSSH public keys (your SSH agent's): Pulumi installs Docker and runs containers over SSH"),
+        sshHostKey: z
+            .string()
+            .superRefine(refineWith(sshHostKeyProblem))
+            .optional()
+            .describe(
+                "The LXC's SSH host key (`ssh-ed25519 AAAA…`, its /etc/ssh/ssh_host_ed25519_key.pub once created): the Docker install and the Docker provider then accept only it; without it they trust the key of the first connection",
+            ),
         sshUser: z
             .string()
             .regex(/^[a-z_][a-z0-9_-]*$/)
@@ -258,6 +268,7 @@ export const ProxmoxInfraProviderSettingsSchema = z
             ),
     })
     .superRefine((s, ctx) => {
+        singleLineStrings(s, ctx);
         const problem = providerImageProblem(s.image, {
             ...defaultProviderImageRules,
             patchedTags: s.patchedImageTags,
@@ -357,13 +368,20 @@ export function dockerInstallCommand(sshUser: string): string {
 /**
  * Runs on `pulumi destroy` before the provider stops: waits for VMs the provider made (tagged `machine-request.*`)
  * to go, and fails with the list when they stay, so a destroy never leaves Talos VMs running with nothing managing them.
- * Reads PVE_API_URL and PVE_API_TOKEN (`user@realm!name=secret`) from the environment.
+ * Reads PVE_API_URL and PVE_API_TOKEN (`user@realm!name=secret`) from the environment. The token reaches curl on stdin
+ * (`-H @-`, a header file), not in its arguments, which `ps` shows to every user of the operator's machine; each request
+ * is bounded (`requestSeconds`, connecting within 10 s), so a hung API fails the destroy instead of outliving the wait.
  */
-export function vmGuardScript(o: { insecureSkipVerify: boolean; waitSeconds: number }): string {
+export function vmGuardScript(o: {
+    insecureSkipVerify: boolean;
+    waitSeconds: number;
+    requestSeconds?: number;
+}): string {
+    const curl = `curl -fsS --connect-timeout 10 --max-time ${o.requestSeconds ?? 30} ${o.insecureSkipVerify ? "-k " : ""}-H @-`;
     return `set -eu
 deadline=$(( $(date +%s) + ${o.waitSeconds} ))
 while :; do
-  body=$(curl -fsS ${o.insecureSkipVerify ? "-k " : ""}-H "Authorization: PVEAPIToken=$PVE_API_TOKEN" "$PVE_API_URL/cluster/resources?type=vm")
+  body=$(printf 'Authorization: PVEAPIToken=%s\\n' "$PVE_API_TOKEN" | ${curl} "$PVE_API_URL/cluster/resources?type=vm")
   vms=$(printf '%s' "$body" | tr '{' '\\n' | grep '"tags":"[^"]*machine-request\\.' | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | tr '\\n' ' ' || true)
   [ -z "$vms" ] && exit 0
   if [ "$(date +%s)" -ge "$deadline" ]; then

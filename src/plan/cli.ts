@@ -224,7 +224,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
             env,
             pack,
         });
-        process.stdout.write(args.json ? `${JSON.stringify(planJson(result), null, 2)}\n` : `${renderText(result)}\n`);
+        // Secret values inside ordinary keys are secret inputs (programs.ts); whatever still shows one is hidden here.
+        const text = args.json ? JSON.stringify(planJson(result), null, 2) : renderText(result);
+        process.stdout.write(`${redactSecrets(text)}\n`);
         return hasMandatory(result.violations) ? 1 : 0;
     } catch (e) {
         // Bad config, a missing file, or an error the program raises from what it was given (e.g. the hub stack

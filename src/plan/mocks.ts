@@ -322,7 +322,8 @@ function record(
 
 /**
  * Mocks that model what each provider returns, so no output the program uses resolves to `undefined`.
- * StackReferences are served from `stackReferences` (the offline plan fills it from the referenced stack's own plan).
+ * StackReferences and `readStackOutputs` invokes are served from `stackReferences` (the offline plan fills it from
+ * the referenced stack's own plan).
  * Every value made up is added to `simulated`, so the plan can say which of what it shows is not real.
  */
 export function offlineMocks(
@@ -345,6 +346,13 @@ export function offlineMocks(
             return { id, state };
         },
         call(args: MockCallArgs) {
+            // A workload stack reads its hub's outputs with the engine's invoke (src/hub-contract.ts), served as a
+            // StackReference to the same stack is.
+            if (args.token === "pulumi:pulumi:readStackOutputs") {
+                const ref = stackReferences[args.inputs.name];
+                if (!ref) throw new Error(`no stack "${args.inputs.name}" is known to the offline plan`);
+                return { name: args.inputs.name, ...ref };
+            }
             if (args.token === "tailscale:index/getDevices:getDevices") {
                 // One device matching the filters: the sidecar, joined once with its hostname and tags.
                 const filter = (name: string) =>

@@ -131,7 +131,7 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
         }
 
         // The program reads its config as under `pulumi up`: from the runtime, secret keys as the CLI lists them.
-        const { resources, outputs, simulated } = await runProgram(() => programFor(currentStackConfig()), {
+        const { resources, outputs, simulated } = await runProgram(() => programFor(currentStackConfig(file)), {
             stack: opts.stack,
             config: raw,
             secretKeys: [...secret],
