@@ -65,9 +65,9 @@ export type { OmniAccessProps } from "./omnictl-run";
  * The version of the providers' code, an input of every resource they hold. The engine runs refresh and destroy with
  * the provider stored in the state, and the SDK's diff ignores a changed provider (pulumi/pulumi#16826): a new
  * version makes the first `up` after an upgrade a no-op update that stores the new code. Raise it with every change
- * to the providers' code (test/omni-providers.test.ts fails until it is raised).
+ * to the providers' code (test/omni-cluster-lifecycle.test.ts fails until it is raised).
  */
-export const OMNI_PROVIDER_VERSION = 2;
+export const OMNI_PROVIDER_VERSION = 3;
 
 interface Versioned {
     /** OMNI_PROVIDER_VERSION when the resource was last written; absent on resources written before it existed. */

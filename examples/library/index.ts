@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { OmniCluster, OmniHub, OmniHubSettingsSchema, OmniMachineClass, ProxmoxInfraProvider } from "omni-scale";
+import { OmniCluster, OmniHub, OmniMachineClass, ProxmoxInfraProvider } from "omni-scale";
 
 /**
  * A whole Omni platform from the library: the hub (Omni and its Tailscale sidecar on a Docker host), the Proxmox infra
@@ -10,8 +10,8 @@ export function platform() {
     const config = new pulumi.Config();
 
     const hub = new OmniHub("omni", {
-        // The api helper (issue 27) makes settings take what a user writes: then the parse goes.
-        settings: OmniHubSettingsSchema.parse({
+        // Settings as written: OmniHub applies the defaults and names a bad value by its path (omni.settings.…).
+        settings: {
             omniDomain: "omni.example.com",
             lanIp: "192.168.10.20",
             initialUsers: ["admin@example.com"],
@@ -20,7 +20,7 @@ export function platform() {
             tls: { mode: "hostFiles", certPath: "/etc/omni/tls.crt", keyPath: "/etc/omni/tls.key" },
             dockerHost: "ssh://deploy@192.168.10.20",
             infraProviders: ["proxmox"],
-        }),
+        },
         etcdKey: config.getSecret("etcdGpgKey"),
     });
 
@@ -44,11 +44,11 @@ export function platform() {
             tailscale: { hostname: "proxmox-provider", tags: ["tag:omni-provider"] },
         },
         omniApiEndpoint: hub.apiUrl,
-        infraProviderKey: hub.infraProviderKeys.apply((keys) => keys["proxmox"]),
+        infraProviderKey: hub.infraProviderKey("proxmox"),
     });
 
     // The hub's automation key (initialServiceAccount, on by default): what applies classes and clusters.
-    const access = { omniEndpoint: hub.apiUrl, serviceAccountKey: hub.automationKey.apply((k) => k!) };
+    const access = { omniEndpoint: hub.apiUrl, serviceAccountKey: hub.automationKey };
     const providerData = { cores: 4, memory: 8192, disk_size: 40, storage_selector: 'name == "local-lvm"' };
     const classes = [
         new OmniMachineClass(
@@ -69,6 +69,8 @@ export function platform() {
             workers: [{ machineClass: "worker", size: 2 }],
         },
         machineClasses: classes,
+        // Omni refuses a backupInterval outside the hub's range: the cluster checks against it.
+        etcdBackupIntervals: hub.etcdBackupIntervals,
         ...access,
     });
 
