@@ -10,10 +10,13 @@ import {
     BACKUP_SET_FILES,
     BACKUP_SET_PREFIX,
     ENCRYPTED_SUFFIX,
+    RESTORE_RECORD,
+    SET_MARKERS,
     hubBackupScript,
     hubRestoreScript,
     s3CurlConfig,
 } from "../components/hub/backup-render";
+import { etcdKeyProvider } from "../components/hub/etcd-key";
 import { GpgHome } from "./keys";
 import { requireTools } from "./tools";
 
@@ -37,7 +40,16 @@ interface Run {
 }
 
 /** Runs a script with sh, asynchronously (the SQLite writer keeps writing meanwhile); `stdin` is what it reads. */
-function sh(script: string, args: string[], opts: { asUser?: boolean; stdin?: string } = {}): Promise<Run> {
+function sh(
+    script: string,
+    args: string[],
+    opts: {
+        asUser?: boolean;
+        stdin?: string;
+        env?: Record<string, string>;
+        started?: (child: ChildProcess) => void;
+    } = {},
+): Promise<Run> {
     const started = Date.now();
     // As root, run like the container does against a read-only mount: as a user who cannot write Omni's files.
     const argv =
@@ -45,7 +57,11 @@ function sh(script: string, args: string[], opts: { asUser?: boolean; stdin?: st
             ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", script, "sh", ...args]
             : ["sh", "-c", script, "sh", ...args];
     return new Promise((resolve, reject) => {
-        const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(argv[0], argv.slice(1), {
+            stdio: ["pipe", "pipe", "pipe"],
+            env: { ...process.env, ...opts.env },
+        });
+        opts.started?.(child);
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
@@ -152,6 +168,14 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
     let FINGERPRINT: string;
     let secretKey: string;
     let publicKeyFile: string;
+    /** The backup's signing key, made as `pulumi up` makes it (OmniEtcdKey's provider: OpenPGP.js, RSA-4096). */
+    let SIGNING_FINGERPRINT: string;
+    let signingKeyFile: string;
+    let signingPublicKey: string;
+    /** What the restore reads on stdin: the etcd secret key (from Omni) and the signing key's public part (from the backup). */
+    let restoreKeys: string;
+    let local: string;
+    let small: string;
     const timings: Record<string, number> = {};
     let setDir: string;
     const keys = Array.from({ length: 25 }, (_, i) => `/omni/resources/machine-${String(i).padStart(2, "0")}`);
@@ -166,6 +190,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             keyFingerprint: FINGERPRINT,
             publicKeyFile,
             accountId: ACCOUNT_ID,
+            signingKeyFile,
+            signingFingerprint: SIGNING_FINGERPRINT,
+            localDir: local,
+            restoreRecord: path.join(data, RESTORE_RECORD),
             // Generous: a copy that restarts on every commit (the old `.backup`) never finishes and fails here.
             stepTimeoutSeconds: 60,
             ...overrides,
@@ -177,11 +205,29 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             sqlitePath: path.join(data, "omni.db"),
             setsDir,
         });
+    /** The restore's arguments after the set: the etcd key, Omni's account id, the signing key (what the host script passes). */
+    const expect = (extra: string[] = []) => [FINGERPRINT, ACCOUNT_ID, SIGNING_FINGERPRINT, ...extra];
+    /** A container-local directory (lock, plain copies) the unprivileged backup user owns. */
+    const localDir = (name: string) => {
+        const dir = path.join(tmp, name);
+        fs.mkdirSync(dir);
+        if (process.getuid?.() === 0) fs.chownSync(dir, 65534, 65534);
+        return dir;
+    };
+    const lastSuccess = (dir: string, account = ACCOUNT_ID) => path.join(dir, `last-success-${account}`);
+    /** What runs left in a container-local directory: their temporary directories, or an etcd snapshot anywhere. */
+    const plainCopies = (dir: string) =>
+        (fs.readdirSync(dir, { recursive: true }) as string[]).filter(
+            (n) => n.startsWith("run.") || n.includes(BACKUP_FILES.etcd),
+        );
+    const setsIn = (dir: string) => fs.readdirSync(dir).filter((n) => n.startsWith(BACKUP_SET_PREFIX));
     /** Decrypts a set's file with the etcd secret key, as the restore does (real gpg). */
     const decrypt = (file: string, out: string) =>
         gpg.run(["--trust-model", "always", "--output", out, "--decrypt", file]);
 
     before(async function () {
+        // The signing key is RSA-4096, generated in JavaScript as at `pulumi up`: seconds on a loaded machine.
+        this.timeout(180000);
         requireTools(this, ["etcd", "etcdctl", "sqlite3", "curl", "gpg", "timeout"], "the hub backup restore drill");
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-backup-drill-"));
         // Traversable by the unprivileged user the backup runs as; Omni's data stays root's and read-only to it.
@@ -198,6 +244,14 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         secretKey = gpg.exportSecret(FINGERPRINT);
         publicKeyFile = path.join(tmp, "etcd-public.asc");
         fs.writeFileSync(publicKeyFile, gpg.exportPublic(FINGERPRINT), { mode: 0o644 });
+        const signing = (await etcdKeyProvider.create({ name: "omni-scale hub backup" })).outs;
+        SIGNING_FINGERPRINT = signing.fingerprint;
+        signingKeyFile = path.join(tmp, "signing-key.asc");
+        // Readable by the unprivileged user the drill runs the backup as (in the container: root, 0400).
+        fs.writeFileSync(signingKeyFile, signing.armoredPrivateKey, { mode: 0o644 });
+        signingPublicKey = signing.armoredPublicKey;
+        restoreKeys = secretKey + signingPublicKey;
+        local = localDir("local");
 
         etcd = new Etcd(path.join(data, "etcd"), await freePort(), await freePort(), path.join(tmp, "etcd.log"));
         await etcd.start();
@@ -225,6 +279,9 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             { stdio: "ignore", detached: true },
         );
         await sleep(500);
+        // A small database, for the drills where only the set's handling matters: every step ends at once.
+        small = path.join(tmp, "small.db");
+        sql(small, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
     });
 
     after(async () => {
@@ -276,7 +333,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal(audit, count, "every commit's two rows are in the copy, or neither");
         assert.ok(count >= rowsBefore, `copy has ${count} rows, the database had ${rowsBefore} before the backup`);
 
-        const last = fs.readFileSync(path.join(target, "last-success"), "utf8");
+        assert.equal(m.signedBy, SIGNING_FINGERPRINT);
+        const last = fs.readFileSync(lastSuccess(target), "utf8");
         assert.match(last, new RegExp(`^set=${sets[0]}$`, "m"));
         assert.match(last, /^s3=off$/m);
     });
@@ -305,31 +363,42 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.ok(!fs.readdirSync(target).some((n) => n.startsWith(".partial-")));
     });
 
-    it("without a public key (a library caller that gives none) writes a plain set, which restore checks as before", async () => {
+    it("without a public key (a library caller that gives none) writes a plain set, which restore takes only with allow-plain", async () => {
         const plainTarget = path.join(tmp, "target-plain");
         const run = await sh(backupScript({ targetDir: plainTarget, publicKeyFile: undefined }), ["once"]);
         assert.equal(run.code, 0, run.stderr);
-        const set = fs.readdirSync(plainTarget).find((n) => n.startsWith(BACKUP_SET_PREFIX))!;
+        const set = setsIn(plainTarget)[0];
         assert.deepEqual(fs.readdirSync(path.join(plainTarget, set)).sort(), Object.values(BACKUP_FILES).sort());
         assert.ok(!/^encryptedTo=/m.test(fs.readFileSync(path.join(plainTarget, set, BACKUP_FILES.manifest), "utf8")));
-        const check = await sh(restoreScript(plainTarget), ["check", "latest", FINGERPRINT, ACCOUNT_ID]);
+        const refused = await sh(restoreScript(plainTarget), ["check", "latest", ...expect()], { stdin: restoreKeys });
+        assert.equal(refused.code, 3);
+        assert.match(refused.stderr, /refusing: set \S+ is not encrypted .*\n.*add --allow-plain/);
+        const check = await sh(restoreScript(plainTarget), ["check", "latest", ...expect(["allow-plain"])], {
+            stdin: signingPublicKey,
+        });
         assert.equal(check.code, 0, check.stderr);
+        assert.match(check.stderr, /warning \(allow-plain\): set \S+ is not encrypted/);
     });
 
     it("health passes after a success and fails once the last success is older than twice the interval", async () => {
         assert.equal((await sh(backupScript(), ["health"])).code, 0);
-        const lastSuccess = path.join(target, "last-success");
-        const saved = fs.readFileSync(lastSuccess, "utf8");
+        const file = lastSuccess(target);
+        const saved = fs.readFileSync(file, "utf8");
         try {
             const old = Math.floor(Date.now() / 1000) - 2 * 3600 - 5;
-            fs.writeFileSync(lastSuccess, saved.replace(/^epoch=\d+$/m, `epoch=${old}`));
+            fs.writeFileSync(file, saved.replace(/^epoch=\d+$/m, `epoch=${old}`));
             const stale = await sh(backupScript(), ["health"]);
             assert.equal(stale.code, 1);
             assert.match(stale.stdout, /more than twice the interval \(3600s\)/);
-            fs.rmSync(lastSuccess);
+            fs.rmSync(file);
             assert.match((await sh(backupScript(), ["health"])).stdout, /no backup has succeeded yet/);
+            // Another Omni sharing the target has its own status.
+            assert.match(
+                (await sh(backupScript({ accountId: OTHER_ACCOUNT_ID }), ["health"])).stdout,
+                /no backup has succeeded yet/,
+            );
         } finally {
-            fs.writeFileSync(lastSuccess, saved);
+            fs.writeFileSync(file, saved);
         }
     });
 
@@ -338,9 +407,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         const run = await sh(backupScript({ sqlitePath: missing }), ["once"], { asUser: true });
         assert.equal(run.code, 1);
         assert.match(run.stderr, new RegExp(`omni-hub-backup: FAILED at SQLite copy \\(VACUUM INTO\\) of ${missing}`));
-        assert.match(fs.readFileSync(path.join(target, "last-failure"), "utf8"), /^step=SQLite copy/m);
+        assert.match(fs.readFileSync(path.join(target, `last-failure-${ACCOUNT_ID}`), "utf8"), /^step=SQLite copy/m);
         assert.ok(fs.existsSync(setDir), "the good set is kept");
-        assert.ok(!fs.readdirSync(target).some((n) => n.startsWith(".partial-")), "no partial set is left behind");
+        assert.deepEqual(setsIn(target), [path.basename(setDir)], "no partial set is left behind");
+        assert.deepEqual(plainCopies(local), [], "no plain copy is left behind");
     });
 
     it("uploads each set to S3 with SigV4, credentials from the curl config file only", async () => {
@@ -396,9 +466,6 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         const silent = net.createServer(() => undefined);
         await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
         const stuckTarget = path.join(tmp, "target-stuck");
-        // A small database, so every step before the upload ends well inside the short limit.
-        const small = path.join(tmp, "small.db");
-        sql(small, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
         try {
             const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/omni-backups`;
             const run = await sh(
@@ -410,58 +477,90 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
                 }),
                 ["once"],
             );
-            assert.equal(run.code, 1);
-            assert.match(run.stderr, /FAILED at S3 upload of omni-hub-\S+\/\S+ to .* \(limit 3s; the set is kept in /);
-            assert.match(fs.readFileSync(path.join(stuckTarget, "last-failure"), "utf8"), /^step=S3 upload/m);
+            // The set is taken (and counts); its upload waits for the next try.
+            assert.equal(run.code, 3, run.stderr);
+            assert.match(
+                run.stderr,
+                /S3 upload of omni-hub-\S+\/\S+ to .* failed \(no answer within 3s\); the set is kept in /,
+            );
+            const [set] = setsIn(stuckTarget);
+            assert.match(
+                fs.readFileSync(path.join(stuckTarget, set, SET_MARKERS.uploadPending), "utf8"),
+                /^error=S3 upload of omni-hub-\S+: no answer within 3s$/m,
+            );
+            assert.match(fs.readFileSync(lastSuccess(stuckTarget), "utf8"), /^s3=pending$/m);
         } finally {
             silent.close();
         }
     });
 
-    it("orders sets by their manifests, not their names: a clock that was ahead neither keeps a stale set nor prunes the newest", async () => {
+    it("orders this Omni's sets by their manifests, not their names: a clock that was ahead neither keeps a stale set nor prunes the newest", async () => {
         const ordered = path.join(tmp, "target-ordered");
         const fake = (name: string, lines: string) => {
             fs.mkdirSync(path.join(ordered, name), { recursive: true });
             fs.writeFileSync(path.join(ordered, name, BACKUP_FILES.manifest), `set=${name}\n${lines}\n`);
         };
+        const account = `accountId=${ACCOUNT_ID}`;
         // Taken before sequences were recorded: the name sorts one way, the epochs the other.
-        fake(`${BACKUP_SET_PREFIX}20260101T000000Z`, "epoch=1767400000");
-        fake(`${BACKUP_SET_PREFIX}20260102T000000Z`, "epoch=1767300000");
+        fake(`${BACKUP_SET_PREFIX}20260101T000000Z`, `${account}\nepoch=1767400000`);
+        fake(`${BACKUP_SET_PREFIX}20260102T000000Z`, `${account}\nepoch=1767300000`);
         // Taken while the clock was years ahead, with the latest sequence so far.
-        fake(`${BACKUP_SET_PREFIX}20990101T000000Z`, "sequence=7\nepoch=4070908800");
-        const run = await sh(backupScript({ targetDir: ordered, keep: 2 }), ["once"]);
+        fake(`${BACKUP_SET_PREFIX}20990101T000000Z`, `${account}\nsequence=7\nepoch=4070908800`);
+        // Taken before account ids were recorded: no Omni's to prune.
+        fake(`${BACKUP_SET_PREFIX}20250101T000000Z`, "sequence=3\nepoch=1735689600");
+        const run = await sh(backupScript({ targetDir: ordered, keep: 2, sqlitePath: small }), ["once"]);
         assert.equal(run.code, 0, run.stderr);
         const newest = /set=(\S+)/.exec(run.stdout)![1];
         assert.equal(manifest(path.join(ordered, newest)).sequence, "8");
         // The two oldest by sequence, then epoch, are pruned; the set of the clock that was ahead stays as older.
         assert.deepEqual(
-            fs
-                .readdirSync(ordered)
-                .filter((n) => n.startsWith(BACKUP_SET_PREFIX))
-                .sort(),
-            [`${BACKUP_SET_PREFIX}20990101T000000Z`, newest].sort(),
+            setsIn(ordered).sort(),
+            [`${BACKUP_SET_PREFIX}20250101T000000Z`, `${BACKUP_SET_PREFIX}20990101T000000Z`, newest].sort(),
         );
         // `latest` is the newest by sequence, although its name sorts first.
-        const check = await sh(restoreScript(ordered), ["check", "latest", FINGERPRINT, ACCOUNT_ID], {
-            stdin: secretKey,
-        });
+        const check = await sh(restoreScript(ordered), ["check", "latest", ...expect()], { stdin: restoreKeys });
         assert.equal(check.code, 0, check.stderr);
-        assert.match(check.stdout, new RegExp(`set ${newest} is complete`));
+        assert.match(check.stdout, new RegExp(`set ${newest} is complete .*signed by ${SIGNING_FINGERPRINT}`));
         // Among sets without sequences, the later epoch is the later set whatever the names say.
         fs.rmSync(path.join(ordered, newest), { recursive: true });
         fs.rmSync(path.join(ordered, `${BACKUP_SET_PREFIX}20990101T000000Z`), { recursive: true });
-        fake(`${BACKUP_SET_PREFIX}20260101T000000Z`, "epoch=1767400000");
-        fake(`${BACKUP_SET_PREFIX}20260102T000000Z`, "epoch=1767300000");
-        const old = await sh(restoreScript(ordered), ["check", "latest", FINGERPRINT, ACCOUNT_ID]);
+        fake(`${BACKUP_SET_PREFIX}20260101T000000Z`, `${account}\nepoch=1767400000`);
+        fake(`${BACKUP_SET_PREFIX}20260102T000000Z`, `${account}\nepoch=1767300000`);
+        const old = await sh(restoreScript(ordered), ["check", "latest", ...expect()]);
         assert.equal(old.code, 2);
-        assert.match(old.stderr, new RegExp(`${BACKUP_SET_PREFIX}20260101T000000Z/etcd\\.snapshot is missing`));
+        assert.match(old.stderr, new RegExp(`${BACKUP_SET_PREFIX}20260101T000000Z/SHA256SUMS is missing`));
+    });
+
+    it("survives manifests whose sequence is not a number: the next set follows the numbers there are, nothing crashes", async () => {
+        const odd = path.join(tmp, "target-odd");
+        const fake = (name: string, sequence: string) => {
+            fs.mkdirSync(path.join(odd, name), { recursive: true });
+            fs.writeFileSync(
+                path.join(odd, name, BACKUP_FILES.manifest),
+                `set=${name}\nsequence=${sequence}\naccountId=${ACCOUNT_ID}\nepoch=1767300000\n`,
+            );
+        };
+        // What crashed `$(( last + 1 ))`: letters, a number with letters, an exponent; 010 is ten, not octal eight.
+        fake(`${BACKUP_SET_PREFIX}20260101T000000Z`, "abc");
+        fake(`${BACKUP_SET_PREFIX}20260102T000000Z`, "12abc");
+        fake(`${BACKUP_SET_PREFIX}20260103T000000Z`, "1e3");
+        fake(`${BACKUP_SET_PREFIX}20260104T000000Z`, "010");
+        fake(`${BACKUP_SET_PREFIX}20260105T000000Z`, "2 3");
+        const run = await sh(backupScript({ targetDir: odd, keep: 10, sqlitePath: small }), ["once"]);
+        assert.equal(run.code, 0, run.stderr);
+        const newest = /set=(\S+)/.exec(run.stdout)![1];
+        assert.equal(manifest(path.join(odd, newest)).sequence, "11");
+        assert.ok(!fs.existsSync(path.join(odd, `last-failure-${ACCOUNT_ID}`)));
+        assert.equal((await sh(backupScript({ targetDir: odd, keep: 10 }), ["health"])).code, 0);
     });
 
     it("restore refuses a set taken with another etcd key, or from an Omni with another account id, and changes nothing", async () => {
         const before = fs.readdirSync(data).sort();
-        const run = await sh(restoreScript(), ["restore", "latest", OTHER_FINGERPRINT, ACCOUNT_ID], {
-            stdin: secretKey,
-        });
+        const run = await sh(
+            restoreScript(),
+            ["restore", "latest", OTHER_FINGERPRINT, ACCOUNT_ID, SIGNING_FINGERPRINT],
+            { stdin: restoreKeys },
+        );
         assert.equal(run.code, 3);
         assert.match(
             run.stderr,
@@ -469,9 +568,11 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
                 `refusing: set ${path.basename(setDir)} was taken with etcd key ${FINGERPRINT}, but the configured key is ${OTHER_FINGERPRINT}`,
             ),
         );
-        const other = await sh(restoreScript(), ["restore", "latest", FINGERPRINT, OTHER_ACCOUNT_ID], {
-            stdin: secretKey,
-        });
+        const other = await sh(
+            restoreScript(),
+            ["restore", path.basename(setDir), FINGERPRINT, OTHER_ACCOUNT_ID, SIGNING_FINGERPRINT],
+            { stdin: restoreKeys },
+        );
         assert.equal(other.code, 3);
         assert.match(
             other.stderr,
@@ -479,7 +580,7 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
                 `refusing: set ${path.basename(setDir)} was taken from the Omni with account id ${ACCOUNT_ID}, but the Omni to restore runs with --account-id ${OTHER_ACCOUNT_ID}`,
             ),
         );
-        const noKey = await sh(restoreScript(), ["check", "latest", FINGERPRINT, ACCOUNT_ID]);
+        const noKey = await sh(restoreScript(), ["check", "latest", ...expect()], { stdin: signingPublicKey });
         assert.equal(noKey.code, 4);
         assert.match(noKey.stderr, /could not read the etcd secret key/);
         assert.deepEqual(fs.readdirSync(data).sort(), before);
@@ -497,9 +598,11 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
 
         // The fingerprint as gpg prints it (spaced groups) matches too.
         const spaced = FINGERPRINT.replace(/(.{4})/g, "$1 ").trim();
-        const run = await sh(restoreScript(), ["restore", path.basename(setDir), spaced, ACCOUNT_ID], {
-            stdin: secretKey,
-        });
+        const run = await sh(
+            restoreScript(),
+            ["restore", path.basename(setDir), spaced, ACCOUNT_ID, SIGNING_FINGERPRINT],
+            { stdin: restoreKeys },
+        );
         timings.restore = run.ms;
         assert.equal(run.code, 0, run.stderr);
         assert.match(run.stdout, new RegExp(`restored ${path.basename(setDir)} \\(etcd revision ${m.etcdRevision}\\)`));
@@ -522,5 +625,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal(sql(db, "SELECT count(*) FROM machine_logs;"), copyRows);
         assert.ok(Number(copyRows) < liveRows, "the restored database is the backup, not the later live one");
         assert.equal(sql(db, "PRAGMA integrity_check;"), "ok");
+        // What the backup reads to know the drops before this set are recovered from.
+        assert.match(
+            fs.readFileSync(path.join(data, RESTORE_RECORD), "utf8"),
+            new RegExp(`^sequence=${m.sequence}$`, "m"),
+        );
     });
 });
