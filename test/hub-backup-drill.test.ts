@@ -47,6 +47,8 @@ function sh(
         asUser?: boolean;
         stdin?: string;
         env?: Record<string, string>;
+        /** Its own process group, which a test can kill at once (as SIGKILL of a container does). */
+        detached?: boolean;
         started?: (child: ChildProcess) => void;
     } = {},
 ): Promise<Run> {
@@ -60,6 +62,7 @@ function sh(
         const child = spawn(argv[0], argv.slice(1), {
             stdio: ["pipe", "pipe", "pipe"],
             env: { ...process.env, ...opts.env },
+            detached: opts.detached,
         });
         opts.started?.(child);
         let stdout = "";
@@ -86,6 +89,11 @@ function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for a condition (mocha's timeout bounds the wait). */
+async function until(condition: () => boolean): Promise<void> {
+    while (!condition()) await sleep(50);
+}
 
 class Etcd {
     private proc?: ChildProcess;
@@ -552,6 +560,384 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal(manifest(path.join(odd, newest)).sequence, "11");
         assert.ok(!fs.existsSync(path.join(odd, `last-failure-${ACCOUNT_ID}`)));
         assert.equal((await sh(backupScript({ targetDir: odd, keep: 10 }), ["health"])).code, 0);
+    });
+
+    it("keeps the last set taken before Omni ran empty (a rebuild), says why in health, warns a restore of latest, and lets it go once restored", async () => {
+        const rebuilt = path.join(tmp, "target-rebuild");
+        const emptyData = path.join(tmp, "data-rebuilt");
+        fs.mkdirSync(emptyData);
+        const script = (o: Partial<Parameters<typeof hubBackupScript>[0]> = {}) =>
+            backupScript({ targetDir: rebuilt, keep: 1, restoreRecord: path.join(emptyData, RESTORE_RECORD), ...o });
+        const first = await sh(script({ sqlitePath: small }), ["once"]);
+        assert.equal(first.code, 0, first.stderr);
+        const good = /set=(\S+)/.exec(first.stdout)![1];
+        // The rebuilt hub: an empty etcd and database, the same account id and target (what `up` before a restore gives).
+        const empty = new Etcd(
+            path.join(emptyData, "etcd"),
+            await freePort(),
+            await freePort(),
+            path.join(tmp, "etcd-rebuilt.log"),
+        );
+        await empty.start();
+        try {
+            const emptyDb = path.join(emptyData, "omni.db");
+            sql(emptyDb, "CREATE TABLE t(x);");
+            const onEmpty = script({ etcdEndpoint: empty.endpoint, sqlitePath: emptyDb });
+            for (let i = 0; i < 3; i++) {
+                const r = await sh(onEmpty, ["once"]);
+                assert.equal(r.code, 0, r.stderr);
+            }
+            // keep: 1, and yet the set from before the loss is still there, beside the newest.
+            const sets = setsIn(rebuilt);
+            assert.equal(sets.length, 2);
+            assert.ok(sets.includes(good));
+            const health = await sh(onEmpty, ["health"]);
+            assert.equal(health.code, 1);
+            assert.match(
+                health.stdout,
+                new RegExp(
+                    `set ${good} is kept whatever keep says: the next set, \\S+, fell from etcd revision \\d+ to \\d+ .*Restore ${good}`,
+                ),
+            );
+            const newest = sets.find((n) => n !== good)!;
+            assert.equal((await sh(onEmpty, ["release", newest])).code, 2, "only a set kept for a drop is released");
+            const check = await sh(restoreScript(rebuilt), ["check", "latest", ...expect()], { stdin: restoreKeys });
+            assert.equal(check.code, 0, check.stderr);
+            assert.match(
+                check.stderr,
+                new RegExp(
+                    `warning: latest set ${newest} .* is smaller than the older set ${good} .*--set ${good}`,
+                    "s",
+                ),
+            );
+
+            // The restore of that set (Omni stopped) records it; the next run lets retention prune it.
+            await empty.stop();
+            const restored = await sh(
+                hubRestoreScript({
+                    dataDir: emptyData,
+                    etcdDir: path.join(emptyData, "etcd"),
+                    sqlitePath: emptyDb,
+                    setsDir: rebuilt,
+                }),
+                ["restore", good, ...expect()],
+                { stdin: restoreKeys },
+            );
+            assert.equal(restored.code, 0, restored.stderr);
+            await empty.start();
+            const after = await sh(onEmpty, ["once"]);
+            assert.equal(after.code, 0, after.stderr);
+            assert.deepEqual(setsIn(rebuilt), [/set=(\S+)/.exec(after.stdout)![1]]);
+            assert.equal((await sh(onEmpty, ["health"])).code, 0);
+        } finally {
+            await empty.stop();
+        }
+    });
+
+    it("lets the operator release a set kept for a drop that was expected", async () => {
+        const released = path.join(tmp, "target-release");
+        const fake = (name: string, sequence: number, revision: number) => {
+            fs.mkdirSync(path.join(released, name), { recursive: true });
+            fs.writeFileSync(
+                path.join(released, name, BACKUP_FILES.manifest),
+                `set=${name}\nsequence=${sequence}\naccountId=${ACCOUNT_ID}\netcdRevision=${revision}\netcdBytes=100\nsqliteBytes=100\n`,
+            );
+        };
+        fake(`${BACKUP_SET_PREFIX}20260101T000000Z`, 1, 900);
+        fake(`${BACKUP_SET_PREFIX}20260102T000000Z`, 2, 12);
+        fs.writeFileSync(lastSuccess(released), `epoch=${Math.floor(Date.now() / 1000)}\n`);
+        const script = backupScript({ targetDir: released });
+        const health = await sh(script, ["health"]);
+        assert.equal(health.code, 1);
+        assert.match(health.stdout, /fell from etcd revision 900 to 12/);
+        const release = await sh(script, ["release", `${BACKUP_SET_PREFIX}20260101T000000Z`]);
+        assert.equal(release.code, 0, release.stderr);
+        assert.ok(fs.existsSync(path.join(released, `${BACKUP_SET_PREFIX}20260101T000000Z`, SET_MARKERS.dropReleased)));
+        assert.equal((await sh(script, ["health"])).code, 0);
+    });
+
+    it("while S3 refuses connections, local sets count toward keep, uploads wait (shown by health) and are retried without new sets", async () => {
+        const down = path.join(tmp, "target-s3-down");
+        // Nothing listens here until S3 is "back".
+        const port = await freePort();
+        const credentials = path.join(tmp, "s3-down.curlrc");
+        fs.writeFileSync(credentials, s3CurlConfig("AKIAOFFLINEEXAMPLE", "offline/example+secret"), { mode: 0o400 });
+        const script = backupScript({
+            targetDir: down,
+            keep: 2,
+            sqlitePath: small,
+            retrySeconds: 1,
+            s3: { url: `http://127.0.0.1:${port}/omni-backups`, region: "us-east-1", credentialsFile: credentials },
+        });
+        for (let i = 0; i < 4; i++) {
+            const r = await sh(script, ["once"]);
+            assert.equal(r.code, 3, r.stderr);
+            assert.match(r.stderr, /S3 upload of \S+ to \S+ failed \(curl: \(7\) Failed to connect/);
+        }
+        const sets = setsIn(down);
+        assert.equal(sets.length, 2, "four runs, keep 2: two sets");
+        for (const set of sets) assert.ok(fs.existsSync(path.join(down, set, SET_MARKERS.uploadPending)));
+        const health = await sh(script, ["health"]);
+        assert.equal(health.code, 0, "a recent pending upload is shown, not yet unhealthy");
+        assert.match(
+            health.stdout,
+            /set \S+ waits for its S3 upload since \d+s ago: S3 upload of \S+: curl: \(7\) Failed to connect/,
+        );
+        const marker = path.join(down, sets[0], SET_MARKERS.uploadPending);
+        const saved = fs.readFileSync(marker, "utf8");
+        fs.writeFileSync(marker, saved.replace(/^since=\d+$/m, `since=${Math.floor(Date.now() / 1000) - 3 * 3600}`));
+        assert.equal((await sh(script, ["health"])).code, 1, "an upload pending for more than twice the interval");
+        fs.writeFileSync(marker, saved);
+
+        // The loop: one set, then only the uploads are retried (every second here).
+        let loop: ChildProcess | undefined;
+        let log = "";
+        const running = sh(script, ["run"], {
+            started: (c) => {
+                loop = c;
+                c.stderr!.on("data", (d) => (log += d));
+            },
+        });
+        await until(() => (log.match(/failed \(curl/g) ?? []).length >= 4);
+        loop!.kill("SIGTERM");
+        const stopped = await running;
+        assert.equal(stopped.code, 0, stopped.stderr);
+        assert.equal((stopped.stdout.match(/ ok set=/g) ?? []).length, 1, "one set for four upload attempts");
+        assert.equal(setsIn(down).length, 2);
+
+        // S3 is back: `upload` sends the waiting sets and takes none.
+        const puts: string[] = [];
+        const server = http.createServer((req, res) => {
+            req.resume();
+            req.on("end", () => {
+                puts.push(req.url!);
+                res.writeHead(200).end();
+            });
+        });
+        await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+        try {
+            const up = await sh(script, ["upload"]);
+            assert.equal(up.code, 0, up.stderr);
+            const waiting = setsIn(down);
+            assert.equal(waiting.length, 2);
+            assert.equal(puts.length, 2 * BACKUP_SET_FILES.length);
+            for (const set of waiting) assert.ok(!fs.existsSync(path.join(down, set, SET_MARKERS.uploadPending)));
+            assert.match(up.stdout, /uploaded \S+ to /);
+        } finally {
+            server.close();
+        }
+    });
+
+    it("refuses a planted set (own snapshot, copied account id and fingerprint, high sequence) in check and restore of latest, signed or not", async () => {
+        const planted = path.join(tmp, "target-planted");
+        const genuine = path.basename(setDir);
+        fs.cpSync(setDir, path.join(planted, genuine), { recursive: true });
+        // The attacker's set: an etcd snapshot and a database of their own, encrypted to our (public) etcd key.
+        const attacker = new GpgHome();
+        try {
+            const fake = `${BACKUP_SET_PREFIX}20991231T235959Z`;
+            const dir = path.join(planted, fake);
+            fs.mkdirSync(dir);
+            const own = path.join(tmp, "attacker.snapshot");
+            etcd.ctl("snapshot", "save", own);
+            const ownDb = path.join(tmp, "attacker.db");
+            sql(ownDb, "CREATE TABLE machine_logs(line); INSERT INTO machine_logs VALUES('planted');");
+            attacker.run(["--import", publicKeyFile]);
+            for (const [from, to] of [
+                [own, BACKUP_FILES.etcd],
+                [ownDb, BACKUP_FILES.sqlite],
+            ])
+                attacker.run([
+                    "--trust-model",
+                    "always",
+                    "--recipient",
+                    FINGERPRINT,
+                    "--output",
+                    path.join(dir, to + ENCRYPTED_SUFFIX),
+                    "--encrypt",
+                    from,
+                ]);
+            const copied = fs
+                .readFileSync(path.join(setDir, BACKUP_FILES.manifest), "utf8")
+                .replace(/^set=.*$/m, `set=${fake}`)
+                .replace(/^sequence=.*$/m, "sequence=999999");
+            fs.writeFileSync(path.join(dir, BACKUP_FILES.manifest), copied);
+            const sums = execFileSync(
+                "sha256sum",
+                [
+                    `${BACKUP_FILES.etcd}${ENCRYPTED_SUFFIX}`,
+                    `${BACKUP_FILES.sqlite}${ENCRYPTED_SUFFIX}`,
+                    BACKUP_FILES.manifest,
+                ],
+                { cwd: dir, encoding: "utf8" },
+            );
+            fs.writeFileSync(path.join(dir, BACKUP_FILES.sums), sums);
+            const before = fs.readdirSync(data).sort();
+            const attempt = async (pattern: RegExp) => {
+                for (const mode of ["check", "restore"]) {
+                    const r = await sh(restoreScript(planted), [mode, "latest", ...expect()], { stdin: restoreKeys });
+                    assert.equal(r.code, 3, `${mode}: ${r.stderr}`);
+                    assert.match(r.stderr, pattern);
+                }
+                assert.deepEqual(fs.readdirSync(data).sort(), before, "nothing changed");
+            };
+            await attempt(new RegExp(`refusing: set ${fake} is not signed .*nothing shows it comes from this hub`));
+            // Our signature, copied from a genuine set, does not cover these checksums.
+            fs.copyFileSync(path.join(setDir, BACKUP_FILES.signature), path.join(dir, BACKUP_FILES.signature));
+            await attempt(
+                new RegExp(
+                    `set ${fake} is not signed by this hub's backup signing key ${SIGNING_FINGERPRINT} \\(no valid signature\\)`,
+                ),
+            );
+            // Signed by a key of the attacker's own, whose public part is among the keys given.
+            attacker.run(["--quick-generate-key", "Attacker <a@example.invalid>", "ed25519", "sign", "never"]);
+            const theirs = /^fpr:+([0-9A-F]{40}):/m.exec(
+                attacker.run(["--with-colons", "--list-secret-keys", "Attacker"]),
+            )![1];
+            fs.rmSync(path.join(dir, BACKUP_FILES.signature));
+            attacker.run([
+                "--local-user",
+                theirs,
+                "--output",
+                path.join(dir, BACKUP_FILES.signature),
+                "--detach-sign",
+                path.join(dir, BACKUP_FILES.sums),
+            ]);
+            for (const mode of ["check", "restore"]) {
+                const r = await sh(restoreScript(planted), [mode, "latest", ...expect()], {
+                    stdin: restoreKeys + attacker.exportPublic(theirs),
+                });
+                assert.equal(r.code, 3, r.stderr);
+                assert.match(
+                    r.stderr,
+                    new RegExp(
+                        `not signed by this hub's backup signing key ${SIGNING_FINGERPRINT} \\(signed by ${theirs}\\)`,
+                    ),
+                );
+            }
+            assert.deepEqual(fs.readdirSync(data).sort(), before, "nothing changed");
+            // A genuine set copied under another name keeps its signature, but not its place in the order.
+            const renamed = `${BACKUP_SET_PREFIX}20991230T000000Z`;
+            fs.cpSync(setDir, path.join(planted, renamed), { recursive: true });
+            const copy = await sh(restoreScript(planted), ["check", renamed, ...expect()], { stdin: restoreKeys });
+            assert.equal(copy.code, 3);
+            assert.match(
+                copy.stderr,
+                new RegExp(`the manifest of ${renamed} names the set ${genuine}: it was copied or renamed`),
+            );
+            // The genuine set, named, passes.
+            const named = await sh(restoreScript(planted), ["check", genuine, ...expect()], { stdin: restoreKeys });
+            assert.equal(named.code, 0, named.stderr);
+        } finally {
+            attacker.remove();
+        }
+    });
+
+    describe("signals and concurrent runs", () => {
+        let wrappers: string;
+        let hold: string;
+        const held = () => ({ PATH: `${wrappers}:${process.env.PATH}`, HOLD: hold });
+        before(() => {
+            // etcdctl whose snapshot, once saved (the plain copy in place), waits until the test lets it go.
+            wrappers = path.join(tmp, "wrappers");
+            fs.mkdirSync(wrappers);
+            const real = execFileSync("sh", ["-c", "command -v etcdctl"], { encoding: "utf8" }).trim();
+            fs.writeFileSync(
+                path.join(wrappers, "etcdctl"),
+                `#!/bin/sh
+case " $* " in
+  *" snapshot save "*) ${real} "$@" || exit $?; touch "$HOLD.taken"; while [ ! -e "$HOLD.go" ]; do sleep 0.1; done ;;
+  *) exec ${real} "$@" ;;
+esac
+`,
+                { mode: 0o755 },
+            );
+        });
+        beforeEach(() => {
+            hold = path.join(tmp, `hold-${Math.random().toString(36).slice(2)}`);
+        });
+
+        it("SIGTERM mid-snapshot (docker stop) leaves no plain etcd.snapshot and no partial set; what SIGKILL leaves goes at the next run", async () => {
+            const signals = path.join(tmp, "target-signals");
+            const loc = localDir("local-signals");
+            const script = backupScript({ targetDir: signals, localDir: loc, sqlitePath: small });
+            let child: ChildProcess | undefined;
+            const run = sh(script, ["run"], { env: held(), started: (c) => (child = c) });
+            await until(() => fs.existsSync(`${hold}.taken`));
+            assert.ok(
+                plainCopies(loc).some((n) => n.endsWith(`/${BACKUP_FILES.etcd}`)),
+                "mid-snapshot: the plain copy",
+            );
+            child!.kill("SIGTERM");
+            const stopped = await run;
+            assert.equal(stopped.code, 0, stopped.stderr);
+            assert.match(stopped.stderr, /stopped by a signal; the plain copies of this run are removed/);
+            assert.deepEqual(plainCopies(loc), []);
+            assert.deepEqual(setsIn(signals), []);
+
+            // SIGKILL (docker kill, the OOM killer) ends every process of the container at once: no trap runs.
+            fs.rmSync(`${hold}.taken`);
+            const killed = sh(script, ["once"], { env: held(), detached: true, started: (c) => (child = c) });
+            await until(() => fs.existsSync(`${hold}.taken`));
+            const exited = new Promise((r) => child!.on("exit", r));
+            process.kill(-child!.pid!, "SIGKILL");
+            await exited;
+            void killed;
+            assert.notDeepEqual(plainCopies(loc), [], "SIGKILL leaves the plain copy");
+            // And the gpg-agent of its keyring (a daemon, in a session of its own), which the container's end would kill.
+            for (const run of fs.readdirSync(loc).filter((n) => n.startsWith("run.")))
+                spawnSync("gpgconf", ["--kill", "gpg-agent"], {
+                    env: { ...process.env, GNUPGHOME: path.join(loc, run, "gnupg") },
+                });
+            const next = await sh(script, ["once"]);
+            assert.equal(next.code, 0, next.stderr);
+            assert.deepEqual(plainCopies(loc), []);
+            assert.equal(setsIn(signals).length, 1);
+        });
+
+        it("runs one at a time: a second run stops at the lock and leaves the first run's files alone", async () => {
+            const busy = path.join(tmp, "target-busy");
+            const loc = localDir("local-busy");
+            const script = backupScript({ targetDir: busy, localDir: loc, sqlitePath: small });
+            const first = sh(script, ["once"], { env: held() });
+            await until(() => fs.existsSync(`${hold}.taken`));
+            const second = await sh(script, ["once"]);
+            assert.equal(second.code, 75);
+            assert.match(second.stderr, /another run holds \S+\/lock; this one does not start/);
+            assert.ok(plainCopies(loc).length > 0, "the first run's copies are still there");
+            fs.writeFileSync(`${hold}.go`, "");
+            const done = await first;
+            assert.equal(done.code, 0, done.stderr);
+            assert.equal(setsIn(busy).length, 1);
+        });
+    });
+
+    it("two hubs sharing a target each keep their own sets: retention, status and latest are per account id", async () => {
+        const shared = path.join(tmp, "target-shared");
+        const hubA = backupScript({ targetDir: shared, keep: 1, sqlitePath: small, localDir: localDir("local-a") });
+        const hubB = backupScript({
+            targetDir: shared,
+            keep: 1,
+            sqlitePath: small,
+            accountId: OTHER_ACCOUNT_ID,
+            localDir: localDir("local-b"),
+        });
+        for (let round = 0; round < 2; round++) {
+            // At the same time: both may want the same set name in the same second.
+            const [a, b] = await Promise.all([sh(hubA, ["once"]), sh(hubB, ["once"])]);
+            assert.equal(a.code, 0, a.stderr);
+            assert.equal(b.code, 0, b.stderr);
+        }
+        const owners = setsIn(shared).map((n) => manifest(path.join(shared, n)).accountId);
+        assert.deepEqual(owners.sort(), [ACCOUNT_ID, OTHER_ACCOUNT_ID].sort());
+        assert.ok(fs.existsSync(lastSuccess(shared)) && fs.existsSync(lastSuccess(shared, OTHER_ACCOUNT_ID)));
+        const checkB = await sh(
+            restoreScript(shared),
+            ["check", "latest", FINGERPRINT, OTHER_ACCOUNT_ID, SIGNING_FINGERPRINT],
+            { stdin: restoreKeys },
+        );
+        assert.equal(checkB.code, 0, checkB.stderr);
+        assert.match(checkB.stdout, new RegExp(`account ${OTHER_ACCOUNT_ID}`));
     });
 
     it("restore refuses a set taken with another etcd key, or from an Omni with another account id, and changes nothing", async () => {

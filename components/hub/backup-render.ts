@@ -371,6 +371,7 @@ LAST_FAILURE="$TARGET/last-failure\${TAG:+-$TAG}"
 NL='
 '
 DEFAULT_IFS=$IFS
+exec 8>&2
 WORK=
 CLAIM=
 STEP=
@@ -400,11 +401,12 @@ abandon() {
   CLAIM=
 }
 
-# docker stop (and the restore) send TERM: kill the running step, remove the plain copies, then exit.
+# docker stop (and the restore) send TERM: kill the running step, remove the plain copies, then exit. It says so on
+# the script's own stderr (fd 8): the step it interrupts may have redirected stderr to a log about to be removed.
 on_signal() {
   if [ -n "$STEP" ]; then kill -TERM "$STEP" 2>/dev/null; wait "$STEP" 2>/dev/null; fi
   abandon
-  echo "omni-hub-backup: stopped by a signal; the plain copies of this run are removed" >&2
+  echo "omni-hub-backup: stopped by a signal; the plain copies of this run are removed" >&8
   exit 143
 }
 
@@ -782,7 +784,8 @@ elif [ -z "$SIGNER" ]; then
 else
   BY=$(gpg --batch --no-tty --status-fd 1 --verify "$DIR/${f.signature}" "$DIR/${f.sums}" 2> "$WORK/gpg.log" | awk '$2 == "VALIDSIG" { print $NF }' | head -n 1)
   if [ "$(normalize "$BY")" != "$(normalize "$SIGNER")" ]; then
-    unless_allowed "set $SET is not signed by this hub's backup signing key $SIGNER (\${BY:+signed by $BY}\${BY:-no valid signature})." \\
+    WHO=\${BY:+signed by $BY}
+    unless_allowed "set $SET is not signed by this hub's backup signing key $SIGNER (\${WHO:-no valid signature})." \\
       "Anyone who can write to the backup target could have made it. If the stack's signing key was replaced (state lost), check the set's origin and add --allow-plain."
   fi
 fi
