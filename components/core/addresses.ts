@@ -142,6 +142,10 @@ export function parseDockerHost(value: string): DockerHost | string {
             if (!url.username || !host || (url.pathname && url.pathname !== "/")) {
                 return `"${value}" must be ssh://user@host[:port] (the user is needed for the bootstrap commands too)`;
             }
+            // ssh would read a user or host beginning with "-" as an option (-oProxyCommand=… runs a command).
+            if (decodeURIComponent(url.username).startsWith("-") || host.startsWith("-")) {
+                return `"${value}": the user and host must not begin with "-" (ssh would read them as options)`;
+            }
             return { scheme: "ssh", user: decodeURIComponent(url.username), host, port };
         case "unix:":
             return url.pathname.startsWith("/") && !host

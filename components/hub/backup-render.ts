@@ -138,7 +138,9 @@ export const HubBackupSettingsSchema = z.strictObject({
         .int()
         .min(1, "keep at least one set")
         .default(28)
-        .describe("How many sets stay in targetDir (S3 keeps what its lifecycle rules keep)"),
+        .describe(
+            "How many sets of this Omni stay in targetDir, S3 down or not (plus any set kept for a drop in etcd revision or size); S3 keeps what its lifecycle rules keep",
+        ),
     targetDir: absoluteHostPath("/mnt/nas/omni-hub-backups")
         .superRefine(refineWith((dir) => backupTargetProblem(dir)))
         .describe(
