@@ -19,6 +19,8 @@ import {
     hubRestoreHostScript,
     HubRestoreHostParams,
     hubRestoreScript,
+    hubBackupScript,
+    STEP_KILL_AFTER,
     s3BaseUrl,
     s3CurlConfig,
 } from "../components/hub/backup-render";
@@ -99,6 +101,34 @@ describe("hub backup render: upstream facts (test/fixtures/hub-backup/upstream-f
             ),
         );
         assert.match(script, /^ETCD_DIR='\/_out\/etcd'$/m);
+    });
+
+    it("bounds each step with busybox's timeout -k and locks with flock -n (mirror/busybox 1_36_1 coreutils/timeout.c, util-linux/flock.c)", () => {
+        const script = hubBackupScript({
+            etcdEndpoint: OMNI_ETCD_ENDPOINT,
+            sqlitePath: "/_out/omni.db",
+            targetDir: "/backup",
+            intervalSeconds: 3600,
+            keep: 2,
+            keyFingerprint: "ABCD",
+        });
+        assert.equal(facts.busybox.timeout.usage, "[-s SIG] [-k KILL_SECS] SECS PROG ARGS");
+        // TERM at the limit, KILL STEP_KILL_AFTER seconds later if the step ignored it.
+        assert.match(script, /^ {2}timeout -k "\$KILL_AFTER" "\$STEP_TIMEOUT" "\$@" 9>&- &$/m);
+        assert.match(script, new RegExp(`^KILL_AFTER=${STEP_KILL_AFTER}$`, "m"));
+        assert.match(facts.busybox.flock.usage, /\[-sxun\] FD/);
+        assert.match(script, /^ {2}if ! flock -n 9; then$/m);
+    });
+
+    it("takes the signer from VALIDSIG's last field, the primary key's fingerprint (GnuPG 2.2.40 doc/DETAILS)", () => {
+        assert.equal(facts.gnupg.validsig.at(-1), "primary-key-fpr");
+        const script = hubRestoreScript({
+            dataDir: "/_out",
+            etcdDir: "/_out/etcd/",
+            sqlitePath: "/_out/omni.db",
+            setsDir: "/backup",
+        });
+        assert.ok(script.includes(`awk '$2 == "VALIDSIG" { print $NF }'`));
     });
 });
 
@@ -272,7 +302,8 @@ esac
             encoding: "utf8",
             env: { ...process.env, PATH: `${tmp}:${process.env.PATH}`, STUB_LOG: log, ...env },
         });
-        const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+        // One call a line; a call's last argument may be empty (a trailing space).
+        const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").replace(/\n$/, "").split("\n") : [];
         return { ...r, calls, log };
     }
     const ACCOUNT = "6f1c2b9e-7d3a-4c5b-9e8f-0a1b2c3d4e5f";
@@ -280,7 +311,6 @@ esac
     it("check: verifies the set in a one-off container of the backup image on Omni's volume, with the deployed key and Omni's account id, and stops nothing", () => {
         const r = host(["check", "latest", "", "omni-data-adopted", ACCOUNT]);
         assert.equal(r.status, 0, r.stderr);
-        // docker cp and docker run are the two ends of one pipe: their order in the log is not fixed.
         const steps = (calls: string[]) => calls.map((c) => c.split(" ").slice(0, 2).join(" "));
         assert.deepEqual(steps(r.calls).sort(), [
             "cp omni-backup:/etc/omni-hub-backup/signing-public.asc",

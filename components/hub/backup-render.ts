@@ -1030,13 +1030,15 @@ INNER=$(cat <<'OMNI_HUB_RESTORE_EOF'
 ${inner.trimEnd()}
 OMNI_HUB_RESTORE_EOF
 )
-# The keys go on the one-off container's stdin: the etcd secret key from Omni, the signing key's public part from the backup.
+# The keys go on the one-off container's stdin (held in memory, never on the host's disk): the etcd secret key from
+# Omni, the signing key's public part from the backup.
 keys() {
-  dk "$CALL_LIMIT" cp "$OMNI:${p.omniPaths.gpgKey}" - | tar -xO
-  [ -z "$SIGNER" ] || dk "$CALL_LIMIT" cp "$BACKUP:${hubBackupPaths.signingPublicKey}" - | tar -xO
+  dk "$CALL_LIMIT" cp "$OMNI:${p.omniPaths.gpgKey}" - | tar -xO &&
+    { [ -z "$SIGNER" ] || dk "$CALL_LIMIT" cp "$BACKUP:${hubBackupPaths.signingPublicKey}" - | tar -xO; }
 }
 inner() {
-  keys | dk ${limits.run} run --rm -i --network none --volume "$VOLUME:${p.omniPaths.data}" \\
+  KEYS=$(keys) || { echo "omni-hub-restore: could not read the keys from $OMNI and $BACKUP (docker cp)" >&2; return 2; }
+  printf '%s\\n' "$KEYS" | dk ${limits.run} run --rm -i --network none --volume "$VOLUME:${p.omniPaths.data}" \\
     --volume ${shQuote(`${p.targetDir}:${hubBackupPaths.target}:ro`)} "$IMAGE" sh -c "$INNER" omni-hub-restore "$1" "$SET" "$EXPECTED" "$ACCOUNT" "$SIGNER" "$ALLOW"
 }
 echo "omni-hub-restore: $OMNI (account $ACCOUNT) keeps its data in volume $VOLUME"
