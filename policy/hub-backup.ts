@@ -143,23 +143,36 @@ export const hubBackupS3CredentialsSecret: ResourceValidationPolicy = {
 export const hubBackupEncrypted: ResourceValidationPolicy = {
     name: "hub-backup-encrypted",
     description:
-        "The hub backup encrypts every set to the etcd key's public part before it leaves the host: Omni encrypts only etcd values, while etcd keys and the SQLite database (machine logs, audit log) are plain. The backup container holds the public part only.",
+        "The hub backup encrypts every set to the etcd key's public part before it leaves the host (Omni encrypts only etcd values, while etcd keys and the SQLite database are plain) and signs it with a key of its own, so that a restore can tell its sets from planted ones. The backup container holds the etcd key's public part only.",
     severity: "high",
     remediationSteps:
-        "Give HubBackup the etcd key's public part (etcdPublicKey; OmniHub passes OmniEtcdKey.armoredPublicKey), never the secret key.",
+        "Give HubBackup the etcd key's public part (etcdPublicKey; OmniHub passes OmniEtcdKey.armoredPublicKey), never the etcd secret key; HubBackup uploads its own signing key.",
     validateResource: validateResourceOfType(docker.Container, (container, _args, report) => {
         if (!isHubBackup(container)) return;
         const uploads = (known(() => container.uploads) ?? []) as { file: string; content?: string }[];
-        const key = uploads.find((u) => known(() => u.file) === hubBackupPaths.publicKey);
-        if (!key) {
+        const file = (path: string) => uploads.find((u) => known(() => u.file) === path);
+        if (!file(hubBackupPaths.publicKey)) {
             report(
                 `no public key is uploaded at ${hubBackupPaths.publicKey}: the sets would leave the host with the SQLite database and etcd keys in plain text`,
             );
-            return;
+        }
+        if (!file(hubBackupPaths.signingKey)) {
+            report(
+                `no signing key is uploaded at ${hubBackupPaths.signingKey}: unsigned sets cannot be told from sets planted in the target, and the restore refuses them`,
+            );
         }
         for (const u of uploads)
-            if (/PRIVATE KEY BLOCK/.test(known(() => u.content) ?? ""))
+            if (
+                known(() => u.file) !== hubBackupPaths.signingKey &&
+                /PRIVATE KEY BLOCK/.test(known(() => u.content) ?? "")
+            )
                 report(`${known(() => u.file)} holds an OpenPGP SECRET key: upload only the etcd key's public part`);
+        const labels = labelsOf(container);
+        const etcdKey = labels.get(HUB_BACKUP_LABELS.fingerprint);
+        if (etcdKey && etcdKey === labels.get(HUB_BACKUP_LABELS.signingFingerprint))
+            report(
+                `the signing key is the etcd key ${etcdKey}: the backup container would hold the key that decrypts Omni's data`,
+            );
     }),
 };
 

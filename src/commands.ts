@@ -87,11 +87,12 @@ const RESTORE: Command = {
     name: "restore",
     summary: "Check, then restore, the hub from one of its backup sets, on the Docker host",
     usage: `usage: omni-scale restore (--stack NAME | --config FILE) [--set NAME|latest] [--expect-fingerprint FPR]
-                         [--connect-timeout SECONDS] [--yes] [--print]
+                         [--connect-timeout SECONDS] [--allow-plain] [--yes] [--print]
        (in this repository: npm run restore -- ...)
 
 Runs the restore script on the hub's Docker host (over SSH for an ssh:// host). Without --yes it only checks the
-set: complete, undamaged, taken with the etcd key deployed and from this Omni's account id; it changes nothing. It
+set: signed by this hub's backup signing key, complete, undamaged, taken with the etcd key deployed and from this
+Omni's account id; it changes nothing. It
 restores into the volume the Omni container mounts at its data path (docker inspect), which must be the configured
 one (hub.adopt.omniDataVolume, else <accountName>-data).
 
@@ -102,6 +103,8 @@ Options:
   --set NAME|latest         the backup set to check or restore (default: latest)
   --expect-fingerprint FPR  the etcd key's fingerprint the set must be encrypted with (default: the deployed key's)
   --connect-timeout SECONDS how long an SSH connection to the Docker host may take to answer (default: 10)
+  --allow-plain             take a set that is not encrypted or not signed by this hub's backup (older sets, or a
+                            lost signing key): only after checking where it comes from
   --yes                     restore for real: stop Omni, restore the set, start Omni
   --print                   print the script and its arguments instead of running them
   -h, --help                print this help
@@ -110,8 +113,8 @@ Exit codes:
   0  the set checks out (and, with --yes, is restored)
   2  bad arguments or configuration (the stack has no hub.backup, ...), or the Docker host cannot be reached
      (the message names the host and the ssh command to try by hand)
-  other: the restore script's own exit code (3: a set taken with another etcd key or from another account id;
-     4: a damaged set)
+  other: the restore script's own exit code (3: a set not signed by this hub, not encrypted, taken with another etcd
+     key or from another account id; 4: a damaged set)
 
 Example:
   omni-scale restore --stack quantum --set latest && omni-scale restore --stack quantum --set latest --yes`,

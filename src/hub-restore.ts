@@ -3,10 +3,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import {
+    ALLOW_PLAIN,
     hubContainerNames,
     hubRestoreHostScript,
     OmniContainerFacts,
     omniContainerFacts,
+    RESTORE_LIMITS,
+    restoreDockerPrelude,
 } from "../components/hub/backup-render";
 import { OmniHubSettings, OmniHubSettingsSchema } from "../components/hub/settings";
 import { omniContainerPaths } from "../components/hub/omni-flags";
@@ -35,6 +38,8 @@ export interface RestoreOptions {
     expectFingerprint?: string;
     /** Seconds for an SSH connection to answer; SSH_CONNECT_TIMEOUT by default. */
     connectTimeoutSeconds?: number;
+    /** Take a set that is not encrypted, or not signed by this stack's backup signing key (the operator checked it). */
+    allowPlain?: boolean;
 }
 
 /** A process that runs a shell script where the Docker host's docker CLI works. */
@@ -73,6 +78,7 @@ export function onDockerHost(s: OmniHubSettings, script: string, params: string[
         const remote = ["sh", "-c", script, "omni-hub-restore", ...params].map(shellQuote).join(" ");
         const port = host.port ? ["-p", String(host.port)] : [];
         const login = `${host.user}@${host.host}`;
+        // parseDockerHost refuses a user or host beginning with "-"; "--" also keeps ssh from reading it as an option.
         return {
             command: "ssh",
             args: [
@@ -86,6 +92,7 @@ export function onDockerHost(s: OmniHubSettings, script: string, params: string[
                     "ServerAliveCountMax=4",
                 ],
                 ...port,
+                "--",
                 login,
                 remote,
             ],
@@ -122,11 +129,17 @@ export function restoreInvocation(s: OmniHubSettings, o: RestoreOptions) {
         o.expectFingerprint ?? "",
         facts.dataVolume,
         facts.accountId,
+        ...(o.allowPlain ? [ALLOW_PLAIN] : []),
     ];
     return {
         script,
         params,
-        inspect: onDockerHost(s, 'docker inspect "$1"', [names.omni], connectTimeout),
+        inspect: onDockerHost(
+            s,
+            `${restoreDockerPrelude(RESTORE_LIMITS.call)}\ndk "$CALL_LIMIT" inspect "$1"`,
+            [names.omni],
+            connectTimeout,
+        ),
         /** What Omni must mount at its data path: the adopted volume, or the one the hub creates. */
         want: {
             container: names.omni,
@@ -155,6 +168,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
         "expect-fingerprint": { type: "string" },
         "connect-timeout": { type: "string" },
         yes: { type: "boolean", default: false },
+        "allow-plain": { type: "boolean", default: false },
         print: { type: "boolean", default: false },
     });
     if (typeof args === "number") return args;
@@ -175,6 +189,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
             yes: args.yes!,
             expectFingerprint: args["expect-fingerprint"],
             connectTimeoutSeconds: connectTimeout,
+            allowPlain: args["allow-plain"],
         });
         if (args.print) {
             const params = plan.params({ dataVolume: "<data volume>", accountId: "<account id>" });

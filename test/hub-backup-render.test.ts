@@ -17,7 +17,10 @@ import {
     hubBackupPaths,
     hubBackupWarnings,
     hubRestoreHostScript,
+    HubRestoreHostParams,
     hubRestoreScript,
+    hubBackupScript,
+    STEP_KILL_AFTER,
     s3BaseUrl,
     s3CurlConfig,
 } from "../components/hub/backup-render";
@@ -99,6 +102,34 @@ describe("hub backup render: upstream facts (test/fixtures/hub-backup/upstream-f
         );
         assert.match(script, /^ETCD_DIR='\/_out\/etcd'$/m);
     });
+
+    it("bounds each step with busybox's timeout -k and locks with flock -n (mirror/busybox 1_36_1 coreutils/timeout.c, util-linux/flock.c)", () => {
+        const script = hubBackupScript({
+            etcdEndpoint: OMNI_ETCD_ENDPOINT,
+            sqlitePath: "/_out/omni.db",
+            targetDir: "/backup",
+            intervalSeconds: 3600,
+            keep: 2,
+            keyFingerprint: "ABCD",
+        });
+        assert.equal(facts.busybox.timeout.usage, "[-s SIG] [-k KILL_SECS] SECS PROG ARGS");
+        // TERM at the limit, KILL STEP_KILL_AFTER seconds later if the step ignored it.
+        assert.match(script, /^ {2}timeout -k "\$KILL_AFTER" "\$STEP_TIMEOUT" "\$@" 9>&- &$/m);
+        assert.match(script, new RegExp(`^KILL_AFTER=${STEP_KILL_AFTER}$`, "m"));
+        assert.match(facts.busybox.flock.usage, /\[-sxun\] FD/);
+        assert.match(script, /^ {2}if ! flock -n 9; then$/m);
+    });
+
+    it("takes the signer from VALIDSIG's last field, the primary key's fingerprint (GnuPG 2.2.40 doc/DETAILS)", () => {
+        assert.equal(facts.gnupg.validsig.at(-1), "primary-key-fpr");
+        const script = hubRestoreScript({
+            dataDir: "/_out",
+            etcdDir: "/_out/etcd/",
+            sqlitePath: "/_out/omni.db",
+            setsDir: "/backup",
+        });
+        assert.ok(script.includes(`awk '$2 == "VALIDSIG" { print $NF }'`));
+    });
 });
 
 describe("hub backup render: settings", () => {
@@ -107,6 +138,7 @@ describe("hub backup render: settings", () => {
         assert.deepEqual(s, {
             interval: "6h",
             keep: 28,
+            paused: false,
             targetDir: "/mnt/nas/omni-hub-backups",
             etcdImage: HUB_BACKUP_IMAGES.etcd,
             baseImage: HUB_BACKUP_IMAGES.base,
@@ -244,17 +276,19 @@ describe("hub backup render: the restore command's host script (docker stubbed)"
 
     before(() => {
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-restore-host-"));
-        // Records each call on one line; `run` saves what it is given on stdin (the etcd key) and exits with RUN_EXIT_<mode>;
-        // `cp` answers with a tar of the key file, as docker cp does; `volume inspect` fails for MISSING_VOLUME.
+        // Records each call on one line; `run` saves what it is given on stdin (the keys) and exits with RUN_EXIT_<mode>;
+        // `cp` answers with a tar of the key file, as docker cp does; `volume inspect` fails for MISSING_VOLUME; the
+        // call named by HANG never answers (a hung daemon).
         fs.writeFileSync(
             path.join(tmp, "docker"),
             `#!/bin/sh
-line=$(printf '%s' "$*" | tr '\\n' ' '); echo "$line" >> "$STUB_LOG"
+line=$(printf '%s' "$*" | tr '\\n' ' '); printf "%s\\n" "$line" >> "$STUB_LOG"
+[ "$1" != "\${HANG:-}" ] || exec sleep 600
 case "$1" in
-  inspect) case "$3" in *Labels*) echo FPR-DEPLOYED ;; *) echo omni-scale/hub-backup:etcd-v3.7.1-abc ;; esac ;;
+  inspect) case "$3" in *signing-key*) echo SIGNER-DEPLOYED ;; *Labels*) echo FPR-DEPLOYED ;; *) echo omni-scale/hub-backup:etcd-v3.7.1-abc ;; esac ;;
   volume) [ "$3" != "\${MISSING_VOLUME:-}" ] || { echo "Error response from daemon: get $3: no such volume" >&2; exit 1; } ;;
-  cp) d=$(mktemp -d); echo "ARMORED SECRET KEY" > "$d/omni.asc"; tar -C "$d" -cf - omni.asc; rm -rf "$d" ;;
-  run) mode=$(eval echo \\\${$(($# - 3))}); cat > "$STUB_LOG.$mode"; eval "exit \\\${RUN_EXIT_$mode:-0}" ;;
+  cp) d=$(mktemp -d); case "$2" in omni:*) echo "ARMORED SECRET KEY" ;; *) echo "SIGNING PUBLIC KEY" ;; esac > "$d/key.asc"; tar -C "$d" -cf - key.asc; rm -rf "$d" ;;
+  run) mode=$(eval echo \\\${$(($# - 5))}); cat > "$STUB_LOG.$mode"; eval "exit \\\${RUN_EXIT_$mode:-0}" ;;
 esac
 `,
             { mode: 0o755 },
@@ -262,13 +296,14 @@ esac
     });
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-    function host(args: string[], env: Record<string, string> = {}) {
+    function host(args: string[], env: Record<string, string> = {}, limits?: HubRestoreHostParams["limits"]) {
         const log = path.join(tmp, `log-${Math.random().toString(36).slice(2)}`);
-        const r = spawnSync("sh", ["-c", hubRestoreHostScript(params), "omni-hub-restore", ...args], {
+        const r = spawnSync("sh", ["-c", hubRestoreHostScript({ ...params, limits }), "omni-hub-restore", ...args], {
             encoding: "utf8",
             env: { ...process.env, PATH: `${tmp}:${process.env.PATH}`, STUB_LOG: log, ...env },
         });
-        const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+        // One call a line; a call's last argument may be empty (a trailing space).
+        const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").replace(/\n$/, "").split("\n") : [];
         return { ...r, calls, log };
     }
     const ACCOUNT = "6f1c2b9e-7d3a-4c5b-9e8f-0a1b2c3d4e5f";
@@ -276,10 +311,11 @@ esac
     it("check: verifies the set in a one-off container of the backup image on Omni's volume, with the deployed key and Omni's account id, and stops nothing", () => {
         const r = host(["check", "latest", "", "omni-data-adopted", ACCOUNT]);
         assert.equal(r.status, 0, r.stderr);
-        // docker cp and docker run are the two ends of one pipe: their order in the log is not fixed.
         const steps = (calls: string[]) => calls.map((c) => c.split(" ").slice(0, 2).join(" "));
         assert.deepEqual(steps(r.calls).sort(), [
+            "cp omni-backup:/etc/omni-hub-backup/signing-public.asc",
             "cp omni:/omni.asc",
+            "inspect --format",
             "inspect --format",
             "inspect --format",
             "run --rm",
@@ -289,12 +325,12 @@ esac
         assert.match(
             run,
             new RegExp(
-                `^run --rm -i --network none --volume omni-data-adopted:/_out --volume /mnt/nas/omni-hub-backups:/backup:ro omni-scale/hub-backup:etcd-v3\\.7\\.1-abc sh -c .* omni-hub-restore check latest FPR-DEPLOYED ${ACCOUNT}$`,
+                `^run --rm -i --network none --volume omni-data-adopted:/_out --volume /mnt/nas/omni-hub-backups:/backup:ro omni-scale/hub-backup:etcd-v3\\.7\\.1-abc sh -c .* omni-hub-restore check latest FPR-DEPLOYED ${ACCOUNT} SIGNER-DEPLOYED $`,
                 "s",
             ),
         );
-        // The restore script reads the etcd key (from docker cp's tar) on stdin.
-        assert.equal(fs.readFileSync(`${r.log}.check`, "utf8"), "ARMORED SECRET KEY\n");
+        // The restore script reads the etcd key (from Omni) and the signing key (from the backup), from docker cp's tars, on stdin.
+        assert.equal(fs.readFileSync(`${r.log}.check`, "utf8"), "ARMORED SECRET KEY\nSIGNING PUBLIC KEY\n");
         assert.ok(
             run.includes(
                 hubRestoreScript({
@@ -321,12 +357,14 @@ esac
     it("restore: checks, stops the backup and Omni, restores, starts Omni then the backup", () => {
         const r = host(["restore", "omni-hub-20261202T000000Z", "FPR-GIVEN", "omni-data", ACCOUNT]);
         assert.equal(r.status, 0, r.stderr);
-        const calls = r.calls.filter((c) => !c.startsWith("cp omni:/omni.asc"));
-        assert.equal(r.calls.length - calls.length, 2, "the key is read for the check and for the restore");
+        const calls = r.calls.filter((c) => !c.startsWith("cp "));
+        assert.equal(r.calls.length - calls.length, 4, "the keys are read for the check and for the restore");
         assert.deepEqual(
             calls.map((c) => c.split(" ").slice(0, 2).join(" ")),
             [
                 "volume inspect",
+                "inspect --format",
+                "inspect --format",
                 "inspect --format",
                 "run --rm",
                 "stop --time",
@@ -335,9 +373,9 @@ esac
                 "start omni-backup",
             ],
         );
-        assert.match(calls[2], new RegExp(` check omni-hub-20261202T000000Z FPR-GIVEN ${ACCOUNT}$`));
-        assert.match(calls[4], new RegExp(` restore omni-hub-20261202T000000Z FPR-GIVEN ${ACCOUNT}$`));
-        assert.equal(calls[3], "stop --time 60 omni-backup omni");
+        assert.match(calls[4], new RegExp(` check omni-hub-20261202T000000Z FPR-GIVEN ${ACCOUNT} SIGNER-DEPLOYED $`));
+        assert.match(calls[6], new RegExp(` restore omni-hub-20261202T000000Z FPR-GIVEN ${ACCOUNT} SIGNER-DEPLOYED $`));
+        assert.equal(calls[5], "stop --time 60 omni-backup omni");
     });
 
     it("leaves Omni stopped and says how to start it when the restore fails; stops nothing when the check fails", () => {
@@ -348,5 +386,41 @@ esac
         const refused = host(["restore", "latest", "", "omni-data", ACCOUNT], { RUN_EXIT_check: "3" });
         assert.equal(refused.status, 3);
         assert.ok(!refused.calls.some((c) => c.startsWith("stop")));
+    });
+
+    it("passes --allow-plain on to the restore script", () => {
+        const r = host(["check", "latest", "", "omni-data", ACCOUNT, "allow-plain"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(
+            r.calls.find((c) => c.startsWith("run "))!,
+            / SIGNER-DEPLOYED allow-plain$/,
+        );
+    });
+
+    it("bounds every docker call: a daemon that never answers ends the restore with a message, before anything is stopped", () => {
+        for (const hang of ["volume", "inspect", "cp", "run"]) {
+            const r = host(
+                ["restore", "latest", "", "omni-data", ACCOUNT],
+                { HANG: hang },
+                { call: 1, stop: 1, run: 1 },
+            );
+            assert.notEqual(r.status, 0, hang);
+            assert.match(
+                r.stderr,
+                new RegExp(`docker ${hang} did not finish within 1s: is the Docker daemon at this host answering\\?`),
+            );
+            assert.ok(!r.calls.some((c) => c.startsWith("stop")), hang);
+        }
+        const stop = host(
+            ["restore", "latest", "", "omni-data", ACCOUNT],
+            { HANG: "stop" },
+            { call: 1, stop: 1, run: 1 },
+        );
+        assert.notEqual(stop.status, 0);
+        assert.match(stop.stderr, /docker stop did not finish within 1s/);
+        assert.ok(
+            !stop.calls.some((c) => / omni-hub-restore restore latest /.test(c)),
+            "no restore after a stop that hung",
+        );
     });
 });

@@ -211,7 +211,10 @@ describe("hub-backup: the quantum example plan", () => {
         assert.equal(backup.inputs.networkMode, omni.inputs.networkMode);
         const summary = plan.outputs.hubBackup as Record<string, unknown>;
         assert.match(String(summary.image), /^omni-scale\/hub-backup:etcd-v3\.7\.1-[0-9a-f]{12}$/);
-        assert.equal(summary.schedule, "every 6h; unhealthy when the last success is older than 43200s");
+        assert.equal(
+            summary.schedule,
+            "every 6h; unhealthy when the last success is older than 43200s, or a set is kept for a drop in etcd revision or size",
+        );
         assert.equal(summary.keep, 28);
         assert.equal(summary.target, "/mnt/nas/omni-hub-backups");
     });

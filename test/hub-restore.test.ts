@@ -67,6 +67,7 @@ describe("hub restore command (npm run restore)", () => {
             "ServerAliveCountMax=4",
             "-p",
             "2222",
+            "--",
             "ansible@192.168.10.20",
         ]);
         assert.deepEqual(plan.inspect.args.slice(0, -1), run.args.slice(0, -1), "the inspect is bounded the same way");
@@ -117,6 +118,31 @@ describe("hub restore command (npm run restore)", () => {
         assert.deepEqual(run.env, { DOCKER_HOST: "unix:///var/run/docker.sock" });
     });
 
+    it("passes --allow-plain on only when given", () => {
+        const s = settings({ dockerHost: "unix:///var/run/docker.sock" });
+        const facts = { dataVolume: "omni-data", accountId: ACCOUNT };
+        assert.equal(
+            restoreInvocation(s, { set: "latest", yes: false, allowPlain: true }).restore(facts).args.at(-1),
+            "allow-plain",
+        );
+        assert.equal(restoreInvocation(s, { set: "latest", yes: false }).restore(facts).args.at(-1), ACCOUNT);
+    });
+
+    it("refuses a Docker host user or host beginning with '-', which ssh would take as an option", () => {
+        for (const dockerHost of [
+            "ssh://-oProxyCommand=touch%20pwned@192.168.10.20",
+            "ssh://ansible@-oProxyCommand=x",
+        ]) {
+            assert.throws(
+                () => restoreInvocation(settings({ dockerHost }), { set: "latest", yes: false }),
+                (e: unknown) =>
+                    e instanceof ConfigError &&
+                    /must not start with '-' \(ssh would read them as options\)/.test(e.message),
+                dockerHost,
+            );
+        }
+    });
+
     it("refuses a hub without backups, and a workload stack file", () => {
         assert.throws(
             () => restoreInvocation(settings({ backup: undefined }), { set: "latest", yes: false }),
@@ -140,7 +166,7 @@ describe("hub restore command (npm run restore)", () => {
                 out,
                 /^# on ssh:\/\/ansible@192\.168\.10\.20, with the data volume and account id of `docker inspect omni`: sh -c "<this script>" omni-hub-restore 'check' 'latest' '' '<data volume>' '<account id>'\n/,
             );
-            assert.match(out, /docker stop --time 60 "\$BACKUP" "\$OMNI"/);
+            assert.match(out, /dk \d+ stop --time 60 "\$BACKUP" "\$OMNI"/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -182,9 +208,9 @@ describe("hub restore command (npm run restore)", () => {
             fs.writeFileSync(
                 path.join(dir, "docker"),
                 `#!/bin/sh
-line=$(printf '%s' "$*" | tr '\\n' ' '); echo "$line" >> "$STUB_LOG"
+line=$(printf '%s' "$*" | tr '\\n' ' '); printf '%s\\n' "$line" >> "$STUB_LOG"
 case "$1" in
-  inspect) case "$2" in --format) case "$3" in *Labels*) echo FPR-DEPLOYED ;; *) echo omni-scale/hub-backup:test ;; esac ;; *) cat "$INSPECT_JSON" ;; esac ;;
+  inspect) case "$2" in --format) case "$3" in *signing-key*) echo SIGNER-DEPLOYED ;; *Labels*) echo FPR-DEPLOYED ;; *) echo omni-scale/hub-backup:test ;; esac ;; *) cat "$INSPECT_JSON" ;; esac ;;
   volume) case " $EXISTING_VOLUMES " in *" $3 "*) echo "[{\\"Name\\": \\"$3\\"}]" ;; *) echo "Error response from daemon: get $3: no such volume" >&2; exit 1 ;; esac ;;
   cp) d=$(mktemp -d); echo KEY > "$d/omni.asc"; tar -C "$d" -cf - omni.asc; rm -rf "$d" ;;
   run) cat > /dev/null; echo "omni-hub-restore: set omni-hub-x is complete" ;;
@@ -234,7 +260,10 @@ esac
             assert.equal(runs.length, 2);
             for (const run of runs) {
                 assert.match(run, /--volume omni-seed-data:\/_out /);
-                assert.match(run, new RegExp(`omni-hub-restore (check|restore) latest FPR-DEPLOYED ${ACCOUNT}$`));
+                assert.match(
+                    run,
+                    new RegExp(`omni-hub-restore (check|restore) latest FPR-DEPLOYED ${ACCOUNT} SIGNER-DEPLOYED $`),
+                );
             }
         });
 
@@ -302,6 +331,33 @@ esac
                 fs.rmSync(dir, { recursive: true, force: true });
             }
         });
+    });
+
+    it("puts -- before the login, so a user beginning with '-' never reaches real ssh as an option", function () {
+        requireTools(this, ["ssh"], "the ssh option-injection test");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-restore-dash-"));
+        try {
+            const pwned = path.join(dir, "pwned");
+            const run = restoreInvocation(
+                settings({ dockerHost: "ssh://nobody@127.0.0.9:1", dockerSshOpts: ["-F", "/dev/null"] }),
+                {
+                    set: "latest",
+                    yes: false,
+                    connectTimeoutSeconds: 1,
+                },
+            ).restore({ dataVolume: "omni-data", accountId: ACCOUNT });
+            // The login a hostile (unvalidated) dockerHost would give, where ours stands.
+            const args = run.args.map((a) =>
+                a === "nobody@127.0.0.9" ? `-oProxyCommand=touch ${pwned}@127.0.0.9` : a,
+            );
+            const r = spawnSync("ssh", args, { encoding: "utf8", timeout: 30_000 });
+            assert.notEqual(r.status, 0);
+            assert.ok(!fs.existsSync(pwned), "ssh ran the ProxyCommand");
+            // ssh took it as the login, and refused it as a user name (OpenSSH checks the characters of a remote user).
+            assert.match(r.stderr, /remote username contains invalid characters/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("exits 2 with usage on bad arguments", () => {

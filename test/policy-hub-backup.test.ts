@@ -23,6 +23,9 @@ const publicKey = {
     content: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nofflineExample\n-----END PGP PUBLIC KEY BLOCK-----\n",
     permissions: "0444",
 };
+const SECRET_KEY = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nofflineSigning\n-----END PGP PRIVATE KEY BLOCK-----\n";
+/** The backup's own signing key: the one secret key it may hold. */
+const signingKey = { file: hubBackupPaths.signingKey, content: pulumi.secret(SECRET_KEY), permissions: "0400" };
 const credentials = {
     file: hubBackupPaths.s3Credentials,
     content: pulumi.secret(s3CurlConfig("AKIAOFFLINE", "offline-secret")),
@@ -41,7 +44,7 @@ const backup =
                 { volumeName: "omni-data", containerPath: "/_out", readOnly: true },
                 { hostPath: "/mnt/nas/omni-hub-backups", containerPath: hubBackupPaths.target },
             ],
-            uploads: [script, publicKey],
+            uploads: [script, publicKey, signingKey],
             command: [hubBackupPaths.script, "run"],
             ...args,
         });
@@ -182,16 +185,35 @@ describe("policy: hub backup", () => {
     });
 
     describe("hub-backup-encrypted", () => {
-        it("passes a backup that holds the etcd key's public part", async () => {
+        it("passes a backup that holds the etcd key's public part and its own signing key", async () => {
             await assertNoViolation("hub-backup-encrypted", backup());
         });
 
-        it("rejects a backup with no key to encrypt to, or with the secret key", async () => {
+        it("rejects a backup with no key to encrypt to or sign with, or with the etcd secret key", async () => {
             await assertViolation(
                 "hub-backup-encrypted",
                 "hub-backup",
-                backup({ uploads: [script] }),
+                backup({ uploads: [script, signingKey] }),
                 /no public key is uploaded .*SQLite database and etcd keys in plain text/,
+            );
+            await assertViolation(
+                "hub-backup-encrypted",
+                "hub-backup",
+                backup({ uploads: [script, publicKey] }),
+                /no signing key is uploaded .*cannot be told from sets planted in the target/,
+            );
+            const fingerprint = "0123456789ABCDEF0123456789ABCDEF01234567";
+            await assertViolation(
+                "hub-backup-encrypted",
+                "hub-backup",
+                backup({
+                    labels: [
+                        role,
+                        { label: HUB_BACKUP_LABELS.fingerprint, value: fingerprint },
+                        { label: HUB_BACKUP_LABELS.signingFingerprint, value: fingerprint },
+                    ],
+                }),
+                /the signing key is the etcd key 0123456789ABCDEF0123456789ABCDEF01234567/,
             );
             const secret = {
                 ...publicKey,
@@ -200,14 +222,16 @@ describe("policy: hub backup", () => {
             await assertViolation(
                 "hub-backup-encrypted",
                 "hub-backup",
-                backup({ uploads: [script, secret] }),
+                backup({ uploads: [script, secret, signingKey] }),
                 /etcd-public\.asc holds an OpenPGP SECRET key/,
             );
             // The secret key under any other name, beside the public part.
             await assertViolation(
                 "hub-backup-encrypted",
                 "hub-backup",
-                backup({ uploads: [script, publicKey, { ...secret, file: "/etc/omni-hub-backup/omni.asc" }] }),
+                backup({
+                    uploads: [script, publicKey, signingKey, { ...secret, file: "/etc/omni-hub-backup/omni.asc" }],
+                }),
                 /\/etc\/omni-hub-backup\/omni\.asc holds an OpenPGP SECRET key/,
             );
         });

@@ -144,9 +144,9 @@ export function parseDockerHost(value: string): DockerHost | string {
             }
             {
                 const user = decodeURIComponent(url.username);
-                // ssh and its wrappers would read a leading '-' as an option (e.g. -oProxyCommand=…).
+                // ssh and its wrappers would read a leading '-' as an option (-oProxyCommand=… runs a command).
                 if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || host.startsWith("-"))
-                    return `"${value}" must be ssh://user@host[:port] with a login name (letters, digits, '_', '.', '-', not first) and a host that does not start with '-'`;
+                    return `"${value}": the user must be a login name (letters, digits, '_', '.', '-', not first) and the host must not start with '-' (ssh would read them as options)`;
                 return { scheme: "ssh", user, host, port };
             }
         case "unix:":

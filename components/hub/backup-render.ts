@@ -41,11 +41,17 @@ export const hubBackupPaths = {
     s3Credentials: "/etc/omni-hub-backup/s3.curlrc",
     /** The etcd key's public part: every set is encrypted to it. */
     publicKey: "/etc/omni-hub-backup/etcd-public.asc",
+    /** The backup's own signing key (secret, 0400) and its public part (what the restore verifies sets with). */
+    signingKey: "/etc/omni-hub-backup/signing-key.asc",
+    signingPublicKey: "/etc/omni-hub-backup/signing-public.asc",
+    /** Container-local (never the target): the run lock and each run's plain copies, removed by the next run if a run was killed. */
+    local: "/tmp/omni-hub-backup",
 } as const;
 
 /** Labels of the backup container: what the policy pack and the restore command read. */
 export const HUB_BACKUP_LABELS = {
     fingerprint: "omni-scale.hub-backup.etcd-key-fingerprint",
+    signingFingerprint: "omni-scale.hub-backup.signing-key-fingerprint",
     s3: "omni-scale.hub-backup.s3",
 } as const;
 export const HUB_BACKUP_ROLE = "hub-backup";
@@ -53,8 +59,9 @@ export const HUB_BACKUP_ROLE = "hub-backup";
 /**
  * Names of the files of one backup set (a directory `omni-hub-<UTC timestamp>`): the etcd snapshot and the SQLite
  * copy, each encrypted (`<name>.gpg`), the manifest and the checksums (both plain: sizes, revision, fingerprints,
- * account id; nothing Omni keeps secret). Sets taken before encryption (or by a HubBackup given no public key) hold
- * the plain files; restore reads both.
+ * account id; nothing Omni keeps secret), and a detached signature of the checksums by the backup's signing key,
+ * which is what tells a set of this stack from one planted in the target. Sets taken before encryption or signing
+ * (or by a HubBackup given no keys) lack the `.gpg` files or the signature: restore takes them only when told to.
  */
 export const BACKUP_SET_PREFIX = "omni-hub-";
 export const BACKUP_FILES = {
@@ -62,15 +69,24 @@ export const BACKUP_FILES = {
     sqlite: "omni.db",
     manifest: "manifest",
     sums: "SHA256SUMS",
+    signature: "SHA256SUMS.sig",
 } as const;
 export const ENCRYPTED_SUFFIX = ".gpg";
-/** The files of a set as OmniHub's backup writes them (encrypted). */
+/** The files of a set as OmniHub's backup writes them (encrypted and signed). */
 export const BACKUP_SET_FILES = [
     `${BACKUP_FILES.etcd}${ENCRYPTED_SUFFIX}`,
     `${BACKUP_FILES.sqlite}${ENCRYPTED_SUFFIX}`,
     BACKUP_FILES.manifest,
     BACKUP_FILES.sums,
+    BACKUP_FILES.signature,
 ] as const;
+/**
+ * Marker files in a set's directory, never part of the set (not uploaded, not checksummed): an upload still to do,
+ * an operator's release of a set kept for a drop, and the claim of a set still being written.
+ */
+export const SET_MARKERS = { uploadPending: "upload-pending", dropReleased: "drop-released", claim: ".claim" } as const;
+/** Written by a restore into Omni's data directory: the set restored, which releases the drops it recovers from. */
+export const RESTORE_RECORD = "omni-hub-restored";
 
 /** Seconds of a Go duration, or NaN. */
 export function durationSeconds(value: string): number {
@@ -122,7 +138,9 @@ export const HubBackupSettingsSchema = z.strictObject({
         .int()
         .min(1, "keep at least one set")
         .default(28)
-        .describe("How many sets stay in targetDir (S3 keeps what its lifecycle rules keep)"),
+        .describe(
+            "How many sets of this Omni stay in targetDir, S3 down or not (plus any set kept for a drop in etcd revision or size); S3 keeps what its lifecycle rules keep",
+        ),
     targetDir: absoluteHostPath("/mnt/nas/omni-hub-backups")
         .superRefine(refineWith((dir) => backupTargetProblem(dir)))
         .describe(
@@ -166,6 +184,12 @@ export const HubBackupSettingsSchema = z.strictObject({
         .optional()
         .describe(
             "Upload each set to S3-compatible storage: bucket, prefix, endpoint (https, no path), region; the keys are the secrets hubBackupS3AccessKeyId and hubBackupS3SecretAccessKey",
+        ),
+    paused: z
+        .boolean()
+        .default(false)
+        .describe(
+            "Take no sets (the container stays, reports unhealthy and serves the restore): set it while rebuilding a hub, until its data is restored",
         ),
     etcdImage: PinnedImageSchema.default(HUB_BACKUP_IMAGES.etcd).describe(
         "Where etcdctl and etcdutl come from: the embedded etcd's minor version, pinned",
@@ -220,25 +244,42 @@ export function s3BaseUrl(s3: NonNullable<HubBackupSettings["s3"]>): string {
     return `${s3.endpoint.replace(/\/+$/, "")}/${s3.bucket}/${s3.prefix}`;
 }
 
-/** Shell function for the offline snapshot commands: etcdutl since etcd 3.5; older etcdctl (e.g. Debian 12's 3.4) still has them. */
-const ETCD_OFFLINE = `etcd_offline() {
-  if command -v etcdutl >/dev/null 2>&1; then etcdutl "$@"; else etcdctl "$@"; fi
-}`;
-
 /**
- * Shell function listing the complete sets under a directory, oldest first, by the manifest's `sequence` (one more
- * than the highest before it, so a clock that jumps back cannot reorder them) and then its `epoch` (sets taken
- * before sequences were recorded count as 0). Never by the timestamp in the name: after the clock jumped back (or
- * was ahead before NTP fixed it), names sort the newest set first, retention would prune it and `latest` would
- * pick a stale one.
+ * Shell functions both scripts use. `etcd_offline`: the offline snapshot commands (etcdutl since etcd 3.5; older
+ * etcdctl, e.g. Debian 12's 3.4, still has them). `number`: a manifest value as a number the shell can add, whatever
+ * the manifest holds (not digits: 0; leading zeros dropped, which `$(( ))` would read as octal; more than 15 digits:
+ * the largest, so a planted set with a huge sequence still counts as the newest and fails its checks). `field`:
+ * one manifest value.
+ *
+ * `sets_in_order DIR ACCOUNT`: the complete sets of one Omni (the manifest's `accountId`; hubs sharing a target never
+ * see each other's sets), oldest first, by the manifest's `sequence` (one more than the highest before it, so a clock
+ * that jumps back cannot reorder them) and then its `epoch`. Never by the timestamp in the name: after the clock
+ * jumped back (or was ahead before NTP fixed it), names sort the newest set first, retention would prune it and
+ * `latest` would pick a stale one.
  */
-const SETS_IN_ORDER = `sets_in_order() {
+const SHARED_FUNCTIONS = `etcd_offline() {
+  if command -v etcdutl >/dev/null 2>&1; then etcdutl "$@"; else etcdctl "$@"; fi
+}
+
+number() {
+  case $1 in
+    ''|*[!0-9]*) echo 0 ;;
+    *) n=\${1#"\${1%%[!0]*}"}; if [ \${#n} -gt 15 ]; then echo 999999999999999; else echo "\${n:-0}"; fi ;;
+  esac
+}
+
+field() { sed -n "s/^$2=//p" "$1" | head -n 1; }
+
+sets_in_order() {
   for m in "$1"/"$PREFIX"*/${BACKUP_FILES.manifest}; do
     [ -f "$m" ] || continue
-    d=\${m%/*}; seq=$(sed -n 's/^sequence=//p' "$m"); epoch=$(sed -n 's/^epoch=//p' "$m")
-    echo "\${seq:-0} \${epoch:-0} \${d##*/}"
-  done | sort -k1,1n -k2,2n | cut -d' ' -f3
-}`;
+    [ "$(field "$m" accountId)" = "$2" ] || continue
+    d=\${m%/*}
+    echo "$(number "$(field "$m" sequence)") $(number "$(field "$m" epoch)") \${d##*/}"
+  done | sort -k1,1n -k2,2n | cut -d' ' -f3-
+}
+
+set_bytes() { echo $(( $(number "$(field "$1" etcdBytes)") + $(number "$(field "$1" sqliteBytes)") )); }`;
 
 export interface HubBackupScriptParams {
     etcdEndpoint: string;
@@ -252,6 +293,9 @@ export interface HubBackupScriptParams {
     keyFingerprint: string;
     /** The etcd key's public part (an armored file): what each set is encrypted to. Without it the set is plain. */
     publicKeyFile?: string;
+    /** The backup's signing key (an armored secret key file) and its fingerprint. Without them sets are unsigned. */
+    signingKeyFile?: string;
+    signingFingerprint?: string;
     /** Omni's `--account-id`, recorded in every manifest (a restore into an Omni with another one is refused). */
     accountId?: string;
     s3?: { url: string; region: string; credentialsFile: string };
@@ -259,6 +303,12 @@ export interface HubBackupScriptParams {
     retrySeconds?: number;
     /** Seconds one step (etcd snapshot, SQLite copy, encryption, one upload) may take before it is killed. */
     stepTimeoutSeconds?: number;
+    /** A directory of the container's own (not the target): the run lock and the plain copies. */
+    localDir?: string;
+    /** The restore's record in Omni's data directory (RESTORE_RECORD): a restored set releases the drops before it. */
+    restoreRecord?: string;
+    /** Take no sets: `run` idles and `health` says why. */
+    paused?: boolean;
 }
 
 /** The default bound of one backup step: a quarter of the interval, between 1 and 30 minutes. */
@@ -266,25 +316,42 @@ export function backupStepTimeout(intervalSeconds: number): number {
     return Math.max(60, Math.min(1800, Math.floor(intervalSeconds / 4)));
 }
 
+/** What a set's upload sends (the files of encrypted and of plain sets; markers never). */
+const UPLOADED = [...BACKUP_SET_FILES, BACKUP_FILES.etcd, BACKUP_FILES.sqlite];
+
+/** Seconds between the TERM a step gets at its limit and the KILL that ends it if TERM did not. */
+export const STEP_KILL_AFTER = 30;
+
 /**
- * The backup script: `run` (forever: a set, then sleep the interval; after a failure, the retry delay), `once`,
- * and `health` (fails when the last success is older than twice the interval). POSIX sh for busybox and dash.
- * Every run writes `last-success` or `last-failure` in the target and one `omni-hub-backup:` line to the log.
+ * The backup script: `run` (forever: a set every interval; in between, pending S3 uploads are retried every retry
+ * delay, and a failed set is retried after it), `once` (one set and the pending uploads), `upload` (only the pending
+ * uploads), `health` (fails when the last success is older than twice the interval, when a set is kept for a drop, or
+ * when an upload has been pending that long) and `release <set>` (lets retention prune a set kept for a drop).
+ * POSIX sh for busybox and dash. Every run writes `last-success-<account>` or `last-failure-<account>` in the target
+ * and one `omni-hub-backup:` line to the log.
  *
  * What Omni encrypts is only the etcd *values* (with the etcd GPG key); etcd keys (resource ids, cluster and machine
  * names) and the whole SQLite database (machine logs, audit log, discovery state) are plain. So the script encrypts
  * each file with gpg to the etcd key's public part before anything reaches the target directory or S3, staging the
- * plain copies in the container's own temporary directory. That key, rather than a new one or S3 server-side
- * encryption: a restore needs it anyway, so it adds no key to keep safe; and it protects the NAS copy too, which
- * server-side encryption would not (the storage operator would still read the data).
+ * plain copies in a directory of the container's own. That key, rather than a new one or S3 server-side encryption: a
+ * restore needs it anyway, so it adds no key to keep safe; and it protects the NAS copy too, which server-side
+ * encryption would not (the storage operator would still read the data). Encryption to a public key proves nothing
+ * about who made a set, so each set's checksums are also signed with a key of the backup's own.
+ *
+ * Retention keeps the newest `keep` sets of this Omni and, whatever `keep` says, every set taken just before a drop in
+ * etcd revision (which never decreases in one etcd: a lower one means Omni started on other data, e.g. empty after a
+ * rebuild) or in size (to less than half); until a restore of it (or a later set) or a `release`, `health` fails and
+ * says why.
  */
 export function hubBackupScript(p: HubBackupScriptParams): string {
     const retry = p.retrySeconds ?? Math.min(300, p.intervalSeconds);
     const stepTimeout = p.stepTimeoutSeconds ?? backupStepTimeout(p.intervalSeconds);
+    const m = SET_MARKERS;
+    const signed = Boolean(p.signingKeyFile && p.signingFingerprint);
     return `#!/bin/sh
 # omni-hub-backup, rendered by omni-scale (components/hub/backup-render.ts): backs up the Omni hub's embedded
 # etcd and SQLite database, ${p.publicKeyFile ? `each set encrypted with gpg to the etcd key ${p.keyFingerprint}` : `sets NOT encrypted (no public key given; Omni encrypts only etcd values, with ${p.keyFingerprint})`}
-# (restoring one needs the etcd secret key).
+# (restoring one needs the etcd secret key), ${signed ? `its checksums signed with ${p.signingFingerprint}` : "sets NOT signed (no signing key given)"}.
 set -u
 ETCD_ENDPOINT=${shQuote(p.etcdEndpoint)}
 SQLITE_DB=${shQuote(p.sqlitePath)}
@@ -293,65 +360,181 @@ INTERVAL=${p.intervalSeconds}
 KEEP=${p.keep}
 RETRY=${retry}
 STEP_TIMEOUT=${stepTimeout}
+KILL_AFTER=${STEP_KILL_AFTER}
 KEY_FINGERPRINT=${shQuote(p.keyFingerprint)}
 PUBLIC_KEY=${shQuote(p.publicKeyFile ?? "")}
+SIGNING_KEY=${shQuote(signed ? p.signingKeyFile! : "")}
+SIGNING_FINGERPRINT=${shQuote(signed ? p.signingFingerprint! : "")}
 ACCOUNT_ID=${shQuote(p.accountId ?? "")}
 S3_URL=${shQuote(p.s3?.url ?? "")}
 S3_REGION=${shQuote(p.s3?.region ?? "")}
 S3_CREDENTIALS=${shQuote(p.s3?.credentialsFile ?? "")}
+LOCAL=${shQuote(p.localDir ?? hubBackupPaths.local)}
+RESTORE_RECORD=${shQuote(p.restoreRecord ?? "")}
+PAUSED=${p.paused ? 1 : 0}
 PREFIX=${shQuote(BACKUP_SET_PREFIX)}
+# Status files are this Omni's own: hubs that share a target do not overwrite each other's.
+TAG=$(printf '%s' "$ACCOUNT_ID" | tr -c 'A-Za-z0-9._-' '_')
+LAST_SUCCESS="$TARGET/last-success\${TAG:+-$TAG}"
+LAST_FAILURE="$TARGET/last-failure\${TAG:+-$TAG}"
+NL='
+'
+DEFAULT_IFS=$IFS
+exec 8>&2
 WORK=
+CLAIM=
+STEP=
+child=
 
 log() { echo "omni-hub-backup: $*"; }
 
-${ETCD_OFFLINE}
+${SHARED_FUNCTIONS}
 
-${SETS_IN_ORDER}
+mine() { sets_in_order "$TARGET" "$ACCOUNT_ID"; }
 
-# Every step that talks to something or copies data is bounded: a stuck step fails the run (and is retried)
-# instead of silently stopping all backups until the health check notices.
-bounded() { timeout "$STEP_TIMEOUT" "$@"; }
+# Runs one step in the background, so that a signal's trap runs at once (and kills it); bounded: TERM at the step
+# limit, KILL if that did not end it. The run lock (fd 9) is not inherited: nothing a step leaves running holds it.
+step() {
+  timeout -k "$KILL_AFTER" "$STEP_TIMEOUT" "$@" 9>&- &
+  STEP=$!
+  rc=0; wait "$STEP" || rc=$?
+  STEP=
+  return "$rc"
+}
 
-cleanup() { [ -z "$WORK" ] || rm -rf "$WORK"; WORK=; rm -rf "$TARGET"/.partial-*; }
+# What a run leaves unless it ends well: the plain copies, and the directory of a set it had not finished.
+abandon() {
+  if [ -n "$WORK" ]; then GNUPGHOME="$WORK/gnupg" gpgconf --kill gpg-agent >/dev/null 2>&1; rm -rf "$WORK"; fi
+  WORK=
+  if [ -n "$CLAIM" ] && [ ! -f "$CLAIM/${BACKUP_FILES.manifest}" ]; then rm -rf "$CLAIM"; fi
+  CLAIM=
+}
+
+# docker stop (and the restore) send TERM: kill the running step, remove the plain copies, then exit. It says so on
+# the script's own stderr (fd 8): the step it interrupts may have redirected stderr to a log about to be removed.
+on_signal() {
+  if [ -n "$STEP" ]; then kill -TERM "$STEP" 2>/dev/null; wait "$STEP" 2>/dev/null; fi
+  abandon
+  echo "omni-hub-backup: stopped by a signal; the plain copies of this run are removed" >&8
+  exit 143
+}
 
 failed() {
-  step=$1
-  cleanup
+  abandon
   now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  printf 'time=%s\\nepoch=%s\\nstep=%s\\n' "$now" "$(date +%s)" "$step" > "$TARGET/last-failure.tmp" && mv "$TARGET/last-failure.tmp" "$TARGET/last-failure"
-  echo "omni-hub-backup: FAILED at $step ($now); the last good set is named in $TARGET/last-success" >&2
+  printf 'time=%s\\nepoch=%s\\nstep=%s\\n' "$now" "$(date +%s)" "$1" > "$LAST_FAILURE.tmp" && mv "$LAST_FAILURE.tmp" "$LAST_FAILURE"
+  echo "omni-hub-backup: FAILED at $1 ($now); the last good set is named in $LAST_SUCCESS" >&2
   return 1
 }
 
-upload() {
-  bounded curl --fail --silent --show-error --config "$S3_CREDENTIALS" --aws-sigv4 "aws:amz:$S3_REGION:s3" \\
-    --header 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --upload-file "$1" "$S3_URL/$2"
-}
-
-encrypt() {
-  bounded gpg --batch --quiet --no-tty --trust-model always --recipient "$KEY_FINGERPRINT" --output "$2" --encrypt "$1"
-}
-
-backup_once() {
-  mkdir -p "$TARGET" || { failed "creating $TARGET"; return 1; }
-  cleanup
-  stamp=$(date -u +%Y%m%dT%H%M%SZ)
-  while [ -e "$TARGET/$PREFIX$stamp" ]; do sleep 1; stamp=$(date -u +%Y%m%dT%H%M%SZ); done
-  set_name="$PREFIX$stamp"
-  stage="$TARGET/.partial-$set_name"
-  mkdir "$stage" || { failed "creating $stage"; return 1; }
-  # Plain copies stay in the container's own temporary directory; only encrypted files reach the target.
-  WORK=$(mktemp -d) || { failed "creating a temporary directory"; return 1; }
-  GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
-  if [ -n "$PUBLIC_KEY" ]; then
-    mkdir -m 700 "$GNUPGHOME" && gpg --batch --quiet --no-tty --import "$PUBLIC_KEY" 2> "$WORK/gpg.log" ||
-      { cat "$WORK/gpg.log" >&2; failed "importing the etcd public key $PUBLIC_KEY"; return 1; }
+# One run at a time: the lock is released when the run's shell exits, however it ends (flock on fd 9). The holder
+# then removes what killed runs left: plain copies in LOCAL, and unfinished sets this Omni claimed in the target.
+lock() {
+  mkdir -p "$LOCAL" && chmod 700 "$LOCAL" && exec 9> "$LOCAL/lock" || { failed "creating the lock in $LOCAL"; return 1; }
+  if ! flock -n 9; then
+    echo "omni-hub-backup: another run holds $LOCAL/lock; this one does not start" >&2
+    return 75
   fi
+  rm -rf "$LOCAL"/run.*
+  for c in "$TARGET"/"$PREFIX"*/${m.claim}; do
+    [ -f "$c" ] || continue
+    d=\${c%/*}
+    if [ ! -f "$d/${BACKUP_FILES.manifest}" ] && [ "$(cat "$c")" = "$ACCOUNT_ID" ]; then rm -rf "$d"; fi
+  done
+  return 0
+}
+
+# The sequence of the last set a restore put back into this Omni (it releases the drops up to it), or 0.
+restored_sequence() {
+  if [ -n "$RESTORE_RECORD" ] && [ -f "$RESTORE_RECORD" ] && [ "$(field "$RESTORE_RECORD" accountId)" = "$ACCOUNT_ID" ]; then
+    number "$(field "$RESTORE_RECORD" sequence)"
+  else
+    echo 0
+  fi
+}
+
+# Each set kept whatever KEEP says: the last before a drop in etcd revision or in size (to less than half), not
+# released by a restore or by 'release'. One line each: set revision bytes next-set next-revision next-bytes.
+drops() {
+  restored=$(restored_sequence)
+  mine | {
+    p=; pr=0; pb=0; ps=0
+    while IFS= read -r s; do
+      mf="$TARGET/$s/${BACKUP_FILES.manifest}"
+      r=$(number "$(field "$mf" etcdRevision)"); b=$(set_bytes "$mf")
+      if [ -n "$p" ] && { [ "$r" -lt "$pr" ] || [ $((b * 2)) -lt "$pb" ]; } && [ ! -e "$TARGET/$p/${m.dropReleased}" ] && [ "$ps" -gt "$restored" ]; then
+        echo "$p $pr $pb $s $r $b"
+      fi
+      p=$s; pr=$r; pb=$b; ps=$(number "$(field "$mf" sequence)")
+    done
+  }
+}
+
+drop_message() {
+  echo "set $1 is kept whatever keep says: the next set, $4, fell from etcd revision $2 to $5 and from $3 to $6 bytes." \\
+    "Omni may have lost its data (started empty after a rebuild?). Restore $1 (npx omni-scale restore --set $1 --yes)," \\
+    "or, if the drop was expected, let retention prune it: $0 release $1"
+}
+
+prune() {
+  kept=$(drops | cut -d' ' -f1)
+  all=$(mine)
+  excess=$(( $(printf '%s' "$all" | grep -c '') - KEEP ))
+  [ "$excess" -gt 0 ] || return 0
+  IFS=$NL; set -f
+  for old in $(printf '%s\\n' "$all" | head -n "$excess"); do
+    if printf '%s\\n' "$kept" | grep -qxF "$old"; then continue; fi
+    [ ! -f "$TARGET/$old/${m.uploadPending}" ] || log "pruning $old before its S3 upload (keep=$KEEP)"
+    rm -rf "\${TARGET:?}/$old"
+  done
+  IFS=$DEFAULT_IFS; set +f
+}
+
+# Uploads every set of this Omni still marked ${m.uploadPending}, newest first; stops at the first failure (S3 down).
+upload_pending() {
+  [ -n "$S3_URL" ] || return 0
+  pending=$(mine | sed -n '1!G;h;$p')
+  IFS=$NL; set -f
+  for s in $pending; do
+    marker="$TARGET/$s/${m.uploadPending}"
+    [ -f "$marker" ] || continue
+    for f in ${UPLOADED.join(" ")}; do
+      [ -f "$TARGET/$s/$f" ] || continue
+      rc=0
+      step curl --fail --silent --show-error --config "$S3_CREDENTIALS" --aws-sigv4 "aws:amz:$S3_REGION:s3" \\
+        --header 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --upload-file "$TARGET/$s/$f" "$S3_URL/$s/$f" 2> "$LOCAL/curl.log" || rc=$?
+      [ "$rc" -ne 0 ] || continue
+      if [ "$rc" -ge 124 ]; then why="no answer within \${STEP_TIMEOUT}s"; else why=$(tail -n 1 "$LOCAL/curl.log"); fi
+      printf 'since=%s\\nerror=%s\\n' "$(field "$marker" since)" "S3 upload of $s/$f: $why" > "$marker.tmp" && mv "$marker.tmp" "$marker"
+      echo "omni-hub-backup: S3 upload of $s/$f to $S3_URL failed ($why); the set is kept in $TARGET, the upload retried in \${RETRY}s" >&2
+      IFS=$DEFAULT_IFS; set +f
+      return 1
+    done
+    rm -f "$marker"
+    log "uploaded $s to $S3_URL"
+  done
+  IFS=$DEFAULT_IFS; set +f
+  return 0
+}
+
+# Exit codes: 0 a set (and every pending upload), 3 a set but uploads still pending, 1 failed, 75 another run.
+backup_once() {
+  trap on_signal TERM INT HUP
+  mkdir -p "$TARGET" || { failed "creating $TARGET"; return 1; }
+  lock || return $?
+  WORK=$(mktemp -d "$LOCAL/run.XXXXXX") || { failed "creating a temporary directory in $LOCAL"; return 1; }
+  GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
+  mkdir -m 700 "$GNUPGHOME" || { failed "creating $GNUPGHOME"; return 1; }
+  for key in "$PUBLIC_KEY" "$SIGNING_KEY"; do
+    [ -n "$key" ] || continue
+    step gpg --batch --quiet --no-tty --import "$key" 2> "$WORK/gpg.log" ||
+      { cat "$WORK/gpg.log" >&2; failed "importing the key $key"; return 1; }
+  done
 
   # A consistent point-in-time copy over the client API (what Omni documents for its embedded etcd). The health
   # probe fails fast when Omni is down; the snapshot's own timeout must allow for a large database.
-  if ! etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 5s --command-timeout 10s endpoint health > "$WORK/etcdctl.log" 2>&1 ||
-    ! bounded etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 10s --command-timeout "\${STEP_TIMEOUT}s" snapshot save "$WORK/${BACKUP_FILES.etcd}" > "$WORK/etcdctl.log" 2>&1; then
+  if ! step etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 5s --command-timeout 10s endpoint health > "$WORK/etcdctl.log" 2>&1 ||
+    ! step etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 10s --command-timeout "\${STEP_TIMEOUT}s" snapshot save "$WORK/${BACKUP_FILES.etcd}" > "$WORK/etcdctl.log" 2>&1; then
     cat "$WORK/etcdctl.log" >&2; failed "etcd snapshot from $ETCD_ENDPOINT (limit \${STEP_TIMEOUT}s)"; return 1
   fi
   status=$(etcd_offline snapshot status --write-out json "$WORK/${BACKUP_FILES.etcd}" 2>/dev/null)
@@ -361,23 +544,38 @@ backup_once() {
   # VACUUM INTO copies the database in one read transaction, so Omni's commits (one per machine log line) never
   # restart it, unlike the online backup API (.backup), which restarts on every commit by another connection.
   # Read-only: it never writes Omni's files.
-  if ! bounded sqlite3 -bail -readonly -cmd '.timeout 60000' "$SQLITE_DB" "VACUUM INTO '$WORK/${BACKUP_FILES.sqlite}'"; then
+  if ! step sqlite3 -bail -readonly -cmd '.timeout 60000' "$SQLITE_DB" "VACUUM INTO '$WORK/${BACKUP_FILES.sqlite}'"; then
     failed "SQLite copy (VACUUM INTO) of $SQLITE_DB (limit \${STEP_TIMEOUT}s)"; return 1
   fi
   # One self-contained file (no -wal beside it), checked before it counts.
   check=$(sqlite3 "$WORK/${BACKUP_FILES.sqlite}" 'PRAGMA journal_mode=DELETE; PRAGMA integrity_check;' | tail -n 1)
   [ "$check" = ok ] || { failed "SQLite integrity check of the copy ($check)"; return 1; }
-
   etcd_bytes=$(wc -c < "$WORK/${BACKUP_FILES.etcd}" | tr -d ' ')
   sqlite_bytes=$(wc -c < "$WORK/${BACKUP_FILES.sqlite}" | tr -d ' ')
-  for f in ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite}; do
-    if [ -z "$PUBLIC_KEY" ]; then mv "$WORK/$f" "$stage/$f" || { failed "staging $f"; return 1; }
-    else encrypt "$WORK/$f" "$stage/$f${ENCRYPTED_SUFFIX}" || { failed "encrypting $f to $KEY_FINGERPRINT"; return 1; }; fi
+
+  # The set's name is claimed with mkdir, which fails if it exists: also against a hub sharing the target. Until its
+  # manifest is in place the set does not count, and .claim says whose it is.
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  until mkdir "$TARGET/$PREFIX$stamp" 2>/dev/null; do
+    [ -e "$TARGET/$PREFIX$stamp" ] || { failed "creating a set directory in $TARGET"; return 1; }
+    sleep 1; stamp=$(date -u +%Y%m%dT%H%M%SZ)
   done
-  last=$(sed -n 's/^sequence=//p' "$TARGET"/"$PREFIX"*/${BACKUP_FILES.manifest} 2>/dev/null | sort -n | tail -n 1)
+  set_name=$PREFIX$stamp
+  CLAIM="$TARGET/$set_name"
+  printf '%s' "$ACCOUNT_ID" > "$CLAIM/${m.claim}" || { failed "writing $CLAIM"; return 1; }
+  # Only encrypted files reach the target; each plain copy goes as soon as it is encrypted.
+  for f in ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite}; do
+    if [ -z "$PUBLIC_KEY" ]; then step cp "$WORK/$f" "$CLAIM/$f" || { failed "writing $f"; return 1; }
+    else step gpg --batch --quiet --no-tty --trust-model always --recipient "$KEY_FINGERPRINT" --output "$CLAIM/$f${ENCRYPTED_SUFFIX}" --encrypt "$WORK/$f" ||
+      { failed "encrypting $f to $KEY_FINGERPRINT"; return 1; }; fi
+    rm -f "$WORK/$f"
+  done
+  newest=$(mine | tail -n 1)
+  last=0
+  [ -z "$newest" ] || last=$(number "$(field "$TARGET/$newest/${BACKUP_FILES.manifest}" sequence)")
   {
     echo "set=$set_name"
-    echo "sequence=$(( \${last:-0} + 1 ))"
+    echo "sequence=$((last + 1))"
     echo "time=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "epoch=$(date +%s)"
     echo "accountId=$ACCOUNT_ID"
@@ -386,51 +584,123 @@ backup_once() {
     echo "sqliteBytes=$sqlite_bytes"
     echo "keyFingerprint=$KEY_FINGERPRINT"
     [ -z "$PUBLIC_KEY" ] || echo "encryptedTo=$KEY_FINGERPRINT"
-  } > "$stage/${BACKUP_FILES.manifest}"
-  (cd "$stage" && sha256sum ${BACKUP_FILES.etcd}* ${BACKUP_FILES.sqlite}* ${BACKUP_FILES.manifest} > ${BACKUP_FILES.sums}) || { failed "checksums"; return 1; }
-  mv "$stage" "$TARGET/$set_name" || { failed "publishing $set_name"; return 1; }
-  rm -rf "$WORK"; WORK=
-
-  s3=off
-  if [ -n "$S3_URL" ]; then
-    for f in $(cd "$TARGET/$set_name" && ls); do
-      upload "$TARGET/$set_name/$f" "$set_name/$f" || { failed "S3 upload of $set_name/$f to $S3_URL (limit \${STEP_TIMEOUT}s; the set is kept in $TARGET)"; return 1; }
-    done
-    s3=uploaded
+    [ -z "$SIGNING_KEY" ] || echo "signedBy=$SIGNING_FINGERPRINT"
+  } > "$WORK/${BACKUP_FILES.manifest}"
+  { (cd "$CLAIM" && sha256sum ${BACKUP_FILES.etcd}* ${BACKUP_FILES.sqlite}*) && (cd "$WORK" && sha256sum ${BACKUP_FILES.manifest}); } > "$CLAIM/${BACKUP_FILES.sums}" ||
+    { failed "checksums"; return 1; }
+  if [ -n "$SIGNING_KEY" ]; then
+    step gpg --batch --quiet --no-tty --local-user "$SIGNING_FINGERPRINT!" --output "$CLAIM/${BACKUP_FILES.signature}" --detach-sign "$CLAIM/${BACKUP_FILES.sums}" 2> "$WORK/gpg.log" ||
+      { cat "$WORK/gpg.log" >&2; failed "signing the set with $SIGNING_FINGERPRINT"; return 1; }
   fi
+  [ -z "$S3_URL" ] || printf 'since=%s\\n' "$(date +%s)" > "$CLAIM/${m.uploadPending}"
+  # The manifest goes in last, by rename: from then on the set is complete.
+  cp "$WORK/${BACKUP_FILES.manifest}" "$CLAIM/${BACKUP_FILES.manifest}.tmp" && mv "$CLAIM/${BACKUP_FILES.manifest}.tmp" "$CLAIM/${BACKUP_FILES.manifest}" ||
+    { failed "publishing $set_name"; return 1; }
+  rm -f "$CLAIM/${m.claim}"
+  CLAIM=
+  abandon
 
-  # Retention: the oldest by the manifests' order go first (sets_in_order).
-  excess=$(( $(sets_in_order "$TARGET" | wc -l) - KEEP ))
-  if [ "$excess" -gt 0 ]; then
-    sets_in_order "$TARGET" | head -n "$excess" | while read -r old; do rm -rf "\${TARGET:?}/$old"; done
-  fi
-
-  { cat "$TARGET/$set_name/${BACKUP_FILES.manifest}"; echo "s3=$s3"; } > "$TARGET/last-success.tmp" && mv "$TARGET/last-success.tmp" "$TARGET/last-success"
-  rm -f "$TARGET/last-failure"
+  # Local sets count whether or not S3 has them: an S3 outage never fills the target.
+  prune
+  s3=off; rc=0
+  if [ -n "$S3_URL" ]; then if upload_pending; then s3=uploaded; else s3=pending; rc=3; fi; fi
+  { cat "$TARGET/$set_name/${BACKUP_FILES.manifest}"; echo "s3=$s3"; } > "$LAST_SUCCESS.tmp" && mv "$LAST_SUCCESS.tmp" "$LAST_SUCCESS"
+  rm -f "$LAST_FAILURE"
   log "ok set=$set_name etcdRevision=$revision etcdBytes=$etcd_bytes sqliteBytes=$sqlite_bytes s3=$s3 keyFingerprint=$KEY_FINGERPRINT"
+  drops | while read -r a b c d e f; do log "WARNING: $(drop_message "$a" "$b" "$c" "$d" "$e" "$f")"; done
+  return "$rc"
+}
+
+upload_only() {
+  trap on_signal TERM INT HUP
+  lock || return $?
+  upload_pending || return 3
 }
 
 health() {
-  if [ ! -f "$TARGET/last-success" ]; then echo "no backup has succeeded yet (see docker logs)"; return 1; fi
-  last=$(sed -n 's/^epoch=//p' "$TARGET/last-success")
-  age=$(( $(date +%s) - \${last:-0} ))
-  if [ "$age" -gt $((2 * INTERVAL)) ]; then
-    echo "the last successful backup is \${age}s old, more than twice the interval (\${INTERVAL}s)"; return 1
+  if [ "$PAUSED" = 1 ]; then echo "paused (hub.backup.paused): no sets are taken; set paused to false once the hub's data is restored"; return 1; fi
+  rc=0
+  if [ ! -f "$LAST_SUCCESS" ]; then
+    echo "no backup has succeeded yet (see docker logs)"; rc=1
+  else
+    age=$(( $(date +%s) - $(number "$(field "$LAST_SUCCESS" epoch)") ))
+    if [ "$age" -gt $((2 * INTERVAL)) ]; then
+      echo "the last successful backup is \${age}s old, more than twice the interval (\${INTERVAL}s)"; rc=1
+    else
+      echo "ok: last successful backup \${age}s ago"
+    fi
   fi
-  echo "ok: last successful backup \${age}s ago"
+  found=$(drops)
+  if [ -n "$found" ]; then
+    rc=1
+    printf '%s\\n' "$found" | while read -r a b c d e f; do drop_message "$a" "$b" "$c" "$d" "$e" "$f"; done
+  fi
+  for s in $(mine | sed -n '1!G;h;$p'); do
+    marker="$TARGET/$s/${m.uploadPending}"
+    [ -f "$marker" ] || continue
+    waited=$(( $(date +%s) - $(number "$(field "$marker" since)") ))
+    echo "set $s waits for its S3 upload since \${waited}s ago: $(field "$marker" error)"
+    [ "$waited" -le $((2 * INTERVAL)) ] || rc=1
+  done
+  return "$rc"
 }
 
+release() {
+  case \${1:-} in ''|*/*|.*) echo "usage: $0 release <set>" >&2; return 2 ;; esac
+  if ! drops | cut -d' ' -f1 | grep -qxF "$1"; then echo "omni-hub-backup: $1 is not a set kept for a drop" >&2; return 2; fi
+  : > "$TARGET/$1/${m.dropReleased}" && log "released $1: retention may prune it"
+}
+
+# Runs backup_once or upload_only in a subshell: whatever the input, a crash there is recorded and the loop goes on
+# (a crash of PID 1 would restart the container into the same crash).
+attempt() {
+  ( "$1" ) & child=$!
+  rc=0; wait "$child" || rc=$?
+  child=
+  case $rc in
+    0|1|3|75) ;;
+    *) ( lock ) >/dev/null 2>&1; failed "an unexpected error in $1 (exit $rc; see the lines above)" ;;
+  esac
+  return "$rc"
+}
+
+# The signal ends the run in progress (its own trap cleans up), then the script: \`docker stop\` ends \`run\` cleanly (0).
+stop() {
+  if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; fi
+  exit "$1"
+}
+
+if [ "$PAUSED" = 1 ] && [ "\${1:-run}" != health ]; then
+  log "paused (hub.backup.paused): no sets are taken"
+  [ "\${1:-run}" = run ] || exit 1
+  trap 'exit 0' TERM INT
+  while :; do sleep 3600 & wait $!; done
+fi
+if [ "\${1:-run}" = run ]; then trap 'stop 0' TERM INT HUP; else trap 'stop 143' TERM INT HUP; fi
 case "\${1:-run}" in
-  once) backup_once ;;
+  once) attempt backup_once ;;
+  upload) attempt upload_only ;;
   health) health ;;
+  release) release "\${2:-}" ;;
   run)
-    # sleep in the background so docker stop's SIGTERM ends the loop at once.
-    trap 'exit 0' TERM INT
+    next=0
     while :; do
-      if backup_once; then pause=$INTERVAL; else pause=$RETRY; fi
-      sleep "$pause" & wait $!
+      now=$(date +%s)
+      if [ "$now" -ge "$next" ]; then
+        rc=0; attempt backup_once || rc=$?
+        # After a set, the next one in INTERVAL; after a failure, a set again in RETRY.
+        case $rc in 0|3) next=$((now + INTERVAL)) ;; *) next=$((now + RETRY)) ;; esac
+      else
+        rc=0; attempt upload_only || rc=$?
+      fi
+      pause=$((next - $(date +%s)))
+      # Pending uploads are retried every RETRY, without a new set.
+      if [ "$rc" = 3 ] && [ "$pause" -gt "$RETRY" ]; then pause=$RETRY; fi
+      [ "$pause" -ge 1 ] || pause=1
+      sleep "$pause" & child=$!
+      wait "$child"; child=
     done ;;
-  *) echo "usage: $0 [run|once|health]" >&2; exit 2 ;;
+  *) echo "usage: $0 [run|once|upload|health|release <set>]" >&2; exit 2 ;;
 esac
 `;
 }
@@ -444,17 +714,24 @@ export interface HubRestoreScriptParams {
     setsDir: string;
 }
 
+/** The restore script's last argument that makes it take a set that is not encrypted or not signed by this stack. */
+export const ALLOW_PLAIN = "allow-plain";
+
 /**
  * Restores one set into Omni's data directory:
- * `sh -c <script> omni-hub-restore check|restore <set|latest> <expected fingerprint> <Omni's account id>`, with the
- * etcd secret key (armored) on stdin to decrypt the set. `check` verifies the set (key fingerprint, account id,
- * checksums, decryption, snapshot status) and changes nothing. `restore` also rebuilds etcd from the snapshot into a
- * fresh directory (`snapshot restore` with the member name and peer URL Omni's embedded etcd uses: embed.NewConfig
- * defaults), restores the SQLite copy, and only then moves the old etcd directory and SQLite files aside into
- * `pre-restore-<timestamp>` (never deleted). Omni must be stopped.
+ * `sh -c <script> omni-hub-restore check|restore <set|latest> <etcd key fingerprint> <Omni's account id>
+ * [<signing key fingerprint> [allow-plain]]`, with the etcd secret key and the signing key's public part (armored)
+ * on stdin. `latest` is the newest set of that account id. `check` verifies the set (the signature of its checksums
+ * by the signing key, the checksums, the manifest's set name, key fingerprint and account id, decryption, snapshot
+ * status) and changes nothing; a set not signed by that key, or not encrypted, is refused unless `allow-plain` is
+ * given. `restore` also rebuilds etcd from the snapshot into a fresh directory (`snapshot restore` with the member
+ * name and peer URL Omni's embedded etcd uses: embed.NewConfig defaults), restores the SQLite copy, and only then
+ * moves the old etcd directory and SQLite files aside into `pre-restore-<timestamp>` (never deleted), and records the
+ * set in RESTORE_RECORD. Omni must be stopped.
  */
 export function hubRestoreScript(p: HubRestoreScriptParams): string {
     const etcdDir = p.etcdDir.replace(/\/+$/, "");
+    const f = BACKUP_FILES;
     return `#!/bin/sh
 # omni-hub-restore, rendered by omni-scale (components/hub/backup-render.ts).
 set -eu
@@ -463,66 +740,124 @@ ETCD_DIR=${shQuote(etcdDir)}
 SQLITE_DB=${shQuote(p.sqlitePath)}
 SETS=${shQuote(p.setsDir)}
 PREFIX=${shQuote(BACKUP_SET_PREFIX)}
-MODE=\${1:?usage: restore.sh check|restore <set|latest> <expected key fingerprint> <account id> (secret key on stdin)}
+MODE=\${1:?usage: restore.sh check|restore <set|latest> <etcd key fingerprint> <account id> [<signing key fingerprint> [${ALLOW_PLAIN}]] (keys on stdin)}
 WANT=\${2:?name the set, or latest}
 EXPECTED=\${3:-}
 ACCOUNT=\${4:-}
+SIGNER=\${5:-}
+ALLOW=\${6:-}
 
-${ETCD_OFFLINE}
-
-${SETS_IN_ORDER}
+${SHARED_FUNCTIONS}
 
 normalize() { printf '%s' "$1" | tr -d ' :' | tr 'abcdef' 'ABCDEF'; }
+refuse() { echo "omni-hub-restore: refusing: $1" >&2; shift; for line in "$@"; do echo "  $line" >&2; done; exit 3; }
+# Warns instead of refusing when the operator allowed sets that are not encrypted or not signed by this stack.
+unless_allowed() {
+  if [ "$ALLOW" = ${ALLOW_PLAIN} ]; then echo "omni-hub-restore: warning (${ALLOW_PLAIN}): $1" >&2; else refuse "$@"; fi
+}
 
+# Decrypted copies live in a private temporary directory, removed on exit, also on TERM (docker stop) or Ctrl-C.
+WORK=$(mktemp -d)
+GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
+trap 'gpgconf --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap 'exit 143' TERM INT HUP
+mkdir -m 700 "$GNUPGHOME"
+
+case $WANT in */*|.*) echo "omni-hub-restore: $WANT is not a set name" >&2; exit 2 ;; esac
 if [ "$WANT" = latest ]; then
-  SET=$(sets_in_order "$SETS" | tail -n 1)
-  [ -n "$SET" ] || { echo "omni-hub-restore: no backup set in $SETS" >&2; exit 2; }
+  SET=$(sets_in_order "$SETS" "$ACCOUNT" | tail -n 1)
+  [ -n "$SET" ] || { echo "omni-hub-restore: no backup set of account \${ACCOUNT:-unknown} in $SETS (sets taken before account ids were recorded must be named)" >&2; exit 2; }
 else
   SET=$WANT
 fi
 DIR="$SETS/$SET"
-SUFFIX=${ENCRYPTED_SUFFIX}
-# Sets taken before encryption hold the plain files.
-[ -f "$DIR/${BACKUP_FILES.etcd}$SUFFIX" ] || SUFFIX=
-for f in ${BACKUP_FILES.etcd}$SUFFIX ${BACKUP_FILES.sqlite}$SUFFIX ${BACKUP_FILES.manifest} ${BACKUP_FILES.sums}; do
-  [ -f "$DIR/$f" ] || { echo "omni-hub-restore: $DIR/$f is missing: not a complete set" >&2; exit 2; }
+M="$DIR/${f.manifest}"
+for x in ${f.manifest} ${f.sums}; do
+  [ -f "$DIR/$x" ] || { echo "omni-hub-restore: $DIR/$x is missing: not a complete set" >&2; exit 2; }
 done
 
+# The keys: the etcd secret key (to decrypt) and the signing key's public part (to verify).
+cat > "$WORK/keys.asc"
+if [ -s "$WORK/keys.asc" ]; then
+  gpg --batch --quiet --no-tty --import "$WORK/keys.asc" 2> "$WORK/gpg.log" || { cat "$WORK/gpg.log" >&2; echo "omni-hub-restore: could not read the keys given on stdin" >&2; exit 4; }
+fi
+
+# Who made the set: only the signature of its checksums by this stack's signing key tells a set of ours from one
+# that anyone able to write to the target (or to S3) could plant, with a copied account id and key fingerprint.
+if [ ! -f "$DIR/${f.signature}" ]; then
+  unless_allowed "set $SET is not signed (taken before backups were signed, or planted): nothing shows it comes from this hub." \\
+    "Check where it comes from; to restore it anyway, add --allow-plain."
+elif [ -z "$SIGNER" ]; then
+  unless_allowed "set $SET is signed, but this hub's backup container names no signing key to verify it with." \\
+    "Run pulumi up (the backup gets its signing key), or add --allow-plain to take the set unverified."
+else
+  BY=$(gpg --batch --no-tty --status-fd 1 --verify "$DIR/${f.signature}" "$DIR/${f.sums}" 2> "$WORK/gpg.log" | awk '$2 == "VALIDSIG" { print $NF }' | head -n 1)
+  if [ "$(normalize "$BY")" != "$(normalize "$SIGNER")" ]; then
+    WHO=\${BY:+signed by $BY}
+    unless_allowed "set $SET is not signed by this hub's backup signing key $SIGNER (\${WHO:-no valid signature})." \\
+      "Anyone who can write to the backup target could have made it. If the stack's signing key was replaced (state lost), check the set's origin and add --allow-plain."
+  fi
+fi
+# Every file the restore uses must be listed in the (signed) checksums.
+ENCRYPTED=$(field "$M" encryptedTo)
+if [ -n "$ENCRYPTED" ]; then SUFFIX=${ENCRYPTED_SUFFIX}; else
+  SUFFIX=
+  unless_allowed "set $SET is not encrypted (its manifest names no encryptedTo key)." "To restore it anyway, add --allow-plain."
+fi
+for x in ${f.etcd}$SUFFIX ${f.sqlite}$SUFFIX ${f.manifest}; do
+  [ -f "$DIR/$x" ] || { echo "omni-hub-restore: $DIR/$x is missing: not a complete set" >&2; exit 2; }
+  grep -q "^[0-9a-f]\\{64\\}  $x\\$" "$DIR/${f.sums}" || { echo "omni-hub-restore: $x is not in the checksums of $SET: the set is damaged or was altered" >&2; exit 4; }
+done
+(cd "$DIR" && sha256sum -c ${f.sums} >/dev/null) || { echo "omni-hub-restore: checksums of $SET do not match: the set is damaged or was altered" >&2; exit 4; }
+NAMED=$(field "$M" set)
+[ -z "$NAMED" ] || [ "$NAMED" = "$SET" ] ||
+  refuse "the manifest of $SET names the set $NAMED: it was copied or renamed, so its order among the sets cannot be trusted."
+
 # Omni encrypts its etcd data with the GPG key: a snapshot taken under another key cannot be read by this Omni.
-TAKEN_WITH=$(sed -n 's/^keyFingerprint=//p' "$DIR/${BACKUP_FILES.manifest}")
+TAKEN_WITH=$(field "$M" keyFingerprint)
 if [ -z "$EXPECTED" ] || [ "$(normalize "$TAKEN_WITH")" != "$(normalize "$EXPECTED")" ]; then
-  echo "omni-hub-restore: refusing: set $SET was taken with etcd key \${TAKEN_WITH:-unknown}, but the configured key is \${EXPECTED:-unknown}." >&2
-  echo "  Deploy the hub with the key $TAKEN_WITH (config etcdGpgKey) first, or pick a set taken with the configured key." >&2
-  exit 3
+  refuse "set $SET was taken with etcd key \${TAKEN_WITH:-unknown}, but the configured key is \${EXPECTED:-unknown}." \\
+    "Deploy the hub with the key $TAKEN_WITH (config etcdGpgKey) first, or pick a set taken with the configured key."
 fi
 # Omni keeps its state under its account id: restored into an Omni with another --account-id it starts empty.
-TAKEN_FOR=$(sed -n 's/^accountId=//p' "$DIR/${BACKUP_FILES.manifest}")
+TAKEN_FOR=$(field "$M" accountId)
 if [ -z "$TAKEN_FOR" ]; then
   echo "omni-hub-restore: warning: set $SET predates recorded account ids; check that it comes from the Omni with --account-id \${ACCOUNT:-unknown}" >&2
 elif [ "$TAKEN_FOR" != "$ACCOUNT" ]; then
-  echo "omni-hub-restore: refusing: set $SET was taken from the Omni with account id $TAKEN_FOR, but the Omni to restore runs with --account-id \${ACCOUNT:-unknown}." >&2
-  echo "  Omni would start on it as if empty. Set hub.accountId to $TAKEN_FOR and run pulumi up first, or pick a set of this Omni." >&2
-  exit 3
+  refuse "set $SET was taken from the Omni with account id $TAKEN_FOR, but the Omni to restore runs with --account-id \${ACCOUNT:-unknown}." \\
+    "Omni would start on it as if empty. Set hub.accountId to $TAKEN_FOR and run pulumi up first, or pick a set of this Omni."
 fi
-(cd "$DIR" && sha256sum -c ${BACKUP_FILES.sums} >/dev/null) || { echo "omni-hub-restore: checksums of $SET do not match: the set is damaged" >&2; exit 4; }
+REVISION=$(number "$(field "$M" etcdRevision)")
+BYTES=$(set_bytes "$M")
+# A latest set smaller than an older one was probably taken of an Omni that had lost its data.
+if [ "$WANT" = latest ]; then
+  LARGER=$(sets_in_order "$SETS" "$ACCOUNT" | {
+    best=; br=-1
+    while IFS= read -r s; do
+      [ "$s" != "$SET" ] || continue
+      r=$(number "$(field "$SETS/$s/${f.manifest}" etcdRevision)"); b=$(set_bytes "$SETS/$s/${f.manifest}")
+      if { [ "$r" -gt "$REVISION" ] || [ $((BYTES * 2)) -lt "$b" ]; } && [ "$r" -gt "$br" ]; then best="$s $r $b"; br=$r; fi
+    done
+    echo "$best"
+  })
+  if [ -n "$LARGER" ]; then
+    set -- $LARGER
+    echo "omni-hub-restore: warning: latest set $SET (etcd revision $REVISION, $BYTES bytes) is smaller than the older set $1 (revision $2, $3 bytes):" \\
+      "it may have been taken of an Omni that had lost its data. To restore the older one: --set $1" >&2
+  fi
+fi
 
-# Decrypted copies live in a private temporary directory, removed on exit.
-WORK=$(mktemp -d)
-GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
-trap 'gpgconf --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-mkdir -m 700 "$GNUPGHOME"
 if [ -n "$SUFFIX" ]; then
-  gpg --batch --quiet --no-tty --import 2> "$WORK/gpg.log" || { cat "$WORK/gpg.log" >&2; echo "omni-hub-restore: could not read the etcd secret key (given on stdin)" >&2; exit 4; }
-  for f in ${BACKUP_FILES.etcd} ${BACKUP_FILES.sqlite}; do
-    gpg --batch --quiet --no-tty --output "$WORK/$f" --decrypt "$DIR/$f$SUFFIX" 2> "$WORK/gpg.log" ||
-      { cat "$WORK/gpg.log" >&2; echo "omni-hub-restore: could not decrypt $f of $SET with the etcd key $EXPECTED" >&2; exit 4; }
+  gpg --batch --quiet --no-tty --list-secret-keys "$EXPECTED" >/dev/null 2>&1 || { echo "omni-hub-restore: could not read the etcd secret key (given on stdin)" >&2; exit 4; }
+  for x in ${f.etcd} ${f.sqlite}; do
+    gpg --batch --quiet --no-tty --output "$WORK/$x" --decrypt "$DIR/$x$SUFFIX" 2> "$WORK/gpg.log" ||
+      { cat "$WORK/gpg.log" >&2; echo "omni-hub-restore: could not decrypt $x of $SET with the etcd key $EXPECTED" >&2; exit 4; }
   done
 else
-  cp "$DIR/${BACKUP_FILES.etcd}" "$DIR/${BACKUP_FILES.sqlite}" "$WORK/"
+  cp "$DIR/${f.etcd}" "$DIR/${f.sqlite}" "$WORK/"
 fi
-REVISION=$(sed -n 's/^etcdRevision=//p' "$DIR/${BACKUP_FILES.manifest}")
-etcd_offline snapshot status "$WORK/${BACKUP_FILES.etcd}" >/dev/null 2>&1 || { echo "omni-hub-restore: the etcd snapshot of $SET is unreadable" >&2; exit 4; }
-echo "omni-hub-restore: set $SET is complete (etcd revision $REVISION, key $TAKEN_WITH, account \${TAKEN_FOR:-unrecorded})"
+etcd_offline snapshot status "$WORK/${f.etcd}" >/dev/null 2>&1 || { echo "omni-hub-restore: the etcd snapshot of $SET is unreadable" >&2; exit 4; }
+echo "omni-hub-restore: set $SET is complete (etcd revision $REVISION, key $TAKEN_WITH, account \${TAKEN_FOR:-unrecorded}\${BY:+, signed by $BY})"
 [ "$MODE" = restore ] || exit 0
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -530,17 +865,20 @@ ASIDE="$DATA/pre-restore-$STAMP"
 NEW_ETCD="$DATA/.restore-$STAMP-etcd"
 NEW_DB="$DATA/.restore-$STAMP-omni.db"
 # Omni's embedded etcd is a single member named "default" advertising http://localhost:2380 (embed.NewConfig defaults).
-etcd_offline snapshot restore "$WORK/${BACKUP_FILES.etcd}" --data-dir "$NEW_ETCD" --name default \\
+etcd_offline snapshot restore "$WORK/${f.etcd}" --data-dir "$NEW_ETCD" --name default \\
   --initial-cluster default=http://localhost:2380 --initial-advertise-peer-urls http://localhost:2380 >/dev/null 2>&1 \\
   || { echo "omni-hub-restore: etcd snapshot restore failed; nothing was changed" >&2; rm -rf "$NEW_ETCD"; exit 5; }
-cp "$WORK/${BACKUP_FILES.sqlite}" "$NEW_DB"
+cp "$WORK/${f.sqlite}" "$NEW_DB"
 [ "$(sqlite3 "$NEW_DB" 'PRAGMA integrity_check;')" = ok ] || { echo "omni-hub-restore: the SQLite copy fails its integrity check; nothing was changed" >&2; exit 5; }
 
 mkdir -p "$ASIDE"
 [ ! -e "$ETCD_DIR" ] || mv "$ETCD_DIR" "$ASIDE/"
-for f in "$SQLITE_DB" "$SQLITE_DB-wal" "$SQLITE_DB-shm"; do [ ! -e "$f" ] || mv "$f" "$ASIDE/"; done
+for x in "$SQLITE_DB" "$SQLITE_DB-wal" "$SQLITE_DB-shm"; do [ ! -e "$x" ] || mv "$x" "$ASIDE/"; done
 mv "$NEW_ETCD" "$ETCD_DIR"
 mv "$NEW_DB" "$SQLITE_DB"
+# The backup reads this (Omni's data, mounted read-only there): the drops up to this set are recovered from.
+printf 'set=%s\\nsequence=%s\\naccountId=%s\\ntime=%s\\n' "$SET" "$(field "$M" sequence)" "$TAKEN_FOR" "$STAMP" > "$DATA/${RESTORE_RECORD}.tmp"
+mv "$DATA/${RESTORE_RECORD}.tmp" "$DATA/${RESTORE_RECORD}"
 echo "omni-hub-restore: restored $SET (etcd revision $REVISION) into $DATA; the previous data is kept in $ASIDE"
 `;
 }
@@ -615,60 +953,113 @@ export interface HubRestoreHostParams {
     targetDir: string;
     /** Omni's data directory inside its container (where the data volume is mounted), its etcd and SQLite paths, and its etcd key file. */
     omniPaths: { data: string; etcd: string; sqlite: string; gpgKey: string };
+    /** Seconds a docker call may take (RESTORE_LIMITS by default). */
+    limits?: { call: number; stop: number; run: number };
 }
 
 /**
- * What `npm run restore` runs on the Docker host (only docker commands; the file work happens in a one-off
- * container of the backup image, which has etcdutl, sqlite3 and gpg):
- * `sh -c <script> omni-hub-restore check|restore <set> <fingerprint> <data volume> <account id>`, the volume and
- * account id read beforehand from `docker inspect` of the Omni container (omniContainerFacts). The expected key
- * fingerprint defaults to the one the deployed backup container carries (the configured key); the secret key that
- * decrypts the set is read from the Omni container (`docker cp`, which works while it is stopped) and never written
- * to the host's disk.
+ * Bounds of the restore's docker calls, in seconds: each short call (inspect, cp, start), `docker stop` (which waits
+ * 60 s for each container to stop), and the one-off container that checks or restores a set (decrypting and
+ * restoring a large etcd takes minutes).
+ */
+export const RESTORE_LIMITS = { call: 60, stop: 120, run: 3600 } as const;
+
+/**
+ * Shell prelude of the restore's scripts on the Docker host: `dk <seconds> <docker args>` runs docker with a time
+ * limit, so a daemon that hangs, or a tcp:// address that accepts and never answers, ends the restore with a message
+ * instead of hanging it. `timeout` kills the docker CLI itself (busybox's runs it as its own process, coreutils' kills
+ * its process group), KILL 10 s after TERM. Without a `timeout` that takes -k (e.g. macOS with a tcp:// host), the
+ * calls run unbounded, with a warning.
+ */
+export function restoreDockerPrelude(callSeconds: number): string {
+    return `if timeout -k 1 5 true 2>/dev/null; then
+  bounded() { timeout -k 10 "$@"; }
+else
+  echo "omni-hub-restore: warning: no timeout command (coreutils or busybox) where this runs: docker calls are not time-limited" >&2
+  bounded() { shift; "$@"; }
+fi
+dk() {
+  limit=$1; shift
+  rc=0; bounded "$limit" docker "$@" || rc=$?
+  case $rc in
+    124|137|143) echo "omni-hub-restore: docker $1 did not finish within \${limit}s: is the Docker daemon at \${DOCKER_HOST:-this host} answering?" >&2 ;;
+  esac
+  return "$rc"
+}
+CALL_LIMIT=${callSeconds}`;
+}
+
+/**
+ * What `npm run restore` runs on the Docker host (only docker commands, each bounded; the file work happens in a
+ * one-off container of the backup image, which has etcdutl, sqlite3 and gpg):
+ * `sh -c <script> omni-hub-restore check|restore <set> <fingerprint> <data volume> <account id> [allow-plain]`, the
+ * volume and account id read beforehand from `docker inspect` of the Omni container (omniContainerFacts). The
+ * expected etcd key fingerprint defaults to the one the deployed backup container carries (the configured key), and
+ * the signing key is the one it holds; the secret key that decrypts the set is read from the Omni container
+ * (`docker cp`, which works while it is stopped) and never written to the host's disk.
  */
 export function hubRestoreHostScript(p: HubRestoreHostParams): string {
+    const limits = p.limits ?? RESTORE_LIMITS;
     const inner = hubRestoreScript({
         dataDir: p.omniPaths.data,
         etcdDir: p.omniPaths.etcd,
         sqlitePath: p.omniPaths.sqlite,
         setsDir: hubBackupPaths.target,
     });
+    const label = (name: string) => `'{{index .Config.Labels "${name}"}}'`;
     return `set -eu
 MODE=\${1:?check or restore}
 SET=\${2:-latest}
 EXPECTED=\${3:-}
 VOLUME=\${4:?the data volume}
 ACCOUNT=\${5:?the account id}
+ALLOW=\${6:-}
 OMNI=${shQuote(p.omniContainer)}
 BACKUP=${shQuote(p.backupContainer)}
-if ! docker volume inspect "$VOLUME" >/dev/null 2>&1; then
-  echo "omni-hub-restore: refusing: Docker volume $VOLUME, which $OMNI mounts at ${p.omniPaths.data}, does not exist on this host; nothing was changed" >&2
-  exit 2
-fi
-IMAGE=$(docker inspect --format '{{.Config.Image}}' "$BACKUP")
-if [ -z "$EXPECTED" ]; then
-  EXPECTED=$(docker inspect --format '{{index .Config.Labels "${HUB_BACKUP_LABELS.fingerprint}"}}' "$BACKUP")
-fi
+${restoreDockerPrelude(limits.call)}
+rc=0; dk "$CALL_LIMIT" volume inspect "$VOLUME" >/dev/null || rc=$?
+case $rc in
+  0) ;;
+  124|137|143) exit 2 ;;
+  *) echo "omni-hub-restore: refusing: Docker volume $VOLUME, which $OMNI mounts at ${p.omniPaths.data}, does not exist on this host; nothing was changed" >&2
+     exit 2 ;;
+esac
+# What the deployed backup container holds: its image (etcdutl, sqlite3, gpg), the etcd key's fingerprint and its signing key.
+backup_facts() {
+  IMAGE=$(dk "$CALL_LIMIT" inspect --format '{{.Config.Image}}' "$BACKUP") &&
+    DEPLOYED=$(dk "$CALL_LIMIT" inspect --format ${label(HUB_BACKUP_LABELS.fingerprint)} "$BACKUP") &&
+    SIGNER=$(dk "$CALL_LIMIT" inspect --format ${label(HUB_BACKUP_LABELS.signingFingerprint)} "$BACKUP")
+}
+backup_facts || { echo "omni-hub-restore: could not read the backup container $BACKUP (docker inspect): it must exist on this host (run pulumi up)" >&2; exit 2; }
+# A label the container lacks reads as "<no value>".
+[ "$SIGNER" != "<no value>" ] || SIGNER=
+[ -n "$EXPECTED" ] || [ "$DEPLOYED" = "<no value>" ] || EXPECTED=$DEPLOYED
 INNER=$(cat <<'OMNI_HUB_RESTORE_EOF'
 ${inner.trimEnd()}
 OMNI_HUB_RESTORE_EOF
 )
+# The keys go on the one-off container's stdin (held in memory, never on the host's disk): the etcd secret key from
+# Omni, the signing key's public part from the backup.
+keys() {
+  dk "$CALL_LIMIT" cp "$OMNI:${p.omniPaths.gpgKey}" - | tar -xO &&
+    { [ -z "$SIGNER" ] || dk "$CALL_LIMIT" cp "$BACKUP:${hubBackupPaths.signingPublicKey}" - | tar -xO; }
+}
 inner() {
-  docker cp "$OMNI:${p.omniPaths.gpgKey}" - | tar -xO |
-    docker run --rm -i --network none --volume "$VOLUME:${p.omniPaths.data}" \\
-      --volume ${shQuote(`${p.targetDir}:${hubBackupPaths.target}:ro`)} "$IMAGE" sh -c "$INNER" omni-hub-restore "$1" "$SET" "$EXPECTED" "$ACCOUNT"
+  KEYS=$(keys) || { echo "omni-hub-restore: could not read the keys from $OMNI and $BACKUP (docker cp)" >&2; return 2; }
+  printf '%s\\n' "$KEYS" | dk ${limits.run} run --rm -i --network none --volume "$VOLUME:${p.omniPaths.data}" \\
+    --volume ${shQuote(`${p.targetDir}:${hubBackupPaths.target}:ro`)} "$IMAGE" sh -c "$INNER" omni-hub-restore "$1" "$SET" "$EXPECTED" "$ACCOUNT" "$SIGNER" "$ALLOW"
 }
 echo "omni-hub-restore: $OMNI (account $ACCOUNT) keeps its data in volume $VOLUME"
 inner check
 [ "$MODE" = restore ] || exit 0
 echo "omni-hub-restore: stopping $BACKUP and $OMNI"
-docker stop --time 60 "$BACKUP" "$OMNI" >/dev/null
+dk ${limits.stop} stop --time 60 "$BACKUP" "$OMNI" >/dev/null
 if ! inner restore; then
   echo "omni-hub-restore: the restore failed; $OMNI stays stopped (its data is unchanged unless the message above says otherwise). Start it with: docker start $OMNI $BACKUP" >&2
   exit 1
 fi
-docker start "$OMNI" >/dev/null
-docker start "$BACKUP" >/dev/null
+dk "$CALL_LIMIT" start "$OMNI" >/dev/null
+dk "$CALL_LIMIT" start "$BACKUP" >/dev/null
 echo "omni-hub-restore: $OMNI started on the restored data"
 `;
 }

@@ -7,6 +7,7 @@ import {
     HubBackupSettingsInput,
     HubBackupSettingsSchema,
     OMNI_ETCD_ENDPOINT,
+    RESTORE_RECORD,
     durationSeconds,
     etcdToolsProblem,
     hubBackupBuildScript,
@@ -19,6 +20,7 @@ import {
     s3BaseUrl,
     s3CurlConfig,
 } from "./backup-render";
+import { OmniEtcdKey } from "./etcd-key";
 import { omniContainerPaths } from "./omni-flags";
 import { parseDockerHost } from "../core/addresses";
 import { STATE_ROLE_LABEL } from "../core/state-volumes";
@@ -44,6 +46,11 @@ export interface HubBackupTarget {
     etcdPublicKey?: pulumi.Input<string>;
     /** Omni's `--account-id`, recorded in every set (a restore refuses an Omni with another one). */
     accountId?: pulumi.Input<string>;
+    /**
+     * The armored secret key that signs every set (a restore verifies it): generated once and kept in the state when
+     * absent. Never the etcd key: the backup container holds this one.
+     */
+    signingKey?: pulumi.Input<string>;
     /** The Omni container: the backup container starts after it (children do not inherit a component's dependsOn). */
     omniContainer?: pulumi.Resource;
 }
@@ -75,6 +82,9 @@ export interface HubBackupSummary {
     target: string;
     s3?: string;
     keyFingerprint: string;
+    /** The key every set is signed with: a restore takes only sets it signed (or, with --allow-plain, any). */
+    signingKeyFingerprint: string;
+    paused: boolean;
     restore: string;
     note: string;
 }
@@ -148,25 +158,39 @@ export class HubBackup extends pulumi.ComponentResource {
 
         const intervalSeconds = durationSeconds(s.interval);
         const fingerprint = pulumi.output(args.etcdKeyFingerprint);
-        const script = pulumi.all([fingerprint, args.accountId]).apply(([fpr, accountId]) =>
-            hubBackupScript({
-                etcdEndpoint: OMNI_ETCD_ENDPOINT,
-                sqlitePath: omniContainerPaths.sqlite,
-                targetDir: hubBackupPaths.target,
-                intervalSeconds,
-                keep: s.keep,
-                keyFingerprint: fpr,
-                publicKeyFile: args.etcdPublicKey === undefined ? undefined : hubBackupPaths.publicKey,
-                accountId,
-                s3: s.s3 && {
-                    url: s3BaseUrl(s.s3),
-                    region: s.s3.region,
-                    credentialsFile: hubBackupPaths.s3Credentials,
-                },
-            }),
+        // The backup's own key: it proves a set comes from this stack, and the container may hold it (not the etcd key).
+        const signing = new OmniEtcdKey(
+            `${name}-signing-key`,
+            { armoredPrivateKey: args.signingKey, name: "omni-scale hub backup signing" },
+            { parent: this },
         );
+        const script = pulumi
+            .all([fingerprint, args.accountId, signing.fingerprint])
+            .apply(([fpr, accountId, signer]) =>
+                hubBackupScript({
+                    etcdEndpoint: OMNI_ETCD_ENDPOINT,
+                    sqlitePath: omniContainerPaths.sqlite,
+                    targetDir: hubBackupPaths.target,
+                    intervalSeconds,
+                    keep: s.keep,
+                    keyFingerprint: fpr,
+                    publicKeyFile: args.etcdPublicKey === undefined ? undefined : hubBackupPaths.publicKey,
+                    signingKeyFile: hubBackupPaths.signingKey,
+                    signingFingerprint: signer,
+                    accountId,
+                    restoreRecord: `${omniContainerPaths.data}/${RESTORE_RECORD}`,
+                    paused: s.paused,
+                    s3: s.s3 && {
+                        url: s3BaseUrl(s.s3),
+                        region: s.s3.region,
+                        credentialsFile: hubBackupPaths.s3Credentials,
+                    },
+                }),
+            );
         const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
             { file: hubBackupPaths.script, content: script, permissions: "0555" },
+            { file: hubBackupPaths.signingKey, content: signing.armoredPrivateKey, permissions: "0400" },
+            { file: hubBackupPaths.signingPublicKey, content: signing.armoredPublicKey, permissions: "0444" },
         ];
         if (args.etcdPublicKey !== undefined)
             uploads.push({ file: hubBackupPaths.publicKey, content: args.etcdPublicKey, permissions: "0444" });
@@ -179,6 +203,7 @@ export class HubBackup extends pulumi.ComponentResource {
         const labels = [
             { label: STATE_ROLE_LABEL, value: HUB_BACKUP_ROLE },
             { label: HUB_BACKUP_LABELS.fingerprint, value: fingerprint },
+            { label: HUB_BACKUP_LABELS.signingFingerprint, value: signing.fingerprint },
             ...(s.s3
                 ? [{ label: HUB_BACKUP_LABELS.s3, value: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` }]
                 : []),
@@ -210,23 +235,27 @@ export class HubBackup extends pulumi.ComponentResource {
         );
 
         this.summary = pulumi
-            .all([container.name, container.networkMode, fingerprint])
-            .apply(([c, networkMode, fpr]) => ({
+            .all([container.name, container.networkMode, fingerprint, signing.fingerprint])
+            .apply(([c, networkMode, fpr, signer]) => ({
                 container: c,
                 networkMode: `${networkMode} (Omni's; etcd at ${OMNI_ETCD_ENDPOINT})`,
                 image: tag,
-                schedule: `every ${s.interval}; unhealthy when the last success is older than ${2 * intervalSeconds}s`,
+                schedule: s.paused
+                    ? "paused (hub.backup.paused): no sets are taken until it is false again"
+                    : `every ${s.interval}; unhealthy when the last success is older than ${2 * intervalSeconds}s, or a set is kept for a drop in etcd revision or size`,
                 keep: s.keep,
                 target: s.targetDir,
                 ...(s.s3 ? { s3: `s3://${s.s3.bucket}/${s.s3.prefix} at ${s.s3.endpoint}` } : {}),
                 keyFingerprint: fpr,
+                signingKeyFingerprint: signer,
+                paused: s.paused,
                 restore:
                     "npm run restore -- --stack <stack> --set latest (add --yes to restore; see docs/OPERATIONS.md)",
                 note:
                     args.etcdPublicKey === undefined
                         ? `sets are NOT encrypted (no etcdPublicKey given): Omni encrypts only etcd values with the etcd key ${fpr}; etcd keys and the SQLite database are plain`
                         : `every set is encrypted with gpg to the etcd key ${fpr} (Omni itself encrypts only etcd values; etcd keys and the SQLite database are plain): ` +
-                          "restoring a set needs that secret key; keep it apart from the backups",
+                          `restoring a set needs that secret key; keep it apart from the backups. Every set is signed with ${signer}: the restore takes no other`,
             }));
         this.registerOutputs({ summary: this.summary });
     }
