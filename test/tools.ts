@@ -10,6 +10,7 @@ export const DEBIAN_PACKAGES: Record<string, string> = {
     sqlite3: "sqlite3",
     curl: "curl",
     "ssh-keygen": "openssh-client",
+    sshd: "openssh-server",
     dnsmasq: "dnsmasq-base",
     "Net::DNS": "libnet-dns-perl",
 };
@@ -17,6 +18,8 @@ export const DEBIAN_PACKAGES: Record<string, string> = {
 /** How to tell a tool is there, when it is not a command on PATH (a Perl module). */
 const PROBES: Record<string, string> = {
     "Net::DNS": "perl -MNet::DNS -e 1",
+    // Not on a non-root user's PATH.
+    sshd: "test -x /usr/sbin/sshd",
 };
 
 function missing(tools: readonly string[]): string[] {
