@@ -4,9 +4,11 @@ import { hubBackupPolicies } from "./hub-backup";
 import { imagePolicies } from "./images";
 import { omniResourcePolicies } from "./omni-resources";
 import { proxmoxPolicies } from "./proxmox";
-import { foldByResourceType } from "./props";
+import { foldByResourceType, shareDeserializedProperties } from "./props";
 import { publicEndpointPolicies } from "./public-endpoint";
 import { remoteAccessPolicies } from "./remote-access";
+
+shareDeserializedProperties();
 
 /** The pack's policies, side-effect free so tests and the offline plan can import them (index.ts serves them). */
 export const packArgs: PolicyPackArgs = {

@@ -13,6 +13,8 @@ const PACK_START_TIMEOUT_MS = 120_000;
 
 /** Preloaded into each pack process: it exits when the plan that started it is gone, however the plan ended. */
 const PACK_GUARD = require.resolve("./pack-guard");
+/** Preloaded into each pack process: compiles Talos schemas while the pack waits for the program (see warmTalosSchemas). */
+const PACK_WARM = require.resolve("./pack-warm");
 /** Loads the pack's TypeScript from the transpile cache the plan uses too. */
 const REGISTER = require.resolve("./register");
 
@@ -41,11 +43,20 @@ export interface PackProcess {
     port: Promise<string>;
 }
 
+/**
+ * Has the pack compile the config schema of each Talos version now (pack-warm.ts), while it waits for the program: the
+ * patch check of the first cluster template that uses it would compile it, and the cluster registers last.
+ */
+export function warmTalosSchemas(pack: PackProcess, talosVersions: string[]): void {
+    if (!pack.child.stdin?.writable) return;
+    for (const version of new Set(talosVersions)) pack.child.stdin.write(`talos ${version}\n`);
+}
+
 /** Starts the real pack (`<packDir>/index.ts`) as the CLI does. */
 export function startPack(packDir: string): PackProcess {
     const child = spawn(
         process.execPath,
-        [...NODE_FLAGS, "-r", REGISTER, "-r", PACK_GUARD, path.join(packDir, "index.ts")],
+        [...NODE_FLAGS, "-r", REGISTER, "-r", PACK_GUARD, "-r", PACK_WARM, path.join(packDir, "index.ts")],
         {
             // stdin is the guard's pipe from this process: it closes when this process ends.
             cwd: packDir,
