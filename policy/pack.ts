@@ -8,9 +8,10 @@ import { foldByResourceType, shareDeserializedProperties } from "./props";
 import { publicEndpointPolicies } from "./public-endpoint";
 import { remoteAccessPolicies } from "./remote-access";
 
+// Wherever the policies run (the pack process, the plan's and tests' in-process analyses): one deserialization per request.
 shareDeserializedProperties();
 
-/** The pack's policies, side-effect free so tests and the offline plan can import them (index.ts serves them). */
+/** The pack's policies, without a gRPC server, so tests and the offline plan can import them (index.ts serves them). */
 export const packArgs: PolicyPackArgs = {
     description:
         "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",
