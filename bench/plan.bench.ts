@@ -208,16 +208,18 @@ async function measure(scenario: string, file: string, stack: string): Promise<M
     // The plan's peak: the policy rounds below load the pack's code into this process too.
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
-    // Policy cost alone, in process, without the pack's start-up: the median of 7 rounds after one that warms up the
+    // Policy cost alone, in process, without the pack's start-up: the median CPU time of 7 rounds after one that warms up the
     // code (a fixed cost per pack process, not one per resource). Each round parses every text (e.g. the etcd key)
     // anew, as the one analysis of a pack process does.
     await analyzeInProcess("omni-scale", packArgs, resources);
+    // CPU time, not wall: the analysis is this one thread's work, and other processes on a shared machine do not count.
     const rounds: number[] = [];
     for (let i = 0; i < 7; i++) {
         forgetTexts();
-        const round = process.hrtime.bigint();
+        const round = process.cpuUsage();
         await analyzeInProcess("omni-scale", packArgs, resources);
-        rounds.push(ms(round));
+        const used = process.cpuUsage(round);
+        rounds.push((used.user + used.system) / 1000);
     }
     const analyzed = resources.filter((r) => !r.read).length;
     const policyUsPerResource = (median(rounds) * 1000) / analyzed;
@@ -294,12 +296,16 @@ export async function main(argv: string[]): Promise<number> {
             "sdk-run": sdkRunInvocation("quantum", pulumiTsconfig),
             "sdk-checked": sdkRunInvocation("quantum"),
         };
+        // The floor as the plan now loads code (register.js: V8's compile cache), for reference: the targets use the floor.
+        const cachedFloorEnv = { ...process.env, NODE_COMPILE_CACHE: path.join(REPO_ROOT, ".build", "v8-floor") };
         const walls: Record<string, number[]> = {
             floor: [],
+            "floor-cached": [],
             ...Object.fromEntries([...SCENARIOS, ...Object.keys(sdkRuns)].map((s) => [s, []])),
         };
         for (let i = 0; i < runs; i++) {
             walls.floor.push(wallMs(process.execPath, [path.join(__dirname, "floor.js")]));
+            walls["floor-cached"].push(wallMs(process.execPath, [path.join(__dirname, "floor.js")], cachedFloorEnv));
             for (const s of SCENARIOS) walls[s].push(wallMs("npm", planArgs(s)));
             for (const [s, run] of Object.entries(sdkRuns)) walls[s].push(wallMs(process.execPath, run.args, run.env));
         }
@@ -335,6 +341,10 @@ export async function main(argv: string[]): Promise<number> {
             `${"scenario".padEnd(10)}${pad("resources", 10)}${pad("wall s", 8)}${pad("× floor", 9)}${pad("program s", 10)}${pad("pack s", 8)}${pad("µs/res", 8)}${pad("peak MB", 9)}${pad("crit", 6)}  clusters isolated`,
         );
         console.log(`${"floor".padEnd(10)}${pad(1, 10)}${pad((floor / 1000).toFixed(2), 8)}${pad(ratio(floor), 9)}`);
+        const cachedFloor = median(walls["floor-cached"]);
+        console.log(
+            `${"  cached".padEnd(10)}${pad("", 10)}${pad((cachedFloor / 1000).toFixed(2), 8)}${pad(ratio(cachedFloor), 9)}  (the floor with V8's compile cache, which the plan uses: for reference)`,
+        );
         for (const r of rows) {
             console.log(
                 `${r.scenario.padEnd(10)}${pad(r.resources, 10)}${pad((r.wallMs / 1000).toFixed(2), 8)}${pad(ratio(r.wallMs), 9)}${pad((r.programMs / 1000).toFixed(2), 10)}${pad((r.packMs / 1000).toFixed(2), 8)}${pad(r.policyUsPerResource.toFixed(0), 8)}${pad(r.peakRssMb.toFixed(0), 9)}${pad(r.criticalPath.length, 6)}  ${r.clustersWaitOnlyForOwnClasses}`,
@@ -348,18 +358,27 @@ export async function main(argv: string[]): Promise<number> {
         );
         const byName = (n: string) => rows.find((r) => r.scenario === n)!;
         const [quantum, matrix, fleet20] = [byName("quantum"), byName("matrix"), byName("fleet-20")];
+        const sdkRun = median(walls["sdk-run"]);
+        const met = (ok: boolean) => (ok ? "met" : "MISSED");
         console.log("");
         console.log(
-            `targets: example plans ≤ 2.5× the floor: quantum ${ratio(quantum.wallMs)}, matrix ${ratio(matrix.wallMs)}`,
+            `targets (issue 31): example plans ≤ 1.6× the floor: quantum ${ratio(quantum.wallMs)}, matrix ${ratio(matrix.wallMs)} (${met(Math.max(quantum.wallMs, matrix.wallMs) <= 1.6 * floor)})`,
         );
-        console.log(`         fleet-20 ≤ 3× matrix: ${(fleet20.wallMs / matrix.wallMs).toFixed(2)}×`);
         console.log(
-            `         policies ≤ 1 ms/resource: max ${Math.max(...rows.map((r) => r.policyUsPerResource)).toFixed(0)} µs`,
+            `         fleet-20 ≤ 2× matrix and ≤ 3× the floor: ${(fleet20.wallMs / matrix.wallMs).toFixed(2)}× matrix, ${ratio(fleet20.wallMs)} (${met(fleet20.wallMs <= 2 * matrix.wallMs && fleet20.wallMs <= 3 * floor)})`,
+        );
+        const policyMax = Math.max(...rows.map((r) => r.policyUsPerResource));
+        console.log(
+            `         policies ≤ 0.5 ms/resource in every scenario (CPU): max ${policyMax.toFixed(0)} µs (${rows.map((r) => `${r.scenario} ${r.policyUsPerResource.toFixed(0)}`).join(", ")}) (${met(policyMax <= 500)})`,
+        );
+        const peak = Math.max(...rows.map((r) => r.peakRssMb));
+        console.log(`         peak memory < 256 MB: max ${peak.toFixed(0)} MB (${met(peak < 256)})`);
+        console.log(
+            `         \`pulumi preview\` program load (transpile-only) ≤ 3× the floor: ${ratio(sdkRun)} (${met(sdkRun <= 3 * floor)})`,
         );
         console.log(
             `         Talos patch check ≤ 200 µs a patch after the first: first patch ${patchCheck.firstMs.toFixed(0)} ms (loads the ${versions.talos} schema), then ${patchCheck.perPatchUs.toFixed(0)} µs a patch; patches-100 plans in ${(byName("patches-100").wallMs / matrix.wallMs).toFixed(2)}× matrix's time`,
         );
-        console.log(`         peak memory < 256 MB: max ${Math.max(...rows.map((r) => r.peakRssMb)).toFixed(0)} MB`);
         console.log(
             `         hub critical path ≤ 3: ${quantum.criticalPath.length} (${quantum.criticalPath.join(" → ")})`,
         );

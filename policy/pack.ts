@@ -4,11 +4,14 @@ import { hubBackupPolicies } from "./hub-backup";
 import { imagePolicies } from "./images";
 import { omniResourcePolicies } from "./omni-resources";
 import { proxmoxPolicies } from "./proxmox";
-import { foldByResourceType } from "./props";
+import { foldByResourceType, shareDeserializedProperties } from "./props";
 import { publicEndpointPolicies } from "./public-endpoint";
 import { remoteAccessPolicies } from "./remote-access";
 
-/** The pack's policies, side-effect free so tests and the offline plan can import them (index.ts serves them). */
+// Wherever the policies run (the pack process, the plan's and tests' in-process analyses): one deserialization per request.
+shareDeserializedProperties();
+
+/** The pack's policies, without a gRPC server, so tests and the offline plan can import them (index.ts serves them). */
 export const packArgs: PolicyPackArgs = {
     description:
         "Omni-Scale: the deployment gotchas of a self-hosted Omni hub and the Omni Proxmox infra provider, as policies.",

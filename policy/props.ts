@@ -79,6 +79,38 @@ export function forgetTexts(): void {
     for (const results of memos) results.clear();
 }
 
+/** A protobuf Struct of a request's properties, as @pulumi/policy's server hands it to its deserializer. */
+type PropertiesStruct = object;
+
+/**
+ * Deserializes each request's properties once for all the policies that read them. @pulumi/policy (server.js,
+ * makeAnalyzeRpcFun and makeAnalyzeStackRpcFun) deserializes a resource's properties again for every policy that
+ * applies to it, and every untyped policy applies to every resource (ten here, the Omni resources at 17–97 kB each),
+ * in `analyze` and again for each stack policy in `analyzeStack`. Policies only read what they are given, so the
+ * analyses of one request share one copy (each still behind its own unknown-checking proxy); a remediation, which
+ * changes the properties, deserializes its own (`proxySecrets` true). Installed once per process.
+ */
+export function shareDeserializedProperties(): void {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const deserialize = require("@pulumi/policy/deserialize") as {
+        deserializeProperties(struct: PropertiesStruct, proxySecrets: boolean): Record<string, unknown>;
+        shared?: true;
+    };
+    if (deserialize.shared) return;
+    const own = deserialize.deserializeProperties;
+    const byRequest = new WeakMap<PropertiesStruct, Record<string, unknown>>();
+    deserialize.deserializeProperties = (struct, proxySecrets) => {
+        if (proxySecrets || typeof struct !== "object" || struct === null) return own(struct, proxySecrets);
+        let props = byRequest.get(struct);
+        if (!props) {
+            props = own(struct, false);
+            byRequest.set(struct, props);
+        }
+        return props;
+    };
+    deserialize.shared = true;
+}
+
 /** The type a validateResourceOfType function carries; with it the SDK skips other resources unexamined. */
 const pulumiTypeOf = (validation: ResourceValidation): string | undefined =>
     (validation as { __pulumiType?: string }).__pulumiType;

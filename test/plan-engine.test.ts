@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
@@ -100,6 +101,31 @@ describe("plan engine", () => {
             const next = await runProgram(program("1.27"), { stack: "b" });
             assert.ok(next.resources.some((r) => r.name === "box"));
         });
+
+        it("takes no stack trace for the SDK's promises unless PULUMI_DEBUG_PROMISE_LEAKS asks for them", () => {
+            // What debuggable.js records for a promise, read only by the leak report under that variable.
+            const trace = (env: NodeJS.ProcessEnv) => {
+                const out = spawnSync(
+                    process.execPath,
+                    [
+                        "-r",
+                        require.resolve("../src/plan/register"),
+                        "-e",
+                        `require(${JSON.stringify(require.resolve("../src/plan/capture"))});
+                         const p = Promise.resolve(1);
+                         require("@pulumi/pulumi/runtime/debuggable").debuggablePromise(p, "probe");
+                         process.stdout.write(JSON.stringify({ trace: p._debugStackTrace, limit: Error.stackTraceLimit }));`,
+                    ],
+                    { cwd: path.join(__dirname, ".."), env: { ...process.env, ...env }, encoding: "utf8" },
+                );
+                assert.equal(out.status, 0, out.stderr);
+                return JSON.parse(out.stdout) as { trace: string; limit: number };
+            };
+            const quiet = trace({ PULUMI_DEBUG_PROMISE_LEAKS: "" });
+            assert.deepEqual(quiet, { trace: "Error", limit: 10 }, "no frames, and the limit is back");
+            const debugging = trace({ PULUMI_DEBUG_PROMISE_LEAKS: "1" });
+            assert.match(debugging.trace, /^Error\n {4}at /);
+        });
     });
 
     describe("analyzer (in process)", () => {
@@ -181,6 +207,18 @@ describe("plan engine", () => {
 
                 const disabled = await pack.analyze(resources, { "volumes-protected": "disabled" });
                 assert.ok(!disabled.violations.some((v) => v.policy === "volumes-protected"));
+            } finally {
+                pack.close();
+            }
+        });
+
+        it("keeps serving after it compiled the Talos schemas a plan named, known or not (pack-warm.ts)", async () => {
+            const pack = openPack(packDir);
+            try {
+                const { resources } = await runProgram(program("latest"), { stack: "t" });
+                const before = await pack.analyze(resources);
+                pack.warmTalos(["v1.13.6", "v1.13.6", "v9.9.9", "not a version"]);
+                assert.deepEqual((await pack.analyze(resources)).violations, before.violations);
             } finally {
                 pack.close();
             }

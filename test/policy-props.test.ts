@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { foldByResourceType, forgetTexts, oncePerText } from "../policy/props";
+import { foldByResourceType, forgetTexts, oncePerText, shareDeserializedProperties } from "../policy/props";
 
 // The SDK's analyzer protocol and its per-resource RPC, as the pack serves it (no .d.ts for these internals).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -98,5 +98,54 @@ describe("policy props: oncePerText", () => {
         forgetTexts();
         assert.equal(check("key-a"), 5);
         assert.deepEqual(seen, ["key-a", "key-bb", "key-a"], "checked again after forgetTexts (the bench's rounds)");
+    });
+});
+
+describe("policy props: one deserialization per request (shareDeserializedProperties)", () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const deserialize = require("@pulumi/policy/deserialize");
+    shareDeserializedProperties();
+
+    it("gives every analysis of a request the same properties, and a remediation its own copy", () => {
+        const struct = Struct.fromJavaScript({ name: "omni", labels: { a: "b" } });
+        const first = deserialize.deserializeProperties(struct, false);
+        assert.deepEqual(first, { name: "omni", labels: { a: "b" } });
+        assert.equal(deserialize.deserializeProperties(struct, false), first);
+        assert.notEqual(deserialize.deserializeProperties(Struct.fromJavaScript({ name: "omni" }), false), first);
+        const remediation = deserialize.deserializeProperties(struct, true);
+        assert.notEqual(remediation, first);
+        assert.equal(remediation.name, "omni");
+    });
+
+    it("hands each untyped policy the resource's properties, unknowns still unknown", async () => {
+        const seen: unknown[] = [];
+        const reader = (name: string): ResourceValidationPolicy => ({
+            name,
+            description: "test",
+            validateResource: (args, report) => {
+                seen.push(args.props.name);
+                try {
+                    report(String(args.props.image));
+                } catch (e) {
+                    report(`${name}: ${(e as Error).constructor.name}`);
+                }
+            },
+        });
+        const req = new analyzerproto.AnalyzeRequest();
+        req.setType(CONTAINER);
+        req.setName("r");
+        req.setUrn(`urn:pulumi:t::p::${CONTAINER}::r`);
+        // How the engine sends a value only `pulumi up` knows (rpc.js unknownValue).
+        req.setProperties(Struct.fromJavaScript({ name: "omni", image: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" }));
+        req.setOptions(new analyzerproto.AnalyzerResourceOptions());
+        const rpc = policyServer.makeAnalyzeRpcFun("t", "0.0.0", "mandatory", [reader("one"), reader("two")]);
+        const resp: any = await new Promise((resolve, reject) =>
+            rpc({ request: req }, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))),
+        );
+        assert.deepEqual(seen, ["omni", "omni"]);
+        assert.deepEqual(
+            resp.getDiagnosticsList().map((d: any) => d.getMessage().split("\n").pop()),
+            ["one: UnknownValueError", "two: UnknownValueError"],
+        );
     });
 });

@@ -4,7 +4,7 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { CapturedResource } from "./capture";
 import { GENERATED_AT_UP } from "./mocks";
-import { PackProcess, startPack } from "./pack-process";
+import { PackProcess, startPack, warmTalosSchemas } from "./pack-process";
 import { allLevel, PackPolicy, policyConfigIssues } from "./policy-config";
 import { ConfigError } from "../../components/core/validation";
 
@@ -209,6 +209,8 @@ export interface OpenPack {
     begin(config?: PolicyConfig): PackAnalysis;
     /** The whole analysis of resources registered already. */
     analyze(resources: CapturedResource[], config?: PolicyConfig): Promise<PackResult>;
+    /** Has the pack compile these Talos versions' config schemas before the clusters that use them register. */
+    warmTalos(talosVersions: string[]): void;
     /** Stops the pack process this started, up or not yet; call it on every way out. */
     close(): void;
 }
@@ -219,7 +221,8 @@ export interface OpenPack {
  * hides its start-up time behind the program's.
  */
 export function openPack(packDir: string, started?: PackProcess): OpenPack {
-    const { child, port } = started ?? startPack(packDir);
+    const packProcess = started ?? startPack(packDir);
+    const { child, port } = packProcess;
     let client: any;
     const begin = (config: PolicyConfig = {}): PackAnalysis => {
         const configured = (async () => {
@@ -249,6 +252,7 @@ export function openPack(packDir: string, started?: PackProcess): OpenPack {
     return {
         begin,
         analyze: (resources, config) => begin(config).finish(resources),
+        warmTalos: (talosVersions) => warmTalosSchemas(packProcess, talosVersions),
         close() {
             client?.close();
             if (!started) child.kill();

@@ -63,6 +63,32 @@ export interface RunResult {
     simulated: SimulatedValue[];
 }
 
+/**
+ * The SDK records a stack trace (`new Error().stack`) for every promise it tracks (`debuggablePromise`: four per output
+ * of every resource, one per awaited input), and reads it only to report leaked promises under
+ * PULUMI_DEBUG_PROMISE_LEAKS. Without that variable the traces are never read, and taking them was about a third of
+ * running a program here: they are left empty then (`Error.stackTraceLimit` 0 while the SDK takes one).
+ */
+function skipUnreadPromiseTraces(): void {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const debuggable = require("@pulumi/pulumi/runtime/debuggable") as {
+        debugPromiseLeaks: boolean;
+        debuggablePromise<T>(p: Promise<T>, ctx: unknown): Promise<T>;
+    };
+    if (debuggable.debugPromiseLeaks) return;
+    const track = debuggable.debuggablePromise;
+    debuggable.debuggablePromise = (p, ctx) => {
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 0;
+        try {
+            return track(p, ctx);
+        } finally {
+            Error.stackTraceLimit = limit;
+        }
+    };
+}
+skipUnreadPromiseTraces();
+
 // The SDK keeps its runtime in module globals, so runs must not interleave.
 let running: Promise<unknown> = Promise.resolve();
 

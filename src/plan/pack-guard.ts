@@ -3,3 +3,5 @@
 // the plan, and that pipe closes whenever the plan's process ends.
 process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();
+// The plan stops its pack with SIGTERM; exiting normally then lets Node write the pack's compiled code (register.js).
+process.once("SIGTERM", () => process.exit(143));

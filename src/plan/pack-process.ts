@@ -15,6 +15,8 @@ const PACK_START_TIMEOUT_MS = 120_000;
 
 /** Preloaded into each pack process: it exits when the plan that started it is gone, however the plan ended. */
 const PACK_GUARD = require.resolve("./pack-guard");
+/** Preloaded into each pack process: compiles Talos schemas while the pack waits for the program (see warmTalosSchemas). */
+const PACK_WARM = require.resolve("./pack-warm");
 /**
  * How a pack runs beside this plan: from its TypeScript sources, through the transpile cache the plan uses too, when
  * the plan runs from its own (`npm run plan`); else as the Pulumi CLI runs it, from the pack directory's `main`
@@ -22,8 +24,8 @@ const PACK_GUARD = require.resolve("./pack-guard");
  */
 const packEntry = (packDir: string) =>
     __filename.endsWith(".ts")
-        ? ["-r", require.resolve("./register"), "-r", PACK_GUARD, path.join(packDir, "index.ts")]
-        : ["-r", PACK_GUARD, packDir];
+        ? ["-r", require.resolve("./register"), "-r", PACK_GUARD, "-r", PACK_WARM, path.join(packDir, "index.ts")]
+        : ["-r", PACK_GUARD, "-r", PACK_WARM, packDir];
 
 /**
  * Node flags of the plan, the bench and the pack processes (package.json's `plan` and `bench` scripts pass the same).
@@ -48,6 +50,15 @@ export interface PackProcess {
     child: ChildProcess;
     /** The port the pack serves the analyzer protocol on, once it printed it. */
     port: Promise<string>;
+}
+
+/**
+ * Has the pack compile the config schema of each Talos version now (pack-warm.ts), while it waits for the program: the
+ * patch check of the first cluster template that uses it would compile it, and the cluster registers last.
+ */
+export function warmTalosSchemas(pack: PackProcess, talosVersions: string[]): void {
+    if (!pack.child.stdin?.writable) return;
+    for (const version of new Set(talosVersions)) pack.child.stdin.write(`talos ${version}\n`);
 }
 
 /** Starts the real pack in its own process, in its directory, as the CLI does. */

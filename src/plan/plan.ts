@@ -100,6 +100,7 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
     const pack = opts.skipPolicies ? undefined : openPack(POLICY_DIR, opts.pack);
     // As in a preview, each resource is analyzed as it registers, beside the rest of the program.
     const analysis = pack?.begin(opts.policyConfig);
+    if (config.role === "workloads") pack?.warmTalos(config.clusters.map((c) => c.talosVersion));
     try {
         // The program reads its own last outputs for upgrade rules; offline there is none: a first deployment.
         const stackReferences: Record<string, StackReferenceOutputs> = {
