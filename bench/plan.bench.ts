@@ -23,7 +23,7 @@ import { forgetTexts } from "../policy/props";
 import { talosPatchProblems } from "../components/omni/talos-patches";
 import { versions } from "../components/core/versions";
 import { sdkRunInvocation } from "./sdk-run";
-import { commandArgs, runCommand, usageError } from "../src/commands";
+import { BENCH, commandArgs, runCommand, usageError } from "../src/commands";
 
 interface Measurement {
     scenario: string;
@@ -260,12 +260,7 @@ const loadAverage = () =>
 
 /** Runs the bench CLI (usage: src/commands.ts); `--scenario`, `--file` and `--stack` are its own per-scenario runs. */
 export async function main(argv: string[]): Promise<number> {
-    const args = commandArgs("bench", argv, {
-        runs: { type: "string", default: "7" },
-        scenario: { type: "string" },
-        file: { type: "string" },
-        stack: { type: "string" },
-    });
+    const args = commandArgs(BENCH, argv);
     if (typeof args === "number") return args;
     if (!/^[1-9]\d*$/.test(args.runs!))
         return usageError("bench", `--runs takes a whole number of rounds, got "${args.runs}"`);

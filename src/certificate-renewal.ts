@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { renewalDue } from "../components/edge/acme-certificate-render";
 import { CertificateSummary, certificateSummary } from "../components/edge/tls";
 import { ConfigError } from "../components/core/validation";
-import { commandArgs, runCommand, usageError } from "./commands";
+import { commandArgs, runCommand, usageError, CERTIFICATE_DUE } from "./commands";
 import { callerDir, stackFileOf } from "./project";
 import { hubSettingsOf } from "./hub-restore";
 
@@ -29,12 +29,7 @@ export function readCertificate(text: string): { notBefore: string; notAfter: st
 
 /** Runs the check; a relative --config or --certificate is the caller's: INIT_CWD under npm and npx. */
 export function main(argv: string[], now = new Date(), env: NodeJS.ProcessEnv = process.env): number {
-    const args = commandArgs("certificate-due", argv, {
-        stack: { type: "string" },
-        config: { type: "string" },
-        certificate: { type: "string" },
-        now: { type: "string" },
-    });
+    const args = commandArgs(CERTIFICATE_DUE, argv);
     if (typeof args === "number") return args;
     if (!args.stack && !args.config) return usageError("certificate-due", "--stack is required");
     if (!args.certificate) return usageError("certificate-due", "--certificate is required");

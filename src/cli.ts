@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { COMMANDS, runCommand } from "./commands";
+import { commandArgs, COMMANDS, runCommand } from "./commands";
 import { PACKAGE_ROOT, projectDirOf } from "./project";
 
 /** Each command's entry: runs it in this process and resolves to its exit code. */
@@ -44,10 +44,14 @@ function dispatch(argv: string[]): number | Promise<number> {
         return 0;
     }
     const entry = name === undefined ? undefined : ENTRIES[name];
-    if (!entry) {
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!entry || !command) {
         process.stderr.write(`${name === undefined ? "no command given" : `unknown command "${name}"`}\n${USAGE}\n`);
         return 2;
     }
+    // --help and bad arguments are answered here, before the command's modules (the SDK, the plan engine) load.
+    const parsed = commandArgs(command, rest);
+    if (typeof parsed === "number") return parsed;
     const caller = process.cwd();
     process.env.INIT_CWD = caller;
     process.chdir(projectDirOf(caller) ?? caller);

@@ -5,15 +5,24 @@
  */
 import { parseArgs, ParseArgsConfig } from "node:util";
 
-export interface Command {
+type Options = NonNullable<ParseArgsConfig["options"]>;
+/** What node:util's parseArgs returns for these options. */
+type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O }>>["values"];
+
+export interface Command<O extends Options = Options> {
     name: string;
     /** One line: what the command does. */
     summary: string;
     /** What `--help` prints: usage, every option, exit codes, an example. */
     usage: string;
+    /** Its options, as node:util's parseArgs takes them (`-h`/`--help` is every command's). */
+    options: O;
 }
 
-const PLAN: Command = {
+/** A command, its options' types kept for commandArgs. */
+const command = <const O extends Options>(c: Command<O>): Command<O> => c;
+
+export const PLAN = command({
     name: "plan",
     summary:
         "Offline plan of a stack: its config, the real program under mocks, the real policy pack; no cloud, no CLI",
@@ -43,9 +52,15 @@ Exit codes:
 
 Example:
   omni-scale plan --stack matrix --json > plan.json`,
-};
+    options: {
+        stack: { type: "string" },
+        config: { type: "string" },
+        "policy-config": { type: "string" },
+        json: { type: "boolean" },
+    },
+});
 
-const IMPORT: Command = {
+export const IMPORT = command({
     name: "import",
     summary:
         "Stack config from a running Omni's files: machine classes, cluster templates, omni.env, the provider's files",
@@ -81,9 +96,20 @@ Exit codes:
 
 Example (in the seed kit's directory; stdout is only the YAML):
   npx omni-scale import --machine-classes machine-classes --clusters clusters --omni-env omni/omni.env > import.yaml`,
-};
+    options: {
+        "machine-classes": { type: "string", multiple: true },
+        clusters: { type: "string", multiple: true },
+        "omni-env": { type: "string" },
+        "provider-env": { type: "string" },
+        "provider-config": { type: "string" },
+        stack: { type: "string", default: "matrix" },
+        "hub-stack": { type: "string", default: "quantum" },
+        out: { type: "string" },
+        "hub-out": { type: "string" },
+    },
+});
 
-const RESTORE: Command = {
+export const RESTORE = command({
     name: "restore",
     summary: "Check, then restore, the hub from one of its backup sets, on the Docker host",
     usage: `usage: omni-scale restore (--stack NAME | --config FILE) [--set NAME|latest] [--expect-fingerprint FPR]
@@ -118,9 +144,19 @@ Exit codes:
 
 Example:
   omni-scale restore --stack quantum --set latest && omni-scale restore --stack quantum --set latest --yes`,
-};
+    options: {
+        stack: { type: "string" },
+        config: { type: "string" },
+        set: { type: "string", default: "latest" },
+        "expect-fingerprint": { type: "string" },
+        "connect-timeout": { type: "string" },
+        yes: { type: "boolean", default: false },
+        "allow-plain": { type: "boolean", default: false },
+        print: { type: "boolean", default: false },
+    },
+});
 
-const CERTIFICATE_DUE: Command = {
+export const CERTIFICATE_DUE = command({
     name: "certificate-due",
     summary: "Whether the hub's ACME certificate is inside its renewal window (what the scheduled workflow runs)",
     usage: `usage: omni-scale certificate-due (--stack NAME | --config FILE) --certificate FILE|- [--now ISO-TIME]
@@ -145,9 +181,15 @@ Exit codes:
 
 Example:
   pulumi stack output certificate --json -s quantum | omni-scale certificate-due --stack quantum --certificate -`,
-};
+    options: {
+        stack: { type: "string" },
+        config: { type: "string" },
+        certificate: { type: "string" },
+        now: { type: "string" },
+    },
+});
 
-const BENCH: Command = {
+export const BENCH = command({
     name: "bench",
     summary: "Benchmark of the offline plan and of the program as `pulumi preview` loads it, against a floor",
     usage: `usage: omni-scale bench [--runs N]
@@ -167,7 +209,13 @@ Exit codes:
 
 Example:
   omni-scale bench --runs 3`,
-};
+    options: {
+        runs: { type: "string", default: "7" },
+        scenario: { type: "string" },
+        file: { type: "string" },
+        stack: { type: "string" },
+    },
+});
 
 export const COMMANDS: Command[] = [PLAN, IMPORT, RESTORE, CERTIFICATE_DUE, BENCH];
 
@@ -177,10 +225,6 @@ export function usageOf(name: string): string {
     if (!command) throw new Error(`no command ${name}`);
     return command.usage;
 }
-
-type Options = NonNullable<ParseArgsConfig["options"]>;
-/** What node:util's parseArgs returns for these options. */
-type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O }>>["values"];
 
 /** Prints what is wrong and the command's usage on stderr; the exit code of a bad argument. */
 export function usageError(name: string, message: string): number {
@@ -192,16 +236,16 @@ export function usageError(name: string, message: string): number {
  * A command's arguments, parsed as every command parses them: with `-h`/`--help`, which prints the usage on stdout;
  * a bad option prints the error and the usage on stderr. The values, or the exit code when the command is done.
  */
-export function commandArgs<const O extends Options>(name: string, argv: string[], options: O): Values<O> | number {
+export function commandArgs<O extends Options>(command: Command<O>, argv: string[]): Values<O> | number {
     let values: Values<O> & { help?: boolean };
     try {
-        values = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } } })
+        values = parseArgs({ args: argv, options: { ...command.options, help: { type: "boolean", short: "h" } } })
             .values as Values<O> & { help?: boolean };
     } catch (e) {
-        return usageError(name, (e as Error).message);
+        return usageError(command.name, (e as Error).message);
     }
     if (values.help) {
-        process.stdout.write(`${usageOf(name)}\n`);
+        process.stdout.write(`${command.usage}\n`);
         return 0;
     }
     return values;

@@ -16,7 +16,7 @@ import { omniContainerPaths } from "../components/hub/omni-flags";
 import { parseDockerHost } from "../components/core/addresses";
 import { shellQuote } from "../components/core/shell";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
-import { commandArgs, runCommand, usageError } from "./commands";
+import { commandArgs, runCommand, usageError, RESTORE } from "./commands";
 import { callerDir, stackFileOf } from "./project";
 import { PROJECT } from "./config";
 
@@ -161,16 +161,7 @@ function unreachable(run: HostRun, status: number | null): string | undefined {
 
 /** Runs the restore CLI; a relative --config is the caller's: INIT_CWD under npm and npx, else the working directory. */
 export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
-    const args = commandArgs("restore", argv, {
-        stack: { type: "string" },
-        config: { type: "string" },
-        set: { type: "string", default: "latest" },
-        "expect-fingerprint": { type: "string" },
-        "connect-timeout": { type: "string" },
-        yes: { type: "boolean", default: false },
-        "allow-plain": { type: "boolean", default: false },
-        print: { type: "boolean", default: false },
-    });
+    const args = commandArgs(RESTORE, argv);
     if (typeof args === "number") return args;
     if (!args.stack && !args.config) return usageError("restore", "--stack is required");
     // ssh's ConnectTimeout takes whole seconds only.

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, formatIssues } from "../../components/core/validation";
-import { commandArgs, runCommand, usageError, usageOf } from "../commands";
+import { commandArgs, runCommand, usageError, usageOf, IMPORT } from "../commands";
 import { callerDir, projectDirOf } from "../project";
 import { importExitCode, importReport, importStack, stackFragment } from "./import";
 import { pathFrom } from "./sources";
@@ -13,17 +13,7 @@ const USAGE = usageOf("import");
  * changes to the project directory) and npx.
  */
 export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
-    const args = commandArgs("import", argv, {
-        "machine-classes": { type: "string", multiple: true },
-        clusters: { type: "string", multiple: true },
-        "omni-env": { type: "string" },
-        "provider-env": { type: "string" },
-        "provider-config": { type: "string" },
-        stack: { type: "string", default: "matrix" },
-        "hub-stack": { type: "string", default: "quantum" },
-        out: { type: "string" },
-        "hub-out": { type: "string" },
-    });
+    const args = commandArgs(IMPORT, argv);
     if (typeof args === "number") return args;
     const caller = callerDir(env);
     // The Pulumi project the stack parts are for (npm run and the omni-scale command run in its directory); none for

@@ -8,7 +8,7 @@ import { PackProcess } from "./pack-process";
 import { planStack, PlanResult } from "./plan";
 import { canonicalJson, SimulatedValue } from "./mocks";
 import { redactSecrets } from "../stack-secrets";
-import { commandArgs, usageError, usageOf } from "../commands";
+import { commandArgs, usageError, usageOf, PLAN } from "../commands";
 import { callerDir, stackFileOf } from "../project";
 
 const USAGE = usageOf("plan");
@@ -204,12 +204,7 @@ function failureMessage(e: unknown): string {
  * policy pack process when the caller started it (main.ts, which stops it on exit).
  */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, pack?: PackProcess): Promise<number> {
-    const args = commandArgs("plan", argv, {
-        stack: { type: "string" },
-        config: { type: "string" },
-        "policy-config": { type: "string" },
-        json: { type: "boolean" },
-    });
+    const args = commandArgs(PLAN, argv);
     if (typeof args === "number") return args;
     if (!args.stack) return usageError("plan", "--stack is required");
     const callerFile = (file: string) => path.resolve(callerDir(env), file);
