@@ -1,14 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";
-import { hubProgram } from "./hub-program";
 import { guardedSecretValues, mentionsSecret } from "./stack-secrets";
-import { workloadsProgram } from "./workloads-program";
 
 /** The stack program for a validated config, chosen by its role (stack names such as quantum or matrix are the user's). */
 export async function programFor(config: StackConfig): Promise<Record<string, unknown>> {
     const guard = guardedSecretValues().length > 0;
     if (guard) pulumi.runtime.registerStackTransformation(keepSecretValuesSecret);
-    const outputs = await (config.role === "hub" ? hubProgram(config) : workloadsProgram(config));
+    // Only the role's own program loads: a hub stack never loads the Proxmox SDK, the Omni resources or the patch check.
+    const outputs = await (config.role === "hub"
+        ? (require("./hub-program") as typeof import("./hub-program")).hubProgram(config)
+        : (require("./workloads-program") as typeof import("./workloads-program")).workloadsProgram(config));
     return guard ? Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, secretIfMentioned(v)])) : outputs;
 }
 
