@@ -142,6 +142,12 @@ export function decodeNode(ctx: DecodeContext, node: GoNode, schema: SchemaNode 
 const isDeleteMark = (m: GoMap) =>
     m.entries.some((e) => e.key === "$patch" && e.value.kind === "scalar" && e.value.text === "delete");
 
+/** Whether a `$patch: delete` mark is anywhere in a node (most patches have none). */
+function hasDeleteMark(node: GoNode): boolean {
+    if (node.kind === "seq") return node.items.some(hasDeleteMark);
+    return node.kind === "map" && (isDeleteMark(node) || node.entries.some((e) => hasDeleteMark(e.value)));
+}
+
 /**
  * `$patch: delete` as Talos's config loader takes it (machinery v1.14.0-beta.1, which Omni v1.10.4 loads patches with:
  * pkg/machinery/config/configloader/internal/decoder/delete.go `processNode`): a marked mapping is removed, and a
@@ -150,6 +156,7 @@ const isDeleteMark = (m: GoMap) =>
 export function takeDeletes(doc: GoMap): { rest: GoMap | undefined; deletes: string[][]; problems: string[] } {
     const deletes: string[][] = [];
     const problems: string[] = [];
+    if (!hasDeleteMark(doc)) return { rest: doc, deletes, problems };
     const where = (path: string[]) => path.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : `${i ? "." : ""}${p}`)).join("");
     const walk = (node: GoNode, path: string[], inSeq: boolean): GoNode | undefined => {
         if (node.kind === "scalar") return node;

@@ -452,30 +452,34 @@ function pathProblem(m: Minor, def: string, segments: string[]): string | undefi
     return undefined;
 }
 
-function getField(doc: unknown, dotted: string): unknown {
-    return dotted
-        .split(".")
-        .reduce<unknown>(
-            (o, k) => (o !== null && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined),
-            doc,
-        );
-}
+/** The value at a path of keys (["machine", "token"]), or undefined. */
+const getField = (doc: unknown, keys: string[]): unknown =>
+    keys.reduce<unknown>(
+        (o, k) => (o !== null && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined),
+        doc,
+    );
 
-const hasField = (doc: unknown, dotted: string) => {
-    const parts = dotted.split(".");
-    const parent = getField(doc, parts.slice(0, -1).join("."));
-    return parts.length === 1
-        ? Object.hasOwn(doc as object, dotted)
-        : parent !== null && typeof parent === "object" && Object.hasOwn(parent, parts.at(-1)!);
+const hasField = (doc: unknown, keys: string[]) => {
+    const parent = getField(doc, keys.slice(0, -1));
+    return parent !== null && typeof parent === "object" && Object.hasOwn(parent, keys.at(-1)!);
 };
+
+/** The forbidden fields of each kind, with their keys (split once: every v1alpha1 document is checked for each). */
+const FORBIDDEN_FIELD_KEYS: Record<string, { field: string; keys: string[] }[]> = Object.fromEntries(
+    Object.entries({ [V1ALPHA1]: OMNI_FORBIDDEN_FIELDS, ...OMNI_FORBIDDEN_KIND_FIELDS }).map(([kind, fields]) => [
+        kind,
+        fields.map((field) => ({ field, keys: field.split(".") })),
+    ]),
+);
 
 /** Omni's refusals for one document (config_patch.go). */
 function omniProblems(doc: Record<string, unknown>, kind: string, prefix: string): string[] {
-    const fields = kind === V1ALPHA1 ? OMNI_FORBIDDEN_FIELDS : (OMNI_FORBIDDEN_KIND_FIELDS[kind] ?? []);
-    const problems = fields
-        .filter((f) => hasField(doc, f))
-        .map((f) => `${prefix}${f}: Omni sets this itself and refuses a patch that overrides it: remove it`);
-    const roles = OMNI_FORBIDDEN_ROLES[kind] && getField(doc, OMNI_FORBIDDEN_ROLES[kind]);
+    const problems = (FORBIDDEN_FIELD_KEYS[kind] ?? [])
+        .filter(({ keys }) => hasField(doc, keys))
+        .map(
+            ({ field }) => `${prefix}${field}: Omni sets this itself and refuses a patch that overrides it: remove it`,
+        );
+    const roles = OMNI_FORBIDDEN_ROLES[kind] && getField(doc, OMNI_FORBIDDEN_ROLES[kind].split("."));
     if (Array.isArray(roles) && roles.includes(ADMIN_ROLE))
         problems.push(
             `${prefix}${OMNI_FORBIDDEN_ROLES[kind]}: Omni refuses the ${ADMIN_ROLE} role in a patch: use os:reader or os:operator`,
@@ -552,9 +556,16 @@ function patchDocuments(content: unknown): { docs: GoNode[] } | { ops: unknown[]
         : { docs: docs.filter((d) => d !== null && d !== undefined).map(fromValue) };
 }
 
+/** A Talos version as the check reads it (semver.coerce), per version text: every patch of a cluster names the same. */
+const releases = new Map<string, semver.SemVer | null>();
+const releaseOf = (talosVersion: string) => {
+    if (!releases.has(talosVersion)) releases.set(talosVersion, semver.coerce(talosVersion));
+    return releases.get(talosVersion)!;
+};
+
 /** "1.13" for v1.13.6, or undefined. */
 const minorOf = (talosVersion: string) => {
-    const v = semver.coerce(talosVersion);
+    const v = releaseOf(talosVersion);
     return v ? `${v.major}.${v.minor}` : undefined;
 };
 
@@ -630,7 +641,7 @@ function checkPatch(content: unknown, talosVersion: string): TalosPatchVerdict {
     const schemaProblem = talosSchemaProblem(talosVersion);
     if (schemaProblem) return refuse([schemaProblem]);
     const m = loadMinor(minorOf(talosVersion)!);
-    const talos = semver.coerce(talosVersion)!;
+    const talos = releaseOf(talosVersion)!;
     const parsed = patchDocuments(content);
     if ("errors" in parsed) return refuse(parsed.errors.map((e) => `not valid YAML (Omni refuses it): ${e}`));
     if ("ops" in parsed) return refuse(jsonPatchProblems(m, parsed.ops));
@@ -679,7 +690,9 @@ function checkPatch(content: unknown, talosVersion: string): TalosPatchVerdict {
             problems: out,
             warnings,
         };
-        const value = rest && !isEmptyDocument(toValue(rest)) ? decodeNode(ctx, rest, m.defs[def], []) : undefined;
+        // Without a `$patch: delete`, the rest is the document itself.
+        const restRaw = rest === node ? raw : rest && toValue(rest);
+        const value = rest && !isEmptyDocument(restRaw) ? decodeNode(ctx, rest, m.defs[def], []) : undefined;
         const v = validator(m, def);
         if (value !== undefined && !v(value)) out.push(...schemaProblems(m, v.errors ?? [], prefix));
         // container.go New: one v1alpha1 config, one document per kind and name, no conflicting kinds of one name.

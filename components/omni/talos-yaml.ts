@@ -111,28 +111,33 @@ export function fromValue(v: unknown): GoNode {
     return scalar(String(v), true);
 }
 
-/** One YAML problem, "line L, column C: message". */
-const at = (lineStarts: number[], offset: number, message: string) => {
+/** One YAML problem, "line L, column C: message" (lines are counted only for a patch with errors). */
+function at(text: string, offset: number, message: string) {
+    const lineStarts = [0];
+    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
     let line = 0;
     while (line + 1 < lineStarts.length && lineStarts[line + 1] <= offset) line++;
     return `line ${line + 1}, column ${offset - lineStarts[line] + 1}: ${message}`;
-};
+}
+
+/**
+ * failsafe: every scalar keeps its text; resolution is v4's (above). Keys are compared by text, as v4 does. Errors are
+ * placed by `at` (prettyErrors would count lines for every patch).
+ */
+const PARSE_OPTIONS = { schema: "failsafe", uniqueKeys: true, prettyErrors: false } as const;
 
 /**
  * The documents of a patch's text, or its YAML errors (duplicate keys, unterminated strings, bad indentation, an
  * alias to no anchor, a collection as a mapping key), each with line and column. A null document is left out.
  */
 export function readPatchText(text: string): { docs: GoNode[]; errors: string[] } {
-    const lineStarts = [0];
-    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
-    // failsafe: every scalar keeps its text; resolution is v4's (above). Keys are compared by text, as v4 does.
-    const parsed = YAML.parseAllDocuments(text, { schema: "failsafe", uniqueKeys: true });
+    const parsed = YAML.parseAllDocuments(text, PARSE_OPTIONS);
     const documents = Array.isArray(parsed) ? parsed : [parsed];
     const errors: string[] = [];
     for (const d of documents)
         for (const e of d.errors) {
             const message = e.message.split(" at line ")[0].split("\n")[0];
-            errors.push(at(lineStarts, e.pos[0], message));
+            errors.push(at(text, e.pos[0], message));
         }
     if (errors.length > 0) return { docs: [], errors };
     const convert = (doc: YAML.Document, node: unknown, seen: Set<unknown>): GoNode => {
@@ -140,11 +145,7 @@ export function readPatchText(text: string): { docs: GoNode[]; errors: string[] 
             const target = node.resolve(doc);
             if (!target || seen.has(target)) {
                 errors.push(
-                    at(
-                        lineStarts,
-                        node.range?.[0] ?? 0,
-                        `alias *${node.source} has no anchor &${node.source} before it`,
-                    ),
+                    at(text, node.range?.[0] ?? 0, `alias *${node.source} has no anchor &${node.source} before it`),
                 );
                 return scalar("", true);
             }
@@ -157,7 +158,7 @@ export function readPatchText(text: string): { docs: GoNode[]; errors: string[] 
                 const key = pair.key;
                 if (!YAML.isScalar(key) && key !== null) {
                     const range = (key as YAML.Node).range;
-                    errors.push(at(lineStarts, range?.[0] ?? 0, "a mapping key must be a scalar"));
+                    errors.push(at(text, range?.[0] ?? 0, "a mapping key must be a scalar"));
                     continue;
                 }
                 const keyText = key === null ? "" : String(key.value);
@@ -186,7 +187,17 @@ export const isNull = (n: GoNode) => n.kind === "scalar" && n.tag === "null";
 
 /** A node as plain JS, each scalar by v4's resolution (for places no Go type describes). */
 export function toValue(n: GoNode): unknown {
+    if (n.kind === "scalar") return n.value;
     if (n.kind === "seq") return n.items.map(toValue);
-    if (n.kind === "map") return Object.fromEntries(n.entries.map((e) => [e.key, toValue(e.value)]));
-    return n.value;
+    const out: Record<string, unknown> = {};
+    for (const { key, value } of n.entries)
+        if (key === "__proto__")
+            Object.defineProperty(out, key, {
+                value: toValue(value),
+                enumerable: true,
+                writable: true,
+                configurable: true,
+            });
+        else out[key] = toValue(value);
+    return out;
 }
