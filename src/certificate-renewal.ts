@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { renewalDue } from "../components/edge/acme-certificate-render";
 import { CertificateSummary, certificateSummary } from "../components/edge/tls";
 import { ConfigError } from "../components/core/validation";
-import { commandArgs, runCommand, usageError, CERTIFICATE_DUE } from "./commands";
+import { CERTIFICATE_DUE, commandArgs, runCommand, usageError } from "./commands";
 import { callerDir, stackFileOf } from "./project";
 import { hubSettingsOf } from "./hub-restore";
 

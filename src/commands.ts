@@ -220,7 +220,7 @@ Example:
 export const COMMANDS: Command[] = [PLAN, IMPORT, RESTORE, CERTIFICATE_DUE, BENCH];
 
 /** The usage of `name` (a command of COMMANDS). */
-export function usageOf(name: string): string {
+function usageOf(name: string): string {
     const command = COMMANDS.find((c) => c.name === name);
     if (!command) throw new Error(`no command ${name}`);
     return command.usage;

@@ -16,7 +16,7 @@ import { omniContainerPaths } from "../components/hub/omni-flags";
 import { parseDockerHost } from "../components/core/addresses";
 import { shellQuote } from "../components/core/shell";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
-import { commandArgs, runCommand, usageError, RESTORE } from "./commands";
+import { RESTORE, commandArgs, runCommand, usageError } from "./commands";
 import { callerDir, stackFileOf } from "./project";
 import { PROJECT } from "./config";
 

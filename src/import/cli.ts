@@ -1,12 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, formatIssues } from "../../components/core/validation";
-import { commandArgs, runCommand, usageError, usageOf, IMPORT } from "../commands";
+import { commandArgs, IMPORT, runCommand, usageError } from "../commands";
 import { callerDir, projectDirOf } from "../project";
 import { importExitCode, importReport, importStack, stackFragment } from "./import";
 import { pathFrom } from "./sources";
 
-const USAGE = usageOf("import");
+const USAGE = IMPORT.usage;
 
 /**
  * Runs the import CLI. Relative paths are the caller's: its working directory, or INIT_CWD under `npm run` (which

@@ -8,10 +8,10 @@ import { PackProcess } from "./pack-process";
 import { planStack, PlanResult } from "./plan";
 import { canonicalJson, SimulatedValue } from "./mocks";
 import { redactSecrets } from "../stack-secrets";
-import { commandArgs, usageError, usageOf, PLAN } from "../commands";
+import { commandArgs, PLAN, usageError } from "../commands";
 import { callerDir, stackFileOf } from "../project";
 
-const USAGE = usageOf("plan");
+const USAGE = PLAN.usage;
 
 /** The `--json` document: secrets replaced by "[secret]". */
 export function planJson(result: PlanResult) {
