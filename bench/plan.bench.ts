@@ -19,7 +19,7 @@ import { analyzeInProcess, analyzeWithPack } from "../src/plan/analyze";
 import { planStack, POLICY_DIR, readStackFile, REPO_ROOT } from "../src/plan/plan";
 import { packArgs } from "../policy/pack";
 import { NODE_FLAGS } from "../src/plan/pack-process";
-import { forgetTexts } from "../policy/props";
+import { forgetTexts } from "../components/core/hot-paths";
 import { talosPatchProblems } from "../components/omni/talos-patches";
 import { versions } from "../components/core/versions";
 import { sdkRunInvocation } from "./sdk-run";
@@ -40,7 +40,7 @@ interface Measurement {
  * A workload stack file with `clusters` clusters of 10 machines, each on its own control-plane and worker classes, in
  * `dir` beside a copy of the hub's (which a workload plan reads).
  */
-function writeFleet(dir: string, clusters: number): string {
+export function writeFleet(dir: string, clusters: number): string {
     const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.matrix.yaml"), "utf8"), { merge: true });
     const base = doc.config["omni-scale:machineClasses"][0];
     const classes = [];
@@ -77,7 +77,7 @@ function benchPatches(): { name: string; inline: string }[] {
 }
 
 /** The matrix stack with `count` patches spread over its cluster's sets (the patch check's cost in a plan). */
-function writePatched(dir: string, count: number): string {
+export function writePatched(dir: string, count: number): string {
     const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.matrix.yaml"), "utf8"), { merge: true });
     const forms = benchPatches();
     const [cluster] = doc.config["omni-scale:clusters"];

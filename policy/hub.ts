@@ -4,7 +4,8 @@ import * as tailscale from "@pulumi/tailscale";
 import { etcdKeyProblems } from "../components/hub/etcd-key-rules";
 import { auth0DomainProblem, wireguardAddrProblem } from "../components/core/addresses";
 import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/core/state-volumes";
-import { commandFlags, flag, known, oncePerText } from "./props";
+import { oncePerText } from "../components/core/hot-paths";
+import { commandFlags, flag, known } from "./props";
 
 /** An OpenPGP parse per distinct key, however many uploads and analyses carry it. */
 const etcdKeyProblemsOnce = oncePerText(etcdKeyProblems);

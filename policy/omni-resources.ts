@@ -5,16 +5,18 @@ import {
     ResourceValidationPolicy,
     StackValidationPolicy,
 } from "@pulumi/policy";
-import * as YAML from "yaml";
 import {
     clusterTemplateProblems,
     nodeRoleLabelProblems,
     talosPatchTemplateProblems,
     talosPatchTemplateWarnings,
+    templateDocuments,
 } from "../components/omni/cluster-render";
 import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/omni/machine-class-render";
 import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../components/omni/omni-state";
 import { DEFAULT_INFRA_PROVIDER_ID } from "../components/core/validation";
+import { oncePerText } from "../components/core/hot-paths";
+import { readYaml } from "../components/core/yaml-read";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
 
 /**
@@ -41,6 +43,9 @@ function machineClassDocs(r: { type: string; props: Record<string, any> }): stri
     return text === undefined ? [] : yamlDocuments(text).filter((doc) => doc.includes(MACHINE_CLASS_TYPE));
 }
 
+/** Once per class text: the same class is analyzed as a resource input and in the stack's outputs. */
+const classDocProblems = oncePerText(machineClassDocProblems);
+
 /** A validation over every resource that carries Omni YAML. */
 const eachOmniResource =
     (check: (r: ResourceValidationArgs, report: (message: string) => void) => void) =>
@@ -58,7 +63,7 @@ export const machineClassProviderData: ResourceValidationPolicy = {
         "Fix the machine class's providerData as the message says (spelling of keys, storageType instead of type, minimums).",
     validateResource: eachOmniResource((r, report) => {
         for (const doc of machineClassDocs(r)) {
-            for (const problem of machineClassDocProblems(doc)) report(problem);
+            for (const problem of classDocProblems(doc)) report(problem);
         }
     }),
 };
@@ -131,9 +136,13 @@ function providerId(resource: PolicyResource): string | undefined {
     return flag(flags, "id") ?? DEFAULT_INFRA_PROVIDER_ID;
 }
 
-function parseMachineClass(doc: string): { id: string; providerId?: string } | undefined {
+/** A machine class document's id and provider id, once per text (two stack policies read every class). */
+const parseMachineClass = oncePerText((doc: string): { id: string; providerId?: string } | undefined => {
     try {
-        const parsed = YAML.parse(doc);
+        const parsed = readYaml(doc) as {
+            metadata?: { id?: unknown };
+            spec?: { autoprovision?: { providerid?: unknown } };
+        };
         const providerId = parsed?.spec?.autoprovision?.providerid;
         return {
             id: String(parsed?.metadata?.id),
@@ -142,7 +151,7 @@ function parseMachineClass(doc: string): { id: string; providerId?: string } | u
     } catch {
         return undefined; // machine-class-provider-data reports the broken YAML
     }
-}
+});
 
 export const providerIdConsistent: StackValidationPolicy = {
     name: "provider-id-consistent",
@@ -205,9 +214,12 @@ export const clusterProtected: ResourceValidationPolicy = {
 
 /** The machine classes a cluster's template allocates from. */
 function templateClasses(text: string): string[] {
-    return YAML.parseAllDocuments(text)
-        .map((d) => d.toJS() as { kind?: string; machineClass?: { name?: unknown } } | null)
-        .flatMap((d) => (typeof d?.machineClass?.name === "string" ? [d.machineClass.name] : []));
+    const docs = templateDocuments(text);
+    if (typeof docs === "string") return []; // cluster-template-valid reports it
+    return docs.flatMap((d) => {
+        const name = (d.machineClass as { name?: unknown } | undefined)?.name;
+        return typeof name === "string" ? [name] : [];
+    });
 }
 
 export const clusterClassesPresent: StackValidationPolicy = {
@@ -220,11 +232,7 @@ export const clusterClassesPresent: StackValidationPolicy = {
         "Keep the machine class while any cluster uses it; change the cluster's machineClass first (one `up`), then remove the class.",
     validateStack: (args, report) => {
         const classes = new Set(
-            args.resources.flatMap((r) =>
-                machineClassDocs(r).map((doc) =>
-                    String((YAML.parse(doc) as { metadata?: { id?: unknown } })?.metadata?.id),
-                ),
-            ),
+            args.resources.flatMap((r) => machineClassDocs(r).map((doc) => parseMachineClass(doc)?.id)),
         );
         for (const r of args.resources) {
             const name = clusterName(r);

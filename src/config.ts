@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as YAML from "yaml";
+import { readYaml } from "../components/core/yaml-read";
 import { z } from "zod";
 import { ClusterSpecSchema, renderClusterTemplate } from "../components/omni/cluster-render";
 import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../components/edge/acme-certificate-render";
@@ -309,7 +309,7 @@ export function currentStackConfig(stackFile = path.resolve(`Pulumi.${pulumi.get
 /** The `config:` map of a stack file, or nothing when it cannot be read (config from elsewhere, e.g. ESC). */
 function stackFileConfig(file: string): Record<string, unknown> {
     try {
-        return YAML.parse(fs.readFileSync(file, "utf8"), { merge: true })?.config ?? {};
+        return (readYaml(fs.readFileSync(file, "utf8")) as any)?.config ?? {};
     } catch {
         return {};
     }

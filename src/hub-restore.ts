@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as YAML from "yaml";
+import { readYaml } from "../components/core/yaml-read";
 import {
     ALLOW_PLAIN,
     hubContainerNames,
@@ -55,7 +55,7 @@ export interface HostRun {
 
 /** The hub settings of a stack file. Only plain settings are read, so encrypted secrets in the file do not matter. */
 export function hubSettingsOf(file: string): OmniHubSettings {
-    const doc = YAML.parse(fs.readFileSync(file, "utf8"), { merge: true }) ?? {};
+    const doc = (readYaml(fs.readFileSync(file, "utf8")) as any) ?? {};
     const key = `${PROJECT}:hub`;
     if (!doc.config?.[key])
         throw new ConfigError([

@@ -366,7 +366,7 @@ describe("renderClusterTemplate", () => {
         );
         assert.match(
             problems(withSpec({ patches: [{ name: "p", inline: "machine: [" }] })).join(),
-            /patches\[0\]\.inline: not valid YAML: Flow sequence/,
+            /patches\[0\]\.inline: not valid YAML: unexpected end of the stream within a flow collection \(2:1\)/,
         );
         assert.match(
             problems(withSpec({ patches: [{ name: "p", fiel: "p.yaml" }] })).join(),

@@ -4,7 +4,10 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { runProgram, maskSecrets, unwrapSecrets, isSecret } from "../src/plan/capture";
-import { analyzeInProcess, openPack } from "../src/plan/analyze";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { analyzeInProcess, openPack, previewStruct } from "../src/plan/analyze";
+import { GENERATED_AT_UP } from "../src/plan/mocks";
+import { unknownValue as UNKNOWN_VALUE } from "@pulumi/pulumi/runtime/rpc";
 import { miniPack } from "./fixtures/mini-pack/policies";
 
 class Box extends pulumi.ComponentResource {
@@ -165,6 +168,37 @@ describe("plan engine", () => {
             assert.ok(seen);
             assert.match(seen.message, /saw PASSWORD=hunter2/);
             assert.equal(seen.enforcementLevel, "advisory");
+        });
+    });
+
+    describe("analyze requests", () => {
+        it("builds each resource's properties as google-protobuf's Struct.fromJavaScript does, byte for byte, generated values unknown", () => {
+            const props = {
+                name: "omni",
+                port: 8090,
+                ratio: -0.25,
+                on: true,
+                off: false,
+                none: null,
+                empty: {},
+                list: [],
+                text: "ünïcode ✓\nline two",
+                nested: { a: [1, "two", { three: [null, false, { deep: "x".repeat(3000) }] }], b: { c: { d: {} } } },
+                token: `tskey-${GENERATED_AT_UP}`,
+                args: ["--id", `--key=${GENERATED_AT_UP}`],
+            };
+            const asSent = {
+                ...props,
+                token: UNKNOWN_VALUE,
+                args: ["--id", UNKNOWN_VALUE],
+            };
+            const ours = previewStruct(props);
+            assert.deepEqual(
+                Buffer.from(ours.serializeBinary()),
+                Buffer.from(Struct.fromJavaScript(asSent).serializeBinary()),
+            );
+            assert.deepEqual(ours.toJavaScript(), asSent);
+            assert.throws(() => previewStruct({ missing: undefined }), /undefined has no protobuf Value/);
         });
     });
 

@@ -2,7 +2,8 @@ import { strict as assert } from "node:assert";
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { foldByResourceType, forgetTexts, oncePerText, shareDeserializedProperties } from "../policy/props";
+import { foldByResourceType, shareDeserializedProperties } from "../policy/props";
+import { forgetTexts, oncePerText } from "../components/core/hot-paths";
 
 // The SDK's analyzer protocol and its per-resource RPC, as the pack serves it (no .d.ts for these internals).
 // eslint-disable-next-line @typescript-eslint/no-var-requires

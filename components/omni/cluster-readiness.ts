@@ -1,4 +1,4 @@
-import * as YAML from "yaml";
+import { readYaml } from "../core/yaml-read";
 import { ClusterState, ClusterStatus, describeStatus, isClusterReady, resources, version } from "./omni-state";
 
 /**
@@ -89,7 +89,7 @@ export function parseMachineSetStatuses(text: string): MachineSetObserved[] {
 
 /** `omnictl get talosupgradestatuses|kubernetesupgradestatuses <cluster> -o yaml`. */
 export function parseUpgradeStatus(text: string): UpgradeObserved {
-    const s = ((YAML.parse(text) as Doc | null)?.spec ?? {}) as Doc;
+    const s = ((readYaml(text) as Doc | null)?.spec ?? {}) as Doc;
     return {
         phase: phaseName(UPGRADE_PHASES, s.phase),
         lastUpgradeVersion: version(s.lastupgradeversion),

@@ -3,6 +3,8 @@ import * as path from "node:path";
 import * as semver from "semver";
 import { z } from "zod";
 import * as YAML from "yaml";
+import { oncePerText } from "../core/hot-paths";
+import { readYamlDocuments, yamlErrorLine } from "../core/yaml-read";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
 import { kubernetesSupportProblem, omniTalosSupport, talosVersionProblem, versions } from "../core/versions";
 import { labelValueProblem, qualifiedNameProblem } from "./talos-node-rules";
@@ -39,12 +41,21 @@ export function isPinnedVersion(v: unknown): boolean {
  * documents). A string that is not valid YAML gives no documents.
  */
 export function inlineDocuments(inline: unknown): unknown[] {
-    if (typeof inline === "string") {
-        const docs = YAML.parseAllDocuments(inline);
-        return docs.some((d) => d.errors.length > 0) ? [] : docs.map((d) => d.toJS());
-    }
+    if (typeof inline === "string") return yamlText(inline).docs ?? [];
     return Array.isArray(inline) ? inline : [inline];
 }
+
+/**
+ * A YAML text's documents, or its first error. Read once per text: the config check, the node-role check and the
+ * policies read each patch and template; callers do not change what they get.
+ */
+const yamlText = oncePerText((text: string): { docs?: unknown[]; error?: string } => {
+    try {
+        return { docs: readYamlDocuments(text) };
+    } catch (e) {
+        return { error: yamlErrorLine(e) };
+    }
+});
 
 /** node-role.kubernetes.io/* keys a machine config patch would make the kubelet set (nodeLabels or --node-labels). */
 export function nodeRoleLabelsInPatch(inline: unknown): string[] {
@@ -170,13 +181,13 @@ function content(
             return undefined;
         }
     }
-    const errors = typeof value === "string" ? YAML.parseAllDocuments(value).flatMap((d) => d.errors) : [];
-    if (errors.length > 0) {
+    const error = typeof value === "string" ? yamlText(value).error : undefined;
+    if (error !== undefined) {
         ctx.addIssue({
             code: "custom",
             path: [v.file !== undefined ? "file" : key],
             input: v.file ?? value,
-            message: `not valid YAML: ${errors[0].message.split("\n")[0].replace(/:$/, "")}`,
+            message: `not valid YAML: ${error}`,
         });
         return undefined;
     }
@@ -850,15 +861,14 @@ export function renderClusterTemplate(
     };
 }
 
-/** The documents of a template, or why it is not YAML. */
-function templateDocuments(yamlText: string): Record<string, unknown>[] | string {
-    const parsed = YAML.parseAllDocuments(yamlText);
-    const broken = parsed.flatMap((d) => d.errors.map((e) => e.message));
-    if (broken.length > 0) return `not valid YAML: ${broken.join("; ")}`;
-    return parsed
-        .map((d) => d.toJS() as Record<string, unknown> | null)
-        .filter((d): d is Record<string, unknown> => d !== null);
-}
+/** The documents of a template, or why it is not YAML (once per text: three policies and the render read it). */
+export const templateDocuments = oncePerText((yamlText: string): Record<string, unknown>[] | string => {
+    try {
+        return readYamlDocuments(yamlText).filter((d): d is Record<string, unknown> => d !== null);
+    } catch (e) {
+        return `not valid YAML: ${yamlErrorLine(e)}`;
+    }
+});
 
 /** node-role.kubernetes.io/* labels any patch of a template (rendered here or written by hand) would make the kubelet set. */
 export function nodeRoleLabelProblems(yamlText: string): string[] {
@@ -880,12 +890,17 @@ export function nodeRoleLabelProblems(yamlText: string): string[] {
  * Talos config problems of every patch in a template (rendered here or written by hand), judged by its Cluster's
  * talos.version. A `file:` patch of a hand-written template is not read here: its path is relative to the template.
  */
-export const talosPatchTemplateProblems = (yamlText: string): string[] => talosPatchTemplateCheck(yamlText).problems;
+export const talosPatchTemplateProblems = (yamlText: string): string[] => [
+    ...talosPatchTemplateCheck(yamlText).problems,
+];
 
 /** Valid but surprising values in a template's patches (an unquoted value Talos reads as other text). */
-export const talosPatchTemplateWarnings = (yamlText: string): string[] => talosPatchTemplateCheck(yamlText).warnings;
+export const talosPatchTemplateWarnings = (yamlText: string): string[] => [
+    ...talosPatchTemplateCheck(yamlText).warnings,
+];
 
-function talosPatchTemplateCheck(yamlText: string): { problems: string[]; warnings: string[] } {
+/** Once per template text: the render's warnings and two policies ask. */
+const talosPatchTemplateCheck = oncePerText((yamlText: string): { problems: string[]; warnings: string[] } => {
     const none = { problems: [], warnings: [] };
     const docs = templateDocuments(yamlText);
     if (typeof docs === "string") return none; // cluster-template-valid reports it
@@ -905,7 +920,7 @@ function talosPatchTemplateCheck(yamlText: string): { problems: string[]; warnin
         };
     const verdicts = patched.map(({ set, patch }) => templatePatchCheck(String(cluster?.name), set, patch, talos));
     return { problems: verdicts.flatMap((v) => v.problems), warnings: verdicts.flatMap((v) => v.warnings) };
-}
+});
 
 /**
  * Why a cluster's etcd backup interval falls outside what the hub accepts, or undefined (omni v1.10.4

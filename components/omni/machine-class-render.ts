@@ -1,6 +1,7 @@
 import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, InfraProviderIdSchema, parseOrThrow, zodIssues } from "../core/validation";
+import { readYaml, yamlErrorLine } from "../core/yaml-read";
 
 /**
  * Omni MachineClass rendering for the Proxmox infra provider (omni-infra-provider-proxmox `internal/pkg/provider/data.go`, test/fixtures/upstream/provider-data.v0.3.0.json).
@@ -316,9 +317,9 @@ export function renderMachineClass(spec: MachineClassSpec, keyPrefix = "machineC
 export function machineClassDocProblems(yamlText: string): string[] {
     let doc: unknown;
     try {
-        doc = YAML.parse(yamlText);
+        doc = readYaml(yamlText);
     } catch (e) {
-        return [`not valid YAML: ${(e as Error).message}`];
+        return [`not valid YAML: ${yamlErrorLine(e)}`];
     }
     const d = doc as { metadata?: { type?: unknown }; spec?: { autoprovision?: { providerdata?: unknown } } } | null;
     if (d?.metadata?.type !== MACHINE_CLASS_TYPE)
@@ -335,9 +336,9 @@ export function machineClassDocProblems(yamlText: string): string[] {
         return ["spec.autoprovision.providerdata must be a YAML string (providerdata: |)"];
     let data: unknown;
     try {
-        data = YAML.parse(auto.providerdata);
+        data = readYaml(auto.providerdata);
     } catch (e) {
-        return [`spec.autoprovision.providerdata is not valid YAML: ${(e as Error).message}`];
+        return [`spec.autoprovision.providerdata is not valid YAML: ${yamlErrorLine(e)}`];
     }
     const result = ProviderDataSchema.safeParse(data ?? {}, { reportInput: true });
     if (result.success) return [];

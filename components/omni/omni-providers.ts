@@ -67,7 +67,7 @@ export type { OmniAccessProps } from "./omnictl-run";
  * version makes the first `up` after an upgrade a no-op update that stores the new code. Raise it with every change
  * to the providers' code (test/omni-cluster-lifecycle.test.ts fails until it is raised).
  */
-export const OMNI_PROVIDER_VERSION = 3;
+export const OMNI_PROVIDER_VERSION = 4;
 
 interface Versioned {
     /** OMNI_PROVIDER_VERSION when the resource was last written; absent on resources written before it existed. */

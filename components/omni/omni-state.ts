@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import * as YAML from "yaml";
+import { readYaml, readYamlDocuments } from "../core/yaml-read";
 import { z } from "zod";
 import { goDuration, parseGoDuration } from "../core/validation";
 
@@ -105,10 +105,7 @@ function userDescriptors(value: unknown): Labels {
 /** The documents of inline content in the three forms Omni accepts (inline.go): a mapping, a list, or YAML text. */
 function contentDocs(inline: unknown): unknown[] {
     if (inline === undefined || inline === null) return [];
-    if (typeof inline === "string")
-        return YAML.parseAllDocuments(inline)
-            .map((d) => d.toJS())
-            .filter((d) => d !== null);
+    if (typeof inline === "string") return (readYamlDocuments(inline) as (Doc | null)[]).filter((d) => d !== null);
     return Array.isArray(inline) ? inline : [inline];
 }
 
@@ -188,9 +185,7 @@ function machineSet(doc: Doc, cluster: string, setName: string): MachineSetState
 
 /** A cluster template (rendered, or exported by Omni) in comparable form. */
 export function clusterState(templateYaml: string): ClusterState {
-    const docs = YAML.parseAllDocuments(templateYaml)
-        .map((d) => d.toJS() as Doc | null)
-        .filter((d): d is Doc => d !== null);
+    const docs = (readYamlDocuments(templateYaml) as (Doc | null)[]).filter((d): d is Doc => d !== null);
     const cluster = docs.find((d) => d.kind === "Cluster");
     if (!cluster) throw new Error("the template has no Cluster document");
     const name = String(cluster.name);
@@ -250,9 +245,9 @@ export function clusterState(templateYaml: string): ClusterState {
 
 /** A MachineClass document (rendered, or read with `omnictl get machineclasses <id> -o yaml`) in comparable form. */
 export function machineClassState(classYaml: string): MachineClassState {
-    const doc = YAML.parse(classYaml) as Doc | null;
+    const doc = readYaml(classYaml) as Doc | null;
     const auto = doc?.spec?.autoprovision ?? {};
-    const data = typeof auto.providerdata === "string" ? YAML.parse(auto.providerdata) : auto.providerdata;
+    const data = typeof auto.providerdata === "string" ? readYaml(auto.providerdata) : auto.providerdata;
     return {
         providerId: String(auto.providerid ?? ""),
         providerData: (data as Record<string, unknown> | null) ?? {},
@@ -427,7 +422,7 @@ const PHASES = ["UNKNOWN", "SCALING_UP", "SCALING_DOWN", "RUNNING", "DESTROYING"
 
 /** `omnictl get clusterstatuses <id> -o yaml`, as the fields a readiness wait and the stack outputs need. */
 export function parseClusterStatus(statusYaml: string): ClusterStatus {
-    const spec = ((YAML.parse(statusYaml) as Doc | null)?.spec ?? {}) as Doc;
+    const spec = ((readYaml(statusYaml) as Doc | null)?.spec ?? {}) as Doc;
     const m = spec.machines ?? {};
     const phase =
         typeof spec.phase === "number" ? (PHASES[spec.phase] ?? String(spec.phase)) : String(spec.phase ?? "UNKNOWN");
@@ -457,9 +452,7 @@ export const describeStatus = (s: ClusterStatus) =>
 
 /** Every resource of a multi-document `omnictl get … -o yaml` answer. */
 export function resources(text: string): Doc[] {
-    return YAML.parseAllDocuments(text)
-        .map((d) => d.toJS() as Doc | null)
-        .filter((d): d is Doc => d !== null);
+    return (readYamlDocuments(text) as (Doc | null)[]).filter((d): d is Doc => d !== null);
 }
 
 /** ClusterMachineRequestStatusSpec.Stage (omni.proto). */

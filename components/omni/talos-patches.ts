@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import Ajv2020, { ErrorObject, ValidateFunction } from "ajv/dist/2020";
 import * as semver from "semver";
+import { oncePerText } from "../core/hot-paths";
 import { decodeNode, DecodeContext, SchemaNode, takeDeletes } from "./talos-decode";
 import { nodeMetadataProblems } from "./talos-node-rules";
 import { fromValue, GoNode, readPatchText, toValue } from "./talos-yaml";
@@ -616,22 +617,18 @@ export const talosPatchProblems = (content: unknown, talosVersion: string): stri
     talosPatchCheck(content, talosVersion).problems;
 
 /**
- * Verdicts on patch texts, newest last: a plan checks each patch when the template renders and again for its
- * warnings, and the policy pack once more per template (a patch's verdict depends only on its text and version).
+ * Verdicts on patch texts: a plan checks each patch when the template renders and again for its warnings, and the
+ * policy pack once more per template (a patch's verdict depends only on its text and version).
  */
-const verdicts = new Map<string, TalosPatchVerdict>();
-const VERDICTS_KEPT = 512;
+const textVerdict = oncePerText((key: string): TalosPatchVerdict => {
+    const split = key.indexOf("\n");
+    return checkPatch(key.slice(split + 1), key.slice(0, split));
+}, 512);
 
 /** The verdict on one patch (talosPatchProblems) with its warnings: unquoted values Talos reads as text. */
 export function talosPatchCheck(content: unknown, talosVersion: string): TalosPatchVerdict {
     if (typeof content !== "string") return checkPatch(content, talosVersion);
-    const key = `${talosVersion}\n${content}`;
-    let verdict = verdicts.get(key);
-    if (!verdict) {
-        verdict = checkPatch(content, talosVersion);
-        if (verdicts.size >= VERDICTS_KEPT) verdicts.delete(verdicts.keys().next().value!);
-        verdicts.set(key, verdict);
-    }
+    const verdict = textVerdict(`${talosVersion}\n${content}`);
     return { problems: [...verdict.problems], warnings: [...verdict.warnings] };
 }
 

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { readYaml } from "../../components/core/yaml-read";
 import { ConfigError, ConfigIssue, formatIssues } from "../../components/core/validation";
 import { loadStackConfig, PROJECT, RawConfig } from "../config";
 import { PACKAGE_ROOT } from "../project";
@@ -73,7 +74,7 @@ function baseFile(projectDir: string | undefined, stack: string, role: StackRole
  * values are never read, not even the stack file's own encrypted ones).
  */
 function check(file: string, keys: Record<string, unknown>, secrets: FoundSecret[]): ConfigIssue[] {
-    const doc = YAML.parse(fs.readFileSync(file, "utf8"), { merge: true }) ?? {};
+    const doc = (readYaml(fs.readFileSync(file, "utf8")) as any) ?? {};
     const raw: RawConfig = {};
     const secret = new Set<string>();
     for (const [k, v] of Object.entries<unknown>(doc.config ?? {})) {

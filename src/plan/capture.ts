@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Mocks } from "@pulumi/pulumi/runtime";
 import { offlineMocks, SimulatedValue, StackReferenceOutputs } from "./mocks";
+import { withoutStackTrace } from "../../components/core/hot-paths";
 
 /** Wire signature the Pulumi SDK puts on secret values (`PUL/runtime/rpc.js`). */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -67,7 +68,7 @@ export interface RunResult {
  * The SDK records a stack trace (`new Error().stack`) for every promise it tracks (`debuggablePromise`: four per output
  * of every resource, one per awaited input), and reads it only to report leaked promises under
  * PULUMI_DEBUG_PROMISE_LEAKS. Without that variable the traces are never read, and taking them was about a third of
- * running a program here: they are left empty then (`Error.stackTraceLimit` 0 while the SDK takes one).
+ * running a program here: they are left empty then (withoutStackTrace while the SDK takes one).
  */
 function skipUnreadPromiseTraces(): void {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -77,15 +78,7 @@ function skipUnreadPromiseTraces(): void {
     };
     if (debuggable.debugPromiseLeaks) return;
     const track = debuggable.debuggablePromise;
-    debuggable.debuggablePromise = (p, ctx) => {
-        const limit = Error.stackTraceLimit;
-        Error.stackTraceLimit = 0;
-        try {
-            return track(p, ctx);
-        } finally {
-            Error.stackTraceLimit = limit;
-        }
-    };
+    debuggable.debuggablePromise = (p, ctx) => withoutStackTrace(() => track(p, ctx));
 }
 skipUnreadPromiseTraces();
 

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as YAML from "yaml";
+import { readYaml } from "../../components/core/yaml-read";
 import { currentStackConfig, loadStackConfig, PROJECT, RawConfig, StackConfig } from "../config";
 import { selfReferenceName } from "../previous";
 import { PACKAGE_ROOT } from "../project";
@@ -29,7 +29,7 @@ export function readStackFile(file: string, env: NodeJS.ProcessEnv = process.env
     let doc: any;
     try {
         // Merge keys (`<<: *anchor`) as the CLI's YAML reader accepts them.
-        doc = YAML.parse(fs.readFileSync(file, "utf8"), { merge: true }) ?? {};
+        doc = (readYaml(fs.readFileSync(file, "utf8")) as any) ?? {};
     } catch (e) {
         throw new ConfigError([{ key: file, message: `cannot read stack file: ${(e as Error).message}` }]);
     }
