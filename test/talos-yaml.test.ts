@@ -81,6 +81,13 @@ const EDGES = [
     "# only a comment\n",
     "",
     "---\n",
+    "http://x:\n",
+    "__proto__: 1\n",
+    "- [a]\n",
+    "- 'a': b\n",
+    "- a: 1\n  # c\n  b: 2\n",
+    "a: x #\n",
+    "a: [\"a\" , 'b' ]\n",
     // left to the yaml package: anchors, aliases, merge keys, tags, block scalars, escapes, multi-line scalars
     "a: &x\n  b: 1\nc: *x\n",
     "base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n",
