@@ -129,8 +129,15 @@ const PARSE_OPTIONS = { schema: "failsafe", uniqueKeys: true, prettyErrors: fals
 /**
  * The documents of a patch's text, or its YAML errors (duplicate keys, unterminated strings, bad indentation, an
  * alias to no anchor, a collection as a mapping key), each with line and column. A null document is left out.
+ * The shape most patches have is read directly (readSimpleText), any other text by the yaml package (readYamlText).
  */
-export function readPatchText(text: string): { docs: GoNode[]; errors: string[] } {
+export const readPatchText = (text: string): { docs: GoNode[]; errors: string[] } => {
+    const docs = readSimpleText(text);
+    return docs ? { docs, errors: [] } : readYamlText(text);
+};
+
+/** readPatchText by the yaml package: any YAML text. */
+export function readYamlText(text: string): { docs: GoNode[]; errors: string[] } {
     const parsed = YAML.parseAllDocuments(text, PARSE_OPTIONS);
     const documents = Array.isArray(parsed) ? parsed : [parsed];
     const errors: string[] = [];
@@ -181,6 +188,197 @@ export function readPatchText(text: string): { docs: GoNode[]; errors: string[] 
     };
     const docs = documents.map((d) => convert(d, d.contents, new Set())).filter((n) => !isNull(n));
     return errors.length > 0 ? { docs: [], errors } : { docs, errors };
+}
+
+/** Thrown inside readSimpleText when the text leaves the simple shape. */
+const NOT_SIMPLE = new Error("not the simple shape");
+const notSimple = (): never => {
+    throw NOT_SIMPLE;
+};
+
+interface Line {
+    indent: number;
+    text: string;
+}
+
+/** Printable ASCII and newlines only: no tabs, CR, BOM or other characters YAML treats specially. */
+const SIMPLE_TEXT = /^[\n\x20-\x7e]*$/;
+/** A plain mapping key: no indicator, space, quote or `#`; a `:` only inside (localhost:5000). */
+const SIMPLE_KEY = /^[A-Za-z0-9_$./](?:[A-Za-z0-9_$./~+=:-]*[A-Za-z0-9_$./~+=-])?$/;
+/** How a plain scalar may start (YAML's indicators cannot, `-` only before a non-space). */
+const PLAIN_START = /^(?:[^-?:,[\]{}#&*!|>'"%@` ]|-[^ ])/;
+/** A plain scalar in a flow list: no flow indicator, comment, `:` or quote in it. */
+const FLOW_PLAIN = /^(?:[^-?:,[\]{}#&*!|>'"%@` ]|-[^ ,[\]{}#:"'])[^,[\]{}#:"']*$/;
+
+const isDash = (text: string) => text === "-" || text.startsWith("- ");
+
+/** A quoted scalar without escapes from `start`, and where it ends; notSimple otherwise. */
+function quoted(s: string, start: number): { text: string; end: number } {
+    const q = s[start];
+    const close = s.indexOf(q, start + 1);
+    if (close < 0) notSimple();
+    const text = s.slice(start + 1, close);
+    if (q === '"' ? text.includes("\\") : s[close + 1] === "'") notSimple();
+    return { text, end: close + 1 };
+}
+
+/** Nothing, or a comment, after a scalar. */
+function tail(s: string, end: number) {
+    if (end < s.length && !/^ +#/.test(s.slice(end))) notSimple();
+}
+
+/** The key of a `key: value` line and what follows it, or undefined. */
+function keyOf(text: string): { key: string; rest: string } | undefined {
+    let key: string;
+    let colon: number;
+    if (text[0] === '"' || text[0] === "'") {
+        ({ text: key, end: colon } = quoted(text, 0));
+        if (text[colon] !== ":") return undefined;
+    } else {
+        colon = text.indexOf(": ");
+        if (colon < 0) colon = text.endsWith(":") ? text.length - 1 : -1;
+        if (colon < 0) return undefined;
+        key = text.slice(0, colon).trimEnd();
+        if (!SIMPLE_KEY.test(key)) return undefined;
+    }
+    if (colon > 1000) notSimple(); // YAML's implicit keys end within 1024 characters
+    const rest = text.slice(colon + 1);
+    if (rest !== "" && rest[0] !== " ") return undefined;
+    return { key, rest: rest.trimStart() };
+}
+
+/** A value written on its key's or dash's line: a one-line scalar or flow list, or `{}`. */
+function inline(s: string): GoNode {
+    if (s[0] === '"' || s[0] === "'") {
+        const { text, end } = quoted(s, 0);
+        tail(s, end);
+        return scalar(text, false);
+    }
+    if (s[0] === "[") return flowList(s);
+    if (s[0] === "{") {
+        if (s[1] !== "}") notSimple();
+        tail(s, 2);
+        return { kind: "map", entries: [] };
+    }
+    const hash = s.indexOf(" #");
+    const text = (hash < 0 ? s : s.slice(0, hash)).trimEnd();
+    if (!PLAIN_START.test(text) || text.includes(": ") || text.endsWith(":")) notSimple();
+    return scalar(text, true);
+}
+
+/** `[a, "b", 10250]` on one line. */
+function flowList(s: string): GoSeq {
+    const items: GoNode[] = [];
+    const spaces = (j: number) => {
+        while (s[j] === " ") j++;
+        return j;
+    };
+    let j = spaces(1);
+    while (s[j] !== "]") {
+        if (s[j] === '"' || s[j] === "'") {
+            const { text, end } = quoted(s, j);
+            items.push(scalar(text, false));
+            j = end;
+        } else {
+            let end = j;
+            while (end < s.length && s[end] !== "," && s[end] !== "]") end++;
+            const text = s.slice(j, end).trimEnd();
+            if (!FLOW_PLAIN.test(text)) notSimple();
+            items.push(scalar(text, true));
+            j = end;
+        }
+        j = spaces(j);
+        if (s[j] === ",") {
+            j = spaces(j + 1);
+            if (s[j] === "]") notSimple(); // a trailing comma
+        } else if (s[j] !== "]") notSimple();
+    }
+    tail(s, j + 1);
+    return { kind: "seq", items };
+}
+
+/** One document's lines as block mappings and sequences; notSimple where a line does not fit. */
+function blocks(lines: Line[]): GoNode {
+    let i = 0;
+    const block = (indent: number): GoNode => (isDash(lines[i].text) ? list(indent) : mapping(indent, undefined));
+    /** The value of a key or dash with nothing after it: the block below, a list at the key's column, or null. */
+    const below = (indent: number, listAtKeyColumn: boolean): GoNode => {
+        const next = lines[i];
+        if (next?.indent > indent) return block(next.indent);
+        if (listAtKeyColumn && next?.indent === indent && isDash(next.text)) return list(indent);
+        return scalar("", true);
+    };
+    function list(indent: number): GoSeq {
+        const items: GoNode[] = [];
+        while (i < lines.length && lines[i].indent === indent && isDash(lines[i].text)) {
+            const text = lines[i++].text;
+            let column = 1;
+            while (text[column] === " ") column++;
+            const rest = text.slice(column);
+            if (rest === "" || rest[0] === "#") items.push(below(indent, false));
+            else if (isDash(rest)) notSimple();
+            else if (keyOf(rest)) items.push(mapping(indent + column, rest));
+            else items.push(inline(rest));
+        }
+        return { kind: "seq", items };
+    }
+    /** The mapping at `indent`, its first line `first` when a dash's line holds it. */
+    function mapping(indent: number, first: string | undefined): GoMap {
+        const entries: GoMap["entries"] = [];
+        let text = first ?? lines[i++].text;
+        for (;;) {
+            const entry = keyOf(text) ?? notSimple();
+            if (entries.some((e) => e.key === entry.key)) notSimple(); // the yaml package reports the duplicate
+            const value = entry.rest === "" || entry.rest[0] === "#" ? below(indent, true) : inline(entry.rest);
+            entries.push({ key: entry.key, value });
+            const next = lines[i];
+            if (next?.indent !== indent || isDash(next.text)) break;
+            text = next.text;
+            i++;
+        }
+        return { kind: "map", entries };
+    }
+    const root = block(lines[0].indent);
+    if (i < lines.length) notSimple(); // a line no block took: bad indentation, or a multi-line scalar
+    return root;
+}
+
+/**
+ * The documents of a patch in the shape most patches have, read without the yaml package (whose Lexer, Parser and
+ * Composer cost far more per patch): block mappings and lists of one-line scalars (plain, or quoted without
+ * escapes), one-line flow lists of such scalars, comments, `---` between documents. Anything else (anchors, tags,
+ * block scalars, multi-line scalars, escapes, duplicate keys, uneven indentation, non-ASCII text…) gives undefined,
+ * and the yaml package reads the text: so YAML errors, with their line and column, are always the yaml package's.
+ * test/talos-yaml.test.ts checks that both reads give the same documents.
+ */
+export function readSimpleText(text: string): GoNode[] | undefined {
+    if (!SIMPLE_TEXT.test(text)) return undefined;
+    const docs: GoNode[] = [];
+    let lines: Line[] = [];
+    const endDocument = () => {
+        if (lines.length > 0) {
+            const root = blocks(lines);
+            if (!isNull(root)) docs.push(root);
+        }
+        lines = [];
+    };
+    try {
+        for (const raw of text.split("\n")) {
+            const line = raw.trimEnd();
+            let indent = 0;
+            while (line[indent] === " ") indent++;
+            if (indent === line.length || line[indent] === "#") continue;
+            if (indent === 0 && (line.startsWith("---") || line.startsWith("...") || line[0] === "%")) {
+                if (line !== "---") return undefined;
+                endDocument();
+            } else lines.push({ indent, text: line.slice(indent) });
+        }
+        endDocument();
+    } catch (e) {
+        if (e === NOT_SIMPLE || e instanceof RangeError) return undefined; // RangeError: nested too deep to recurse
+        throw e;
+    }
+    return docs;
 }
 
 export const isNull = (n: GoNode) => n.kind === "scalar" && n.tag === "null";
