@@ -105,6 +105,12 @@ describe("plan engine", () => {
             assert.ok(next.resources.some((r) => r.name === "box"));
         });
 
+        it("takes no stack trace for a resource's source position (the engine's, which mocks never read)", () => {
+            // eslint-disable-next-line @typescript-eslint/no-var-requires
+            const { Resource } = require("@pulumi/pulumi/resource");
+            assert.deepEqual(Resource.stackTrace(0), [], "what new Resource() sends as its source position");
+        });
+
         it("takes no stack trace for the SDK's promises unless PULUMI_DEBUG_PROMISE_LEAKS asks for them", () => {
             // What debuggable.js records for a promise, read only by the leak report under that variable.
             const trace = (env: NodeJS.ProcessEnv) => {

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -691,5 +692,56 @@ describe("cluster templates: patches checked against the cluster's Talos version
         assert.deepEqual(talosPatchTemplateProblems(broken), [
             `cluster talos-prod-01, Workers gpu, patch ${nvidia}: machine.kernel.modules[1].nmae: unknown key for Talos 1.13: did you mean \`name\`?`,
         ]);
+    });
+});
+
+describe("Talos validators kept between processes (ajv's standalone code, .build/talos-validators)", () => {
+    const REPO_ROOT = path.join(__dirname, "..");
+    const corpus = (
+        JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "talos-refused.json"), "utf8")) as {
+            cases: { talos: string; patch: string }[];
+        }
+    ).cases.filter((c) => c.talos.startsWith("v1.13."));
+    /** The verdicts of a fresh process, with its validators kept in `cache`. */
+    const verdicts = (cache: string) => {
+        const run = spawnSync(
+            process.execPath,
+            [
+                "-r",
+                path.join(REPO_ROOT, "src", "plan", "register.js"),
+                "-e",
+                `const { talosPatchProblems } = require(${JSON.stringify(path.join(REPO_ROOT, "components", "omni", "talos-patches.ts"))});
+                 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+                 process.stdout.write(JSON.stringify(cases.map((c) => talosPatchProblems(c.patch, c.talos))));`,
+            ],
+            { input: JSON.stringify(corpus), encoding: "utf8", env: { ...process.env, OMNI_SCALE_CACHE: cache } },
+        );
+        assert.equal(run.status, 0, run.stderr);
+        return JSON.parse(run.stdout) as string[][];
+    };
+
+    it("judges as a compiled validator: the process that compiles keeps its code, the next loads it, a broken file is written again", () => {
+        const cache = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-validators-"));
+        try {
+            const here = corpus.map((c) => talosPatchProblems(c.patch, c.talos));
+            assert.ok(
+                here.filter((p) => p.some((m) => m.includes("Talos 1.13 wants"))).length > 0,
+                "schema errors among them",
+            );
+            assert.deepEqual(verdicts(cache), here, "compiled");
+            const kept = fs.readdirSync(path.join(cache, "talos-validators"));
+            for (const f of kept) assert.match(f, /^1\.13-[\w.]+-[0-9a-f]{16}\.js$/);
+            const config = kept.find((f) => f.startsWith("1.13-v1alpha1.Config-"));
+            assert.ok(config, kept.join(", "));
+            const file = path.join(cache, "talos-validators", config);
+            const written = fs.statSync(file).mtimeMs;
+            assert.deepEqual(verdicts(cache), here, "loaded");
+            assert.equal(fs.statSync(file).mtimeMs, written, "loaded, not compiled and written again");
+            fs.writeFileSync(file, fs.readFileSync(file, "utf8").slice(0, 1000));
+            assert.deepEqual(verdicts(cache), here, "after a cut file");
+            assert.doesNotThrow(() => new Function(fs.readFileSync(file, "utf8")), "written whole again");
+        } finally {
+            fs.rmSync(cache, { recursive: true, force: true });
+        }
     });
 });

@@ -2,6 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import Ajv2020, { ErrorObject, ValidateFunction } from "ajv/dist/2020";
+import standaloneCode from "ajv/dist/standalone";
+import { createHash } from "node:crypto";
 import * as semver from "semver";
 import { oncePerText } from "../core/hot-paths";
 import { decodeNode, DecodeContext, SchemaNode, takeDeletes } from "./talos-decode";
@@ -259,7 +261,29 @@ interface Minor {
     /** "apiVersion/kind" → $defs name. */
     kinds: Map<string, string>;
     validators: Map<string, ValidateFunction>;
+    /** Names this minor's schema with ajv's version and options, for the validator cache. */
+    key: string;
 }
+
+// validateFormats off: Talos's decoder does not check `format: uri`; annotations (markdownDescription…) need strict off.
+// ajv's optimizer passes took about half of compiling v1alpha1.Config (a patch still checks in microseconds), and
+// checking the vendored schema against the draft 2020-12 meta-schema (validateSchema) about 30 ms per process;
+// test/talos-patches.test.ts checks each schema once. `source` keeps the code the validator cache writes.
+const AJV_OPTIONS = {
+    allErrors: true,
+    strict: false,
+    validateFormats: false,
+    verbose: true,
+    validateSchema: false,
+    code: { optimize: false, source: true },
+};
+const AJV_VERSION = (require("ajv/package.json") as { version: string }).version;
+
+/** Where compiled validators are kept between processes: the package's .build, beside the plan's other caches. */
+const VALIDATOR_CACHE = path.join(
+    process.env.OMNI_SCALE_CACHE ?? path.join(path.dirname(require.resolve("omni-scale/package.json")), ".build"),
+    "talos-validators",
+);
 
 const minors = new Map<string, Minor>();
 
@@ -302,18 +326,7 @@ function loadMinor(minor: string): Minor {
     let m = minors.get(minor);
     if (m) return m;
     const schema = acceptedSchema(minor);
-    // validateFormats off: Talos's decoder does not check `format: uri`; annotations (markdownDescription…) need strict off.
-    // Start-up cost, paid in the program and in the pack: ajv's optimizer passes take about half of compiling
-    // v1alpha1.Config (a patch still checks in microseconds), and checking the vendored schema against the draft 2020-12
-    // meta-schema (validateSchema) costs about 30 ms per process; test/talos-patches.test.ts checks each schema once.
-    const ajv = new Ajv2020({
-        allErrors: true,
-        strict: false,
-        validateFormats: false,
-        verbose: true,
-        validateSchema: false,
-        code: { optimize: false },
-    });
+    const ajv = new Ajv2020(AJV_OPTIONS);
     ajv.addSchema(schema, minor);
     const kinds = new Map<string, string>();
     for (const [name, def] of Object.entries(schema.$defs!)) {
@@ -321,7 +334,10 @@ function loadMinor(minor: string): Minor {
         const apiVersion = def.properties?.apiVersion?.enum?.[0];
         if (typeof kind === "string") kinds.set(`${String(apiVersion)}/${kind}`, name);
     }
-    m = { minor, ajv, defs: schema.$defs!, kinds, validators: new Map() };
+    const key = createHash("sha256")
+        .update(JSON.stringify([AJV_VERSION, AJV_OPTIONS, schema]))
+        .digest("hex");
+    m = { minor, ajv, defs: schema.$defs!, kinds, validators: new Map(), key: key.slice(0, 16) };
     minors.set(minor, m);
     return m;
 }
@@ -329,8 +345,34 @@ function loadMinor(minor: string): Minor {
 function validator(m: Minor, def: string): ValidateFunction {
     let v = m.validators.get(def);
     if (!v) {
-        v = m.ajv.getSchema(`${m.minor}#/$defs/${def}`)!;
+        v = keptValidator(m, def);
         m.validators.set(def, v);
+    }
+    return v;
+}
+
+/**
+ * ajv's validator of a $def, from the code a process generated earlier for the same schema, ajv version and options
+ * (ajv's standalone code, in VALIDATOR_CACHE); else compiled now and its code kept. Compiling v1alpha1.Config took
+ * 0.15–0.25 s in every process that checks a patch (each preview's program, the pack); loading its code about 15 ms.
+ */
+function keptValidator(m: Minor, def: string): ValidateFunction {
+    const file = path.join(VALIDATOR_CACHE, `${m.minor}-${def}-${m.key}.js`);
+    if (fs.existsSync(file)) {
+        try {
+            return require(file) as ValidateFunction;
+        } catch {
+            // A file cut short (a process killed while writing it before the rename) is written again below.
+        }
+    }
+    const v = m.ajv.getSchema(`${m.minor}#/$defs/${def}`)!;
+    try {
+        fs.mkdirSync(VALIDATOR_CACHE, { recursive: true });
+        const temporary = `${file}.${process.pid}`;
+        fs.writeFileSync(temporary, standaloneCode(m.ajv, v));
+        fs.renameSync(temporary, file);
+    } catch {
+        // A read-only install compiles in each process.
     }
     return v;
 }
