@@ -4,24 +4,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as semver from "semver";
-import * as YAML from "yaml";
-import { sdkRunInvocation } from "../bench/sdk-run";
+import { projectRuntime, sdkRunInvocation } from "../bench/sdk-run";
+import { etcdKeyProvider } from "../components/hub/etcd-key";
+import { unwrapSecrets } from "../src/plan/capture";
+import { serializedProvider } from "./dynamic-host";
+import { startProviderHost } from "./pulumi-hosts";
 
 const root = path.join(__dirname, "..");
 const packageJson = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { compilerOptions, javascriptOf } = require("../src/plan/register") as {
-    compilerOptions(): Record<string, unknown>;
-    javascriptOf(filename: string): string;
-};
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { loadTypeScriptCompilerOptions } = require("@pulumi/pulumi/tsutils") as {
-    loadTypeScriptCompilerOptions(file: string): Record<string, unknown>;
-};
-
-/** Pulumi.yaml's nodejs runtime options (the language host passes `tsconfig` on as PULUMI_NODEJS_TSCONFIG_PATH). */
-const runtimeOptions = () => YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")).runtime.options;
-
 describe("runtime: Node and the program's loader", () => {
     it("requires the Node versions the Pulumi SDK supports, and mise pins one of them", () => {
         const ours: string = packageJson(root).engines.node;
@@ -90,51 +80,68 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
         });
     });
 
-    describe("pulumi preview/up: the SDK's run entry loads the program transpile-only", () => {
-        const tsconfig = () => path.join(root, runtimeOptions().tsconfig);
-
-        it("names a tsconfig with noCheck in Pulumi.yaml, while tsconfig.json (npm test's typecheck) checks", () => {
-            // @pulumi/pulumi cmd/run/run.js: transpileOnly = PULUMI_NODEJS_TRANSPILE_ONLY, else the noCheck of the
-            // file's own compilerOptions (tsutils.loadTypeScriptCompilerOptions does not follow `extends`).
-            assert.equal(runtimeOptions().typescript, true);
-            assert.equal(loadTypeScriptCompilerOptions(tsconfig()).noCheck, true);
-            assert.equal(loadTypeScriptCompilerOptions(path.join(root, "tsconfig.json")).noCheck, undefined);
-            assert.equal(compilerOptions().noCheck, undefined);
+    describe("pulumi preview/up: Pulumi.yaml's main through the SDK's run entry, as the CLI starts it", () => {
+        it("names pulumi-program.js at the project root, with the SDK's ts-node off", () => {
+            const { main, options } = projectRuntime();
+            // pulumi-language-nodejs parseOptions: `typescript` defaults to true, which registers ts-node (run.js).
+            assert.equal(options.typescript, false);
+            assert.equal(options.tsconfig, undefined);
+            // pkg/engine/project.go getPwdMain: the program runs in main's directory, where src/config.ts reads the
+            // stack file (Pulumi.<stack>.yaml) from.
+            assert.equal(path.dirname(path.resolve(root, main)), root);
         });
 
-        it("emits the code the offline plan runs (the dynamic provider Pulumi serializes is the same text)", () => {
-            // The ts-node options run.js builds (CommonJS project): its defaults, then the file's own compilerOptions.
-            const own = loadTypeScriptCompilerOptions(tsconfig());
-            // eslint-disable-next-line @typescript-eslint/no-var-requires
-            const tsNode = require("ts-node").create({
-                compiler: "typescript",
-                transpileOnly: own.noCheck,
-                project: tsconfig(),
-                skipProject: false,
-                compilerOptions: {
-                    target: "ES2020",
-                    module: "nodenext",
-                    moduleResolution: "nodenext",
-                    sourceMap: "true",
-                    ...own,
-                },
-            });
-            const withoutMap = (js: string) => js.replace(/\/\/# sourceMappingURL=\S+\s*$/, "");
-            for (const file of ["components/hub/etcd-key.ts", "src/index.ts"].map((f) => path.join(root, f))) {
-                assert.equal(
-                    withoutMap(tsNode.compile(fs.readFileSync(file, "utf8"), file)),
-                    withoutMap(javascriptOf(file)),
-                    file,
-                );
-            }
+        it("loads src/index.ts through the project's loader (register.js), which transpiles as ts-node --transpile-only", () => {
+            const probe = `const main = require(${JSON.stringify(path.join(root, projectRuntime().main))});
+                console.log(JSON.stringify({ main: typeof main, hook: require.extensions[".ts"].name,
+                    tsNode: Object.keys(require.cache).some((f) => f.includes("/node_modules/ts-node/")) }));`;
+            const run = spawnSync(process.execPath, ["-e", probe], { cwd: root, encoding: "utf8" });
+            assert.equal(run.status, 0, run.stderr);
+            // The program's exported main (run.js calls it), register.js's hook for .ts (test/register.test.ts: an
+            // edit runs on the next run), no ts-node.
+            assert.deepEqual(JSON.parse(run.stdout), { main: "function", hook: "loadTypeScript", tsNode: false });
         });
 
-        it("runs the quantum program through the SDK's run entry with that tsconfig", () => {
-            const { args, env } = sdkRunInvocation("quantum", runtimeOptions().tsconfig);
-            const run = spawnSync(process.execPath, args, { cwd: root, env, encoding: "utf8" });
+        it("runs the quantum program as `pulumi preview` starts it", () => {
+            const { args, env, cwd } = sdkRunInvocation("quantum");
+            const run = spawnSync(process.execPath, args, { cwd, env, encoding: "utf8" });
             assert.equal(run.status, 0, run.stderr);
             assert.doesNotMatch(run.stderr, /unhandled exception|error:/i);
             assert.match(run.stderr, /registered \d{2,} resources/);
+        });
+
+        it("serializes each dynamic provider under `pulumi up` as the offline plan does, and the SDK's dynamic-provider host loads it", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-sdk-run-"));
+            try {
+                const file = path.join(dir, "resources.json");
+                const { args, env, cwd } = sdkRunInvocation("quantum", {
+                    dryRun: false,
+                    env: { SDK_RUN_RESOURCES: file },
+                });
+                const run = spawnSync(process.execPath, args, { cwd, env, encoding: "utf8" });
+                assert.equal(run.status, 0, run.stderr);
+                const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = JSON.parse(
+                    fs.readFileSync(file, "utf8"),
+                );
+                const dynamic = registered.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource");
+                assert.deepEqual(
+                    dynamic.map((r) => r.name),
+                    ["omni-etcd-key-generated", "omni-backup-signing-key-generated"],
+                );
+                const offline = await serializedProvider(etcdKeyProvider);
+                const host = await startProviderHost(root);
+                try {
+                    for (const r of dynamic) {
+                        const inputs = unwrapSecrets(r.inputs);
+                        assert.equal(inputs.__provider, offline, r.name);
+                        assert.equal(await host.diffUnchanged(inputs), "none", r.name);
+                    }
+                } finally {
+                    host.close();
+                }
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
     });
 });

@@ -4,10 +4,11 @@
  * `node -r ./src/plan/register.js`: runs the project's TypeScript as `ts-node --transpile-only` does (TypeScript's
  * transpileModule with tsconfig.json's options, inline source maps), from a cache under .build/ts. An output is keyed
  * by the hash of its source, tsconfig.json, the lockfile and this file, so an edit to any of them is transpiled
- * before it runs: nothing runs stale. The plan, the pack it starts, mocha and the bench load their sources this way.
+ * before it runs: nothing runs stale. The plan, the pack it starts, mocha, the bench and `pulumi preview`/`up`
+ * (pulumi-program.js) load their sources this way.
  *
- * Not esbuild: the plan prints the dynamic provider Pulumi serializes from the transpiled function text, and only
- * TypeScript's own output keeps that text as `pulumi up` (ts-node) produces it.
+ * Not esbuild: Pulumi serializes each dynamic provider from the transpiled function text, which the plan prints, and
+ * only TypeScript's own output keeps that text as ts-node, the SDK's loader, produces it.
  */
 const crypto = require("node:crypto");
 const fs = require("node:fs");
