@@ -8,7 +8,7 @@ import { ImportOptions, ImportResult, importStack } from "../src/import/import";
 import { unwrapSecrets } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
 import { passphraseStack } from "./passphrase-secrets";
-import { runPlan } from "./plan-run";
+import { runPlan, sharedPack } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
 /**
@@ -35,7 +35,7 @@ async function planImported(result: ImportResult) {
         matrix: (c) =>
             Object.assign(c, { "omni-scale:machineClasses": machineClasses, "omni-scale:clusters": clusters }),
     });
-    const plan = await planStack({ stack: "matrix", configFile: files.matrix });
+    const plan = await planStack({ stack: "matrix", configFile: files.matrix, pack: sharedPack() });
     assert.deepEqual(
         plan.violations.filter((v) => v.enforcementLevel === "mandatory"),
         [],
