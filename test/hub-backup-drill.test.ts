@@ -172,6 +172,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
     let target: string;
     let etcd: Etcd;
     let writer: ChildProcess | undefined;
+    /** Ends the writer's connection once its last commit is in. */
+    let stopWriter: () => Promise<void> = async () => {};
     let gpg: GpgHome;
     let FINGERPRINT: string;
     let secretKey: string;
@@ -278,14 +280,24 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
                 "INSERT INTO audit_log(entry) SELECT 'seed ' || id FROM machine_logs;",
         );
         assert.ok(fs.statSync(db).size > 30e6, "tens of MB");
-        writer = spawn(
-            "sh",
-            [
-                "-c",
-                `(i=0; while :; do i=$((i+1)); echo "BEGIN; INSERT INTO machine_logs(line) VALUES('line $i'); INSERT INTO audit_log(entry) VALUES('entry $i'); COMMIT;"; sleep 0.02; done) | sqlite3 -cmd 'PRAGMA synchronous=NORMAL' '${db}'`,
-            ],
-            { stdio: "ignore", detached: true },
-        );
+        // sqlite3 reads its transactions from this process: a timer instead of a shell loop that forks a sleep per commit.
+        writer = spawn("sqlite3", ["-cmd", "PRAGMA synchronous=NORMAL", db], { stdio: ["pipe", "ignore", "ignore"] });
+        let commit = 0;
+        const ticks = setInterval(() => {
+            commit++;
+            writer!.stdin!.write(
+                `BEGIN; INSERT INTO machine_logs(line) VALUES('line ${commit}'); INSERT INTO audit_log(entry) VALUES('entry ${commit}'); COMMIT;\n`,
+            );
+        }, 20);
+        stopWriter = async () => {
+            clearInterval(ticks);
+            const w = writer;
+            writer = undefined;
+            if (!w || w.exitCode !== null) return;
+            const exited = new Promise((r) => w.on("exit", r));
+            w.stdin!.end();
+            await exited;
+        };
         await sleep(500);
         // A small database, for the drills where only the set's handling matters: every step ends at once.
         small = path.join(tmp, "small.db");
@@ -293,7 +305,7 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
     });
 
     after(async () => {
-        if (writer?.pid) process.kill(-writer.pid, "SIGTERM");
+        await stopWriter();
         await etcd?.stop();
         gpg?.remove();
         if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
@@ -373,7 +385,9 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
 
     it("without a public key (a library caller that gives none) writes a plain set, which restore takes only with allow-plain", async () => {
         const plainTarget = path.join(tmp, "target-plain");
-        const run = await sh(backupScript({ targetDir: plainTarget, publicKeyFile: undefined }), ["once"]);
+        const run = await sh(backupScript({ targetDir: plainTarget, publicKeyFile: undefined, sqlitePath: small }), [
+            "once",
+        ]);
         assert.equal(run.code, 0, run.stderr);
         const set = setsIn(plainTarget)[0];
         assert.deepEqual(fs.readdirSync(path.join(plainTarget, set)).sort(), Object.values(BACKUP_FILES).sort());
@@ -445,6 +459,7 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             const run = await sh(
                 backupScript({
                     targetDir: s3Target,
+                    sqlitePath: small,
                     s3: { url, region: "eu-central-1", credentialsFile: credentials },
                 }),
                 ["once"],
@@ -978,8 +993,7 @@ esac
         const m = manifest(setDir);
         // Written after the backup: must not come back.
         etcd.ctl("put", "/omni/resources/after-backup", "too late");
-        if (writer?.pid) process.kill(-writer.pid, "SIGTERM");
-        writer = undefined;
+        await stopWriter();
         await etcd.stop();
         const liveRows = Number(sql(path.join(data, "omni.db"), "SELECT count(*) FROM machine_logs;"));
         fs.rmSync(path.join(data, "etcd"), { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -296,15 +296,29 @@ esac
     });
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-    function host(args: string[], env: Record<string, string> = {}, limits?: HubRestoreHostParams["limits"]) {
+    const hostRun = (args: string[], env: Record<string, string>, limits?: HubRestoreHostParams["limits"]) => {
         const log = path.join(tmp, `log-${Math.random().toString(36).slice(2)}`);
-        const r = spawnSync("sh", ["-c", hubRestoreHostScript({ ...params, limits }), "omni-hub-restore", ...args], {
-            encoding: "utf8",
-            env: { ...process.env, PATH: `${tmp}:${process.env.PATH}`, STUB_LOG: log, ...env },
-        });
+        const argv = ["-c", hubRestoreHostScript({ ...params, limits }), "omni-hub-restore", ...args];
+        const options = { env: { ...process.env, PATH: `${tmp}:${process.env.PATH}`, STUB_LOG: log, ...env } };
         // One call a line; a call's last argument may be empty (a trailing space).
-        const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").replace(/\n$/, "").split("\n") : [];
-        return { ...r, calls, log };
+        const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").replace(/\n$/, "").split("\n") : []);
+        return { argv, options, calls, log };
+    };
+    function host(args: string[], env: Record<string, string> = {}, limits?: HubRestoreHostParams["limits"]) {
+        const { argv, options, calls, log } = hostRun(args, env, limits);
+        const r = spawnSync("sh", argv, { ...options, encoding: "utf8" });
+        return { ...r, calls: calls(), log };
+    }
+    /** `host`, not blocking: runs that wait for a bound run side by side. */
+    function hostAsync(args: string[], env: Record<string, string> = {}, limits?: HubRestoreHostParams["limits"]) {
+        const { argv, options, calls } = hostRun(args, env, limits);
+        const child = spawn("sh", argv, options);
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        child.stdout.resume();
+        return new Promise<{ status: number | null; stderr: string; calls: string[] }>((resolve) =>
+            child.on("close", (status) => resolve({ status, stderr, calls: calls() })),
+        );
     }
     const ACCOUNT = "6f1c2b9e-7d3a-4c5b-9e8f-0a1b2c3d4e5f";
 
@@ -397,13 +411,20 @@ esac
         );
     });
 
-    it("bounds every docker call: a daemon that never answers ends the restore with a message, before anything is stopped", () => {
-        for (const hang of ["volume", "inspect", "cp", "run"]) {
-            const r = host(
-                ["restore", "latest", "", "omni-data", ACCOUNT],
-                { HANG: hang },
-                { call: 1, stop: 1, run: 1 },
-            );
+    it("bounds every docker call: a daemon that never answers ends the restore with a message, before anything is stopped", async () => {
+        const hangs = ["volume", "inspect", "cp", "run", "stop"];
+        // Each run waits out its 1 s bound: side by side.
+        const runs = await Promise.all(
+            hangs.map((hang) =>
+                hostAsync(
+                    ["restore", "latest", "", "omni-data", ACCOUNT],
+                    { HANG: hang },
+                    { call: 1, stop: 1, run: 1 },
+                ),
+            ),
+        );
+        for (const [i, hang] of hangs.slice(0, -1).entries()) {
+            const r = runs[i];
             assert.notEqual(r.status, 0, hang);
             assert.match(
                 r.stderr,
@@ -411,11 +432,7 @@ esac
             );
             assert.ok(!r.calls.some((c) => c.startsWith("stop")), hang);
         }
-        const stop = host(
-            ["restore", "latest", "", "omni-data", ACCOUNT],
-            { HANG: "stop" },
-            { call: 1, stop: 1, run: 1 },
-        );
+        const stop = runs[hangs.length - 1];
         assert.notEqual(stop.status, 0);
         assert.match(stop.stderr, /docker stop did not finish within 1s/);
         assert.ok(

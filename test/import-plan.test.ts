@@ -8,7 +8,7 @@ import { ImportOptions, ImportResult, importStack } from "../src/import/import";
 import { unwrapSecrets } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
 import { passphraseStack } from "./passphrase-secrets";
-import { runPlan } from "./plan-run";
+import { runPlan, sharedPack } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
 /**
@@ -35,7 +35,7 @@ async function planImported(result: ImportResult) {
         matrix: (c) =>
             Object.assign(c, { "omni-scale:machineClasses": machineClasses, "omni-scale:clusters": clusters }),
     });
-    const plan = await planStack({ stack: "matrix", configFile: files.matrix });
+    const plan = await planStack({ stack: "matrix", configFile: files.matrix, pack: sharedPack() });
     assert.deepEqual(
         plan.violations.filter((v) => v.enforcementLevel === "mandatory"),
         [],
@@ -105,11 +105,13 @@ function templateView(text: string, templateDir: string) {
 describe("import → offline plan: the imported config renders the same omnictl YAML", function () {
     this.timeout(180000);
     after(removeStackDirs);
+    // The seed kit's plan, shared by its two tests.
+    let seedKit: ReturnType<typeof planImported> | undefined;
+    const seedKitPlan = () =>
+        (seedKit ??= planImported(run({ machineClasses: [`${KIT}/machine-classes`], clusters: [`${KIT}/clusters`] })));
 
     it("the seed kit: every machine class, with its PCI devices, extra disk and node pinning, as Omni has it", async () => {
-        const { stdin } = await planImported(
-            run({ machineClasses: [`${KIT}/machine-classes`], clusters: [`${KIT}/clusters`] }),
-        );
+        const { stdin } = await seedKitPlan();
         const originals = fs
             .readdirSync(path.join(ROOT, KIT, "machine-classes"))
             .flatMap((f) => documents(read(`${KIT}/machine-classes/${f}`)));
@@ -121,9 +123,7 @@ describe("import → offline plan: the imported config renders the same omnictl 
     });
 
     it("the seed kit: the cluster template, inline and file patches under the same ids, sets, extensions, no patch added", async () => {
-        const { stdin } = await planImported(
-            run({ machineClasses: [`${KIT}/machine-classes`], clusters: [`${KIT}/clusters`] }),
-        );
+        const { stdin } = await seedKitPlan();
         const rendered = stdin("talos-prod-01-cluster");
         assert.doesNotMatch(rendered, /\bfile:/, "omnictl runs on a temporary copy: file patches travel inline");
         const original = templateView(read(`${KIT}/clusters/talos-prod-01.yaml`), path.join(ROOT, KIT, "clusters"));

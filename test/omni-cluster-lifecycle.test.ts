@@ -69,7 +69,7 @@ describe("Omni cluster lifecycle under a real Omni (issue 28)", function () {
         it("waits past a status from before the sync (old counts, old allocation), printing what it waits for", async () => {
             // omni v1.10.4 controllers/omni/cluster_status.go and internal/machineset/status_handler.go write the
             // statuses after `cluster template sync` returns: the first reads still describe 2 golf workers.
-            const olds = clusterProps("20s");
+            const olds = clusterProps("8s");
             const news = withTemplate(olds, scaledYaml(olds.yaml));
             omni.answer(EXPORT, exported);
             settled(omni);
@@ -105,7 +105,7 @@ describe("Omni cluster lifecycle under a real Omni (issue 28)", function () {
         });
 
         it("waits for the Talos and Kubernetes upgrades to be done at the template's versions (status.go)", async () => {
-            const inputs = clusterProps("20s");
+            const inputs = clusterProps("8s");
             omni.answer(EXPORT, exported);
             settled(omni);
             omni.answer(
@@ -166,7 +166,7 @@ describe("Omni cluster lifecycle under a real Omni (issue 28)", function () {
         });
 
         it("with allowRemovals, syncs and waits until Omni has destroyed the removed set", async () => {
-            const olds = clusterProps("20s");
+            const olds = clusterProps("8s");
             const news = withTemplate(olds, withoutGolf(olds.yaml), { allowRemovals: true });
             omni.answer(EXPORT, exported);
             settled(omni);
@@ -307,7 +307,7 @@ describe("Omni cluster lifecycle under a real Omni (issue 28)", function () {
             omni.answer(`${STATUS}.0`, fail("unavailable.stderr"));
             omni.answer("kubeconfig", "kc");
             omni.answer("talosconfig", "tc");
-            const { result, lines } = await printed(() => clusterProvider.create!(clusterProps("20s")));
+            const { result, lines } = await printed(() => clusterProvider.create!(clusterProps("8s")));
             assert.equal((result.outs as ClusterProps).status!.phase, "RUNNING");
             assert.match(
                 lines.join("\n"),

@@ -165,7 +165,7 @@ describe("Omni dynamic providers against a stand-in omnictl", function () {
             omni.answer(`${STATUS}.3`, upstream("clusterstatus-running.yaml"));
             omni.answer("kubeconfig", upstream("kubeconfig-service-account.yaml"));
             omni.answer("talosconfig", upstream("talosconfig.yaml"));
-            const inputs = clusterProps("20s");
+            const inputs = clusterProps("8s");
             const { result, lines } = await printed(() => clusterProvider.create!(inputs));
             const outs = result.outs as ClusterProps;
             assert.equal(result.id, "talos-prod-01");

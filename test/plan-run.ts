@@ -22,16 +22,21 @@ export interface PlanRun {
 
 let pack: PackProcess | undefined;
 
+/** The policy pack process this mocha process's in-process plans share (planStack's `pack`); it stops when mocha exits. */
+export function sharedPack(): PackProcess {
+    return (pack ??= startPack(POLICY_DIR));
+}
+
 /**
  * Runs the plan CLI in this process (`npm run plan -- ...args`) with `env` (the process's by default), capturing its
  * output. The plans share one policy pack process, as a CLI run has its own (each plan configures it anew); it stops
  * when mocha exits. Pack processes of their own: the CLI process tests (plan-cli, plan-exit) and analyzeWithPack.
  */
 export async function runPlan(args: string[], env?: NodeJS.ProcessEnv): Promise<PlanRun> {
-    pack ??= startPack(POLICY_DIR);
+    const shared = sharedPack();
     const capture = captureOutput();
     try {
-        const code = await main(args, env, pack);
+        const code = await main(args, env, shared);
         return { code, ...capture.restore() };
     } finally {
         capture.restore();

@@ -49,7 +49,11 @@ describe("ssh connections are bounded and pinnable (issue 30, items 8 and 10)", 
         await new Promise<void>((r) => silent.listen(0, "127.0.0.6", r));
         try {
             const port = (silent.address() as net.AddressInfo).port;
-            const run = await dockerSsh(dockerSshOptions({}), "127.0.0.6", port, ["-o", "BatchMode=yes"]);
+            // The options as rendered, in their places, with the connect bound at 2 s instead of 15 s (the value
+            // itself is asserted below): the test waits for the bound to end the run.
+            const opts = dockerSshOptions({}).map((o) => (o === "ConnectTimeout=15" ? "ConnectTimeout=2" : o));
+            assert.ok(opts.includes("ConnectTimeout=2"));
+            const run = await dockerSsh(opts, "127.0.0.6", port, ["-o", "BatchMode=yes"]);
             assert.equal(run.code, 255);
             assert.match(run.stderr, /Connection timed out during banner exchange/);
         } finally {
