@@ -1,4 +1,8 @@
-import * as openpgp from "openpgp";
+import type * as OpenPGP from "openpgp";
+
+/** Loaded when a key is read or made (about 60 ms): a plan whose keys are generated at \`up\` does neither. */
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const openpgp = (): typeof OpenPGP => require("openpgp");
 
 /**
  * The OpenPGP key Omni encrypts its embedded etcd with (`--private-key-source=file:///omni.asc`).
@@ -8,9 +12,9 @@ import * as openpgp from "openpgp";
 
 /** Why an armored key cannot be Omni's etcd key (empty when it can). Parses the key for real. */
 export async function etcdKeyProblems(armored: string): Promise<string[]> {
-    let key: openpgp.Key;
+    let key: OpenPGP.Key;
     try {
-        key = await openpgp.readKey({ armoredKey: armored });
+        key = await openpgp().readKey({ armoredKey: armored });
     } catch (e) {
         return [
             `is not an ASCII-armored OpenPGP key (${(e as Error).message}); export it with gpg --export-secret-key --armor <fingerprint>`,
@@ -53,17 +57,17 @@ export interface EtcdKey {
 
 /** The key's fingerprint, upper-case hex (as gpg prints it). */
 export async function keyFingerprint(armored: string): Promise<string> {
-    return (await openpgp.readKey({ armoredKey: armored })).getFingerprint().toUpperCase();
+    return (await openpgp().readKey({ armoredKey: armored })).getFingerprint().toUpperCase();
 }
 
 /** The public part of an armored key (what hub backups are encrypted to; nothing secret). */
 export async function publicKeyOf(armored: string): Promise<string> {
-    return (await openpgp.readKey({ armoredKey: armored })).toPublic().armor();
+    return (await openpgp().readKey({ armoredKey: armored })).toPublic().armor();
 }
 
 /** An RSA-4096 key with an encryption subkey and no passphrase, as Omni's docs make with gpg. */
 export async function generateEtcdKey(opts: GenerateEtcdKeyOptions = {}): Promise<EtcdKey> {
-    const { privateKey } = await openpgp.generateKey({
+    const { privateKey } = await openpgp().generateKey({
         type: "rsa",
         rsaBits: 4096,
         userIDs: [{ name: opts.name ?? "Omni (Used for etcd data encryption)", email: opts.email }],
