@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import Ajv2020, { ErrorObject, ValidateFunction } from "ajv/dist/2020";
-import standaloneCode from "ajv/dist/standalone";
+import type Ajv2020 from "ajv/dist/2020";
+import type { ErrorObject, ValidateFunction } from "ajv/dist/2020";
 import { createHash } from "node:crypto";
 import * as semver from "semver";
 import { oncePerText } from "../core/hot-paths";
@@ -256,7 +256,9 @@ const V1ALPHA1_KEYS = ["machine", "cluster", "debug", "persist"];
 
 interface Minor {
     minor: string;
-    ajv: Ajv2020;
+    /** ajv with the minor's schema, made when a validator is compiled (not when all are kept in VALIDATOR_CACHE). */
+    ajv?: Ajv2020;
+    schema: Schema;
     defs: Record<string, Schema>;
     /** "apiVersion/kind" → $defs name. */
     kinds: Map<string, string>;
@@ -326,8 +328,6 @@ function loadMinor(minor: string): Minor {
     let m = minors.get(minor);
     if (m) return m;
     const schema = acceptedSchema(minor);
-    const ajv = new Ajv2020(AJV_OPTIONS);
-    ajv.addSchema(schema, minor);
     const kinds = new Map<string, string>();
     for (const [name, def] of Object.entries(schema.$defs!)) {
         const kind = def.properties?.kind?.enum?.[0];
@@ -337,7 +337,7 @@ function loadMinor(minor: string): Minor {
     const key = createHash("sha256")
         .update(JSON.stringify([AJV_VERSION, AJV_OPTIONS, schema]))
         .digest("hex");
-    m = { minor, ajv, defs: schema.$defs!, kinds, validators: new Map(), key: key.slice(0, 16) };
+    m = { minor, schema, defs: schema.$defs!, kinds, validators: new Map(), key: key.slice(0, 16) };
     minors.set(minor, m);
     return m;
 }
@@ -365,10 +365,19 @@ function keptValidator(m: Minor, def: string): ValidateFunction {
             // A file cut short (a process killed while writing it before the rename) is written again below.
         }
     }
+    // ajv itself (about 70 ms to load) only to compile.
+    if (!m.ajv) {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const Ajv = (require("ajv/dist/2020") as { default: typeof Ajv2020 }).default;
+        m.ajv = new Ajv(AJV_OPTIONS);
+        m.ajv.addSchema(m.schema, m.minor);
+    }
     const v = m.ajv.getSchema(`${m.minor}#/$defs/${def}`)!;
     try {
         fs.mkdirSync(VALIDATOR_CACHE, { recursive: true });
         const temporary = `${file}.${process.pid}`;
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const standaloneCode = (require("ajv/dist/standalone") as typeof import("ajv/dist/standalone")).default;
         fs.writeFileSync(temporary, standaloneCode(m.ajv, v));
         fs.renameSync(temporary, file);
     } catch {

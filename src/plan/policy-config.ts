@@ -1,4 +1,4 @@
-import Ajv from "ajv";
+import type Ajv from "ajv";
 import { closestKey, ConfigIssue } from "../../components/core/validation";
 import type { EnforcementLevel, PolicyConfig } from "./analyze";
 
@@ -13,7 +13,11 @@ const LEVELS: readonly EnforcementLevel[] = ["advisory", "mandatory", "remediate
 /** The key that sets every policy's enforcement level (the CLI's ReconcilePolicyPackConfig). */
 const ALL = "all";
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+/** ajv, loaded (about 70 ms) only for a config that sets a policy's own keys. */
+let ajv: Ajv | undefined;
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const compile = (schema: object) =>
+    (ajv ??= new (require("ajv").default as typeof Ajv)({ allErrors: true, strict: false })).compile(schema);
 
 /**
  * What is wrong with a `--policy-config` document for this pack. The Pulumi CLI checks each policy's config against
@@ -69,7 +73,7 @@ export function policyConfigIssues(policies: PackPolicy[], config: unknown): Con
             });
         }
         if (!policy) continue;
-        const validate = ajv.compile({ type: "object", properties: policy.properties, required: policy.required });
+        const validate = compile({ type: "object", properties: policy.properties, required: policy.required });
         if (!validate(props)) {
             for (const e of validate.errors ?? []) {
                 const at = e.instancePath.slice(1).replace(/\//g, ".");
