@@ -19,7 +19,7 @@ import { analyzeInProcess, analyzeWithPack } from "../src/plan/analyze";
 import { planStack, POLICY_DIR, readStackFile, REPO_ROOT } from "../src/plan/plan";
 import { packArgs } from "../policy/pack";
 import { NODE_FLAGS } from "../src/plan/pack-process";
-import { cacheProvidersOfThisCheckout } from "../src/plan/closure-cache";
+import { cacheProvidersOfThisCheckout } from "../src/plan/main";
 import { forgetTexts } from "../components/core/hot-paths";
 import { talosPatchProblems } from "../components/omni/talos-patches";
 import { versions } from "../components/core/versions";

@@ -88,14 +88,3 @@ export function cacheProviderSerialization(dir: string, codeKey: () => string | 
         sdk.serializeFunction = serialize;
     };
 }
-
-/**
- * Caches provider serializations under `.build/closures` when this process loads its TypeScript through register.js,
- * which knows every source it loaded (the offline plan's process, the bench's); otherwise serializes as the SDK does.
- */
-export function cacheProvidersOfThisCheckout(): void {
-    const register = require.cache[path.join(__dirname, "register.js")]?.exports as
-        { loadedCodeKey(): string | undefined } | undefined;
-    if (register)
-        cacheProviderSerialization(path.resolve(__dirname, "..", "..", ".build", "closures"), register.loadedCodeKey);
-}

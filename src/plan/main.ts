@@ -1,7 +1,22 @@
 // The plan CLI as a process (`omni-scale plan`, `npm run plan`). Ctrl-C or a kill ends the plan at once; exiting stops
 // the policy pack (pack-process.ts), as every other way out does.
+import * as path from "node:path";
 import { runCommand } from "../commands";
 import { POLICY_DIR, startPack } from "./pack-process";
+
+/**
+ * A dynamic provider's serialized text from .build/closures while no source changed (closure-cache.ts), when this
+ * process loads its TypeScript through register.js, which knows every source it loaded (the plan's process from a
+ * checkout, the bench's); the compiled command serializes as the SDK does.
+ */
+export function cacheProvidersOfThisCheckout(): void {
+    const register = require.cache[path.join(__dirname, "register.js")]?.exports as
+        { loadedCodeKey(): string | undefined } | undefined;
+    if (!register) return;
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { cacheProviderSerialization } = require("./closure-cache") as typeof import("./closure-cache");
+    cacheProviderSerialization(path.resolve(__dirname, "..", "..", ".build", "closures"), register.loadedCodeKey);
+}
 
 /** Runs the plan for `argv` in this process; resolves to its exit code, with which the caller ends the process. */
 export function planProcess(argv: string[]): Promise<number> {
@@ -16,9 +31,7 @@ export function planProcess(argv: string[]): Promise<number> {
 
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { main } = require("./cli") as typeof import("./cli");
-    // A dynamic provider's serialized text comes from .build/closures while no source changed (closure-cache.ts).
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require("./closure-cache") as typeof import("./closure-cache")).cacheProvidersOfThisCheckout();
+    cacheProvidersOfThisCheckout();
     return main(argv, process.env, pack);
 }
 
