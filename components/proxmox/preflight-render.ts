@@ -283,19 +283,29 @@ done
 # against the node's trust store (Mozilla's roots, as Talos ships); it would fall back to the CN, so a DNS name in the
 # subjectAltName is required here first.
 tls=$(timeout ${t} openssl s_client -connect "$connect_host:$machine_port" -servername "$domain" -showcerts -verify_return_error -verify_hostname "$domain" "\${ca_args[@]}" </dev/null 2>&1)
-pem=$(printf '%s\\n' "$tls" | openssl x509 2>/dev/null)
-if [ -z "$pem" ]; then
+# The leaf (the first certificate shown), read once: the fields the checks need and openssl's name check, printed the
+# same by OpenSSL 3.0 and 3.5 (PVE 8, 9). The output decides, not the exit code: 3.5 exits 1 when the name does not
+# match, 3.0 does not. Validity is compared with date, since -checkend would end the run before -checkhost.
+leaf=$(printf '%s\\n' "$tls" | openssl x509 -noout -issuer -nameopt RFC2253 -dates -ext subjectAltName -checkhost "$domain" 2>/dev/null)
+if [ -z "$leaf" ]; then
   echo "certificate=none"
   fail "TLS: no certificate from $lan_ip:$machine_port for $domain; expected Omni's certificate for $domain; fix: check that Omni runs (docker logs on the Docker host) and the port answers"
 else
+  names="" issuer="" not_before="" not_after="" host_matches=0
+  while IFS= read -r line; do
+    case "$line" in
+      issuer=*) issuer=\${line#issuer=} ;;
+      notBefore=*) not_before=\${line#notBefore=} ;;
+      notAfter=*) not_after=\${line#notAfter=} ;;
+      # The entries follow on one line: DNS:a, IP Address:b
+      "X509v3 Subject Alternative Name:"*) read -r names; names=\${names// /} ;;
+      "Hostname $domain does match certificate") host_matches=1 ;;
+    esac
+  done <<<"$leaf"
   at="the certificate on $lan_ip:$machine_port"
   served=$(printf '%s\\n' "$tls" | grep -c -- '-----BEGIN CERTIFICATE-----')
   verify=$(printf '%s\\n' "$tls" | sed -n 's/^ *Verify return code: //p' | tail -n 1)
-  names=$(printf '%s\\n' "$pem" | openssl x509 -noout -ext subjectAltName 2>/dev/null | sed 1d | tr -d ' ')
   dns_names=$(printf '%s\\n' "$names" | tr ',' '\\n' | sed -n 's/^DNS://p' | paste -sd, -)
-  issuer=$(printf '%s\\n' "$pem" | openssl x509 -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//')
-  not_before=$(printf '%s\\n' "$pem" | openssl x509 -noout -startdate | cut -d= -f2)
-  not_after=$(printf '%s\\n' "$pem" | openssl x509 -noout -enddate | cut -d= -f2)
   echo "certificate.names=$names"
   echo "certificate.issuer=$issuer"
   echo "certificate.notBefore=$not_before"
@@ -304,13 +314,15 @@ else
   echo "certificate.verify=$verify"
   renew="renew it (tls.mode acme renews on pulumi up of the hub; with hostFiles run certbot renew) and restart Omni"
   issue="issue a certificate with $domain as a DNS subjectAltName (hub tls.mode acme, or certbot DNS-01) and restart Omni"
-  if ! printf '%s\\n' "$pem" | openssl x509 -noout -checkend 0 >/dev/null; then
+  # Expired as openssl -checkend 0 has it: notAfter is now or earlier.
+  now=$(date +%s)
+  if [ "$(date -d "$not_after" +%s)" -le "$now" ]; then
     fail "TLS: $at expired on $not_after (Talos: \\"x509: certificate has expired or is not yet valid\\"); expected a valid one; fix: $renew"
-  elif [ "$(date -d "$not_before" +%s)" -gt "$(date +%s)" ]; then
+  elif [ "$(date -d "$not_before" +%s)" -gt "$now" ]; then
     fail "TLS: $at is not valid before $not_before; expected one valid now; fix: check this node's clock (timedatectl) and the certificate"
   elif [ -z "$dns_names" ]; then
     fail "TLS: $at has no DNS name in its subjectAltName (\${names:-no subjectAltName at all}; the name only in the subject CN or as an IP address), and Go clients ignore the CN (Talos: \\"x509: certificate relies on legacy Common Name field\\" or \\"is not valid for any names\\"); expected DNS:$domain; fix: $issue"
-  elif ! printf '%s\\n' "$pem" | openssl x509 -noout -checkhost "$domain" | grep -q 'does match'; then
+  elif [ "$host_matches" = 0 ]; then
     # With a DNS subjectAltName present openssl matches those only, as Go does (wildcards: the leftmost label).
     fail "TLS: $at covers $dns_names, not $domain (Talos: \\"x509: certificate is valid for $dns_names, not $domain\\"); expected one for $domain; fix: $issue"
   else
