@@ -3,7 +3,6 @@ import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { foldByResourceType, shareDeserializedProperties } from "../policy/props";
-import { forgetTexts, oncePerText } from "../components/core/hot-paths";
 
 // The SDK's analyzer protocol and its per-resource RPC, as the pack serves it (no .d.ts for these internals).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -84,21 +83,6 @@ describe("policy props: one validation per resource type (foldByResourceType)", 
             validateResource: validateResourceOfType(docker.Container, () => undefined),
         };
         for (const p of [untyped, twice, single]) assert.equal(foldByResourceType(p), p);
-    });
-});
-
-describe("policy props: oncePerText", () => {
-    it("checks each distinct text once", () => {
-        const seen: string[] = [];
-        const check = oncePerText((text) => {
-            seen.push(text);
-            return text.length;
-        });
-        assert.deepEqual([check("key-a"), check("key-bb"), check("key-a")], [5, 6, 5]);
-        assert.deepEqual(seen, ["key-a", "key-bb"]);
-        forgetTexts();
-        assert.equal(check("key-a"), 5);
-        assert.deepEqual(seen, ["key-a", "key-bb", "key-a"], "checked again after forgetTexts (the bench's rounds)");
     });
 });
 
