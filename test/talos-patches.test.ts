@@ -720,7 +720,7 @@ describe("Talos validators kept between processes (ajv's standalone code, .build
         return JSON.parse(run.stdout) as string[][];
     };
 
-    it("judges as a compiled validator: the process that compiles keeps its code, the next loads it, a broken file is written again", () => {
+    it("judges as a compiled validator: the process that compiles keeps its code, the next loads it, a broken file is written again, an unwritable place compiles", () => {
         const cache = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-validators-"));
         try {
             const here = corpus.map((c) => talosPatchProblems(c.patch, c.talos));
@@ -740,6 +740,9 @@ describe("Talos validators kept between processes (ajv's standalone code, .build
             fs.writeFileSync(file, fs.readFileSync(file, "utf8").slice(0, 1000));
             assert.deepEqual(verdicts(cache), here, "after a cut file");
             assert.doesNotThrow(() => new Function(fs.readFileSync(file, "utf8")), "written whole again");
+            // A place it cannot write (a read-only install): compiled in each process, the same verdicts.
+            fs.writeFileSync(path.join(cache, "not-a-directory"), "");
+            assert.deepEqual(verdicts(path.join(cache, "not-a-directory")), here, "unwritable");
         } finally {
             fs.rmSync(cache, { recursive: true, force: true });
         }
