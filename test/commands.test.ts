@@ -101,6 +101,24 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         for (const c of COMMANDS) assert.match(top.stdout, new RegExp(`^  ${c.name} +${c.summary.slice(0, 20)}`, "m"));
     });
 
+    it("keeps V8's compiled code between runs where Node keeps it by default (the temporary directory)", () => {
+        const cache = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-v8-"));
+        try {
+            const run = spawnSync(BIN, ["--help"], {
+                cwd: away,
+                env: { ...process.env, NODE_COMPILE_CACHE: "", TMPDIR: cache },
+                encoding: "utf8",
+            });
+            assert.equal(run.status, 0, run.stderr);
+            const kept = fs
+                .readdirSync(cache, { recursive: true })
+                .filter((f) => fs.statSync(path.join(cache, String(f))).isFile());
+            assert.ok(kept.length > 0, "the run wrote compiled code");
+        } finally {
+            fs.rmSync(cache, { recursive: true, force: true });
+        }
+    });
+
     it("exits 2 on a bad option or an unknown command, the usage on stderr and nothing on stdout", () => {
         for (const c of COMMANDS) {
             const run = omniScale([c.name, "--no-such-option"]);

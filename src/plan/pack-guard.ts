@@ -5,3 +5,6 @@ process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();
 // The plan stops its pack with SIGTERM; exiting normally then lets Node write the pack's compiled code (register.js).
 process.once("SIGTERM", () => process.exit(143));
+// The installed pack keeps V8's compiled code too (from a checkout, register.js has set its own place already).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+(require("node:module") as { enableCompileCache?(): unknown }).enableCompileCache?.();
