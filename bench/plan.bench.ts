@@ -41,7 +41,7 @@ interface Measurement {
  * A workload stack file with `clusters` clusters of 10 machines, each on its own control-plane and worker classes, in
  * `dir` beside a copy of the hub's (which a workload plan reads).
  */
-export function writeFleet(dir: string, clusters: number): string {
+function writeFleet(dir: string, clusters: number): string {
     const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.matrix.yaml"), "utf8"), { merge: true });
     const base = doc.config["omni-scale:machineClasses"][0];
     const classes = [];
@@ -78,7 +78,7 @@ function benchPatches(): { name: string; inline: string }[] {
 }
 
 /** The matrix stack with `count` patches spread over its cluster's sets (the patch check's cost in a plan). */
-export function writePatched(dir: string, count: number): string {
+function writePatched(dir: string, count: number): string {
     const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.matrix.yaml"), "utf8"), { merge: true });
     const forms = benchPatches();
     const [cluster] = doc.config["omni-scale:clusters"];

@@ -12,11 +12,14 @@ import {
     talosPatchTemplateWarnings,
     templateDocuments,
 } from "../components/omni/cluster-render";
-import { MACHINE_CLASS_TYPE, machineClassDocProblems } from "../components/omni/machine-class-render";
+import {
+    MACHINE_CLASS_TYPE,
+    machineClassDocProblems,
+    machineClassDocument,
+} from "../components/omni/machine-class-render";
 import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../components/omni/omni-state";
 import { DEFAULT_INFRA_PROVIDER_ID } from "../components/core/validation";
 import { oncePerText } from "../components/core/hot-paths";
-import { readYaml } from "../components/core/yaml-read";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
 
 /**
@@ -136,22 +139,20 @@ function providerId(resource: PolicyResource): string | undefined {
     return flag(flags, "id") ?? DEFAULT_INFRA_PROVIDER_ID;
 }
 
-/** A machine class document's id and provider id, once per text (two stack policies read every class). */
-const parseMachineClass = oncePerText((doc: string): { id: string; providerId?: string } | undefined => {
-    try {
-        const parsed = readYaml(doc) as {
-            metadata?: { id?: unknown };
-            spec?: { autoprovision?: { providerid?: unknown } };
-        };
-        const providerId = parsed?.spec?.autoprovision?.providerid;
-        return {
-            id: String(parsed?.metadata?.id),
-            providerId: typeof providerId === "string" ? providerId : undefined,
-        };
-    } catch {
-        return undefined; // machine-class-provider-data reports the broken YAML
-    }
-});
+/** A machine class document's id and provider id, or undefined when it is not YAML. */
+function parseMachineClass(doc: string): { id: string; providerId?: string } | undefined {
+    const read = machineClassDocument(doc);
+    if ("error" in read) return undefined; // machine-class-provider-data reports the broken YAML
+    const parsed = read.doc as {
+        metadata?: { id?: unknown };
+        spec?: { autoprovision?: { providerid?: unknown } };
+    } | null;
+    const providerId = parsed?.spec?.autoprovision?.providerid;
+    return {
+        id: String(parsed?.metadata?.id),
+        providerId: typeof providerId === "string" ? providerId : undefined,
+    };
+}
 
 export const providerIdConsistent: StackValidationPolicy = {
     name: "provider-id-consistent",

@@ -861,14 +861,12 @@ export function renderClusterTemplate(
     };
 }
 
-/** The documents of a template, or why it is not YAML (once per text: three policies and the render read it). */
-export const templateDocuments = oncePerText((yamlText: string): Record<string, unknown>[] | string => {
-    try {
-        return readYamlDocuments(yamlText).filter((d): d is Record<string, unknown> => d !== null);
-    } catch (e) {
-        return `not valid YAML: ${yamlErrorLine(e)}`;
-    }
-});
+/** The documents of a template, or why it is not YAML (read once per text: the render and four policies ask). */
+export function templateDocuments(text: string): Record<string, unknown>[] | string {
+    const { docs, error } = yamlText(text);
+    if (error !== undefined) return `not valid YAML: ${error}`;
+    return docs!.filter((d): d is Record<string, unknown> => d !== null);
+}
 
 /** node-role.kubernetes.io/* labels any patch of a template (rendered here or written by hand) would make the kubelet set. */
 export function nodeRoleLabelProblems(yamlText: string): string[] {

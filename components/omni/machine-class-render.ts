@@ -1,6 +1,7 @@
 import { z } from "zod";
 import * as YAML from "yaml";
 import { dnsLabel, InfraProviderIdSchema, parseOrThrow, zodIssues } from "../core/validation";
+import { oncePerText } from "../core/hot-paths";
 import { readYaml, yamlErrorLine } from "../core/yaml-read";
 
 /**
@@ -310,18 +311,26 @@ export function renderMachineClass(spec: MachineClassSpec, keyPrefix = "machineC
     return { id: s.name, providerId: s.providerId, yaml: YAML.stringify(doc), warnings };
 }
 
+/** A MachineClass document, or why it is not YAML: read once per text (its check and two stack policies ask). */
+export const machineClassDocument = oncePerText((text: string): { doc: unknown } | { error: string } => {
+    try {
+        return { doc: readYaml(text) };
+    } catch (e) {
+        return { error: yamlErrorLine(e) };
+    }
+});
+
 /**
  * Problems in a MachineClass document as a policy sees it (rendered here or written by hand), using the same
  * provider-data rules as the renderer.
  */
 export function machineClassDocProblems(yamlText: string): string[] {
-    let doc: unknown;
-    try {
-        doc = readYaml(yamlText);
-    } catch (e) {
-        return [`not valid YAML: ${yamlErrorLine(e)}`];
-    }
-    const d = doc as { metadata?: { type?: unknown }; spec?: { autoprovision?: { providerdata?: unknown } } } | null;
+    const read = machineClassDocument(yamlText);
+    if ("error" in read) return [`not valid YAML: ${read.error}`];
+    const d = read.doc as {
+        metadata?: { type?: unknown };
+        spec?: { autoprovision?: { providerdata?: unknown } };
+    } | null;
     if (d?.metadata?.type !== MACHINE_CLASS_TYPE)
         return [`metadata.type must be ${MACHINE_CLASS_TYPE} (got ${JSON.stringify(d?.metadata?.type)})`];
     const auto = d.spec?.autoprovision;
