@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { Struct, Value } from "google-protobuf/google/protobuf/struct_pb";
 import { foldByResourceType, shareDeserializedProperties } from "../policy/props";
 
 // The SDK's analyzer protocol and its per-resource RPC, as the pack serves it (no .d.ts for these internals).
@@ -28,7 +28,7 @@ async function analyzeOne(
     );
     return {
         messages: resp.getDiagnosticsList().map((d: any) => d.getMessage()),
-        notApplicable: resp.getNotApplicableList().map((n: any) => n.getPolicyName()),
+        notApplicable: resp.getNotApplicableList().map((n: any) => `${n.getPolicyName()}: ${n.getReason()}`),
     };
 }
 
@@ -62,8 +62,15 @@ describe("policy props: one validation per resource type (foldByResourceType)", 
     });
 
     it("tells the engine the policy does not apply to other types, as the list does", async () => {
-        assert.deepEqual((await analyzeOne(perType, IMAGE, { name: "x" })).notApplicable, ["per-type", "per-type"]);
-        assert.deepEqual(await analyzeOne(folded, IMAGE, { name: "x" }), { messages: [], notApplicable: ["per-type"] });
+        assert.deepEqual((await analyzeOne(perType, IMAGE, { name: "x" })).notApplicable, [
+            `per-type: Policy only applies to resources of type '${CONTAINER}'`,
+            `per-type: Policy only applies to resources of type '${VOLUME}'`,
+        ]);
+        const notApplicable = [`per-type: Policy only applies to resources of types '${CONTAINER}', '${VOLUME}'`];
+        // Every resource of another type, not only the first (the policy throws the Error it made the first time again).
+        for (const type of [IMAGE, "tailscale:index/tailnetKey:TailnetKey", IMAGE])
+            assert.deepEqual(await analyzeOne(folded, type, { name: "x" }), { messages: [], notApplicable });
+        assert.deepEqual((await analyzeOne(folded, VOLUME, { name: "data" })).notApplicable, []);
     });
 
     it("keeps lists with an untyped validation or two validations of one type, and single validations", () => {
@@ -100,6 +107,24 @@ describe("policy props: one deserialization per request (shareDeserializedProper
         const remediation = deserialize.deserializeProperties(struct, true);
         assert.notEqual(remediation, first);
         assert.equal(remediation.name, "omni");
+    });
+
+    it("deserializes a property when a policy first reads it, with @pulumi/policy's own rules, and keeps it", () => {
+        const struct = Struct.fromJavaScript({
+            name: "omni",
+            // How the engine sends a secret (rpc.js specialSigKey and specialSecretSig).
+            key: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "s3cret" },
+            labels: { a: "b" },
+        });
+        // A Value with no kind, which google-protobuf refuses to convert: read, it throws; unread, it costs nothing.
+        struct.getFieldsMap().set("broken", new Value());
+        const props = deserialize.deserializeProperties(struct, false);
+        assert.deepEqual(Object.keys(props), ["broken", "key", "labels", "name"]);
+        assert.equal(props.name, "omni");
+        assert.equal(props.key, "s3cret");
+        assert.deepEqual(props.labels, { a: "b" });
+        assert.equal(props.labels, props.labels);
+        assert.throws(() => props.broken, /Unexpected struct type/);
     });
 
     it("hands each untyped policy the resource's properties, unknowns still unknown", async () => {
