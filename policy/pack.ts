@@ -7,8 +7,11 @@ import { proxmoxPolicies } from "./proxmox";
 import { foldByResourceType, shareDeserializedProperties } from "./props";
 import { publicEndpointPolicies } from "./public-endpoint";
 import { remoteAccessPolicies } from "./remote-access";
+import { decodeStructsAsArrays } from "./struct-decode";
 
-// Wherever the policies run (the pack process, the plan's and tests' in-process analyses): one deserialization per request.
+// Wherever the policies run (the pack process, the plan's and tests' in-process analyses): each request's properties
+// decoded into google-protobuf's array form, and deserialized once, as policies read them.
+decodeStructsAsArrays();
 shareDeserializedProperties();
 
 /** The pack's policies, without a gRPC server, so tests and the offline plan can import them (index.ts serves them). */

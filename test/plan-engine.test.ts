@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { runProgram, maskSecrets, unwrapSecrets, isSecret } from "../src/plan/capture";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { analyzeInProcess, openPack, previewStruct } from "../src/plan/analyze";
+import { analyzeInProcess, analyzeSentInProcess, openPack, previewStruct, sentRequests } from "../src/plan/analyze";
 import { GENERATED_AT_UP } from "../src/plan/mocks";
 import { unknownValue as UNKNOWN_VALUE } from "@pulumi/pulumi/runtime/rpc";
 import { miniPack } from "./fixtures/mini-pack/policies";
@@ -174,6 +174,17 @@ describe("plan engine", () => {
             assert.ok(seen);
             assert.match(seen.message, /saw PASSWORD=hunter2/);
             assert.equal(seen.enforcementLevel, "advisory");
+        });
+
+        it("gives the same violations from the bytes a preview sends, decoded as the pack's gRPC server decodes them", async () => {
+            for (const tag of ["latest", "1.27"]) {
+                const { resources } = await runProgram(program(tag), { stack: "t" });
+                const sent = sentRequests(resources);
+                assert.equal(sent.analyze.length, resources.filter((r) => !r.read).length);
+                const fromBytes = await analyzeSentInProcess("mini-pack", miniPack, sent);
+                assert.ok(fromBytes.length > 0, "the secret-env policy always speaks");
+                assert.deepEqual(fromBytes, await analyzeInProcess("mini-pack", miniPack, resources));
+            }
         });
     });
 

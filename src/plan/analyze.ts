@@ -122,6 +122,23 @@ export interface Analysis {
     finish(resources: CapturedResource[]): Promise<Violation[]>;
 }
 
+/** The violations of one response; `fallback` is the resource a per-resource request analyzed. */
+function violationsOf(resp: any, byUrn: Map<string, CapturedResource>, fallback?: CapturedResource): Violation[] {
+    return resp.getDiagnosticsList().map((d: any) => {
+        const r = byUrn.get(d.getUrn()) ?? fallback;
+        return {
+            policy: d.getPolicyname(),
+            enforcementLevel: LEVELS[d.getEnforcementlevel()],
+            resourceType: r?.type,
+            resourceName: r?.name,
+            urn: d.getUrn() || r?.urn,
+            message: d.getMessage(),
+        };
+    });
+}
+
+const byUrnOf = (targets: CapturedResource[]) => new Map(targets.map((r) => [r.urn, r]));
+
 function analysis(rpc: Promise<AnalyzerRpc>): Analysis {
     const responses = new Map<string, Promise<any>>();
     const resource = (r: CapturedResource) => {
@@ -136,26 +153,28 @@ function analysis(rpc: Promise<AnalyzerRpc>): Analysis {
         async finish(resources) {
             const targets = analyzable(resources);
             targets.forEach(resource);
-            const byUrn = new Map(targets.map((r) => [r.urn, r]));
-            const toViolations = (resp: any, fallback?: CapturedResource): Violation[] =>
-                resp.getDiagnosticsList().map((d: any) => {
-                    const r = byUrn.get(d.getUrn()) ?? fallback;
-                    return {
-                        policy: d.getPolicyname(),
-                        enforcementLevel: LEVELS[d.getEnforcementlevel()],
-                        resourceType: r?.type,
-                        resourceName: r?.name,
-                        urn: d.getUrn() || r?.urn,
-                        message: d.getMessage(),
-                    };
-                });
+            const byUrn = byUrnOf(targets);
             const perResource = await Promise.all(
-                targets.map(async (r) => toViolations(await responses.get(r.urn)!, r)),
+                targets.map(async (r) => violationsOf(await responses.get(r.urn)!, byUrn, r)),
             );
             const c = await rpc;
-            const stack = toViolations(await call(c.analyzeStack.bind(c), analyzeStackRequest(targets)));
+            const stack = violationsOf(await call(c.analyzeStack.bind(c), analyzeStackRequest(targets)), byUrn);
             return [...perResource.flat(), ...stack];
         },
+    };
+}
+
+/** `@pulumi/policy`'s own analyzer functions for `pack`, called in this process. Policy config cannot be injected. */
+function inProcessRpc(packName: string, pack: PolicyPackArgs): AnalyzerRpc {
+    const level = pack.enforcementLevel ?? "advisory";
+    // Loaded here: the plan itself only talks to the pack process.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const policyServer = require("@pulumi/policy/server");
+    const analyze = policyServer.makeAnalyzeRpcFun(packName, "0.0.0", level, pack.policies);
+    const analyzeStack = policyServer.makeAnalyzeStackRpcFun(packName, "0.0.0", level, pack.policies);
+    return {
+        analyze: (request, cb) => analyze({ request }, cb),
+        analyzeStack: (request, cb) => analyzeStack({ request }, cb),
     };
 }
 
@@ -168,19 +187,49 @@ export function analyzeInProcess(
     pack: PolicyPackArgs,
     resources: CapturedResource[],
 ): Promise<Violation[]> {
-    const level = pack.enforcementLevel ?? "advisory";
-    const policies = pack.policies;
-    // Loaded here: the plan itself only talks to the pack process.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const policyServer = require("@pulumi/policy/server");
-    const analyze = policyServer.makeAnalyzeRpcFun(packName, "0.0.0", level, policies);
-    const analyzeStack = policyServer.makeAnalyzeStackRpcFun(packName, "0.0.0", level, policies);
-    return analysis(
-        Promise.resolve({
-            analyze: (request, cb) => analyze({ request }, cb),
-            analyzeStack: (request, cb) => analyzeStack({ request }, cb),
-        }),
-    ).finish(resources);
+    return analysis(Promise.resolve(inProcessRpc(packName, pack))).finish(resources);
+}
+
+/** What a preview sends a pack for `resources`, as bytes on the wire: each resource's `analyze` request, the stack's. */
+export interface SentRequests {
+    targets: CapturedResource[];
+    analyze: Buffer[];
+    analyzeStack: Buffer;
+}
+
+export function sentRequests(resources: CapturedResource[]): SentRequests {
+    const targets = analyzable(resources);
+    return {
+        targets,
+        // As gRPC hands them to the server's deserializer.
+        analyze: targets.map((r) => Buffer.from(analyzeRequest(r).serializeBinary())),
+        analyzeStack: Buffer.from(analyzeStackRequest(targets).serializeBinary()),
+    };
+}
+
+/**
+ * A pack process's work for one preview, in this process and without its start-up: each request decoded from the
+ * bytes the engine sent, as the pack's gRPC server decodes it (analyzer_grpc_pb.js), then `@pulumi/policy`'s
+ * analyzer functions, as `analyzeInProcess`.
+ */
+export async function analyzeSentInProcess(
+    packName: string,
+    pack: PolicyPackArgs,
+    sent: SentRequests,
+): Promise<Violation[]> {
+    const rpc = inProcessRpc(packName, pack);
+    const byUrn = byUrnOf(sent.targets);
+    const perResource = await Promise.all(
+        sent.analyze.map(async (bytes, i) =>
+            violationsOf(
+                await call(rpc.analyze, analyzerrpc.AnalyzerService.analyze.requestDeserialize(bytes)),
+                byUrn,
+                sent.targets[i],
+            ),
+        ),
+    );
+    const stackRequest = analyzerrpc.AnalyzerService.analyzeStack.requestDeserialize(sent.analyzeStack);
+    return [...perResource.flat(), ...violationsOf(await call(rpc.analyzeStack, stackRequest), byUrn)];
 }
 
 /**
