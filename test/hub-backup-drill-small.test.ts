@@ -35,9 +35,9 @@ import {
  * retention, S3 uploads, signals, the lock and two hubs sharing a target. Apart from hub-backup-drill.test.ts (the
  * set taken while a 40 MB database is written, and its restore) so that mocha's workers run the two side by side.
  *
- * The drills that mostly wait (a step limit running out, a new set name's next second, a second etcd starting) start
- * in `before`, each with a target and local directory of its own, as hubs of their own would run; their `it` awaits
- * them, so their waits pass while the drills before them run.
+ * The drills that mostly wait (a step limit running out, a new set name's next second, a second etcd starting, upload
+ * retries a second apart) start in `before`, each with a target and local directory of its own, as hubs of their own
+ * would run; their `it` awaits them, so their waits pass while the drills before them run.
  */
 
 describe("hub backup: restore drill on a real etcd and SQLite", function () {
@@ -55,12 +55,14 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
     let stuck: Promise<{ run: Run; target: string }>;
     let rebuild: Promise<void>;
     let twoHubs: Promise<{ target: string }>;
+    let outage: Promise<void>;
 
     before(async function () {
         await d.setUp(this);
         stuck = early(stuckS3);
         rebuild = early(rebuiltHub);
         twoHubs = early(hubsSharingATarget);
+        outage = early(s3Down);
     });
 
     after(async () => {
@@ -343,7 +345,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal((await sh(script, ["health"])).code, 0);
     });
 
-    it("while S3 refuses connections, local sets count toward keep, uploads wait (shown by health) and are retried without new sets", async () => {
+    /** A hub whose S3 refuses connections, then is back (its own target and local directory); see its `it`. */
+    async function s3Down() {
         const down = path.join(d.tmp, "target-s3-down");
         // Nothing listens here until S3 is "back".
         const port = await freePort();
@@ -353,6 +356,7 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             targetDir: down,
             keep: 2,
             sqlitePath: d.small,
+            localDir: localDir("local-s3-down"),
             retrySeconds: 1,
             s3: { url: `http://127.0.0.1:${port}/omni-backups`, region: "us-east-1", credentialsFile: credentials },
         });
@@ -415,7 +419,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         } finally {
             server.close();
         }
-    });
+    }
+
+    it("while S3 refuses connections, local sets count toward keep, uploads wait (shown by health) and are retried without new sets", () =>
+        outage);
 
     describe("signals and concurrent runs", () => {
         let wrappers: string;
