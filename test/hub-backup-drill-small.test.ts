@@ -19,6 +19,7 @@ import {
     Drill,
     Etcd,
     OTHER_ACCOUNT_ID,
+    Run,
     freePort,
     lastSuccess,
     manifest,
@@ -33,17 +34,41 @@ import {
  * The restore drill's runs on a small database, where only the set's handling matters (every step ends at once):
  * retention, S3 uploads, signals, the lock and two hubs sharing a target. Apart from hub-backup-drill.test.ts (the
  * set taken while a 40 MB database is written, and its restore) so that mocha's workers run the two side by side.
+ *
+ * The drills that mostly wait (a step limit running out, a new set name's next second, a second etcd starting, upload
+ * retries a second apart) start in `before`, each with a target and local directory of its own, as hubs of their own
+ * would run; their `it` awaits them, so their waits pass while the drills before them run.
  */
 
 describe("hub backup: restore drill on a real etcd and SQLite", function () {
     const d = new Drill();
     const { backupScript, restoreScript, expect, localDir } = d;
+    const started: Promise<unknown>[] = [];
+    /** Starts a drill now; its `it` awaits what it returns (and fails with what it throws). */
+    const early = <T>(drill: () => Promise<T>): Promise<T> => {
+        const p = drill();
+        // Awaited by its `it`; until then a failure must not count as unhandled.
+        p.catch(() => undefined);
+        started.push(p);
+        return p;
+    };
+    let stuck: Promise<{ run: Run; target: string }>;
+    let rebuild: Promise<void>;
+    let twoHubs: Promise<{ target: string }>;
+    let outage: Promise<void>;
 
     before(async function () {
         await d.setUp(this);
+        stuck = early(stuckS3);
+        rebuild = early(rebuiltHub);
+        twoHubs = early(hubsSharingATarget);
+        outage = early(s3Down);
     });
 
-    after(() => d.tearDown());
+    after(async () => {
+        await Promise.allSettled(started);
+        await d.tearDown();
+    });
 
     it("without a public key (a library caller that gives none) writes a plain set, which restore takes only with allow-plain", async () => {
         const plainTarget = path.join(d.tmp, "target-plain");
@@ -115,37 +140,43 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         }
     });
 
-    it("bounds each step: an S3 endpoint that accepts and never answers fails the run at the step limit", async () => {
-        // Accepts TCP connections and never answers, like a stuck proxy or a black-holed endpoint.
+    /** A run whose S3 endpoint accepts TCP connections and never answers, like a stuck proxy or a black-holed endpoint. */
+    async function stuckS3() {
         const silent = net.createServer(() => undefined);
         await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-        const stuckTarget = path.join(d.tmp, "target-stuck");
+        const target = path.join(d.tmp, "target-stuck");
         try {
             const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/omni-backups`;
             const run = await sh(
                 backupScript({
-                    targetDir: stuckTarget,
+                    targetDir: target,
+                    localDir: localDir("local-stuck"),
                     sqlitePath: d.small,
                     stepTimeoutSeconds: 3,
                     s3: { url, region: "us-east-1", credentialsFile: "/dev/null" },
                 }),
                 ["once"],
             );
-            // The set is taken (and counts); its upload waits for the next try.
-            assert.equal(run.code, 3, run.stderr);
-            assert.match(
-                run.stderr,
-                /S3 upload of omni-hub-\S+\/\S+ to .* failed \(no answer within 3s\); the set is kept in /,
-            );
-            const [set] = setsIn(stuckTarget);
-            assert.match(
-                fs.readFileSync(path.join(stuckTarget, set, SET_MARKERS.uploadPending), "utf8"),
-                /^error=S3 upload of omni-hub-\S+: no answer within 3s$/m,
-            );
-            assert.match(fs.readFileSync(lastSuccess(stuckTarget), "utf8"), /^s3=pending$/m);
+            return { run, target };
         } finally {
             silent.close();
         }
+    }
+
+    it("bounds each step: an S3 endpoint that accepts and never answers fails the run at the step limit", async () => {
+        const { run, target: stuckTarget } = await stuck;
+        // The set is taken (and counts); its upload waits for the next try.
+        assert.equal(run.code, 3, run.stderr);
+        assert.match(
+            run.stderr,
+            /S3 upload of omni-hub-\S+\/\S+ to .* failed \(no answer within 3s\); the set is kept in /,
+        );
+        const [set] = setsIn(stuckTarget);
+        assert.match(
+            fs.readFileSync(path.join(stuckTarget, set, SET_MARKERS.uploadPending), "utf8"),
+            /^error=S3 upload of omni-hub-\S+: no answer within 3s$/m,
+        );
+        assert.match(fs.readFileSync(lastSuccess(stuckTarget), "utf8"), /^s3=pending$/m);
     });
 
     it("orders this Omni's sets by their manifests, not their names: a clock that was ahead neither keeps a stale set nor prunes the newest", async () => {
@@ -208,12 +239,20 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal((await sh(backupScript({ targetDir: odd, keep: 10 }), ["health"])).code, 0);
     });
 
-    it("keeps the last set taken before Omni ran empty (a rebuild), says why in health, warns a restore of latest, and lets it go once restored", async () => {
+    /** A hub rebuilt empty (its own target, local directory and second etcd); see its `it`. */
+    async function rebuiltHub() {
         const rebuilt = path.join(d.tmp, "target-rebuild");
         const emptyData = path.join(d.tmp, "data-rebuilt");
         fs.mkdirSync(emptyData);
+        const local = localDir("local-rebuild");
         const script = (o: Partial<Parameters<typeof hubBackupScript>[0]> = {}) =>
-            backupScript({ targetDir: rebuilt, keep: 1, restoreRecord: path.join(emptyData, RESTORE_RECORD), ...o });
+            backupScript({
+                targetDir: rebuilt,
+                keep: 1,
+                localDir: local,
+                restoreRecord: path.join(emptyData, RESTORE_RECORD),
+                ...o,
+            });
         const first = await sh(script({ sqlitePath: d.small }), ["once"]);
         assert.equal(first.code, 0, first.stderr);
         const good = /set=(\S+)/.exec(first.stdout)![1];
@@ -229,7 +268,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             const emptyDb = path.join(emptyData, "omni.db");
             sql(emptyDb, "CREATE TABLE t(x);");
             const onEmpty = script({ etcdEndpoint: empty.endpoint, sqlitePath: emptyDb });
-            for (let i = 0; i < 3; i++) {
+            // Two runs: the second prunes the first set after the drop, and the drop is still seen (against the second).
+            for (let i = 0; i < 2; i++) {
                 const r = await sh(onEmpty, ["once"]);
                 assert.equal(r.code, 0, r.stderr);
             }
@@ -278,7 +318,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         } finally {
             await empty.stop();
         }
-    });
+    }
+
+    it("keeps the last set taken before Omni ran empty (a rebuild), says why in health, warns a restore of latest, and lets it go once restored", () =>
+        rebuild);
 
     it("lets the operator release a set kept for a drop that was expected", async () => {
         const released = path.join(d.tmp, "target-release");
@@ -302,7 +345,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal((await sh(script, ["health"])).code, 0);
     });
 
-    it("while S3 refuses connections, local sets count toward keep, uploads wait (shown by health) and are retried without new sets", async () => {
+    /** A hub whose S3 refuses connections, then is back (its own target and local directory); see its `it`. */
+    async function s3Down() {
         const down = path.join(d.tmp, "target-s3-down");
         // Nothing listens here until S3 is "back".
         const port = await freePort();
@@ -312,16 +356,18 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
             targetDir: down,
             keep: 2,
             sqlitePath: d.small,
+            localDir: localDir("local-s3-down"),
             retrySeconds: 1,
             s3: { url: `http://127.0.0.1:${port}/omni-backups`, region: "us-east-1", credentialsFile: credentials },
         });
-        for (let i = 0; i < 4; i++) {
+        // Three runs: the third prunes, as every later one would.
+        for (let i = 0; i < 3; i++) {
             const r = await sh(script, ["once"]);
             assert.equal(r.code, 3, r.stderr);
             assert.match(r.stderr, /S3 upload of \S+ to \S+ failed \(curl: \(7\) Failed to connect/);
         }
         const sets = setsIn(down);
-        assert.equal(sets.length, 2, "four runs, keep 2: two sets");
+        assert.equal(sets.length, 2, "three runs, keep 2: two sets");
         for (const set of sets) assert.ok(fs.existsSync(path.join(down, set, SET_MARKERS.uploadPending)));
         const health = await sh(script, ["health"]);
         assert.equal(health.code, 0, "a recent pending upload is shown, not yet unhealthy");
@@ -335,7 +381,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         assert.equal((await sh(script, ["health"])).code, 1, "an upload pending for more than twice the interval");
         fs.writeFileSync(marker, saved);
 
-        // The loop: one set, then only the uploads are retried (every second here).
+        // The loop: one set, then only the uploads are retried (every second here): after the set's failed upload, and
+        // after a failed retry.
         let loop: ChildProcess | undefined;
         let log = "";
         const running = sh(script, ["run"], {
@@ -344,11 +391,11 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
                 c.stderr!.on("data", (d) => (log += d));
             },
         });
-        await until(() => (log.match(/failed \(curl/g) ?? []).length >= 4);
+        await until(() => (log.match(/failed \(curl/g) ?? []).length >= 3);
         loop!.kill("SIGTERM");
         const stopped = await running;
         assert.equal(stopped.code, 0, stopped.stderr);
-        assert.equal((stopped.stdout.match(/ ok set=/g) ?? []).length, 1, "one set for four upload attempts");
+        assert.equal((stopped.stdout.match(/ ok set=/g) ?? []).length, 1, "one set for three upload attempts");
         assert.equal(setsIn(down).length, 2);
 
         // S3 is back: `upload` sends the waiting sets and takes none.
@@ -372,7 +419,10 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         } finally {
             server.close();
         }
-    });
+    }
+
+    it("while S3 refuses connections, local sets count toward keep, uploads wait (shown by health) and are retried without new sets", () =>
+        outage);
 
     describe("signals and concurrent runs", () => {
         let wrappers: string;
@@ -455,7 +505,8 @@ esac
         });
     });
 
-    it("two hubs sharing a target each keep their own sets: retention, status and latest are per account id", async () => {
+    /** Two hubs taking two sets each, at the same time, into one target; see its `it`. */
+    async function hubsSharingATarget() {
         const shared = path.join(d.tmp, "target-shared");
         const hubA = backupScript({ targetDir: shared, keep: 1, sqlitePath: d.small, localDir: localDir("local-a") });
         const hubB = backupScript({
@@ -471,6 +522,11 @@ esac
             assert.equal(a.code, 0, a.stderr);
             assert.equal(b.code, 0, b.stderr);
         }
+        return { target: shared };
+    }
+
+    it("two hubs sharing a target each keep their own sets: retention, status and latest are per account id", async () => {
+        const { target: shared } = await twoHubs;
         const owners = setsIn(shared).map((n) => manifest(path.join(shared, n)).accountId);
         assert.deepEqual(owners.sort(), [ACCOUNT_ID, OTHER_ACCOUNT_ID].sort());
         assert.ok(fs.existsSync(lastSuccess(shared)) && fs.existsSync(lastSuccess(shared, OTHER_ACCOUNT_ID)));

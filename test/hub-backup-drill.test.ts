@@ -41,19 +41,20 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
     let setDir: string;
 
     before(async function () {
-        await d.setUp(this);
         // Omni's SQLite settings (WAL, synchronous NORMAL: omni v1.10.4 schema.json sqlite experimentalBaseParams):
-        // a database of about 40 MB, and one open connection committing every 20 ms for the whole drill, each
-        // commit a machine log line and an audit entry (so a copy from between the two would show).
-        const db = path.join(d.data, "omni.db");
-        sql(
-            db,
-            "PRAGMA journal_mode=WAL; CREATE TABLE machine_logs(id INTEGER PRIMARY KEY, line TEXT NOT NULL); " +
-                "CREATE TABLE audit_log(id INTEGER PRIMARY KEY, entry TEXT NOT NULL); " +
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) " +
-                "INSERT INTO machine_logs(line) SELECT hex(randomblob(2000)) FROM n; " +
-                "INSERT INTO audit_log(entry) SELECT 'seed ' || id FROM machine_logs;",
+        // a database of about 40 MB (made while the signing key is), and one open connection committing every 20 ms
+        // for the whole drill, each commit a machine log line and an audit entry (so a copy from between the two would show).
+        await d.setUp(this, () =>
+            sql(
+                path.join(d.data, "omni.db"),
+                "PRAGMA journal_mode=WAL; CREATE TABLE machine_logs(id INTEGER PRIMARY KEY, line TEXT NOT NULL); " +
+                    "CREATE TABLE audit_log(id INTEGER PRIMARY KEY, entry TEXT NOT NULL); " +
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) " +
+                    "INSERT INTO machine_logs(line) SELECT hex(randomblob(2000)) FROM n; " +
+                    "INSERT INTO audit_log(entry) SELECT 'seed ' || id FROM machine_logs;",
+            ),
         );
+        const db = path.join(d.data, "omni.db");
         assert.ok(fs.statSync(db).size > 30e6, "tens of MB");
         // sqlite3 reads its transactions from this process: a timer instead of a shell loop that forks a sleep per commit.
         writer = spawn("sqlite3", ["-cmd", "PRAGMA synchronous=NORMAL", db], { stdio: ["pipe", "ignore", "ignore"] });

@@ -249,7 +249,7 @@ export function s3BaseUrl(s3: NonNullable<HubBackupSettings["s3"]>): string {
  * etcdctl, e.g. Debian 12's 3.4, still has them). `number`: a manifest value as a number the shell can add, whatever
  * the manifest holds (not digits: 0; leading zeros dropped, which `$(( ))` would read as octal; more than 15 digits:
  * the largest, so a planted set with a huge sequence still counts as the newest and fails its checks). `field`:
- * one manifest value.
+ * one manifest value, its first line (one sed that stops there: retention and health read a few per set, each run).
  *
  * `sets_in_order DIR ACCOUNT`: the complete sets of one Omni (the manifest's `accountId`; hubs sharing a target never
  * see each other's sets), oldest first, by the manifest's `sequence` (one more than the highest before it, so a clock
@@ -268,7 +268,7 @@ number() {
   esac
 }
 
-field() { sed -n "s/^$2=//p" "$1" | head -n 1; }
+field() { sed -n "/^$2=/{s/^$2=//p;q;}" "$1"; }
 
 sets_in_order() {
   for m in "$1"/"$PREFIX"*/${BACKUP_FILES.manifest}; do
