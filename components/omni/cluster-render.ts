@@ -423,20 +423,25 @@ interface ClassCheck {
     check: (name: string, ctx: z.RefinementCtx) => void;
 }
 
+/**
+ * The cluster and the stack's machine classes of the parse in progress. zod passes no context to a refinement, and a
+ * schema made per parse costs its construction and zod's compilation of every object in it, each time (a tenth of a
+ * plan); parsing is synchronous, so one schema reads them here.
+ */
+let parsing: { cluster: string; known: string[] } | undefined;
+
 /** Machine classes must exist in the same stack; the message names the cluster so a multi-cluster config is easy to fix. */
-function classCheck(cluster: string, known: string[]): ClassCheck {
-    return {
-        check: (name, ctx) => {
-            if (known.includes(name)) return;
-            const list = known.length > 0 ? known.join(", ") : "none";
-            ctx.addIssue({
-                code: "custom",
-                message: `cluster ${cluster} uses machine class "${name}", which this stack does not define (known: ${list}): define it or fix the name`,
-                input: name,
-            });
-        },
-    };
-}
+const classCheck: ClassCheck = {
+    check: (name, ctx) => {
+        if (!parsing || parsing.known.includes(name)) return;
+        const list = parsing.known.length > 0 ? parsing.known.join(", ") : "none";
+        ctx.addIssue({
+            code: "custom",
+            message: `cluster ${parsing.cluster} uses machine class "${name}", which this stack does not define (known: ${list}): define it or fix the name`,
+            input: name,
+        });
+    },
+};
 
 type PatchedSets = {
     name: string;
@@ -682,6 +687,8 @@ function clusterSpecSchema(classes?: ClassCheck) {
 }
 
 export const ClusterSpecSchema = clusterSpecSchema();
+/** The schema renderClusterTemplate parses with: machine classes checked against the stack's (`parsing`). */
+const ClassCheckedSpecSchema = clusterSpecSchema(classCheck);
 export type ClusterSpec = z.input<typeof ClusterSpecSchema>;
 type Cluster = z.output<typeof ClusterSpecSchema>;
 type Worker = Cluster["workers"][number];
@@ -796,8 +803,13 @@ export function renderClusterTemplate(
     knownMachineClasses: string[],
     keyPrefix = "clusters",
 ): RenderedClusterTemplate {
-    const cluster = String((spec as { name?: unknown } | undefined)?.name);
-    const c = parseOrThrow(clusterSpecSchema(classCheck(cluster, knownMachineClasses)), spec, keyPrefix);
+    parsing = { cluster: String((spec as { name?: unknown } | undefined)?.name), known: knownMachineClasses };
+    let c: Cluster;
+    try {
+        c = parseOrThrow(ClassCheckedSpecSchema, spec, keyPrefix);
+    } finally {
+        parsing = undefined;
+    }
     const cilium = c.cni === "cilium";
     const cniPatch = {
         name: CNI_PATCH,
