@@ -191,10 +191,12 @@ lan=$(canon "$lan_ip")
 lan_family=$(family "$lan")
 
 # lookup NAMESERVER: the A and AAAA answers of that server (empty: the resolvers in $resolv_conf), one per line;
-# exit 2 when no server answered within the timeout (one try each). Asked directly, with no /etc/hosts and no
-# search domains, as a VM would.
+# exit 2 when no server answered within the timeout (one try each), 3 when perl's Net::DNS does not load (checked
+# here, not by a perl of its own: loading Net::DNS is most of a lookup's cost). Asked directly, with no /etc/hosts
+# and no search domains, as a VM would.
 lookup() {
-  perl -MNet::DNS -e '
+  perl -e '
+    eval { require Net::DNS; 1 } or exit 3;
     my ($name, $conf, $server, $port, $timeout) = @ARGV;
     my %o = (config_file => $conf, port => $port, retrans => $timeout, retry => 1, tcp_timeout => $timeout);
     $o{nameservers} = [$server] if $server ne "";
@@ -239,14 +241,16 @@ judge() {
 # resolved ADDRESS...: the answer in libc's spelling, sorted.
 resolved() { local a; for a in "$@"; do canon "$a"; done | sort -u | tr '\\n' ' '; }
 
-if ! perl -MNet::DNS -e 1 2>/dev/null; then
+# The node's own resolver: the one hostDns sets, and the one VMs use when the VM network hands out the same.
+answers=$(lookup "")
+status=$?
+if [ "$status" = 3 ] || [ "$status" = 127 ]; then
   fail "DNS: perl's Net::DNS is missing on this node, so no resolver can be asked; expected it (libnet-dns-perl, a dependency of pve-manager); fix: apt-get install libnet-dns-perl"
 else
-  # The node's own resolver: the one hostDns sets, and the one VMs use when the VM network hands out the same.
   resolvers=$(awk '/^nameserver/ { printf "%s%s", sep, $2; sep = " " }' "$resolv_conf" 2>/dev/null)
   echo "resolver=$resolvers"
   where="this node's resolver (\${resolvers:-none in $resolv_conf})"
-  if answers=$(lookup ""); then
+  if [ "$status" = 0 ]; then
     set -- $(resolved $answers)
     echo "resolved=$*"
     judge "$where" "make the local record $domain -> $lan_ip win on that resolver (split horizon), or point the node at the resolver that has it (hostDns.servers)" "$@"
@@ -285,8 +289,9 @@ done
 tls=$(timeout ${t} openssl s_client -connect "$connect_host:$machine_port" -servername "$domain" -showcerts -verify_return_error -verify_hostname "$domain" "\${ca_args[@]}" </dev/null 2>&1)
 # The leaf (the first certificate shown), read once: the fields the checks need and openssl's name check, printed the
 # same by OpenSSL 3.0 and 3.5 (PVE 8, 9). The output decides, not the exit code: 3.5 exits 1 when the name does not
-# match, 3.0 does not. Validity is compared with date, since -checkend would end the run before -checkhost.
-leaf=$(printf '%s\\n' "$tls" | openssl x509 -noout -issuer -nameopt RFC2253 -dates -ext subjectAltName -checkhost "$domain" 2>/dev/null)
+# match, 3.0 does not. Validity is compared with date, since -checkend would end the run before -checkhost. No trust
+# store: it only prints, but OpenSSL 3.0's x509 command loads the default one (most of its run time) unless pointed away.
+leaf=$(printf '%s\\n' "$tls" | SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/dev/null openssl x509 -noout -issuer -nameopt RFC2253 -dates -ext subjectAltName -checkhost "$domain" 2>/dev/null)
 if [ -z "$leaf" ]; then
   echo "certificate=none"
   fail "TLS: no certificate from $lan_ip:$machine_port for $domain; expected Omni's certificate for $domain; fix: check that Omni runs (docker logs on the Docker host) and the port answers"
