@@ -7,7 +7,7 @@ import { inlineDocuments } from "../components/omni/cluster-render";
 import { ImportOptions, ImportResult, importStack } from "../src/import/import";
 import { unwrapSecrets } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
-import { passphraseStack } from "./passphrase-secrets";
+import { passphraseStack, TEST_PASSPHRASE } from "./passphrase-secrets";
 import { runPlan, sharedPack } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
@@ -165,7 +165,7 @@ describe("import → offline plan: the imported config renders the same omnictl 
 
 describe("import → offline plan: a hub that adopts the running Omni's state (hub.adopt)", function () {
     this.timeout(180000);
-    const PASSPHRASE = "offline-test-passphrase";
+    const PASSPHRASE = TEST_PASSPHRASE;
     const env = { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE };
     const stack = passphraseStack(PASSPHRASE);
     const hub = run({ omniEnv: `${KIT}/omni/omni.env` }).config.hub!.hub as Record<string, unknown>;

@@ -10,10 +10,25 @@ export interface PassphraseStack {
  * Test-side writer of the passphrase provider's format, written from the format itself (the reader, src/stack-secrets.ts,
  * names the pulumi/pulumi files it follows): values `v1:<base64 12-byte nonce>:<base64 ciphertext+tag>` under
  * AES-256-GCM, the key PBKDF2-HMAC-SHA256(passphrase, 8-byte salt, 1,000,000 rounds, 32 bytes), and the stack's
- * `encryptionsalt` = `v1:<base64 salt>:<the value of "pulumi">`. The key is derived once here: share one stack
- * across fixture files to keep the test suite's PBKDF2 cost at a few derivations.
+ * `encryptionsalt` = `v1:<base64 salt>:<the value of "pulumi">`. One stack per passphrase in a process (each derivation
+ * is a quarter second of CPU, and src/stack-secrets.ts derives the key of each salt again to read it): test files that
+ * need a passphrase stack and nothing particular about its passphrase use TEST_PASSPHRASE.
  */
 export function passphraseStack(passphrase: string): PassphraseStack {
+    let stack = stacks.get(passphrase);
+    if (!stack) {
+        stack = newPassphraseStack(passphrase);
+        stacks.set(passphrase, stack);
+    }
+    return stack;
+}
+
+/** The passphrase of the test files' passphrase stacks (a test's own, not a secret). */
+export const TEST_PASSPHRASE = "correct horse battery staple (test only)";
+
+const stacks = new Map<string, PassphraseStack>();
+
+function newPassphraseStack(passphrase: string): PassphraseStack {
     const salt = randomBytes(8);
     const key = pbkdf2Sync(passphrase, salt, 1_000_000, 32, "sha256");
     const seal = (plaintext: string) => {

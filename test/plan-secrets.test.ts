@@ -7,7 +7,7 @@ import { ConfigError } from "../components/core/validation";
 import { readStackFile } from "../src/plan/plan";
 import { decryptKeys, stackDecrypter } from "../src/stack-secrets";
 import { GpgHome, Pair, selfSigned } from "./keys";
-import { passphraseStack } from "./passphrase-secrets";
+import { passphraseStack, TEST_PASSPHRASE } from "./passphrase-secrets";
 import { runPlan } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 import { requireTools } from "./tools";
@@ -23,7 +23,7 @@ const [pitfall, pulumiTestState] = JSON.parse(
     fs.readFileSync(path.join(__dirname, "fixtures", "pulumi-secrets", "published-values.json"), "utf8"),
 ).values as PublishedValue[];
 
-const PASSPHRASE = "correct horse battery staple (test only)";
+const PASSPHRASE = TEST_PASSPHRASE;
 
 /** The ConfigError `fn` throws, for assertions on its issues. */
 function configError(fn: () => unknown): ConfigError {

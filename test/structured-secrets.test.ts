@@ -8,11 +8,11 @@ import { CapturedResource, isSecret, maskSecrets, runProgram, unwrapSecrets } fr
 import { planStack, readStackFile } from "../src/plan/plan";
 import { programFor } from "../src/programs";
 import { secretLeaves } from "../src/stack-secrets";
-import { passphraseStack } from "./passphrase-secrets";
+import { passphraseStack, TEST_PASSPHRASE } from "./passphrase-secrets";
 import { runPlan } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
-const PASSPHRASE = "structured secrets (test only)";
+const PASSPHRASE = TEST_PASSPHRASE;
 
 /** A registry credential in the first cluster's patch, as `pulumi config set --secret --path` puts it there. */
 function withRegistryPatch(clusters: any[], password: unknown) {
