@@ -19,9 +19,24 @@ const BIN = path.join(REPO, packageJson.bin["omni-scale"]);
 
 describe("omni-scale (the operator commands, package.json bin)", () => {
     let away: string;
+    /** The plan test's two runs, started by the before: they run beside the tests before it. */
+    const PLANS = [
+        { args: ["--stack", "hub"], cwd: () => path.join(away, "project", "sub") },
+        { args: ["--stack", "mine", "--config", "Pulumi.mine.yaml"], cwd: () => away },
+    ];
+    let plans: Promise<{ status: number | null; stdout: string; stderr: string }[]>;
     before(() => {
         // Outside the repository: where an operator's seed kit is.
         away = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-cli-"));
+        // A project of the caller's with a stack file, and a stack file outside any project.
+        const project = path.join(away, "project");
+        fs.mkdirSync(path.join(project, "sub"), { recursive: true });
+        fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: platform\nruntime: nodejs\n");
+        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(project, "Pulumi.hub.yaml"));
+        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.mine.yaml"));
+        // The two plans side by side, not awaited here: they share nothing with each other or the other tests.
+        plans = Promise.all(PLANS.map(({ args, cwd }) => omniScaleAsync(["plan", ...args, "--json"], cwd())));
+        plans.catch(() => undefined);
     });
     after(() => fs.rmSync(away, { recursive: true, force: true }));
 
@@ -191,18 +206,8 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
 
     it("plans a stack of the caller's project (from a subdirectory too), and a stack file named relative to the caller; --json is the whole stdout", async function () {
         this.timeout(300_000);
-        const project = path.join(away, "project");
-        fs.mkdirSync(path.join(project, "sub"), { recursive: true });
-        fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: platform\nruntime: nodejs\n");
-        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(project, "Pulumi.hub.yaml"));
-        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.mine.yaml"));
-        // The two plans side by side: they share nothing.
-        const runs = [
-            [["--stack", "hub"], path.join(project, "sub")],
-            [["--stack", "mine", "--config", "Pulumi.mine.yaml"], away],
-        ] as const;
-        const results = await Promise.all(runs.map(([args, cwd]) => omniScaleAsync(["plan", ...args, "--json"], cwd)));
-        for (const [i, [args]] of runs.entries()) {
+        const results = await plans;
+        for (const [i, { args }] of PLANS.entries()) {
             const run = results[i];
             assert.equal(run.status, 0, run.stderr);
             const plan = JSON.parse(run.stdout);
