@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -121,7 +121,7 @@ describe("ACME renewal window and the scheduled check (.github/workflows/certifi
         assert.equal(renewalDue(cert(90), at(76), 14).due, true, "14 whole days left with renewalDays 14");
     });
 
-    it("the workflow runs every day, and its check step turns the check's exit into due=true/false (real bash, real check)", function () {
+    it("the workflow runs every day, and its check step turns the check's exit into due=true/false (real bash, real check)", async function () {
         const workflow = YAML.parse(fs.readFileSync(path.join(REPO, ".github/workflows/certificate.yml"), "utf8"));
         assert.ok(workflow.on.schedule[0].cron, "scheduled");
         const steps = workflow.jobs.check.steps as { id?: string; run?: string; if?: string }[];
@@ -147,9 +147,10 @@ describe("ACME renewal window and the scheduled check (.github/workflows/certifi
             fs.writeFileSync(summary, JSON.stringify(certificateSummary(certificate(days).pem)));
             const output = path.join(dir, `github-output-${days}`);
             fs.writeFileSync(output, "");
-            const r = spawnSync("bash", ["-e", "-c", due.run!], {
-                cwd: dir,
-                encoding: "utf8",
+            // Its own directory: the step writes certificate.json to its working directory.
+            const cwd = fs.mkdtempSync(path.join(dir, `step-${days}-`));
+            const child = spawn("bash", ["-e", "-c", due.run!], {
+                cwd,
                 env: {
                     ...process.env,
                     PATH: `${bin}:${process.env.PATH}`,
@@ -159,12 +160,18 @@ describe("ACME renewal window and the scheduled check (.github/workflows/certifi
                     STACK_FILE: config,
                 },
             });
-            return { status: r.status, output: fs.readFileSync(output, "utf8"), stdout: r.stdout + r.stderr };
+            let stdout = "";
+            child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+            child.stderr.setEncoding("utf8").on("data", (d) => (stdout += d));
+            return new Promise<{ status: number | null; output: string; stdout: string }>((resolve, reject) => {
+                child.once("error", reject);
+                child.once("close", (status) => resolve({ status, output: fs.readFileSync(output, "utf8"), stdout }));
+            });
         };
-        const fresh = run(90);
+        // Both checks side by side, each with its own files. A one-day certificate is due from the start (half its
+        // lifetime, in whole days).
+        const [fresh, expiring] = await Promise.all([run(90), run(1)]);
         assert.deepEqual([fresh.status, fresh.output], [0, "due=false\n"], fresh.stdout);
-        // A one-day certificate is due from the start (half its lifetime, in whole days).
-        const expiring = run(1);
         assert.deepEqual([expiring.status, expiring.output], [0, "due=true\n"], expiring.stdout);
     });
 });

@@ -90,17 +90,19 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
     });
 
     it("serializes an edited provider afresh in the next process, and serves it from the cache in the one after", () => {
-        // A project of its own, as the plan runs: a provider module, and a main that installs the cache as
-        // src/plan/main.ts does and prints what it got and how often the SDK serialized.
+        // A project of its own, as the plan runs: the cache beside the loader, a provider module, and a main that
+        // installs the cache as src/plan/main.ts does and prints what it got and how often the SDK serialized.
         const root = path.join(__dirname, "..");
         const project = loaderProject();
         try {
+            const cacheModule = path.join("src", "plan", "closure-cache.ts");
+            fs.copyFileSync(path.join(root, cacheModule), path.join(project.dir, cacheModule));
             const provider = (id: string) =>
                 `export const provider = { async create() { return { id: "${id}", outs: {} }; } };\n`;
             fs.writeFileSync(
                 path.join(project.dir, "main.ts"),
                 [
-                    `import { cacheProviderSerialization } from ${JSON.stringify(path.join(root, "src", "plan", "closure-cache"))};`,
+                    'import { cacheProviderSerialization } from "./src/plan/closure-cache";',
                     'import * as mod from "./provider";',
                     "// Shaped as @pulumi/pulumi/dynamic asks: `() => provider`, a local name (an imported one would read `provider_1.provider`).",
                     "const provider = mod.provider;",

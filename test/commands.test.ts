@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,9 +19,24 @@ const BIN = path.join(REPO, packageJson.bin["omni-scale"]);
 
 describe("omni-scale (the operator commands, package.json bin)", () => {
     let away: string;
+    /** The plan test's two runs, started by the before: they run beside the tests before it. */
+    const PLANS = [
+        { args: ["--stack", "hub"], cwd: () => path.join(away, "project", "sub") },
+        { args: ["--stack", "mine", "--config", "Pulumi.mine.yaml"], cwd: () => away },
+    ];
+    let plans: Promise<{ status: number | null; stdout: string; stderr: string }[]>;
     before(() => {
         // Outside the repository: where an operator's seed kit is.
         away = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-cli-"));
+        // A project of the caller's with a stack file, and a stack file outside any project.
+        const project = path.join(away, "project");
+        fs.mkdirSync(path.join(project, "sub"), { recursive: true });
+        fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: platform\nruntime: nodejs\n");
+        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(project, "Pulumi.hub.yaml"));
+        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.mine.yaml"));
+        // The two plans side by side, not awaited here: they share nothing with each other or the other tests.
+        plans = Promise.all(PLANS.map(({ args, cwd }) => omniScaleAsync(["plan", ...args, "--json"], cwd())));
+        plans.catch(() => undefined);
     });
     after(() => fs.rmSync(away, { recursive: true, force: true }));
 
@@ -31,6 +46,19 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         delete env.INIT_CWD;
         return spawnSync(BIN, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     };
+    /** The same, not waiting: its output through pipes, its exit status. */
+    const omniScaleAsync = (args: string[], cwd = away) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+            const env = { ...process.env };
+            delete env.INIT_CWD;
+            const child = spawn(BIN, args, { cwd, env });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+            child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+            child.once("error", reject);
+            child.once("close", (status) => resolve({ status, stdout, stderr }));
+        });
 
     it("npm's plan and bench scripts run node with the pack process's NODE_FLAGS (young generation sized as on Node 20)", () => {
         const { scripts } = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
@@ -135,7 +163,9 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         }
     });
 
-    it("imports a seed kit in its own directory: stdout is only the YAML, file paths point into the kit", () => {
+    it("imports a seed kit in its own directory: stdout is only the YAML, file paths point into the kit, --out FILE is the caller's", () => {
+        // One run: the hub's part on stdout, the workload stack's in --out FILE (in-process, test/import.test.ts: both
+        // parts on stdout without --out, nothing on stdout with --out and --hub-out).
         const kit = path.join(away, "seed-kit");
         fs.cpSync(path.join(REPO, "test", "fixtures", "import", "kit"), kit, { recursive: true });
         const run = omniScale(
@@ -149,6 +179,8 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
                 "omni/omni.env",
                 "--provider-config",
                 "proxmox-provider/config.yaml",
+                "--out",
+                "matrix.yaml",
             ],
             kit,
         );
@@ -158,8 +190,10 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
             docs.flatMap((d) => d.errors),
             [],
         );
-        const [hub, workloads] = docs.map((d) => d.toJS());
+        assert.equal(docs.length, 1, "only the hub's part on stdout");
+        const hub = docs[0].toJS();
         assert.equal(hub.config["omni-scale:hub"].lanIp, "192.168.10.20");
+        const workloads = YAML.parse(fs.readFileSync(path.join(kit, "matrix.yaml"), "utf8"));
         assert.equal(workloads.config["omni-scale:machineClasses"].length, 5);
         const patchFiles = JSON.stringify(workloads.config["omni-scale:clusters"]).match(/"file":"[^"]+"/g) ?? [];
         assert.ok(patchFiles.length > 0);
@@ -168,38 +202,29 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
             assert.ok(path.isAbsolute(file) && file.startsWith(kit) && fs.existsSync(file), file);
         }
         assert.match(run.stderr, /Imported 5 machine class\(es\), 1 cluster\(s\), hub settings, provider settings\./);
-        // --out FILE is the caller's too.
-        const out = omniScale(["import", "--machine-classes", "machine-classes", "--out", "matrix.yaml"], kit);
-        assert.equal(out.status, 0, out.stderr);
-        assert.equal(out.stdout, "");
-        assert.equal(
-            YAML.parse(fs.readFileSync(path.join(kit, "matrix.yaml"), "utf8")).config["omni-scale:machineClasses"]
-                .length,
-            5,
-        );
     });
 
-    it("plans a stack of the caller's project (from a subdirectory too), and a stack file named relative to the caller; --json is the whole stdout", function () {
+    it("plans a stack of the caller's project (from a subdirectory too), and a stack file named relative to the caller; --json is the whole stdout", async function () {
         this.timeout(300_000);
-        const project = path.join(away, "project");
-        fs.mkdirSync(path.join(project, "sub"), { recursive: true });
-        fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: platform\nruntime: nodejs\n");
-        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(project, "Pulumi.hub.yaml"));
-        fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.mine.yaml"));
-        for (const [args, cwd] of [
-            [["--stack", "hub"], path.join(project, "sub")],
-            [["--stack", "mine", "--config", "Pulumi.mine.yaml"], away],
-        ] as const) {
-            const run = omniScale(["plan", ...args, "--json"], cwd);
+        const results = await plans;
+        for (const [i, { args }] of PLANS.entries()) {
+            const run = results[i];
             assert.equal(run.status, 0, run.stderr);
             const plan = JSON.parse(run.stdout);
             assert.equal(plan.stack, args[1]);
             assert.ok(plan.resources.length > 10);
         }
-        // Outside any project, --stack names nothing.
-        const lost = omniScale(["plan", "--stack", "quantum"], away);
-        assert.equal(lost.status, 2);
-        assert.match(lost.stderr, /no Pulumi\.yaml in \S+ or above/);
+        // Outside any project, --stack names nothing: plan's own lookup, in this process (the runs above cross the
+        // process boundary: the caller's directory in INIT_CWD, the project's as the working directory).
+        const capture = captureOutput();
+        let code: number;
+        try {
+            code = await planMain(["--stack", "quantum"], { INIT_CWD: away });
+        } finally {
+            capture.restore();
+        }
+        assert.equal(code, 2);
+        assert.match(capture.restore().stderr, /no Pulumi\.yaml in \S+ or above/);
     });
 
     it("restores from a hub stack file named relative to the caller (--print: the script, nothing run)", () => {

@@ -27,46 +27,47 @@ const loaded = () => ({
 `;
 
 describe("the SDK's closure dependencies load on first use (src/plan/defer-sdk.js)", () => {
-    it("loads @pulumi/pulumi without TypeScript, arborist and normalize-package-data", () => {
-        const result = run(
-            `const path = require("path"); const pulumi = require("@pulumi/pulumi"); ${LOADED} console.log(JSON.stringify(loaded()));`,
+    // One process checks both: what loading the SDK loads, then what serializing and computing code paths load.
+    let dir: string;
+    let result: { before: unknown; text: string; paths: string[]; after: unknown };
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-defer-"));
+        // A package with a dependency that is installed: computeCodePaths reads package.json (normalize-package-data,
+        // through __importDefault) and the installed tree (arborist, through __importStar).
+        fs.writeFileSync(
+            path.join(dir, "package.json"),
+            JSON.stringify({ name: "probe", version: "1.0.0", dependencies: { dep: "1.0.0" } }),
         );
-        assert.deepEqual(result, { typescript: false, arborist: false, normalize: false });
+        fs.mkdirSync(path.join(dir, "node_modules", "dep"), { recursive: true });
+        fs.writeFileSync(
+            path.join(dir, "node_modules", "dep", "package.json"),
+            JSON.stringify({ name: "dep", version: "1.0.0" }),
+        );
+        fs.writeFileSync(path.join(dir, "node_modules", "dep", "index.js"), "module.exports = 1;\n");
+        result = run(
+            `const path = require("path");
+             const pulumi = require(${JSON.stringify(require.resolve("@pulumi/pulumi"))});
+             ${LOADED.replace('require.resolve("@pulumi/pulumi/runtime/closure/codePaths")', JSON.stringify(require.resolve("@pulumi/pulumi/runtime/closure/codePaths")))}
+             const before = loaded();
+             (async () => {
+                 const answer = 42;
+                 const serialized = await pulumi.runtime.serializeFunction(() => answer);
+                 const paths = await pulumi.runtime.computeCodePaths();
+                 console.log(JSON.stringify({ before, text: serialized.text, paths: [...paths.keys()], after: loaded() }));
+             })().catch((e) => { console.error(e); process.exit(1); });`,
+            dir,
+        );
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("loads @pulumi/pulumi without TypeScript, arborist and normalize-package-data", () => {
+        assert.deepEqual(result.before, { typescript: false, arborist: false, normalize: false });
     });
 
     it("serializes a function and computes code paths with the real modules, loaded then", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-defer-"));
-        try {
-            // A package with a dependency that is installed: computeCodePaths reads package.json (normalize-package-data,
-            // through __importDefault) and the installed tree (arborist, through __importStar).
-            fs.writeFileSync(
-                path.join(dir, "package.json"),
-                JSON.stringify({ name: "probe", version: "1.0.0", dependencies: { dep: "1.0.0" } }),
-            );
-            fs.mkdirSync(path.join(dir, "node_modules", "dep"), { recursive: true });
-            fs.writeFileSync(
-                path.join(dir, "node_modules", "dep", "package.json"),
-                JSON.stringify({ name: "dep", version: "1.0.0" }),
-            );
-            fs.writeFileSync(path.join(dir, "node_modules", "dep", "index.js"), "module.exports = 1;\n");
-            const result = run(
-                `const path = require("path");
-                 const pulumi = require(${JSON.stringify(require.resolve("@pulumi/pulumi"))});
-                 ${LOADED.replace('require.resolve("@pulumi/pulumi/runtime/closure/codePaths")', JSON.stringify(require.resolve("@pulumi/pulumi/runtime/closure/codePaths")))}
-                 (async () => {
-                     const answer = 42;
-                     const serialized = await pulumi.runtime.serializeFunction(() => answer);
-                     const paths = await pulumi.runtime.computeCodePaths();
-                     console.log(JSON.stringify({ text: serialized.text, paths: [...paths.keys()], loaded: loaded() }));
-                 })().catch((e) => { console.error(e); process.exit(1); });`,
-                dir,
-            );
-            assert.match(result.text, /return \(\) => answer;/);
-            assert.match(result.text, /answer: 42/);
-            assert.deepEqual(result.paths, ["node_modules/dep"]);
-            assert.deepEqual(result.loaded, { typescript: true, arborist: true, normalize: true });
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
+        assert.match(result.text, /return \(\) => answer;/);
+        assert.match(result.text, /answer: 42/);
+        assert.deepEqual(result.paths, ["node_modules/dep"]);
+        assert.deepEqual(result.after, { typescript: true, arborist: true, normalize: true });
     });
 });

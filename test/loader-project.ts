@@ -7,8 +7,16 @@ const root = path.join(__dirname, "..");
 
 export interface LoaderProject {
     dir: string;
-    /** Runs `file` (relative to the project) in node with the project's loader, as `npm run plan` runs main.ts. */
-    run(file: string): { status: number | null; stdout: string; stderr: string };
+    /**
+     * Runs `file` (relative to the project) in node with the project's loader, as `npm run plan` runs main.ts. V8's
+     * compiled code is the repository's (.build/v8, as NODE_COMPILE_CACHE): a new project then does not compile
+     * TypeScript and the SDK afresh, which is not what these tests are about. `ownCompileCache`: the project's own
+     * .build/v8, as the loader sets it when nothing else has.
+     */
+    run(
+        file: string,
+        options?: { ownCompileCache?: boolean },
+    ): { status: number | null; stdout: string; stderr: string };
     /** The transpile cache's copies of `file`. */
     cached(file: string): string[];
 }
@@ -26,11 +34,20 @@ export function loaderProject(): LoaderProject {
     fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
     return {
         dir,
-        run: (file) =>
-            spawnSync(process.execPath, ["-r", path.join(dir, "src", "plan", "register.js"), path.join(dir, file)], {
-                cwd: dir,
-                encoding: "utf8",
-            }),
+        run: (file, { ownCompileCache = false } = {}) => {
+            const env = { ...process.env };
+            if (ownCompileCache) delete env.NODE_COMPILE_CACHE;
+            else env.NODE_COMPILE_CACHE = path.join(root, ".build", "v8");
+            return spawnSync(
+                process.execPath,
+                ["-r", path.join(dir, "src", "plan", "register.js"), path.join(dir, file)],
+                {
+                    cwd: dir,
+                    env,
+                    encoding: "utf8",
+                },
+            );
+        },
         cached: (file) =>
             fs
                 .readdirSync(path.join(dir, ".build", "ts", path.dirname(file)))

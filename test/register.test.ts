@@ -20,21 +20,44 @@ describe("TypeScript loader (src/plan/register.js)", () => {
     };
     after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-    it("runs an edited source on the next run, and transpiles again when tsconfig.json or the lockfile changes", () => {
+    // One project's runs, each printing the value it loaded and the key of its code: first, again unchanged, after an
+    // edit to the module main.ts imports, after a change to tsconfig.json, then to the lockfile.
+    type Run = { value: string; key: string; cachedMain: string[]; cachedValue: string[] };
+    let runs: Record<"first" | "again" | "edited" | "tsconfig.json" | "package-lock.json", Run>;
+    before(() => {
         const p = newProject();
         const file = path.join(p.dir, "lib", "value.ts");
         fs.mkdirSync(path.dirname(file));
-        fs.writeFileSync(path.join(p.dir, "main.ts"), 'import { value } from "./lib/value";\nconsole.log(value);\n');
+        fs.writeFileSync(
+            path.join(p.dir, "main.ts"),
+            'import { value } from "./lib/value";\nconsole.log(value);\nconsole.log(require("./src/plan/register").loadedCodeKey());\n',
+        );
+        const run = (): Run => {
+            const r = p.run("main.ts");
+            assert.equal(r.status, 0, r.stderr);
+            const [value, key, ...rest] = r.stdout.split("\n");
+            assert.deepEqual(rest, [""], r.stdout);
+            return { value, key, cachedMain: p.cached("main.ts"), cachedValue: p.cached("lib/value.ts") };
+        };
         fs.writeFileSync(file, 'export const value: string = "first";\n');
-        assert.equal(p.run("main.ts").stdout, "first\n");
+        const first = run();
+        const again = run();
         fs.writeFileSync(file, 'export const value: string = "second";\n');
-        assert.equal(p.run("main.ts").stdout, "second\n");
-        assert.equal(p.cached("lib/value.ts").length, 1, "the copy of the first version is gone");
-        let before = p.cached("main.ts");
-        for (const settings of ["tsconfig.json", "package-lock.json"]) {
-            fs.appendFileSync(path.join(p.dir, settings), "\n");
-            assert.equal(p.run("main.ts").stdout, "second\n");
-            const after = p.cached("main.ts");
+        const edited = run();
+        fs.appendFileSync(path.join(p.dir, "tsconfig.json"), "\n");
+        const tsconfig = run();
+        fs.appendFileSync(path.join(p.dir, "package-lock.json"), "\n");
+        runs = { first, again, edited, "tsconfig.json": tsconfig, "package-lock.json": run() };
+    });
+
+    it("runs an edited source on the next run, and transpiles again when tsconfig.json or the lockfile changes", () => {
+        assert.equal(runs.first.value, "first");
+        assert.equal(runs.edited.value, "second");
+        assert.equal(runs.edited.cachedValue.length, 1, "the copy of the first version is gone");
+        let before = runs.edited.cachedMain;
+        for (const settings of ["tsconfig.json", "package-lock.json"] as const) {
+            assert.equal(runs[settings].value, "second");
+            const after = runs[settings].cachedMain;
             assert.equal(after.length, 1);
             assert.notDeepEqual(after, before, `a change to ${settings} transpiles again`);
             before = after;
@@ -46,27 +69,15 @@ describe("TypeScript loader (src/plan/register.js)", () => {
         // A file where the cache directory would be: mkdir fails even for root, whom permissions do not stop.
         fs.writeFileSync(path.join(p.dir, ".build"), "");
         fs.writeFileSync(path.join(p.dir, "main.ts"), 'const value: string = "uncached";\nconsole.log(value);\n');
-        const run = p.run("main.ts");
+        // Nothing else sets V8's cache directory either: the loader's, under the unwritable .build, fails too.
+        const run = p.run("main.ts", { ownCompileCache: true });
         assert.equal(run.stdout, "uncached\n", run.stderr);
     });
 
     it("keys all the code a process loaded: the key changes when a loaded source does, and only then", () => {
-        const p = newProject();
-        fs.writeFileSync(path.join(p.dir, "lib.ts"), "export const value = 1;\n");
-        fs.writeFileSync(
-            path.join(p.dir, "main.ts"),
-            'import "./lib";\nconsole.log(require("./src/plan/register").loadedCodeKey());\n',
-        );
-        const key = () => {
-            const run = p.run("main.ts");
-            assert.equal(run.status, 0, run.stderr);
-            return run.stdout.trim();
-        };
-        const first = key();
-        assert.match(first, /^[0-9a-f]{64}$/);
-        assert.equal(key(), first, "the same code, the same key");
-        fs.writeFileSync(path.join(p.dir, "lib.ts"), "export const value = 2;\n");
-        assert.notEqual(key(), first, "an edit to a loaded module changes the key");
+        assert.match(runs.first.key, /^[0-9a-f]{64}$/);
+        assert.equal(runs.again.key, runs.first.key, "the same code, the same key");
+        assert.notEqual(runs.edited.key, runs.first.key, "an edit to a loaded module changes the key");
     });
 
     it("names the .ts file and line in stack traces, and a syntax error's place", () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -81,6 +81,34 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
     });
 
     describe("pulumi preview/up: Pulumi.yaml's main through the SDK's run entry, as the CLI starts it", () => {
+        // Both runs of the quantum program side by side, once: `preview` (with an observer preloaded that notes, as the
+        // process exits, what loaded the program) and `up` (the registered resources written out).
+        let dir: string;
+        let preview: SpawnSyncReturns<string>;
+        let up: SpawnSyncReturns<string>;
+        before(async function () {
+            this.timeout(300_000);
+            dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-sdk-run-"));
+            const observer = path.join(dir, "observer.js");
+            fs.writeFileSync(
+                observer,
+                `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(path.join(dir, "loaded.json"))},
+                    JSON.stringify({ main: typeof require.cache[${JSON.stringify(path.join(root, projectRuntime().main))}]?.exports,
+                        hook: require.extensions[".ts"]?.name,
+                        tsNode: Object.keys(require.cache).some((f) => f.includes("/node_modules/ts-node/")) })));\n`,
+            );
+            const previewRun = sdkRunInvocation("quantum");
+            const upRun = sdkRunInvocation("quantum", {
+                dryRun: false,
+                env: { SDK_RUN_RESOURCES: path.join(dir, "resources.json") },
+            });
+            [preview, up] = await Promise.all([
+                run(["-r", observer, ...previewRun.args], previewRun),
+                run(upRun.args, upRun),
+            ]);
+        });
+        after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
         it("names pulumi-program.js at the project root, with the SDK's ts-node off", () => {
             const { main, options } = projectRuntime();
             // pulumi-language-nodejs parseOptions: `typescript` defaults to true, which registers ts-node (run.js).
@@ -92,56 +120,58 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
         });
 
         it("loads src/index.ts through the project's loader (register.js), which transpiles as ts-node --transpile-only", () => {
-            const probe = `const main = require(${JSON.stringify(path.join(root, projectRuntime().main))});
-                console.log(JSON.stringify({ main: typeof main, hook: require.extensions[".ts"].name,
-                    tsNode: Object.keys(require.cache).some((f) => f.includes("/node_modules/ts-node/")) }));`;
-            const run = spawnSync(process.execPath, ["-e", probe], { cwd: root, encoding: "utf8" });
-            assert.equal(run.status, 0, run.stderr);
+            assert.equal(preview.status, 0, preview.stderr);
             // The program's exported main (run.js calls it), register.js's hook for .ts (test/register.test.ts: an
             // edit runs on the next run), no ts-node.
-            assert.deepEqual(JSON.parse(run.stdout), { main: "function", hook: "loadTypeScript", tsNode: false });
+            assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, "loaded.json"), "utf8")), {
+                main: "function",
+                hook: "loadTypeScript",
+                tsNode: false,
+            });
         });
 
         it("runs the quantum program as `pulumi preview` starts it", () => {
-            const { args, env, cwd } = sdkRunInvocation("quantum");
-            const run = spawnSync(process.execPath, args, { cwd, env, encoding: "utf8" });
-            assert.equal(run.status, 0, run.stderr);
-            assert.doesNotMatch(run.stderr, /unhandled exception|error:/i);
-            assert.match(run.stderr, /registered \d{2,} resources/);
+            assert.equal(preview.status, 0, preview.stderr);
+            assert.doesNotMatch(preview.stderr, /unhandled exception|error:/i);
+            assert.match(preview.stderr, /registered \d{2,} resources/);
         });
 
         it("serializes each dynamic provider under `pulumi up` as the offline plan does, and the SDK's dynamic-provider host loads it", async () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-sdk-run-"));
+            assert.equal(up.status, 0, up.stderr);
+            const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = JSON.parse(
+                fs.readFileSync(path.join(dir, "resources.json"), "utf8"),
+            );
+            const dynamic = registered.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource");
+            assert.deepEqual(
+                dynamic.map((r) => r.name),
+                ["omni-etcd-key-generated", "omni-backup-signing-key-generated"],
+            );
+            const offline = await serializedProvider(etcdKeyProvider);
+            const host = await startProviderHost(root);
             try {
-                const file = path.join(dir, "resources.json");
-                const { args, env, cwd } = sdkRunInvocation("quantum", {
-                    dryRun: false,
-                    env: { SDK_RUN_RESOURCES: file },
-                });
-                const run = spawnSync(process.execPath, args, { cwd, env, encoding: "utf8" });
-                assert.equal(run.status, 0, run.stderr);
-                const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = JSON.parse(
-                    fs.readFileSync(file, "utf8"),
-                );
-                const dynamic = registered.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource");
-                assert.deepEqual(
-                    dynamic.map((r) => r.name),
-                    ["omni-etcd-key-generated", "omni-backup-signing-key-generated"],
-                );
-                const offline = await serializedProvider(etcdKeyProvider);
-                const host = await startProviderHost(root);
-                try {
-                    for (const r of dynamic) {
-                        const inputs = unwrapSecrets(r.inputs);
-                        assert.equal(inputs.__provider, offline, r.name);
-                        assert.equal(await host.diffUnchanged(inputs), "none", r.name);
-                    }
-                } finally {
-                    host.close();
+                for (const r of dynamic) {
+                    const inputs = unwrapSecrets(r.inputs);
+                    assert.equal(inputs.__provider, offline, r.name);
+                    assert.equal(await host.diffUnchanged(inputs), "none", r.name);
                 }
             } finally {
-                fs.rmSync(dir, { recursive: true, force: true });
+                host.close();
             }
         });
     });
 });
+
+/** `node args` in `cwd` with `env`, not waiting: its status and output, as spawnSync gives them. */
+function run(args: string[], { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv }): Promise<SpawnSyncReturns<string>> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, args, { cwd, env });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+        child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+        child.once("error", reject);
+        child.once("close", (status, signal) =>
+            resolve({ pid: child.pid!, output: [null, stdout, stderr], stdout, stderr, status, signal }),
+        );
+    });
+}
