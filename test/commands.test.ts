@@ -41,10 +41,19 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
     after(() => fs.rmSync(away, { recursive: true, force: true }));
 
     /** The bin as a shell runs it (its #! line), from `cwd`, without npm: INIT_CWD is not set. */
-    const omniScale = (args: string[], cwd = away) => {
-        const env = { ...process.env };
+    const omniScale = (args: string[], cwd = away, extraEnv: NodeJS.ProcessEnv = {}) => {
+        const env = { ...process.env, ...extraEnv };
         delete env.INIT_CWD;
         return spawnSync(BIN, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    };
+    /** NODE_OPTIONS that make the command say on stderr, as it exits, whether it loaded the Pulumi SDK (0.8 s of start). */
+    const sdkProbe = () => {
+        const probe = path.join(away, "sdk-probe.js");
+        fs.writeFileSync(
+            probe,
+            `process.on("exit", () => process.stderr.write("sdk-loaded=" + Object.keys(require.cache).some((f) => f.includes("/@pulumi/pulumi/")) + "\\n"));\n`,
+        );
+        return { NODE_OPTIONS: `--require ${probe}` };
     };
     /** The same, not waiting: its output through pipes, its exit status. */
     const omniScaleAsync = (args: string[], cwd = away) =>
@@ -183,8 +192,11 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
                 "matrix.yaml",
             ],
             kit,
+            sdkProbe(),
         );
         assert.equal(run.status, 0, run.stderr);
+        // It checks the stack files it writes as a plan reads them, without the SDK a program needs.
+        assert.match(run.stderr, /^sdk-loaded=false$/m);
         const docs = YAML.parseAllDocuments(run.stdout);
         assert.deepEqual(
             docs.flatMap((d) => d.errors),
@@ -229,8 +241,9 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
 
     it("restores from a hub stack file named relative to the caller (--print: the script, nothing run)", () => {
         fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.hub.yaml"));
-        const run = omniScale(["restore", "--config", "Pulumi.hub.yaml", "--print"]);
+        const run = omniScale(["restore", "--config", "Pulumi.hub.yaml", "--print"], away, sdkProbe());
         assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stderr, /^sdk-loaded=false$/m);
         assert.match(
             run.stdout,
             /^# on ssh:\/\/ansible@192\.168\.10\.20, with the data volume and account id of `docker inspect omni`: sh -c "<this script>" omni-hub-restore/,
