@@ -15,7 +15,13 @@ import * as YAML from "yaml";
 import { loadStackConfig, RawConfig } from "../src/config";
 import { programFor } from "../src/programs";
 import { CapturedResource, runProgram } from "../src/plan/capture";
-import { analyzeInProcess, analyzeSentInProcess, analyzeWithPack, sentRequests } from "../src/plan/analyze";
+import {
+    analyzeRequestsInProcess,
+    analyzeWithPack,
+    PreviewRequests,
+    previewRequests,
+    sentRequests,
+} from "../src/plan/analyze";
 import { planStack, POLICY_DIR, readStackFile, REPO_ROOT } from "../src/plan/plan";
 import { packArgs } from "../policy/pack";
 import { NODE_FLAGS } from "../src/plan/pack-process";
@@ -216,23 +222,24 @@ async function measure(scenario: string, file: string, stack: string): Promise<M
     // every text (e.g. the etcd key) anew, as the one analysis of a pack process does. CPU time, not wall: other
     // processes on a shared machine do not count.
     const analyzed = resources.filter((r) => !r.read).length;
-    const perResource = async (analyze: () => Promise<unknown>) => {
+    const perResource = async (requests: () => PreviewRequests<unknown>) => {
         const rounds: number[] = [];
         for (let i = 0; i < 12; i++) {
             forgetTexts();
+            const made = requests();
             const round = process.cpuUsage();
-            await analyze();
+            await analyzeRequestsInProcess("omni-scale", packArgs, made);
             const used = process.cpuUsage(round);
             if (i >= 5) rounds.push(used.user + used.system);
         }
         return median(rounds) / analyzed;
     };
-    // The policies given each request's message (what the target is about)…
-    const policyUsPerResource = await perResource(() => analyzeInProcess("omni-scale", packArgs, resources));
-    // …and a pack's whole work per request: each decoded from the bytes a preview sends (serialized beforehand, as the
-    // engine does), then the same policies.
+    // The policies given each request as the engine builds it (what the target is about; the engine's building
+    // of the requests is not timed)…
+    const policyUsPerResource = await perResource(() => previewRequests(resources));
+    // …and a pack's whole work per request: each decoded from the bytes a preview sends, then the same policies.
     const sent = sentRequests(resources);
-    const packUsPerResource = await perResource(() => analyzeSentInProcess("omni-scale", packArgs, sent));
+    const packUsPerResource = await perResource(() => sent);
 
     const deps = waitsFor(resources);
     return {

@@ -5,7 +5,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { runProgram, maskSecrets, unwrapSecrets, isSecret } from "../src/plan/capture";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { analyzeInProcess, analyzeSentInProcess, openPack, previewStruct, sentRequests } from "../src/plan/analyze";
+import {
+    analyzeInProcess,
+    analyzeRequestsInProcess,
+    openPack,
+    previewRequests,
+    previewStruct,
+    sentRequests,
+} from "../src/plan/analyze";
 import { GENERATED_AT_UP } from "../src/plan/mocks";
 import { unknownValue as UNKNOWN_VALUE } from "@pulumi/pulumi/runtime/rpc";
 import { miniPack } from "./fixtures/mini-pack/policies";
@@ -181,9 +188,11 @@ describe("plan engine", () => {
                 const { resources } = await runProgram(program(tag), { stack: "t" });
                 const sent = sentRequests(resources);
                 assert.equal(sent.analyze.length, resources.filter((r) => !r.read).length);
-                const fromBytes = await analyzeSentInProcess("mini-pack", miniPack, sent);
+                const fromBytes = await analyzeRequestsInProcess("mini-pack", miniPack, sent);
                 assert.ok(fromBytes.length > 0, "the secret-env policy always speaks");
                 assert.deepEqual(fromBytes, await analyzeInProcess("mini-pack", miniPack, resources));
+                const built = previewRequests(resources);
+                assert.deepEqual(await analyzeRequestsInProcess("mini-pack", miniPack, built), fromBytes);
             }
         });
     });

@@ -187,49 +187,50 @@ export function analyzeInProcess(
     pack: PolicyPackArgs,
     resources: CapturedResource[],
 ): Promise<Violation[]> {
-    return analysis(Promise.resolve(inProcessRpc(packName, pack))).finish(resources);
+    return analyzeRequestsInProcess(packName, pack, previewRequests(resources));
 }
 
-/** What a preview sends a pack for `resources`, as bytes on the wire: each resource's `analyze` request, the stack's. */
-export interface SentRequests {
+/** A preview's requests for `resources`: each resource's `analyze` request, then the stack's `analyzeStack`. */
+export interface PreviewRequests<T> {
     targets: CapturedResource[];
-    analyze: Buffer[];
-    analyzeStack: Buffer;
+    analyze: T[];
+    analyzeStack: T;
 }
 
-export function sentRequests(resources: CapturedResource[]): SentRequests {
+/** The requests as the engine builds them (messages). */
+export function previewRequests(resources: CapturedResource[]): PreviewRequests<unknown> {
     const targets = analyzable(resources);
-    return {
-        targets,
-        // As gRPC hands them to the server's deserializer.
-        analyze: targets.map((r) => Buffer.from(analyzeRequest(r).serializeBinary())),
-        analyzeStack: Buffer.from(analyzeStackRequest(targets).serializeBinary()),
-    };
+    return { targets, analyze: targets.map(analyzeRequest), analyzeStack: analyzeStackRequest(targets) };
+}
+
+/** The requests as bytes on the wire, as gRPC hands them to the pack's deserializer. */
+export function sentRequests(resources: CapturedResource[]): PreviewRequests<Buffer> {
+    const built = previewRequests(resources);
+    const bytes = (m: unknown) => Buffer.from((m as { serializeBinary(): Uint8Array }).serializeBinary());
+    return { targets: built.targets, analyze: built.analyze.map(bytes), analyzeStack: bytes(built.analyzeStack) };
 }
 
 /**
- * A pack process's work for one preview, in this process and without its start-up: each request decoded from the
- * bytes the engine sent, as the pack's gRPC server decodes it (analyzer_grpc_pb.js), then `@pulumi/policy`'s
- * analyzer functions, as `analyzeInProcess`.
+ * `@pulumi/policy`'s analyzer functions on a preview's requests, in this process (a pack's work for one preview,
+ * without its start-up). Requests given as bytes are decoded first, as the pack's gRPC server decodes them
+ * (analyzer_grpc_pb.js).
  */
-export async function analyzeSentInProcess(
+export async function analyzeRequestsInProcess(
     packName: string,
     pack: PolicyPackArgs,
-    sent: SentRequests,
+    requests: PreviewRequests<unknown>,
 ): Promise<Violation[]> {
     const rpc = inProcessRpc(packName, pack);
-    const byUrn = byUrnOf(sent.targets);
+    const byUrn = byUrnOf(requests.targets);
+    const decoded = (req: unknown, method: "analyze" | "analyzeStack") =>
+        Buffer.isBuffer(req) ? analyzerrpc.AnalyzerService[method].requestDeserialize(req) : req;
     const perResource = await Promise.all(
-        sent.analyze.map(async (bytes, i) =>
-            violationsOf(
-                await call(rpc.analyze, analyzerrpc.AnalyzerService.analyze.requestDeserialize(bytes)),
-                byUrn,
-                sent.targets[i],
-            ),
+        requests.analyze.map(async (req, i) =>
+            violationsOf(await call(rpc.analyze, decoded(req, "analyze")), byUrn, requests.targets[i]),
         ),
     );
-    const stackRequest = analyzerrpc.AnalyzerService.analyzeStack.requestDeserialize(sent.analyzeStack);
-    return [...perResource.flat(), ...violationsOf(await call(rpc.analyzeStack, stackRequest), byUrn)];
+    const stack = await call(rpc.analyzeStack, decoded(requests.analyzeStack, "analyzeStack"));
+    return [...perResource.flat(), ...violationsOf(stack, byUrn)];
 }
 
 /**
