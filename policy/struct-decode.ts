@@ -37,19 +37,25 @@ type Entry = [string, ValueArray];
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const readString = (reader: Reader) => utf8.decode(reader.readBytes());
 
-function readEntries(entries: Entry[], reader: Reader): void {
-    while (reader.nextField()) {
-        if (reader.isEndGroup()) break;
-        if (reader.getFieldNumber() !== 1) {
-            reader.skipField();
-            continue;
+/** A reader of a message's repeated field 1: each occurrence read by `read` into what `make` returns, then kept. */
+function readEach<T>(make: () => T, read: (item: T, reader: Reader) => void) {
+    return (items: T[], reader: Reader): void => {
+        while (reader.nextField()) {
+            if (reader.isEndGroup()) break;
+            if (reader.getFieldNumber() !== 1) {
+                reader.skipField();
+                continue;
+            }
+            const item = make();
+            reader.readMessage(item, read);
+            items.push(item);
         }
-        // jspb.Map.deserializeBinary's defaults: key "", a Value with no kind.
-        const entry: Entry = ["", []];
-        reader.readMessage(entry, readEntry);
-        entries.push(entry);
-    }
+    };
 }
+
+// A Struct's map entries (jspb.Map.deserializeBinary's defaults: key "", a Value with no kind), a ListValue's values.
+const readEntries = readEach<Entry>(() => ["", []], readEntry);
+const readValues = readEach<ValueArray>(() => [], readValue);
 
 function readEntry(entry: Entry, reader: Reader): void {
     while (reader.nextField()) {
@@ -102,19 +108,6 @@ function readValue(value: ValueArray, reader: Reader): void {
         value.length = 0;
         for (let i = 0; i < field - 1; i++) value.push(null);
         value.push(kind);
-    }
-}
-
-function readValues(values: ValueArray[], reader: Reader): void {
-    while (reader.nextField()) {
-        if (reader.isEndGroup()) break;
-        if (reader.getFieldNumber() !== 1) {
-            reader.skipField();
-            continue;
-        }
-        const value: ValueArray = [];
-        reader.readMessage(value, readValue);
-        values.push(value);
     }
 }
 

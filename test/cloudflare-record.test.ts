@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { hubTailnetIpv4, renderDnsRecord, tailnetIpv4 } from "../components/edge/cloudflare-record-render";
 import { OmniHubSettingsSchema } from "../components/hub/settings";
@@ -8,6 +7,7 @@ import { isSecret } from "../src/plan/capture";
 import { hubSettings } from "./fixtures/settings";
 import facts from "./fixtures/upstream/acme-cloudflare-facts.json";
 import { FAKE_TOKEN, hubConfig, hubConfigIssues, runHub, withCloudflare, ZONE_ID } from "./hub-program";
+import { spawnOutput } from "./tools";
 
 const DEVICES = "tailscale:index/getDevices:getDevices";
 /** A device as the provider's getDevices lists it (pulumi-tailscale GetDevicesDevice). */
@@ -195,28 +195,24 @@ describe("lazy loading of the optional providers", () => {
     });
 });
 
-let lazyPlanRun: Promise<{ status: number | null; stdout: string; stderr: string }> | undefined;
+let lazyPlanRun: ReturnType<typeof spawnOutput> | undefined;
 
 /**
  * The plan of the lazy-loading check, in a process of its own (this one has loaded both providers): started once, by
  * the first describe's before, so that it runs beside the in-process tests rather than after them.
  */
 function lazyPlan() {
-    return (lazyPlanRun ??= new Promise((resolve, reject) => {
-        const script = `
-            const { planStack } = require("./src/plan/plan");
-            planStack({ stack: "matrix", skipPolicies: true }).then(() => {
-                const loaded = Object.keys(require.cache).filter((k) => /@pulumi[\\/]cloudflare|@pulumiverse[\\/]acme/.test(k));
-                console.log(JSON.stringify(loaded));
-            }, (e) => { console.error(e); process.exit(1); });`;
-        const child = spawn(process.execPath, ["-r", require.resolve("../src/plan/register"), "-e", script], {
+    const script = `
+        const { planStack } = require("./src/plan/plan");
+        planStack({ stack: "matrix", skipPolicies: true }).then(() => {
+            const loaded = Object.keys(require.cache).filter((k) => /@pulumi[\\/]cloudflare|@pulumiverse[\\/]acme/.test(k));
+            console.log(JSON.stringify(loaded));
+        }, (e) => { console.error(e); process.exit(1); });`;
+    return (lazyPlanRun ??= spawnOutput(
+        process.execPath,
+        ["-r", require.resolve("../src/plan/register"), "-e", script],
+        {
             cwd: path.join(__dirname, ".."),
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
-        child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
-        child.once("error", reject);
-        child.once("close", (status) => resolve({ status, stdout, stderr }));
-    }));
+        },
+    ));
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,6 +12,7 @@ import { main as certificateDueMain } from "../src/certificate-renewal";
 import { main as benchMain } from "../bench/plan.bench";
 import { NODE_FLAGS } from "../src/plan/pack-process";
 import { captureOutput } from "./output-capture";
+import { spawnOutput } from "./tools";
 
 const REPO = path.join(__dirname, "..");
 const packageJson = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
@@ -56,18 +57,11 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         return { NODE_OPTIONS: `--require ${probe}` };
     };
     /** The same, not waiting: its output through pipes, its exit status. */
-    const omniScaleAsync = (args: string[], cwd = away) =>
-        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-            const env = { ...process.env };
-            delete env.INIT_CWD;
-            const child = spawn(BIN, args, { cwd, env });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
-            child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
-            child.once("error", reject);
-            child.once("close", (status) => resolve({ status, stdout, stderr }));
-        });
+    const omniScaleAsync = (args: string[], cwd = away) => {
+        const env = { ...process.env };
+        delete env.INIT_CWD;
+        return spawnOutput(BIN, args, { cwd, env });
+    };
 
     it("npm's plan and bench scripts run node with the pack process's NODE_FLAGS (young generation sized as on Node 20)", () => {
         const { scripts } = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));

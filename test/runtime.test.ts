@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
+import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -9,6 +9,7 @@ import { etcdKeyProvider } from "../components/hub/etcd-key";
 import { unwrapSecrets } from "../src/plan/capture";
 import { serializedProvider } from "./dynamic-host";
 import { startProviderHost } from "./pulumi-hosts";
+import { spawnOutput } from "./tools";
 
 const root = path.join(__dirname, "..");
 const packageJson = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
@@ -162,16 +163,10 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
 });
 
 /** `node args` in `cwd` with `env`, not waiting: its status and output, as spawnSync gives them. */
-function run(args: string[], { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv }): Promise<SpawnSyncReturns<string>> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, args, { cwd, env });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
-        child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
-        child.once("error", reject);
-        child.once("close", (status, signal) =>
-            resolve({ pid: child.pid!, output: [null, stdout, stderr], stdout, stderr, status, signal }),
-        );
-    });
+async function run(
+    args: string[],
+    { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<SpawnSyncReturns<string>> {
+    const { status, signal, stdout, stderr } = await spawnOutput(process.execPath, args, { cwd, env });
+    return { pid: 0, output: [null, stdout, stderr], stdout, stderr, status, signal };
 }

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, SpawnOptionsWithoutStdio } from "node:child_process";
 
 /** Debian packages that provide the command-line tools some tests run for real. */
 export const DEBIAN_PACKAGES: Record<string, string> = {
@@ -45,4 +45,21 @@ export function requireTools(ctx: Mocha.Context, tools: readonly string[], what:
     if (process.env.CI) throw new Error(`${message}: CI must have it`);
     process.stderr.write(`\n  !!! SKIPPED: ${message}\n\n`);
     ctx.skip();
+}
+
+/** `command args` with `options`, not waiting as spawnSync does: its exit status, signal and output, through pipes. */
+export function spawnOutput(
+    command: string,
+    args: string[],
+    options: SpawnOptionsWithoutStdio,
+): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(command, args, options);
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+        child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+        child.once("error", reject);
+        child.once("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
+    });
 }
