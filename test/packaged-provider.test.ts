@@ -1,7 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { packagedProvider } from "../components/core/packaged-provider";
+import { runProgram } from "../src/plan/capture";
 
 const REPO = path.join(__dirname, "..");
 
@@ -31,6 +33,36 @@ describe("packagedProvider: how a dynamic provider is handed to the SDK to seria
             "/pkg/bin/x.js",
         );
         assert.equal(joining.join("a", "b"), "a/b");
+    });
+
+    it("one forwarder per provider, so that the SDK serializes it once for all the resources that use it", async () => {
+        const file = "/pkg/bin/components/hub/etcd-key.js";
+        const forwarder = packagedProvider(provider, "node:path", "posix", file);
+        assert.equal(packagedProvider(provider, "node:path", "posix", file), forwarder);
+        assert.notEqual(packagedProvider(provider, "node:path", "win32", file), forwarder, "another export");
+        // Through the SDK's own dynamic resources (dynamic/index.js serializeProvider), counting its serializations.
+        const calls: unknown[] = [];
+        const serializer = require("@pulumi/pulumi/runtime/closure/serializeClosure") as {
+            serializeFunction(f: () => unknown, args?: object): Promise<unknown>;
+        };
+        const own = serializer.serializeFunction;
+        serializer.serializeFunction = (f, args) => {
+            calls.push(f());
+            return own(f, args);
+        };
+        class Forwarded extends pulumi.dynamic.Resource {}
+        try {
+            await runProgram(
+                () => {
+                    for (const name of ["a", "b", "c"])
+                        new Forwarded(packagedProvider(provider, "node:path", "posix", file), name, {});
+                },
+                { stack: "t" },
+            );
+        } finally {
+            serializer.serializeFunction = own;
+        }
+        assert.deepEqual(calls, [forwarder], "one serialization for three resources");
     });
 
     it("every subpath the components name is exported and resolves to the module exporting that provider", () => {

@@ -16,6 +16,12 @@
  */
 export function packagedProvider<T extends object>(provider: T, subpath: string, exportName: string, file: string): T {
     if (file.endsWith(".ts")) return provider;
+    // One forwarder per provider and subpath: the SDK serializes a provider once per process, for the first resource
+    // that uses that object (@pulumi/pulumi dynamic/index.js, `providerCache`), and a serialization costs a quarter to
+    // half a second; a forwarder per resource was serialized for each of a program's classes and clusters.
+    const key = `${subpath}#${exportName}`;
+    const made = forwarders.get(provider)?.get(key);
+    if (made) return made as T;
     const forwarder: Record<string, unknown> = {};
     for (const [method, value] of Object.entries(provider)) {
         // The host checks which methods a provider has (`check`, `diff`, `read`…): forward only those.
@@ -24,5 +30,8 @@ export function packagedProvider<T extends object>(provider: T, subpath: string,
             return require(subpath)[exportName][method](...args);
         };
     }
+    forwarders.set(provider, (forwarders.get(provider) ?? new Map()).set(key, forwarder));
     return forwarder as T;
 }
+
+const forwarders = new WeakMap<object, Map<string, object>>();
