@@ -5,6 +5,7 @@ import * as path from "node:path";
 import type { SerializedFunction } from "@pulumi/pulumi/runtime";
 import { etcdKeyProvider } from "../components/hub/etcd-key";
 import { cacheProviderSerialization } from "../src/plan/closure-cache";
+import { packagedProvider } from "../components/core/packaged-provider";
 import { loaderProject } from "./loader-project";
 
 // The module whose export the cache replaces, as @pulumi/pulumi/dynamic calls it.
@@ -89,14 +90,47 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
         }
     });
 
+    it("serves a forwarder of the compiled package, keyed by its code and where it forwards, from any process", async () => {
+        // What the installed package hands the SDK (packaged-provider.ts); no loader knows the sources there.
+        const forwarderOf = (subpath: string, name: string, of: object) =>
+            packagedProvider(of, subpath, name, `/project/node_modules/omni-scale/bin/${name}.js`);
+        const uninstall = cacheProviderSerialization(dir, () => undefined);
+        try {
+            let provider = forwarderOf("omni-scale/providers/etcd-key", "etcdKeyProvider", etcdKeyProvider);
+            const forwarding = () => provider;
+            const first = await serialize(forwarding);
+            assert.match(first.text, /omni-scale\/providers\/etcd-key/);
+            assert.deepEqual(await serialize(forwarding), first, "the second time comes from the cache");
+            assert.equal(calls, 1);
+            provider = forwarderOf("omni-scale/providers/omni", "clusterProvider", {
+                create: async () => ({ id: "c" }),
+            });
+            assert.match((await serialize(forwarding)).text, /clusterProvider/);
+            assert.equal(calls, 2, "another forwarder: serialized, and kept beside the first");
+            assert.equal(fs.readdirSync(dir).length, 2);
+            // By value, a provider's text is cached only where the loader knows the code (here it does not).
+            await serialize();
+            await serialize();
+            assert.equal(calls, 4);
+        } finally {
+            uninstall();
+        }
+    });
+
     it("serializes an edited provider afresh in the next process, and serves it from the cache in the one after", () => {
         // A project of its own, as the plan runs: the cache beside the loader, a provider module, and a main that
         // installs the cache as src/plan/main.ts does and prints what it got and how often the SDK serialized.
         const root = path.join(__dirname, "..");
         const project = loaderProject();
         try {
-            const cacheModule = path.join("src", "plan", "closure-cache.ts");
-            fs.copyFileSync(path.join(root, cacheModule), path.join(project.dir, cacheModule));
+            // The cache module and what it imports, where they are in the repository.
+            for (const module of [
+                path.join("src", "plan", "closure-cache.ts"),
+                path.join("components", "core", "packaged-provider.ts"),
+            ]) {
+                fs.mkdirSync(path.dirname(path.join(project.dir, module)), { recursive: true });
+                fs.copyFileSync(path.join(root, module), path.join(project.dir, module));
+            }
             const provider = (id: string) =>
                 `export const provider = { async create() { return { id: "${id}", outs: {} }; } };\n`;
             fs.writeFileSync(

@@ -30,8 +30,20 @@ export function packagedProvider<T extends object>(provider: T, subpath: string,
             return require(subpath)[exportName][method](...args);
         };
     }
+    Object.defineProperty(forwarder, FORWARDS, { value: { subpath, exportName } satisfies Forwards });
     forwarders.set(provider, (forwarders.get(provider) ?? new Map()).set(key, forwarder));
     return forwarder as T;
 }
 
 const forwarders = new WeakMap<object, Map<string, object>>();
+
+/** Where a forwarder's calls go (the plan's cache of serialized providers keys a forwarder by it). */
+export interface Forwards {
+    subpath: string;
+    exportName: string;
+}
+
+const FORWARDS = Symbol.for("omni-scale.packaged-provider.forwards");
+
+/** What `provider` forwards to, when packagedProvider made it. */
+export const forwardsOf = (provider: object): Forwards | undefined => (provider as { [FORWARDS]?: Forwards })[FORWARDS];

@@ -9,6 +9,7 @@ import { oncePerText } from "../core/hot-paths";
 import { decodeNode, DecodeContext, SchemaNode, takeDeletes } from "./talos-decode";
 import { nodeMetadataProblems } from "./talos-node-rules";
 import { fromValue, GoNode, readPatchText, toValue } from "./talos-yaml";
+import { cacheDir } from "../core/cache-dir";
 
 /**
  * Talos machine config patches checked offline against the config schema Talos publishes for the cluster's minor
@@ -282,10 +283,7 @@ const AJV_OPTIONS = {
 const AJV_VERSION = (require("ajv/package.json") as { version: string }).version;
 
 /** Where compiled validators are kept between processes: the package's .build, beside the plan's other caches. */
-const VALIDATOR_CACHE = path.join(
-    process.env.OMNI_SCALE_CACHE ?? path.join(path.dirname(require.resolve("omni-scale/package.json")), ".build"),
-    "talos-validators",
-);
+const VALIDATOR_CACHE = cacheDir("talos-validators");
 
 const minors = new Map<string, Minor>();
 

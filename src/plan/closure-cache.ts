@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { SerializedFunction, SerializeFunctionArgs } from "@pulumi/pulumi/runtime";
+import { forwardsOf } from "../../components/core/packaged-provider";
 
 /**
  * The plan's cache of what the SDK serializes for a dynamic provider (`__provider`, e.g. the etcd key's).
@@ -9,13 +10,15 @@ import type { SerializedFunction, SerializeFunctionArgs } from "@pulumi/pulumi/r
  * Serializing a function costs about 0.3 s whatever the function: the SDK enables the V8 debugger, which reports
  * (and hashes) every script the process loaded, and parses the function text with TypeScript (see defer-sdk.js).
  * The text depends only on code: the provider's functions and what they capture, all of it module code of ours
- * (captured by value) or of node_modules (captured as `require`). So it is kept per provider under `.build/closures`,
+ * (captured by value) or of node_modules (captured as `require`). So it is kept per provider under `.build/closures`
+ * (cache-dir.ts),
  * keyed by every TypeScript source the process loaded (register.js's `loadedCodeKey`: sources, tsconfig.json, the
  * lockfile, the loader), the Node version, the provider's module and export name, and the serialize options. An
  * edit to any of them serializes afresh.
  *
- * Cached: only a provider that a module of ours exports (its captures are module code, not values of a run) and
- * whose text holds no secrets. Anything else is serialized as the SDK does, every time.
+ * Cached: only a provider that a module of ours exports (its captures are module code, not values of a run), or a
+ * forwarder of the compiled package (keyed by packaged-provider.ts's code, where it forwards and the SDK's version),
+ * and whose text holds no secrets. Anything else is serialized as the SDK does, every time.
  */
 
 const SDK_SERIALIZER = "@pulumi/pulumi/runtime/closure/serializeClosure";
@@ -42,6 +45,19 @@ function exporter(value: object): { file: string; name: string } | undefined {
     return undefined;
 }
 
+/**
+ * A forwarder of the compiled package (packaged-provider.ts): its text is the forwarding function and the strings it
+ * captures, so it is keyed by that module's code, where it forwards, its methods and the SDK that serializes it.
+ */
+function forwarderSource(provider: object): { code: string; file: string; name: string } | undefined {
+    const forwards = forwardsOf(provider);
+    if (!forwards) return undefined;
+    const file = require.resolve("../../components/core/packaged-provider");
+    const sdkVersion = (require("@pulumi/pulumi/package.json") as { version: string }).version;
+    const code = JSON.stringify([fs.readFileSync(file, "utf8"), sdkVersion, Object.keys(provider)]);
+    return { code, file, name: `${forwards.subpath}#${forwards.exportName}` };
+}
+
 /** Where a provider's entry lives, and the key its text must match; undefined for what is not cached. */
 function entryFor(
     func: Function,
@@ -49,17 +65,20 @@ function entryFor(
     dir: string,
     codeKey: () => string | undefined,
 ) {
-    const code = func.toString() === PROVIDER_THUNK ? codeKey() : undefined;
-    if (code === undefined) return undefined;
+    if (func.toString() !== PROVIDER_THUNK) return undefined;
     const provider = func();
-    const source = typeof provider === "object" && provider !== null ? exporter(provider) : undefined;
-    if (!source) return undefined;
+    if (typeof provider !== "object" || provider === null) return undefined;
+    const forwarder = forwarderSource(provider);
+    const code = forwarder?.code ?? codeKey();
+    const source = forwarder ?? (code === undefined ? undefined : exporter(provider));
+    if (code === undefined || !source) return undefined;
     const key = crypto
         .createHash("sha256")
         .update(JSON.stringify([code, process.version, source.file, source.name, args ?? {}]))
         .digest("hex");
     const id = crypto.createHash("sha256").update(`${source.file}#${source.name}`).digest("hex").slice(0, 16);
-    return { file: path.join(dir, `${path.basename(source.file)}.${source.name}.${id}.json`), key };
+    const name = source.name.replace(/\W+/g, "-");
+    return { file: path.join(dir, `${path.basename(source.file)}.${name}.${id}.json`), key };
 }
 
 /**

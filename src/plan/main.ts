@@ -3,19 +3,19 @@
 import * as path from "node:path";
 import { runCommand } from "../commands";
 import { POLICY_DIR, startPack } from "./pack-process";
+import { cacheDir } from "../../components/core/cache-dir";
 
 /**
- * A dynamic provider's serialized text from .build/closures while no source changed (closure-cache.ts), when this
- * process loads its TypeScript through register.js, which knows every source it loaded (the plan's process from a
- * checkout, the bench's); the compiled command serializes as the SDK does.
+ * A dynamic provider's serialized text from the package's cache while its code is unchanged (closure-cache.ts): from a
+ * checkout, when this process loads its TypeScript through register.js, which knows every source it loaded (the plan's
+ * process, the bench's); from the compiled package, its forwarders (packaged-provider.ts).
  */
-export function cacheProvidersOfThisCheckout(): void {
+export function cacheProviders(): void {
     const register = require.cache[path.join(__dirname, "register.js")]?.exports as
         { loadedCodeKey(): string | undefined } | undefined;
-    if (!register) return;
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { cacheProviderSerialization } = require("./closure-cache") as typeof import("./closure-cache");
-    cacheProviderSerialization(path.resolve(__dirname, "..", "..", ".build", "closures"), register.loadedCodeKey);
+    cacheProviderSerialization(cacheDir("closures"), register ? register.loadedCodeKey : () => undefined);
 }
 
 /** Runs the plan for `argv` in this process; resolves to its exit code, with which the caller ends the process. */
@@ -31,7 +31,7 @@ export function planProcess(argv: string[]): Promise<number> {
 
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { main } = require("./cli") as typeof import("./cli");
-    cacheProvidersOfThisCheckout();
+    cacheProviders();
     return main(argv, process.env, pack);
 }
 
