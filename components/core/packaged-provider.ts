@@ -30,7 +30,7 @@ export function packagedProvider<T extends object>(provider: T, subpath: string,
             return require(subpath)[exportName][method](...args);
         };
     }
-    Object.defineProperty(forwarder, FORWARDS, { value: { subpath, exportName } satisfies Forwards });
+    forwarding.set(forwarder, { subpath, exportName });
     forwarders.set(provider, (forwarders.get(provider) ?? new Map()).set(key, forwarder));
     return forwarder as T;
 }
@@ -43,7 +43,8 @@ export interface Forwards {
     exportName: string;
 }
 
-const FORWARDS = Symbol.for("omni-scale.packaged-provider.forwards");
+// Beside the forwarders, not on them: the SDK serializes a provider object's every property.
+const forwarding = new WeakMap<object, Forwards>();
 
 /** What `provider` forwards to, when packagedProvider made it. */
-export const forwardsOf = (provider: object): Forwards | undefined => (provider as { [FORWARDS]?: Forwards })[FORWARDS];
+export const forwardsOf = (provider: object): Forwards | undefined => forwarding.get(provider);
