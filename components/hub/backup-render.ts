@@ -248,8 +248,9 @@ export function s3BaseUrl(s3: NonNullable<HubBackupSettings["s3"]>): string {
  * Shell functions both scripts use. `etcd_offline`: the offline snapshot commands (etcdutl since etcd 3.5; older
  * etcdctl, e.g. Debian 12's 3.4, still has them). `field`: one manifest value, its first line (one sed that stops
  * there). Manifest values as numbers come from one awk (MANIFEST_AWK) per pass over the sets, not a sed and a few
- * subshells per value (they were most of a run's time): `numbers FILE KEY...` (one line; `bytes` is etcdBytes plus
- * sqliteBytes), `set_values DIR` (for each set named on stdin, a line "sequence etcdRevision bytes", then its name).
+ * subshells per value (those were about 40 % of a run's CPU with three sets): `numbers FILE KEY...` (one line;
+ * `bytes` is etcdBytes plus sqliteBytes), `set_values DIR` (for each set named on stdin, a line "sequence
+ * etcdRevision bytes", then its name).
  * Its `num` is the rule for a number the shell can add, whatever the manifest holds: not digits, 0; leading zeros
  * dropped, which `$(( ))` would read as octal; more than 15 digits, the largest (so a planted set with a huge
  * sequence still counts as the newest and fails its checks). Its values are read as `field` reads them (the first
