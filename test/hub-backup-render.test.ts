@@ -4,6 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
+    BACKUP_FILES,
+    BACKUP_SET_PREFIX,
     EMBEDDED_ETCD,
     HUB_BACKUP_IMAGES,
     HubBackupSettingsSchema,
@@ -29,6 +31,7 @@ import { OmniHubSettingsSchema } from "../components/hub/settings";
 import { omniContainerPaths } from "../components/hub/omni-flags";
 import { ConfigError, parseOrThrow } from "../components/core/validation";
 import { hubSettings } from "./fixtures/settings";
+import { requireTools } from "./tools";
 
 const facts = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/hub-backup/upstream-facts.json"), "utf8"));
 const omniSchema = fs.readFileSync(path.join(__dirname, "fixtures/upstream/omni-config.schema.v1.10.4.json"), "utf8");
@@ -440,4 +443,141 @@ esac
             "no restore after a stop that hung",
         );
     });
+});
+
+describe("hub backup render: reading manifests, under dash and under BusyBox sh and awk (the backup image's)", () => {
+    let tmp: string;
+    let busyboxBin: string;
+    const ACCOUNT = "6f1c2b9e-7d3a-4c5b-9e8f-0a1b2c3d4e5f";
+    before(function () {
+        requireTools(this, ["busybox"], "the backup scripts as the backup image runs them");
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-backup-manifests-"));
+        // The image's tools are BusyBox applets (Alpine); here they come first on PATH.
+        busyboxBin = path.join(tmp, "busybox-bin");
+        fs.mkdirSync(busyboxBin);
+        const busybox = spawnSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).stdout.trim();
+        for (const applet of ["awk", "sed", "sort", "cut", "head", "tail", "tr", "grep", "date", "mktemp", "cat", "rm"])
+            fs.symlinkSync(busybox, path.join(busyboxBin, applet));
+    });
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    const shells = [
+        { name: "dash", run: (argv: string[]) => ["sh", argv, process.env.PATH] as const },
+        {
+            name: "busybox",
+            run: (argv: string[]) => ["busybox", ["sh", ...argv], `${busyboxBin}:${process.env.PATH}`] as const,
+        },
+    ];
+    function run(shell: (typeof shells)[number], script: string, args: string[]) {
+        const [cmd, argv, PATH] = shell.run(["-c", script, "omni-hub-script", ...args]);
+        return spawnSync(cmd, argv, { input: "", encoding: "utf8", env: { ...process.env, PATH } });
+    }
+    /** A target holding only manifests (name: manifest text). */
+    function target(sets: Record<string, string>): string {
+        const dir = fs.mkdtempSync(path.join(tmp, "target-"));
+        for (const [name, manifest] of Object.entries(sets)) {
+            fs.mkdirSync(path.join(dir, name));
+            fs.writeFileSync(path.join(dir, name, BACKUP_FILES.manifest), manifest);
+        }
+        return dir;
+    }
+    /** The sets of an account, newest first, as the restore's `latest` picks them (each removed once named). */
+    function newestFirst(shell: (typeof shells)[number], dir: string, account: string): string[] {
+        const script = hubRestoreScript({
+            dataDir: tmp,
+            etcdDir: `${tmp}/etcd`,
+            sqlitePath: `${tmp}/omni.db`,
+            setsDir: dir,
+        });
+        const picked: string[] = [];
+        for (;;) {
+            const r = run(shell, script, ["check", "latest", "FPR", account]);
+            assert.equal(r.status, 2, r.stderr);
+            const named = new RegExp(`^omni-hub-restore: ${dir}/(.*)/${BACKUP_FILES.sums} is missing`).exec(r.stderr);
+            if (!named) {
+                assert.match(r.stderr, /no backup set of account/);
+                return picked;
+            }
+            picked.push(named[1]);
+            fs.rmSync(path.join(dir, named[1]), { recursive: true });
+        }
+    }
+    const P = BACKUP_SET_PREFIX;
+
+    for (const shell of shells) {
+        it(`${shell.name}: orders by the first sequence line as a number (the documented rule), then epoch; other accounts never`, () => {
+            const sets = {
+                [`${P}space`]: `accountId=${ACCOUNT}\nsequence= 12\nepoch=3\n`,
+                [`${P}none`]: `accountId=${ACCOUNT}\nepoch=4`,
+                [`${P}letters`]: `accountId=${ACCOUNT}\nsequence=1e3\nepoch=5\n`,
+                [`${P}cr`]: `accountId=${ACCOUNT}\nsequence=11\r\nepoch=6\n`,
+                [`${P}cr-account`]: `accountId=${ACCOUNT}\r\nsequence=11\nepoch=6\n`,
+                [`${P}twice`]: `sequence=7\naccountId=${ACCOUNT}\nsequence=99\n`,
+                [`${P}zeros`]: `accountId=${ACCOUNT}\nsequence=0000000000000000000000008\n`,
+                [`${P}nine`]: `accountId=${ACCOUNT}\nsequence=9\nepoch=1\n`,
+                [`${P}a\\d c`]: `accountId=${ACCOUNT}\nsequence=9\nepoch=2\n`,
+                [`${P}ten`]: `accountId=${ACCOUNT}\nsequence=010\n`,
+                [`${P}huge`]: `accountId=${ACCOUNT}\nsequence=1234567890123456\nepoch=2\n`,
+                [`${P}huger`]: `accountId=${ACCOUNT}\nsequence=99999999999999999999\nepoch=1\n`,
+                [`${P}other`]: `accountId=someone-else\nsequence=1000\n`,
+                [`${P}other-first`]: `accountId=someone-else\naccountId=${ACCOUNT}\nsequence=1000\n`,
+            };
+            // cr and cr-account: "11\r" is no number (0); an account id with a CR is another account.
+            assert.deepEqual(newestFirst(shell, target(sets), ACCOUNT).reverse(), [
+                `${P}space`,
+                `${P}none`,
+                `${P}letters`,
+                `${P}cr`,
+                `${P}twice`,
+                `${P}zeros`,
+                `${P}nine`,
+                `${P}a\\d c`,
+                `${P}ten`,
+                `${P}huger`,
+                `${P}huge`,
+            ]);
+        });
+
+        it(`${shell.name}: compares account ids as text, backslashes and all`, () => {
+            const numeric = target({
+                [`${P}one`]: "accountId=1\nsequence=1\n",
+                [`${P}one-point-zero`]: "accountId=1.0\nsequence=9\n",
+                [`${P}zero-one`]: "accountId=01\nsequence=8\n",
+            });
+            assert.deepEqual(newestFirst(shell, numeric, "1"), [`${P}one`]);
+            const escaped = target({
+                [`${P}backslash`]: "accountId=a\\tb\nsequence=1\n",
+                [`${P}tab`]: "accountId=a\tb\nsequence=2\n",
+            });
+            assert.deepEqual(newestFirst(shell, escaped, "a\\tb"), [`${P}backslash`]);
+        });
+
+        it(`${shell.name}: reads revisions and sizes by the same rule: first line, missing 0, sums past 15 digits exact`, () => {
+            const dir = target({
+                [`${P}a`]: `accountId=${ACCOUNT}\nsequence=1\netcdRevision=200\netcdRevision=1\netcdBytes=000100\n`,
+                [`${P}b`]: `accountId=${ACCOUNT}\nsequence=2\netcdRevision=150\netcdBytes=999999999999999\nsqliteBytes=99999999999999999999\n`,
+                [`${P}c`]: `accountId=${ACCOUNT}\nsequence=3\netcdRevision=7x\netcdBytes=10\nsqliteBytes=5`,
+            });
+            const script = hubBackupScript({
+                etcdEndpoint: "http://127.0.0.1:9",
+                sqlitePath: path.join(tmp, "omni.db"),
+                targetDir: dir,
+                intervalSeconds: 3600,
+                keep: 1,
+                keyFingerprint: "FPR",
+                accountId: ACCOUNT,
+                localDir: path.join(tmp, "local"),
+            });
+            const health = run(shell, script, ["health"]);
+            assert.equal(health.status, 1, health.stderr);
+            const drops = health.stdout.split("\n").filter((l) => l.startsWith("set "));
+            assert.deepEqual(
+                drops.map((l) => l.replace(/ Omni may .*/, "")),
+                [
+                    `set ${P}a is kept whatever keep says: the next set, ${P}b, fell from etcd revision 200 to 150 and from 100 to 1999999999999998 bytes.`,
+                    `set ${P}b is kept whatever keep says: the next set, ${P}c, fell from etcd revision 150 to 0 and from 1999999999999998 to 15 bytes.`,
+                ],
+            );
+        });
+    }
 });

@@ -13,6 +13,7 @@ export const DEBIAN_PACKAGES: Record<string, string> = {
     sshd: "openssh-server",
     dnsmasq: "dnsmasq-base",
     "Net::DNS": "libnet-dns-perl",
+    busybox: "busybox",
 };
 
 /** How to tell a tool is there, when it is not a command on PATH (a Perl module). */

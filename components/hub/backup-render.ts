@@ -246,10 +246,16 @@ export function s3BaseUrl(s3: NonNullable<HubBackupSettings["s3"]>): string {
 
 /**
  * Shell functions both scripts use. `etcd_offline`: the offline snapshot commands (etcdutl since etcd 3.5; older
- * etcdctl, e.g. Debian 12's 3.4, still has them). `number`: a manifest value as a number the shell can add, whatever
- * the manifest holds (not digits: 0; leading zeros dropped, which `$(( ))` would read as octal; more than 15 digits:
- * the largest, so a planted set with a huge sequence still counts as the newest and fails its checks). `field`:
- * one manifest value, its first line (one sed that stops there: retention and health read a few per set, each run).
+ * etcdctl, e.g. Debian 12's 3.4, still has them). `field`: one manifest value, its first line (one sed that stops
+ * there). Manifest values as numbers come from one awk (MANIFEST_AWK) per pass over the sets, not a sed and a few
+ * subshells per value (those were about 40 % of a run's CPU with three sets): `numbers FILE KEY...` (one line;
+ * `bytes` is etcdBytes plus sqliteBytes), `set_values DIR` (for each set named on stdin, a line "sequence
+ * etcdRevision bytes", then its name).
+ * Its `num` is the rule for a number the shell can add, whatever the manifest holds: not digits, 0; leading zeros
+ * dropped, which `$(( ))` would read as octal; more than 15 digits, the largest (so a planted set with a huge
+ * sequence still counts as the newest and fails its checks). Its values are read as `field` reads them (the first
+ * KEY= line), compared as strings (awk would compare numeric-looking ones as numbers), file names never given to awk
+ * as operands (one with "=" would be an assignment), and ENVIRON rather than -v (which reads backslash escapes).
  *
  * `sets_in_order DIR ACCOUNT`: the complete sets of one Omni (the manifest's `accountId`; hubs sharing a target never
  * see each other's sets), oldest first, by the manifest's `sequence` (one more than the highest before it, so a clock
@@ -261,25 +267,51 @@ const SHARED_FUNCTIONS = `etcd_offline() {
   if command -v etcdutl >/dev/null 2>&1; then etcdutl "$@"; else etcdctl "$@"; fi
 }
 
-number() {
-  case $1 in
-    ''|*[!0-9]*) echo 0 ;;
-    *) n=\${1#"\${1%%[!0]*}"}; if [ \${#n} -gt 15 ]; then echo 999999999999999; else echo "\${n:-0}"; fi ;;
-  esac
-}
-
 field() { sed -n "/^$2=/{s/^$2=//p;q;}" "$1"; }
 
-sets_in_order() {
-  for m in "$1"/"$PREFIX"*/${BACKUP_FILES.manifest}; do
-    [ -f "$m" ] || continue
-    [ "$(field "$m" accountId)" = "$2" ] || continue
-    d=\${m%/*}
-    echo "$(number "$(field "$m" sequence)") $(number "$(field "$m" epoch)") \${d##*/}"
-  done | sort -k1,1n -k2,2n | cut -d' ' -f3-
+MANIFEST_AWK='
+function num(v) {
+  if (v !~ /^[0-9]+$/) return 0
+  sub(/^0+/, "", v)
+  if (length(v) > 15) return "999999999999999"
+  return v == "" ? 0 : v
+}
+function load(f,  line, i, k) {
+  split("", val)
+  while ((getline line < f) > 0) {
+    i = index(line, "=")
+    if (i < 2) continue
+    k = substr(line, 1, i - 1)
+    if (!(k in val)) val[k] = substr(line, i + 1)
+  }
+  close(f)
+}
+function get(k) { return k == "bytes" ? sprintf("%.0f", num(val["etcdBytes"]) + num(val["sqliteBytes"])) : num(val[k]) }
+'
+
+numbers() {
+  awk "$MANIFEST_AWK"'BEGIN { load(ARGV[1]); s = ""; for (i = 2; i < ARGC; i++) s = s (i > 2 ? " " : "") get(ARGV[i]); print s }' "$@"
 }
 
-set_bytes() { echo $(( $(number "$(field "$1" etcdBytes)") + $(number "$(field "$1" sqliteBytes)") )); }`;
+set_values() {
+  SETS_DIR=$1 awk "$MANIFEST_AWK"'{ load(ENVIRON["SETS_DIR"] "/" $0 "/${BACKUP_FILES.manifest}"); print get("sequence") " " get("etcdRevision") " " get("bytes"); print }'
+}
+
+sets_in_order() {
+  sets_dir=$1; sets_account=$2
+  set --
+  for m in "$sets_dir"/"$PREFIX"*/${BACKUP_FILES.manifest}; do
+    if [ -f "$m" ]; then set -- "$@" "$m"; fi
+  done
+  SETS_ACCOUNT=$sets_account awk "$MANIFEST_AWK"'BEGIN {
+    for (i = 1; i < ARGC; i++) {
+      load(ARGV[i])
+      if (("" val["accountId"]) != ("" ENVIRON["SETS_ACCOUNT"])) continue
+      d = ARGV[i]; sub(/\\/[^\\/]*$/, "", d); sub(/.*\\//, "", d)
+      print get("sequence") " " get("epoch") " " d
+    }
+  }' "$@" | sort -k1,1n -k2,2n | cut -d' ' -f3-
+}`;
 
 export interface HubBackupScriptParams {
     etcdEndpoint: string;
@@ -447,7 +479,7 @@ lock() {
 # The sequence of the last set a restore put back into this Omni (it releases the drops up to it), or 0.
 restored_sequence() {
   if [ -n "$RESTORE_RECORD" ] && [ -f "$RESTORE_RECORD" ] && [ "$(field "$RESTORE_RECORD" accountId)" = "$ACCOUNT_ID" ]; then
-    number "$(field "$RESTORE_RECORD" sequence)"
+    numbers "$RESTORE_RECORD" sequence
   else
     echo 0
   fi
@@ -457,15 +489,13 @@ restored_sequence() {
 # released by a restore or by 'release'. One line each: set revision bytes next-set next-revision next-bytes.
 drops() {
   restored=$(restored_sequence)
-  mine | {
+  mine | set_values "$TARGET" | {
     p=; pr=0; pb=0; ps=0
-    while IFS= read -r s; do
-      mf="$TARGET/$s/${BACKUP_FILES.manifest}"
-      r=$(number "$(field "$mf" etcdRevision)"); b=$(set_bytes "$mf")
+    while read -r q r b && IFS= read -r s; do
       if [ -n "$p" ] && { [ "$r" -lt "$pr" ] || [ $((b * 2)) -lt "$pb" ]; } && [ ! -e "$TARGET/$p/${m.dropReleased}" ] && [ "$ps" -gt "$restored" ]; then
         echo "$p $pr $pb $s $r $b"
       fi
-      p=$s; pr=$r; pb=$b; ps=$(number "$(field "$mf" sequence)")
+      p=$s; pr=$r; pb=$b; ps=$q
     done
   }
 }
@@ -572,7 +602,7 @@ backup_once() {
   done
   newest=$(mine | tail -n 1)
   last=0
-  [ -z "$newest" ] || last=$(number "$(field "$TARGET/$newest/${BACKUP_FILES.manifest}" sequence)")
+  [ -z "$newest" ] || last=$(numbers "$TARGET/$newest/${BACKUP_FILES.manifest}" sequence)
   {
     echo "set=$set_name"
     echo "sequence=$((last + 1))"
@@ -623,7 +653,7 @@ health() {
   if [ ! -f "$LAST_SUCCESS" ]; then
     echo "no backup has succeeded yet (see docker logs)"; rc=1
   else
-    age=$(( $(date +%s) - $(number "$(field "$LAST_SUCCESS" epoch)") ))
+    age=$(( $(date +%s) - $(numbers "$LAST_SUCCESS" epoch) ))
     if [ "$age" -gt $((2 * INTERVAL)) ]; then
       echo "the last successful backup is \${age}s old, more than twice the interval (\${INTERVAL}s)"; rc=1
     else
@@ -638,7 +668,7 @@ health() {
   for s in $(mine | sed -n '1!G;h;$p'); do
     marker="$TARGET/$s/${m.uploadPending}"
     [ -f "$marker" ] || continue
-    waited=$(( $(date +%s) - $(number "$(field "$marker" since)") ))
+    waited=$(( $(date +%s) - $(numbers "$marker" since) ))
     echo "set $s waits for its S3 upload since \${waited}s ago: $(field "$marker" error)"
     [ "$waited" -le $((2 * INTERVAL)) ] || rc=1
   done
@@ -827,15 +857,14 @@ elif [ "$TAKEN_FOR" != "$ACCOUNT" ]; then
   refuse "set $SET was taken from the Omni with account id $TAKEN_FOR, but the Omni to restore runs with --account-id \${ACCOUNT:-unknown}." \\
     "Omni would start on it as if empty. Set hub.accountId to $TAKEN_FOR and run pulumi up first, or pick a set of this Omni."
 fi
-REVISION=$(number "$(field "$M" etcdRevision)")
-BYTES=$(set_bytes "$M")
+REVISION=$(numbers "$M" etcdRevision)
+BYTES=$(numbers "$M" bytes)
 # A latest set smaller than an older one was probably taken of an Omni that had lost its data.
 if [ "$WANT" = latest ]; then
-  LARGER=$(sets_in_order "$SETS" "$ACCOUNT" | {
+  LARGER=$(sets_in_order "$SETS" "$ACCOUNT" | set_values "$SETS" | {
     best=; br=-1
-    while IFS= read -r s; do
+    while read -r q r b && IFS= read -r s; do
       [ "$s" != "$SET" ] || continue
-      r=$(number "$(field "$SETS/$s/${f.manifest}" etcdRevision)"); b=$(set_bytes "$SETS/$s/${f.manifest}")
       if { [ "$r" -gt "$REVISION" ] || [ $((BYTES * 2)) -lt "$b" ]; } && [ "$r" -gt "$br" ]; then best="$s $r $b"; br=$r; fi
     done
     echo "$best"
