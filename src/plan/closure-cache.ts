@@ -11,10 +11,9 @@ import { forwardsOf } from "../../components/core/packaged-provider";
  * (and hashes) every script the process loaded, and parses the function text with TypeScript (see defer-sdk.js).
  * The text depends only on code: the provider's functions and what they capture, all of it module code of ours
  * (captured by value) or of node_modules (captured as `require`). So it is kept per provider under `.build/closures`
- * (cache-dir.ts),
- * keyed by every TypeScript source the process loaded (register.js's `loadedCodeKey`: sources, tsconfig.json, the
- * lockfile, the loader), the Node version, the provider's module and export name, and the serialize options. An
- * edit to any of them serializes afresh.
+ * (cache-dir.ts), keyed by every TypeScript source the process loaded (register.js's `loadedCodeKey`: sources,
+ * tsconfig.json, the lockfile, the loader), the Node version, the provider's module and export name, and the
+ * serialize options. An edit to any of them serializes afresh.
  *
  * Cached: only a provider that a module of ours exports (its captures are module code, not values of a run), or a
  * forwarder of the compiled package (keyed by packaged-provider.ts's code, where it forwards and the SDK's version),
