@@ -68,9 +68,15 @@ describe("skip-unchanged.js: npm test's tsc runs only when what they read change
         assert.equal(runs(), "ran\n".repeat(3));
     });
 
-    it("refuses a call without a name or a command", () => {
+    it("refuses a call without a name or a command, and says which command it could not run", () => {
         const bad = spawnSync(process.execPath, [SCRIPT, "build"], { cwd: root, encoding: "utf8" });
         assert.equal(bad.status, 2);
         assert.match(bad.stderr, /usage: node src\/plan\/skip-unchanged\.js NAME/);
+        const missing = spawnSync(process.execPath, [SCRIPT, "build", "--", "no-such-command-here"], {
+            cwd: root,
+            encoding: "utf8",
+        });
+        assert.equal(missing.status, 127);
+        assert.match(missing.stderr, /^skip-unchanged\.js: cannot run no-such-command-here: .*ENOENT/);
     });
 });

@@ -75,7 +75,11 @@ function main() {
     }
     if (last?.inputs === inputs && last.output === outputKey(output)) return 0;
     const run = spawnSync(command[0], command.slice(1), { cwd: ROOT, stdio: "inherit", shell: false });
-    if (run.error) throw run.error;
+    if (run.error) {
+        // E.g. tsc outside npm, which puts node_modules/.bin on PATH.
+        process.stderr.write(`skip-unchanged.js: cannot run ${command[0]}: ${run.error.message}\n`);
+        return 127;
+    }
     if (run.status === 0) writeCacheFile(stamp, JSON.stringify({ inputs, output: outputKey(output) }));
     return run.status ?? 1;
 }
