@@ -117,7 +117,7 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
         }
     });
 
-    it("serializes an edited provider afresh in the next process, and serves it from the cache in the one after", () => {
+    it("serializes a provider afresh in the next process after an edit to it or to what it imports, not to other code", () => {
         // A project of its own, as the plan runs: the cache beside the loader, a provider module, and a main that
         // installs the cache as src/plan/main.ts does and prints what it got and how often the SDK serialized.
         const root = path.join(__dirname, "..");
@@ -127,17 +127,26 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
             for (const module of [
                 path.join("src", "plan", "closure-cache.ts"),
                 path.join("components", "core", "packaged-provider.ts"),
+                path.join("components", "core", "cache-dir.ts"),
             ]) {
                 fs.mkdirSync(path.dirname(path.join(project.dir, module)), { recursive: true });
                 fs.copyFileSync(path.join(root, module), path.join(project.dir, module));
             }
-            const provider = (id: string) =>
-                `export const provider = { async create() { return { id: "${id}", outs: {} }; } };\n`;
-            fs.writeFileSync(
-                path.join(project.dir, "main.ts"),
+            // The provider module imports a greeting (captured by value); main.ts also loads a module it does not.
+            const write = (file: string, text: string) => {
+                fs.mkdirSync(path.dirname(path.join(project.dir, file)), { recursive: true });
+                fs.writeFileSync(path.join(project.dir, file), text);
+            };
+            const provider = (kind: string) =>
+                `import { greeting } from "./lib/greeting";\nexport const provider = { kind: "${kind}", async create() { return { id: greeting(), outs: {} }; } };\n`;
+            const greeting = (word: string) => `export function greeting() { return "${word}"; }\n`;
+            write(
+                "main.ts",
                 [
-                    'import { cacheProviderSerialization } from "./src/plan/closure-cache";',
+                    'import { cacheProviderSerialization, importedCodeKey } from "./src/plan/closure-cache";',
                     'import * as mod from "./provider";',
+                    'import { unrelated } from "./unrelated";',
+                    "void unrelated;",
                     "// Shaped as @pulumi/pulumi/dynamic asks: `() => provider`, a local name (an imported one would read `provider_1.provider`).",
                     "const provider = mod.provider;",
                     'const sdk = require("@pulumi/pulumi/runtime/closure/serializeClosure");',
@@ -146,7 +155,7 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
                     "let serialized = 0;",
                     "sdk.serializeFunction = (f: Function, a: object) => (serialized++, serialize(f, a));",
                     'const register = require("./src/plan/register");',
-                    'cacheProviderSerialization(require("path").join(__dirname, ".build", "closures"), register.loadedCodeKey);',
+                    'cacheProviderSerialization(require("path").join(__dirname, ".build", "closures"), importedCodeKey(register.codeKeyOf));',
                     "sdk.serializeFunction(() => provider, { allowSecrets: true }).then((s: { text: string }) => console.log(JSON.stringify({ text: s.text, serialized })));",
                 ].join("\n"),
             );
@@ -155,18 +164,31 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
                 assert.equal(out.status, 0, out.stderr);
                 return JSON.parse(out.stdout) as { text: string; serialized: number };
             };
-            fs.writeFileSync(path.join(project.dir, "provider.ts"), provider("first"));
+            write("provider.ts", provider("first"));
+            write("lib/greeting.ts", greeting("hello"));
+            write("unrelated.ts", "export const unrelated = 1;\n");
             const first = run();
-            assert.match(first.text, /id: "first"/);
+            assert.match(first.text, /kind: "first"/);
+            assert.match(first.text, /return "hello"/, "the imported greeting is in the text");
             assert.equal(first.serialized, 1);
             assert.deepEqual(
                 run(),
                 { text: first.text, serialized: 0 },
                 "unchanged code: the same text, from the cache",
             );
-            fs.writeFileSync(path.join(project.dir, "provider.ts"), provider("second"));
+            write("unrelated.ts", "export const unrelated = 2;\n");
+            assert.deepEqual(
+                run(),
+                { text: first.text, serialized: 0 },
+                "a module the provider does not import: still from the cache",
+            );
+            write("lib/greeting.ts", greeting("goodbye"));
+            const imported = run();
+            assert.match(imported.text, /return "goodbye"/, "an edit to what the provider imports: serialized afresh");
+            assert.equal(imported.serialized, 1);
+            write("provider.ts", provider("second"));
             const edited = run();
-            assert.match(edited.text, /id: "second"/, "the edited provider is what the next process serializes");
+            assert.match(edited.text, /kind: "second"/, "the edited provider is what the next process serializes");
             assert.equal(edited.serialized, 1);
             assert.equal(fs.readdirSync(path.join(project.dir, ".build", "closures")).length, 1);
         } finally {

@@ -30,7 +30,7 @@ describe("TypeScript loader (src/plan/register.js)", () => {
         fs.mkdirSync(path.dirname(file));
         fs.writeFileSync(
             path.join(p.dir, "main.ts"),
-            'import { value } from "./lib/value";\nconsole.log(value);\nconsole.log(require("./src/plan/register").loadedCodeKey());\n',
+            'import { value } from "./lib/value";\nconsole.log(value);\nconsole.log(require("./src/plan/register").codeKeyOf([__filename, require.resolve("./lib/value")]));\n',
         );
         const run = (): Run => {
             const r = p.run("main.ts");
@@ -74,10 +74,12 @@ describe("TypeScript loader (src/plan/register.js)", () => {
         assert.equal(run.stdout, "uncached\n", run.stderr);
     });
 
-    it("keys all the code a process loaded: the key changes when a loaded source does, and only then", () => {
+    it("keys the code of the files it is given: the key changes when a source or a setting does, and only then", () => {
         assert.match(runs.first.key, /^[0-9a-f]{64}$/);
         assert.equal(runs.again.key, runs.first.key, "the same code, the same key");
-        assert.notEqual(runs.edited.key, runs.first.key, "an edit to a loaded module changes the key");
+        assert.notEqual(runs.edited.key, runs.first.key, "an edit to one of the files changes the key");
+        assert.notEqual(runs["tsconfig.json"].key, runs.edited.key, "tsconfig.json changes the key");
+        assert.notEqual(runs["package-lock.json"].key, runs["tsconfig.json"].key, "the lockfile changes the key");
     });
 
     it("names the .ts file and line in stack traces, and a syntax error's place", () => {

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { SerializedFunction, SerializeFunctionArgs } from "@pulumi/pulumi/runtime";
 import { forwardsOf } from "../../components/core/packaged-provider";
+import { cacheDir } from "../../components/core/cache-dir";
 
 /**
  * The plan's cache of what the SDK serializes for a dynamic provider (`__provider`, e.g. the etcd key's).
@@ -11,9 +12,10 @@ import { forwardsOf } from "../../components/core/packaged-provider";
  * (and hashes) every script the process loaded, and parses the function text with TypeScript (see defer-sdk.js).
  * The text depends only on code: the provider's functions and what they capture, all of it module code of ours
  * (captured by value) or of node_modules (captured as `require`). So it is kept per provider under `.build/closures`
- * (cache-dir.ts), keyed by every TypeScript source the process loaded (register.js's `loadedCodeKey`: sources,
- * tsconfig.json, the lockfile, the loader), the Node version, the provider's module and export name, and the
- * serialize options. An edit to any of them serializes afresh.
+ * (cache-dir.ts), keyed by the code of the provider's module and of every module it imports by a relative path,
+ * transitively (`importedCodeKey`, with register.js's `codeKeyOf`: those sources, tsconfig.json, the lockfile, the
+ * loader), the Node version, the provider's module and export name, and the serialize options. An edit to any of
+ * them serializes afresh; an edit elsewhere (a policy, a test) does not.
  *
  * Cached: only a provider that a module of ours exports (its captures are module code, not values of a run), or a
  * forwarder of the compiled package (keyed by packaged-provider.ts's code, where it forwards and the SDK's version),
@@ -44,6 +46,39 @@ function exporter(value: object): { file: string; name: string } | undefined {
     return undefined;
 }
 
+/** The key of the code a provider module's serialized text depends on; undefined: not cached. */
+type CodeKey = (moduleFile: string) => string | undefined;
+
+// A module's imports by relative path: import … from, export … from, import "…", require("…"), import("…").
+const RELATIVE_IMPORT = /(?:\bfrom|\bimport|\brequire\(|\bimport\()\s*["'](\.\.?\/[^"']+)["']/g;
+
+/** The source file a relative import names, as Node and the loader resolve it. */
+function sourceFile(base: string): string | undefined {
+    for (const file of [base, `${base}.ts`, `${base}.js`, path.join(base, "index.ts"), path.join(base, "index.js")])
+        if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) return file;
+    return undefined;
+}
+
+/**
+ * For a checkout: a provider module's code key over it and every module it imports by a relative path, transitively
+ * (what its serialized text can capture by value). An import that names no file is not guessed at: not cached.
+ */
+export function importedCodeKey(codeKeyOf: (files: string[]) => string): CodeKey {
+    return (moduleFile) => {
+        const files = new Set<string>();
+        const visit = (file: string): boolean => {
+            if (files.has(file)) return true;
+            files.add(file);
+            for (const [, spec] of fs.readFileSync(file, "utf8").matchAll(RELATIVE_IMPORT)) {
+                const imported = sourceFile(path.resolve(path.dirname(file), spec));
+                if (!imported || !visit(imported)) return false;
+            }
+            return true;
+        };
+        return visit(moduleFile) ? codeKeyOf([...files]) : undefined;
+    };
+}
+
 /**
  * A forwarder of the compiled package (packaged-provider.ts): its text is the forwarding function and the strings it
  * captures, so it is keyed by that module's code, where it forwards, its methods and the SDK that serializes it.
@@ -58,18 +93,14 @@ function forwarderSource(provider: object): { code: string; file: string; name: 
 }
 
 /** Where a provider's entry lives, and the key its text must match; undefined for what is not cached. */
-function entryFor(
-    func: Function,
-    args: SerializeFunctionArgs | undefined,
-    dir: string,
-    codeKey: () => string | undefined,
-) {
+function entryFor(func: Function, args: SerializeFunctionArgs | undefined, dir: string, codeKey: CodeKey) {
     if (func.toString() !== PROVIDER_THUNK) return undefined;
     const provider = func();
     if (typeof provider !== "object" || provider === null) return undefined;
     const forwarder = forwarderSource(provider);
-    const code = forwarder?.code ?? codeKey();
-    const source = forwarder ?? (code === undefined ? undefined : exporter(provider));
+    const exported = forwarder ? undefined : exporter(provider);
+    const code = forwarder?.code ?? (exported && codeKey(exported.file));
+    const source = forwarder ?? exported;
     if (code === undefined || !source) return undefined;
     const key = crypto
         .createHash("sha256")
@@ -84,7 +115,7 @@ function entryFor(
  * Serves the SDK's provider serialization from `dir` (one file per provider, replaced when its key changes); returns
  * the function that puts the SDK's own back.
  */
-export function cacheProviderSerialization(dir: string, codeKey: () => string | undefined): () => void {
+export function cacheProviderSerialization(dir: string, codeKey: CodeKey): () => void {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const sdk = require(SDK_SERIALIZER) as { serializeFunction: Serialize };
     const serialize = sdk.serializeFunction;
@@ -105,4 +136,19 @@ export function cacheProviderSerialization(dir: string, codeKey: () => string | 
     return () => {
         sdk.serializeFunction = serialize;
     };
+}
+
+let installed = false;
+
+/**
+ * Every plan's provider texts from the package's cache while their code is unchanged, once per process: from a
+ * checkout, when the process loads its TypeScript through register.js (the plan's, the bench's, the tests'); from the
+ * compiled package, its forwarders (packaged-provider.ts). `pulumi up` never uses it: it runs no plan.
+ */
+export function cacheProviders(): void {
+    if (installed) return;
+    installed = true;
+    const register = require.cache[path.join(__dirname, "register.js")]?.exports as
+        { codeKeyOf(files: string[]): string } | undefined;
+    cacheProviderSerialization(cacheDir("closures"), register ? importedCodeKey(register.codeKeyOf) : () => undefined);
 }

@@ -1,22 +1,7 @@
 // The plan CLI as a process (`omni-scale plan`, `npm run plan`). Ctrl-C or a kill ends the plan at once; exiting stops
 // the policy pack (pack-process.ts), as every other way out does.
-import * as path from "node:path";
 import { runCommand } from "../commands";
 import { POLICY_DIR, startPack } from "./pack-process";
-import { cacheDir } from "../../components/core/cache-dir";
-
-/**
- * A dynamic provider's serialized text from the package's cache while its code is unchanged (closure-cache.ts): from a
- * checkout, when this process loads its TypeScript through register.js, which knows every source it loaded (the plan's
- * process, the bench's); from the compiled package, its forwarders (packaged-provider.ts).
- */
-export function cacheProviders(): void {
-    const register = require.cache[path.join(__dirname, "register.js")]?.exports as
-        { loadedCodeKey(): string | undefined } | undefined;
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { cacheProviderSerialization } = require("./closure-cache") as typeof import("./closure-cache");
-    cacheProviderSerialization(cacheDir("closures"), register ? register.loadedCodeKey : () => undefined);
-}
 
 /** Runs the plan for `argv` in this process; resolves to its exit code, with which the caller ends the process. */
 export function planProcess(argv: string[]): Promise<number> {
@@ -31,7 +16,6 @@ export function planProcess(argv: string[]): Promise<number> {
 
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { main } = require("./cli") as typeof import("./cli");
-    cacheProviders();
     return main(argv, process.env, pack);
 }
 

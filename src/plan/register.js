@@ -111,13 +111,6 @@ function transpile(source, filename) {
 const escapeRegExp = (name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
- * Each TypeScript file this process loaded through here → the key of its output (its source, tsconfig.json, the
- * lockfile and this file): together, all the code of ours that this process can run.
- * @type {Map<string, string>}
- */
-const loaded = new Map();
-
-/**
  * The JavaScript of `filename`, from the cache when its key matches.
  * @param {string} filename
  */
@@ -130,7 +123,6 @@ function javascriptOf(filename) {
         .update(source)
         .digest("hex")
         .slice(0, 32);
-    loaded.set(filename, key);
     const rel = path.relative(ROOT, filename);
     if (rel.startsWith("..") || path.isAbsolute(rel)) return transpile(source, filename);
     const dir = path.join(CACHE, path.dirname(rel));
@@ -199,13 +191,15 @@ Error.prepareStackTrace = (error, frames) => {
     return header + frames.map((frame) => `\n    at ${frameText(frame)}`).join("");
 };
 
-/** One key for all the code this process loaded through here so far (see `loaded`); undefined before any. */
-function loadedCodeKey() {
-    if (loaded.size === 0) return undefined;
-    // Each file's key covers the settings already.
-    const hash = crypto.createHash("sha256");
-    for (const [file, key] of [...loaded].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`${file}\0${key}\n`);
+/**
+ * One key for the code of `files` as this loader transpiles them now: their sources, tsconfig.json, the lockfile and
+ * this file (what each output's key covers).
+ * @param {string[]} files
+ */
+function codeKeyOf(files) {
+    const hash = crypto.createHash("sha256").update(settings());
+    for (const file of [...files].sort()) hash.update(`${file}\0`).update(fs.readFileSync(file)).update("\n");
     return hash.digest("hex");
 }
 
-module.exports = { javascriptOf, loadedCodeKey, compilerOptions: () => compilerOptions().options };
+module.exports = { javascriptOf, codeKeyOf, compilerOptions: () => compilerOptions().options };
