@@ -25,6 +25,7 @@ import {
 import { planStack, POLICY_DIR, readStackFile, REPO_ROOT } from "../src/plan/plan";
 import { packArgs } from "../policy/pack";
 import { NODE_FLAGS } from "../src/plan/pack-process";
+import { cacheProviders } from "../src/plan/closure-cache";
 import { forgetTexts } from "../components/core/hot-paths";
 import { talosPatchProblems } from "../components/omni/talos-patches";
 import { versions } from "../components/core/versions";
@@ -282,6 +283,8 @@ export async function main(argv: string[]): Promise<number> {
     if (!/^[1-9]\d*$/.test(args.runs!))
         return usageError("bench", `--runs takes a whole number of rounds, got "${args.runs}"`);
     if (args.scenario) {
+        // As the plan's process does: a dynamic provider's serialized text from .build/closures (closure-cache.ts).
+        cacheProviders();
         process.stdout.write(JSON.stringify(await measure(args.scenario, args.file!, args.stack!)));
         return 0;
     }

@@ -141,9 +141,10 @@ export function cacheProviderSerialization(dir: string, codeKey: CodeKey): () =>
 let installed = false;
 
 /**
- * Every plan's provider texts from the package's cache while their code is unchanged, once per process: from a
- * checkout, when the process loads its TypeScript through register.js (the plan's, the bench's, the tests'); from the
- * compiled package, its forwarders (packaged-provider.ts). `pulumi up` never uses it: it runs no plan.
+ * A plan process's provider texts from the package's cache while their code is unchanged: from a checkout, when the
+ * process loads its TypeScript through register.js (the plan's, the bench's); from the compiled package, its forwarders
+ * (packaged-provider.ts). Only processes that run plans and nothing else install it: what the SDK serializes is kept
+ * for every later plan, so it must come from a process no test has patched. `pulumi up` never uses it.
  */
 export function cacheProviders(): void {
     if (installed) return;

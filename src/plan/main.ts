@@ -16,6 +16,8 @@ export function planProcess(argv: string[]): Promise<number> {
 
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { main } = require("./cli") as typeof import("./cli");
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    (require("./closure-cache") as typeof import("./closure-cache")).cacheProviders();
     return main(argv, process.env, pack);
 }
 

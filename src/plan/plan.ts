@@ -8,7 +8,6 @@ import { programFor } from "../programs";
 import { ConfigError } from "../../components/core/validation";
 import { CapturedResource, isSecret, runProgram } from "./capture";
 import { openPack, PolicyConfig, Violation } from "./analyze";
-import { cacheProviders } from "./closure-cache";
 import { SimulatedValue, StackReferenceOutputs } from "./mocks";
 import { PackProcess, POLICY_DIR } from "./pack-process";
 import { decryptKeys, hasSecureValue, stackDecrypter } from "../stack-secrets";
@@ -94,7 +93,6 @@ function asStackReference(outputs: Record<string, unknown>): StackReferenceOutpu
  * with the outputs of an offline plan of the hub stack it names (from that stack's file beside this one).
  */
 export async function planStack(opts: PlanOptions): Promise<PlanResult> {
-    cacheProviders();
     const file = opts.configFile ?? path.join(REPO_ROOT, `Pulumi.${opts.stack}.yaml`);
     const { config: raw, secret } = readStackFile(file, opts.env);
     const config = loadStackConfig(raw, secret);
