@@ -19,7 +19,8 @@ function imports(file: string): string[] {
 
 function resolve(from: string, spec: string): string {
     const base = path.resolve(path.dirname(from), spec);
-    return fs.existsSync(`${base}.ts`) ? `${base}.ts` : path.join(base, "index.ts");
+    // As Node and the loader resolve it: a TypeScript module, a JavaScript one (cache-file.js), or a folder's index.
+    return [`${base}.ts`, `${base}.js`].find((f) => fs.existsSync(f)) ?? path.join(base, "index.ts");
 }
 
 describe("layout", () => {

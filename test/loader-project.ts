@@ -27,9 +27,10 @@ export interface LoaderProject {
  */
 export function loaderProject(): LoaderProject {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-loader-"));
-    fs.mkdirSync(path.join(dir, "src", "plan"), { recursive: true });
-    for (const f of ["register.js", "defer-sdk.js", "cache-file.js"])
-        fs.copyFileSync(path.join(root, "src", "plan", f), path.join(dir, "src", "plan", f));
+    for (const f of ["src/plan/register.js", "src/plan/defer-sdk.js", "components/core/cache-file.js"]) {
+        fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+        fs.copyFileSync(path.join(root, f), path.join(dir, f));
+    }
     for (const f of ["tsconfig.json", "package-lock.json"]) fs.copyFileSync(path.join(root, f), path.join(dir, f));
     fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
     return {

@@ -10,6 +10,8 @@ import { decodeNode, DecodeContext, SchemaNode, takeDeletes } from "./talos-deco
 import { nodeMetadataProblems } from "./talos-node-rules";
 import { fromValue, GoNode, readPatchText, toValue } from "./talos-yaml";
 import { cacheDir } from "../core/cache-dir";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { writeCacheFile } = require("../core/cache-file") as { writeCacheFile(file: string, text: string): boolean };
 
 /**
  * Talos machine config patches checked offline against the config schema Talos publishes for the cluster's minor
@@ -371,16 +373,10 @@ function keptValidator(m: Minor, def: string): ValidateFunction {
         m.ajv.addSchema(m.schema, m.minor);
     }
     const v = m.ajv.getSchema(`${m.minor}#/$defs/${def}`)!;
-    try {
-        fs.mkdirSync(VALIDATOR_CACHE, { recursive: true });
-        const temporary = `${file}.${process.pid}`;
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const standaloneCode = (require("ajv/dist/standalone") as typeof import("ajv/dist/standalone")).default;
-        fs.writeFileSync(temporary, standaloneCode(m.ajv, v));
-        fs.renameSync(temporary, file);
-    } catch {
-        // A read-only install compiles in each process.
-    }
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const standaloneCode = (require("ajv/dist/standalone") as typeof import("ajv/dist/standalone")).default;
+    // A read-only install compiles in each process.
+    writeCacheFile(file, standaloneCode(m.ajv, v));
     return v;
 }
 

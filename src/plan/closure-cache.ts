@@ -28,7 +28,9 @@ const PROVIDER_THUNK = "() => provider";
 const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { writeCacheFile } = require("./cache-file") as { writeCacheFile(file: string, text: string): boolean };
+const { writeCacheFile } = require("../../components/core/cache-file") as {
+    writeCacheFile(file: string, text: string): boolean;
+};
 
 type Serialize = (func: Function, args?: SerializeFunctionArgs) => Promise<SerializedFunction>;
 

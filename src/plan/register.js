@@ -16,7 +16,7 @@ const Module = require("node:module");
 const { SourceMap } = Module;
 const path = require("node:path");
 
-const { writeCacheFile } = require("./cache-file");
+const { writeCacheFile } = require("../../components/core/cache-file");
 
 // Every process that runs our TypeScript (plan, pack, tests, bench) loads the SDK without its closure serializer's
 // heavy dependencies until they are used.

@@ -15,7 +15,7 @@ const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
-const { writeCacheFile } = require("./cache-file");
+const { writeCacheFile } = require("../../components/core/cache-file");
 
 // Where npm runs a package's scripts: its root.
 const ROOT = process.cwd();
