@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { spawn, SpawnOptions, spawnSync, SpawnSyncOptions } from "node:child_process";
+import { SpawnOptions, SpawnOptionsWithoutStdio, spawnSync, SpawnSyncOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -7,6 +7,7 @@ import { openPack } from "../src/plan/analyze";
 import { CapturedResource, unwrapSecrets } from "../src/plan/capture";
 import { packArgs } from "../policy/pack";
 import { startPackAsCli, startProviderHost } from "./pulumi-hosts";
+import { spawnOutput } from "./tools";
 
 /**
  * `npm run test:library` (CI, .ci/run): the package as a user gets it, installed the two ways the README offers: the
@@ -28,16 +29,9 @@ function run(command: string, args: string[], opts: SpawnSyncOptions = {}) {
 }
 
 /** `run`, leaving the event loop free: the two ways install side by side. */
-function runAside(command: string, args: string[], opts: SpawnOptions = {}) {
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(command, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.once("error", reject);
-        child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+async function runAside(command: string, args: string[], opts: SpawnOptionsWithoutStdio = {}) {
+    const { status, stdout, stderr } = await spawnOutput(command, args, { ...opts, stdin: "ignore" });
+    return { code: status, stdout, stderr };
 }
 
 function succeeded(
@@ -58,7 +52,7 @@ function ok(command: string, args: string[], opts: SpawnSyncOptions = {}) {
     return succeeded(command, args, opts.cwd, run(command, args, opts));
 }
 
-async function okAside(command: string, args: string[], opts: SpawnOptions = {}) {
+async function okAside(command: string, args: string[], opts: SpawnOptionsWithoutStdio = {}) {
     return succeeded(command, args, opts.cwd, await runAside(command, args, opts));
 }
 

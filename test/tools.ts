@@ -48,18 +48,21 @@ export function requireTools(ctx: Mocha.Context, tools: readonly string[], what:
     ctx.skip();
 }
 
-/** `command args` with `options`, not waiting as spawnSync does: its exit status, signal and output, through pipes. */
+/**
+ * `command args` with `options`, not waiting as spawnSync does: its exit status, signal and output, through pipes;
+ * its stdin a pipe, or nothing (`stdin: "ignore"`).
+ */
 export function spawnOutput(
     command: string,
     args: string[],
-    options: SpawnOptionsWithoutStdio,
+    { stdin = "pipe", ...options }: SpawnOptionsWithoutStdio & { stdin?: "pipe" | "ignore" },
 ): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-        const child = spawn(command, args, options);
+        const child = spawn(command, args, { ...options, stdio: [stdin, "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
-        child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+        child.stdout!.setEncoding("utf8").on("data", (d) => (stdout += d));
+        child.stderr!.setEncoding("utf8").on("data", (d) => (stderr += d));
         child.once("error", reject);
         child.once("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
     });
