@@ -206,6 +206,23 @@ function installedLibrary(how: string, install: (dir: string) => Promise<string>
                 const plan = JSON.parse(r.stdout);
                 assert.equal(plan.stack, "matrix");
                 assert.ok(plan.resources.length > 20);
+                // The providers' forwarders, serialized once and kept in the installed package's cache directory
+                // (cache-dir.ts), serve the next plan the same text.
+                const closures = path.join(app, "node_modules", "omni-scale", ".build", "closures");
+                assert.deepEqual(
+                    fs
+                        .readdirSync(closures)
+                        .map((f) => f.replace(/\.[0-9a-f]{16}\.json$/, ""))
+                        .sort(),
+                    [
+                        "packaged-provider.js.omni-scale-providers-etcd-key-etcdKeyProvider",
+                        "packaged-provider.js.omni-scale-providers-omni-clusterProvider",
+                        "packaged-provider.js.omni-scale-providers-omni-machineClassProvider",
+                    ],
+                );
+                const again = omniScale("plan --stack matrix --json", path.join(project, "sub"));
+                assert.equal(again.code, 0, again.stderr);
+                assert.equal(again.stdout, r.stdout);
             });
 
             it("plan keeps its exit code through a pipe: 2 for a stack file the project lacks", () => {
