@@ -11,8 +11,14 @@ import {
     hubRestoreScript,
 } from "../components/hub/backup-render";
 import { etcdKeyProvider } from "../components/hub/etcd-key";
+import { importedCodeKey } from "../src/plan/closure-cache";
 import { GpgHome } from "./keys";
 import { requireTools } from "./tools";
+
+const { writeCacheFile } = require("../components/core/cache-file") as {
+    writeCacheFile(file: string, text: string): boolean;
+};
+const { codeKeyOf } = require("../src/plan/register") as { codeKeyOf(files: string[]): string };
 
 /**
  * What the restore drill's two files share (hub-backup-drill.test.ts: the set taken while a 40 MB database is
@@ -200,7 +206,7 @@ export class Drill {
         // makes it on its thread pool, so gpg, etcd and `meanwhile` run in the meantime.
         ctx.timeout(180000);
         requireTools(ctx, ["etcd", "etcdctl", "sqlite3", "curl", "gpg", "timeout"], "the hub backup restore drill");
-        const signingKey = etcdKeyProvider.create({ name: "omni-scale hub backup" });
+        const signingKey = keptSigningKey();
         // Awaited below; until then a rejection must not count as unhandled.
         signingKey.catch(() => undefined);
         this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-backup-drill-"));
@@ -236,7 +242,7 @@ export class Drill {
         sql(this.small, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
         meanwhile();
 
-        const signing = (await signingKey).outs;
+        const signing = await signingKey;
         this.signingFingerprint = signing.fingerprint;
         this.signingKeyFile = path.join(this.tmp, "signing-key.asc");
         // Readable by the unprivileged user the drill runs the backup as (in the container: root, 0400).
@@ -292,4 +298,38 @@ export class Drill {
     /** Decrypts a set's file with the etcd secret key, as the restore does (real gpg). */
     decrypt = (file: string, out: string) =>
         this.gpg.run(["--trust-model", "always", "--output", out, "--decrypt", file]);
+}
+
+interface SigningKey {
+    fingerprint: string;
+    armoredPrivateKey: string;
+    armoredPublicKey: string;
+}
+
+/**
+ * The backup's signing key, made by OmniEtcdKey's provider as `pulumi up` makes it (OpenPGP.js, RSA-4096) and kept
+ * in .build/test-keys for the drills of later runs: making one is 1 to 2.5 s of CPU, in each drill file. The provider's
+ * own test (etcd-key.test.ts) makes a fresh key every run; here it is the backup's input. Kept under the provider's
+ * code (its module and what it imports) and OpenPGP.js's version, so a change to either makes a new key.
+ */
+async function keptSigningKey(): Promise<SigningKey> {
+    const root = path.join(__dirname, "..");
+    const provider = path.join(root, "components", "hub", "etcd-key.ts");
+    const openpgp = path.join(root, "node_modules", "openpgp", "package.json");
+    const key = importedCodeKey((files) => codeKeyOf([...files, openpgp]))(provider);
+    const file = key && path.join(root, ".build", "test-keys", `backup-signing-${key.slice(0, 16)}.json`);
+    try {
+        if (file) {
+            const kept = JSON.parse(fs.readFileSync(file, "utf8")) as SigningKey;
+            if (kept.fingerprint && kept.armoredPrivateKey && kept.armoredPublicKey) return kept;
+        }
+    } catch {
+        // None kept yet, or a file cut short: make one.
+    }
+    const { fingerprint, armoredPrivateKey, armoredPublicKey } = (
+        await etcdKeyProvider.create({ name: "omni-scale hub backup" })
+    ).outs as SigningKey;
+    const made = { fingerprint, armoredPrivateKey, armoredPublicKey };
+    if (file) writeCacheFile(file, JSON.stringify(made));
+    return made;
 }
