@@ -90,6 +90,34 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
         }
     });
 
+    it("only reads with write: false (npm test's workers): serves what a writer kept, keeps nothing of its own", async () => {
+        const reader = cacheProviderSerialization(dir, () => "code", { write: false });
+        try {
+            await serialize();
+            await serialize();
+            assert.equal(calls, 2, "nothing kept: serialized each time");
+            assert.deepEqual(fs.readdirSync(dir), []);
+        } finally {
+            reader();
+        }
+        const writer = cacheProviderSerialization(dir, () => "code");
+        let kept: SerializedFunction;
+        try {
+            kept = await serialize();
+        } finally {
+            writer();
+        }
+        assert.equal(calls, 3);
+        assert.equal(fs.readdirSync(dir).length, 1);
+        const again = cacheProviderSerialization(dir, () => "code", { write: false });
+        try {
+            assert.deepEqual(await serialize(), kept, "the writer's text");
+            assert.equal(calls, 3);
+        } finally {
+            again();
+        }
+    });
+
     it("serves a forwarder of the compiled package, keyed by its code and where it forwards, from any process", async () => {
         // What the installed package hands the SDK (packaged-provider.ts); no loader knows the sources there.
         const forwarderOf = (subpath: string, name: string, of: object) =>

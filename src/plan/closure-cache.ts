@@ -115,9 +115,13 @@ function entryFor(func: Function, args: SerializeFunctionArgs | undefined, dir: 
 
 /**
  * Serves the SDK's provider serialization from `dir` (one file per provider, replaced when its key changes); returns
- * the function that puts the SDK's own back.
+ * the function that puts the SDK's own back. With `write: false` it only reads: what it serializes is not kept.
  */
-export function cacheProviderSerialization(dir: string, codeKey: CodeKey): () => void {
+export function cacheProviderSerialization(
+    dir: string,
+    codeKey: CodeKey,
+    { write = true }: { write?: boolean } = {},
+): () => void {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const sdk = require(SDK_SERIALIZER) as { serializeFunction: Serialize };
     const serialize = sdk.serializeFunction;
@@ -131,7 +135,7 @@ export function cacheProviderSerialization(dir: string, codeKey: CodeKey): () =>
             // Not serialized yet with this code.
         }
         const serialized = await serialize(func, args);
-        if (!serialized.containsSecrets)
+        if (write && !serialized.containsSecrets)
             writeCacheFile(entry.file, JSON.stringify({ key: entry.key, serialized } satisfies Entry));
         return serialized;
     };
@@ -145,13 +149,16 @@ let installed = false;
 /**
  * A plan process's provider texts from the package's cache while their code is unchanged: from a checkout, when the
  * process loads its TypeScript through register.js (the plan's, the bench's); from the compiled package, its forwarders
- * (packaged-provider.ts). Only processes that run plans and nothing else install it: what the SDK serializes is kept
- * for every later plan, so it must come from a process no test has patched. `pulumi up` never uses it.
+ * (packaged-provider.ts). Only processes that run plans and nothing else keep what they serialize: it is kept for every
+ * later plan, so it must come from a process no test has patched. Others may read (`write: false`), as npm test's
+ * workers do. `pulumi up` never uses it.
  */
-export function cacheProviders(): void {
+export function cacheProviders({ write = true }: { write?: boolean } = {}): void {
     if (installed) return;
     installed = true;
     const register = require.cache[path.join(__dirname, "register.js")]?.exports as
         { codeKeyOf(files: string[]): string } | undefined;
-    cacheProviderSerialization(cacheDir("closures"), register ? importedCodeKey(register.codeKeyOf) : () => undefined);
+    cacheProviderSerialization(cacheDir("closures"), register ? importedCodeKey(register.codeKeyOf) : () => undefined, {
+        write,
+    });
 }
