@@ -118,6 +118,32 @@ describe("dynamic provider serialization cache (src/plan/closure-cache.ts)", () 
         }
     });
 
+    it("keeps nothing serialized where Node's eval globals are (node -e): the SDK names a captured module by its global there", async () => {
+        // `node -e`, `-p` and the REPL make every built-in module a global (`sys` is util); a provider host has none.
+        const nodeUtil = require("node:util");
+        const globals = { fs: require("node:fs"), sys: nodeUtil };
+        for (const [name, value] of Object.entries(globals))
+            Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
+        const uninstall = cacheProviderSerialization(dir, () => "code");
+        try {
+            assert.match((await real(() => nodeUtil.format("%s", 1))).text, /\bglobal\.sys\b/);
+            await serialize();
+            await serialize();
+            assert.equal(calls, 2, "serialized each time");
+            assert.deepEqual(fs.readdirSync(dir), []);
+        } finally {
+            uninstall();
+            for (const name of Object.keys(globals)) delete (globalThis as Record<string, unknown>)[name];
+        }
+        const again = cacheProviderSerialization(dir, () => "code");
+        try {
+            await serialize();
+            assert.equal(fs.readdirSync(dir).length, 1, "kept once the globals are gone");
+        } finally {
+            again();
+        }
+    });
+
     it("serves a forwarder of the compiled package, keyed by its code and where it forwards, from any process", async () => {
         // What the installed package hands the SDK (packaged-provider.ts); no loader knows the sources there.
         const forwarderOf = (subpath: string, name: string, of: object) =>

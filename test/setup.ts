@@ -7,25 +7,28 @@ import { spawnOutput } from "./tools";
  *
  * Serializing the three dynamic providers is 1.25 s of CPU in each process that plans (src/plan/closure-cache.ts), and
  * the plan command keeps what it serializes in .build/closures. A worker must not keep its own: its tests patch what
- * they load, and a text serialized there was once kept and broke a later run. So a clean plan process serializes them
- * first, and the workers read its texts (`write: false`); what it could not serialize, a worker serializes for itself.
+ * they load, and a text serialized there was once kept and broke a later run. So a clean plan process, started as the
+ * workers start, serializes them and keeps the texts, and the workers only read them (`write: false`): on a warm run
+ * they are all there already; one that is not there yet when a worker plans, the worker serializes for itself.
  */
 
 const ROOT = path.join(__dirname, "..");
 
-export async function mochaGlobalSetup(): Promise<void> {
-    const script = `require("./src/plan/closure-cache").cacheProviders();
-        const { planStack } = require("./src/plan/plan");
-        (async () => { for (const stack of ["quantum", "matrix"]) await planStack({ stack, skipPolicies: true }); })()
-            .catch((e) => { console.error(e); process.exit(1); });`;
-    const run = await spawnOutput(
-        process.execPath,
-        ["-r", path.join(ROOT, "src", "plan", "register.js"), "-e", script],
-        { cwd: ROOT, stdin: "ignore" },
-    );
-    if (run.status !== 0)
+let priming: ReturnType<typeof spawnOutput> | undefined;
+
+export function mochaGlobalSetup(): void {
+    // This file as a script (below), not `node -e`: the SDK serializes differently there (closure-cache.ts, evalGlobals).
+    priming = spawnOutput(process.execPath, ["-r", path.join(ROOT, "src", "plan", "register.js"), __filename], {
+        cwd: ROOT,
+        stdin: "ignore",
+    }).catch((e: Error) => ({ status: null, signal: null, stdout: "", stderr: e.message }));
+}
+
+export async function mochaGlobalTeardown(): Promise<void> {
+    const run = await priming;
+    if (run && run.status !== 0)
         process.stderr.write(
-            `test/setup.ts: the plan that serializes the dynamic providers for the workers failed (${run.status ?? run.signal}); each worker serializes its own:\n${run.stderr}\n`,
+            `test/setup.ts: the plan that serializes the dynamic providers for the workers failed (${run.status ?? run.signal}); each worker serialized its own:\n${run.stderr}\n`,
         );
 }
 
@@ -37,3 +40,16 @@ export const mochaHooks = {
         });
     },
 };
+
+if (require.main === module) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    (require("../src/plan/closure-cache") as typeof import("../src/plan/closure-cache")).cacheProviders();
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { planStack } = require("../src/plan/plan") as typeof import("../src/plan/plan");
+    (async () => {
+        for (const stack of ["quantum", "matrix"]) await planStack({ stack, skipPolicies: true });
+    })().catch((e) => {
+        console.error(e);
+        process.exit(1);
+    });
+}

@@ -135,13 +135,23 @@ export function cacheProviderSerialization(
             // Not serialized yet with this code.
         }
         const serialized = await serialize(func, args);
-        if (write && !serialized.containsSecrets)
+        if (write && !serialized.containsSecrets && !evalGlobals())
             writeCacheFile(entry.file, JSON.stringify({ key: entry.key, serialized } satisfies Entry));
         return serialized;
     };
     return () => {
         sdk.serializeFunction = serialize;
     };
+}
+
+/**
+ * Whether this process has Node's eval globals (`node -e`, `-p`, the REPL: every built-in module a global). The SDK
+ * names a captured value found on the global object as `global.<name>` instead of requiring it
+ * (@pulumi/pulumi v3.270.0 runtime/closure/createClosure.js, addEntriesForWellKnownGlobalObjectsAsync), so a provider
+ * serialized there uses `fs` or `global.sys` that the provider host does not have: such a text is never kept.
+ */
+function evalGlobals(): boolean {
+    return Object.getOwnPropertyDescriptor(globalThis, "fs") !== undefined;
 }
 
 let installed = false;
