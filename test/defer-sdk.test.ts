@@ -23,13 +23,21 @@ const loaded = () => ({
     typescript: require.cache[require.resolve("typescript", { paths: [closure] })] !== undefined,
     arborist: require.cache[require.resolve("@npmcli/arborist", { paths: [closure] })] !== undefined,
     normalize: require.cache[require.resolve("normalize-package-data", { paths: [closure] })] !== undefined,
+    automation: require.cache[path.join(closure, "..", "..", "automation", "index.js")] !== undefined,
 });
 `;
 
-describe("the SDK's closure dependencies load on first use (src/plan/defer-sdk.js)", () => {
+describe("the SDK's closure dependencies and Automation API load on first use (src/plan/defer-sdk.js)", () => {
     // One process checks both: what loading the SDK loads, then what serializing and computing code paths load.
     let dir: string;
-    let result: { before: unknown; text: string; paths: string[]; after: unknown };
+    let result: {
+        before: unknown;
+        text: string;
+        paths: string[];
+        after: unknown;
+        workspace: string;
+        automation: unknown;
+    };
     before(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-defer-"));
         // A package with a dependency that is installed: computeCodePaths reads package.json (normalize-package-data,
@@ -53,21 +61,28 @@ describe("the SDK's closure dependencies load on first use (src/plan/defer-sdk.j
                  const answer = 42;
                  const serialized = await pulumi.runtime.serializeFunction(() => answer);
                  const paths = await pulumi.runtime.computeCodePaths();
-                 console.log(JSON.stringify({ before, text: serialized.text, paths: [...paths.keys()], after: loaded() }));
+                 const after = loaded();
+                 const workspace = typeof pulumi.automation.LocalWorkspace;
+                 console.log(JSON.stringify({ before, text: serialized.text, paths: [...paths.keys()], after, workspace, automation: loaded().automation }));
              })().catch((e) => { console.error(e); process.exit(1); });`,
             dir,
         );
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it("loads @pulumi/pulumi without TypeScript, arborist and normalize-package-data", () => {
-        assert.deepEqual(result.before, { typescript: false, arborist: false, normalize: false });
+    it("loads @pulumi/pulumi without TypeScript, arborist, normalize-package-data and the Automation API", () => {
+        assert.deepEqual(result.before, { typescript: false, arborist: false, normalize: false, automation: false });
+    });
+
+    it("loads the Automation API when a program first reads pulumi.automation", () => {
+        assert.equal(result.workspace, "function");
+        assert.equal(result.automation, true);
     });
 
     it("serializes a function and computes code paths with the real modules, loaded then", () => {
         assert.match(result.text, /return \(\) => answer;/);
         assert.match(result.text, /answer: 42/);
         assert.deepEqual(result.paths, ["node_modules/dep"]);
-        assert.deepEqual(result.after, { typescript: true, arborist: true, normalize: true });
+        assert.deepEqual(result.after, { typescript: true, arborist: true, normalize: true, automation: false });
     });
 });

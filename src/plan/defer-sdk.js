@@ -8,7 +8,10 @@
  * see closure-cache.ts) or packages code paths (never, here). The SDK means these to load on demand
  * (`dynamic/index.js`: "Load runtime/closure on demand, as its dependencies are slow to load").
  *
- * Each is replaced, for those two SDK files only, by a stand-in that loads the real module on first access and
+ * The same for the Automation API (`index.js` requires `./automation` up front: about 45 ms, for programs that drive the
+ * Pulumi CLI, which no plan, pack or program of ours does).
+ *
+ * Each is replaced, for those SDK files only, by a stand-in that loads the real module on first access and
  * forwards to it. The stand-in answers the two interop helpers those files wrap their requires in as the real
  * module would: `__importStar` keeps it (it claims `__esModule`), and `default` is the module itself, as
  * `__importDefault` makes it for a CommonJS module.
@@ -16,8 +19,20 @@
 const Module = require("node:module");
 const path = require("node:path");
 
-const CLOSURE_DIR = `${path.sep}@pulumi${path.sep}pulumi${path.sep}runtime${path.sep}closure${path.sep}`;
-const DEFERRED = new Set(["../../typescript-shim", "@npmcli/arborist", "normalize-package-data"]);
+const SDK_DIR = `${path.sep}@pulumi${path.sep}pulumi${path.sep}`;
+const CLOSURE_DIR = `${SDK_DIR}runtime${path.sep}closure${path.sep}`;
+const CLOSURE_DEPENDENCIES = new Set(["../../typescript-shim", "@npmcli/arborist", "normalize-package-data"]);
+
+/**
+ * Whether `parent` requiring `request` gets a stand-in.
+ * @param {string} request
+ * @param {string | undefined} parent
+ */
+function isDeferred(request, parent) {
+    if (!parent) return false;
+    if (CLOSURE_DEPENDENCIES.has(request)) return parent.includes(CLOSURE_DIR);
+    return request === "./automation" && parent.endsWith(`${SDK_DIR}index.js`);
+}
 
 /**
  * @param {() => any} load
@@ -54,8 +69,8 @@ const load = loader._load;
  * @param {NodeJS.Module | undefined} parent
  * @param {boolean} isMain
  */
-loader._load = function deferClosureDependencies(request, parent, isMain) {
-    if (DEFERRED.has(request) && parent?.filename?.includes(CLOSURE_DIR)) {
+loader._load = function deferSdkDependencies(request, parent, isMain) {
+    if (isDeferred(request, parent?.filename)) {
         return deferred(() => load.call(loader, request, parent, isMain));
     }
     return load.call(loader, request, parent, isMain);
