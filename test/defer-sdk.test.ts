@@ -27,7 +27,7 @@ const loaded = () => ({
 });
 `;
 
-describe("the SDK's closure dependencies and Automation API load on first use (src/plan/defer-sdk.js)", () => {
+describe("the SDK's closure dependencies and Automation API, and zod's locales, load on first use (src/plan/defer-sdk.js)", () => {
     // One process checks both: what loading the SDK loads, then what serializing and computing code paths load.
     let dir: string;
     let result: {
@@ -37,6 +37,7 @@ describe("the SDK's closure dependencies and Automation API load on first use (s
         after: unknown;
         workspace: string;
         automation: unknown;
+        zod: { before: boolean; message: string; de: string; after: boolean };
     };
     before(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-defer-"));
@@ -63,7 +64,13 @@ describe("the SDK's closure dependencies and Automation API load on first use (s
                  const paths = await pulumi.runtime.computeCodePaths();
                  const after = loaded();
                  const workspace = typeof pulumi.automation.LocalWorkspace;
-                 console.log(JSON.stringify({ before, text: serialized.text, paths: [...paths.keys()], after, workspace, automation: loaded().automation }));
+                 const zodFile = ${JSON.stringify(require.resolve("zod"))};
+                 const locales = path.join(path.dirname(zodFile), "v4", "locales", "index.cjs");
+                 const { z } = require(zodFile);
+                 const zod = { before: require.cache[locales] !== undefined, message: z.string().safeParse(1).error.issues[0].message };
+                 zod.de = typeof z.locales.de;
+                 zod.after = require.cache[locales] !== undefined;
+                 console.log(JSON.stringify({ before, text: serialized.text, paths: [...paths.keys()], after, workspace, automation: loaded().automation, zod }));
              })().catch((e) => { console.error(e); process.exit(1); });`,
             dir,
         );
@@ -77,6 +84,15 @@ describe("the SDK's closure dependencies and Automation API load on first use (s
     it("loads the Automation API when a program first reads pulumi.automation", () => {
         assert.equal(result.workspace, "function");
         assert.equal(result.automation, true);
+    });
+
+    it("loads zod without its translated messages (every locale but the English it uses), and them when z.locales is read", () => {
+        assert.deepEqual(result.zod, {
+            before: false,
+            message: "Invalid input: expected string, received number",
+            de: "function",
+            after: true,
+        });
     });
 
     it("serializes a function and computes code paths with the real modules, loaded then", () => {

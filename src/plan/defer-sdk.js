@@ -9,7 +9,9 @@
  * (`dynamic/index.js`: "Load runtime/closure on demand, as its dependencies are slow to load").
  *
  * The same for the Automation API (`index.js` requires `./automation` up front: about 45 ms, for programs that drive the
- * Pulumi CLI, which no plan, pack or program of ours does).
+ * Pulumi CLI, which no plan, pack or program of ours does), and for zod's translated messages (`v4/classic/external`
+ * and `v4/core/index` require every locale for `z.locales`: about 35 ms; zod's English, which we use, is loaded apart
+ * by `v4/classic/schemas`).
  *
  * Each is replaced, for those SDK files only, by a stand-in that loads the real module on first access and
  * forwards to it. The stand-in answers the two interop helpers those files wrap their requires in as the real
@@ -21,6 +23,7 @@ const path = require("node:path");
 
 const SDK_DIR = `${path.sep}@pulumi${path.sep}pulumi${path.sep}`;
 const CLOSURE_DIR = `${SDK_DIR}runtime${path.sep}closure${path.sep}`;
+const ZOD_DIR = `${path.sep}node_modules${path.sep}zod${path.sep}v4${path.sep}`;
 const CLOSURE_DEPENDENCIES = new Set(["../../typescript-shim", "@npmcli/arborist", "normalize-package-data"]);
 
 /**
@@ -31,6 +34,7 @@ const CLOSURE_DEPENDENCIES = new Set(["../../typescript-shim", "@npmcli/arborist
 function isDeferred(request, parent) {
     if (!parent) return false;
     if (CLOSURE_DEPENDENCIES.has(request)) return parent.includes(CLOSURE_DIR);
+    if (request === "../locales/index.cjs") return parent.includes(ZOD_DIR);
     return request === "./automation" && parent.endsWith(`${SDK_DIR}index.js`);
 }
 
