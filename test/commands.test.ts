@@ -36,7 +36,25 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(project, "Pulumi.hub.yaml"));
         fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.mine.yaml"));
         // The two plans side by side, not awaited here: they share nothing with each other or the other tests.
-        plans = Promise.all(PLANS.map(({ args, cwd }) => omniScaleAsync(["plan", ...args, "--json"], cwd())));
+        // The first notes, as each of its processes exits, which of what defer-sdk.js defers it loaded.
+        const deferredProbe = path.join(away, "deferred-probe.js");
+        fs.writeFileSync(
+            deferredProbe,
+            `const loaded = (p) => Object.keys(require.cache).some((f) => f.includes(p));
+            process.on("exit", () => require("fs").appendFileSync(${JSON.stringify(path.join(away, "deferred.jsonl"))},
+                JSON.stringify({ pack: process.argv.some((a) => a.endsWith("policy")),
+                    typescript: loaded("/node_modules/typescript/"), arborist: loaded("/@npmcli/arborist/"),
+                    automation: loaded("/@pulumi/pulumi/automation/"), zodLocales: loaded("/zod/v4/locales/index.cjs") }) + "\\n"));\n`,
+        );
+        plans = Promise.all(
+            PLANS.map(({ args, cwd }, i) =>
+                omniScaleAsync(
+                    ["plan", ...args, "--json"],
+                    cwd(),
+                    i === 0 ? { NODE_OPTIONS: `--require ${deferredProbe}` } : {},
+                ),
+            ),
+        );
         plans.catch(() => undefined);
     });
     after(() => fs.rmSync(away, { recursive: true, force: true }));
@@ -57,8 +75,8 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         return { NODE_OPTIONS: `--require ${probe}` };
     };
     /** The same, not waiting: its output through pipes, its exit status. */
-    const omniScaleAsync = (args: string[], cwd = away) => {
-        const env = { ...process.env };
+    const omniScaleAsync = (args: string[], cwd = away, extraEnv: NodeJS.ProcessEnv = {}) => {
+        const env = { ...process.env, ...extraEnv };
         delete env.INIT_CWD;
         return spawnOutput(BIN, args, { cwd, env });
     };
@@ -219,6 +237,19 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
             const plan = JSON.parse(run.stdout);
             assert.equal(plan.stack, args[1]);
             assert.ok(plan.resources.length > 10);
+        }
+        // The command and the pack it starts load the SDK without its Automation API and zod without its locales, and
+        // the pack without the closure serializer's TypeScript and arborist (the command loads them if it serializes).
+        const processes = fs
+            .readFileSync(path.join(away, "deferred.jsonl"), "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
+        assert.deepEqual(processes.map((p) => p.pack).sort(), [false, true]);
+        for (const p of processes) {
+            assert.equal(p.automation, false, JSON.stringify(p));
+            assert.equal(p.zodLocales, false, JSON.stringify(p));
+            if (p.pack) assert.deepEqual([p.typescript, p.arborist], [false, false]);
         }
         // Outside any project, --stack names nothing: plan's own lookup, in this process (the runs above cross the
         // process boundary: the caller's directory in INIT_CWD, the project's as the working directory).

@@ -8,3 +8,6 @@ process.once("SIGTERM", () => process.exit(143));
 // The installed pack keeps V8's compiled code too (from a checkout, register.js has set its own place already).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 (require("node:module") as { enableCompileCache?(): unknown }).enableCompileCache?.();
+// And loads what the pack never uses only if it is used (defer-sdk.js: the SDK's closure serializer's dependencies,
+// its Automation API, zod's locales); from a checkout, register.js has loaded it already.
+require("./defer-sdk");
