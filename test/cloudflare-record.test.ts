@@ -202,7 +202,9 @@ let lazyPlanRun: ReturnType<typeof spawnOutput> | undefined;
  * the first describe's before, so that it runs beside the in-process tests rather than after them.
  */
 function lazyPlan() {
+    // As the plan command (main.ts) does: the providers' serialized texts from .build/closures.
     const script = `
+        require("./src/plan/closure-cache").cacheProviders();
         const { planStack } = require("./src/plan/plan");
         planStack({ stack: "matrix", skipPolicies: true }).then(() => {
             const loaded = Object.keys(require.cache).filter((k) => /@pulumi[\\/]cloudflare|@pulumiverse[\\/]acme/.test(k));
