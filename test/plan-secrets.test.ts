@@ -24,6 +24,8 @@ const [pitfall, pulumiTestState] = JSON.parse(
 ).values as PublishedValue[];
 
 const PASSPHRASE = TEST_PASSPHRASE;
+/** One wrong passphrase for the test stacks: each passphrase tried costs a key derivation (a quarter second). */
+const WRONG_PASSPHRASE = "not the passphrase";
 
 /** The ConfigError `fn` throws, for assertions on its issues. */
 function configError(fn: () => unknown): ConfigError {
@@ -128,7 +130,7 @@ describe("plan: secure values of Pulumi's passphrase provider (src/stack-secrets
             readStackFile(file, { PULUMI_CONFIG_PASSPHRASE: "", PULUMI_CONFIG_PASSPHRASE_FILE: passFile }),
         );
         assert.match(empty.message, /- PULUMI_CONFIG_PASSPHRASE: does not unlock/);
-        fs.writeFileSync(passFile, "not it\n");
+        fs.writeFileSync(passFile, `${WRONG_PASSPHRASE}\n`);
         assert.match(
             configError(() => readStackFile(file, { PULUMI_CONFIG_PASSPHRASE_FILE: passFile })).message,
             /- PULUMI_CONFIG_PASSPHRASE_FILE: does not unlock/,
@@ -306,14 +308,14 @@ describe("plan CLI: a real stack file's etcd GPG key and TLS pair, decrypted (np
 
     it("exits 2 naming the variable for a wrong or missing passphrase, before planning anything", async () => {
         const file = hubFile({ tlsCertificate: omni.cert, tlsPrivateKey: omni.key });
-        const wrong = await plan(file, [], { PULUMI_CONFIG_PASSPHRASE: "not the passphrase" });
+        const wrong = await plan(file, [], { PULUMI_CONFIG_PASSPHRASE: WRONG_PASSPHRASE });
         assert.equal(wrong.code, 2);
         assert.equal(wrong.stdout, "");
         assert.match(
             wrong.stderr,
             /PULUMI_CONFIG_PASSPHRASE: does not unlock the secrets of .*Pulumi\.quantum\.yaml \(incorrect passphrase/,
         );
-        assert.ok(!wrong.stderr.includes("not the passphrase"));
+        assert.ok(!wrong.stderr.includes(WRONG_PASSPHRASE));
         const unset = await plan(file, [], {});
         assert.equal(unset.code, 2);
         assert.match(
