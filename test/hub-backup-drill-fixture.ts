@@ -10,15 +10,8 @@ import {
     hubBackupScript,
     hubRestoreScript,
 } from "../components/hub/backup-render";
-import { etcdKeyProvider } from "../components/hub/etcd-key";
-import { importedCodeKey } from "../src/plan/closure-cache";
-import { GpgHome } from "./keys";
+import { GpgHome, providerMadeKey } from "./keys";
 import { requireTools } from "./tools";
-
-const { writeCacheFile } = require("../components/core/cache-file") as {
-    writeCacheFile(file: string, text: string): boolean;
-};
-const { codeKeyOf } = require("../src/plan/register") as { codeKeyOf(files: string[]): string };
 
 /**
  * What the restore drill's two files share (hub-backup-drill.test.ts: the set taken while a 40 MB database is
@@ -190,7 +183,7 @@ export class Drill {
     /** The etcd key as Omni's docs make it with gpg: a certify-only primary key and an encryption subkey. */
     fingerprint!: string;
     publicKeyFile!: string;
-    /** The backup's signing key, made as `pulumi up` makes it (OmniEtcdKey's provider: OpenPGP.js, RSA-4096). */
+    /** The backup's signing key, made as `pulumi up` makes it (OmniEtcdKey's provider: OpenPGP.js, RSA-4096; keys.ts). */
     signingFingerprint!: string;
     signingKeyFile!: string;
     signingPublicKey!: string;
@@ -202,11 +195,11 @@ export class Drill {
 
     /** `meanwhile` runs once the directories and etcd are there, while the signing key is still being made. */
     async setUp(ctx: Mocha.Context, meanwhile: () => void = () => undefined): Promise<void> {
-        // The signing key is RSA-4096, generated in JavaScript as at `pulumi up`: seconds on a loaded machine. Node
-        // makes it on its thread pool, so gpg, etcd and `meanwhile` run in the meantime.
+        // The signing key is RSA-4096, generated in JavaScript as at `pulumi up` (when none is kept): seconds on a
+        // loaded machine. Node makes it on its thread pool, so gpg, etcd and `meanwhile` run in the meantime.
         ctx.timeout(180000);
         requireTools(ctx, ["etcd", "etcdctl", "sqlite3", "curl", "gpg", "timeout"], "the hub backup restore drill");
-        const signingKey = keptSigningKey();
+        const signingKey = providerMadeKey({ name: "omni-scale hub backup" }).then((k) => k.outs);
         // Awaited below; until then a rejection must not count as unhandled.
         signingKey.catch(() => undefined);
         this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hub-backup-drill-"));
@@ -298,38 +291,4 @@ export class Drill {
     /** Decrypts a set's file with the etcd secret key, as the restore does (real gpg). */
     decrypt = (file: string, out: string) =>
         this.gpg.run(["--trust-model", "always", "--output", out, "--decrypt", file]);
-}
-
-interface SigningKey {
-    fingerprint: string;
-    armoredPrivateKey: string;
-    armoredPublicKey: string;
-}
-
-/**
- * The backup's signing key, made by OmniEtcdKey's provider as `pulumi up` makes it (OpenPGP.js, RSA-4096) and kept
- * in .build/test-keys for the drills of later runs: making one is 1 to 2.5 s of CPU, in each drill file. The provider's
- * own test (etcd-key.test.ts) makes a fresh key every run; here it is the backup's input. Kept under the provider's
- * code (its module and what it imports) and OpenPGP.js's version, so a change to either makes a new key.
- */
-async function keptSigningKey(): Promise<SigningKey> {
-    const root = path.join(__dirname, "..");
-    const provider = path.join(root, "components", "hub", "etcd-key.ts");
-    const openpgp = path.join(root, "node_modules", "openpgp", "package.json");
-    const key = importedCodeKey((files) => codeKeyOf([...files, openpgp]))(provider);
-    const file = key && path.join(root, ".build", "test-keys", `backup-signing-${key.slice(0, 16)}.json`);
-    try {
-        if (file) {
-            const kept = JSON.parse(fs.readFileSync(file, "utf8")) as SigningKey;
-            if (kept.fingerprint && kept.armoredPrivateKey && kept.armoredPublicKey) return kept;
-        }
-    } catch {
-        // None kept yet, or a file cut short: make one.
-    }
-    const { fingerprint, armoredPrivateKey, armoredPublicKey } = (
-        await etcdKeyProvider.create({ name: "omni-scale hub backup" })
-    ).outs as SigningKey;
-    const made = { fingerprint, armoredPrivateKey, armoredPublicKey };
-    if (file) writeCacheFile(file, JSON.stringify(made));
-    return made;
 }

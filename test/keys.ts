@@ -1,8 +1,11 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as openpgp from "openpgp";
+import type * as etcdKey from "../components/hub/etcd-key";
+import type * as closureCache from "../src/plan/closure-cache";
 
 /** A certificate (or chain) and its private key, PEM. */
 export interface Pair {
@@ -98,4 +101,49 @@ export async function eccKey(opts: { passphrase?: string; noSubkey?: boolean } =
         format: "armored",
     });
     return privateKey;
+}
+
+/** What OmniEtcdKey's provider's create returns: the key's fingerprint as id, and the key. */
+export interface ProviderMadeKey {
+    id: string;
+    outs: { fingerprint: string; armoredPrivateKey: string; armoredPublicKey: string; [input: string]: unknown };
+}
+
+/**
+ * An RSA-4096 key made by OmniEtcdKey's provider's create, as `pulumi up` makes it, and kept in .build/test-keys for
+ * later runs: making one is 1 to 4 s of CPU. Kept under the provider's code (its module and what it imports),
+ * OpenPGP.js's version and the inputs, so create runs again on a fresh checkout (CI) and after any change to them; a
+ * warm run checks the key the current code made.
+ */
+export async function providerMadeKey(inputs: { name: string; email?: string }): Promise<ProviderMadeKey> {
+    // Loaded here, not by every test file that makes keys: the provider brings the SDK.
+    const { etcdKeyProvider } = require("../components/hub/etcd-key") as typeof etcdKey;
+    const { importedCodeKey } = require("../src/plan/closure-cache") as typeof closureCache;
+    const { writeCacheFile } = require("../components/core/cache-file") as {
+        writeCacheFile(file: string, text: string): boolean;
+    };
+    const { codeKeyOf } = require("../src/plan/register") as { codeKeyOf(files: string[]): string };
+    const root = path.join(__dirname, "..");
+    const provider = path.join(root, "components", "hub", "etcd-key.ts");
+    const openpgpVersion = path.join(root, "node_modules", "openpgp", "package.json");
+    const code = importedCodeKey((files) => codeKeyOf([...files, openpgpVersion]))(provider);
+    const key =
+        code &&
+        createHash("sha256")
+            .update(JSON.stringify([code, inputs]))
+            .digest("hex")
+            .slice(0, 16);
+    const file = key && path.join(root, ".build", "test-keys", `etcd-key-${key}.json`);
+    try {
+        if (file) {
+            const kept = JSON.parse(fs.readFileSync(file, "utf8")) as ProviderMadeKey;
+            if (kept.id && kept.outs.armoredPrivateKey && kept.outs.armoredPublicKey) return kept;
+        }
+    } catch {
+        // None kept yet, or a file cut short: make one.
+    }
+    const { id, outs } = await etcdKeyProvider.create(inputs);
+    const made = { id, outs } as ProviderMadeKey;
+    if (file) writeCacheFile(file, JSON.stringify(made));
+    return made;
 }
