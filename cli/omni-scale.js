@@ -6,6 +6,7 @@
 // (NODE_COMPILE_CACHE, else the system's temporary directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off): about a third
 // of loading is compiling.
 require("node:module").enableCompileCache?.();
-// The SDK's closure serializer's dependencies and its Automation API load when used (src/plan/defer-sdk.js).
+// What the commands seldom or never use (the SDK's closure serializer's dependencies, its Automation API, zod's
+// locales) loads only if used (src/plan/defer-sdk.js).
 require("../bin/src/plan/defer-sdk");
 require("../bin/src/cli").run(process.argv.slice(2));

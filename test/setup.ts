@@ -7,9 +7,9 @@ import { spawnOutput } from "./tools";
  *
  * Serializing the three dynamic providers is 1.25 s of CPU in each process that plans (src/plan/closure-cache.ts), and
  * the plan command keeps what it serializes in .build/closures. A worker must not keep its own: its tests patch what
- * they load, and a text serialized there was once kept and broke a later run. So a clean plan process, started as the
- * workers start, serializes them and keeps the texts, and the workers only read them (`write: false`): on a warm run
- * they are all there already; one that is not there yet when a worker plans, the worker serializes for itself.
+ * it loads, the SDK's serializer among them. So a clean plan process, started as the workers start, serializes them
+ * and keeps the texts, and the workers only read them (`write: false`): on a warm run they are all there already; one
+ * that is not there yet when a worker plans, the worker serializes for itself.
  */
 
 const ROOT = path.join(__dirname, "..");

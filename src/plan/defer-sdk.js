@@ -13,7 +13,7 @@
  * and `v4/core/index` require every locale for `z.locales`: about 35 ms; zod's English, which we use, is loaded apart
  * by `v4/classic/schemas`).
  *
- * Each is replaced, for those SDK files only, by a stand-in that loads the real module on first access and
+ * Each is replaced, for the files named here only, by a stand-in that loads the real module on first access and
  * forwards to it. The stand-in answers the two interop helpers those files wrap their requires in as the real
  * module would: `__importStar` keeps it (it claims `__esModule`), and `default` is the module itself, as
  * `__importDefault` makes it for a CommonJS module.
