@@ -336,26 +336,33 @@ describe("plan CLI", () => {
         assert.equal((await plan("--stack", "matrix", "--json", "--policy-config", file)).code, 1);
     });
 
-    it("runs as `npm run plan` does, as a process with its exit code: serializes the etcd key's provider once, then serves the same text from .build/closures", function () {
-        const closures = path.join(root, ".build", "closures");
+    it("runs as `npm run plan` does, as a process with its exit code: serializes the etcd key's provider once, then serves the same text from its cache", function () {
+        // A cache directory of its own (OMNI_SCALE_CACHE, cache-dir.ts), empty: the repository's .build is the other
+        // tests' and the workers' (test/setup.ts).
+        const cache = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-plan-cache-"));
+        const closures = path.join(cache, "closures");
         const entries = () =>
             fs.existsSync(closures)
                 ? fs.readdirSync(closures).filter((f) => /^etcd-key\.ts\.etcdKeyProvider\..*\.json$/.test(f))
                 : [];
-        entries().forEach((f) => fs.rmSync(path.join(closures, f), { force: true }));
         const providerText = () => {
             const run = spawnSync(process.execPath, [...planNodeArgs(), "--stack", "quantum", "--json"], {
                 cwd: root,
                 encoding: "utf8",
+                env: { ...process.env, OMNI_SCALE_CACHE: cache },
             });
             assert.equal(run.status, 0, run.stderr);
             assert.match(run.stdout, /--auth-auth0-domain=dev-example\.us\.auth0\.com/);
             return JSON.parse(run.stdout).resources.find((r: any) => r.type === "pulumi-nodejs:dynamic:Resource").inputs
                 .__provider;
         };
-        const serialized = providerText();
-        assert.match(serialized, /async function \/\*generateEtcdKey\*\//);
-        assert.equal(entries().length, 1, "the first plan kept what the SDK serialized");
-        assert.equal(providerText(), serialized, "the next plan prints the same text");
+        try {
+            const serialized = providerText();
+            assert.match(serialized, /async function \/\*generateEtcdKey\*\//);
+            assert.equal(entries().length, 1, "the first plan kept what the SDK serialized");
+            assert.equal(providerText(), serialized, "the next plan prints the same text");
+        } finally {
+            fs.rmSync(cache, { recursive: true, force: true });
+        }
     });
 });

@@ -18,10 +18,20 @@ let priming: ReturnType<typeof spawnOutput> | undefined;
 
 export function mochaGlobalSetup(): void {
     // This file as a script (below), not `node -e`: the SDK serializes differently there (closure-cache.ts, evalGlobals).
-    priming = spawnOutput(process.execPath, ["-r", path.join(ROOT, "src", "plan", "register.js"), __filename], {
-        cwd: ROOT,
-        stdin: "ignore",
-    }).catch((e: Error) => ({ status: null, signal: null, stdout: "", stderr: e.message }));
+    // Skipped when no source and nothing in .build/closures changed since it last ran (skip-unchanged.js).
+    const prime = [process.execPath, "-r", path.join(ROOT, "src", "plan", "register.js"), __filename];
+    priming = spawnOutput(
+        process.execPath,
+        [
+            path.join(ROOT, "src", "plan", "skip-unchanged.js"),
+            "closures",
+            "--output",
+            ".build/closures",
+            "--",
+            ...prime,
+        ],
+        { cwd: ROOT, stdin: "ignore" },
+    ).catch((e: Error) => ({ status: null, signal: null, stdout: "", stderr: e.message }));
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {
