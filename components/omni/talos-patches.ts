@@ -10,8 +10,7 @@ import { decodeNode, DecodeContext, SchemaNode, takeDeletes } from "./talos-deco
 import { nodeMetadataProblems } from "./talos-node-rules";
 import { fromValue, GoNode, readPatchText, toValue } from "./talos-yaml";
 import { cacheDir } from "../core/cache-dir";
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { writeCacheFile } = require("../core/cache-file") as { writeCacheFile(file: string, text: string): boolean };
+import { writeCacheFile } from "../core/cache-file";
 
 /**
  * Talos machine config patches checked offline against the config schema Talos publishes for the cluster's minor

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import type { SerializedFunction, SerializeFunctionArgs } from "@pulumi/pulumi/runtime";
 import { forwardsOf } from "../../components/core/packaged-provider";
 import { cacheDir } from "../../components/core/cache-dir";
+import { writeCacheFile } from "../../components/core/cache-file";
 
 /**
  * The plan's cache of what the SDK serializes for a dynamic provider (`__provider`, e.g. the etcd key's).
@@ -26,11 +27,6 @@ const SDK_SERIALIZER = "@pulumi/pulumi/runtime/closure/serializeClosure";
 /** How `@pulumi/pulumi/dynamic` asks for a provider: `serializeFunction(() => provider, …)`. */
 const PROVIDER_THUNK = "() => provider";
 const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
-
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { writeCacheFile } = require("../../components/core/cache-file") as {
-    writeCacheFile(file: string, text: string): boolean;
-};
 
 type Serialize = (func: Function, args?: SerializeFunctionArgs) => Promise<SerializedFunction>;
 
