@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as openpgp from "openpgp";
 import type * as etcdKey from "../components/hub/etcd-key";
 import type * as closureCache from "../src/plan/closure-cache";
+import { keptFixture } from "./tools";
 
 /** A certificate (or chain) and its private key, PEM. */
 export interface Pair {
@@ -119,31 +120,22 @@ export async function providerMadeKey(inputs: { name: string; email?: string }):
     // Loaded here, not by every test file that makes keys: the provider brings the SDK.
     const { etcdKeyProvider } = require("../components/hub/etcd-key") as typeof etcdKey;
     const { importedCodeKey } = require("../src/plan/closure-cache") as typeof closureCache;
-    const { writeCacheFile } = require("../components/core/cache-file") as {
-        writeCacheFile(file: string, text: string): boolean;
-    };
     const { codeKeyOf } = require("../src/plan/register") as { codeKeyOf(files: string[]): string };
     const root = path.join(__dirname, "..");
     const provider = path.join(root, "components", "hub", "etcd-key.ts");
     const openpgpVersion = path.join(root, "node_modules", "openpgp", "package.json");
     const code = importedCodeKey((files) => codeKeyOf([...files, openpgpVersion]))(provider);
-    const key =
-        code &&
-        createHash("sha256")
-            .update(JSON.stringify([code, inputs]))
-            .digest("hex")
-            .slice(0, 16);
-    const file = key && path.join(root, ".build", "test-keys", `etcd-key-${key}.json`);
-    try {
-        if (file) {
-            const kept = JSON.parse(fs.readFileSync(file, "utf8")) as ProviderMadeKey;
-            if (kept.id && kept.outs.armoredPrivateKey && kept.outs.armoredPublicKey) return kept;
-        }
-    } catch {
-        // None kept yet, or a file cut short: make one.
-    }
-    const { id, outs } = await etcdKeyProvider.create(inputs);
-    const made = { id, outs } as ProviderMadeKey;
-    if (file) writeCacheFile(file, JSON.stringify(made));
+    if (code === undefined) return (await etcdKeyProvider.create(inputs)) as ProviderMadeKey;
+    const id = createHash("sha256")
+        .update(JSON.stringify([code, inputs]))
+        .digest("hex")
+        .slice(0, 16);
+    const { kept, keep } = keptFixture(`etcd-key-${id}`, (k: ProviderMadeKey) =>
+        k.id && k.outs?.armoredPrivateKey && k.outs.armoredPublicKey ? k : undefined,
+    );
+    if (kept) return kept;
+    const { id: fingerprint, outs } = await etcdKeyProvider.create(inputs);
+    const made = { id: fingerprint, outs } as ProviderMadeKey;
+    keep(made);
     return made;
 }

@@ -1,10 +1,5 @@
 import { createCipheriv, createHash, pbkdf2Sync, randomBytes } from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
-
-const { writeCacheFile } = require("../components/core/cache-file") as {
-    writeCacheFile(file: string, text: string): boolean;
-};
+import { keptFixture } from "./tools";
 
 /** A stack encrypted with Pulumi's passphrase provider: its `encryptionsalt` line and a sealer for `secure:` values. */
 export interface PassphraseStack {
@@ -55,16 +50,13 @@ function newPassphraseStack(passphrase: string): PassphraseStack {
  */
 function saltAndKey(passphrase: string): { salt: Buffer; key: Buffer } {
     const id = createHash("sha256").update(passphrase).digest("hex").slice(0, 16);
-    const file = path.join(__dirname, "..", ".build", "test-keys", `passphrase-${id}.json`);
-    try {
-        const kept = JSON.parse(fs.readFileSync(file, "utf8")) as { salt: string; key: string };
-        const [salt, key] = [Buffer.from(kept.salt, "base64"), Buffer.from(kept.key, "base64")];
-        if (salt.length === 8 && key.length === 32) return { salt, key };
-    } catch {
-        // None kept yet, or a file cut short: derive.
-    }
+    const { kept, keep } = keptFixture(`passphrase-${id}`, (k: { salt: string; key: string }) => {
+        const [salt, key] = [Buffer.from(k.salt, "base64"), Buffer.from(k.key, "base64")];
+        return salt.length === 8 && key.length === 32 ? { salt, key } : undefined;
+    });
+    if (kept) return kept;
     const salt = randomBytes(8);
     const key = pbkdf2Sync(passphrase, salt, 1_000_000, 32, "sha256");
-    writeCacheFile(file, JSON.stringify({ salt: salt.toString("base64"), key: key.toString("base64") }));
+    keep({ salt: salt.toString("base64"), key: key.toString("base64") });
     return { salt, key };
 }

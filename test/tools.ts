@@ -1,4 +1,7 @@
 import { execFileSync, spawn, SpawnOptionsWithoutStdio } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { writeCacheFile } from "../components/core/cache-file";
 
 /** Debian packages that provide the command-line tools some tests run for real. */
 export const DEBIAN_PACKAGES: Record<string, string> = {
@@ -66,4 +69,20 @@ export function spawnOutput(
         child.once("error", reject);
         child.once("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
     });
+}
+
+/**
+ * Test fixtures that cost seconds of CPU to make (keys) are kept between runs in .build/test-keys, one file per `id`:
+ * what `parse` accepts of the kept one, else undefined (none kept yet, a file cut short, another shape), and the
+ * caller makes one and keeps it with `keep`.
+ */
+export function keptFixture<T>(id: string, parse: (kept: any) => T | undefined) {
+    const file = path.join(__dirname, "..", ".build", "test-keys", `${id}.json`);
+    let kept: T | undefined;
+    try {
+        kept = parse(JSON.parse(fs.readFileSync(file, "utf8")));
+    } catch {
+        kept = undefined;
+    }
+    return { kept, keep: (made: unknown) => writeCacheFile(file, JSON.stringify(made)) };
 }
