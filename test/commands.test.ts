@@ -37,22 +37,16 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         fs.copyFileSync(path.join(REPO, "Pulumi.quantum.yaml"), path.join(away, "Pulumi.mine.yaml"));
         // The two plans side by side, not awaited here: they share nothing with each other or the other tests.
         // The first notes, as each of its processes exits, which of what defer-sdk.js defers it loaded.
-        const deferredProbe = path.join(away, "deferred-probe.js");
-        fs.writeFileSync(
-            deferredProbe,
-            `const loaded = (p) => Object.keys(require.cache).some((f) => f.includes(p));
-            process.on("exit", () => require("fs").appendFileSync(${JSON.stringify(path.join(away, "deferred.jsonl"))},
+        const deferredProbe = exitProbe(
+            "deferred-probe.js",
+            `require("fs").appendFileSync(${JSON.stringify(path.join(away, "deferred.jsonl"))},
                 JSON.stringify({ pack: process.argv.some((a) => a.endsWith("policy")),
                     typescript: loaded("/node_modules/typescript/"), arborist: loaded("/@npmcli/arborist/"),
-                    automation: loaded("/@pulumi/pulumi/automation/"), zodLocales: loaded("/zod/v4/locales/index.cjs") }) + "\\n"));\n`,
+                    automation: loaded("/@pulumi/pulumi/automation/"), zodLocales: loaded("/zod/v4/locales/index.cjs") }) + "\\n")`,
         );
         plans = Promise.all(
             PLANS.map(({ args, cwd }, i) =>
-                omniScaleAsync(
-                    ["plan", ...args, "--json"],
-                    cwd(),
-                    i === 0 ? { NODE_OPTIONS: `--require ${deferredProbe}` } : {},
-                ),
+                omniScaleAsync(["plan", ...args, "--json"], cwd(), i === 0 ? deferredProbe : {}),
             ),
         );
         plans.catch(() => undefined);
@@ -65,15 +59,21 @@ describe("omni-scale (the operator commands, package.json bin)", () => {
         delete env.INIT_CWD;
         return spawnSync(BIN, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     };
-    /** NODE_OPTIONS that make the command say on stderr, as it exits, whether it loaded the Pulumi SDK (0.8 s of start). */
-    const sdkProbe = () => {
-        const probe = path.join(away, "sdk-probe.js");
+    /**
+     * NODE_OPTIONS that preload a probe (`name`, in the scratch directory) running `onExit` as each process of the
+     * command exits; `loaded(part)` tells whether a module whose path holds `part` was loaded.
+     */
+    const exitProbe = (name: string, onExit: string) => {
+        const probe = path.join(away, name);
         fs.writeFileSync(
             probe,
-            `process.on("exit", () => process.stderr.write("sdk-loaded=" + Object.keys(require.cache).some((f) => f.includes("/@pulumi/pulumi/")) + "\\n"));\n`,
+            `const loaded = (part) => Object.keys(require.cache).some((f) => f.includes(part));\nprocess.on("exit", () => ${onExit});\n`,
         );
         return { NODE_OPTIONS: `--require ${probe}` };
     };
+    /** The command says on stderr, as it exits, whether it loaded the Pulumi SDK (0.8 s of start). */
+    const sdkProbe = () =>
+        exitProbe("sdk-probe.js", `process.stderr.write("sdk-loaded=" + loaded("/@pulumi/pulumi/") + "\\n")`);
     /** The same, not waiting: its output through pipes, its exit status. */
     const omniScaleAsync = (args: string[], cwd = away, extraEnv: NodeJS.ProcessEnv = {}) => {
         const env = { ...process.env, ...extraEnv };
