@@ -42,18 +42,18 @@ export async function mochaGlobalTeardown(): Promise<void> {
         );
 }
 
+// Loaded when used: mocha's main process, which only starts the priming plan, never plans.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const closureCache = () => require("../src/plan/closure-cache") as typeof import("../src/plan/closure-cache");
+
 export const mochaHooks = {
     beforeAll(): void {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        (require("../src/plan/closure-cache") as typeof import("../src/plan/closure-cache")).cacheProviders({
-            write: false,
-        });
+        closureCache().cacheProviders({ write: false });
     },
 };
 
 if (require.main === module) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require("../src/plan/closure-cache") as typeof import("../src/plan/closure-cache")).cacheProviders();
+    closureCache().cacheProviders();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { planStack } = require("../src/plan/plan") as typeof import("../src/plan/plan");
     (async () => {
