@@ -27,7 +27,12 @@ export interface LoaderProject {
  */
 export function loaderProject(): LoaderProject {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-loader-"));
-    for (const f of ["src/plan/register.js", "src/plan/defer-sdk.js", "components/core/cache-file.js"]) {
+    for (const f of [
+        "src/plan/register.js",
+        "src/plan/preload.js",
+        "src/plan/defer-sdk.js",
+        "components/core/cache-file.js",
+    ]) {
         fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
         fs.copyFileSync(path.join(root, f), path.join(dir, f));
     }

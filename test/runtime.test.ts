@@ -96,7 +96,8 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
                 `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(path.join(dir, "loaded.json"))},
                     JSON.stringify({ main: typeof require.cache[${JSON.stringify(path.join(root, projectRuntime().main))}]?.exports,
                         hook: require.extensions[".ts"]?.name,
-                        tsNode: Object.keys(require.cache).some((f) => f.includes("/node_modules/ts-node/")) })));\n`,
+                        tsNode: Object.keys(require.cache).some((f) => f.includes("/node_modules/ts-node/")),
+                        automation: Object.keys(require.cache).some((f) => f.includes("/@pulumi/pulumi/automation/")) })));\n`,
             );
             const previewRun = sdkRunInvocation("quantum");
             const upRun = sdkRunInvocation("quantum", {
@@ -115,6 +116,10 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
             // pulumi-language-nodejs parseOptions: `typescript` defaults to true, which registers ts-node (run.js).
             assert.equal(options.typescript, false);
             assert.equal(options.tsconfig, undefined);
+            // main.go execRuntime: nodeargs (shlex-split) come before the run entry, so this preload runs before
+            // the SDK loads, resolved from the directory node starts in (the project root, as below).
+            assert.equal(options.nodeargs, "--require ./src/plan/preload.js");
+            assert.ok(fs.existsSync(path.join(root, "src", "plan", "preload.js")));
             // pkg/engine/project.go getPwdMain: the program runs in main's directory, where src/config.ts reads the
             // stack file (Pulumi.<stack>.yaml) from.
             assert.equal(path.dirname(path.resolve(root, main)), root);
@@ -123,11 +128,13 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
         it("loads src/index.ts through the project's loader (register.js), which transpiles as ts-node --transpile-only", () => {
             assert.equal(preview.status, 0, preview.stderr);
             // The program's exported main (run.js calls it), register.js's hook for .ts (test/register.test.ts: an
-            // edit runs on the next run), no ts-node.
+            // edit runs on the next run), no ts-node. And nodeargs' preload.js ran before the run entry loaded the SDK: the
+            // SDK's Automation API is left unloaded (defer-sdk.js; the same file turns V8's compile cache on).
             assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, "loaded.json"), "utf8")), {
                 main: "function",
                 hook: "loadTypeScript",
                 tsNode: false,
+                automation: false,
             });
         });
 

@@ -18,20 +18,14 @@ const path = require("node:path");
 
 const { writeCacheFile } = require("../../components/core/cache-file");
 
-// Every process that runs our TypeScript (plan, pack, tests, bench) loads the SDK without its closure serializer's
-// heavy dependencies until they are used.
-require("./defer-sdk");
+// Every process that runs our TypeScript (plan, pack, tests, bench) keeps V8's compiled code and loads the SDK without
+// its closure serializer's heavy dependencies until they are used.
+require("./preload");
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const CACHE = path.join(ROOT, ".build", "ts");
 const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
 const INLINE_MAP = "//# sourceMappingURL=data:application/json;charset=utf-8;base64,";
-
-// V8's compiled code of every module this process loads (ours as transpiled, node_modules', the SDK's) is kept in
-// .build/v8 and reused by the next process: compiling is about a third of loading the SDK, the providers and the
-// program. Node keys each entry by the module's path and the hash of its source, so an edit compiles afresh; it writes
-// new entries when the process exits (a pack the plan stops exits so, see pack-guard.ts).
-Module.enableCompileCache?.(path.join(ROOT, ".build", "v8"));
 
 /** @type {string | undefined} */
 let settingsHash;
