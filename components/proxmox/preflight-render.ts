@@ -154,8 +154,8 @@ export function cidrCasePatterns(cidr: string): string[] {
  * parsePreflightReport) and, for each failed check, one line on stderr with what it found, what was expected and
  * the fix (and `note:` lines for what passes but deserves a look); it exits 1 when any check failed, which fails the
  * command and stops `pulumi up` before anything that depends on it. Tools, all on a stock Proxmox VE node: bash
- * (its /dev/tcp), getent (libc: normalizes addresses), perl with Net::DNS (a pve-manager dependency: asks a given
- * resolver for A and AAAA; PVE does not depend on dig or host), timeout (coreutils) and openssl.
+ * (its /dev/tcp), perl with Net::DNS (a pve-manager dependency: asks the given resolvers for A and AAAA, and spells
+ * addresses with libc's inet_ntop; PVE does not depend on dig or host), timeout and date (coreutils) and openssl.
  */
 export function renderPreflightScript(
     node: Pick<PreflightNode, "name">,
@@ -183,29 +183,41 @@ fail() { printf '%s: %s\\n' "$node" "$1" >&2; failed=1; }
 note() { printf '%s: note: %s\\n' "$node" "$1" >&2; }
 
 # --- DNS: what a booting VM's resolver answers for the Omni name, judged as Talos's Go dialer would use it.
-# An address as libc prints it: getent parses a literal without asking DNS, so every spelling compares equal.
-canon() { getent ahosts "$1" 2>/dev/null | awk 'NR == 1 { print $1 }'; }
 family() { case "$1" in *:*) echo IPv6 ;; *) echo IPv4 ;; esac; }
 is_tailnet() { case "$1" in ${tailnet}) return 0 ;; esac; return 1; }
-lan=$(canon "$lan_ip")
-lan_family=$(family "$lan")
 
-# lookup NAMESERVER: the A and AAAA answers of that server (empty: the resolvers in $resolv_conf), one per line;
-# exit 2 when no server answered within the timeout (one try each), 3 when perl's Net::DNS does not load (checked
-# here, not by a perl of its own: loading Net::DNS is most of a lookup's cost). Asked directly, with no /etc/hosts
-# and no search domains, as a VM would.
+# lookup: one perl asks every resolver (loading Net::DNS is most of its cost) and prints, a line each: the LAN IP, the
+# nameservers in $resolv_conf, then per resolver asked (the node's, i.e. those nameservers, then each VM network
+# resolver) "answered" and its A and AAAA answers sorted, or "unanswered" when it did not answer within the timeout
+# (one try each). Addresses are spelled by libc's inet_ntop (IPv6 compressed, lowercase), so every spelling compares
+# equal; getent would drop IPv6 ones on a node without IPv6 (AI_ADDRCONFIG). Exit 3, printing nothing, when Net::DNS
+# does not load. Asked directly, with no /etc/hosts and no search domains, as a VM would.
 lookup() {
   perl -e '
     eval { require Net::DNS; 1 } or exit 3;
-    my ($name, $conf, $server, $port, $timeout) = @ARGV;
-    my %o = (config_file => $conf, port => $port, retrans => $timeout, retry => 1, tcp_timeout => $timeout);
-    $o{nameservers} = [$server] if $server ne "";
-    my $resolver = Net::DNS::Resolver->new(%o);
-    for my $type ("A", "AAAA") {
-      my $reply = $resolver->send($name, $type) or exit 2;
-      print $_->address, "\\n" for grep { $_->type eq $type } $reply->answer;
+    use Socket qw(inet_pton inet_ntop AF_INET AF_INET6);
+    my ($name, $conf, $port, $timeout, $lan, @servers) = @ARGV;
+    my $spell = sub { my $af = $_[0] =~ /:/ ? AF_INET6 : AF_INET; inet_ntop($af, inet_pton($af, $_[0])) };
+    print $spell->($lan), "\\n";
+    my @nameservers;
+    if (open my $fh, "<", $conf) { /^nameserver/ and push @nameservers, (split " ")[1] // "" while <$fh> }
+    print "@nameservers\\n";
+    for my $server ("", @servers) {
+      my %o = (config_file => $conf, port => $port, retrans => $timeout, retry => 1, tcp_timeout => $timeout);
+      $o{nameservers} = [$server] if $server ne "";
+      my %seen;
+      my $answered = eval {
+        my $resolver = Net::DNS::Resolver->new(%o);
+        for my $type ("A", "AAAA") {
+          my $reply = $resolver->send($name, $type) or return 0;
+          $seen{$spell->($_->address)} = 1 for grep { $_->type eq $type } $reply->answer;
+        }
+        1;
+      };
+      warn $@ if $@;
+      print $answered ? join(" ", "answered", sort keys %seen) : "unanswered", "\\n";
     }
-  ' "$domain" "$resolv_conf" "$1" "$dns_port" ${t}
+  ' "$domain" "$resolv_conf" "$dns_port" ${t} "$lan_ip" "\${vm_resolvers[@]}"
 }
 
 # judge WHERE FIX ADDRESS...: fail unless a Go client would reach the LAN IP. Go dials the addresses of the first
@@ -238,37 +250,40 @@ judge() {
   fi
 }
 
-# resolved ADDRESS...: the answer in libc's spelling, sorted.
-resolved() { local a; for a in "$@"; do canon "$a"; done | sort -u | tr '\\n' ' '; }
-
-# The node's own resolver: the one hostDns sets, and the one VMs use when the VM network hands out the same.
-answers=$(lookup "")
+# The node's own resolver (the one hostDns sets, and the one VMs use when the VM network hands out the same), then
+# the VM network's resolvers (preflight.vmResolvers), asked directly from this node.
+dns=$(lookup)
 status=$?
 if [ "$status" = 3 ] || [ "$status" = 127 ]; then
   fail "DNS: perl's Net::DNS is missing on this node, so no resolver can be asked; expected it (libnet-dns-perl, a dependency of pve-manager); fix: apt-get install libnet-dns-perl"
 else
-  resolvers=$(awk '/^nameserver/ { printf "%s%s", sep, $2; sep = " " }' "$resolv_conf" 2>/dev/null)
-  echo "resolver=$resolvers"
-  where="this node's resolver (\${resolvers:-none in $resolv_conf})"
-  if [ "$status" = 0 ]; then
-    set -- $(resolved $answers)
-    echo "resolved=$*"
-    judge "$where" "make the local record $domain -> $lan_ip win on that resolver (split horizon), or point the node at the resolver that has it (hostDns.servers)" "$@"
-  else
-    echo "resolved="
-    fail "DNS: no answer from $where within ${t}s; expected one with $lan_ip; fix: check that resolver is up and reachable from this node (hostDns.servers)"
-  fi
-  # The VM network's resolvers (preflight.vmResolvers), asked directly from this node.
-  for server in "\${vm_resolvers[@]}"; do
-    if answers=$(lookup "$server"); then
-      set -- $(resolved $answers)
-      echo "vmResolver.$server=$*"
-      judge "the VM network's resolver $server" "add the local record $domain -> $lan_ip on $server and make it win over public DNS (split horizon), or hand out a resolver that has it in the VM network's DHCP" "$@"
+  {
+    read -r lan
+    lan_family=$(family "$lan")
+    IFS= read -r resolvers
+    echo "resolver=$resolvers"
+    where="this node's resolver (\${resolvers:-none in $resolv_conf})"
+    read -r answered answers
+    if [ "$answered" = answered ]; then
+      set -- $answers
+      echo "resolved=$*"
+      judge "$where" "make the local record $domain -> $lan_ip win on that resolver (split horizon), or point the node at the resolver that has it (hostDns.servers)" "$@"
     else
-      echo "vmResolver.$server=unanswered"
-      fail "DNS: the VM network's resolver $server does not answer this node within ${t}s; expected an answer with $lan_ip; fix: check the address in preflight.vmResolvers, that the server runs, and that it answers queries from the Proxmox nodes"
+      echo "resolved="
+      fail "DNS: no answer from $where within ${t}s; expected one with $lan_ip; fix: check that resolver is up and reachable from this node (hostDns.servers)"
     fi
-  done
+    for server in "\${vm_resolvers[@]}"; do
+      read -r answered answers
+      if [ "$answered" = answered ]; then
+        set -- $answers
+        echo "vmResolver.$server=$*"
+        judge "the VM network's resolver $server" "add the local record $domain -> $lan_ip on $server and make it win over public DNS (split horizon), or hand out a resolver that has it in the VM network's DHCP" "$@"
+      else
+        echo "vmResolver.$server=unanswered"
+        fail "DNS: the VM network's resolver $server does not answer this node within ${t}s; expected an answer with $lan_ip; fix: check the address in preflight.vmResolvers, that the server runs, and that it answers queries from the Proxmox nodes"
+      fi
+    done
+  } <<<"$dns"
 fi
 
 # --- TCP from this node to the hub's LAN IP, as the provider (API) and booting machines (machine API) connect.
@@ -308,9 +323,21 @@ else
     esac
   done <<<"$leaf"
   at="the certificate on $lan_ip:$machine_port"
-  served=$(printf '%s\\n' "$tls" | grep -c -- '-----BEGIN CERTIFICATE-----')
-  verify=$(printf '%s\\n' "$tls" | sed -n 's/^ *Verify return code: //p' | tail -n 1)
-  dns_names=$(printf '%s\\n' "$names" | tr ',' '\\n' | sed -n 's/^DNS://p' | paste -sd, -)
+  # The certificates served, and openssl's last verification result (read in bash: no process per field).
+  served=0 verify=""
+  while IFS= read -r line; do
+    case "$line" in
+      *"-----BEGIN CERTIFICATE-----"*) served=$((served + 1)) ;;
+      *"Verify return code: "*)
+        line=\${line#"\${line%%[! ]*}"}
+        case "$line" in "Verify return code: "*) verify=\${line#"Verify return code: "} ;; esac ;;
+    esac
+  done <<<"$tls"
+  dns_names=""
+  IFS=, read -r -a entries <<<"$names"
+  for entry in "\${entries[@]}"; do
+    case "$entry" in DNS:*) dns_names=\${dns_names:+$dns_names,}\${entry#DNS:} ;; esac
+  done
   echo "certificate.names=$names"
   echo "certificate.issuer=$issuer"
   echo "certificate.notBefore=$not_before"
@@ -320,7 +347,7 @@ else
   renew="renew it (tls.mode acme renews on pulumi up of the hub; with hostFiles run certbot renew) and restart Omni"
   issue="issue a certificate with $domain as a DNS subjectAltName (hub tls.mode acme, or certbot DNS-01) and restart Omni"
   # Expired as openssl -checkend 0 has it: notAfter is now or earlier.
-  now=$(date +%s)
+  printf -v now '%(%s)T' -1
   if [ "$(date -d "$not_after" +%s)" -le "$now" ]; then
     fail "TLS: $at expired on $not_after (Talos: \\"x509: certificate has expired or is not yet valid\\"); expected a valid one; fix: $renew"
   elif [ "$(date -d "$not_before" +%s)" -gt "$now" ]; then
