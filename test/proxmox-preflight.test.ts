@@ -222,6 +222,7 @@ describe("preflight in the matrix example (offline plan)", () => {
 });
 
 describe("preflight settings in the workload stack", () => {
+    after(removeStackDirs);
     const raw = () => readStackFile(path.join(__dirname, "..", "Pulumi.matrix.yaml")).config;
     const issues = (edit: (p: any) => void): string[] => {
         const config = raw();
