@@ -501,7 +501,7 @@ failed() {
 # One run at a time: the lock is released when the run's shell exits, however it ends (flock on fd 9). The holder
 # then removes what killed runs left: plain copies in LOCAL, and unfinished sets this Omni claimed in the target.
 lock() {
-  mkdir -p "$LOCAL" && chmod 700 "$LOCAL" && exec 9> "$LOCAL/lock" || { failed "creating the lock in $LOCAL"; return 1; }
+  { [ -d "$LOCAL" ] || mkdir -p "$LOCAL"; } && chmod 700 "$LOCAL" && exec 9> "$LOCAL/lock" || { failed "creating the lock in $LOCAL"; return 1; }
   if ! flock -n 9; then
     echo "omni-hub-backup: another run holds $LOCAL/lock; this one does not start" >&2
     return 75
@@ -620,7 +620,7 @@ upload_pending() {
 # Exit codes: 0 a set (and every pending upload), 3 a set but uploads still pending, 1 failed, 75 another run.
 backup_once() {
   trap on_signal TERM INT HUP
-  mkdir -p "$TARGET" || { failed "creating $TARGET"; return 1; }
+  [ -d "$TARGET" ] || mkdir -p "$TARGET" || { failed "creating $TARGET"; return 1; }
   lock || return $?
   WORK=$(mktemp -d "$LOCAL/run.XXXXXX") || { failed "creating a temporary directory in $LOCAL"; return 1; }
   GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
@@ -652,9 +652,10 @@ backup_once() {
   check=$(sqlite3 "$WORK/${BACKUP_FILES.sqlite}" 'PRAGMA journal_mode=DELETE; PRAGMA integrity_check;')
   check=\${check##*"$NL"}
   [ "$check" = ok ] || { failed "SQLite integrity check of the copy ($check)"; return 1; }
-  # $(( )) drops the blanks some wc put before the number.
-  etcd_bytes=$(( $(wc -c < "$WORK/${BACKUP_FILES.etcd}") ))
-  sqlite_bytes=$(( $(wc -c < "$WORK/${BACKUP_FILES.sqlite}") ))
+  # One wc for both sizes; read drops the blanks some wc put before a number.
+  { read -r etcd_bytes _; read -r sqlite_bytes _; } <<EOF_SIZES
+$(wc -c "$WORK/${BACKUP_FILES.etcd}" "$WORK/${BACKUP_FILES.sqlite}")
+EOF_SIZES
 
   # The set's name is claimed with mkdir, which fails if it exists: also against a hub sharing the target. Until its
   # manifest is in place the set does not count, and .claim says whose it is.
@@ -691,7 +692,9 @@ encryptedTo=$KEY_FINGERPRINT"
   [ -z "$SIGNING_KEY" ] || manifest="$manifest
 signedBy=$SIGNING_FINGERPRINT"
   printf '%s\\n' "$manifest" > "$WORK/${BACKUP_FILES.manifest}"
-  { (cd "$CLAIM" && sha256sum ${BACKUP_FILES.etcd}* ${BACKUP_FILES.sqlite}*) && (cd "$WORK" && sha256sum ${BACKUP_FILES.manifest}); } > "$CLAIM/${BACKUP_FILES.sums}" ||
+  # One sha256sum: the manifest (still only in WORK) on stdin, its line named as the file is.
+  sums=$(exec < "$WORK/${BACKUP_FILES.manifest}"; cd "$CLAIM" && sha256sum ${BACKUP_FILES.etcd}* ${BACKUP_FILES.sqlite}* -) &&
+    printf '%s  ${BACKUP_FILES.manifest}\\n' "\${sums%  -}" > "$CLAIM/${BACKUP_FILES.sums}" ||
     { failed "checksums"; return 1; }
   if [ -n "$SIGNING_KEY" ]; then
     step gpg --batch --quiet --no-tty --local-user "$SIGNING_FINGERPRINT!" --output "$CLAIM/${BACKUP_FILES.signature}" --detach-sign "$CLAIM/${BACKUP_FILES.sums}" 2> "$WORK/gpg.log" ||
@@ -918,7 +921,8 @@ elif [ -z "$SIGNER" ]; then
   unless_allowed "set $SET is signed, but this hub's backup container names no signing key to verify it with." \\
     "Run pulumi up (the backup gets its signing key), or add --allow-plain to take the set unverified."
 else
-  BY=$(gpg --batch --no-tty --status-fd 1 --verify "$DIR/${f.signature}" "$DIR/${f.sums}" 2> "$WORK/gpg.log" | awk '$2 == "VALIDSIG" { print $NF }' | head -n 1)
+  BY=$(gpg --batch --no-tty --status-fd 1 --verify "$DIR/${f.signature}" "$DIR/${f.sums}" 2> "$WORK/gpg.log" | awk '$2 == "VALIDSIG" { print $NF }')
+  BY=\${BY%%"$NL"*}
   normalized "$BY"; BY_NORM=$norm; normalized "$SIGNER"
   if [ "$BY_NORM" != "$norm" ]; then
     WHO=\${BY:+signed by $BY}
