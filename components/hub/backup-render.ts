@@ -931,7 +931,7 @@ else
   fi
 fi
 # Every file the restore uses must be listed in the (signed) checksums.
-fields "$M" encryptedTo set keyFingerprint accountId sequence
+fields "$M" encryptedTo
 if [ -n "$f_encryptedTo" ]; then SUFFIX=${ENCRYPTED_SUFFIX}; else
   SUFFIX=
   unless_allowed "set $SET is not encrypted (its manifest names no encryptedTo key)." "To restore it anyway, add --allow-plain."
@@ -941,6 +941,8 @@ for x in ${f.etcd}$SUFFIX ${f.sqlite}$SUFFIX ${f.manifest}; do
   grep -q "^[0-9a-f]\\{64\\}  $x\\$" "$DIR/${f.sums}" || { echo "omni-hub-restore: $x is not in the checksums of $SET: the set is damaged or was altered" >&2; exit 4; }
 done
 (cd "$DIR" && sha256sum -c ${f.sums} >/dev/null) || { echo "omni-hub-restore: checksums of $SET do not match: the set is damaged or was altered" >&2; exit 4; }
+# What the manifest says, read once its checksum matched.
+fields "$M" set keyFingerprint accountId sequence
 NAMED=$f_set
 [ -z "$NAMED" ] || [ "$NAMED" = "$SET" ] ||
   refuse "the manifest of $SET names the set $NAMED: it was copied or renamed, so its order among the sets cannot be trusted."
