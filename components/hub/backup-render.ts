@@ -245,29 +245,48 @@ export function s3BaseUrl(s3: NonNullable<HubBackupSettings["s3"]>): string {
 }
 
 /**
- * Shell functions both scripts use. `etcd_offline`: the offline snapshot commands (etcdutl since etcd 3.5; older
- * etcdctl, e.g. Debian 12's 3.4, still has them). `field`: one manifest value, its first line (one sed that stops
- * there). Manifest values as numbers come from one awk (MANIFEST_AWK) per pass over the sets, not a sed and a few
- * subshells per value (those were about 40 % of a run's CPU with three sets): `numbers FILE KEY...` (one line;
- * `bytes` is etcdBytes plus sqliteBytes), `set_values DIR` (for each set named on stdin, a line "sequence
- * etcdRevision bytes", then its name).
- * Its `num` is the rule for a number the shell can add, whatever the manifest holds: not digits, 0; leading zeros
- * dropped, which `$(( ))` would read as octal; more than 15 digits, the largest (so a planted set with a huge
- * sequence still counts as the newest and fails its checks). Its values are read as `field` reads them (the first
- * KEY= line), compared as strings (awk would compare numeric-looking ones as numbers), file names never given to awk
- * as operands (one with "=" would be an assignment), and ENVIRON rather than -v (which reads backslash escapes).
+ * Shell functions both scripts use, written to start as few processes as they can: the backup runs every few hours
+ * and its health check every five minutes, for as long as the hub lives. `ETCD_OFFLINE`: the offline snapshot
+ * command (etcdutl since etcd 3.5; older etcdctl, e.g. Debian 12's 3.4, still has it). `fields FILE KEY...`: sets
+ * `f_KEY` to each KEY's value in the file (its first KEY= line, empty without one), read by the shell itself.
+ * Manifest values as numbers come from one awk (MANIFEST_AWK), not a process per value: `$(awk "$NUMBERS" FILE
+ * KEY...)` prints them on one line (`bytes` is etcdBytes plus sqliteBytes), and `sets_table DIR ACCOUNT` reads every
+ * set in one pass (below). Its `num` is the rule for a number the shell can add, whatever the manifest holds: not
+ * digits, 0; leading zeros dropped, which `$(( ))` would read as octal; more than 15 digits, the largest (so a planted
+ * set with a huge sequence still counts as the newest and fails its checks). Its values are read as `fields` reads
+ * them (the first KEY= line), compared as strings (awk would compare numeric-looking ones as numbers), file names
+ * never given to awk as operands (one with "=" would be an assignment), and ENVIRON rather than -v (which reads
+ * backslash escapes).
  *
- * `sets_in_order DIR ACCOUNT`: the complete sets of one Omni (the manifest's `accountId`; hubs sharing a target never
- * see each other's sets), oldest first, by the manifest's `sequence` (one more than the highest before it, so a clock
- * that jumps back cannot reorder them) and then its `epoch`. Never by the timestamp in the name: after the clock
- * jumped back (or was ahead before NTP fixed it), names sort the newest set first, retention would prune it and
+ * `sets_table DIR ACCOUNT` sets TABLE to the complete sets of one Omni (the manifest's `accountId`; hubs sharing a
+ * target never see each other's sets), oldest first, one line each: "sequence etcdRevision bytes name" (`row LINE`
+ * splits one into r_seq, r_rev, r_bytes and r_name, the rest of the line). Ordered by the manifest's `sequence` (one
+ * more than the highest before it, so a clock that jumps back cannot reorder them), then its `epoch`, then the name
+ * (byte order, as `sort -k1,1n -k2,2n` orders ties in the C locale). Never by the timestamp in the name: after the
+ * clock jumped back (or was ahead before NTP fixed it), names sort the newest set first, retention would prune it and
  * `latest` would pick a stale one.
  */
-const SHARED_FUNCTIONS = `etcd_offline() {
-  if command -v etcdutl >/dev/null 2>&1; then etcdutl "$@"; else etcdctl "$@"; fi
-}
+const SHARED_FUNCTIONS = `if command -v etcdutl >/dev/null 2>&1; then ETCD_OFFLINE=etcdutl; else ETCD_OFFLINE=etcdctl; fi
+NL='
+'
+DEFAULT_IFS=$IFS
 
-field() { sed -n "/^$2=/{s/^$2=//p;q;}" "$1"; }
+fields() {
+  fields_file=$1; shift
+  for fields_key; do eval "f_$fields_key="; done
+  # Through \`command\`, a file that cannot be opened fails the call rather than ending the script.
+  command exec 3< "$fields_file" || return
+  fields_seen=' '
+  while IFS= read -r fields_line <&3 || [ -n "$fields_line" ]; do
+    fields_key=\${fields_line%%=*}
+    [ "$fields_key" != "$fields_line" ] || continue
+    case $fields_seen in *" $fields_key "*) continue ;; esac
+    for fields_want; do
+      if [ "$fields_key" = "$fields_want" ]; then fields_seen="$fields_seen$fields_key "; eval "f_$fields_key=\\\${fields_line#*=}"; fi
+    done
+  done
+  exec 3<&-
+}
 
 MANIFEST_AWK='
 function num(v) {
@@ -288,30 +307,41 @@ function load(f,  line, i, k) {
 }
 function get(k) { return k == "bytes" ? sprintf("%.0f", num(val["etcdBytes"]) + num(val["sqliteBytes"])) : num(val[k]) }
 '
-
-numbers() {
-  awk "$MANIFEST_AWK"'BEGIN { load(ARGV[1]); s = ""; for (i = 2; i < ARGC; i++) s = s (i > 2 ? " " : "") get(ARGV[i]); print s }' "$@"
+NUMBERS="$MANIFEST_AWK"'BEGIN { load(ARGV[1]); s = ""; for (i = 2; i < ARGC; i++) s = s (i > 2 ? " " : "") get(ARGV[i]); print s }'
+SETS_AWK="$MANIFEST_AWK"'
+function before(a, b) {
+  if (seq[a] != seq[b]) return seq[a] < seq[b]
+  if (ep[a] != ep[b]) return ep[a] < ep[b]
+  return name[a] < name[b]
 }
+BEGIN {
+  n = 0
+  for (i = 1; i < ARGC; i++) {
+    load(ARGV[i])
+    if (("" val["accountId"]) != ("" ENVIRON["SETS_ACCOUNT"])) continue
+    d = ARGV[i]; sub(/\\/[^\\/]*$/, "", d); sub(/.*\\//, "", d)
+    n++; seq[n] = get("sequence") + 0; ep[n] = get("epoch") + 0; name[n] = d
+    line[n] = get("sequence") " " get("etcdRevision") " " get("bytes") " " d
+    for (j = n; j > 1 && before(j, j - 1); j--) {
+      t = seq[j]; seq[j] = seq[j - 1]; seq[j - 1] = t
+      t = ep[j]; ep[j] = ep[j - 1]; ep[j - 1] = t
+      t = name[j]; name[j] = name[j - 1]; name[j - 1] = t
+      t = line[j]; line[j] = line[j - 1]; line[j - 1] = t
+    }
+  }
+  for (j = 1; j <= n; j++) print line[j]
+}'
 
-set_values() {
-  SETS_DIR=$1 awk "$MANIFEST_AWK"'{ load(ENVIRON["SETS_DIR"] "/" $0 "/${BACKUP_FILES.manifest}"); print get("sequence") " " get("etcdRevision") " " get("bytes"); print }'
-}
-
-sets_in_order() {
+sets_table() {
   sets_dir=$1; sets_account=$2
   set --
   for m in "$sets_dir"/"$PREFIX"*/${BACKUP_FILES.manifest}; do
     if [ -f "$m" ]; then set -- "$@" "$m"; fi
   done
-  SETS_ACCOUNT=$sets_account awk "$MANIFEST_AWK"'BEGIN {
-    for (i = 1; i < ARGC; i++) {
-      load(ARGV[i])
-      if (("" val["accountId"]) != ("" ENVIRON["SETS_ACCOUNT"])) continue
-      d = ARGV[i]; sub(/\\/[^\\/]*$/, "", d); sub(/.*\\//, "", d)
-      print get("sequence") " " get("epoch") " " d
-    }
-  }' "$@" | sort -k1,1n -k2,2n | cut -d' ' -f3-
-}`;
+  TABLE=$(SETS_ACCOUNT=$sets_account awk "$SETS_AWK" "$@")
+}
+
+row() { r_seq=\${1%% *}; r_name=\${1#* }; r_rev=\${r_name%% *}; r_name=\${r_name#* }; r_bytes=\${r_name%% *}; r_name=\${r_name#* }; }`;
 
 export interface HubBackupScriptParams {
     etcdEndpoint: string;
@@ -341,6 +371,16 @@ export interface HubBackupScriptParams {
     restoreRecord?: string;
     /** Take no sets: `run` idles and `health` says why. */
     paused?: boolean;
+}
+
+/**
+ * What the status files' names carry of the account id: each byte but letters, digits, ".", "_" and "-" as "_" (as
+ * `tr -c` would make it, rendered here so that no run, health checks included, starts a process for it).
+ */
+function statusTag(accountId: string): string {
+    return Buffer.from(accountId, "utf8")
+        .toString("latin1")
+        .replace(/[^A-Za-z0-9._-]/g, "_");
 }
 
 /** The default bound of one backup step: a quarter of the interval, between 1 and 30 minutes. */
@@ -406,12 +446,9 @@ RESTORE_RECORD=${shQuote(p.restoreRecord ?? "")}
 PAUSED=${p.paused ? 1 : 0}
 PREFIX=${shQuote(BACKUP_SET_PREFIX)}
 # Status files are this Omni's own: hubs that share a target do not overwrite each other's.
-TAG=$(printf '%s' "$ACCOUNT_ID" | tr -c 'A-Za-z0-9._-' '_')
+TAG=${shQuote(statusTag(p.accountId ?? ""))}
 LAST_SUCCESS="$TARGET/last-success\${TAG:+-$TAG}"
 LAST_FAILURE="$TARGET/last-failure\${TAG:+-$TAG}"
-NL='
-'
-DEFAULT_IFS=$IFS
 exec 8>&2
 WORK=
 CLAIM=
@@ -422,7 +459,8 @@ log() { echo "omni-hub-backup: $*"; }
 
 ${SHARED_FUNCTIONS}
 
-mine() { sets_in_order "$TARGET" "$ACCOUNT_ID"; }
+# TABLE: this Omni's sets (sets_table).
+mine() { sets_table "$TARGET" "$ACCOUNT_ID"; }
 
 # Runs one step in the background, so that a signal's trap runs at once (and kills it); bounded: TERM at the step
 # limit, KILL if that did not end it. The run lock (fd 9) is not inherited: nothing a step leaves running holds it.
@@ -453,8 +491,9 @@ on_signal() {
 
 failed() {
   abandon
-  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  printf 'time=%s\\nepoch=%s\\nstep=%s\\n' "$now" "$(date +%s)" "$1" > "$LAST_FAILURE.tmp" && mv "$LAST_FAILURE.tmp" "$LAST_FAILURE"
+  now=$(date -u '+%Y-%m-%dT%H:%M:%SZ %s')
+  epoch=\${now#* }; now=\${now% *}
+  printf 'time=%s\\nepoch=%s\\nstep=%s\\n' "$now" "$epoch" "$1" > "$LAST_FAILURE.tmp" && mv "$LAST_FAILURE.tmp" "$LAST_FAILURE"
   echo "omni-hub-backup: FAILED at $1 ($now); the last good set is named in $LAST_SUCCESS" >&2
   return 1
 }
@@ -462,12 +501,16 @@ failed() {
 # One run at a time: the lock is released when the run's shell exits, however it ends (flock on fd 9). The holder
 # then removes what killed runs left: plain copies in LOCAL, and unfinished sets this Omni claimed in the target.
 lock() {
-  mkdir -p "$LOCAL" && chmod 700 "$LOCAL" && exec 9> "$LOCAL/lock" || { failed "creating the lock in $LOCAL"; return 1; }
+  { [ -d "$LOCAL" ] || mkdir -p "$LOCAL"; } && chmod 700 "$LOCAL" && exec 9> "$LOCAL/lock" || { failed "creating the lock in $LOCAL"; return 1; }
   if ! flock -n 9; then
     echo "omni-hub-backup: another run holds $LOCAL/lock; this one does not start" >&2
     return 75
   fi
-  rm -rf "$LOCAL"/run.*
+  # One rm for what is there, none when nothing is.
+  for r in "$LOCAL"/run.*; do
+    if [ -e "$r" ] || [ -L "$r" ]; then rm -rf "$LOCAL"/run.*; fi
+    break
+  done
   for c in "$TARGET"/"$PREFIX"*/${m.claim}; do
     [ -f "$c" ] || continue
     d=\${c%/*}
@@ -478,53 +521,79 @@ lock() {
 
 # The sequence of the last set a restore put back into this Omni (it releases the drops up to it), or 0.
 restored_sequence() {
-  if [ -n "$RESTORE_RECORD" ] && [ -f "$RESTORE_RECORD" ] && [ "$(field "$RESTORE_RECORD" accountId)" = "$ACCOUNT_ID" ]; then
-    numbers "$RESTORE_RECORD" sequence
-  else
-    echo 0
+  restored=0
+  if [ -n "$RESTORE_RECORD" ] && [ -f "$RESTORE_RECORD" ]; then
+    fields "$RESTORE_RECORD" accountId
+    if [ "$f_accountId" = "$ACCOUNT_ID" ]; then restored=$(awk "$NUMBERS" "$RESTORE_RECORD" sequence); fi
   fi
 }
 
-# Each set kept whatever KEEP says: the last before a drop in etcd revision or in size (to less than half), not
-# released by a restore or by 'release'. One line each: set revision bytes next-set next-revision next-bytes.
+# The sets of TABLE kept whatever KEEP says: the last before a drop in etcd revision or in size (to less than half),
+# not released by a restore or by 'release'. DROPS: one line each, set revision bytes next-set next-revision
+# next-bytes; KEPT: their first words, a line each.
 drops() {
-  restored=$(restored_sequence)
-  mine | set_values "$TARGET" | {
-    p=; pr=0; pb=0; ps=0
-    while read -r q r b && IFS= read -r s; do
-      if [ -n "$p" ] && { [ "$r" -lt "$pr" ] || [ $((b * 2)) -lt "$pb" ]; } && [ ! -e "$TARGET/$p/${m.dropReleased}" ] && [ "$ps" -gt "$restored" ]; then
-        echo "$p $pr $pb $s $r $b"
-      fi
-      p=$s; pr=$r; pb=$b; ps=$q
-    done
-  }
-}
-
-drop_message() {
-  echo "set $1 is kept whatever keep says: the next set, $4, fell from etcd revision $2 to $5 and from $3 to $6 bytes." \\
-    "Omni may have lost its data (started empty after a rebuild?). Restore $1 (npx omni-scale restore --set $1 --yes)," \\
-    "or, if the drop was expected, let retention prune it: $0 release $1"
-}
-
-prune() {
-  kept=$(drops | cut -d' ' -f1)
-  all=$(mine)
-  excess=$(( $(printf '%s' "$all" | grep -c '') - KEEP ))
-  [ "$excess" -gt 0 ] || return 0
+  restored_sequence
+  DROPS=; KEPT=
+  p=; pr=0; pb=0; ps=0
   IFS=$NL; set -f
-  for old in $(printf '%s\\n' "$all" | head -n "$excess"); do
-    if printf '%s\\n' "$kept" | grep -qxF "$old"; then continue; fi
-    [ ! -f "$TARGET/$old/${m.uploadPending}" ] || log "pruning $old before its S3 upload (keep=$KEEP)"
-    rm -rf "\${TARGET:?}/$old"
+  for line in $TABLE; do
+    row "$line"
+    if [ -n "$p" ] && { [ "$r_rev" -lt "$pr" ] || [ $((r_bytes * 2)) -lt "$pb" ]; } && [ ! -e "$TARGET/$p/${m.dropReleased}" ] && [ "$ps" -gt "$restored" ]; then
+      DROPS="$DROPS$p $pr $pb $r_name $r_rev $r_bytes$NL"; KEPT="$KEPT\${p%% *}$NL"
+    fi
+    p=$r_name; pr=$r_rev; pb=$r_bytes; ps=$r_seq
   done
   IFS=$DEFAULT_IFS; set +f
 }
 
-# Uploads every set of this Omni still marked ${m.uploadPending}, newest first; stops at the first failure (S3 down).
+# Says why each set of DROPS is kept, each line starting with $1.
+drop_messages() {
+  [ -n "$DROPS" ] || return 0
+  drops_text=\${DROPS%"$NL"}
+  while read -r a b c d e f; do
+    echo "$1set $a is kept whatever keep says: the next set, $d, fell from etcd revision $b to $e and from $c to $f bytes." \\
+      "Omni may have lost its data (started empty after a rebuild?). Restore $a (npx omni-scale restore --set $a --yes)," \\
+      "or, if the drop was expected, let retention prune it: $0 release $a"
+  done <<EOF_DROPS
+$drops_text
+EOF_DROPS
+}
+
+# Removes the oldest sets beyond KEEP (not those kept for a drop); TABLE keeps the sets still there.
+prune() {
+  drops
+  excess=-$KEEP
+  IFS=$NL; set -f
+  for line in $TABLE; do excess=$((excess + 1)); done
+  if [ "$excess" -gt 0 ]; then
+    left=
+    for line in $TABLE; do
+      row "$line"
+      if [ "$excess" -gt 0 ]; then
+        excess=$((excess - 1))
+        case $NL$KEPT in
+          *"$NL$r_name$NL"*) ;;
+          *)
+            [ ! -f "$TARGET/$r_name/${m.uploadPending}" ] || log "pruning $r_name before its S3 upload (keep=$KEEP)"
+            rm -rf "\${TARGET:?}/$r_name"
+            [ -f "$TARGET/$r_name/${BACKUP_FILES.manifest}" ] || continue ;;
+        esac
+      fi
+      left="$left$line$NL"
+    done
+    TABLE=\${left%"$NL"}
+  fi
+  IFS=$DEFAULT_IFS; set +f
+}
+
+# Uploads every set of TABLE (read first when given "read") still marked ${m.uploadPending}, newest first; stops at
+# the first failure (S3 down).
 upload_pending() {
   [ -n "$S3_URL" ] || return 0
-  pending=$(mine | sed -n '1!G;h;$p')
+  [ "\${1:-}" != read ] || mine
+  pending=
   IFS=$NL; set -f
+  for line in $TABLE; do pending="\${line#* * * }$NL$pending"; done
   for s in $pending; do
     marker="$TARGET/$s/${m.uploadPending}"
     [ -f "$marker" ] || continue
@@ -535,7 +604,8 @@ upload_pending() {
         --header 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --upload-file "$TARGET/$s/$f" "$S3_URL/$s/$f" 2> "$LOCAL/curl.log" || rc=$?
       [ "$rc" -ne 0 ] || continue
       if [ "$rc" -ge 124 ]; then why="no answer within \${STEP_TIMEOUT}s"; else why=$(tail -n 1 "$LOCAL/curl.log"); fi
-      printf 'since=%s\\nerror=%s\\n' "$(field "$marker" since)" "S3 upload of $s/$f: $why" > "$marker.tmp" && mv "$marker.tmp" "$marker"
+      fields "$marker" since
+      printf 'since=%s\\nerror=%s\\n' "$f_since" "S3 upload of $s/$f: $why" > "$marker.tmp" && mv "$marker.tmp" "$marker"
       echo "omni-hub-backup: S3 upload of $s/$f to $S3_URL failed ($why); the set is kept in $TARGET, the upload retried in \${RETRY}s" >&2
       IFS=$DEFAULT_IFS; set +f
       return 1
@@ -550,7 +620,7 @@ upload_pending() {
 # Exit codes: 0 a set (and every pending upload), 3 a set but uploads still pending, 1 failed, 75 another run.
 backup_once() {
   trap on_signal TERM INT HUP
-  mkdir -p "$TARGET" || { failed "creating $TARGET"; return 1; }
+  [ -d "$TARGET" ] || mkdir -p "$TARGET" || { failed "creating $TARGET"; return 1; }
   lock || return $?
   WORK=$(mktemp -d "$LOCAL/run.XXXXXX") || { failed "creating a temporary directory in $LOCAL"; return 1; }
   GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
@@ -567,8 +637,9 @@ backup_once() {
     ! step etcdctl --endpoints "$ETCD_ENDPOINT" --dial-timeout 10s --command-timeout "\${STEP_TIMEOUT}s" snapshot save "$WORK/${BACKUP_FILES.etcd}" > "$WORK/etcdctl.log" 2>&1; then
     cat "$WORK/etcdctl.log" >&2; failed "etcd snapshot from $ETCD_ENDPOINT (limit \${STEP_TIMEOUT}s)"; return 1
   fi
-  status=$(etcd_offline snapshot status --write-out json "$WORK/${BACKUP_FILES.etcd}" 2>/dev/null)
-  revision=$(printf '%s' "$status" | sed -n 's/.*"revision":\\([0-9]*\\).*/\\1/p')
+  status=$($ETCD_OFFLINE snapshot status --write-out json "$WORK/${BACKUP_FILES.etcd}" 2>/dev/null)
+  # The digits after the last "revision": (none without one).
+  case $status in *'"revision":'*) revision=\${status##*'"revision":'}; revision=\${revision%%[!0123456789]*} ;; *) revision= ;; esac
   [ -n "$revision" ] || { failed "verifying the etcd snapshot (snapshot status: $status)"; return 1; }
 
   # VACUUM INTO copies the database in one read transaction, so Omni's commits (one per machine log line) never
@@ -578,10 +649,13 @@ backup_once() {
     failed "SQLite copy (VACUUM INTO) of $SQLITE_DB (limit \${STEP_TIMEOUT}s)"; return 1
   fi
   # One self-contained file (no -wal beside it), checked before it counts.
-  check=$(sqlite3 "$WORK/${BACKUP_FILES.sqlite}" 'PRAGMA journal_mode=DELETE; PRAGMA integrity_check;' | tail -n 1)
+  check=$(sqlite3 "$WORK/${BACKUP_FILES.sqlite}" 'PRAGMA journal_mode=DELETE; PRAGMA integrity_check;')
+  check=\${check##*"$NL"}
   [ "$check" = ok ] || { failed "SQLite integrity check of the copy ($check)"; return 1; }
-  etcd_bytes=$(wc -c < "$WORK/${BACKUP_FILES.etcd}" | tr -d ' ')
-  sqlite_bytes=$(wc -c < "$WORK/${BACKUP_FILES.sqlite}" | tr -d ' ')
+  # One wc for both sizes; read drops the blanks some wc put before a number.
+  { read -r etcd_bytes _; read -r sqlite_bytes _; } <<EOF_SIZES
+$(wc -c "$WORK/${BACKUP_FILES.etcd}" "$WORK/${BACKUP_FILES.sqlite}")
+EOF_SIZES
 
   # The set's name is claimed with mkdir, which fails if it exists: also against a hub sharing the target. Until its
   # manifest is in place the set does not count, and .claim says whose it is.
@@ -600,23 +674,27 @@ backup_once() {
       { failed "encrypting $f to $KEY_FINGERPRINT"; return 1; }; fi
     rm -f "$WORK/$f"
   done
-  newest=$(mine | tail -n 1)
-  last=0
-  [ -z "$newest" ] || last=$(numbers "$TARGET/$newest/${BACKUP_FILES.manifest}" sequence)
-  {
-    echo "set=$set_name"
-    echo "sequence=$((last + 1))"
-    echo "time=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "epoch=$(date +%s)"
-    echo "accountId=$ACCOUNT_ID"
-    echo "etcdRevision=$revision"
-    echo "etcdBytes=$etcd_bytes"
-    echo "sqliteBytes=$sqlite_bytes"
-    echo "keyFingerprint=$KEY_FINGERPRINT"
-    [ -z "$PUBLIC_KEY" ] || echo "encryptedTo=$KEY_FINGERPRINT"
-    [ -z "$SIGNING_KEY" ] || echo "signedBy=$SIGNING_FINGERPRINT"
-  } > "$WORK/${BACKUP_FILES.manifest}"
-  { (cd "$CLAIM" && sha256sum ${BACKUP_FILES.etcd}* ${BACKUP_FILES.sqlite}*) && (cd "$WORK" && sha256sum ${BACKUP_FILES.manifest}); } > "$CLAIM/${BACKUP_FILES.sums}" ||
+  # The newest set's sequence: the first word of TABLE's last line.
+  mine
+  last=\${TABLE##*"$NL"}; last=\${last%% *}; last=\${last:-0}
+  now=$(date -u '+%Y-%m-%dT%H:%M:%SZ %s')
+  manifest="set=$set_name
+sequence=$((last + 1))
+time=\${now% *}
+epoch=\${now#* }
+accountId=$ACCOUNT_ID
+etcdRevision=$revision
+etcdBytes=$etcd_bytes
+sqliteBytes=$sqlite_bytes
+keyFingerprint=$KEY_FINGERPRINT"
+  [ -z "$PUBLIC_KEY" ] || manifest="$manifest
+encryptedTo=$KEY_FINGERPRINT"
+  [ -z "$SIGNING_KEY" ] || manifest="$manifest
+signedBy=$SIGNING_FINGERPRINT"
+  printf '%s\\n' "$manifest" > "$WORK/${BACKUP_FILES.manifest}"
+  # One sha256sum: the manifest (still only in WORK) on stdin, its line named as the file is.
+  sums=$(exec < "$WORK/${BACKUP_FILES.manifest}"; cd "$CLAIM" && sha256sum ${BACKUP_FILES.etcd}* ${BACKUP_FILES.sqlite}* -) &&
+    printf '%s  ${BACKUP_FILES.manifest}\\n' "\${sums%  -}" > "$CLAIM/${BACKUP_FILES.sums}" ||
     { failed "checksums"; return 1; }
   if [ -n "$SIGNING_KEY" ]; then
     step gpg --batch --quiet --no-tty --local-user "$SIGNING_FINGERPRINT!" --output "$CLAIM/${BACKUP_FILES.signature}" --detach-sign "$CLAIM/${BACKUP_FILES.sums}" 2> "$WORK/gpg.log" ||
@@ -624,52 +702,62 @@ backup_once() {
   fi
   [ -z "$S3_URL" ] || printf 'since=%s\\n' "$(date +%s)" > "$CLAIM/${m.uploadPending}"
   # The manifest goes in last, by rename: from then on the set is complete.
-  cp "$WORK/${BACKUP_FILES.manifest}" "$CLAIM/${BACKUP_FILES.manifest}.tmp" && mv "$CLAIM/${BACKUP_FILES.manifest}.tmp" "$CLAIM/${BACKUP_FILES.manifest}" ||
+  printf '%s\\n' "$manifest" > "$CLAIM/${BACKUP_FILES.manifest}.tmp" && mv "$CLAIM/${BACKUP_FILES.manifest}.tmp" "$CLAIM/${BACKUP_FILES.manifest}" ||
     { failed "publishing $set_name"; return 1; }
   rm -f "$CLAIM/${m.claim}"
   CLAIM=
   abandon
 
   # Local sets count whether or not S3 has them: an S3 outage never fills the target.
+  mine
   prune
   s3=off; rc=0
   if [ -n "$S3_URL" ]; then if upload_pending; then s3=uploaded; else s3=pending; rc=3; fi; fi
-  { cat "$TARGET/$set_name/${BACKUP_FILES.manifest}"; echo "s3=$s3"; } > "$LAST_SUCCESS.tmp" && mv "$LAST_SUCCESS.tmp" "$LAST_SUCCESS"
-  rm -f "$LAST_FAILURE"
+  printf '%s\\ns3=%s\\n' "$manifest" "$s3" > "$LAST_SUCCESS.tmp" && mv "$LAST_SUCCESS.tmp" "$LAST_SUCCESS"
+  if [ -e "$LAST_FAILURE" ] || [ -L "$LAST_FAILURE" ]; then rm -f "$LAST_FAILURE"; fi
   log "ok set=$set_name etcdRevision=$revision etcdBytes=$etcd_bytes sqliteBytes=$sqlite_bytes s3=$s3 keyFingerprint=$KEY_FINGERPRINT"
-  drops | while read -r a b c d e f; do log "WARNING: $(drop_message "$a" "$b" "$c" "$d" "$e" "$f")"; done
+  drops
+  drop_messages "omni-hub-backup: WARNING: "
   return "$rc"
 }
 
 upload_only() {
   trap on_signal TERM INT HUP
   lock || return $?
-  upload_pending || return 3
+  upload_pending read || return 3
 }
 
 health() {
   if [ "$PAUSED" = 1 ]; then echo "paused (hub.backup.paused): no sets are taken; set paused to false once the hub's data is restored"; return 1; fi
-  rc=0
+  rc=0; now=
   if [ ! -f "$LAST_SUCCESS" ]; then
     echo "no backup has succeeded yet (see docker logs)"; rc=1
   else
-    age=$(( $(date +%s) - $(numbers "$LAST_SUCCESS" epoch) ))
+    now=$(date +%s)
+    age=$(( now - $(awk "$NUMBERS" "$LAST_SUCCESS" epoch) ))
     if [ "$age" -gt $((2 * INTERVAL)) ]; then
       echo "the last successful backup is \${age}s old, more than twice the interval (\${INTERVAL}s)"; rc=1
     else
       echo "ok: last successful backup \${age}s ago"
     fi
   fi
-  found=$(drops)
-  if [ -n "$found" ]; then
+  mine
+  drops
+  if [ -n "$DROPS" ]; then
     rc=1
-    printf '%s\\n' "$found" | while read -r a b c d e f; do drop_message "$a" "$b" "$c" "$d" "$e" "$f"; done
+    drop_messages ""
   fi
-  for s in $(mine | sed -n '1!G;h;$p'); do
+  newest_first=
+  IFS=$NL; set -f
+  for line in $TABLE; do newest_first="\${line#* * * }$NL$newest_first"; done
+  IFS=$DEFAULT_IFS; set +f
+  for s in $newest_first; do
     marker="$TARGET/$s/${m.uploadPending}"
     [ -f "$marker" ] || continue
-    waited=$(( $(date +%s) - $(numbers "$marker" since) ))
-    echo "set $s waits for its S3 upload since \${waited}s ago: $(field "$marker" error)"
+    [ -n "$now" ] || now=$(date +%s)
+    waited=$(( now - $(awk "$NUMBERS" "$marker" since) ))
+    fields "$marker" error
+    echo "set $s waits for its S3 upload since \${waited}s ago: $f_error"
     [ "$waited" -le $((2 * INTERVAL)) ] || rc=1
   done
   return "$rc"
@@ -677,7 +765,9 @@ health() {
 
 release() {
   case \${1:-} in ''|*/*|.*) echo "usage: $0 release <set>" >&2; return 2 ;; esac
-  if ! drops | cut -d' ' -f1 | grep -qxF "$1"; then echo "omni-hub-backup: $1 is not a set kept for a drop" >&2; return 2; fi
+  mine
+  drops
+  case $NL$KEPT in *"$NL$1$NL"*) ;; *) echo "omni-hub-backup: $1 is not a set kept for a drop" >&2; return 2 ;; esac
   : > "$TARGET/$1/${m.dropReleased}" && log "released $1: retention may prune it"
 }
 
@@ -779,23 +869,30 @@ ALLOW=\${6:-}
 
 ${SHARED_FUNCTIONS}
 
-normalize() { printf '%s' "$1" | tr -d ' :' | tr 'abcdef' 'ABCDEF'; }
+# norm: $1 without blanks and colons, a-f in capitals (a fingerprint as gpg prints it stays as it is).
+normalized() {
+  case $1 in
+    *[!0123456789ABCDEF]*) norm=$(printf '%s' "$1" | tr -d ' :' | tr 'abcdef' 'ABCDEF') ;;
+    *) norm=$1 ;;
+  esac
+}
 refuse() { echo "omni-hub-restore: refusing: $1" >&2; shift; for line in "$@"; do echo "  $line" >&2; done; exit 3; }
 # Warns instead of refusing when the operator allowed sets that are not encrypted or not signed by this stack.
 unless_allowed() {
   if [ "$ALLOW" = ${ALLOW_PLAIN} ]; then echo "omni-hub-restore: warning (${ALLOW_PLAIN}): $1" >&2; else refuse "$@"; fi
 }
 
-# Decrypted copies live in a private temporary directory, removed on exit, also on TERM (docker stop) or Ctrl-C.
-WORK=$(mktemp -d)
-GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
-trap 'gpgconf --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+# Decrypted copies live in a private temporary directory (made once the set is found), removed on exit, also on TERM
+# (docker stop) or Ctrl-C.
+WORK=
+trap 'if [ -n "$WORK" ]; then gpgconf --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$WORK"; fi' EXIT
 trap 'exit 143' TERM INT HUP
-mkdir -m 700 "$GNUPGHOME"
 
 case $WANT in */*|.*) echo "omni-hub-restore: $WANT is not a set name" >&2; exit 2 ;; esac
 if [ "$WANT" = latest ]; then
-  SET=$(sets_in_order "$SETS" "$ACCOUNT" | tail -n 1)
+  sets_table "$SETS" "$ACCOUNT"
+  row "\${TABLE##*"$NL"}"
+  SET=$r_name
   [ -n "$SET" ] || { echo "omni-hub-restore: no backup set of account \${ACCOUNT:-unknown} in $SETS (sets taken before account ids were recorded must be named)" >&2; exit 2; }
 else
   SET=$WANT
@@ -806,6 +903,9 @@ for x in ${f.manifest} ${f.sums}; do
   [ -f "$DIR/$x" ] || { echo "omni-hub-restore: $DIR/$x is missing: not a complete set" >&2; exit 2; }
 done
 
+WORK=$(mktemp -d)
+GNUPGHOME="$WORK/gnupg"; export GNUPGHOME
+mkdir -m 700 "$GNUPGHOME"
 # The keys: the etcd secret key (to decrypt) and the signing key's public part (to verify).
 cat > "$WORK/keys.asc"
 if [ -s "$WORK/keys.asc" ]; then
@@ -821,16 +921,18 @@ elif [ -z "$SIGNER" ]; then
   unless_allowed "set $SET is signed, but this hub's backup container names no signing key to verify it with." \\
     "Run pulumi up (the backup gets its signing key), or add --allow-plain to take the set unverified."
 else
-  BY=$(gpg --batch --no-tty --status-fd 1 --verify "$DIR/${f.signature}" "$DIR/${f.sums}" 2> "$WORK/gpg.log" | awk '$2 == "VALIDSIG" { print $NF }' | head -n 1)
-  if [ "$(normalize "$BY")" != "$(normalize "$SIGNER")" ]; then
+  BY=$(gpg --batch --no-tty --status-fd 1 --verify "$DIR/${f.signature}" "$DIR/${f.sums}" 2> "$WORK/gpg.log" | awk '$2 == "VALIDSIG" { print $NF }')
+  BY=\${BY%%"$NL"*}
+  normalized "$BY"; BY_NORM=$norm; normalized "$SIGNER"
+  if [ "$BY_NORM" != "$norm" ]; then
     WHO=\${BY:+signed by $BY}
     unless_allowed "set $SET is not signed by this hub's backup signing key $SIGNER (\${WHO:-no valid signature})." \\
       "Anyone who can write to the backup target could have made it. If the stack's signing key was replaced (state lost), check the set's origin and add --allow-plain."
   fi
 fi
 # Every file the restore uses must be listed in the (signed) checksums.
-ENCRYPTED=$(field "$M" encryptedTo)
-if [ -n "$ENCRYPTED" ]; then SUFFIX=${ENCRYPTED_SUFFIX}; else
+fields "$M" encryptedTo
+if [ -n "$f_encryptedTo" ]; then SUFFIX=${ENCRYPTED_SUFFIX}; else
   SUFFIX=
   unless_allowed "set $SET is not encrypted (its manifest names no encryptedTo key)." "To restore it anyway, add --allow-plain."
 fi
@@ -839,36 +941,40 @@ for x in ${f.etcd}$SUFFIX ${f.sqlite}$SUFFIX ${f.manifest}; do
   grep -q "^[0-9a-f]\\{64\\}  $x\\$" "$DIR/${f.sums}" || { echo "omni-hub-restore: $x is not in the checksums of $SET: the set is damaged or was altered" >&2; exit 4; }
 done
 (cd "$DIR" && sha256sum -c ${f.sums} >/dev/null) || { echo "omni-hub-restore: checksums of $SET do not match: the set is damaged or was altered" >&2; exit 4; }
-NAMED=$(field "$M" set)
+# What the manifest says, read once its checksum matched.
+fields "$M" set keyFingerprint accountId sequence
+NAMED=$f_set
 [ -z "$NAMED" ] || [ "$NAMED" = "$SET" ] ||
   refuse "the manifest of $SET names the set $NAMED: it was copied or renamed, so its order among the sets cannot be trusted."
 
 # Omni encrypts its etcd data with the GPG key: a snapshot taken under another key cannot be read by this Omni.
-TAKEN_WITH=$(field "$M" keyFingerprint)
-if [ -z "$EXPECTED" ] || [ "$(normalize "$TAKEN_WITH")" != "$(normalize "$EXPECTED")" ]; then
+TAKEN_WITH=$f_keyFingerprint
+normalized "$TAKEN_WITH"; TAKEN_NORM=$norm; normalized "$EXPECTED"
+if [ -z "$EXPECTED" ] || [ "$TAKEN_NORM" != "$norm" ]; then
   refuse "set $SET was taken with etcd key \${TAKEN_WITH:-unknown}, but the configured key is \${EXPECTED:-unknown}." \\
     "Deploy the hub with the key $TAKEN_WITH (config etcdGpgKey) first, or pick a set taken with the configured key."
 fi
 # Omni keeps its state under its account id: restored into an Omni with another --account-id it starts empty.
-TAKEN_FOR=$(field "$M" accountId)
+TAKEN_FOR=$f_accountId
 if [ -z "$TAKEN_FOR" ]; then
   echo "omni-hub-restore: warning: set $SET predates recorded account ids; check that it comes from the Omni with --account-id \${ACCOUNT:-unknown}" >&2
 elif [ "$TAKEN_FOR" != "$ACCOUNT" ]; then
   refuse "set $SET was taken from the Omni with account id $TAKEN_FOR, but the Omni to restore runs with --account-id \${ACCOUNT:-unknown}." \\
     "Omni would start on it as if empty. Set hub.accountId to $TAKEN_FOR and run pulumi up first, or pick a set of this Omni."
 fi
-REVISION=$(numbers "$M" etcdRevision)
-BYTES=$(numbers "$M" bytes)
+VALUES=$(awk "$NUMBERS" "$M" etcdRevision bytes)
+REVISION=\${VALUES% *}
+BYTES=\${VALUES#* }
 # A latest set smaller than an older one was probably taken of an Omni that had lost its data.
 if [ "$WANT" = latest ]; then
-  LARGER=$(sets_in_order "$SETS" "$ACCOUNT" | set_values "$SETS" | {
-    best=; br=-1
-    while read -r q r b && IFS= read -r s; do
-      [ "$s" != "$SET" ] || continue
-      if { [ "$r" -gt "$REVISION" ] || [ $((BYTES * 2)) -lt "$b" ]; } && [ "$r" -gt "$br" ]; then best="$s $r $b"; br=$r; fi
-    done
-    echo "$best"
-  })
+  LARGER=; br=-1
+  IFS=$NL; set -f
+  for line in $TABLE; do
+    row "$line"
+    [ "$r_name" != "$SET" ] || continue
+    if { [ "$r_rev" -gt "$REVISION" ] || [ $((BYTES * 2)) -lt "$r_bytes" ]; } && [ "$r_rev" -gt "$br" ]; then LARGER="$r_name $r_rev $r_bytes"; br=$r_rev; fi
+  done
+  IFS=$DEFAULT_IFS; set +f
   if [ -n "$LARGER" ]; then
     set -- $LARGER
     echo "omni-hub-restore: warning: latest set $SET (etcd revision $REVISION, $BYTES bytes) is smaller than the older set $1 (revision $2, $3 bytes):" \\
@@ -885,7 +991,7 @@ if [ -n "$SUFFIX" ]; then
 else
   cp "$DIR/${f.etcd}" "$DIR/${f.sqlite}" "$WORK/"
 fi
-etcd_offline snapshot status "$WORK/${f.etcd}" >/dev/null 2>&1 || { echo "omni-hub-restore: the etcd snapshot of $SET is unreadable" >&2; exit 4; }
+$ETCD_OFFLINE snapshot status "$WORK/${f.etcd}" >/dev/null 2>&1 || { echo "omni-hub-restore: the etcd snapshot of $SET is unreadable" >&2; exit 4; }
 echo "omni-hub-restore: set $SET is complete (etcd revision $REVISION, key $TAKEN_WITH, account \${TAKEN_FOR:-unrecorded}\${BY:+, signed by $BY})"
 [ "$MODE" = restore ] || exit 0
 
@@ -894,7 +1000,7 @@ ASIDE="$DATA/pre-restore-$STAMP"
 NEW_ETCD="$DATA/.restore-$STAMP-etcd"
 NEW_DB="$DATA/.restore-$STAMP-omni.db"
 # Omni's embedded etcd is a single member named "default" advertising http://localhost:2380 (embed.NewConfig defaults).
-etcd_offline snapshot restore "$WORK/${f.etcd}" --data-dir "$NEW_ETCD" --name default \\
+$ETCD_OFFLINE snapshot restore "$WORK/${f.etcd}" --data-dir "$NEW_ETCD" --name default \\
   --initial-cluster default=http://localhost:2380 --initial-advertise-peer-urls http://localhost:2380 >/dev/null 2>&1 \\
   || { echo "omni-hub-restore: etcd snapshot restore failed; nothing was changed" >&2; rm -rf "$NEW_ETCD"; exit 5; }
 cp "$WORK/${f.sqlite}" "$NEW_DB"
@@ -906,7 +1012,7 @@ for x in "$SQLITE_DB" "$SQLITE_DB-wal" "$SQLITE_DB-shm"; do [ ! -e "$x" ] || mv 
 mv "$NEW_ETCD" "$ETCD_DIR"
 mv "$NEW_DB" "$SQLITE_DB"
 # The backup reads this (Omni's data, mounted read-only there): the drops up to this set are recovered from.
-printf 'set=%s\\nsequence=%s\\naccountId=%s\\ntime=%s\\n' "$SET" "$(field "$M" sequence)" "$TAKEN_FOR" "$STAMP" > "$DATA/${RESTORE_RECORD}.tmp"
+printf 'set=%s\\nsequence=%s\\naccountId=%s\\ntime=%s\\n' "$SET" "$f_sequence" "$TAKEN_FOR" "$STAMP" > "$DATA/${RESTORE_RECORD}.tmp"
 mv "$DATA/${RESTORE_RECORD}.tmp" "$DATA/${RESTORE_RECORD}"
 echo "omni-hub-restore: restored $SET (etcd revision $REVISION) into $DATA; the previous data is kept in $ASIDE"
 `;
