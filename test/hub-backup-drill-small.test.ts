@@ -429,7 +429,8 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
         let hold: string;
         const held = () => ({ PATH: `${wrappers}:${process.env.PATH}`, HOLD: hold });
         before(() => {
-            // etcdctl whose snapshot, once saved (the plain copy in place), waits until the test lets it go.
+            // etcdctl whose snapshot, once saved (the plain copy in place), waits until the test lets it go; it notes its
+            // parent (the step's timeout) in the .taken file.
             wrappers = path.join(d.tmp, "wrappers");
             fs.mkdirSync(wrappers);
             const real = execFileSync("sh", ["-c", "command -v etcdctl"], { encoding: "utf8" }).trim();
@@ -437,7 +438,7 @@ describe("hub backup: restore drill on a real etcd and SQLite", function () {
                 path.join(wrappers, "etcdctl"),
                 `#!/bin/sh
 case " $* " in
-  *" snapshot save "*) ${real} "$@" || exit $?; touch "$HOLD.taken"; while [ ! -e "$HOLD.go" ]; do sleep 0.1; done ;;
+  *" snapshot save "*) ${real} "$@" || exit $?; echo "$PPID" > "$HOLD.taken"; while [ ! -e "$HOLD.go" ]; do sleep 0.1; done ;;
   *) exec ${real} "$@" ;;
 esac
 `,
@@ -486,6 +487,41 @@ esac
             assert.equal(next.code, 0, next.stderr);
             assert.deepEqual(plainCopies(loc), []);
             assert.equal(setsIn(signals).length, 1);
+        });
+
+        it("a run killed outright in the loop (the OOM killer took its shell) is recorded as failed, and the loop goes on: a set at the retry", async () => {
+            const crashed = path.join(d.tmp, "target-crashed");
+            const loc = localDir("local-crashed");
+            const script = backupScript({ targetDir: crashed, localDir: loc, sqlitePath: d.small, retrySeconds: 1 });
+            let child: ChildProcess | undefined;
+            let log = "";
+            const run = sh(script, ["run"], {
+                env: held(),
+                started: (c) => {
+                    child = c;
+                    c.stdout!.on("data", (b) => (log += b));
+                },
+            });
+            await until(
+                () => fs.existsSync(`${hold}.taken`) && fs.readFileSync(`${hold}.taken`, "utf8").endsWith("\n"),
+            );
+            // The step's timeout runs in the shell of the run (attempt's subshell): that shell is the one killed.
+            const timeoutPid = fs.readFileSync(`${hold}.taken`, "utf8").trim();
+            const runShell = Number(fs.readFileSync(`/proc/${timeoutPid}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+            assert.notEqual(runShell, child!.pid, "not the loop's own shell");
+            process.kill(runShell, "SIGKILL");
+            fs.writeFileSync(`${hold}.go`, "");
+            await until(() => / ok set=/.test(log) || child!.exitCode !== null);
+            child!.kill("SIGTERM");
+            const stopped = await run;
+            assert.equal(stopped.code, 0, stopped.stderr);
+            assert.match(
+                stopped.stderr,
+                /FAILED at an unexpected error in backup_once \(exit 137; see the lines above\)/,
+            );
+            assert.match(stopped.stdout, / ok set=/);
+            assert.equal(setsIn(crashed).length, 1);
+            assert.ok(!fs.existsSync(path.join(crashed, `last-failure-${ACCOUNT_ID}`)), "the set clears the failure");
         });
 
         it("runs one at a time: a second run stops at the lock and leaves the first run's files alone", async () => {

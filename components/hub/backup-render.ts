@@ -489,12 +489,13 @@ on_signal() {
   exit 143
 }
 
+# Also run by the loop's own shell (attempt, after a crash): its names are its own, not the loop's \`now\`.
 failed() {
   abandon
-  now=$(date -u '+%Y-%m-%dT%H:%M:%SZ %s')
-  epoch=\${now#* }; now=\${now% *}
-  printf 'time=%s\\nepoch=%s\\nstep=%s\\n' "$now" "$epoch" "$1" > "$LAST_FAILURE.tmp" && mv "$LAST_FAILURE.tmp" "$LAST_FAILURE"
-  echo "omni-hub-backup: FAILED at $1 ($now); the last good set is named in $LAST_SUCCESS" >&2
+  failed_at=$(date -u '+%Y-%m-%dT%H:%M:%SZ %s')
+  failed_epoch=\${failed_at#* }; failed_at=\${failed_at% *}
+  printf 'time=%s\\nepoch=%s\\nstep=%s\\n' "$failed_at" "$failed_epoch" "$1" > "$LAST_FAILURE.tmp" && mv "$LAST_FAILURE.tmp" "$LAST_FAILURE"
+  echo "omni-hub-backup: FAILED at $1 ($failed_at); the last good set is named in $LAST_SUCCESS" >&2
   return 1
 }
 
