@@ -1,12 +1,16 @@
 import { strict as assert } from "node:assert";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { sshHostKeyProblem } from "../components/core/ssh";
-import { requireTools } from "./tools";
+import { keptFixture, requireTools } from "./tools";
 
-/** Host keys as sshd has them: made by the real ssh-keygen, read back as the .pub line and as ssh-keyscan prints it. */
+/**
+ * Host keys as sshd has them: made by the real ssh-keygen (kept in .build/test-keys for its version), read back as the
+ * .pub line and as ssh-keyscan prints it.
+ */
 describe("SSH host keys (core/ssh.ts, as pulumi-command v1.2.1 parses them: ssh.ParseAuthorizedKey)", function () {
     let dir: string;
     const keys: Record<string, string> = {};
@@ -14,12 +18,23 @@ describe("SSH host keys (core/ssh.ts, as pulumi-command v1.2.1 parses them: ssh.
     before(function () {
         requireTools(this, ["ssh-keygen"], "the SSH host key checks");
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-ssh-"));
-        for (const [type, bits] of [
+        const made = [
             ["ed25519", ""],
             ["ecdsa", "256"],
             ["ecdsa", "521"],
             ["rsa", "3072"],
-        ]) {
+        ];
+        // The RSA key costs up to seconds of CPU: the lines are kept per ssh-keygen version (ssh -V names it).
+        const version = spawnSync("ssh", ["-V"], { encoding: "utf8" }).stderr.trim();
+        const id = createHash("sha256")
+            .update(`${version}\n${JSON.stringify(made)}`)
+            .digest("hex")
+            .slice(0, 16);
+        const { kept, keep } = keptFixture(`ssh-host-keys-${id}`, (k: Record<string, string>) =>
+            made.every(([type, bits]) => typeof k[`${type}${bits}`] === "string") ? k : undefined,
+        );
+        if (kept) return void Object.assign(keys, kept);
+        for (const [type, bits] of made) {
             const file = path.join(dir, `ssh_host_${type}${bits}_key`);
             execFileSync("ssh-keygen", [
                 "-q",
@@ -35,6 +50,7 @@ describe("SSH host keys (core/ssh.ts, as pulumi-command v1.2.1 parses them: ssh.
             ]);
             keys[`${type}${bits}`] = fs.readFileSync(`${file}.pub`, "utf8").trim();
         }
+        keep(keys);
     });
     after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
