@@ -250,6 +250,21 @@ judge() {
   fi
 }
 
+# answer KEY SILENT WHERE FIX FAILURE: reads the next resolver's line of lookup's output and reports it as KEY: its
+# answer, judged (WHERE, FIX), or SILENT and the FAILURE when it did not answer.
+answer() {
+  local key=$1 silent=$2 where=$3 fix=$4 failure=$5 answered answers
+  read -r answered answers
+  if [ "$answered" = answered ]; then
+    set -- $answers
+    echo "$key=$*"
+    judge "$where" "$fix" "$@"
+  else
+    echo "$key=$silent"
+    fail "$failure"
+  fi
+}
+
 # The node's own resolver (the one hostDns sets, and the one VMs use when the VM network hands out the same), then
 # the VM network's resolvers (preflight.vmResolvers), asked directly from this node.
 dns=$(lookup)
@@ -263,25 +278,11 @@ else
     IFS= read -r resolvers
     echo "resolver=$resolvers"
     where="this node's resolver (\${resolvers:-none in $resolv_conf})"
-    read -r answered answers
-    if [ "$answered" = answered ]; then
-      set -- $answers
-      echo "resolved=$*"
-      judge "$where" "make the local record $domain -> $lan_ip win on that resolver (split horizon), or point the node at the resolver that has it (hostDns.servers)" "$@"
-    else
-      echo "resolved="
-      fail "DNS: no answer from $where within ${t}s; expected one with $lan_ip; fix: check that resolver is up and reachable from this node (hostDns.servers)"
-    fi
+    answer resolved "" "$where" "make the local record $domain -> $lan_ip win on that resolver (split horizon), or point the node at the resolver that has it (hostDns.servers)" \
+      "DNS: no answer from $where within ${t}s; expected one with $lan_ip; fix: check that resolver is up and reachable from this node (hostDns.servers)"
     for server in "\${vm_resolvers[@]}"; do
-      read -r answered answers
-      if [ "$answered" = answered ]; then
-        set -- $answers
-        echo "vmResolver.$server=$*"
-        judge "the VM network's resolver $server" "add the local record $domain -> $lan_ip on $server and make it win over public DNS (split horizon), or hand out a resolver that has it in the VM network's DHCP" "$@"
-      else
-        echo "vmResolver.$server=unanswered"
-        fail "DNS: the VM network's resolver $server does not answer this node within ${t}s; expected an answer with $lan_ip; fix: check the address in preflight.vmResolvers, that the server runs, and that it answers queries from the Proxmox nodes"
-      fi
+      answer "vmResolver.$server" unanswered "the VM network's resolver $server" "add the local record $domain -> $lan_ip on $server and make it win over public DNS (split horizon), or hand out a resolver that has it in the VM network's DHCP" \
+        "DNS: the VM network's resolver $server does not answer this node within ${t}s; expected an answer with $lan_ip; fix: check the address in preflight.vmResolvers, that the server runs, and that it answers queries from the Proxmox nodes"
     done
   } <<<"$dns"
 fi
