@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,7 +8,7 @@ import { sshHostKeyProblem } from "../components/core/ssh";
 import { keptFixture, requireTools } from "./tools";
 
 /**
- * Host keys as sshd has them: made by the real ssh-keygen (kept in .build/test-keys for its version), read back as the
+ * Host keys as sshd has them: made by the real ssh-keygen (kept in .build/test-keys for that executable), read back as the
  * .pub line and as ssh-keyscan prints it.
  */
 describe("SSH host keys (core/ssh.ts, as pulumi-command v1.2.1 parses them: ssh.ParseAuthorizedKey)", function () {
@@ -24,10 +24,11 @@ describe("SSH host keys (core/ssh.ts, as pulumi-command v1.2.1 parses them: ssh.
             ["ecdsa", "521"],
             ["rsa", "3072"],
         ];
-        // The RSA key costs up to seconds of CPU: the lines are kept per ssh-keygen version (ssh -V names it).
-        const version = spawnSync("ssh", ["-V"], { encoding: "utf8" }).stderr.trim();
+        // The RSA key costs up to seconds of CPU: the lines are kept per ssh-keygen (the hash of its executable).
+        const keygen = execFileSync("sh", ["-c", "command -v ssh-keygen"], { encoding: "utf8" }).trim();
         const id = createHash("sha256")
-            .update(`${version}\n${JSON.stringify(made)}`)
+            .update(fs.readFileSync(keygen))
+            .update(JSON.stringify(made))
             .digest("hex")
             .slice(0, 16);
         const { kept, keep } = keptFixture(`ssh-host-keys-${id}`, (k: Record<string, string>) =>
