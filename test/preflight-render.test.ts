@@ -324,6 +324,17 @@ describe("preflight script (real bash, perl Net::DNS, dnsmasq and openssl on loo
             }
         });
 
+        it("judges a zoned link-local LAN IP (which no DNS answer can carry) instead of failing to read it", async () => {
+            const r = await run({ node: ["fe80::1"], lanIp: "fe80::1%lo", timeoutSeconds: 1 });
+            assert.deepEqual(parsePreflightReport(r.stdout).resolved, ["fe80::1"]);
+            assert.match(
+                about(r, "DNS")[0] ?? "",
+                new RegExp(
+                    `^foxtrot: DNS: ${DOMAIN} resolves to fe80::1 through .*; expected fe80::1%lo, the hub's LAN IP`,
+                ),
+            );
+        });
+
         it("names a tailnet address wherever it is in the answer, IPv4 or IPv6", async () => {
             for (const [answer, tailnet] of [
                 [[lan, "100.101.102.103"], "100.101.102.103"],

@@ -197,7 +197,8 @@ lookup() {
     eval { require Net::DNS; 1 } or exit 3;
     use Socket qw(inet_pton inet_ntop AF_INET AF_INET6);
     my ($name, $conf, $port, $timeout, $lan, @servers) = @ARGV;
-    my $spell = sub { my $af = $_[0] =~ /:/ ? AF_INET6 : AF_INET; inet_ntop($af, inet_pton($af, $_[0])) };
+    # An address inet_pton does not take (a zoned fe80::1%vmbr0) stays as written: no DNS answer carries a zone.
+    my $spell = sub { my $af = $_[0] =~ /:/ ? AF_INET6 : AF_INET; my $n = inet_pton($af, $_[0]); defined $n ? inet_ntop($af, $n) : $_[0] };
     print $spell->($lan), "\\n";
     my @nameservers;
     if (open my $fh, "<", $conf) { /^nameserver/ and push @nameservers, (split " ")[1] // "" while <$fh> }
