@@ -117,7 +117,9 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
             assert.equal(options.typescript, false);
             assert.equal(options.tsconfig, undefined);
             // main.go execRuntime: nodeargs (shlex-split) come before the run entry, so this preload runs before
-            // the SDK loads, resolved from the directory node starts in (the project root, as below).
+            // the SDK loads. Resolved from the directory node starts in: main.go gives node no directory of its own,
+            // and the language host runs in the plugin context's pwd (pkg/host/host.go, plugin.go cmd.Dir), main's
+            // directory, the project root (below).
             assert.equal(options.nodeargs, "--require ./src/plan/preload.js");
             assert.ok(fs.existsSync(path.join(root, "src", "plan", "preload.js")));
             // pkg/engine/project.go getPwdMain: the program runs in main's directory, where src/config.ts reads the
