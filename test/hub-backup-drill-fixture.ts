@@ -1,6 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
@@ -11,7 +10,7 @@ import {
     hubRestoreScript,
 } from "../components/hub/backup-render";
 import { GpgHome, providerMadeKey } from "./keys";
-import { requireTools } from "./tools";
+import { freePort, requireTools } from "./tools";
 
 /**
  * What the restore drill's two files share (hub-backup-drill.test.ts: the set taken while a 40 MB database is
@@ -68,17 +67,6 @@ export function sh(
         // A script that fails early never reads its stdin: that is not the test's error.
         child.stdin.on("error", () => undefined);
         child.stdin.end(opts.stdin ?? "");
-    });
-}
-
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
     });
 }
 

@@ -20,7 +20,6 @@ import {
     Etcd,
     OTHER_ACCOUNT_ID,
     Run,
-    freePort,
     lastSuccess,
     manifest,
     plainCopies,
@@ -29,6 +28,7 @@ import {
     sql,
     until,
 } from "./hub-backup-drill-fixture";
+import { freePort } from "./tools";
 
 /**
  * The restore drill's runs on a small database, where only the set's handling matters (every step ends at once):

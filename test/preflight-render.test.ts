@@ -15,7 +15,7 @@ import {
     PreflightTarget,
     renderPreflightScript,
 } from "../components/proxmox/preflight-render";
-import { requireTools } from "./tools";
+import { freePort, requireTools } from "./tools";
 
 const DOMAIN = "omni.example.com";
 
@@ -134,23 +134,6 @@ describe("preflight script (real bash, perl Net::DNS, dnsmasq and openssl on loo
     });
     after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
-    const freePort = (host: string, udp = false) =>
-        new Promise<number>((resolve) => {
-            if (udp) {
-                const sock = dgram.createSocket("udp4");
-                sock.bind(0, host, () => {
-                    const { port } = sock.address();
-                    sock.close(() => resolve(port));
-                });
-            } else {
-                const server = net.createServer();
-                server.listen(0, host, () => {
-                    const { port } = server.address() as net.AddressInfo;
-                    server.close(() => resolve(port));
-                });
-            }
-        });
-
     /** A TCP listener on the LAN IP that accepts and closes (the API port). */
     const tcp = () =>
         new Promise<number>((resolve) => {
@@ -253,7 +236,7 @@ describe("preflight script (real bash, perl Net::DNS, dnsmasq and openssl on loo
     }
 
     async function run(c: Case): Promise<Run> {
-        const dnsPort = await freePort(nodeResolver, true);
+        const dnsPort = await freePort(nodeResolver, "udp");
         if (c.node) await dns(dnsPort, nodeResolver, { [DOMAIN]: c.node });
         if (c.vm) await dns(dnsPort, vmResolver, { [DOMAIN]: c.vm });
         const machineApiPort = c.cert ? await tlsServer(c.cert.leaf, c.cert.chain) : await tcp();

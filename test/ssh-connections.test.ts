@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { dockerSshOptions, SSH_BOUND_OPTIONS, sshHostKeyProblem } from "../components/core/ssh";
 import { unwrapSecrets } from "../src/plan/capture";
 import { hubConfig, runHub } from "./hub-program";
-import { requireTools } from "./tools";
+import { freePort, requireTools } from "./tools";
 
 /**
  * ssh as Docker's connection helper runs it for an ssh:// host (docker/cli cli/connhelper/connhelper.go: the provider's
@@ -86,7 +86,7 @@ describe("ssh connections are bounded and pinnable (issue 30, items 8 and 10)", 
     describe("against a real sshd on loopback", () => {
         let dir: string;
         let sshd: ReturnType<typeof spawn> | undefined;
-        const port = 22000 + (process.pid % 1000);
+        let port: number;
         before(async function () {
             requireTools(this, ["sshd"], "the host-key pinning test");
             // sshd refuses to start without its privilege-separation directory, which only root can create.
@@ -99,6 +99,7 @@ describe("ssh connections are bounded and pinnable (issue 30, items 8 and 10)", 
             }
             fs.mkdirSync(privsep, { recursive: true });
             dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-scale-sshd-"));
+            port = await freePort("127.0.0.5");
             for (const name of ["host", "other", "client"])
                 execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, name)]);
             fs.copyFileSync(path.join(dir, "client.pub"), path.join(dir, "authorized_keys"));

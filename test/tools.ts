@@ -1,5 +1,7 @@
 import { execFileSync, spawn, SpawnOptionsWithoutStdio } from "node:child_process";
+import * as dgram from "node:dgram";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { writeCacheFile } from "../components/core/cache-file";
 
@@ -85,4 +87,40 @@ export function keptFixture<T>(id: string, parse: (kept: any) => T | undefined) 
         kept = undefined;
     }
     return { kept, keep: (made: unknown) => writeCacheFile(file, JSON.stringify(made)) };
+}
+
+/**
+ * A port on `host` that nothing holds now, for a server a test starts later (etcd, dnsmasq) or for one that must stay
+ * closed. It lies below the kernel's ephemeral range (net.ipv4.ip_local_port_range), from which every connect() and
+ * bind(0) on the machine takes its port: a port from bind(0), closed and then handed to etcd, can meanwhile become the
+ * source port of another test's connection, and etcd failed with "bind: address already in use". Random, so the test
+ * files in the other workers rarely try the same one; one that is held, or was handed out in this process, is skipped.
+ */
+export async function freePort(host = "127.0.0.1", protocol: "tcp" | "udp" = "tcp"): Promise<number> {
+    const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    // Ports under 10240 are left to servers on fixed ports.
+    if (!(low > 10_240 + 1024))
+        throw new Error(`the ephemeral port range starts at ${low}: too low to pick a port below it`);
+    for (;;) {
+        const port = 10_240 + Math.floor(Math.random() * (low - 10_240));
+        if (handedOut.has(port) || !(await bindable(host, port, protocol))) continue;
+        handedOut.add(port);
+        return port;
+    }
+}
+
+const handedOut = new Set<number>();
+
+function bindable(host: string, port: number, protocol: "tcp" | "udp"): Promise<boolean> {
+    return new Promise((resolve) => {
+        if (protocol === "udp") {
+            const sock = dgram.createSocket(net.isIPv6(host) ? "udp6" : "udp4");
+            sock.once("error", () => resolve(false));
+            sock.bind(port, host, () => sock.close(() => resolve(true)));
+        } else {
+            const server = net.createServer();
+            server.once("error", () => resolve(false));
+            server.listen(port, host, () => server.close(() => resolve(true)));
+        }
+    });
 }
