@@ -10,12 +10,13 @@ describe("skip-unchanged.js: npm test's tsc runs only when what they read change
     let root: string;
     const runs = () => (fs.existsSync(path.join(root, "runs")) ? fs.readFileSync(path.join(root, "runs"), "utf8") : "");
     /** The wrapped command appends a line to `runs`, writes out/a.js and exits with `code`. */
-    const wrapped = (code = 0, output = true) =>
+    const wrapped = (code = 0, output = true, inputs?: string) =>
         spawnSync(
             process.execPath,
             [
                 SCRIPT,
                 "build",
+                ...(inputs ? ["--inputs", inputs] : []),
                 ...(output ? ["--output", "out"] : []),
                 "--",
                 "sh",
@@ -51,6 +52,26 @@ describe("skip-unchanged.js: npm test's tsc runs only when what they read change
         assert.equal(runs(), "ran\n".repeat(5));
     });
 
+    it("with --inputs, reads only the folders named there (and the tsconfig files and lockfile)", () => {
+        fs.mkdirSync(path.join(root, "test"));
+        fs.mkdirSync(path.join(root, "policy"));
+        const build = () => wrapped(0, true, "src,policy");
+        build();
+        fs.writeFileSync(path.join(root, "test", "a.test.ts"), "export {};\n");
+        build();
+        assert.equal(runs(), "ran\n", "skipped: test/ is not an input");
+        fs.writeFileSync(path.join(root, "policy", "p.ts"), "export {};\n");
+        build();
+        fs.writeFileSync(path.join(root, "tsconfig.json"), '{ "compilerOptions": {} }\n');
+        build();
+        assert.equal(runs(), "ran\n".repeat(3));
+        // All the TypeScript folders without it: the test file counts.
+        wrapped();
+        fs.writeFileSync(path.join(root, "test", "a.test.ts"), "export const t = 1;\n");
+        wrapped();
+        assert.equal(runs(), "ran\n".repeat(5));
+    });
+
     it("runs again when its output was removed or rewritten", () => {
         wrapped();
         fs.rmSync(path.join(root, "out", "a.js"));
@@ -69,9 +90,15 @@ describe("skip-unchanged.js: npm test's tsc runs only when what they read change
     });
 
     it("refuses a call without a name or a command, and says which command it could not run", () => {
-        const bad = spawnSync(process.execPath, [SCRIPT, "build"], { cwd: root, encoding: "utf8" });
-        assert.equal(bad.status, 2);
-        assert.match(bad.stderr, /usage: node src\/plan\/skip-unchanged\.js NAME/);
+        for (const args of [
+            ["build"],
+            ["build", "--inputs", "--", "true"],
+            ["build", "--outptu", "out", "--", "true"],
+        ]) {
+            const bad = spawnSync(process.execPath, [SCRIPT, ...args], { cwd: root, encoding: "utf8" });
+            assert.equal(bad.status, 2, args.join(" "));
+            assert.match(bad.stderr, /usage: node src\/plan\/skip-unchanged\.js NAME/);
+        }
         const missing = spawnSync(process.execPath, [SCRIPT, "build", "--", "no-such-command-here"], {
             cwd: root,
             encoding: "utf8",
