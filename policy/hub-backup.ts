@@ -1,5 +1,4 @@
-import * as command from "@pulumi/command";
-import * as docker from "@pulumi/docker";
+import type { ContainerArgs } from "@pulumi/docker/container";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import {
     HUB_BACKUP_LABELS,
@@ -11,10 +10,11 @@ import { imagePinProblem } from "../components/core/images";
 import { omniContainerPaths } from "../components/hub/omni-flags";
 import { STATE_ROLE_LABEL } from "../components/core/state-volumes";
 import { known } from "./props";
+import { command, docker } from "./providers";
 
 /** The hub's own backup (components/hub/backup.ts): its image, its target and its S3 credentials. */
 
-type Container = docker.ContainerArgs & Record<string, any>;
+type Container = ContainerArgs & Record<string, any>;
 
 function labelsOf(container: Container): Map<string, string | undefined> {
     const labels = (known(() => container.labels) ?? []) as { label: string; value?: string }[];

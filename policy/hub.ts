@@ -1,11 +1,10 @@
-import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import * as tailscale from "@pulumi/tailscale";
 import { etcdKeyProblems } from "../components/hub/etcd-key-rules";
 import { auth0DomainProblem, wireguardAddrProblem } from "../components/core/addresses";
 import { STATE_ROLE_LABEL, STATE_ROLES } from "../components/core/state-volumes";
 import { oncePerText } from "../components/core/hot-paths";
 import { commandFlags, flag, known } from "./props";
+import { docker, tailscale } from "./providers";
 
 /** An OpenPGP parse per distinct key, however many uploads and analyses carry it. */
 const etcdKeyProblemsOnce = oncePerText(etcdKeyProblems);

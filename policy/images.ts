@@ -1,4 +1,3 @@
-import * as docker from "@pulumi/docker";
 import {
     PolicyConfigSchema,
     ReportViolation,
@@ -15,6 +14,7 @@ import {
 } from "../components/core/images";
 import { configOf, ConfigSource } from "./config";
 import { known } from "./props";
+import { docker } from "./providers";
 
 /** What a Container gets from `remoteImage.imageId`: an id, not a reference; the RemoteImage is checked instead. */
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;

@@ -1,4 +1,3 @@
-import * as docker from "@pulumi/docker";
 import {
     PolicyResource,
     ResourceValidationArgs,
@@ -21,6 +20,7 @@ import { CLUSTER_KIND, MACHINE_CLASS_KIND } from "../components/omni/omni-state"
 import { DEFAULT_INFRA_PROVIDER_ID } from "../components/core/validation";
 import { oncePerText } from "../components/core/hot-paths";
 import { commandFlags, flag, known, yamlDocuments } from "./props";
+import { docker } from "./providers";
 
 /**
  * Omni resources: the YAML an OmniMachineClass or OmniCluster holds (`yaml` of its dynamic resource, found by its

@@ -1,7 +1,7 @@
-import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { PolicyConfigSchema, ReportViolation, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { resolverProblem } from "../components/proxmox/dns-rules";
 import { configOf, ConfigSource } from "./config";
+import { proxmoxve } from "./providers";
 
 const dnsSchema: PolicyConfigSchema = {
     properties: {

@@ -1,8 +1,8 @@
-import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { isTailnetAddress } from "../components/core/addresses";
 import { tlsProblems } from "../components/edge/tls";
 import { commandFlags, flag, known } from "./props";
+import { docker } from "./providers";
 
 /** How clients reach Omni by name: the certificate it serves and the public record for its name. */
 

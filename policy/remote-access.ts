@@ -1,9 +1,9 @@
-import * as command from "@pulumi/command";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { hostOrIpProblem } from "../components/core/addresses";
 import { sshHostKeyProblem } from "../components/core/ssh";
 import { LINUX_USER } from "../components/proxmox/preflight-render";
 import { known } from "./props";
+import { command } from "./providers";
 
 /** Commands run over SSH (bootstrap, Docker install, backups, the Proxmox preflight). */
 

@@ -1,10 +1,14 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
+import * as tailscale from "@pulumi/tailscale";
 import { analyzeWithPack } from "../src/plan/analyze";
 import { runProgram } from "../src/plan/capture";
 import { packArgs } from "../policy/pack";
+import * as providers from "../policy/providers";
 
 const PACK_DIR = path.join(__dirname, "..", "policy");
 
@@ -45,6 +49,41 @@ describe("policy pack", () => {
                 `${p.name} lacks description, severity or remediationSteps`,
             );
         }
+    });
+
+    it("loads each provider class it checks from the class's own file: the same classes, without the providers' indexes or yaml", () => {
+        assert.equal(providers.docker.Container, docker.Container);
+        assert.equal(providers.docker.RemoteImage, docker.RemoteImage);
+        assert.equal(providers.docker.Volume, docker.Volume);
+        assert.equal(providers.command.local.Command, command.local.Command);
+        assert.equal(providers.command.remote.Command, command.remote.Command);
+        assert.equal(providers.proxmoxve.ContainerLegacy, proxmoxve.ContainerLegacy);
+        assert.equal(providers.proxmoxve.DnsLegacy, proxmoxve.DnsLegacy);
+        assert.equal(providers.tailscale.TailnetKey, tailscale.TailnetKey);
+        // What a fresh pack process has loaded once its policies are defined.
+        const root = path.join(__dirname, "..");
+        const unloaded = [
+            "@muhlba91/pulumi-proxmoxve",
+            "@pulumi/command",
+            "@pulumi/docker",
+            "@pulumi/tailscale",
+            "yaml",
+        ];
+        const run = spawnSync(
+            process.execPath,
+            [
+                "-r",
+                path.join(root, "src", "plan", "register.js"),
+                "-e",
+                `require(${JSON.stringify(path.join(root, "policy", "pack.ts"))});
+                 const loaded = ${JSON.stringify(unloaded)}.filter((m) => require.cache[require.resolve(m)]);
+                 console.log(JSON.stringify({ loaded, zod: !!require.cache[require.resolve("zod")] }));`,
+            ],
+            { cwd: root, encoding: "utf8" },
+        );
+        assert.equal(run.status, 0, run.stderr);
+        // zod stays: the machine class policy judges provider data with the class's schema.
+        assert.deepEqual(JSON.parse(run.stdout), { loaded: [], zod: true });
     });
 
     it("runs as its own process, lists its policies, and honours policy config", async () => {

@@ -1,5 +1,5 @@
-import * as YAML from "yaml";
 import { OmniHubSettings, omniVersionProblem } from "./settings";
+import { yamlPackage } from "../core/yaml-package";
 
 /** Omni's command line and container layout, rendered from validated hub settings (components/hub/settings.ts). */
 
@@ -109,7 +109,7 @@ export interface OmniFlagsInput {
  */
 export function renderOmniSecretConfig(secrets: { oidcClientSecret?: string }): string | undefined {
     if (secrets.oidcClientSecret === undefined) return undefined;
-    return YAML.stringify({ auth: { oidc: { clientSecret: secrets.oidcClientSecret } } });
+    return yamlPackage().stringify({ auth: { oidc: { clientSecret: secrets.oidcClientSecret } } });
 }
 
 /** Omni's command line, rendered from validated settings (the container's `command`; the image's entrypoint is /omni). */

@@ -2,7 +2,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as semver from "semver";
 import { z } from "zod";
-import * as YAML from "yaml";
 import { oncePerText } from "../core/hot-paths";
 import { readYamlDocuments, yamlErrorLine } from "../core/yaml-read";
 import { dnsLabel, goDuration, parseGoDuration, parseOrThrow, uniqueBy } from "../core/validation";
@@ -16,6 +15,7 @@ import {
     templatePatchProblems,
 } from "./talos-patches";
 import { clusterLifecycleFields } from "./omni-state";
+import { yamlPackage } from "../core/yaml-package";
 
 /**
  * Omni cluster templates (siderolabs/omni v1.10.4 `client/pkg/template/internal/models`): one Cluster, one ControlPlane, Workers, optional Machine docs,
@@ -791,7 +791,7 @@ function ciliumValues(c: Cluster["cilium"]): string {
         ...(c.hubble ? { hubble: { enabled: true, relay: { enabled: true }, ui: { enabled: true } } } : {}),
         ...(c.gatewayApi ? { gatewayAPI: { enabled: true } } : {}),
     };
-    const doc = new YAML.Document(values);
+    const doc = new (yamlPackage().Document)(values);
     const version = c.version ? ` --version ${c.version}` : "";
     doc.commentBefore = ` helm install cilium cilium/cilium${version} -n kube-system -f <this file>\n Pass the same values on every upgrade: a ConfigMap-only change does not survive a later install.`;
     return doc.toString();
@@ -863,7 +863,8 @@ export function renderClusterTemplate(
             return machineSetDoc("Workers", w, [...labelsPatch, ...(w.patches ?? [])]);
         }),
     ];
-    const yaml = docs.map((d) => YAML.stringify(d)).join("---\n");
+    const { stringify } = yamlPackage();
+    const yaml = docs.map((d) => stringify(d)).join("---\n");
     return {
         name: c.name,
         yaml,

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import * as YAML from "yaml";
 import { dnsLabel, InfraProviderIdSchema, parseOrThrow, zodIssues } from "../core/validation";
 import { oncePerText } from "../core/hot-paths";
 import { readYaml, yamlErrorLine } from "../core/yaml-read";
+import { yamlPackage } from "../core/yaml-package";
 
 /**
  * Omni MachineClass rendering for the Proxmox infra provider (omni-infra-provider-proxmox `internal/pkg/provider/data.go`, test/fixtures/upstream/provider-data.v0.3.0.json).
@@ -295,6 +295,7 @@ export function renderMachineClass(spec: MachineClassSpec, keyPrefix = "machineC
             `${keyPrefix}.providerData.cpu_type: "host" ties VMs of class ${s.name} to the host CPU model, so live migration between different CPUs is unsafe; use x86-64-v2-AES (or another named model) if VMs must move`,
         );
     }
+    const { stringify } = yamlPackage();
     const doc = {
         metadata: { namespace: "default", type: MACHINE_CLASS_TYPE, id: s.name },
         // No matchlabels: Omni refuses a class that sets both it and autoprovision (validations/machine_class.go).
@@ -303,12 +304,12 @@ export function renderMachineClass(spec: MachineClassSpec, keyPrefix = "machineC
                 providerid: s.providerId,
                 kernelargs: s.kernelArgs ?? [],
                 metavalues: s.metaValues ?? [],
-                providerdata: YAML.stringify(s.providerData),
+                providerdata: stringify(s.providerData),
                 grpctunnel: GRPC_TUNNEL[s.grpcTunnel ?? "unset"],
             },
         },
     };
-    return { id: s.name, providerId: s.providerId, yaml: YAML.stringify(doc), warnings };
+    return { id: s.name, providerId: s.providerId, yaml: stringify(doc), warnings };
 }
 
 /** A MachineClass document, or why it is not YAML: read once per text (its check and two stack policies ask). */

@@ -1,4 +1,5 @@
-import * as YAML from "yaml";
+import type { Document, Node, Scalar } from "yaml";
+import { yamlPackage } from "../core/yaml-package";
 
 /**
  * A machine config patch read as Omni reads it: go.yaml.in/yaml v4 (v4.0.0-rc.6, with Omni v1.10.4's go.mod replace
@@ -138,6 +139,7 @@ export const readPatchText = (text: string): { docs: GoNode[]; errors: string[] 
 
 /** readPatchText by the yaml package: any YAML text. */
 export function readYamlText(text: string): { docs: GoNode[]; errors: string[] } {
+    const YAML = yamlPackage();
     const parsed = YAML.parseAllDocuments(text, PARSE_OPTIONS);
     const documents = Array.isArray(parsed) ? parsed : [parsed];
     const errors: string[] = [];
@@ -147,7 +149,7 @@ export function readYamlText(text: string): { docs: GoNode[]; errors: string[] }
             errors.push(at(text, e.pos[0], message));
         }
     if (errors.length > 0) return { docs: [], errors };
-    const convert = (doc: YAML.Document, node: unknown, seen: Set<unknown>): GoNode => {
+    const convert = (doc: Document, node: unknown, seen: Set<unknown>): GoNode => {
         if (YAML.isAlias(node)) {
             const target = node.resolve(doc);
             if (!target || seen.has(target)) {
@@ -164,14 +166,14 @@ export function readYamlText(text: string): { docs: GoNode[]; errors: string[] }
             for (const pair of node.items) {
                 const key = pair.key;
                 if (!YAML.isScalar(key) && key !== null) {
-                    const range = (key as YAML.Node).range;
+                    const range = (key as Node).range;
                     errors.push(at(text, range?.[0] ?? 0, "a mapping key must be a scalar"));
                     continue;
                 }
                 const keyText = key === null ? "" : String(key.value);
                 const value = convert(doc, pair.value, seen);
                 // A merge key (<<) adds the keys of the mapping(s) it names that the mapping does not set itself.
-                if (keyText === "<<" && (key as YAML.Scalar | null)?.type === "PLAIN") {
+                if (keyText === "<<" && (key as Scalar | null)?.type === "PLAIN") {
                     const sources = value.kind === "seq" ? value.items : [value];
                     for (const s of sources) if (s.kind === "map") merged.push(...s.entries);
                 } else entries.push({ key: keyText, value });
