@@ -5,7 +5,7 @@ import {
     HUB_BACKUP_ROLE,
     backupTargetProblem,
     hubBackupPaths,
-} from "../components/hub/backup-render";
+} from "../components/hub/backup-rules";
 import { imagePinProblem } from "../components/core/images";
 import { omniContainerPaths } from "../components/hub/omni-flags";
 import { STATE_ROLE_LABEL } from "../components/core/state-volumes";

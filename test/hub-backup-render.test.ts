@@ -10,13 +10,11 @@ import {
     HUB_BACKUP_IMAGES,
     HubBackupSettingsSchema,
     OMNI_ETCD_ENDPOINT,
-    backupTargetProblem,
     etcdToolsProblem,
     hubBackupBuildScript,
     hubBackupDockerfile,
     hubBackupHealthcheck,
     hubBackupImageTag,
-    hubBackupPaths,
     hubBackupWarnings,
     hubRestoreHostScript,
     HubRestoreHostParams,
@@ -26,6 +24,7 @@ import {
     s3BaseUrl,
     s3CurlConfig,
 } from "../components/hub/backup-render";
+import { backupTargetProblem, hubBackupPaths } from "../components/hub/backup-rules";
 import { parseImageRef } from "../components/core/images";
 import { OmniHubSettingsSchema } from "../components/hub/settings";
 import { omniContainerPaths } from "../components/hub/omni-flags";

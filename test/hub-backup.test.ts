@@ -1,13 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    HUB_BACKUP_LABELS,
-    hubBackupDockerfile,
-    hubBackupImageTag,
-    hubBackupPaths,
-    hubContainerNames,
-} from "../components/hub/backup-render";
+import { hubBackupDockerfile, hubBackupImageTag, hubContainerNames } from "../components/hub/backup-render";
+import { HUB_BACKUP_LABELS, hubBackupPaths } from "../components/hub/backup-rules";
 import { OmniHubSettingsInput, OmniHubSettingsSchema } from "../components/hub/settings";
 import { OmniHub, OmniHubArgs } from "../components/hub/omni-hub";
 import { ConfigError, parseOrThrow } from "../components/core/validation";

@@ -2,14 +2,8 @@ import { strict as assert } from "node:assert";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    HUB_BACKUP_LABELS,
-    HUB_BACKUP_ROLE,
-    hubBackupBuildScript,
-    hubBackupDockerfile,
-    hubBackupPaths,
-    s3CurlConfig,
-} from "../components/hub/backup-render";
+import { hubBackupBuildScript, hubBackupDockerfile, s3CurlConfig } from "../components/hub/backup-render";
+import { HUB_BACKUP_LABELS, HUB_BACKUP_ROLE, hubBackupPaths } from "../components/hub/backup-rules";
 import { STATE_ROLE_LABEL } from "../components/core/state-volumes";
 import { dockerfileBaseImages } from "../policy/hub-backup";
 import { assertNoViolation, assertViolation } from "./policy-helpers";

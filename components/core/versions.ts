@@ -83,3 +83,16 @@ export function kubernetesSupportProblem(talos: string, kubernetes: string): str
     const [min, max] = [support.min, support.max].map((v) => majorMinor(semver.parse(v)!));
     return `Kubernetes ${kubernetes} does not run on Talos ${talos}, which supports Kubernetes ${min} to ${max}: pick a version in that range (or another Talos version)`;
 }
+
+/** First Omni release with `--sqlite-storage-path`; older ones cannot run with the flags rendered here. */
+export const minOmniVersion = "1.4.0";
+
+/** Why an Omni version cannot be deployed by this library, or undefined. */
+export function omniVersionProblem(version: string): string | undefined {
+    const clean = semver.valid(semver.clean(version) ?? "");
+    if (!clean) return `"${version}" is not an Omni release tag; use one such as ${versions.omni}`;
+    if (semver.lt(clean, minOmniVersion)) {
+        return `Omni ${version} predates v${minOmniVersion} and has no --sqlite-storage-path: upgrade it one minor at a time to v1.4.x with its own tooling first, then adopt it here`;
+    }
+    return undefined;
+}

@@ -2,8 +2,6 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    HUB_BACKUP_LABELS,
-    HUB_BACKUP_ROLE,
     HubBackupSettingsInput,
     HubBackupSettingsSchema,
     OMNI_ETCD_ENDPOINT,
@@ -15,11 +13,11 @@ import {
     hubBackupDockerfile,
     hubBackupHealthcheck,
     hubBackupImageTag,
-    hubBackupPaths,
     hubBackupScript,
     s3BaseUrl,
     s3CurlConfig,
 } from "./backup-render";
+import { HUB_BACKUP_LABELS, HUB_BACKUP_ROLE, hubBackupPaths } from "./backup-rules";
 import { OmniEtcdKey } from "./etcd-key";
 import { omniContainerPaths } from "./omni-flags";
 import { parseDockerHost } from "../core/addresses";

@@ -1,4 +1,5 @@
-import { OmniHubSettings, omniVersionProblem } from "./settings";
+import type { OmniHubSettings } from "./settings";
+import { omniVersionProblem } from "../core/versions";
 import { yamlPackage } from "../core/yaml-package";
 
 /** Omni's command line and container layout, rendered from validated hub settings (components/hub/settings.ts). */

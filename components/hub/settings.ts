@@ -21,7 +21,7 @@ import {
     uniqueBy,
 } from "../core/validation";
 import { sshHostKeyProblem } from "../core/ssh";
-import { images, versions } from "../core/versions";
+import { images, minOmniVersion, omniVersionProblem, versions } from "../core/versions";
 import { CLOUDFLARE_TOKEN_PERMISSIONS } from "../edge/acme-certificate-render";
 import { DEFAULT_RECORD_TTL } from "../edge/cloudflare-record-render";
 
@@ -29,19 +29,6 @@ import { DEFAULT_RECORD_TTL } from "../edge/cloudflare-record-render";
  * Typed, non-secret settings of the Omni hub, validated once here and reused by config loading, the
  * renderer and the policy pack. Secrets (TLS key, etcd key, OIDC client secret) never live in here.
  */
-
-/** First Omni release with `--sqlite-storage-path`; older ones cannot run with the flags rendered here. */
-export const minOmniVersion = "1.4.0";
-
-/** Why an Omni version cannot be deployed by this library, or undefined. */
-export function omniVersionProblem(version: string): string | undefined {
-    const clean = semver.valid(semver.clean(version) ?? "");
-    if (!clean) return `"${version}" is not an Omni release tag; use one such as ${versions.omni}`;
-    if (semver.lt(clean, minOmniVersion)) {
-        return `Omni ${version} predates v${minOmniVersion} and has no --sqlite-storage-path: upgrade it one minor at a time to v1.4.x with its own tooling first, then adopt it here`;
-    }
-    return undefined;
-}
 
 const hostname = z.string().superRefine(check(hostnameProblem));
 const goDuration = goDurationOf();
