@@ -51,7 +51,7 @@ describe("policy pack", () => {
         }
     });
 
-    it("loads each provider class it checks from the class's own file: the same classes, without the providers' indexes or yaml", () => {
+    it("loads each provider class it checks from the class's own file: the same classes, without the providers' indexes, yaml or the hub's renderers", () => {
         assert.equal(providers.docker.Container, docker.Container);
         assert.equal(providers.docker.RemoteImage, docker.RemoteImage);
         assert.equal(providers.docker.Volume, docker.Volume);
@@ -68,6 +68,9 @@ describe("policy pack", () => {
             "@pulumi/docker",
             "@pulumi/tailscale",
             "yaml",
+            // The hub's settings and backup scripts (and the ACME and Cloudflare renderers they import).
+            path.join(root, "components", "hub", "settings.ts"),
+            path.join(root, "components", "hub", "backup-render.ts"),
         ];
         const run = spawnSync(
             process.execPath,
