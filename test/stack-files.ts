@@ -18,11 +18,22 @@ export function editedStacks(edits: { quantum?: Edit; matrix?: Edit }): { quantu
     made.push(dir);
     const files = { quantum: path.join(dir, "Pulumi.quantum.yaml"), matrix: path.join(dir, "Pulumi.matrix.yaml") };
     for (const stack of ["quantum", "matrix"] as const) {
-        const doc = YAML.parse(fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"), { merge: true });
+        const doc = structuredClone(example(stack));
         edits[stack]?.(doc.config, doc);
         fs.writeFileSync(files[stack], YAML.stringify(doc));
     }
     return files;
+}
+
+// Each example stack file read once per process (test files call editedStacks often, and yaml's parse is slow).
+const examples = new Map<string, Record<string, any>>();
+function example(stack: "quantum" | "matrix"): Record<string, any> {
+    let doc = examples.get(stack);
+    if (!doc) {
+        doc = YAML.parse(fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"), { merge: true });
+        examples.set(stack, doc!);
+    }
+    return doc!;
 }
 
 export function removeStackDirs(): void {
