@@ -1,7 +1,7 @@
 import * as path from "node:path";
 
-// What the hub backup's container and policies share with the policy pack, kept apart from backup-render.ts (its
-// settings schema and scripts), which a pack process need not load.
+// The hub backup container's paths and labels and the rule for its target: what the policy pack checks, kept apart
+// from backup-render.ts (the settings schema and the scripts), which a pack process need not load.
 
 /** Paths inside the backup container. Omni's data volume is mounted where Omni mounts it, read-only. */
 export const hubBackupPaths = {
