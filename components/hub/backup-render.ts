@@ -491,7 +491,7 @@ restored_sequence() {
 
 # The sets of TABLE kept whatever KEEP says: the last before a drop in etcd revision or in size (to less than half),
 # not released by a restore or by 'release'. DROPS: one line each, set revision bytes next-set next-revision
-# next-bytes; KEPT: their first words, a line each.
+# next-bytes; KEPT: the names of the sets kept, a line each.
 drops() {
   restored_sequence
   DROPS=; KEPT=
@@ -500,7 +500,7 @@ drops() {
   for line in $TABLE; do
     row "$line"
     if [ -n "$p" ] && { [ "$r_rev" -lt "$pr" ] || [ $((r_bytes * 2)) -lt "$pb" ]; } && [ ! -e "$TARGET/$p/${m.dropReleased}" ] && [ "$ps" -gt "$restored" ]; then
-      DROPS="$DROPS$p $pr $pb $r_name $r_rev $r_bytes$NL"; KEPT="$KEPT\${p%% *}$NL"
+      DROPS="$DROPS$p $pr $pb $r_name $r_rev $r_bytes$NL"; KEPT="$KEPT$p$NL"
     fi
     p=$r_name; pr=$r_rev; pb=$r_bytes; ps=$r_seq
   done
@@ -547,15 +547,22 @@ prune() {
   IFS=$DEFAULT_IFS; set +f
 }
 
+# NEWEST: the names of TABLE's sets, newest first, a line each.
+newest_first() {
+  NEWEST=
+  IFS=$NL; set -f
+  for line in $TABLE; do NEWEST="\${line#* * * }$NL$NEWEST"; done
+  IFS=$DEFAULT_IFS; set +f
+}
+
 # Uploads every set of TABLE (read first when given "read") still marked ${m.uploadPending}, newest first; stops at
 # the first failure (S3 down).
 upload_pending() {
   [ -n "$S3_URL" ] || return 0
   [ "\${1:-}" != read ] || mine
-  pending=
+  newest_first
   IFS=$NL; set -f
-  for line in $TABLE; do pending="\${line#* * * }$NL$pending"; done
-  for s in $pending; do
+  for s in $NEWEST; do
     marker="$TARGET/$s/${m.uploadPending}"
     [ -f "$marker" ] || continue
     for f in ${UPLOADED.join(" ")}; do
@@ -708,11 +715,8 @@ health() {
     rc=1
     drop_messages ""
   fi
-  newest_first=
-  IFS=$NL; set -f
-  for line in $TABLE; do newest_first="\${line#* * * }$NL$newest_first"; done
-  IFS=$DEFAULT_IFS; set +f
-  for s in $newest_first; do
+  newest_first
+  for s in $NEWEST; do
     marker="$TARGET/$s/${m.uploadPending}"
     [ -f "$marker" ] || continue
     [ -n "$now" ] || now=$(date +%s)
