@@ -27,7 +27,8 @@ function corpusTexts(): string[] {
         cases: { patch: unknown }[];
     };
     for (const c of refused.cases) if (typeof c.patch === "string") texts.push(c.patch);
-    return texts;
+    // Most documented examples are the same text in every minor: each text once.
+    return [...new Set(texts)];
 }
 
 /** Texts at the edge of the simple shape, each read by both readers. */
@@ -184,7 +185,7 @@ describe("patch YAML read as the yaml package reads it (components/omni/talos-ya
     const corpus = corpusTexts();
 
     it("the simple read and the yaml package give the same documents for every fixture text", () => {
-        assert.ok(corpus.length > 3000, `${corpus.length}`);
+        assert.ok(corpus.length > 1000, `${corpus.length}`);
         let simple = 0;
         for (const text of corpus) {
             // The yaml package's read, once per text: the simple read's documents and readPatchText's are held to it.
