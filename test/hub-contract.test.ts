@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as config from "../src/config";
 import { ConfigError } from "../components/core/validation";
 import { HUB_CONTRACT_OUTPUT, READ_STACK_OUTPUTS, workloadView } from "../src/hub-contract";
 import { isSecret, unwrapSecrets } from "../src/plan/capture";
@@ -59,6 +61,39 @@ describe("hub contract: a workload stack holds only what it needs of the hub", (
         assert.ok(strings(provider.inputs.envs).some((e) => e.includes(ownKey)));
         const cls = matrix.resources.find((r) => r.custom && r.inputs.serviceAccountKey !== undefined)!;
         assert.ok(isSecret(cls.inputs.serviceAccountKey), "the automation key is secret in the class's inputs");
+    });
+
+    it("plans the hub behind several workload plans once per hub file text: an edited hub is planned again, a failed one is not kept", async function () {
+        this.timeout(120_000);
+        // Counted where a plan validates a hub stack's config, once per run of the hub's program.
+        const hubPlans: string[] = [];
+        const load = config.loadStackConfig;
+        const domainOf = (matrix: Awaited<ReturnType<typeof planStack>>) =>
+            strings(matrix.resources.find((r) => r.name === "infra-provider-container")!.inputs.command).find((c) =>
+                c.startsWith("--omni-api-endpoint="),
+            );
+        const plan = (file: string) => planStack({ stack: "matrix", configFile: file, skipPolicies: true, silent: true });
+        (config as { loadStackConfig: typeof load }).loadStackConfig = (raw, secret) => {
+            if (raw["omni-scale:hub"]) hubPlans.push(JSON.parse(raw["omni-scale:hub"]).omniDomain);
+            return load(raw, secret);
+        };
+        try {
+            // A hub of its own: no other test's plan of the same text is kept in this process.
+            const files = editedStacks({ quantum: (c) => void (c["omni-scale:hub"].omniDomain = "once.example.com") });
+            assert.equal(domainOf(await plan(files.matrix)), "--omni-api-endpoint=https://once.example.com");
+            assert.equal(domainOf(await plan(files.matrix)), "--omni-api-endpoint=https://once.example.com");
+            assert.deepEqual(hubPlans, ["once.example.com"], "the second workload plan reused the hub's plan");
+
+            const hub = fs.readFileSync(files.quantum, "utf8");
+            fs.writeFileSync(files.quantum, hub.replace("once.example.com", "twice.example.com"));
+            assert.equal(domainOf(await plan(files.matrix)), "--omni-api-endpoint=https://twice.example.com");
+            fs.writeFileSync(files.quantum, hub.replace("once.example.com", "https://x"));
+            await assert.rejects(plan(files.matrix), ConfigError);
+            await assert.rejects(plan(files.matrix), ConfigError);
+            assert.deepEqual(hubPlans, ["once.example.com", "twice.example.com", "https://x", "https://x"]);
+        } finally {
+            (config as { loadStackConfig: typeof load }).loadStackConfig = load;
+        }
     });
 
     it(`uses the engine's ${READ_STACK_OUTPUTS} invoke (pulumi/pulumi pkg/resource/deploy/builtins.go)`, () => {

@@ -76,6 +76,32 @@ export interface PlanResult {
     simulated: SimulatedValue[];
 }
 
+/**
+ * The hub plans behind workload plans in this process, by hub stack, stack file text and decrypted config: a plan is
+ * deterministic (test/plan-cli.test.ts: byte-identical), and reads nothing else, so a process that plans several
+ * workload stacks of one hub (a library caller, the tests) runs the hub's program once. A failed plan is not kept;
+ * only the last few are.
+ */
+const hubPlans = new Map<string, Promise<StackReferenceOutputs>>();
+const HUB_PLANS_KEPT = 8;
+
+/** What a workload plan's StackReference to its hub serves: the outputs of a plan of the hub's stack file. */
+async function hubReference(stack: string, file: string, env?: NodeJS.ProcessEnv): Promise<StackReferenceOutputs> {
+    // Read and decrypted on every plan: an edited file, or a passphrase that opens it to other values, is another key.
+    const read = readStackFile(file, env);
+    const key = JSON.stringify([stack, fs.readFileSync(file, "utf8"), read.config]);
+    let planned = hubPlans.get(key);
+    if (!planned) {
+        const opts = { stack, configFile: file, skipPolicies: true, silent: true, env };
+        planned = planStackFile(opts, file, read).then((hub) => asStackReference(hub.outputs));
+        hubPlans.set(key, planned);
+        planned.catch(() => hubPlans.delete(key));
+        if (hubPlans.size > HUB_PLANS_KEPT) hubPlans.delete(hubPlans.keys().next().value!);
+    }
+    // Each workload program gets its own copy of the outputs.
+    return structuredClone(await planned);
+}
+
 /** Secret-marked stack outputs → what a StackReference to that stack returns. */
 function asStackReference(outputs: Record<string, unknown>): StackReferenceOutputs {
     const plain: Record<string, unknown> = {};
@@ -94,7 +120,10 @@ function asStackReference(outputs: Record<string, unknown>): StackReferenceOutpu
  */
 export async function planStack(opts: PlanOptions): Promise<PlanResult> {
     const file = opts.configFile ?? path.join(REPO_ROOT, `Pulumi.${opts.stack}.yaml`);
-    const { config: raw, secret } = readStackFile(file, opts.env);
+    return planStackFile(opts, file, readStackFile(file, opts.env));
+}
+
+async function planStackFile(opts: PlanOptions, file: string, { config: raw, secret }: StackFile): Promise<PlanResult> {
     const config = loadStackConfig(raw, secret);
     // The pack process starts while the program runs; every way out of this function stops it.
     const pack = opts.skipPolicies ? undefined : openPack(POLICY_DIR, opts.pack);
@@ -121,14 +150,7 @@ export async function planStack(opts: PlanOptions): Promise<PlanResult> {
                     },
                 ]);
             }
-            const hub = await planStack({
-                stack: hubStack,
-                configFile: hubFile,
-                skipPolicies: true,
-                silent: true,
-                env: opts.env,
-            });
-            stackReferences[config.hubStack] = asStackReference(hub.outputs);
+            stackReferences[config.hubStack] = await hubReference(hubStack, hubFile, opts.env);
         }
 
         // The program reads its config as under `pulumi up`: from the runtime, secret keys as the CLI lists them.
