@@ -72,7 +72,8 @@ describe("hub contract: a workload stack holds only what it needs of the hub", (
             strings(matrix.resources.find((r) => r.name === "infra-provider-container")!.inputs.command).find((c) =>
                 c.startsWith("--omni-api-endpoint="),
             );
-        const plan = (file: string) => planStack({ stack: "matrix", configFile: file, skipPolicies: true, silent: true });
+        const plan = (file: string) =>
+            planStack({ stack: "matrix", configFile: file, skipPolicies: true, silent: true });
         (config as { loadStackConfig: typeof load }).loadStackConfig = (raw, secret) => {
             if (raw["omni-scale:hub"]) hubPlans.push(JSON.parse(raw["omni-scale:hub"]).omniDomain);
             return load(raw, secret);
