@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as ipaddr from "ipaddr.js";
 import { auth0DomainProblem, lanIpProblem, parseDockerHost, wireguardAddrProblem } from "../components/core/addresses";
 import { renderOmniFlags } from "../components/hub/omni-flags";
 import { images, versions } from "../components/core/versions";
@@ -190,6 +191,17 @@ describe("hub settings: addresses a booting Talos VM must reach", () => {
         }
         for (const ip of ["192.168.10.20", "10.0.0.5", "100.63.255.255", "100.128.0.1"])
             assert.equal(lanIpProblem(ip), undefined, ip);
+    });
+
+    it("takes as an IP what ipaddr.js's checks take: dotted decimal and IPv6 text, nothing else", () => {
+        const ipaddrTakes = (v: string) => ipaddr.IPv4.isValidFourPartDecimal(v) || ipaddr.IPv6.isValid(v);
+        const cases = ["192.168.10.20", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4.", "0x7f.0.0.1", "1e3"];
+        cases.push("fd00::20", "fe80::1%vmbr0", "::ffff:192.168.10.20", "1::2::3", "a:b", "omni.example.com", "", ":");
+        for (const v of cases) {
+            const notIp = lanIpProblem(v)?.includes("is not an IP address") ?? false;
+            assert.equal(notIp, !ipaddrTakes(v), JSON.stringify(v));
+        }
+        assert.ok(cases.filter(ipaddrTakes).length >= 4 && cases.filter((v) => !ipaddrTakes(v)).length >= 8);
     });
 
     it("refuses a MagicDNS domain, which booting machines cannot resolve", () => {

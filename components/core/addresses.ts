@@ -8,7 +8,12 @@ import * as ipaddr from "ipaddr.js";
 const hostnamePattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 function isIp(value: string): boolean {
-    return ipaddr.IPv4.isValidFourPartDecimal(value) || ipaddr.IPv6.isValid(value);
+    // ipaddr's checks throw and catch an Error for a non-address (about 30 µs): host names, most of what is checked,
+    // are told apart by their characters first (dotted decimal holds only digits and dots, IPv6 text always a colon).
+    return (
+        (/^[\d.]+$/.test(value) && ipaddr.IPv4.isValidFourPartDecimal(value)) ||
+        (value.includes(":") && ipaddr.IPv6.isValid(value))
+    );
 }
 
 /** What is left of a URL-ish value once scheme, path, query and port are stripped: the fix to suggest. */
