@@ -320,6 +320,10 @@ function acceptedSchema(minor: string): Schema {
     correctSchema(minor, defs);
     for (const [name, fields] of Object.entries(LEGACY_FIELDS))
         defs[name].properties = { ...fields, ...defs[name].properties };
+    // A document is checked against its kind's $def, never the root's oneOf over every kind. ajv compiles the root
+    // before it resolves a $def of it: without the oneOf that is nothing, and a process compiles only the kinds it
+    // checks (ajv v8 compile/index.js resolveSchema).
+    delete schema.oneOf;
     return withoutRequired(schema) as Schema;
 }
 
