@@ -5,6 +5,7 @@ import { renderMachineClass } from "../components/omni/machine-class-render";
 import { clusterProvider, machineClassProvider } from "../components/omni/omni-providers";
 import { isSecret } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
+import { examplePlan } from "./plan-run";
 import { assertViolation, violationsOf } from "./policy-helpers";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
@@ -68,7 +69,7 @@ describe("no accidental teardown of clusters", function () {
         const cluster = plan.resources.find((r) => r.name === "talos-prod-01-cluster")!;
         assert.equal(cluster.protect, false);
         assert.deepEqual((plan.outputs as any).protectedClusters, []);
-        const protectedPlan = await planStack({ stack: "matrix", skipPolicies: true });
+        const protectedPlan = await examplePlan("matrix");
         assert.equal(protectedPlan.resources.find((r) => r.name === "talos-prod-01-cluster")!.protect, true);
     });
 
@@ -110,7 +111,7 @@ describe("the workload stack's outputs for the next stack", function () {
     this.timeout(120000);
 
     it("exports each cluster's kubeconfig and talosconfig as secrets, its status in the clear", async () => {
-        const { outputs } = await planStack({ stack: "matrix", skipPolicies: true });
+        const { outputs } = await examplePlan("matrix");
         const o = outputs as Record<string, unknown>;
         for (const key of ["kubeconfigs", "talosconfigs"]) {
             assert.ok(isSecret(o[key]), `${key} is a secret output`);

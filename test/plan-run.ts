@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { main } from "../src/plan/cli";
 import { PackProcess, POLICY_DIR, startPack } from "../src/plan/pack-process";
+import { PlanResult, planStack } from "../src/plan/plan";
 import { captureOutput } from "./output-capture";
 
 export const REPO = path.join(__dirname, "..");
@@ -12,6 +13,30 @@ export function planNodeArgs(): string[] {
     const [command, ...args] = script.split(" ");
     if (command !== "node") throw new Error(`the plan script no longer starts with node: ${script}`);
     return args;
+}
+
+const examplePlans = new Map<string, Promise<PlanResult>>();
+
+/**
+ * The plan of an example stack file as the repository has it (no policies, its logs dropped), run once per mocha
+ * process for the tests that only read it. Frozen throughout: a test that changed it would throw, not change the plan
+ * another test reads.
+ */
+export function examplePlan(stack: "quantum" | "matrix"): Promise<PlanResult> {
+    let plan = examplePlans.get(stack);
+    if (!plan) {
+        plan = planStack({ stack, skipPolicies: true, silent: true }).then(deepFreeze);
+        examplePlans.set(stack, plan);
+    }
+    return plan;
+}
+
+function deepFreeze<T>(value: T): T {
+    if (value && typeof value === "object" && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const v of Object.values(value)) deepFreeze(v);
+    }
+    return value;
 }
 
 export interface PlanRun {

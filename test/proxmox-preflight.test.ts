@@ -7,6 +7,7 @@ import { ConfigError } from "../components/core/validation";
 import { loadStackConfig } from "../src/config";
 import { CapturedResource, runProgram } from "../src/plan/capture";
 import { planStack, PlanResult, readStackFile } from "../src/plan/plan";
+import { examplePlan } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
 const NODES = ["foxtrot", "golf", "hotel"];
@@ -32,7 +33,7 @@ describe("preflight in the matrix example (offline plan)", () => {
     // One plan of the example stack, which the tests below read (planning it is most of their cost).
     let example: PlanResult;
     before(async () => {
-        example = await planStack({ stack: "matrix", skipPolicies: true });
+        example = await examplePlan("matrix");
     });
     after(removeStackDirs);
 

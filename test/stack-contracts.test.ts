@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { isSecret } from "../src/plan/capture";
 import { planStack } from "../src/plan/plan";
+import { examplePlan } from "./plan-run";
 import { editedStacks, removeStackDirs } from "./stack-files";
 
 /** What the stack programs hand to Omni and Proxmox, checked against the rules those systems enforce. */
@@ -8,7 +9,7 @@ describe("stack programs against Omni's and the provider's contracts", () => {
     after(removeStackDirs);
 
     it("makes every machine class wait (5 min) for its provider's registration, under the provider's id", async () => {
-        const { resources, config } = await planStack({ stack: "matrix", skipPolicies: true });
+        const { resources, config } = await examplePlan("matrix");
         const classes = resources.filter((r) => r.inputs.kind === "omni-machine-class");
         assert.equal(classes.length, (config as any).machineClasses.length);
         for (const c of classes) {
@@ -50,7 +51,7 @@ describe("stack programs against Omni's and the provider's contracts", () => {
         const role = resources.find((r) => r.type === "proxmoxve:index/roleLegacy:RoleLegacy")!;
         assert.ok((role.inputs.privileges as string[]).includes("Sys.Console"));
         assert.ok((role.inputs.privileges as string[]).includes("Mapping.Use"));
-        const plain = await planStack({ stack: "matrix", skipPolicies: true });
+        const plain = await examplePlan("matrix");
         const basic = plain.resources.find((r) => r.type === "proxmoxve:index/roleLegacy:RoleLegacy")!.inputs
             .privileges as string[];
         assert.ok(!basic.includes("Sys.Console") && !basic.includes("Mapping.Use"));
@@ -80,7 +81,7 @@ describe("stack programs against Omni's and the provider's contracts", () => {
             isSecret(key) && key.value === "previous-automation-key",
             "authenticates with the key in use, as a secret",
         );
-        const plain = await planStack({ stack: "quantum", skipPolicies: true });
+        const plain = await examplePlan("quantum");
         assert.equal(
             plain.resources.find((r) => r.name === "omni-automation-key-renewal"),
             undefined,
@@ -105,7 +106,7 @@ describe("stack programs against Omni's and the provider's contracts", () => {
     });
 
     it("exports optional hub outputs only when their feature is on (Pulumi warns about undefined outputs)", async () => {
-        const { outputs } = await planStack({ stack: "quantum", skipPolicies: true });
+        const { outputs } = await examplePlan("quantum");
         assert.deepEqual(
             ["automationKey", "certificate", "tailnetAddress", "hubBackup"].filter((k) => k in outputs),
             ["automationKey", "hubBackup"],
@@ -114,7 +115,7 @@ describe("stack programs against Omni's and the provider's contracts", () => {
     });
 
     it("renders both EULA flags in the hub example", async () => {
-        const { resources } = await planStack({ stack: "quantum", skipPolicies: true });
+        const { resources } = await examplePlan("quantum");
         const omni = resources.find((r) => r.name === "omni-omni")!;
         const flags = omni.inputs.command as string[];
         assert.ok(flags.includes("--eula-accept-name=Example Admin"));

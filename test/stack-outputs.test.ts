@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { HUB_OUTPUTS, StackOutput, WORKLOAD_OUTPUTS } from "../src/outputs";
 import { isSecret } from "../src/plan/capture";
-import { planStack } from "../src/plan/plan";
+import { examplePlan } from "./plan-run";
 import { FAKE_TOKEN, runHub, withCloudflare } from "./hub-program";
 
 const names = (outputs: object) => Object.keys(outputs).sort();
@@ -43,7 +43,7 @@ describe("stack outputs: what the programs export is what src/outputs.ts (and so
     });
 
     it("workloads: every output of the example matrix stack (with its preflight)", async () => {
-        const { outputs } = await planStack({ stack: "matrix", skipPolicies: true, silent: true });
+        const { outputs } = await examplePlan("matrix");
         assert.deepEqual(names(outputs), names(WORKLOAD_OUTPUTS));
         assert.deepEqual(secrecyMismatches(outputs, WORKLOAD_OUTPUTS), []);
     });

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { BinaryReader, BinaryWriter } from "google-protobuf";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { previewStruct } from "../src/plan/analyze";
-import { planStack } from "../src/plan/plan";
+import { examplePlan } from "./plan-run";
 import { decodeStructsAsArrays, generatedStructReader } from "../policy/struct-decode";
 
 // The analyzer messages the engine sends and the pack's gRPC server decodes (no .d.ts for these internals).
@@ -48,8 +48,8 @@ describe("the pack's Struct reader (policy/struct-decode.ts)", () => {
     });
 
     it("reads what each example stack's preview sends as google-protobuf reads it (inputs and outputs)", async () => {
-        for (const stack of ["quantum", "matrix"]) {
-            const { resources } = await planStack({ stack, skipPolicies: true, silent: true });
+        for (const stack of ["quantum", "matrix"] as const) {
+            const { resources } = await examplePlan(stack);
             assert.ok(resources.length > 10, `${stack}: ${resources.length} resources`);
             for (const r of resources.filter((r) => !r.read)) {
                 for (const props of [r.inputs, r.state]) assertSameRead(previewStruct(props).serializeBinary());
