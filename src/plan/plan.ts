@@ -18,6 +18,8 @@ export { POLICY_DIR };
 export interface StackFile {
     config: RawConfig;
     secret: Set<string>;
+    /** The file as it was read. */
+    text: string;
 }
 
 /**
@@ -27,9 +29,11 @@ export interface StackFile {
  */
 export function readStackFile(file: string, env: NodeJS.ProcessEnv = process.env): StackFile {
     let doc: any;
+    let text: string;
     try {
+        text = fs.readFileSync(file, "utf8");
         // Merge keys (`<<: *anchor`) as the CLI's YAML reader accepts them.
-        doc = (readYaml(fs.readFileSync(file, "utf8")) as any) ?? {};
+        doc = (readYaml(text) as any) ?? {};
     } catch (e) {
         throw new ConfigError([{ key: file, message: `cannot read stack file: ${(e as Error).message}` }]);
     }
@@ -41,10 +45,10 @@ export function readStackFile(file: string, env: NodeJS.ProcessEnv = process.env
     }
     const secureKeys = Object.keys(encrypted);
     // The key derivation (PBKDF2, 1M rounds) runs only for a file with secure values of its own.
-    if (secureKeys.length === 0) return { config, secret: new Set() };
+    if (secureKeys.length === 0) return { config, secret: new Set(), text };
     const { decrypted, issues } = decryptKeys(encrypted, stackDecrypter(doc, file, secureKeys, env));
     if (issues.length > 0) throw new ConfigError(issues);
-    return { config: { ...config, ...decrypted }, secret: new Set(secureKeys) };
+    return { config: { ...config, ...decrypted }, secret: new Set(secureKeys), text };
 }
 
 export interface PlanOptions {
@@ -89,7 +93,7 @@ const HUB_PLANS_KEPT = 8;
 async function hubReference(stack: string, file: string, env?: NodeJS.ProcessEnv): Promise<StackReferenceOutputs> {
     // Read and decrypted on every plan: an edited file, or a passphrase that opens it to other values, is another key.
     const read = readStackFile(file, env);
-    const key = JSON.stringify([stack, fs.readFileSync(file, "utf8"), read.config]);
+    const key = JSON.stringify([stack, read.text, read.config]);
     let planned = hubPlans.get(key);
     if (!planned) {
         const opts = { stack, configFile: file, skipPolicies: true, silent: true, env };
