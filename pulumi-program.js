@@ -11,4 +11,6 @@
  * `Pulumi.<stack>.yaml` from there (src/config.ts).
  */
 require("./src/plan/register");
+// The run entry loaded the SDK before this file; the program's promises are made from here on (src/plan/promise-tags.ts).
+require("./src/plan/promise-tags.ts").trackPromisesUntagged();
 module.exports = require("./src/index.ts");

@@ -97,7 +97,8 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
                     JSON.stringify({ main: typeof require.cache[${JSON.stringify(path.join(root, projectRuntime().main))}]?.exports,
                         hook: require.extensions[".ts"]?.name,
                         tsNode: Object.keys(require.cache).some((f) => f.includes("/node_modules/ts-node/")),
-                        automation: Object.keys(require.cache).some((f) => f.includes("/@pulumi/pulumi/automation/")) })));\n`,
+                        automation: Object.keys(require.cache).some((f) => f.includes("/@pulumi/pulumi/automation/")),
+                        tracker: require.cache[${JSON.stringify(require.resolve("@pulumi/pulumi/runtime/debuggable"))}]?.exports.debuggablePromise.name })));\n`,
             );
             const previewRun = sdkRunInvocation("quantum");
             const upRun = sdkRunInvocation("quantum", {
@@ -131,12 +132,14 @@ printf '#!/bin/sh\\necho ${installs}\\n' > "$prefix/node_modules/.bin/node"; chm
             assert.equal(preview.status, 0, preview.stderr);
             // The program's exported main (run.js calls it), register.js's hook for .ts (test/register.test.ts: an
             // edit runs on the next run), no ts-node. And nodeargs' preload.js ran before the run entry loaded the SDK: the
-            // SDK's Automation API is left unloaded (defer-sdk.js; the same file turns V8's compile cache on).
+            // SDK's Automation API is left unloaded (defer-sdk.js; the same file turns V8's compile cache on). And the
+            // SDK's promises went untagged (promise-tags.ts, which pulumi-program.js calls).
             assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, "loaded.json"), "utf8")), {
                 main: "function",
                 hook: "loadTypeScript",
                 tsNode: false,
                 automation: false,
+                tracker: "untagged",
             });
         });
 
