@@ -5,8 +5,8 @@ import * as path from "node:path";
 describe("the SDK's promises, tracked without their debugging tags (src/plan/promise-tags.ts)", () => {
     it("tags none of the SDK's promises unless PULUMI_DEBUG_PROMISE_LEAKS asks for it, and still reports those left pending", () => {
         // What debuggable.js records for a promise (read only by the leak report under that variable), and what
-        // that report counts at exit: a promise of the SDK's still pending. Called twice, as the plan and the
-        // program's entry may both call it in one process: each promise is still tracked once.
+        // that report counts at exit: a promise of the SDK's still pending. Called twice, as a process may (the plan
+        // and the program's entry): the same result.
         const tags = (env: NodeJS.ProcessEnv) => {
             const out = spawnSync(
                 process.execPath,

@@ -8,7 +8,7 @@ let installed = false;
  * its context and a stack trace (`new Error().stack`) that only that report prints, and only under
  * PULUMI_DEBUG_PROMISE_LEAKS (debuggable.js leakedPromises). Without that variable the tags are never read, and making
  * them was a third of running a program in process (the trace), then an eighth (the tags: 111 → 97 ms a matrix plan),
- * and a third of the quantum program's CPU under @pulumi/pulumi's run entry (`pulumi preview`, `up`). So they are left
+ * and a ninth of the quantum program's CPU under @pulumi/pulumi's run entry (`pulumi preview`, `up`). So they are left
  * off: each promise is still tracked as debuggable.js v3.270.0 tracks it (added to the store's leak candidates, removed
  * when it settles, a rejection's `promise` set, through the same `then` and `catch`), and the first goes through the
  * SDK's own function, which sets up the report at exit. Once per process: the in-process plan (capture.ts) and the
