@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import * as path from "node:path";
 import * as semver from "semver";
 import { z } from "zod";
 import { parseImageRef, PinnedImageSchema, tagVersion } from "../core/images";
