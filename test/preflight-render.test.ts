@@ -12,7 +12,6 @@ import {
     parsePreflightReport,
     PreflightSettingsSchema,
     preflightTarget,
-    PreflightTarget,
     renderPreflightScript,
 } from "../components/proxmox/preflight-render";
 import { freePort, requireTools } from "./tools";

@@ -1,12 +1,6 @@
 import * as semver from "semver";
 import { z } from "zod";
-import {
-    auth0DomainProblem,
-    hostnameProblem,
-    lanIpProblem,
-    omniDomainProblem,
-    parseDockerHost,
-} from "../core/addresses";
+import { auth0DomainProblem, lanIpProblem, omniDomainProblem, parseDockerHost } from "../core/addresses";
 import { etcdToolsProblem, HubBackupSettingsSchema } from "./backup-render";
 import { parseImageRef, PinnedImageSchema as pinnedImage, tagVersion } from "../core/images";
 import {
@@ -30,7 +24,6 @@ import { DEFAULT_RECORD_TTL } from "../edge/cloudflare-record-render";
  * renderer and the policy pack. Secrets (TLS key, etcd key, OIDC client secret) never live in here.
  */
 
-const hostname = z.string().superRefine(check(hostnameProblem));
 const goDuration = goDurationOf();
 const port = z.number().int().min(1).max(65535);
 const absolutePath = absoluteHostPath("/etc/letsencrypt/live/omni.example.com/fullchain.pem");
