@@ -5,7 +5,6 @@ import * as path from "node:path";
 import {
     backupIntervalProblem,
     ClusterSpec,
-    ClusterSpecSchema,
     clusterTemplateProblems,
     nodeRoleLabelProblems,
     renderClusterTemplate,

@@ -19,7 +19,6 @@ import {
     printed,
     settled,
     STATUS,
-    SETS,
     StandIn,
     upstream,
 } from "./omni-standin";
