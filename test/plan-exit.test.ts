@@ -15,9 +15,10 @@ function packsOf(run: string): number[] {
     const pids: number[] = [];
     for (const entry of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
         try {
-            // A zombie has no environment left, so only running processes match.
-            if (!fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(`${MARKER}=${run}`)) continue;
-            if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(PACK_ENTRY))
+            // The command line first: it is short, and only a pack's environment is worth reading. A zombie has no
+            // command line or environment left, so only running processes match.
+            if (!fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(PACK_ENTRY)) continue;
+            if (fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(`${MARKER}=${run}`))
                 pids.push(Number(entry));
         } catch {
             // Gone while we looked.
