@@ -93,8 +93,8 @@ export function keptFixture<T>(id: string, parse: (kept: any) => T | undefined) 
  * A port on `host` that nothing holds now, for a server a test starts later (etcd, dnsmasq) or for one that must stay
  * closed. It lies below the kernel's ephemeral range (net.ipv4.ip_local_port_range), from which every connect() and
  * bind(0) on the machine takes its port: a port from bind(0), closed and then handed to etcd, can meanwhile become the
- * source port of another test's connection, and etcd failed with "bind: address already in use". Random, so the test
- * files in the other workers rarely try the same one; one that is held, or was handed out in this process, is skipped.
+ * source port of another test's connection, and etcd failed with "bind: address already in use". One that is held,
+ * or was handed out by this or another test process still running, is skipped (see claim).
  */
 export async function freePort(host = "127.0.0.1", protocol: "tcp" | "udp" = "tcp"): Promise<number> {
     const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
@@ -103,13 +103,33 @@ export async function freePort(host = "127.0.0.1", protocol: "tcp" | "udp" = "tc
         throw new Error(`the ephemeral port range starts at ${low}: too low to pick a port below it`);
     for (;;) {
         const port = 10_240 + Math.floor(Math.random() * (low - 10_240));
-        if (handedOut.has(port) || !(await bindable(host, port, protocol))) continue;
-        handedOut.add(port);
+        if (!(await bindable(host, port, protocol)) || !(await claim(port))) continue;
         return port;
     }
 }
 
-const handedOut = new Set<number>();
+/**
+ * A loopback address no test serves on, where a process holds a UDP socket on each port it handed out. Random picks
+ * alone were not enough: a port one worker handed out to stay closed (an S3 that refuses connections) was picked by
+ * another worker's S3 stand-in, and the refused upload got a 404. The kernel frees a claim when its process ends,
+ * however it ends, so nothing is left to clean up.
+ */
+const CLAIMS = "127.0.0.254";
+
+/** Claims `port` for this process: false when this or another process claimed it already. */
+export function claim(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const sock = dgram.createSocket("udp4");
+        sock.once("error", () => {
+            sock.close();
+            resolve(false);
+        });
+        sock.bind(port, CLAIMS, () => {
+            sock.unref();
+            resolve(true);
+        });
+    });
+}
 
 function bindable(host: string, port: number, protocol: "tcp" | "udp"): Promise<boolean> {
     return new Promise((resolve) => {
