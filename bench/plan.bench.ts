@@ -400,7 +400,7 @@ export async function main(argv: string[]): Promise<number> {
             `         Talos patch check ≤ 200 µs a patch after the first: first patch ${patchCheck.firstMs.toFixed(0)} ms (loads the ${versions.talos} schema), then ${patchCheck.perPatchUs.toFixed(0)} µs a patch; patches-100 plans in ${(byName("patches-100").wallMs / matrix.wallMs).toFixed(2)}× matrix's time`,
         );
         console.log(
-            `         hub critical path ≤ 3: ${quantum.criticalPath.length} (${quantum.criticalPath.join(" → ")})`,
+            `         hub critical path ≤ 3 (issue 2): ${quantum.criticalPath.length} (${quantum.criticalPath.join(" → ")}) (${met(quantum.criticalPath.length <= 3)}; the README's Benchmark section says why)`,
         );
         console.log(
             `         workload critical path: ${matrix.criticalPath.length} (${matrix.criticalPath.join(" → ")})`,
