@@ -47,7 +47,10 @@ describe("freePort (test/tools.ts)", () => {
             { stdio: ["ignore", "pipe", "inherit"] },
         );
         try {
-            const [line] = (await once(other.stdout!, "data")) as [Buffer];
+            const [line] = (await Promise.race([
+                once(other.stdout!, "data"),
+                once(other, "exit").then(([code]) => assert.fail(`the other process exited ${code} first`)),
+            ])) as [Buffer];
             const theirs = JSON.parse(String(line)) as number[];
             assert.equal(theirs.length, 20);
             for (const port of theirs)
