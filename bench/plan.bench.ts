@@ -216,23 +216,25 @@ async function measure(scenario: string, file: string, stack: string): Promise<M
     // The plan's peak: the policy rounds below load the pack's code into this process too.
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
-    // Policy cost alone, in process, without the pack's start-up: the median CPU time of 7 rounds after 5 that warm the
+    // Policy cost alone, in process, without the pack's start-up: the mean CPU time of 30 rounds after 10 that warm the
     // code up. V8 compiles the hot functions on other threads over the first rounds, a cost per pack process, not per
-    // resource (with one warm-up round it still landed in the measured rounds: up to 40 ms in one). Each round parses
-    // every text (e.g. the etcd key) anew, as the one analysis of a pack process does. CPU time, not wall: other
-    // processes on a shared machine do not count.
+    // resource: at the machine's slow times it went on past round 15. The process's CPU, V8's GC threads included,
+    // swings by a factor of three from round to round as a major GC comes about every fourth round, so a few rounds'
+    // median said more about where those fell than about the policies; a mean over many rounds counts each GC once.
+    // Each round parses every text (e.g. the etcd key) anew, as the one analysis of a pack process does. CPU time, not
+    // wall: other processes on a shared machine do not count.
     const analyzed = resources.filter((r) => !r.read).length;
     const perResource = async (requests: () => PreviewRequests<unknown>) => {
-        const rounds: number[] = [];
-        for (let i = 0; i < 12; i++) {
+        let used = 0;
+        for (let i = 0; i < POLICY_WARM_ROUNDS + POLICY_ROUNDS; i++) {
             forgetTexts();
             const made = requests();
             const round = process.cpuUsage();
             await analyzeRequestsInProcess("omni-scale", packArgs, made);
-            const used = process.cpuUsage(round);
-            if (i >= 5) rounds.push(used.user + used.system);
+            const { user, system } = process.cpuUsage(round);
+            if (i >= POLICY_WARM_ROUNDS) used += user + system;
         }
-        return median(rounds) / analyzed;
+        return used / POLICY_ROUNDS / analyzed;
     };
     // The policies given each request as the engine builds it (what the issue's target is about; the engine's building
     // of the requests is not timed)…
@@ -254,6 +256,10 @@ async function measure(scenario: string, file: string, stack: string): Promise<M
         clustersWaitOnlyForOwnClasses: clustersIsolated(resources, deps),
     };
 }
+
+/** Rounds of the policies on a scenario's requests that warm the code up, then the rounds measured (see measure). */
+const POLICY_WARM_ROUNDS = 10;
+const POLICY_ROUNDS = 30;
 
 const SCENARIOS = ["quantum", "matrix", "fleet-1", "fleet-10", "fleet-20", "patches-100"];
 
